@@ -1,0 +1,104 @@
+"""einsdiff: derivatives of tensor expressions written in index notation.
+
+>>> import einsdiff as ed
+>>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
+>>> print(ed.jacobian(ed.einsum("ij,j->i", A, x), A))
+f[i,j,k] = δ[i,j] x[k]
+"""
+
+from .build import as_expr, matmul, transpose
+from .build import reduce_sum as sum  # noqa: A004 - mirrors numpy.sum
+from .derive import grad, hessian, jacobian, jacobian_matrix
+from .errors import (
+    BindingError,
+    EinsdiffError,
+    NotScalarError,
+    OperandError,
+    ShapeError,
+    SubscriptError,
+    VariableConflictError,
+    WrtError,
+)
+from .evaluate import Compiled, evaluate
+from .evaluate import compile_outputs as compile  # noqa: A004 - the public name
+from .expr import Expr, Var
+from .printing import to_index_notation
+from .subscripts import einsum
+
+
+def var(name: str, shape) -> Var:
+    """A variable: a named input tensor of a fixed shape.
+
+    >>> var("W", (3, 4)).shape
+    (3, 4)
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise OperandError(f"a variable name must be an identifier string, got {name!r}")
+    try:
+        shape = tuple(int(n) for n in ((shape,) if isinstance(shape, int) else shape))
+    except TypeError as err:
+        raise ShapeError(f"variable {name!r}: shape must be a tuple of ints, got {shape!r}") from err
+    return Var(name, shape)
+
+
+def _elementwise(fn: str):
+    def apply_fn(x) -> Expr:
+        from .build import elementwise
+
+        return elementwise(fn, x)
+
+    apply_fn.__name__ = fn
+    apply_fn.__qualname__ = fn
+    apply_fn.__doc__ = f"Elementwise {fn}; its derivative rides on the argument's indices."
+    return apply_fn
+
+
+exp = _elementwise("exp")
+log = _elementwise("log")
+log1p = _elementwise("log1p")
+sin = _elementwise("sin")
+cos = _elementwise("cos")
+tanh = _elementwise("tanh")
+sigmoid = _elementwise("sigmoid")
+relu = _elementwise("relu")
+abs = _elementwise("abs")  # noqa: A001 - mirrors numpy.abs
+sqrt = _elementwise("sqrt")
+square = _elementwise("square")
+
+__all__ = [
+    "BindingError",
+    "Compiled",
+    "EinsdiffError",
+    "Expr",
+    "NotScalarError",
+    "OperandError",
+    "ShapeError",
+    "SubscriptError",
+    "Var",
+    "VariableConflictError",
+    "WrtError",
+    "abs",
+    "as_expr",
+    "compile",
+    "cos",
+    "einsum",
+    "evaluate",
+    "exp",
+    "grad",
+    "hessian",
+    "jacobian",
+    "jacobian_matrix",
+    "log",
+    "log1p",
+    "matmul",
+    "relu",
+    "sigmoid",
+    "sin",
+    "sqrt",
+    "square",
+    "sum",
+    "tanh",
+    "to_index_notation",
+    "transpose",
+    "var",
+]

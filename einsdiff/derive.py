@@ -1,0 +1,177 @@
+"""Jacobians by index manipulation: one named rule per node type.
+
+The Jacobian of a node N with respect to a variable X has shape
+``N.shape + X.shape``; its last ``X.ndim`` axes carry derivative indices ``d``.
+Differentiating X itself gives the identity, a contraction with no operands whose
+output repeats ``d`` (a Kronecker delta); splicing it into a parent network unifies
+indices, so the delta is eliminated by renaming wherever it meets a summed index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .errors import NotScalarError, VariableConflictError, WrtError
+from .expr import Add, Const, Contract, Expr, Map, Reshape, Var, zero
+from .ops import OPS
+from .simplify import add, contract
+from .variables import variables
+
+
+def _derivative_labels(x: Var) -> tuple:
+    return tuple(("d", p) for p in range(x.ndim))
+
+
+def _var_rule(node: Var, wrt: Var, jac) -> Expr | None:
+    """dX/dX = δ (identity on X's indices); dY/dX = 0."""
+    if node != wrt:
+        return None
+    d = _derivative_labels(wrt)
+    return contract([], [], d + d, dict(zip(d, wrt.shape, strict=True)))
+
+
+def _const_rule(node: Const, wrt: Var, jac) -> Expr | None:
+    """dC/dX = 0."""
+    return None
+
+
+def _contract_rule(node: Contract, wrt: Var, jac) -> Expr | None:
+    """d(prod_k T_k) = sum_k (prod_{j != k} T_j) dT_k  (product rule, one network per operand)."""
+    d = _derivative_labels(wrt)
+    sizes = dict(enumerate(node.sizes))
+    sizes.update(zip(d, wrt.shape, strict=True))
+    terms = []
+    for k, operand in enumerate(node.operands):
+        dk = jac(operand)
+        if dk is None:
+            continue
+        operands = list(node.operands)
+        operands[k] = dk
+        inputs = list(node.inputs)
+        inputs[k] = node.inputs[k] + d
+        terms.append(contract(operands, inputs, node.output + d, sizes))
+    return _sum(terms, node.shape + wrt.shape)
+
+
+def _map_rule(node: Map, wrt: Var, jac) -> Expr | None:
+    """d f(u) = f'(u) ⊙ du: f'(u) rides on u's indices, never as a diagonal matrix."""
+    du = jac(node.arg)
+    if du is None:
+        return None
+    fprime = OPS[node.fn].derivative(node.arg, node, node.param)
+    if fprime is None:
+        return None
+    own = tuple(range(node.ndim))
+    d = _derivative_labels(wrt)
+    sizes = dict(zip(own, node.shape, strict=True)) | dict(zip(d, wrt.shape, strict=True))
+    return contract([fprime, du], [own, own + d], own + d, sizes)
+
+
+def _add_rule(node: Add, wrt: Var, jac) -> Expr | None:
+    """d(sum_k c_k T_k) = sum_k c_k dT_k."""
+    pairs = [(jac(t), c) for t, c in zip(node.terms, node.coeffs, strict=True)]
+    pairs = [(j, c) for j, c in pairs if j is not None]
+    if not pairs:
+        return None
+    return add([j for j, _ in pairs], [c for _, c in pairs], node.shape + wrt.shape)
+
+
+def _reshape_rule(node: Reshape, wrt: Var, jac) -> Expr | None:
+    """d reshape(T) = reshape(dT) on the leading axes."""
+    dt = jac(node.arg)
+    return None if dt is None else Reshape(dt, node.shape + wrt.shape)
+
+
+RULES: dict[type, Callable] = {
+    Var: _var_rule,
+    Const: _const_rule,
+    Contract: _contract_rule,
+    Map: _map_rule,
+    Add: _add_rule,
+    Reshape: _reshape_rule,
+}
+
+
+def _sum(terms: list[Expr], shape) -> Expr | None:
+    return add(terms, [1.0] * len(terms), shape) if terms else None
+
+
+def _check_wrt(f: Expr, wrt) -> Var:
+    if not isinstance(wrt, Var):
+        raise WrtError(
+            f"wrt must be a variable made by ed.var (or a tuple of them), got {type(wrt).__name__}"
+            + (f" of shape {wrt.shape}" if isinstance(wrt, Expr) else "")
+        )
+    for v in variables(f):
+        if v.name == wrt.name and v.shape != wrt.shape:
+            raise VariableConflictError(
+                f"wrt variable {wrt.name!r} has shape {wrt.shape} but the expression's variable "
+                f"{v.name!r} has shape {v.shape}; use one shape per name"
+            )
+    return wrt
+
+
+def _jacobian_one(f: Expr, wrt) -> Expr:
+    x = _check_wrt(f, wrt)
+    memo: dict[Expr, Expr | None] = {}
+
+    def jac(node: Expr) -> Expr | None:
+        if node not in memo:
+            memo[node] = RULES[type(node)](node, x, jac)
+        return memo[node]
+
+    result = jac(f)
+    return zero(f.shape + x.shape) if result is None else result
+
+
+def jacobian(f: Expr, wrt):
+    """The Jacobian of ``f`` with shape ``f.shape + wrt.shape``; a tuple for a tuple of variables.
+
+    >>> import einsdiff as ed
+    >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
+    >>> print(ed.jacobian(ed.einsum("ij,j->i", A, x), A))
+    f[i,j,k] = δ[i,j] x[k]
+    """
+    if isinstance(wrt, tuple | list):
+        return tuple(_jacobian_one(f, w) for w in wrt)
+    return _jacobian_one(f, wrt)
+
+
+def grad(f: Expr, wrt):
+    """The gradient of a scalar ``f``: shape ``wrt.shape`` (a tuple for a tuple of variables)."""
+    if f.shape != ():
+        raise NotScalarError(
+            f"grad needs a scalar expression, got shape {f.shape}; use ed.jacobian, "
+            f"or reduce it first (e.g. .sum())"
+        )
+    return jacobian(f, wrt)
+
+
+def hessian(f: Expr, wrt):
+    """The Jacobian of the Jacobian: shape ``f.shape + wrt.shape + wrt.shape``.
+
+    For a tuple of variables, a tuple of tuples of blocks ``H[i][j] = d/dw_j (d f / d w_i)``.
+    """
+    if isinstance(wrt, tuple | list):
+        return tuple(tuple(jacobian(jacobian(f, wi), wj) for wj in wrt) for wi in wrt)
+    return jacobian(jacobian(f, wrt), wrt)
+
+
+def jacobian_matrix(f: Expr, wrt, order: str = "C"):
+    """The Jacobian as a matrix ``(f.size, wrt.size)``.
+
+    ``order="C"`` flattens row-major (vec stacks rows, as in numpy and PyTorch);
+    ``order="F"`` column-major (vec stacks columns, as in most matrix-calculus texts).
+    """
+    if order not in ("C", "F"):
+        raise WrtError(f"order must be 'C' (row-major) or 'F' (column-major), got {order!r}")
+    if isinstance(wrt, tuple | list):
+        return tuple(jacobian_matrix(f, w, order) for w in wrt)
+    j = jacobian(f, wrt)
+    if order == "F":  # column-major vec = row-major vec of the axes reversed
+        nf, nx = f.ndim, wrt.ndim
+        perm = tuple(reversed(range(nf))) + tuple(nf + a for a in reversed(range(nx)))
+        labels = tuple(range(j.ndim))
+        j = contract([j], [labels], perm, dict(zip(labels, j.shape, strict=True)))
+    shape = (f.size, wrt.size)
+    return j if j.shape == shape else Reshape(j, shape)

@@ -1,0 +1,37 @@
+"""The errors einsdiff raises: one base class, one subclass per kind of mistake.
+
+Each subclass also derives from the builtin that fits, so ``except ValueError``
+in user code keeps working.
+"""
+
+
+class EinsdiffError(Exception):
+    """Base class of every error einsdiff raises on bad input."""
+
+
+class SubscriptError(EinsdiffError, ValueError):
+    """An einsum subscript string is malformed or does not fit its operands."""
+
+
+class ShapeError(EinsdiffError, ValueError):
+    """Sizes disagree: an index with two sizes, or operands that do not broadcast."""
+
+
+class WrtError(EinsdiffError, TypeError):
+    """``wrt`` is not a variable (or a tuple of variables) of the expression."""
+
+
+class NotScalarError(EinsdiffError, ValueError):
+    """``grad`` was asked of an expression that is not a scalar."""
+
+
+class BindingError(EinsdiffError, ValueError):
+    """A variable is missing from the bindings, or bound to an array of the wrong shape."""
+
+
+class VariableConflictError(EinsdiffError, ValueError):
+    """Two variables share a name but not a shape."""
+
+
+class OperandError(EinsdiffError, TypeError):
+    """Something that is neither an expression nor an array-like was given as an operand."""

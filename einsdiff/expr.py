@@ -1,0 +1,322 @@
+"""The expression IR: a few immutable, hashable node types.
+
+Every node has a ``shape``. Indices inside a :class:`Contract` are small integers
+``0 .. len(sizes) - 1``; ``sizes[i]`` is the extent of index ``i``. Equality is
+structural; the hash is a digest computed once at construction, because the DAG is compared
+and looked up far more often than it is built, and because it orders operands
+canonically (it is the same in every process).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from .errors import ShapeError
+
+
+class Expr:
+    """Base of all nodes; gives them numpy-like operators.
+
+    >>> import einsdiff as ed
+    >>> x = ed.var("x", (3,))
+    >>> (2 * x + 1).shape
+    (3,)
+    """
+
+    __slots__ = ()
+    __array_priority__ = 1000  # so ndarray + Expr defers to Expr.__radd__
+
+    # -- identity -----------------------------------------------------------
+    def _key(self):
+        return tuple(getattr(self, f.name) for f in fields(self) if f.compare)
+
+    def __eq__(self, other):
+        if self is other:
+            return True
+        return (
+            type(self) is type(other)
+            and self._hash == other._hash
+            and self._key() == other._key()
+        )
+
+    def __hash__(self):
+        return self._hash
+
+    def _set_hash(self):
+        digest = hashlib.blake2b(_stable((type(self).__name__,) + self._key()), digest_size=8)
+        object.__setattr__(self, "_hash", int.from_bytes(digest.digest(), "little", signed=True))
+
+    # -- shape --------------------------------------------------------------
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def T(self) -> Expr:
+        from . import build
+
+        return build.transpose(self)
+
+    def sum(self, axis=None) -> Expr:
+        from . import build
+
+        return build.reduce_sum(self, axis)
+
+    # -- arithmetic ---------------------------------------------------------
+    def __add__(self, other):
+        from . import build
+
+        return build.add(self, other)
+
+    def __radd__(self, other):
+        from . import build
+
+        return build.add(other, self)
+
+    def __sub__(self, other):
+        from . import build
+
+        return build.add(self, build.negative(other))
+
+    def __rsub__(self, other):
+        from . import build
+
+        return build.add(other, build.negative(self))
+
+    def __neg__(self):
+        from . import build
+
+        return build.negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __mul__(self, other):
+        from . import build
+
+        return build.multiply(self, other)
+
+    def __rmul__(self, other):
+        from . import build
+
+        return build.multiply(other, self)
+
+    def __truediv__(self, other):
+        from . import build
+
+        return build.divide(self, other)
+
+    def __rtruediv__(self, other):
+        from . import build
+
+        return build.divide(other, self)
+
+    def __pow__(self, other):
+        from . import build
+
+        return build.power(self, other)
+
+    def __rpow__(self, other):
+        from . import build
+
+        return build.power(other, self)
+
+    def __matmul__(self, other):
+        from . import build
+
+        return build.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        from . import build
+
+        return build.matmul(other, self)
+
+    def __bool__(self):
+        raise TypeError("an einsdiff expression has no truth value; evaluate it first")
+
+    # -- use ----------------------------------------------------------------
+    def evaluate(self, **bindings) -> np.ndarray:
+        """Evaluate with numpy arrays bound to the variables by name."""
+        from .evaluate import evaluate
+
+        return evaluate(self, **bindings)
+
+    def __str__(self):
+        from .printing import to_index_notation
+
+        return to_index_notation(self)
+
+
+def _stable(obj) -> bytes:
+    """Bytes that identify ``obj`` in every process (``hash`` of a str is salted per process).
+
+    Sorting by this digest orders operands the same way on every run.
+    """
+    if isinstance(obj, Expr):
+        return obj._hash.to_bytes(8, "little", signed=True)
+    if isinstance(obj, tuple):
+        return b"(" + b",".join(_stable(o) for o in obj) + b")"
+    return repr(obj).encode()
+
+
+def _hash_field():
+    return field(default=0, compare=False, repr=False, init=False)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Var(Expr):
+    """A named input tensor: the thing derivatives are taken with respect to."""
+
+    name: str
+    shape: tuple[int, ...]
+    _hash: int = _hash_field()
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", tuple(int(n) for n in self.shape))
+        if any(n < 0 for n in self.shape):
+            raise ShapeError(f"variable {self.name!r} has a negative size in shape {self.shape}")
+        self._set_hash()
+
+    def __repr__(self):
+        return f"var({self.name!r}, {self.shape})"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Const(Expr):
+    """A constant array. Equal constants (same dtype, shape and bytes) are one node."""
+
+    value: np.ndarray = field(compare=False)
+    digest: str = field(default="", init=False)
+    _hash: int = _hash_field()
+
+    def __post_init__(self):
+        value = np.array(self.value)  # a private, read-only copy: the IR is immutable
+        if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.complexfloating)):
+            value = value.astype(np.float64)
+        value.flags.writeable = False
+        object.__setattr__(self, "value", value)
+        h = hashlib.blake2b(value.tobytes(), digest_size=16)
+        h.update(f"{value.dtype.str}{value.shape}".encode())
+        object.__setattr__(self, "digest", h.hexdigest())
+        self._set_hash()
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.value.shape
+
+    def __repr__(self):
+        return f"Const(shape={self.shape})"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Contract(Expr):
+    """A generalized einsum over integer indices ``0 .. len(sizes) - 1``.
+
+    Beyond numpy's einsum: an index may repeat in ``output`` (a Kronecker delta:
+    the result lies on a diagonal) and an output index may appear in no input
+    (broadcasting). A summed index in no input contributes a factor of its size.
+    """
+
+    operands: tuple[Expr, ...]
+    inputs: tuple[tuple[int, ...], ...]
+    output: tuple[int, ...]
+    sizes: tuple[int, ...]
+    _hash: int = _hash_field()
+
+    def __post_init__(self):
+        if len(self.operands) != len(self.inputs):
+            raise ShapeError(f"{len(self.operands)} operands but {len(self.inputs)} index lists")
+        n = len(self.sizes)
+        for k, (op, idx) in enumerate(zip(self.operands, self.inputs, strict=True)):
+            if len(idx) != op.ndim:
+                raise ShapeError(f"operand {k} has {op.ndim} axes but {len(idx)} indices {idx}")
+            for axis, (i, extent) in enumerate(zip(idx, op.shape, strict=True)):
+                if not 0 <= i < n or self.sizes[i] != extent:
+                    raise ShapeError(f"operand {k} axis {axis} has size {extent}, index {i} does not match")
+        if any(not 0 <= i < n for i in self.output):
+            raise ShapeError(f"output indices {self.output} out of range for {n} indices")
+        self._set_hash()
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.sizes[i] for i in self.output)
+
+    def __repr__(self):
+        return f"Contract({len(self.operands)} operands, shape={self.shape})"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Map(Expr):
+    """An elementwise function ``fn`` (a name in :data:`einsdiff.ops.OPS`) of ``arg``.
+
+    ``param`` is the constant of a parametrized function (the exponent of ``power``).
+    """
+
+    fn: str
+    arg: Expr
+    param: float | None = None
+    _hash: int = _hash_field()
+
+    def __post_init__(self):
+        self._set_hash()
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.arg.shape
+
+    def __repr__(self):
+        return f"Map({self.fn!r}, shape={self.shape})"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Add(Expr):
+    """A weighted sum of same-shaped terms; with no terms it is the zero of ``shape``."""
+
+    terms: tuple[Expr, ...]
+    coeffs: tuple[float, ...]
+    shape: tuple[int, ...]
+    _hash: int = _hash_field()
+
+    def __post_init__(self):
+        if len(self.terms) != len(self.coeffs):
+            raise ShapeError(f"{len(self.terms)} terms but {len(self.coeffs)} coefficients")
+        for k, t in enumerate(self.terms):
+            if t.shape != self.shape:
+                raise ShapeError(f"term {k} has shape {t.shape}, the sum has shape {self.shape}")
+        self._set_hash()
+
+    def __repr__(self):
+        return f"Add({len(self.terms)} terms, shape={self.shape})"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Reshape(Expr):
+    """``arg`` reshaped (row-major) to ``shape``."""
+
+    arg: Expr
+    shape: tuple[int, ...]
+    _hash: int = _hash_field()
+
+    def __post_init__(self):
+        if int(np.prod(self.shape, dtype=np.int64)) != self.arg.size:
+            raise ShapeError(f"cannot reshape {self.arg.shape} to {self.shape}")
+        self._set_hash()
+
+    def __repr__(self):
+        return f"Reshape({self.arg.shape} -> {self.shape})"
+
+
+def zero(shape) -> Add:
+    """The zero tensor of ``shape`` (an :class:`Add` of no terms)."""
+    return Add((), (), tuple(shape))
+
+
+def is_zero(e: Expr) -> bool:
+    return isinstance(e, Add) and not e.terms

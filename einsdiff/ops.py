@@ -1,0 +1,78 @@
+"""The table of elementwise functions: one entry per function.
+
+Each entry holds the numpy implementation, the derivative as an expression of the
+argument ``u`` and the result ``ans`` (``None`` when the derivative is zero), and
+the name used when printing. Adding a function means adding one entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .expr import Expr, Map
+
+
+@dataclass(frozen=True, slots=True)
+class ElementwiseOp:
+    name: str
+    numpy: Callable[[np.ndarray, float | None], np.ndarray]
+    derivative: Callable[[Expr, Expr, float | None], Expr | None]
+    latex: str
+
+
+def apply(fn: str, u: Expr, param: float | None = None) -> Expr:
+    """The node ``fn(u)``, with the few rewrites that keep derivatives short."""
+    if fn == "power":
+        if param == 1.0:
+            return u
+        if param == 2.0:
+            fn, param = "square", None
+        elif param == -1.0:
+            fn, param = "reciprocal", None
+        elif param == 0.5:
+            fn, param = "sqrt", None
+    return Map(fn, u, param)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # exp of a non-positive number only: no overflow for large |x|.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _table() -> dict[str, ElementwiseOp]:
+    """d exp = exp; d log = 1/u; ... (one line per rule below)."""
+
+    def rec(u):
+        return apply("reciprocal", u)
+
+    entries = [
+        ElementwiseOp("exp", lambda x, p: np.exp(x), lambda u, ans, p: ans, r"\exp"),
+        ElementwiseOp("log", lambda x, p: np.log(x), lambda u, ans, p: rec(u), r"\log"),
+        ElementwiseOp("log1p", lambda x, p: np.log1p(x), lambda u, ans, p: rec(1 + u), r"\operatorname{log1p}"),
+        ElementwiseOp("sin", lambda x, p: np.sin(x), lambda u, ans, p: apply("cos", u), r"\sin"),
+        ElementwiseOp("cos", lambda x, p: np.cos(x), lambda u, ans, p: -apply("sin", u), r"\cos"),
+        ElementwiseOp("tanh", lambda x, p: np.tanh(x), lambda u, ans, p: 1 - apply("square", ans), r"\tanh"),
+        ElementwiseOp("sigmoid", lambda x, p: _sigmoid(x), lambda u, ans, p: ans * (1 - ans), r"\sigma"),
+        # relu'(0) = 0 and abs'(0) = 0: the derivative is 0 for u <= 0 (seed 000).
+        ElementwiseOp("relu", lambda x, p: np.maximum(x, 0), lambda u, ans, p: apply("step", u), r"\operatorname{relu}"),
+        ElementwiseOp("abs", lambda x, p: np.abs(x), lambda u, ans, p: apply("sign", u), r"\operatorname{abs}"),
+        ElementwiseOp("step", lambda x, p: np.heaviside(x, 0.0), lambda u, ans, p: None, r"\operatorname{H}"),
+        ElementwiseOp("sign", lambda x, p: np.sign(x), lambda u, ans, p: None, r"\operatorname{sign}"),
+        ElementwiseOp("sqrt", lambda x, p: np.sqrt(x), lambda u, ans, p: 0.5 * rec(ans), r"\sqrt"),
+        ElementwiseOp("square", lambda x, p: np.square(x), lambda u, ans, p: 2 * u, r"\operatorname{square}"),
+        ElementwiseOp("reciprocal", lambda x, p: np.reciprocal(x), lambda u, ans, p: -apply("square", ans), r"\operatorname{recip}"),
+        ElementwiseOp(
+            "power",
+            lambda x, p: np.power(x, p),
+            lambda u, ans, p: None if p == 0 else p * apply("power", u, p - 1),
+            r"\operatorname{pow}",
+        ),
+    ]
+    return {op.name: op for op in entries}
+
+
+OPS: dict[str, ElementwiseOp] = _table()

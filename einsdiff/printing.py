@@ -1,0 +1,133 @@
+"""Index notation for people: ``f[i,a,b] = δ[i,a] x[b]``.
+
+Free indices take the names ``i, j, k, ...``; summed ones the next free letters.
+A summed index that occurs twice or more is summed by the Einstein convention; one
+that occurs once is written with an explicit ``Σ[...]``. A repeated output index
+prints as a Kronecker delta ``δ[., .]``.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from .expr import Add, Const, Contract, Expr, Map, Reshape, Var
+
+_LETTERS = "ijklmnpqrstuvwabcdefgh"
+
+
+class _Names:
+    """A supply of index names not yet used in the expression being printed."""
+
+    def __init__(self):
+        self.used: set[str] = set()
+
+    def fresh(self) -> str:
+        for name in itertools.chain(_LETTERS, (f"{c}{n}" for n in itertools.count(1) for c in _LETTERS)):
+            if name not in self.used:
+                self.used.add(name)
+                return name
+        raise AssertionError("unreachable: the name supply is infinite")
+
+
+def _fmt_number(c: float) -> str:
+    return f"{c:g}"
+
+
+def _bracket(name: str, names) -> str:
+    return f"{name}[{','.join(names)}]" if names else name
+
+
+class _Printer:
+    def __init__(self):
+        self.names = _Names()
+        self.consts: dict[Const, str] = {}
+
+    def show(self, node: Expr, names: tuple[str, ...]) -> str:
+        if isinstance(node, Var):
+            return _bracket(node.name, names)
+        if isinstance(node, Const):
+            if node.ndim == 0:
+                return _fmt_number(float(node.value))
+            label = self.consts.setdefault(node, f"C{len(self.consts)}")
+            return _bracket(label, names)
+        if isinstance(node, Map):
+            inner = self.show(node.arg, names)
+            if node.fn == "power":
+                return f"({inner})^{_fmt_number(node.param)}"
+            return f"{node.fn}({inner})"
+        if isinstance(node, Add):
+            return self._add(node, names)
+        if isinstance(node, Contract):
+            return self._contract(node, names)
+        if isinstance(node, Reshape):
+            inner_names = tuple(self.names.fresh() for _ in node.arg.shape)
+            return f"reshape[{','.join(inner_names)} -> {node.shape}]({self.show(node.arg, inner_names)})"
+        raise TypeError(f"cannot print a {type(node).__name__}")
+
+    def _add(self, node: Add, names) -> str:
+        if not node.terms:
+            return "0"
+        parts = []
+        for term, c in zip(node.terms, node.coeffs, strict=True):
+            text = self.show(term, names)
+            sign = "-" if c < 0 else "+"
+            mag = abs(c)
+            body = text if mag == 1 else f"{_fmt_number(mag)} {text}"
+            parts.append((sign, body))
+        first_sign, first = parts[0]
+        out = ("-" if first_sign == "-" else "") + first
+        for sign, body in parts[1:]:
+            out += f" {sign} {body}"
+        return out
+
+    def _contract(self, node: Contract, names) -> str:
+        index_name: dict[int, str] = {}
+        deltas = []
+        for position, i in enumerate(node.output):
+            if i in index_name:
+                if index_name[i] != names[position]:
+                    deltas.append(f"δ[{index_name[i]},{names[position]}]")
+            else:
+                index_name[i] = names[position]
+        counts: dict[int, int] = {}
+        for idx in node.inputs:
+            for i in idx:
+                counts[i] = counts.get(i, 0) + 1
+        explicit = []
+        for i in sorted(counts):
+            if i not in index_name:
+                index_name[i] = self.names.fresh()
+                if counts[i] < 2:
+                    explicit.append(index_name[i])
+        # Read like a textbook: factors carrying earlier output indices first (A[i,j] x[j]).
+        first_place = {i: p for p, i in reversed(list(enumerate(node.output)))}
+        pairs = sorted(
+            zip(node.operands, node.inputs, strict=True),
+            key=lambda pair: min((first_place.get(i, len(node.output)) for i in pair[1]), default=len(node.output)),
+        )
+        factors = deltas + [_factor(op, self.show(op, tuple(index_name[i] for i in idx))) for op, idx in pairs]
+        body = " ".join(factors) if factors else "1"
+        return f"Σ[{','.join(explicit)}]({body})" if explicit else body
+
+
+def _factor(op: Expr, text: str) -> str:
+    """Parenthesize a sum that stands as a factor of a product."""
+    return f"({text})" if isinstance(op, Add) and op.terms else text
+
+
+def to_index_notation(expr: Expr, name: str = "f") -> str:
+    """``expr`` as one line of index notation, e.g. ``f[i] = A[i,j] x[j]``.
+
+    >>> import einsdiff as ed
+    >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
+    >>> ed.to_index_notation(A @ x)
+    'f[i] = A[i,j] x[j]'
+    """
+    printer = _Printer()
+    free = tuple(printer.names.fresh() for _ in expr.shape)
+    body = printer.show(expr, free)
+    legend = "".join(
+        f"; {label} = const{tuple(c.shape)}" for c, label in printer.consts.items()
+    )
+    return f"{_bracket(name, free)} = {body}{legend}"
+

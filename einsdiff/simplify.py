@@ -1,0 +1,150 @@
+"""Smart constructors that keep expressions flat and canonical.
+
+``contract`` splices nested contractions into one network (the chain rule is
+flattening), eliminates deltas by unifying indices, folds scalar factors into a
+coefficient and renames indices canonically, so alpha-equivalent networks are
+equal nodes. ``add`` flattens nested sums, prunes zeros and merges equal terms.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Hashable, Mapping, Sequence
+
+from .errors import ShapeError
+from .expr import Add, Const, Contract, Expr, is_zero, zero
+
+
+class _Unifier:
+    """Union-find over index labels; merged indices must have one size."""
+
+    def __init__(self, sizes: Mapping[Hashable, int]):
+        self.parent: dict[Hashable, Hashable] = {}
+        self.sizes = dict(sizes)
+
+    def add(self, label, size: int):
+        self.sizes[label] = size
+
+    def find(self, label):
+        root = label
+        while self.parent.get(root, root) != root:
+            root = self.parent[root]
+        while label != root:  # path compression
+            label, self.parent[label] = self.parent.get(label, label), root
+        return root
+
+    def union(self, a, b):
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        if self.sizes[ra] != self.sizes[rb]:
+            raise ShapeError(
+                f"cannot identify two indices of sizes {self.sizes[ra]} and {self.sizes[rb]}"
+            )
+        self.parent[rb] = ra
+
+
+def contract(
+    operands: Sequence[Expr],
+    inputs: Sequence[Sequence[Hashable]],
+    output: Sequence[Hashable],
+    sizes: Mapping[Hashable, int],
+) -> Expr:
+    """Build the contraction ``output <- prod_k operands[k][inputs[k]]``, simplified.
+
+    Labels may be any hashable; ``sizes`` must give the extent of every label,
+    including summed labels that appear in no input (each is a factor of its size).
+
+    >>> import einsdiff as ed
+    >>> x = ed.var("x", (3,))
+    >>> contract([x], [("i",)], ("i",), {"i": 3}) is x
+    True
+    """
+    uf = _Unifier(sizes)
+    coeff = 1.0
+    ops: list[Expr] = []
+    idxs: list[tuple] = []
+    fresh = itertools.count()
+    work = list(zip(operands, (tuple(i) for i in inputs), strict=True))
+    while work:
+        op, idx = work.pop(0)
+        if is_zero(op):
+            return zero(tuple(uf.sizes[i] for i in output))
+        if isinstance(op, Add) and len(op.terms) == 1:
+            coeff *= op.coeffs[0]
+            work.insert(0, (op.terms[0], idx))
+        elif isinstance(op, Const) and op.ndim == 0 and op.value.dtype.kind == "f":
+            coeff *= float(op.value)
+        elif isinstance(op, Contract):
+            tag = next(fresh)
+            rename = {i: ("splice", tag, i) for i in range(len(op.sizes))}
+            for i, n in enumerate(op.sizes):
+                uf.add(rename[i], n)
+            for parent_label, child_index in zip(idx, op.output, strict=True):
+                uf.union(parent_label, rename[child_index])
+            work[0:0] = [
+                (child, tuple(rename[i] for i in cidx))
+                for child, cidx in zip(op.operands, op.inputs, strict=True)
+            ]
+        else:
+            ops.append(op)
+            idxs.append(idx)
+
+    out = [uf.find(i) for i in output]
+    ins = [tuple(uf.find(i) for i in idx) for idx in idxs]
+    ops, ins = _canonical_order(ops, ins, out)
+    # Canonical names: order of first appearance in the output, then the inputs.
+    canon: dict[Hashable, int] = {}
+    for label in itertools.chain(out, *ins):
+        canon.setdefault(label, len(canon))
+    # A summed index that appears nowhere is a factor of its size.
+    for root in {uf.find(label) for label in uf.sizes}:
+        if root not in canon:
+            coeff *= uf.sizes[root]
+    canon_sizes = [0] * len(canon)
+    for label, i in canon.items():
+        canon_sizes[i] = uf.sizes[label]
+    new_out = tuple(canon[i] for i in out)
+    new_ins = tuple(tuple(canon[i] for i in idx) for idx in ins)
+    shape = tuple(canon_sizes[i] for i in new_out)
+    if coeff == 0.0:
+        return zero(shape)
+    if len(ops) == 1 and new_ins[0] == new_out and len(set(new_out)) == len(new_out):
+        node = ops[0]
+    else:
+        node = Contract(tuple(ops), new_ins, new_out, tuple(canon_sizes))
+    return node if coeff == 1.0 else Add((node,), (coeff,), shape)
+
+
+def _canonical_order(ops: list[Expr], ins: list[tuple], out: list) -> tuple[list, list]:
+    """Order operands by a key blind to index names, so product-rule twins coincide."""
+
+    def key(k: int):
+        idx = ins[k]
+        pattern = tuple(idx.index(i) for i in idx)  # repeated indices within the operand
+        places = tuple(out.index(i) if i in out else -1 for i in idx)
+        return (ops[k]._hash, pattern, places)
+
+    order = sorted(range(len(ops)), key=key)
+    return [ops[k] for k in order], [ins[k] for k in order]
+
+
+def add(terms: Sequence[Expr], coeffs: Sequence[float], shape: tuple[int, ...]) -> Expr:
+    """Build ``sum_k coeffs[k] * terms[k]``: nested sums flattened, zeros pruned, equal terms merged."""
+    merged: dict[Expr, float] = {}
+    stack = list(zip(terms, coeffs, strict=True))
+    flat: list[tuple[Expr, float]] = []
+    while stack:
+        term, c = stack.pop(0)
+        if term.shape != tuple(shape):
+            raise ShapeError(f"cannot add a term of shape {term.shape} to a sum of shape {tuple(shape)}")
+        if isinstance(term, Add):
+            stack[0:0] = [(t, c * k) for t, k in zip(term.terms, term.coeffs, strict=True)]
+        else:
+            flat.append((term, c))
+    for term, c in flat:
+        merged[term] = merged.get(term, 0.0) + c
+    kept = [(t, c) for t, c in merged.items() if c != 0.0]
+    if len(kept) == 1 and kept[0][1] == 1.0:
+        return kept[0][0]
+    return Add(tuple(t for t, _ in kept), tuple(c for _, c in kept), tuple(shape))
