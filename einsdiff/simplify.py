@@ -12,7 +12,9 @@ import itertools
 from collections.abc import Hashable, Mapping, Sequence
 
 from .errors import ShapeError
-from .expr import Add, Const, Contract, Expr, is_zero, zero
+from .expr import Add, Const, Contract, Expr, Map, Reshape, Var, is_zero, zero
+from .ops import apply
+from .variables import topological
 
 
 class _Unifier:
@@ -148,3 +150,34 @@ def add(terms: Sequence[Expr], coeffs: Sequence[float], shape: tuple[int, ...]) 
     if len(kept) == 1 and kept[0][1] == 1.0:
         return kept[0][0]
     return Add(tuple(t for t, _ in kept), tuple(c for _, c in kept), tuple(shape))
+
+
+def substitute(expr: Expr, mapping: Mapping[Var, Expr]) -> Expr:
+    """``expr`` with each variable in ``mapping`` replaced by its expression (same shape).
+
+    >>> import einsdiff as ed
+    >>> x, y = ed.var("x", (2,)), ed.var("y", (2,))
+    >>> print(substitute(x * x, {x: y + 1}))
+    f[i] = (y[i] + 1) (y[i] + 1)
+    """
+    for v, e in mapping.items():
+        if v.shape != e.shape:
+            raise ShapeError(f"cannot substitute an expression of shape {e.shape} for {v.name!r} of shape {v.shape}")
+    done: dict[Expr, Expr] = {}
+    for node in topological([expr]):
+        if isinstance(node, Var):
+            new = mapping.get(node, node)
+        elif isinstance(node, Contract):
+            new = contract(
+                [done[o] for o in node.operands], node.inputs, node.output, dict(enumerate(node.sizes))
+            )
+        elif isinstance(node, Map):
+            new = apply(node.fn, done[node.arg], node.param)
+        elif isinstance(node, Add):
+            new = add([done[t] for t in node.terms], node.coeffs, node.shape)
+        elif isinstance(node, Reshape):
+            new = Reshape(done[node.arg], node.shape)
+        else:
+            new = node
+        done[node] = new
+    return done[expr]

@@ -1,0 +1,352 @@
+"""Property-testing helpers: hypothesis strategies, oracles and ``check_jacobian``.
+
+hypothesis is imported only by the strategies, so ``check_jacobian`` and the
+oracles work without it.
+
+>>> import numpy as np, einsdiff as ed
+>>> x = ed.var("x", (3,))
+>>> check_jacobian(ed.tanh(x) * x, x, {"x": np.array([0.1, -0.2, 0.3])})
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import build
+from .derive import jacobian
+from .evaluate import evaluate
+from .expr import Add, Const, Contract, Expr, Map, Reshape, Var
+from .subscripts import einsum
+from .variables import topological, variables
+
+# -- oracles ---------------------------------------------------------------------
+
+
+def finite_difference_jacobian(expr: Expr, wrt: Var, bindings: Mapping, eps: float = 1e-6) -> np.ndarray:
+    """Central differences, one element of ``wrt`` at a time: shape ``expr.shape + wrt.shape``."""
+    base = {k: np.asarray(v, dtype=np.float64) for k, v in bindings.items()}
+    x0 = base[wrt.name]
+    out = np.zeros(expr.shape + wrt.shape)
+    for e in np.ndindex(*wrt.shape):
+        h = eps * max(1.0, abs(float(x0[e])))
+        plus, minus = x0.copy(), x0.copy()
+        plus[e] += h
+        minus[e] -= h
+        f_plus = evaluate(expr, **{**base, wrt.name: plus})
+        f_minus = evaluate(expr, **{**base, wrt.name: minus})
+        out[(...,) + e] = (f_plus - f_minus) / (2 * h)
+    return out
+
+
+# Values and derivatives of the elementwise functions, written independently of
+# einsdiff.ops so the brute-force oracle does not trust the rules it checks.
+_SCALAR = {
+    "exp": (math.exp, math.exp),
+    "log": (math.log, lambda u: 1 / u),
+    "log1p": (math.log1p, lambda u: 1 / (1 + u)),
+    "sin": (math.sin, math.cos),
+    "cos": (math.cos, lambda u: -math.sin(u)),
+    "tanh": (math.tanh, lambda u: 1 - math.tanh(u) ** 2),
+    "sigmoid": (lambda u: 1 / (1 + math.exp(-u)), lambda u: math.exp(-u) / (1 + math.exp(-u)) ** 2),
+    "relu": (lambda u: max(u, 0.0), lambda u: 1.0 if u > 0 else 0.0),
+    "abs": (abs, lambda u: (u > 0) - (u < 0)),
+    "step": (lambda u: 1.0 if u > 0 else 0.0, lambda u: 0.0),
+    "sign": (lambda u: float((u > 0) - (u < 0)), lambda u: 0.0),
+    "sqrt": (math.sqrt, lambda u: 0.5 / math.sqrt(u)),
+    "square": (lambda u: u * u, lambda u: 2 * u),
+    "reciprocal": (lambda u: 1 / u, lambda u: -1 / (u * u)),
+}
+
+
+def _scalar(fn: str, param):
+    if fn == "power":
+        return (lambda u: u**param, lambda u: param * u ** (param - 1))
+    return _SCALAR[fn]
+
+
+def brute_force_jacobian(expr: Expr, wrt: Var, bindings: Mapping) -> np.ndarray:
+    """Exact Jacobian by explicit loops over every index assignment (forward mode, one
+    element of ``wrt`` at a time). For tiny shapes only: it never calls numpy.einsum
+    or einsdiff's derivative rules."""
+    out = np.zeros(expr.shape + wrt.shape)
+    for e in np.ndindex(*wrt.shape):
+        seed = np.zeros(wrt.shape)
+        seed[e] = 1.0
+        _, tangent = _dual_evaluate(expr, wrt, seed, bindings)
+        out[(...,) + e] = tangent
+    return out
+
+
+def brute_force_value(expr: Expr, bindings: Mapping) -> np.ndarray:
+    """The value of ``expr`` by explicit loops (tiny shapes only)."""
+    probe = Var("__no_variable__", ())
+    return _dual_evaluate(expr, probe, np.zeros(()), bindings)[0]
+
+
+def _dual_evaluate(expr: Expr, wrt: Var, seed: np.ndarray, bindings: Mapping):
+    values: dict[Expr, tuple[np.ndarray, np.ndarray]] = {}
+    for node in topological([expr]):
+        if isinstance(node, Var):
+            v = np.asarray(bindings[node.name], dtype=np.float64)
+            values[node] = (v, seed if node == wrt else np.zeros(node.shape))
+        elif isinstance(node, Const):
+            values[node] = (np.asarray(node.value, dtype=np.float64), np.zeros(node.shape))
+        elif isinstance(node, Map):
+            u, du = values[node.arg]
+            f, fprime = _scalar(node.fn, node.param)
+            val, tan = np.zeros(node.shape), np.zeros(node.shape)
+            for p in np.ndindex(*node.shape):
+                val[p] = f(float(u[p]))
+                tan[p] = fprime(float(u[p])) * du[p] if du[p] != 0 else 0.0
+            values[node] = (val, tan)
+        elif isinstance(node, Add):
+            val, tan = np.zeros(node.shape), np.zeros(node.shape)
+            for term, c in zip(node.terms, node.coeffs, strict=True):
+                val = val + c * values[term][0]
+                tan = tan + c * values[term][1]
+            values[node] = (val, tan)
+        elif isinstance(node, Reshape):
+            u, du = values[node.arg]
+            values[node] = (u.reshape(node.shape), du.reshape(node.shape))
+        elif isinstance(node, Contract):
+            values[node] = _loop_contract(node, [values[o] for o in node.operands])
+    return values[expr]
+
+
+def _loop_contract(node: Contract, args):
+    val, tan = np.zeros(node.shape), np.zeros(node.shape)
+    for assignment in itertools.product(*(range(n) for n in node.sizes)):
+        place = tuple(assignment[i] for i in node.output)
+        factors = [(v[tuple(assignment[i] for i in idx)], t[tuple(assignment[i] for i in idx)])
+                   for (v, t), idx in zip(args, node.inputs, strict=True)]
+        product = 1.0
+        for f, _ in factors:
+            product *= f
+        derivative = 0.0
+        for k, (_, dk) in enumerate(factors):
+            if dk != 0:
+                rest = 1.0
+                for j, (f, _) in enumerate(factors):
+                    if j != k:
+                        rest *= f
+                derivative += dk * rest
+        val[place] += product
+        tan[place] += derivative
+    return val, tan
+
+
+def check_jacobian(expr: Expr, wrt, bindings: Mapping, eps: float = 1e-6, rtol: float = 1e-5) -> None:
+    """Assert that ``ed.jacobian(expr, wrt)`` matches central finite differences.
+
+    Tolerances scale with the magnitude of the values; on failure the message holds
+    the expression, the variable and the worst entry.
+    """
+    for w in wrt if isinstance(wrt, tuple | list) else (wrt,):
+        got = evaluate(jacobian(expr, w), **bindings)
+        want = finite_difference_jacobian(expr, w, bindings, eps)
+        scale = max(1.0, float(np.max(np.abs(want), initial=0.0)), float(np.max(np.abs(evaluate(expr, **bindings)), initial=0.0)))
+        err = np.abs(got - want)
+        if not np.all(err <= rtol * scale + rtol * np.abs(want)):
+            worst = np.unravel_index(np.argmax(err), err.shape) if err.size else ()
+            raise AssertionError(
+                f"jacobian of {expr} with respect to {w.name} disagrees with finite differences: "
+                f"max error {float(err.max()):.3g} at {worst} (got {got[worst]!r}, want {want[worst]!r}); "
+                f"bindings {dict(bindings)!r}"
+            )
+
+
+def kink_distance(expr: Expr, bindings: Mapping) -> float:
+    """The smallest |u| over the arguments u of relu, abs, step and sign in ``expr``:
+    finite differences are only trustworthy away from those kinks."""
+    smallest = math.inf
+    for node in topological([expr]):
+        if isinstance(node, Map) and node.fn in ("relu", "abs", "step", "sign"):
+            u = evaluate(node.arg, **bindings)
+            smallest = min(smallest, float(np.min(np.abs(u), initial=math.inf)))
+    return smallest
+
+
+# -- strategies --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EinsumCase:
+    """A random einsum: subscripts, and one variable per operand (shared ones repeat)."""
+
+    subscripts: str
+    operands: tuple[Var, ...]
+
+    def expr(self) -> Expr:
+        return einsum(self.subscripts, *self.operands)
+
+    def variables(self) -> tuple[Var, ...]:
+        return tuple(dict.fromkeys(self.operands))
+
+
+def _st():
+    import hypothesis.strategies as st
+
+    return st
+
+
+def einsum_cases(max_operands: int = 3, max_size: int = 3, ellipsis: bool = True):
+    """Valid numpy einsums: repeated indices, ellipsis with broadcasting, size-1
+    broadcasting, implicit and explicit mode, scalars, and one variable shared by
+    several operands."""
+    st = _st()
+
+    @st.composite
+    def strategy(draw):
+        letters = "abcde"
+        sizes = {ch: draw(st.integers(1, max_size)) for ch in letters}
+        n_ops = draw(st.integers(1, max_operands))
+        use_ellipsis = ellipsis and draw(st.booleans())
+        ell_shape = tuple(draw(st.lists(st.integers(1, max_size), max_size=2))) if use_ellipsis else ()
+        terms, shapes = [], []
+        for _ in range(n_ops):
+            term = draw(st.lists(st.sampled_from(letters), max_size=3))
+            shape = [sizes[ch] for ch in term]
+            for pos, ch in enumerate(term):  # a size-1 occurrence broadcasts against the others
+                if term.count(ch) == 1 and draw(st.integers(0, 5)) == 0:
+                    shape[pos] = 1
+            text = "".join(term)
+            if use_ellipsis and draw(st.booleans()):
+                k = draw(st.integers(0, len(ell_shape)))
+                ell = [n if draw(st.integers(0, 3)) else 1 for n in ell_shape[len(ell_shape) - k:]]
+                at = draw(st.integers(0, len(term)))
+                text = text[:at] + "..." + text[at:]
+                shape[at:at] = ell
+            terms.append(text)
+            shapes.append(tuple(shape))
+        if use_ellipsis and not any("..." in t for t in terms):
+            terms[0], shapes[0] = "..." + terms[0], tuple(ell_shape) + shapes[0]
+        lhs = ",".join(terms)
+        if draw(st.booleans()):
+            subscripts = lhs
+        else:
+            used = sorted({ch for t in terms for ch in t if ch != "."})
+            out = draw(st.permutations(used))[: draw(st.integers(0, len(used)))]
+            out = "".join(out)
+            if use_ellipsis:
+                at = draw(st.integers(0, len(out)))
+                out = out[:at] + "..." + out[at:]
+            subscripts = f"{lhs}->{out}"
+        operands: list[Var] = []
+        for k, shape in enumerate(shapes):
+            twins = [v for v in operands if v.shape == shape]
+            if twins and draw(st.booleans()):
+                operands.append(draw(st.sampled_from(twins)))
+            else:
+                operands.append(Var(f"x{k}", shape))
+        return EinsumCase(subscripts, tuple(operands))
+
+    return strategy()
+
+
+def bindings_for(vars_: tuple[Var, ...], seed: int, low: float = -1.0, high: float = 1.0) -> dict:
+    """Random float64 arrays for ``vars_`` from a seeded generator (reproducible)."""
+    rng = np.random.default_rng(seed)
+    return {v.name: rng.uniform(low, high, v.shape) for v in vars_}
+
+
+# Domain-safe wrappers: every function is applied where it is smooth and finite.
+_UNARY = {
+    "exp": lambda u: build.elementwise("exp", u),
+    "log": lambda u: build.elementwise("log", 1 + build.elementwise("square", u)),
+    "log1p": lambda u: build.elementwise("log1p", build.elementwise("square", u)),
+    "sin": lambda u: build.elementwise("sin", u),
+    "cos": lambda u: build.elementwise("cos", u),
+    "tanh": lambda u: build.elementwise("tanh", u),
+    "sigmoid": lambda u: build.elementwise("sigmoid", u),
+    "relu": lambda u: build.elementwise("relu", u),
+    "abs": lambda u: build.elementwise("abs", u),
+    "sqrt": lambda u: build.elementwise("sqrt", 1 + build.elementwise("square", u)),
+    "square": lambda u: build.elementwise("square", u),
+    "reciprocal": lambda u: 1 / (1 + build.elementwise("square", u)),
+    "power": lambda u: (1 + build.elementwise("square", u)) ** 1.5,
+}
+
+
+def _random_einsum_over(draw, operands: list[Expr], max_out: int = 3) -> Expr:
+    """An einsum of ``operands`` with random subscripts that fit their shapes,
+    averaged over its summed indices so values stay of order one."""
+    st = _st()
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
+    size_of: dict[str, int] = {}
+    terms = []
+    for op in operands:
+        term = ""
+        for n in op.shape:
+            same = [ch for ch, m in size_of.items() if m == n]
+            if same and draw(st.booleans()):
+                ch = draw(st.sampled_from(same))
+            else:
+                ch = next(letters)
+                size_of[ch] = n
+            term += ch
+        terms.append(term)
+    used = list(dict.fromkeys("".join(terms)))
+    out = "".join(draw(st.permutations(used))[: draw(st.integers(0, min(max_out, len(used))))])
+    expr = einsum(",".join(terms) + "->" + out, *operands)
+    summed = [size_of[ch] for ch in used if ch not in out]
+    return expr * (1.0 / math.prod(summed)) if summed else expr
+
+
+def expressions(max_depth: int = 4, max_size: int = 3, n_vars: int = 2, over: tuple[Var, ...] = ()):
+    """Random compositions of einsums, elementwise functions, sums and broadcasting
+    arithmetic, up to ``max_depth`` levels, over the variables ``over`` (or ``n_vars``
+    random ones). Draws an expression; its variables are ``variables(expr)``."""
+    st = _st()
+
+    @st.composite
+    def strategy(draw):
+        pool = list(over) or [
+            Var(f"v{k}", tuple(draw(st.lists(st.integers(1, max_size), max_size=2))))
+            for k in range(n_vars)
+        ]
+
+        def grow(depth: int) -> Expr:
+            if depth == 0 or draw(st.integers(0, 4)) == 0:
+                return draw(st.sampled_from(pool))
+            kind = draw(st.sampled_from(["einsum1", "einsum2", "unary", "sum", "add", "mul", "scale"]))
+            a = grow(depth - 1)
+            if kind == "einsum1":
+                return _random_einsum_over(draw, [a])
+            if kind == "einsum2":
+                return _random_einsum_over(draw, [a, grow(depth - 1)])
+            if kind == "unary":
+                return _UNARY[draw(st.sampled_from(sorted(_UNARY)))](a)
+            if kind == "sum":
+                if a.ndim and draw(st.booleans()):
+                    return a.sum(axis=draw(st.integers(-a.ndim, a.ndim - 1)))
+                return a.sum()
+            if kind == "scale":
+                return draw(st.sampled_from([-1.0, 0.5, 2.0])) * a + draw(st.sampled_from([0.0, 1.0]))
+            b = grow(depth - 1)
+            if b.shape != a.shape and b.shape != a.shape[a.ndim - b.ndim:]:
+                b = b.sum()  # a scalar broadcasts against anything
+            return a + b if kind == "add" else a * b
+
+        expr = grow(max_depth)
+        return expr
+
+    return strategy()
+
+
+__all__ = [
+    "EinsumCase",
+    "bindings_for",
+    "brute_force_jacobian",
+    "brute_force_value",
+    "check_jacobian",
+    "einsum_cases",
+    "expressions",
+    "finite_difference_jacobian",
+    "kink_distance",
+    "variables",
+]

@@ -1,0 +1,151 @@
+"""Property tests over random einsums and random compositions, against independent oracles."""
+
+import numpy as np
+from hypothesis import assume, given, note
+from hypothesis import strategies as st
+
+import einsdiff as ed
+from einsdiff.testing import (
+    bindings_for,
+    brute_force_jacobian,
+    brute_force_value,
+    check_jacobian,
+    einsum_cases,
+    expressions,
+    kink_distance,
+)
+from einsdiff.simplify import substitute
+from einsdiff.variables import variables
+
+seeds = st.integers(0, 2**32 - 1)
+
+
+def _unit_substitution_jacobian(case, wrt, bindings):
+    """The exact Jacobian of a multilinear einsum by the product rule, with numpy.einsum:
+    for each element e of wrt, the sum over occurrences of wrt of the einsum in which that
+    occurrence is the unit tensor E_e."""
+    expr = case.expr()
+    out = np.zeros(expr.shape + wrt.shape)
+    arrays = [bindings[v.name] for v in case.operands]
+    for e in np.ndindex(*wrt.shape):
+        unit = np.zeros(wrt.shape)
+        unit[e] = 1.0
+        total = np.zeros(expr.shape)
+        for k, v in enumerate(case.operands):
+            if v == wrt:
+                args = list(arrays)
+                args[k] = unit
+                total = total + np.einsum(case.subscripts, *args)
+        out[(...,) + e] = total
+    return out
+
+
+@given(einsum_cases(), seeds)
+def test_einsum_value_matches_numpy(case, seed):
+    b = bindings_for(case.variables(), seed)
+    note(f"{case.subscripts} {[v.shape for v in case.operands]}")
+    want = np.einsum(case.subscripts, *(b[v.name] for v in case.operands))
+    got = ed.evaluate(case.expr(), **b)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@given(einsum_cases(), seeds)
+def test_einsum_jacobian_every_operand(case, seed):
+    """Jacobian with respect to every operand: exact product rule via numpy.einsum, and
+    central finite differences."""
+    b = bindings_for(case.variables(), seed)
+    expr = case.expr()
+    note(f"{case.subscripts} {[v.shape for v in case.operands]}\n{expr}")
+    for v in case.variables():
+        jac = ed.jacobian(expr, v)
+        note(f"d/d{v.name}: {jac}")
+        got = ed.evaluate(jac, **b)
+        assert got.shape == expr.shape + v.shape
+        np.testing.assert_allclose(got, _unit_substitution_jacobian(case, v, b), rtol=1e-12, atol=1e-12)
+    check_jacobian(expr, case.variables(), b)
+
+
+@given(einsum_cases(max_size=2), seeds)
+def test_einsum_jacobian_brute_force(case, seed):
+    b = bindings_for(case.variables(), seed)
+    expr = case.expr()
+    for v in case.variables():
+        np.testing.assert_allclose(
+            ed.evaluate(ed.jacobian(expr, v), **b), brute_force_jacobian(expr, v, b), rtol=1e-12, atol=1e-12
+        )
+
+
+def _smooth_enough(expr, b):
+    return kink_distance(expr, b) > 1e-3
+
+
+@given(expressions(max_depth=4), seeds)
+def test_composition_value_and_jacobian(expr, seed):
+    vs = variables(expr)
+    b = bindings_for(vs, seed)
+    note(f"f = {expr}\nbindings = {b!r}")
+    assume(_smooth_enough(expr, b))
+    value = ed.evaluate(expr, **b)
+    assume(np.all(np.isfinite(value)))
+    check_jacobian(expr, vs, b)
+
+
+@given(expressions(max_depth=3, max_size=2), seeds)
+def test_composition_brute_force(expr, seed):
+    vs = variables(expr)
+    b = bindings_for(vs, seed)
+    note(f"f = {expr}\nbindings = {b!r}")
+    np.testing.assert_allclose(ed.evaluate(expr, **b), brute_force_value(expr, b), rtol=1e-10, atol=1e-10)
+    for v in vs:
+        jac = ed.jacobian(expr, v)
+        note(f"d/d{v.name}: {jac}")
+        want = brute_force_jacobian(expr, v, b)
+        np.testing.assert_allclose(ed.evaluate(jac, **b), want, rtol=1e-9, atol=1e-9 * (1 + np.abs(want).max(initial=0)))
+
+
+@given(expressions(max_depth=3), st.data(), seeds)
+def test_chain_rule_is_contraction_over_grouped_indices(g, data, seed):
+    """d f(g(x))/dx = sum over g's indices of df/dg * dg/dx."""
+    u = ed.var("u", g.shape)
+    f_u = data.draw(expressions(max_depth=3, over=(u,)))
+    composed = substitute(f_u, {u: g})
+    xs = variables(g)
+    b = bindings_for(xs, seed)
+    note(f"g = {g}\nf(u) = {f_u}\nbindings = {b!r}")
+    assume(_smooth_enough(composed, b))
+    g_value = ed.evaluate(g, **b)
+    df_du = ed.evaluate(ed.jacobian(f_u, u), **b, u=g_value)
+    for x in xs:
+        dg_dx = ed.evaluate(ed.jacobian(g, x), **b)
+        want = np.tensordot(df_du, dg_dx, axes=g.ndim)
+        got = ed.evaluate(ed.jacobian(composed, x), **b)
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * (1 + np.abs(want).max(initial=0)))
+
+
+@given(expressions(max_depth=3), seeds, st.sampled_from(["C", "F"]))
+def test_jacobian_matrix_is_reshaped_jacobian(expr, seed, order):
+    vs = variables(expr)
+    b = bindings_for(vs, seed)
+    for v in vs:
+        tensor = ed.evaluate(ed.jacobian(expr, v), **b)
+        matrix = ed.evaluate(ed.jacobian_matrix(expr, v, order=order), **b)
+        assert matrix.shape == (expr.size, v.size)
+        for out_index in np.ndindex(*expr.shape):
+            for in_index in np.ndindex(*v.shape):
+                r = np.ravel_multi_index(out_index, expr.shape, order=order) if expr.shape else 0
+                c = np.ravel_multi_index(in_index, v.shape, order=order) if v.shape else 0
+                assert matrix[r, c] == tensor[out_index + in_index]
+
+
+@given(expressions(max_depth=3), seeds)
+def test_hessian_is_symmetric(expr, seed):
+    f = expr.sum()
+    vs = variables(f)
+    b = bindings_for(vs, seed)
+    note(f"f = {f}")
+    assume(_smooth_enough(f, b))
+    for v in vs:
+        h = ed.evaluate(ed.hessian(f, v), **b).reshape(v.size, v.size)
+        np.testing.assert_allclose(h, h.T, rtol=1e-10, atol=1e-10 * (1 + np.abs(h).max(initial=0)))
+        check_jacobian(ed.grad(f, v), v, b)  # the Hessian is the Jacobian of the gradient
