@@ -15,7 +15,7 @@ from .errors import NotScalarError, VariableConflictError, WrtError
 from .expr import Add, Const, Contract, Expr, Map, Reshape, Var, zero
 from .ops import OPS
 from .simplify import add, contract
-from .variables import variables
+from .variables import topological, variables
 
 
 def _derivative_labels(x: Var) -> tuple:
@@ -114,13 +114,9 @@ def _check_wrt(f: Expr, wrt) -> Var:
 def _jacobian_one(f: Expr, wrt) -> Expr:
     x = _check_wrt(f, wrt)
     memo: dict[Expr, Expr | None] = {}
-
-    def jac(node: Expr) -> Expr | None:
-        if node not in memo:
-            memo[node] = RULES[type(node)](node, x, jac)
-        return memo[node]
-
-    result = jac(f)
+    for node in topological([f]):  # children first, so the rules only look up
+        memo[node] = RULES[type(node)](node, x, memo.__getitem__)
+    result = memo[f]
     return zero(f.shape + x.shape) if result is None else result
 
 

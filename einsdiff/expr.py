@@ -27,7 +27,7 @@ class Expr:
     """
 
     __slots__ = ()
-    __array_priority__ = 1000  # so ndarray + Expr defers to Expr.__radd__
+    __array_ufunc__ = None  # so ndarray + Expr defers to Expr.__radd__
 
     # -- identity -----------------------------------------------------------
     def _key(self):
@@ -262,14 +262,12 @@ class Map(Expr):
     fn: str
     arg: Expr
     param: float | None = None
+    shape: tuple[int, ...] = field(default=(), compare=False, init=False)
     _hash: int = _hash_field()
 
     def __post_init__(self):
+        object.__setattr__(self, "shape", self.arg.shape)  # stored: chains of maps can be deep
         self._set_hash()
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.arg.shape
 
     def __repr__(self):
         return f"Map({self.fn!r}, shape={self.shape})"

@@ -68,12 +68,17 @@ class _Printer:
         if not node.terms:
             return "0"
         parts = []
+        outer = set(self.names.used)
+        seen = set(outer)
         for term, c in zip(node.terms, node.coeffs, strict=True):
+            self.names.used = set(outer)  # each term is its own scope for summed indices
             text = self.show(term, names)
+            seen |= self.names.used
             sign = "-" if c < 0 else "+"
             mag = abs(c)
             body = text if mag == 1 else f"{_fmt_number(mag)} {text}"
             parts.append((sign, body))
+        self.names.used = seen
         first_sign, first = parts[0]
         out = ("-" if first_sign == "-" else "") + first
         for sign, body in parts[1:]:
