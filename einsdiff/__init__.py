@@ -23,6 +23,7 @@ from .evaluate import Compiled, evaluate
 from .evaluate import compile_outputs as compile  # noqa: A004 - the public name
 from .expr import Expr, Var
 from .printing import to_index_notation
+from .simplify import substitute
 from .subscripts import einsum
 
 
@@ -96,6 +97,7 @@ __all__ = [
     "sin",
     "sqrt",
     "square",
+    "substitute",
     "sum",
     "tanh",
     "to_index_notation",

@@ -121,6 +121,8 @@ class Compiled:
                 )
             inputs[v.name] = _as_input(v.name, bindings[v.name], v.shape)
         dtypes = [a.dtype for a in inputs.values()] + self._const_dtypes
+        if not inputs:  # e.g. an identity Jacobian: follow the precision of what was passed
+            dtypes += [v.dtype for v in bindings.values() if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
         dtype = np.result_type(*dtypes) if dtypes else np.dtype(np.float64)
         values: list[np.ndarray | None] = [None] * len(self.nodes)
         for k, node in enumerate(self.nodes):

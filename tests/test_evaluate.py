@@ -1,0 +1,91 @@
+"""Evaluation: compile once and run many, deltas written onto diagonals, dtypes, NaN."""
+
+import numpy as np
+
+import einsdiff as ed
+from einsdiff.expr import Contract
+
+
+def test_compile_plans_once_and_returns_a_list():
+    A, x = ed.var("A", (3, 2)), ed.var("x", (2,))
+    loss = ((A @ x) * (A @ x)).sum()
+    fn = ed.compile([loss, ed.grad(loss, A), ed.grad(loss, x)])
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        a, xv = rng.normal(size=(3, 2)), rng.normal(size=2)
+        value, ga, gx = fn(A=a, x=xv)
+        r = a @ xv
+        np.testing.assert_allclose(value, r @ r)
+        np.testing.assert_allclose(ga, 2 * np.outer(r, xv))
+        np.testing.assert_allclose(gx, 2 * a.T @ r)
+
+
+def test_output_delta_is_a_diagonal_not_an_identity_operand():
+    A, W = ed.var("A", (2, 3)), ed.var("W", (3, 4))
+    J = ed.jacobian(A @ W, W)  # J[i,k,a,b] = A[i,a] δ[k,b]
+    assert isinstance(J, Contract)
+    assert J.operands == (A,)  # no dense identity among the operands
+    assert len(set(J.output)) < len(J.output)  # the delta lives in the repeated output index
+    a = np.arange(6.0).reshape(2, 3)
+    want = np.einsum("ia,kb->ikab", a, np.eye(4))
+    np.testing.assert_array_equal(ed.evaluate(J, A=a, W=np.zeros((3, 4))), want)
+
+
+def test_identity_of_a_variable():
+    X = ed.var("X", (2, 3))
+    J = ed.jacobian(X, X)
+    assert str(J) == "f[i,j,k,l] = δ[i,k] δ[j,l]"
+    np.testing.assert_array_equal(ed.evaluate(J, X=np.zeros((2, 3))), np.eye(6).reshape(2, 3, 2, 3))
+
+
+def test_float32_in_float32_out():
+    x = ed.var("x", (3,))
+    f = (ed.tanh(x) * ed.sigmoid(x) + 1).sum()
+    b = {"x": np.array([0.1, -0.2, 0.3], dtype=np.float32)}
+    for expr in (f, ed.grad(f, x), ed.hessian(f, x), ed.jacobian(x, x)):
+        assert ed.evaluate(expr, **b).dtype == np.float32
+
+
+def test_float64_by_default_and_ints_become_float64():
+    x = ed.var("x", (2,))
+    assert ed.evaluate(x * 2, x=[1, 2]).dtype == np.float64
+    assert ed.evaluate(ed.jacobian(x, x), x=[1, 2]).dtype == np.float64
+
+
+def test_nan_and_inf_propagate():
+    x = ed.var("x", (3,))
+    f = ed.relu(x) * 2 + ed.exp(x)
+    with np.errstate(all="ignore"):
+        value = ed.evaluate(f, x=np.array([np.nan, np.inf, 1.0]))
+        grad = ed.evaluate(ed.grad(f.sum(), x), x=np.array([np.nan, np.inf, 1.0]))
+    assert np.isnan(value[0]) and np.isinf(value[1]) and np.isfinite(value[2])
+    assert np.isnan(grad[0]) and np.isfinite(grad[2])
+
+
+def test_unused_bindings_are_accepted():
+    x, y = ed.var("x", (2,)), ed.var("y", (2,))
+    f = (x * y).sum()
+    g = ed.grad(f, x)  # depends on y only
+    np.testing.assert_array_equal(ed.evaluate(g, x=np.ones(2), y=np.array([3.0, 4.0]), z=5), [3.0, 4.0])
+
+
+def test_results_are_writable_arrays():
+    x = ed.var("x", (3,))
+    out = ed.evaluate(ed.jacobian(x.sum(), x), x=np.ones(3))  # all-ones: a broadcast inside
+    out[0] = 7.0
+    assert out.tolist() == [7.0, 1.0, 1.0]
+
+
+def test_shared_subexpression_is_one_node():
+    x = ed.var("x", (3,))
+    h = ed.tanh(x)
+    fn = ed.compile([h * h, h + 1])
+    assert sum(1 for n in fn.nodes if n == h) == 1
+
+
+def test_expr_method_evaluate_and_zero_jacobian():
+    x, y = ed.var("x", (2,)), ed.var("y", (3,))
+    assert (x * 3).evaluate(x=np.ones(2)).tolist() == [3.0, 3.0]
+    z = ed.jacobian(x * 3, y)
+    assert z.shape == (2, 3)
+    np.testing.assert_array_equal(z.evaluate(x=np.ones(2)), np.zeros((2, 3)))
