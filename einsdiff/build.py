@@ -94,6 +94,10 @@ def add(a, b) -> Expr:
     return add_terms([broadcast_to(a, shape), broadcast_to(b, shape)], [1.0, 1.0], shape)
 
 
+def subtract(a, b) -> Expr:
+    return add(a, negative(b))
+
+
 def negative(a) -> Expr:
     if _is_scalar(a):
         return as_expr(-a)

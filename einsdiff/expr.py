@@ -69,27 +69,7 @@ class Expr:
 
         return build.reduce_sum(self, axis)
 
-    # -- arithmetic ---------------------------------------------------------
-    def __add__(self, other):
-        from . import build
-
-        return build.add(self, other)
-
-    def __radd__(self, other):
-        from . import build
-
-        return build.add(other, self)
-
-    def __sub__(self, other):
-        from . import build
-
-        return build.add(self, build.negative(other))
-
-    def __rsub__(self, other):
-        from . import build
-
-        return build.add(other, build.negative(self))
-
+    # -- arithmetic: each operator is one builder of einsdiff.build -----------
     def __neg__(self):
         from . import build
 
@@ -97,46 +77,6 @@ class Expr:
 
     def __pos__(self):
         return self
-
-    def __mul__(self, other):
-        from . import build
-
-        return build.multiply(self, other)
-
-    def __rmul__(self, other):
-        from . import build
-
-        return build.multiply(other, self)
-
-    def __truediv__(self, other):
-        from . import build
-
-        return build.divide(self, other)
-
-    def __rtruediv__(self, other):
-        from . import build
-
-        return build.divide(other, self)
-
-    def __pow__(self, other):
-        from . import build
-
-        return build.power(self, other)
-
-    def __rpow__(self, other):
-        from . import build
-
-        return build.power(other, self)
-
-    def __matmul__(self, other):
-        from . import build
-
-        return build.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        from . import build
-
-        return build.matmul(other, self)
 
     def __bool__(self):
         raise TypeError("an einsdiff expression has no truth value; evaluate it first")
@@ -152,6 +92,23 @@ class Expr:
         from .printing import to_index_notation
 
         return to_index_notation(self)
+
+
+def _operator(builder: str, reflected: bool = False):
+    def method(self, other):
+        from . import build
+
+        fn = getattr(build, builder)
+        return fn(other, self) if reflected else fn(self, other)
+
+    method.__name__ = f"__{'r' if reflected else ''}{builder}__"
+    return method
+
+
+for _name, _builder in [("add", "add"), ("sub", "subtract"), ("mul", "multiply"),
+                        ("truediv", "divide"), ("pow", "power"), ("matmul", "matmul")]:
+    setattr(Expr, f"__{_name}__", _operator(_builder))
+    setattr(Expr, f"__r{_name}__", _operator(_builder, reflected=True))
 
 
 def _stable(obj) -> bytes:
