@@ -76,7 +76,10 @@ class _Printer:
             seen |= self.names.used
             sign = "-" if c < 0 else "+"
             mag = abs(c)
-            body = text if mag == 1 else f"{_fmt_number(mag)} {text}"
+            if mag == 1:
+                body = text
+            else:
+                body = _fmt_number(mag) if text == "1" else f"{_fmt_number(mag)} {text}"
             parts.append((sign, body))
         self.names.used = seen
         first_sign, first = parts[0]
