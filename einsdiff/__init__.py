@@ -6,6 +6,8 @@
 f[i,j,k] = δ[i,j] x[k]
 """
 
+import numbers
+
 from .build import as_expr, matmul, transpose
 from .build import reduce_sum as sum  # noqa: A004 - mirrors numpy.sum
 from .derive import grad, hessian, jacobian, jacobian_matrix
@@ -14,6 +16,7 @@ from .errors import (
     EinsdiffError,
     NotScalarError,
     OperandError,
+    OptionError,
     ShapeError,
     SubscriptError,
     VariableConflictError,
@@ -35,11 +38,17 @@ def var(name: str, shape) -> Var:
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise OperandError(f"a variable name must be an identifier string, got {name!r}")
+    dims = (shape,) if isinstance(shape, numbers.Integral) else shape
+    if isinstance(dims, str) or not all(isinstance(n, numbers.Integral) for n in _iterable(dims)):
+        raise ShapeError(f"variable {name!r}: shape must be a tuple of non-negative ints, got {shape!r}")
+    return Var(name, tuple(int(n) for n in dims))
+
+
+def _iterable(x) -> tuple:
     try:
-        shape = tuple(int(n) for n in ((shape,) if isinstance(shape, int) else shape))
-    except TypeError as err:
-        raise ShapeError(f"variable {name!r}: shape must be a tuple of ints, got {shape!r}") from err
-    return Var(name, shape)
+        return tuple(x)
+    except TypeError:
+        return (None,)
 
 
 def _elementwise(fn: str):
@@ -73,6 +82,7 @@ __all__ = [
     "Expr",
     "NotScalarError",
     "OperandError",
+    "OptionError",
     "ShapeError",
     "SubscriptError",
     "Var",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .errors import NotScalarError, VariableConflictError, WrtError
+from .errors import NotScalarError, OptionError, VariableConflictError, WrtError
 from .expr import Add, Const, Contract, Expr, Map, Reshape, Var, zero
 from .ops import OPS
 from .simplify import add, contract
@@ -96,10 +96,10 @@ def _sum(terms: list[Expr], shape) -> Expr | None:
     return add(terms, [1.0] * len(terms), shape) if terms else None
 
 
-def _check_wrt(f: Expr, wrt) -> Var:
+def _check_wrt(f: Expr, wrt, where: str = "wrt") -> Var:
     if not isinstance(wrt, Var):
         raise WrtError(
-            f"wrt must be a variable made by ed.var (or a tuple of them), got {type(wrt).__name__}"
+            f"{where} must be a variable made by ed.var (or a tuple of them), got {type(wrt).__name__}"
             + (f" of shape {wrt.shape}" if isinstance(wrt, Expr) else "")
         )
     for v in variables(f):
@@ -111,8 +111,8 @@ def _check_wrt(f: Expr, wrt) -> Var:
     return wrt
 
 
-def _jacobian_one(f: Expr, wrt) -> Expr:
-    x = _check_wrt(f, wrt)
+def _jacobian_one(f: Expr, wrt, where: str = "wrt") -> Expr:
+    x = _check_wrt(f, wrt, where)
     memo: dict[Expr, Expr | None] = {}
     for node in topological([f]):  # children first, so the rules only look up
         memo[node] = RULES[type(node)](node, x, memo.__getitem__)
@@ -129,7 +129,7 @@ def jacobian(f: Expr, wrt):
     f[i,j,k] = δ[i,j] x[k]
     """
     if isinstance(wrt, tuple | list):
-        return tuple(_jacobian_one(f, w) for w in wrt)
+        return tuple(_jacobian_one(f, w, f"wrt[{k}]") for k, w in enumerate(wrt))
     return _jacobian_one(f, wrt)
 
 
@@ -160,7 +160,7 @@ def jacobian_matrix(f: Expr, wrt, order: str = "C"):
     ``order="F"`` column-major (vec stacks columns, as in most matrix-calculus texts).
     """
     if order not in ("C", "F"):
-        raise WrtError(f"order must be 'C' (row-major) or 'F' (column-major), got {order!r}")
+        raise OptionError(f"order must be 'C' (row-major) or 'F' (column-major), got {order!r}")
     if isinstance(wrt, tuple | list):
         return tuple(jacobian_matrix(f, w, order) for w in wrt)
     j = jacobian(f, wrt)

@@ -35,3 +35,7 @@ class VariableConflictError(EinsdiffError, ValueError):
 
 class OperandError(EinsdiffError, TypeError):
     """Something that is neither an expression nor an array-like was given as an operand."""
+
+
+class OptionError(EinsdiffError, ValueError):
+    """An option was given a value it does not take (e.g. ``order`` other than "C" or "F")."""

@@ -79,7 +79,9 @@ class Expr:
         return self
 
     def __bool__(self):
-        raise TypeError("an einsdiff expression has no truth value; evaluate it first")
+        from .errors import OperandError
+
+        raise OperandError("an einsdiff expression has no truth value; evaluate it first (ed.evaluate)")
 
     # -- use ----------------------------------------------------------------
     def evaluate(self, **bindings) -> np.ndarray:
