@@ -110,6 +110,13 @@ class Compiled:
         self.nodes = topological(self.outputs)
         self._slot = {node: k for k, node in enumerate(self.nodes)}
         self._plans = {node: plan_contract(node) for node in self.nodes if isinstance(node, Contract)}
+        # After step k, the intermediates whose last consumer is k are dropped (outputs are kept).
+        last_use = {self._slot[c]: k for k, node in enumerate(self.nodes) for c in children(node)}
+        keep = {self._slot[o] for o in self.outputs}
+        self._release: list[list[int]] = [[] for _ in self.nodes]
+        for child, k in last_use.items():
+            if child not in keep:
+                self._release[k].append(child)
         self._const_dtypes = [n.value.dtype for n in self.nodes if isinstance(n, Const)]
 
     def __call__(self, **bindings) -> list[np.ndarray]:
@@ -128,6 +135,8 @@ class Compiled:
         for k, node in enumerate(self.nodes):
             args = [values[self._slot[c]] for c in children(node)]
             values[k] = self._run(node, args, inputs, dtype)
+            for done in self._release[k]:
+                values[done] = None
         return [_writable(values[self._slot[o]]) for o in self.outputs]
 
     def _run(self, node: Expr, args: list, inputs: dict, dtype) -> np.ndarray:
