@@ -297,11 +297,15 @@ def _random_einsum_over(draw, operands: list[Expr], max_out: int = 3) -> Expr:
     return expr * (1.0 / math.prod(summed)) if summed else expr
 
 
-def expressions(max_depth: int = 4, max_size: int = 3, n_vars: int = 2, over: tuple[Var, ...] = ()):
+def expressions(
+    max_depth: int = 4, max_size: int = 3, n_vars: int = 2, over: tuple[Var, ...] = (), smooth: bool = False
+):
     """Random compositions of einsums, elementwise functions, sums and broadcasting
     arithmetic, up to ``max_depth`` levels, over the variables ``over`` (or ``n_vars``
-    random ones). Draws an expression; its variables are ``variables(expr)``."""
+    random ones). ``smooth=True`` leaves out relu and abs (no kinks for finite
+    differences to trip on). Draws an expression; its variables are ``variables(expr)``."""
     st = _st()
+    unary = sorted(fn for fn in _UNARY if not (smooth and fn in ("relu", "abs")))
 
     @st.composite
     def strategy(draw):
@@ -320,7 +324,7 @@ def expressions(max_depth: int = 4, max_size: int = 3, n_vars: int = 2, over: tu
             if kind == "einsum2":
                 return _random_einsum_over(draw, [a, grow(depth - 1)])
             if kind == "unary":
-                return _UNARY[draw(st.sampled_from(sorted(_UNARY)))](a)
+                return _UNARY[draw(st.sampled_from(unary))](a)
             if kind == "sum":
                 if a.ndim and draw(st.booleans()):
                     return a.sum(axis=draw(st.integers(-a.ndim, a.ndim - 1)))

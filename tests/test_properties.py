@@ -149,3 +149,12 @@ def test_hessian_is_symmetric(expr, seed):
         h = ed.evaluate(ed.hessian(f, v), **b).reshape(v.size, v.size)
         np.testing.assert_allclose(h, h.T, rtol=1e-10, atol=1e-10 * (1 + np.abs(h).max(initial=0)))
         check_jacobian(ed.grad(f, v), v, b)  # the Hessian is the Jacobian of the gradient
+
+
+@given(expressions(max_depth=3, smooth=True), seeds)
+def test_readme_snippet_smooth_expressions_need_no_kink_guard(expr, seed):
+    assert all(
+        not (hasattr(n, "fn") and n.fn in ("relu", "abs", "step", "sign")) for n in ed.compile([expr]).nodes
+    )
+    vs = variables(expr)
+    check_jacobian(expr, vs, bindings_for(vs, seed))
