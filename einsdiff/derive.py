@@ -1,10 +1,17 @@
-"""Jacobians by index manipulation: one named rule per node type.
+"""Jacobians by index manipulation: one named rule per node type and direction.
 
-The Jacobian of a node N with respect to a variable X has shape
-``N.shape + X.shape``; its last ``X.ndim`` axes carry derivative indices ``d``.
+The Jacobian of f with respect to a variable X has shape ``f.shape + X.shape``.
 Differentiating X itself gives the identity, a contraction with no operands whose
-output repeats ``d`` (a Kronecker delta); splicing it into a parent network unifies
-indices, so the delta is eliminated by renaming wherever it meets a summed index.
+output repeats its indices (a Kronecker delta); splicing it into a parent network
+unifies indices, so the delta is eliminated by renaming wherever it meets a summed
+index. The chain rule is that splicing: nested contractions flatten into one.
+
+Two directions build the same tensor. Bottom-up (forward) carries dN/dX from the
+leaves to f; top-down (reverse) carries df/dN from f to the leaves. Flattening
+stops at sums (forward) or at nodes with several consumers (reverse), so the
+direction decides which intermediates are materialized: reverse when f is smaller
+than X (gradients), forward otherwise. Within each network, opt_einsum orders the
+contraction.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from .errors import NotScalarError, OptionError, VariableConflictError, WrtError
 from .expr import Add, Const, Contract, Expr, Map, Reshape, Var, zero
 from .ops import OPS
 from .simplify import add, contract
-from .variables import topological, variables
+from .variables import children, topological, variables
 
 
 def _derivative_labels(x: Var) -> tuple:
@@ -82,7 +89,7 @@ def _reshape_rule(node: Reshape, wrt: Var, jac) -> Expr | None:
     return None if dt is None else Reshape(dt, node.shape + wrt.shape)
 
 
-RULES: dict[type, Callable] = {
+FORWARD_RULES: dict[type, Callable] = {
     Var: _var_rule,
     Const: _const_rule,
     Contract: _contract_rule,
@@ -111,17 +118,107 @@ def _check_wrt(f: Expr, wrt, where: str = "wrt") -> Var:
     return wrt
 
 
-def _jacobian_one(f: Expr, wrt, where: str = "wrt") -> Expr:
-    x = _check_wrt(f, wrt, where)
+def _forward(f: Expr, x: Var) -> Expr | None:
     memo: dict[Expr, Expr | None] = {}
     for node in topological([f]):  # children first, so the rules only look up
-        memo[node] = RULES[type(node)](node, x, memo.__getitem__)
-    result = memo[f]
+        memo[node] = FORWARD_RULES[type(node)](node, x, memo.__getitem__)
+    return memo[f]
+
+
+def _seed_labels(f: Expr) -> tuple:
+    return tuple(("f", p) for p in range(f.ndim))
+
+
+def _reverse_contract(node: Contract, adj: Expr, f: Expr, push) -> None:
+    """df/dT_k = df/dN contracted with the other operands, onto T_k's indices (repeats become deltas)."""
+    top = _seed_labels(f)
+    sizes = dict(enumerate(node.sizes)) | dict(zip(top, f.shape, strict=True))
+    for k, operand in enumerate(node.operands):
+        others = [j for j in range(len(node.operands)) if j != k]
+        push(
+            operand,
+            contract(
+                [adj] + [node.operands[j] for j in others],
+                [top + node.output] + [node.inputs[j] for j in others],
+                top + node.inputs[k],
+                sizes,
+            ),
+        )
+
+
+def _reverse_map(node: Map, adj: Expr, f: Expr, push) -> None:
+    """df/du = df/dN ⊙ f'(u) on u's indices."""
+    fprime = OPS[node.fn].derivative(node.arg, node, node.param)
+    if fprime is None:
+        return
+    top, own = _seed_labels(f), tuple(range(node.ndim))
+    sizes = dict(zip(own, node.shape, strict=True)) | dict(zip(top, f.shape, strict=True))
+    push(node.arg, contract([adj, fprime], [top + own, own], top + own, sizes))
+
+
+def _reverse_add(node: Add, adj: Expr, f: Expr, push) -> None:
+    """df/dT_k = c_k df/dN."""
+    for term, c in zip(node.terms, node.coeffs, strict=True):
+        push(term, add([adj], [c], adj.shape))
+
+
+def _reverse_reshape(node: Reshape, adj: Expr, f: Expr, push) -> None:
+    """df/dT = df/dN reshaped back to T's shape on the trailing axes."""
+    push(node.arg, Reshape(adj, f.shape + node.arg.shape))
+
+
+REVERSE_RULES: dict[type, Callable] = {
+    Contract: _reverse_contract,
+    Map: _reverse_map,
+    Add: _reverse_add,
+    Reshape: _reverse_reshape,
+}
+
+
+def _reverse(f: Expr, x: Var) -> Expr | None:
+    order = topological([f])
+    depends: set[Expr] = set()
+    for node in order:
+        if node == x or any(c in depends for c in children(node)):
+            depends.add(node)
+    if f not in depends:
+        return None
+    top = _seed_labels(f)
+    parts: dict[Expr, list[Expr]] = {f: [contract([], [], top + top, dict(zip(top, f.shape, strict=True)))]}
+
+    def push(node: Expr, contribution: Expr) -> None:
+        if node in depends:
+            parts.setdefault(node, []).append(contribution)
+
+    for node in reversed(order):  # every consumer before the node it consumes
+        if node not in parts:
+            continue
+        adj = _sum(parts.pop(node), f.shape + node.shape)
+        if node == x:
+            return adj
+        REVERSE_RULES[type(node)](node, adj, f, push)
+    return None
+
+
+MODES = ("auto", "forward", "reverse")
+
+
+def _jacobian_one(f: Expr, wrt, mode: str, where: str = "wrt") -> Expr:
+    x = _check_wrt(f, wrt, where)
+    if mode not in MODES:
+        raise OptionError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode == "auto":
+        mode = "reverse" if f.size <= x.size else "forward"
+    result = _reverse(f, x) if mode == "reverse" else _forward(f, x)
     return zero(f.shape + x.shape) if result is None else result
 
 
-def jacobian(f: Expr, wrt):
+def jacobian(f: Expr, wrt, mode: str = "auto"):
     """The Jacobian of ``f`` with shape ``f.shape + wrt.shape``; a tuple for a tuple of variables.
+
+    ``mode`` picks the accumulation direction: "reverse" (top-down, as backpropagation),
+    "forward" (bottom-up), or "auto": reverse when ``f.size <= wrt.size``. All give the
+    same tensor; they differ in which intermediates are materialized.
 
     >>> import einsdiff as ed
     >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
@@ -129,31 +226,31 @@ def jacobian(f: Expr, wrt):
     f[i,j,k] = δ[i,j] x[k]
     """
     if isinstance(wrt, tuple | list):
-        return tuple(_jacobian_one(f, w, f"wrt[{k}]") for k, w in enumerate(wrt))
-    return _jacobian_one(f, wrt)
+        return tuple(_jacobian_one(f, w, mode, f"wrt[{k}]") for k, w in enumerate(wrt))
+    return _jacobian_one(f, wrt, mode)
 
 
-def grad(f: Expr, wrt):
+def grad(f: Expr, wrt, mode: str = "auto"):
     """The gradient of a scalar ``f``: shape ``wrt.shape`` (a tuple for a tuple of variables)."""
     if f.shape != ():
         raise NotScalarError(
             f"grad needs a scalar expression, got shape {f.shape}; use ed.jacobian, "
             f"or reduce it first (e.g. .sum())"
         )
-    return jacobian(f, wrt)
+    return jacobian(f, wrt, mode)
 
 
-def hessian(f: Expr, wrt):
+def hessian(f: Expr, wrt, mode: str = "auto"):
     """The Jacobian of the Jacobian: shape ``f.shape + wrt.shape + wrt.shape``.
 
     For a tuple of variables, a tuple of tuples of blocks ``H[i][j] = d/dw_j (d f / d w_i)``.
     """
     if isinstance(wrt, tuple | list):
-        return tuple(tuple(jacobian(jacobian(f, wi), wj) for wj in wrt) for wi in wrt)
-    return jacobian(jacobian(f, wrt), wrt)
+        return tuple(tuple(jacobian(jacobian(f, wi, mode), wj, mode) for wj in wrt) for wi in wrt)
+    return jacobian(jacobian(f, wrt, mode), wrt, mode)
 
 
-def jacobian_matrix(f: Expr, wrt, order: str = "C"):
+def jacobian_matrix(f: Expr, wrt, order: str = "C", mode: str = "auto"):
     """The Jacobian as a matrix ``(f.size, wrt.size)``.
 
     ``order="C"`` flattens row-major (vec stacks rows, as in numpy and PyTorch);
@@ -162,8 +259,8 @@ def jacobian_matrix(f: Expr, wrt, order: str = "C"):
     if order not in ("C", "F"):
         raise OptionError(f"order must be 'C' (row-major) or 'F' (column-major), got {order!r}")
     if isinstance(wrt, tuple | list):
-        return tuple(jacobian_matrix(f, w, order) for w in wrt)
-    j = jacobian(f, wrt)
+        return tuple(jacobian_matrix(f, w, order, mode) for w in wrt)
+    j = jacobian(f, wrt, mode)
     if order == "F":  # column-major vec = row-major vec of the axes reversed
         nf, nx = f.ndim, wrt.ndim
         perm = tuple(reversed(range(nf))) + tuple(nf + a for a in reversed(range(nx)))

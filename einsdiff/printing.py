@@ -67,6 +67,10 @@ class _Printer:
     def _add(self, node: Add, names) -> str:
         if not node.terms:
             return "0"
+        common = abs(node.coeffs[0])
+        if len(node.terms) > 1 and common != 1 and all(abs(c) == common for c in node.coeffs):
+            unit = Add(node.terms, tuple(c / common for c in node.coeffs), node.shape)
+            return f"{_fmt_number(common)} ({self._add(unit, names)})"  # 2 (a - b), not 2 a - 2 b
         parts = []
         outer = set(self.names.used)
         seen = set(outer)
@@ -120,7 +124,10 @@ class _Printer:
 
 def _factor(op: Expr, text: str) -> str:
     """Parenthesize a sum that stands as a factor of a product."""
-    return f"({text})" if isinstance(op, Add) and op.terms else text
+    if not isinstance(op, Add) or not op.terms:
+        return text
+    scaled = len(op.terms) > 1 and abs(op.coeffs[0]) != 1 and all(abs(c) == abs(op.coeffs[0]) for c in op.coeffs)
+    return text if scaled else f"({text})"  # "2 (a - b)" is already a product
 
 
 def to_index_notation(expr: Expr, name: str = "f") -> str:

@@ -158,3 +158,19 @@ def test_readme_snippet_smooth_expressions_need_no_kink_guard(expr, seed):
     )
     vs = variables(expr)
     check_jacobian(expr, vs, bindings_for(vs, seed))
+
+
+@given(expressions(max_depth=4), seeds)
+def test_forward_and_reverse_accumulation_agree(expr, seed):
+    """Bottom-up and top-down build different networks for the same tensor."""
+    vs = variables(expr)
+    b = bindings_for(vs, seed)
+    for v in vs:
+        fwd = ed.jacobian(expr, v, mode="forward")
+        rev = ed.jacobian(expr, v, mode="reverse")
+        note(f"f = {expr}\nforward: {fwd}\nreverse: {rev}")
+        want = ed.evaluate(fwd, **b)
+        np.testing.assert_allclose(ed.evaluate(rev, **b), want, rtol=1e-10, atol=1e-10 * (1 + np.abs(want).max(initial=0)))
+        h_fwd = ed.evaluate(ed.hessian(expr.sum(), v, mode="forward"), **b)
+        h_rev = ed.evaluate(ed.hessian(expr.sum(), v, mode="reverse"), **b)
+        np.testing.assert_allclose(h_rev, h_fwd, rtol=1e-10, atol=1e-10 * (1 + np.abs(h_fwd).max(initial=0)))
