@@ -20,6 +20,9 @@ from .ops import OPS
 from .variables import children, topological, variables
 
 
+_DP_MAX_OPERANDS = 24
+
+
 @dataclass(frozen=True, slots=True)
 class ContractPlan:
     """How one contraction runs: the opt_einsum expression, then placement."""
@@ -65,7 +68,11 @@ def plan_contract(node: Contract) -> ContractPlan:
         symbol = opt_einsum.get_symbol
         eq = ",".join("".join(symbol(i) for i in idx) for idx in node.inputs)
         eq += "->" + "".join(symbol(i) for i in core)
-        expression = opt_einsum.contract_expression(eq, *(op.shape for op in node.operands))
+        # Dynamic programming finds the flop-optimal order of a derivative network (its 'auto'
+        # choice for mid-sized networks, branch-and-bound, can settle on huge outer products);
+        # beyond a few dozen operands its search grows too slow and greedy takes over.
+        optimize = "dp" if len(node.operands) <= _DP_MAX_OPERANDS else "greedy"
+        expression = opt_einsum.contract_expression(eq, *(op.shape for op in node.operands), optimize=optimize)
     repeated = len(distinct) != len(node.output)
     return ContractPlan(
         expression=expression,
