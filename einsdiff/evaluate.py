@@ -17,7 +17,7 @@ import opt_einsum
 from .errors import BindingError
 from .expr import Add, Const, Contract, Expr, Map, Reshape, Var
 from .ops import OPS
-from .variables import children, topological, variables
+from .variables import topological, variables
 
 
 _DP_MAX_OPERANDS = 24
@@ -25,33 +25,43 @@ _DP_MAX_OPERANDS = 24
 
 @dataclass(frozen=True, slots=True)
 class ContractPlan:
-    """How one contraction runs: the opt_einsum expression, then placement."""
+    """How one contraction runs: the opt_einsum expression over its distinct output
+    indices (the core), then placement: broadcast over absent indices, and a write
+    onto the diagonal of a zeroed array for repeated ones."""
 
     expression: Callable | None  # None: no operands, the core is the scalar 1
+    equation: str
+    flops: int  # opt_einsum's count for the chosen order
+    largest_intermediate: int
     core_axes: tuple[int, ...]  # where the core's axes go among the distinct output indices
     distinct_shape: tuple[int, ...]  # sizes of the distinct output indices
     out_shape: tuple[int, ...]
     diagonal: tuple[int, ...] | None  # output position -> distinct index, when an index repeats
     factor: int  # product of the sizes of summed indices found in no input
 
-    def run(self, args: list[np.ndarray], dtype) -> np.ndarray:
-        if self.expression is None:
-            core = np.ones((), dtype=dtype)
-        else:
-            core = self.expression(*args)
-        if self.factor != 1:
-            core = core * self.factor
+    def spread(self, args: list[np.ndarray], dtype, scale: float = 1.0) -> np.ndarray:
+        """The result over the distinct output indices (a broadcast view where indices are absent)."""
+        core = np.ones((), dtype=dtype) if self.expression is None else self.expression(*args)
+        if self.factor * scale != 1:
+            core = core * (self.factor * scale)  # on the core: smaller than the placed result
         expanded_shape = [1] * len(self.distinct_shape)
         for axis, n in zip(self.core_axes, core.shape, strict=True):
             expanded_shape[axis] = n
-        full = np.broadcast_to(core.reshape(expanded_shape), self.distinct_shape)
-        if self.diagonal is None:
-            return full
-        out = np.zeros(self.out_shape, dtype=core.dtype)
+        return np.broadcast_to(core.reshape(expanded_shape), self.distinct_shape)
+
+    def diagonal_view(self, out: np.ndarray) -> np.ndarray:
+        """The writable view of ``out`` that holds the distinct indices (its diagonal)."""
         strides = [0] * len(self.distinct_shape)
         for position, index in enumerate(self.diagonal):
             strides[index] += out.strides[position]
-        np.lib.stride_tricks.as_strided(out, self.distinct_shape, strides)[...] = full
+        return np.lib.stride_tricks.as_strided(out, self.distinct_shape, strides)
+
+    def run(self, args: list[np.ndarray], dtype, scale: float = 1.0) -> np.ndarray:
+        full = self.spread(args, dtype, scale)
+        if self.diagonal is None:
+            return full
+        out = np.zeros(self.out_shape, dtype=full.dtype)
+        self.diagonal_view(out)[...] = full
         return out
 
 
@@ -63,25 +73,114 @@ def plan_contract(node: Contract) -> ContractPlan:
     for i, n in enumerate(node.sizes):
         if i not in in_inputs and i not in node.output:
             factor *= n
-    expression = None
+    symbol = opt_einsum.get_symbol
+    eq = ",".join("".join(symbol(i) for i in idx) for idx in node.inputs)
+    eq += "->" + "".join(symbol(i) for i in core)
+    expression, flops, largest = None, 0, 0
     if node.operands:
-        symbol = opt_einsum.get_symbol
-        eq = ",".join("".join(symbol(i) for i in idx) for idx in node.inputs)
-        eq += "->" + "".join(symbol(i) for i in core)
+        shapes = [op.shape for op in node.operands]
         # Dynamic programming finds the flop-optimal order of a derivative network (its 'auto'
         # choice for mid-sized networks, branch-and-bound, can settle on huge outer products);
         # beyond a few dozen operands its search grows too slow and greedy takes over.
-        optimize = "dp" if len(node.operands) <= _DP_MAX_OPERANDS else "greedy"
-        expression = opt_einsum.contract_expression(eq, *(op.shape for op in node.operands), optimize=optimize)
+        optimize = "dp" if len(shapes) <= _DP_MAX_OPERANDS else "greedy"
+        path, info = opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=optimize)
+        expression = opt_einsum.contract_expression(eq, *shapes, optimize=path)
+        flops, largest = int(info.opt_cost), int(info.largest_intermediate)
     repeated = len(distinct) != len(node.output)
     return ContractPlan(
         expression=expression,
+        equation=eq,
+        flops=flops,
+        largest_intermediate=largest,
         core_axes=tuple(distinct.index(i) for i in core),
         distinct_shape=tuple(node.sizes[i] for i in distinct),
         out_shape=node.shape,
         diagonal=tuple(distinct.index(i) for i in node.output) if repeated else None,
         factor=factor,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AddPlan:
+    """A weighted sum. Terms that are contractions with a delta are not materialized:
+    their cores are added straight into the diagonal of the accumulator."""
+
+    shape: tuple[int, ...]
+    dense: tuple[float, ...]  # coefficients of the terms evaluated as arrays (the first inputs)
+    placed: tuple[tuple[ContractPlan, int, float], ...]  # (plan, number of its operands, coefficient)
+
+    def run(self, args: list[np.ndarray], dtype) -> np.ndarray:
+        dense, rest = args[: len(self.dense)], args[len(self.dense):]
+        if not dense and len(self.placed) == 1:
+            plan, _, c = self.placed[0]
+            return plan.run(rest, dtype, c)
+        out = _combine(dense, self.dense, self.shape, dtype if self.placed else None)
+        for plan, n, c in self.placed:
+            operands, rest = rest[:n], rest[n:]
+            plan.diagonal_view(out)[...] += plan.spread(operands, dtype, c)
+        return out
+
+
+def _combine(arrays: list[np.ndarray], coeffs: tuple[float, ...], shape, dtype) -> np.ndarray:
+    """A fresh array holding sum_k coeffs[k] arrays[k] (zeros of ``dtype`` when there are none)."""
+    if not arrays:
+        return np.zeros(shape, dtype=dtype)
+    target = np.result_type(*arrays, *([dtype] if dtype is not None else []))
+    (a, ca), rest = (arrays[0], coeffs[0]), list(zip(arrays[1:], coeffs[1:], strict=True))
+    if rest and ca == 1 and abs(rest[0][1]) == 1:  # the common a + b, a - b: one pass
+        b, cb = rest.pop(0)
+        out = np.add(a, b, dtype=target) if cb == 1 else np.subtract(a, b, dtype=target)
+    else:
+        out = np.multiply(a, ca, dtype=target)
+    out = np.asarray(out)  # ufuncs return scalars for 0-d inputs
+    for b, cb in rest:
+        if cb == 1:
+            np.add(out, b, out=out)
+        elif cb == -1:
+            np.subtract(out, b, out=out)
+        else:
+            out += np.multiply(b, cb, dtype=target)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One node's computation: which nodes it reads and how."""
+
+    node: Expr
+    inputs: tuple[Expr, ...]
+    run: Callable[[list[np.ndarray], dict, np.dtype], np.ndarray]
+
+
+def _step(node: Expr) -> Step:
+    if isinstance(node, Var):
+        return Step(node, (), lambda args, env, dtype: env[node.name])
+    if isinstance(node, Const):
+        return Step(node, (), lambda args, env, dtype: node.value)
+    if isinstance(node, Contract):
+        plan = plan_contract(node)
+        return Step(node, node.operands, lambda args, env, dtype: plan.run(args, dtype))
+    if isinstance(node, Map):
+        op = OPS[node.fn]
+        return Step(node, (node.arg,), lambda args, env, dtype: op.numpy(args[0], node.param))
+    if isinstance(node, Reshape):
+        return Step(node, (node.arg,), lambda args, env, dtype: np.reshape(args[0], node.shape))
+    if isinstance(node, Add):
+        dense = [(t, c) for t, c in zip(node.terms, node.coeffs, strict=True) if not _placed(t, node)]
+        placed = [(t, c) for t, c in zip(node.terms, node.coeffs, strict=True) if _placed(t, node)]
+        plan = AddPlan(
+            node.shape,
+            tuple(c for _, c in dense),
+            tuple((plan_contract(t), len(t.operands), c) for t, c in placed),
+        )
+        inputs = tuple(t for t, _ in dense) + tuple(op for t, _ in placed for op in t.operands)
+        return Step(node, inputs, lambda args, env, dtype: plan.run(args, dtype))
+    raise TypeError(f"cannot evaluate a {type(node).__name__}")
+
+
+def _placed(term: Expr, add: Add) -> bool:
+    """Evaluate this term inside the sum (a delta, or the sum is just a scaled contraction)."""
+    return isinstance(term, Contract) and (len(set(term.output)) < len(term.output) or len(add.terms) == 1)
 
 
 def _as_input(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
@@ -114,57 +213,64 @@ class Compiled:
     def __init__(self, outputs: Sequence[Expr]):
         self.outputs = tuple(outputs)
         self.variables = variables(*self.outputs)
-        self.nodes = topological(self.outputs)
-        self._slot = {node: k for k, node in enumerate(self.nodes)}
-        self._plans = {node: plan_contract(node) for node in self.nodes if isinstance(node, Contract)}
-        # After step k, the intermediates whose last consumer is k are dropped (outputs are kept).
-        last_use = {self._slot[c]: k for k, node in enumerate(self.nodes) for c in children(node)}
-        keep = {self._slot[o] for o in self.outputs}
+        steps: dict[Expr, Step] = {}
+
+        def inputs_of(node: Expr) -> tuple[Expr, ...]:
+            if node not in steps:
+                steps[node] = _step(node)
+            return steps[node].inputs
+
+        self.nodes = topological(self.outputs, inputs_of)
+        self.steps = [steps[n] for n in self.nodes]
+        slot = {node: k for k, node in enumerate(self.nodes)}
+        self._reads = [tuple(slot[i] for i in step.inputs) for step in self.steps]
+        self._outputs = [slot[o] for o in self.outputs]
+        # After step k, the intermediates whose last reader is k are dropped (outputs are kept).
+        last_use = {i: k for k, reads in enumerate(self._reads) for i in reads}
         self._release: list[list[int]] = [[] for _ in self.nodes]
-        for child, k in last_use.items():
-            if child not in keep:
-                self._release[k].append(child)
+        for i, k in last_use.items():
+            if i not in self._outputs:
+                self._release[k].append(i)
         self._const_dtypes = [n.value.dtype for n in self.nodes if isinstance(n, Const)]
 
+    @property
+    def plan(self) -> str:
+        """The contraction order chosen for each network, with its cost: one line per network."""
+        lines = []
+        for step in self.steps:
+            node = step.node
+            plans = []
+            if isinstance(node, Contract):
+                plans = [plan_contract(node)]
+            elif isinstance(node, Add):
+                plans = [plan_contract(t) for t in node.terms if _placed(t, node)]
+            for p in plans:
+                if p.expression is not None:
+                    lines.append(
+                        f"{p.equation}: {p.flops:,} flops, largest intermediate {p.largest_intermediate:,}"
+                        f" elements -> shape {p.out_shape}"
+                    )
+        total = sum(int(line.split(": ")[1].split(" flops")[0].replace(",", "")) for line in lines)
+        return "\n".join(lines + [f"total: {total:,} flops in {len(lines)} contraction(s)"])
+
     def __call__(self, **bindings) -> list[np.ndarray]:
-        inputs = {}
+        env = {}
         for v in self.variables:
             if v.name not in bindings:
                 raise BindingError(
                     f"variable {v.name!r} (shape {v.shape}) has no value; pass {v.name}=<array of shape {v.shape}>"
                 )
-            inputs[v.name] = _as_input(v.name, bindings[v.name], v.shape)
-        dtypes = [a.dtype for a in inputs.values()] + self._const_dtypes
-        if not inputs:  # e.g. an identity Jacobian: follow the precision of what was passed
+            env[v.name] = _as_input(v.name, bindings[v.name], v.shape)
+        dtypes = [a.dtype for a in env.values()] + self._const_dtypes
+        if not env:  # e.g. an identity Jacobian: follow the precision of what was passed
             dtypes += [v.dtype for v in bindings.values() if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
         dtype = np.result_type(*dtypes) if dtypes else np.dtype(np.float64)
         values: list[np.ndarray | None] = [None] * len(self.nodes)
-        for k, node in enumerate(self.nodes):
-            args = [values[self._slot[c]] for c in children(node)]
-            values[k] = self._run(node, args, inputs, dtype)
+        for k, step in enumerate(self.steps):
+            values[k] = step.run([values[i] for i in self._reads[k]], env, dtype)
             for done in self._release[k]:
                 values[done] = None
-        return [_writable(values[self._slot[o]]) for o in self.outputs]
-
-    def _run(self, node: Expr, args: list, inputs: dict, dtype) -> np.ndarray:
-        if isinstance(node, Var):
-            return inputs[node.name]
-        if isinstance(node, Const):
-            return node.value
-        if isinstance(node, Contract):
-            return self._plans[node].run(args, dtype)
-        if isinstance(node, Map):
-            return OPS[node.fn].numpy(args[0], node.param)
-        if isinstance(node, Add):
-            if not args:
-                return np.zeros(node.shape, dtype=dtype)
-            total = args[0] * node.coeffs[0]
-            for arg, c in zip(args[1:], node.coeffs[1:], strict=True):
-                total = total + arg * c if c != 1.0 else total + arg
-            return total
-        if isinstance(node, Reshape):
-            return np.reshape(args[0], node.shape)
-        raise TypeError(f"cannot evaluate a {type(node).__name__}")
+        return [_writable(values[k]) for k in self._outputs]
 
 
 def _writable(array: np.ndarray) -> np.ndarray:

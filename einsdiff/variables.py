@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .errors import VariableConflictError
 from .expr import Add, Contract, Expr, Map, Reshape, Var
@@ -18,7 +18,7 @@ def children(node: Expr) -> tuple[Expr, ...]:
     return ()
 
 
-def topological(roots: Iterable[Expr]) -> list[Expr]:
+def topological(roots: Iterable[Expr], children_of: Callable[[Expr], Iterable[Expr]] = children) -> list[Expr]:
     """Every node reachable from ``roots`` once, each after its children (deterministic)."""
     order: list[Expr] = []
     seen: set[Expr] = set()
@@ -33,7 +33,7 @@ def topological(roots: Iterable[Expr]) -> list[Expr]:
                 continue
             seen.add(node)
             stack.append((node, True))
-            stack.extend((c, False) for c in reversed(children(node)) if c not in seen)
+            stack.extend((c, False) for c in reversed(tuple(children_of(node))) if c not in seen)
     return order
 
 
