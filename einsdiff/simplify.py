@@ -149,7 +149,67 @@ def add(terms: Sequence[Expr], coeffs: Sequence[float], shape: tuple[int, ...]) 
     kept = [(t, c) for t, c in merged.items() if c != 0.0]
     if len(kept) == 1 and kept[0][1] == 1.0:
         return kept[0][0]
+    factored = _factor_common(kept, tuple(shape))
+    if factored is not None:
+        return factored
     return Add(tuple(t for t, _ in kept), tuple(c for _, c in kept), tuple(shape))
+
+
+def _spectators(t: Contract) -> list[tuple[Expr, tuple[int, ...]]]:
+    """Operands all of whose indices are free: (operand, the output position of each of its axes)."""
+    first = {i: p for p, i in reversed(list(enumerate(t.output)))}
+    return [
+        (op, tuple(first[i] for i in idx))
+        for op, idx in zip(t.operands, t.inputs, strict=True)
+        if all(i in first for i in idx)
+    ]
+
+
+def _without(t: Contract, spectator: tuple[Expr, tuple[int, ...]], keep: list[int]) -> Expr:
+    """Term ``t`` with one occurrence of ``spectator`` removed, on the output positions ``keep``."""
+    op, pattern = spectator
+    first = {i: p for p, i in reversed(list(enumerate(t.output)))}
+    k = next(k for k, (o, idx) in enumerate(zip(t.operands, t.inputs, strict=True))
+             if o == op and all(i in first for i in idx) and tuple(first[i] for i in idx) == pattern)
+    ops = t.operands[:k] + t.operands[k + 1:]
+    ins = t.inputs[:k] + t.inputs[k + 1:]
+    out = tuple(t.output[p] for p in keep)
+    used = set(out).union(*ins)
+    return contract(ops, ins, out, {i: n for i, n in enumerate(t.sizes) if i in used})
+
+
+def _needed(t: Contract, position: int, pattern: tuple[int, ...]) -> bool:
+    """Whether the rest of ``t`` (without the spectator) varies along output ``position``."""
+    i = t.output[position]
+    occurrences = sum(idx.count(i) for idx in t.inputs) - sum(1 for p in pattern if t.output[p] == i)
+    return occurrences > 0 or t.output.count(i) > 1
+
+
+def _factor_common(terms: list[tuple[Expr, float]], shape: tuple[int, ...]) -> Expr | None:
+    """sum_t c_t O[free] R_t = O[free] sum_t c_t R_t: an operand whose indices are all free and
+    that multiplies every term is taken out of the sum, and the sum shrinks to the axes the
+    rests still vary along (a Hessian's X_ki X_kj s_k stays one product, not two dense terms)."""
+    if len(terms) < 2 or not all(isinstance(t, Contract) for t, _ in terms):
+        return None
+    common = _spectators(terms[0][0])
+    for t, _ in terms[1:]:
+        theirs = _spectators(t)
+        common = [s for s in common if s in theirs]
+    if not common:
+        return None
+    spectator = common[0]
+    _, pattern = spectator
+    keep = [p for p in range(len(shape))
+            if p not in pattern or any(_needed(t, p, pattern) for t, _ in terms)]
+    rests = [_without(t, spectator, keep) for t, _ in terms]
+    inner = add(rests, [c for _, c in terms], tuple(shape[p] for p in keep))
+    labels = tuple(("p", p) for p in range(len(shape)))
+    return contract(
+        [spectator[0], inner],
+        [tuple(labels[p] for p in pattern), tuple(labels[p] for p in keep)],
+        labels,
+        dict(zip(labels, shape, strict=True)),
+    )
 
 
 def substitute(expr: Expr, mapping: Mapping[Var, Expr]) -> Expr:
