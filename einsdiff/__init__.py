@@ -26,7 +26,7 @@ from .evaluate import Compiled, evaluate
 from .evaluate import compile_outputs as compile  # noqa: A004 - the public name
 from .expr import Expr, Var
 from .printing import to_index_notation
-from .simplify import substitute
+from .simplify import simplify, substitute
 from .subscripts import einsum
 
 
@@ -104,6 +104,7 @@ __all__ = [
     "matmul",
     "relu",
     "sigmoid",
+    "simplify",
     "sin",
     "sqrt",
     "square",

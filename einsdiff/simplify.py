@@ -241,3 +241,11 @@ def substitute(expr: Expr, mapping: Mapping[Var, Expr]) -> Expr:
             new = node
         done[node] = new
     return done[expr]
+
+
+def simplify(expr: Expr) -> Expr:
+    """``expr`` rebuilt through the smart constructors (flattened, merged, factored).
+
+    Expressions made by einsdiff are already simplified, so this is the identity on them.
+    """
+    return substitute(expr, {})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -254,25 +254,39 @@ def bindings_for(vars_: tuple[Var, ...], seed: int, low: float = -1.0, high: flo
     return {v.name: rng.uniform(low, high, v.shape) for v in vars_}
 
 
-# Domain-safe wrappers: every function is applied where it is smooth and finite.
+# Domain-safe wrappers: every function is applied where it is smooth and finite. Each
+# comes with its numpy twin, so a drawn expression carries an independent reference.
+def _sq(u):
+    return build.elementwise("square", u)
+
+
 _UNARY = {
-    "exp": lambda u: build.elementwise("exp", u),
-    "log": lambda u: build.elementwise("log", 1 + build.elementwise("square", u)),
-    "log1p": lambda u: build.elementwise("log1p", build.elementwise("square", u)),
-    "sin": lambda u: build.elementwise("sin", u),
-    "cos": lambda u: build.elementwise("cos", u),
-    "tanh": lambda u: build.elementwise("tanh", u),
-    "sigmoid": lambda u: build.elementwise("sigmoid", u),
-    "relu": lambda u: build.elementwise("relu", u),
-    "abs": lambda u: build.elementwise("abs", u),
-    "sqrt": lambda u: build.elementwise("sqrt", 1 + build.elementwise("square", u)),
-    "square": lambda u: build.elementwise("square", u),
-    "reciprocal": lambda u: 1 / (1 + build.elementwise("square", u)),
-    "power": lambda u: (1 + build.elementwise("square", u)) ** 1.5,
+    "exp": (lambda u: build.elementwise("exp", u), np.exp),
+    "log": (lambda u: build.elementwise("log", 1 + _sq(u)), lambda a: np.log(1 + a * a)),
+    "log1p": (lambda u: build.elementwise("log1p", _sq(u)), lambda a: np.log1p(a * a)),
+    "sin": (lambda u: build.elementwise("sin", u), np.sin),
+    "cos": (lambda u: build.elementwise("cos", u), np.cos),
+    "tanh": (lambda u: build.elementwise("tanh", u), np.tanh),
+    "sigmoid": (lambda u: build.elementwise("sigmoid", u), lambda a: 1 / (1 + np.exp(-a))),
+    "relu": (lambda u: build.elementwise("relu", u), lambda a: np.where(a > 0, a, 0.0)),
+    "abs": (lambda u: build.elementwise("abs", u), np.abs),
+    "sqrt": (lambda u: build.elementwise("sqrt", 1 + _sq(u)), lambda a: np.sqrt(1 + a * a)),
+    "square": (_sq, lambda a: a * a),
+    "reciprocal": (lambda u: 1 / (1 + _sq(u)), lambda a: 1 / (1 + a * a)),
+    "power": (lambda u: (1 + _sq(u)) ** 1.5, lambda a: (1 + a * a) ** 1.5),
 }
 
 
-def _random_einsum_over(draw, operands: list[Expr], max_out: int = 3) -> Expr:
+@dataclass(frozen=True)
+class Reference:
+    """A drawn expression and a numpy function of the bindings that computes the same
+    value without einsdiff (from the same random construction)."""
+
+    expr: Expr
+    numpy: Callable[[Mapping], np.ndarray]
+
+
+def _random_einsum_over(draw, operands: list[Reference], max_out: int = 3) -> Reference:
     """An einsum of ``operands`` with random subscripts that fit their shapes,
     averaged over its summed indices so values stay of order one."""
     st = _st()
@@ -281,7 +295,7 @@ def _random_einsum_over(draw, operands: list[Expr], max_out: int = 3) -> Expr:
     terms = []
     for op in operands:
         term = ""
-        for n in op.shape:
+        for n in op.expr.shape:
             same = [ch for ch, m in size_of.items() if m == n]
             if same and draw(st.booleans()):
                 ch = draw(st.sampled_from(same))
@@ -292,18 +306,20 @@ def _random_einsum_over(draw, operands: list[Expr], max_out: int = 3) -> Expr:
         terms.append(term)
     used = list(dict.fromkeys("".join(terms)))
     out = "".join(draw(st.permutations(used))[: draw(st.integers(0, min(max_out, len(used))))])
-    expr = einsum(",".join(terms) + "->" + out, *operands)
-    summed = [size_of[ch] for ch in used if ch not in out]
-    return expr * (1.0 / math.prod(summed)) if summed else expr
+    subscripts = ",".join(terms) + "->" + out
+    scale = 1.0 / math.prod(size_of[ch] for ch in used if ch not in out)
+    expr = einsum(subscripts, *(op.expr for op in operands))
+    return Reference(
+        expr * scale if scale != 1 else expr,
+        lambda b: np.einsum(subscripts, *(op.numpy(b) for op in operands)) * scale,
+    )
 
 
-def expressions(
+def expressions_with_reference(
     max_depth: int = 4, max_size: int = 3, n_vars: int = 2, over: tuple[Var, ...] = (), smooth: bool = False
 ):
-    """Random compositions of einsums, elementwise functions, sums and broadcasting
-    arithmetic, up to ``max_depth`` levels, over the variables ``over`` (or ``n_vars``
-    random ones). ``smooth=True`` leaves out relu and abs (no kinks for finite
-    differences to trip on). Draws an expression; its variables are ``variables(expr)``."""
+    """Like :func:`expressions`, but draws a :class:`Reference`: the expression together
+    with a numpy function that computes it independently."""
     st = _st()
     unary = sorted(fn for fn in _UNARY if not (smooth and fn in ("relu", "abs")))
 
@@ -314,9 +330,12 @@ def expressions(
             for k in range(n_vars)
         ]
 
-        def grow(depth: int) -> Expr:
+        def leaf(v: Var) -> Reference:
+            return Reference(v, lambda b: np.asarray(b[v.name], dtype=np.float64))
+
+        def grow(depth: int) -> Reference:
             if depth == 0 or draw(st.integers(0, 4)) == 0:
-                return draw(st.sampled_from(pool))
+                return leaf(draw(st.sampled_from(pool)))
             kind = draw(st.sampled_from(["einsum1", "einsum2", "unary", "sum", "add", "mul", "scale"]))
             a = grow(depth - 1)
             if kind == "einsum1":
@@ -324,22 +343,35 @@ def expressions(
             if kind == "einsum2":
                 return _random_einsum_over(draw, [a, grow(depth - 1)])
             if kind == "unary":
-                return _UNARY[draw(st.sampled_from(unary))](a)
+                make, twin = _UNARY[draw(st.sampled_from(unary))]
+                return Reference(make(a.expr), lambda b: twin(a.numpy(b)))
             if kind == "sum":
-                if a.ndim and draw(st.booleans()):
-                    return a.sum(axis=draw(st.integers(-a.ndim, a.ndim - 1)))
-                return a.sum()
+                axis = draw(st.integers(-a.expr.ndim, a.expr.ndim - 1)) if a.expr.ndim and draw(st.booleans()) else None
+                return Reference(a.expr.sum(axis=axis), lambda b: np.sum(a.numpy(b), axis=axis))
             if kind == "scale":
-                return draw(st.sampled_from([-1.0, 0.5, 2.0])) * a + draw(st.sampled_from([0.0, 1.0]))
-            b = grow(depth - 1)
-            if b.shape != a.shape and b.shape != a.shape[a.ndim - b.ndim:]:
-                b = b.sum()  # a scalar broadcasts against anything
-            return a + b if kind == "add" else a * b
+                c, shift = draw(st.sampled_from([-1.0, 0.5, 2.0])), draw(st.sampled_from([0.0, 1.0]))
+                return Reference(c * a.expr + shift, lambda b: c * a.numpy(b) + shift)
+            other = grow(depth - 1)
+            if other.expr.shape != a.expr.shape and other.expr.shape != a.expr.shape[a.expr.ndim - other.expr.ndim:]:
+                inner = other
+                other = Reference(inner.expr.sum(), lambda b: np.sum(inner.numpy(b)))  # a scalar broadcasts
+            if kind == "add":
+                return Reference(a.expr + other.expr, lambda b: a.numpy(b) + other.numpy(b))
+            return Reference(a.expr * other.expr, lambda b: a.numpy(b) * other.numpy(b))
 
-        expr = grow(max_depth)
-        return expr
+        return grow(max_depth)
 
     return strategy()
+
+
+def expressions(
+    max_depth: int = 4, max_size: int = 3, n_vars: int = 2, over: tuple[Var, ...] = (), smooth: bool = False
+):
+    """Random compositions of einsums, elementwise functions, sums and broadcasting
+    arithmetic, up to ``max_depth`` levels, over the variables ``over`` (or ``n_vars``
+    random ones). ``smooth=True`` leaves out relu and abs (no kinks for finite
+    differences to trip on). Draws an expression; its variables are ``variables(expr)``."""
+    return expressions_with_reference(max_depth, max_size, n_vars, over, smooth).map(lambda r: r.expr)
 
 
 __all__ = [
@@ -350,6 +382,8 @@ __all__ = [
     "check_jacobian",
     "einsum_cases",
     "expressions",
+    "expressions_with_reference",
+    "Reference",
     "finite_difference_jacobian",
     "kink_distance",
     "variables",
