@@ -120,3 +120,8 @@ def test_two_variables_one_name_different_shapes():
 def test_bad_construction(build, error, match):
     with pytest.raises(error, match=match):
         build()
+
+
+def test_jacobian_mode():
+    with pytest.raises(ed.OptionError, match=r"mode must be one of \('auto', 'forward', 'reverse'\), got 'sideways'"):
+        ed.jacobian(A @ x, x, mode="sideways")
