@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .errors import NotScalarError, OptionError, VariableConflictError, WrtError
-from .expr import Add, Const, Contract, Expr, Map, Reshape, Var, zero
+from .expr import Add, Const, Contract, Expr, Map, Materialize, Reshape, Var, zero
 from .ops import OPS
 from .simplify import add, contract
 from .variables import children, topological, variables
@@ -89,6 +89,11 @@ def _reshape_rule(node: Reshape, wrt: Var, jac) -> Expr | None:
     return None if dt is None else Reshape(dt, node.shape + wrt.shape)
 
 
+def _materialize_rule(node: Materialize, wrt: Var, jac) -> Expr | None:
+    """d M(T) = dT: materializing changes how a value is computed, not what it is."""
+    return jac(node.arg)
+
+
 FORWARD_RULES: dict[type, Callable] = {
     Var: _var_rule,
     Const: _const_rule,
@@ -96,6 +101,7 @@ FORWARD_RULES: dict[type, Callable] = {
     Map: _map_rule,
     Add: _add_rule,
     Reshape: _reshape_rule,
+    Materialize: _materialize_rule,
 }
 
 
@@ -167,50 +173,69 @@ def _reverse_reshape(node: Reshape, adj: Expr, f: Expr, push) -> None:
     push(node.arg, Reshape(adj, f.shape + node.arg.shape))
 
 
+def _reverse_materialize(node: Materialize, adj: Expr, f: Expr, push) -> None:
+    """df/dT = df/dM."""
+    push(node.arg, adj)
+
+
 REVERSE_RULES: dict[type, Callable] = {
     Contract: _reverse_contract,
     Map: _reverse_map,
     Add: _reverse_add,
     Reshape: _reverse_reshape,
+    Materialize: _reverse_materialize,
 }
 
 
-def _reverse(f: Expr, x: Var) -> Expr | None:
+def _reverse(f: Expr, xs: tuple[Var, ...]) -> dict[Var, Expr]:
+    """One top-down sweep from f to every variable in ``xs``.
+
+    For a scalar f this is backpropagation: an adjoint that flows on into several
+    operands is materialized once instead of spliced into (and recomputed by) each
+    consumer's network, so deep chains cost one pass, not one pass per variable.
+    """
     order = topological([f])
     depends: set[Expr] = set()
     for node in order:
-        if node == x or any(c in depends for c in children(node)):
+        if node in xs or any(c in depends for c in children(node)):
             depends.add(node)
-    if f not in depends:
-        return None
     top = _seed_labels(f)
-    parts: dict[Expr, list[Expr]] = {f: [contract([], [], top + top, dict(zip(top, f.shape, strict=True)))]}
+    parts: dict[Expr, list[Expr]] = {}
+    found: dict[Var, Expr] = {}
 
     def push(node: Expr, contribution: Expr) -> None:
         if node in depends:
             parts.setdefault(node, []).append(contribution)
 
+    push(f, contract([], [], top + top, dict(zip(top, f.shape, strict=True))))  # df/df = δ
     for node in reversed(order):  # every consumer before the node it consumes
         if node not in parts:
             continue
         adj = _sum(parts.pop(node), f.shape + node.shape)
-        if node == x:
-            return adj
+        if node in xs:
+            found[node] = adj
+            continue
+        fan_out = sum(1 for c in children(node) if c in depends)
+        if f.size == 1 and fan_out > 1 and isinstance(adj, Contract) and len(adj.operands) > 1:
+            adj = Materialize(adj)
         REVERSE_RULES[type(node)](node, adj, f, push)
-    return None
+    return found
 
 
 MODES = ("auto", "forward", "reverse")
 
 
-def _jacobian_one(f: Expr, wrt, mode: str, where: str = "wrt") -> Expr:
-    x = _check_wrt(f, wrt, where)
+def _jacobians(f: Expr, wrt: tuple, mode: str, names: tuple[str, ...]) -> tuple[Expr, ...]:
+    xs = tuple(_check_wrt(f, w, where) for w, where in zip(wrt, names, strict=True))
     if mode not in MODES:
         raise OptionError(f"mode must be one of {MODES}, got {mode!r}")
-    if mode == "auto":
-        mode = "reverse" if f.size <= x.size else "forward"
-    result = _reverse(f, x) if mode == "reverse" else _forward(f, x)
-    return zero(f.shape + x.shape) if result is None else result
+    reverse = [x for x in xs if mode == "reverse" or (mode == "auto" and f.size <= x.size)]
+    swept = _reverse(f, tuple(dict.fromkeys(reverse))) if reverse else {}
+    results = []
+    for x in xs:
+        result = swept.get(x) if x in reverse else _forward(f, x)
+        results.append(zero(f.shape + x.shape) if result is None else result)
+    return tuple(results)
 
 
 def jacobian(f: Expr, wrt, mode: str = "auto"):
@@ -226,8 +251,8 @@ def jacobian(f: Expr, wrt, mode: str = "auto"):
     f[i,j,k] = δ[i,j] x[k]
     """
     if isinstance(wrt, tuple | list):
-        return tuple(_jacobian_one(f, w, mode, f"wrt[{k}]") for k, w in enumerate(wrt))
-    return _jacobian_one(f, wrt, mode)
+        return _jacobians(f, tuple(wrt), mode, tuple(f"wrt[{k}]" for k in range(len(wrt))))
+    return _jacobians(f, (wrt,), mode, ("wrt",))[0]
 
 
 def grad(f: Expr, wrt, mode: str = "auto"):

@@ -15,7 +15,7 @@ import numpy as np
 import opt_einsum
 
 from .errors import BindingError
-from .expr import Add, Const, Contract, Expr, Map, Reshape, Var
+from .expr import Add, Const, Contract, Expr, Map, Materialize, Reshape, Var
 from .ops import OPS
 from .variables import topological, variables
 
@@ -165,6 +165,8 @@ def _step(node: Expr) -> Step:
         return Step(node, (node.arg,), lambda args, env, dtype: op.numpy(args[0], node.param))
     if isinstance(node, Reshape):
         return Step(node, (node.arg,), lambda args, env, dtype: np.reshape(args[0], node.shape))
+    if isinstance(node, Materialize):
+        return Step(node, (node.arg,), lambda args, env, dtype: args[0])
     if isinstance(node, Add):
         dense = [(t, c) for t, c in zip(node.terms, node.coeffs, strict=True) if not _placed(t, node)]
         placed = [(t, c) for t, c in zip(node.terms, node.coeffs, strict=True) if _placed(t, node)]

@@ -270,6 +270,23 @@ class Reshape(Expr):
         return f"Reshape({self.arg.shape} -> {self.shape})"
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Materialize(Expr):
+    """``arg`` evaluated once into an array that several networks read, instead of being
+    spliced into (and recomputed by) each of them. Its value is ``arg``'s."""
+
+    arg: Expr
+    shape: tuple[int, ...] = field(default=(), compare=False, init=False)
+    _hash: int = _hash_field()
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", self.arg.shape)
+        self._set_hash()
+
+    def __repr__(self):
+        return f"Materialize(shape={self.shape})"
+
+
 def zero(shape) -> Add:
     """The zero tensor of ``shape`` (an :class:`Add` of no terms)."""
     return Add((), (), tuple(shape))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 
-from .expr import Add, Const, Contract, Expr, Map, Reshape, Var
+from .expr import Add, Const, Contract, Expr, Map, Materialize, Reshape, Var
 
 _LETTERS = "ijklmnpqrstuvwabcdefgh"
 
@@ -59,6 +59,8 @@ class _Printer:
             return self._add(node, names)
         if isinstance(node, Contract):
             return self._contract(node, names)
+        if isinstance(node, Materialize):
+            return self.show(node.arg, names)
         if isinstance(node, Reshape):
             inner_names = tuple(self.names.fresh() for _ in node.arg.shape)
             return f"reshape[{','.join(inner_names)} -> {node.shape}]({self.show(node.arg, inner_names)})"
@@ -124,6 +126,7 @@ class _Printer:
 
 def _factor(op: Expr, text: str) -> str:
     """Parenthesize a sum that stands as a factor of a product."""
+    op = op.arg if isinstance(op, Materialize) else op
     if not isinstance(op, Add) or not op.terms:
         return text
     scaled = len(op.terms) > 1 and abs(op.coeffs[0]) != 1 and all(abs(c) == abs(op.coeffs[0]) for c in op.coeffs)

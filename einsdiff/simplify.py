@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Hashable, Mapping, Sequence
 
 from .errors import ShapeError
-from .expr import Add, Const, Contract, Expr, Map, Reshape, Var, is_zero, zero
+from .expr import Add, Const, Contract, Expr, Map, Materialize, Reshape, Var, is_zero, zero
 from .ops import apply
 from .variables import topological
 
@@ -237,6 +237,8 @@ def substitute(expr: Expr, mapping: Mapping[Var, Expr]) -> Expr:
             new = add([done[t] for t in node.terms], node.coeffs, node.shape)
         elif isinstance(node, Reshape):
             new = Reshape(done[node.arg], node.shape)
+        elif isinstance(node, Materialize):
+            new = Materialize(done[node.arg])
         else:
             new = node
         done[node] = new

@@ -13,14 +13,14 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from . import build
 from .derive import jacobian
 from .evaluate import evaluate
-from .expr import Add, Const, Contract, Expr, Map, Reshape, Var
+from .expr import Add, Const, Contract, Expr, Map, Materialize, Reshape, Var
 from .subscripts import einsum
 from .variables import topological, variables
 
@@ -113,6 +113,8 @@ def _dual_evaluate(expr: Expr, wrt: Var, seed: np.ndarray, bindings: Mapping):
         elif isinstance(node, Reshape):
             u, du = values[node.arg]
             values[node] = (u.reshape(node.shape), du.reshape(node.shape))
+        elif isinstance(node, Materialize):
+            values[node] = values[node.arg]
         elif isinstance(node, Contract):
             values[node] = _loop_contract(node, [values[o] for o in node.operands])
     return values[expr]
@@ -284,6 +286,7 @@ class Reference:
 
     expr: Expr
     numpy: Callable[[Mapping], np.ndarray]
+    variables: tuple[Var, ...] = ()  # all it may read: simplification can drop some from expr
 
 
 def _random_einsum_over(draw, operands: list[Reference], max_out: int = 3) -> Reference:
@@ -359,7 +362,7 @@ def expressions_with_reference(
                 return Reference(a.expr + other.expr, lambda b: a.numpy(b) + other.numpy(b))
             return Reference(a.expr * other.expr, lambda b: a.numpy(b) * other.numpy(b))
 
-        return grow(max_depth)
+        return replace(grow(max_depth), variables=tuple(pool))
 
     return strategy()
 

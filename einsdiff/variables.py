@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from .errors import VariableConflictError
-from .expr import Add, Contract, Expr, Map, Reshape, Var
+from .expr import Add, Contract, Expr, Map, Materialize, Reshape, Var
 
 
 def children(node: Expr) -> tuple[Expr, ...]:
@@ -13,7 +13,7 @@ def children(node: Expr) -> tuple[Expr, ...]:
         return node.operands
     if isinstance(node, Add):
         return node.terms
-    if isinstance(node, Map | Reshape):
+    if isinstance(node, Map | Reshape | Materialize):
         return (node.arg,)
     return ()
 
