@@ -125,6 +125,11 @@ def _combine(arrays: list[np.ndarray], coeffs: tuple[float, ...], shape, dtype) 
     """A fresh array holding sum_k coeffs[k] arrays[k] (zeros of ``dtype`` when there are none)."""
     if not arrays:
         return np.zeros(shape, dtype=dtype)
+    common = abs(coeffs[0])
+    if len(arrays) > 1 and common != 1 and all(abs(c) == common for c in coeffs):
+        out = _combine(arrays, tuple(c / common for c in coeffs), shape, dtype)  # c (a - b): one scaling
+        out *= common
+        return out
     target = np.result_type(*arrays, *([dtype] if dtype is not None else []))
     (a, ca), rest = (arrays[0], coeffs[0]), list(zip(arrays[1:], coeffs[1:], strict=True))
     if rest and ca == 1 and abs(rest[0][1]) == 1:  # the common a + b, a - b: one pass
