@@ -157,7 +157,14 @@ def main() -> None:
     ap.add_argument("--systems", default=",".join(SYSTEMS))
     ap.add_argument("--budget", type=float, default=2.0, help="seconds of steady-state calls per pair")
     ap.add_argument("--json", help="also write the raw results here")
+    ap.add_argument("--profile", metavar="TASK", help="print einsdiff's per-step times for one task and exit")
     args = ap.parse_args()
+    if args.profile:
+        inputs = TASKS[args.profile].inputs(np.random.default_rng(0))
+        fn = TASKS[args.profile].builders["einsdiff"](inputs)
+        fn()
+        print(fn.state["fn"].compiled.profile(repeat=20, **inputs))
+        return
     if args.worker:
         print(json.dumps(worker(*args.worker, args.budget)))
         return

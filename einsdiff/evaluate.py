@@ -8,6 +8,7 @@ repeated ones, so a Kronecker delta never becomes a dense identity operand.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -261,6 +262,26 @@ class Compiled:
         return "\n".join(lines + [f"total: {total:,} flops in {len(lines)} contraction(s)"])
 
     def __call__(self, **bindings) -> list[np.ndarray]:
+        return self._execute(bindings, None)
+
+    def profile(self, repeat: int = 10, **bindings) -> str:
+        """Median milliseconds per step over ``repeat`` calls, one line per step, slowest marked."""
+        times: list[list[float]] = [[] for _ in self.steps]
+        for _ in range(repeat):
+            self._execute(bindings, times)
+        medians = [float(np.median(t)) * 1e3 for t in times]
+        lines = []
+        for step, ms in zip(self.steps, medians, strict=True):
+            node = step.node
+            what = type(node).__name__ + (f" {node.fn}" if isinstance(node, Map) else "")
+            if isinstance(node, Contract):
+                what += f" {plan_contract(node).equation}"
+            elif isinstance(node, Add):
+                what += f" of {len(node.terms)}"
+            lines.append(f"{ms:9.3f} ms  {what:<40} {node.shape}")
+        return "\n".join(lines + [f"{sum(medians):9.3f} ms  total"])
+
+    def _execute(self, bindings: dict, times: list[list[float]] | None) -> list[np.ndarray]:
         env = {}
         for v in self.variables:
             if v.name not in bindings:
@@ -274,7 +295,10 @@ class Compiled:
         dtype = np.result_type(*dtypes) if dtypes else np.dtype(np.float64)
         values: list[np.ndarray | None] = [None] * len(self.nodes)
         for k, step in enumerate(self.steps):
+            start = time.perf_counter() if times is not None else 0.0
             values[k] = step.run([values[i] for i in self._reads[k]], env, dtype)
+            if times is not None:
+                times[k].append(time.perf_counter() - start)
             for done in self._release[k]:
                 values[done] = None
         return [_writable(values[k]) for k in self._outputs]

@@ -89,3 +89,14 @@ def test_expr_method_evaluate_and_zero_jacobian():
     z = ed.jacobian(x * 3, y)
     assert z.shape == (2, 3)
     np.testing.assert_array_equal(z.evaluate(x=np.ones(2)), np.zeros((2, 3)))
+
+
+def test_plan_and_profile_describe_every_contraction():
+    A, x = ed.var("A", (30, 20)), ed.var("x", (20,))
+    loss = ed.tanh(A @ x).sum()
+    fn = ed.compile([loss, ed.grad(loss, A)])
+    plan = fn.plan.splitlines()
+    assert plan[-1].startswith("total: ") and "flops" in plan[-1]
+    assert any("->" in line and "largest intermediate" in line for line in plan[:-1])
+    profile = fn.profile(repeat=2, A=np.ones((30, 20)), x=np.ones(20)).splitlines()
+    assert len(profile) == len(fn.steps) + 1 and profile[-1].endswith("total")
