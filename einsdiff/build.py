@@ -123,7 +123,8 @@ def multiply(a, b) -> Expr:
 
 def divide(a, b) -> Expr:
     if _is_scalar(b):
-        return multiply(a, 1.0 / b)
+        with np.errstate(divide="ignore"):  # x / 0 is inf (or nan), as in numpy
+            return multiply(a, float(np.divide(1.0, float(b))))
     b = as_expr(b)
     if isinstance(b, Const):
         with np.errstate(divide="ignore"):
@@ -135,6 +136,9 @@ def power(a, b) -> Expr:
     """``a ** b``: a constant exponent is a ``power`` map; otherwise ``exp(b log a)``."""
     if _is_scalar(b):
         return apply("power", as_expr(a), float(b))
+    if _is_scalar(a):  # a number: log a is a coefficient, so b's precision is kept (as numpy does)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return apply("exp", multiply(b, float(np.log(float(a)))))
     return apply("exp", multiply(b, apply("log", as_expr(a))))
 
 
@@ -179,6 +183,8 @@ def reduce_sum(x, axis=None) -> Expr:
 def transpose(x, axes=None) -> Expr:
     """Permute axes (reverse them when ``axes`` is None)."""
     x = as_expr(x)
+    if axes is not None and not isinstance(axes, tuple | list):
+        raise ShapeError(f"transpose axes must be a tuple of ints, one per axis of {x.shape}, got {axes!r}")
     perm = tuple(reversed(range(x.ndim))) if axes is None else _axes(x, tuple(axes))
     if len(perm) != x.ndim:
         raise ShapeError(f"transpose axes {axes!r} do not name each of the {x.ndim} axes once")

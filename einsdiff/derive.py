@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .errors import NotScalarError, OptionError, VariableConflictError, WrtError
+from .errors import NotScalarError, OperandError, OptionError, VariableConflictError, WrtError
 from .expr import Add, Const, Contract, Expr, Map, Materialize, Reshape, Var, zero
 from .ops import OPS
 from .simplify import add, contract
@@ -225,7 +225,22 @@ def _reverse(f: Expr, xs: tuple[Var, ...]) -> dict[Var, Expr]:
 MODES = ("auto", "forward", "reverse")
 
 
+def _check_f(f) -> Expr:
+    if not isinstance(f, Expr):
+        raise OperandError(f"f must be an einsdiff expression, got {type(f).__name__}; build it from ed.var")
+    return f
+
+
+def _check_all(f, wrt) -> None:
+    """Check ``f`` and every variable up front, naming a bad one by its position."""
+    _check_f(f)
+    if isinstance(wrt, tuple | list):
+        for k, w in enumerate(wrt):
+            _check_wrt(f, w, f"wrt[{k}]")
+
+
 def _jacobians(f: Expr, wrt: tuple, mode: str, names: tuple[str, ...]) -> tuple[Expr, ...]:
+    _check_f(f)
     xs = tuple(_check_wrt(f, w, where) for w, where in zip(wrt, names, strict=True))
     if mode not in MODES:
         raise OptionError(f"mode must be one of {MODES}, got {mode!r}")
@@ -257,7 +272,7 @@ def jacobian(f: Expr, wrt, mode: str = "auto"):
 
 def grad(f: Expr, wrt, mode: str = "auto"):
     """The gradient of a scalar ``f``: shape ``wrt.shape`` (a tuple for a tuple of variables)."""
-    if f.shape != ():
+    if _check_f(f).shape != ():
         raise NotScalarError(
             f"grad needs a scalar expression, got shape {f.shape}; use ed.jacobian, "
             f"or reduce it first (e.g. .sum())"
@@ -270,6 +285,7 @@ def hessian(f: Expr, wrt, mode: str = "auto"):
 
     For a tuple of variables, a tuple of tuples of blocks ``H[i][j] = d/dw_j (d f / d w_i)``.
     """
+    _check_all(f, wrt)
     if isinstance(wrt, tuple | list):
         return tuple(tuple(jacobian(jacobian(f, wi, mode), wj, mode) for wj in wrt) for wi in wrt)
     return jacobian(jacobian(f, wrt, mode), wrt, mode)
@@ -283,6 +299,7 @@ def jacobian_matrix(f: Expr, wrt, order: str = "C", mode: str = "auto"):
     """
     if order not in ("C", "F"):
         raise OptionError(f"order must be 'C' (row-major) or 'F' (column-major), got {order!r}")
+    _check_all(f, wrt)
     if isinstance(wrt, tuple | list):
         return tuple(jacobian_matrix(f, w, order, mode) for w in wrt)
     j = jacobian(f, wrt, mode)

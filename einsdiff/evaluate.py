@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import opt_einsum
 
-from .errors import BindingError
+from .errors import BindingError, OperandError
 from .expr import Add, Const, Contract, Expr, Map, Materialize, Reshape, Var
 from .ops import OPS
 from .variables import topological, variables
@@ -115,7 +115,8 @@ class AddPlan:
         if not dense and len(self.placed) == 1:
             plan, _, c = self.placed[0]
             return plan.run(rest, dtype, c)
-        out = _combine(dense, self.dense, self.shape, dtype if self.placed else None)
+        # An empty sum (a zero, e.g. the Jacobian of a constant) follows the precision of the inputs.
+        out = _combine(dense, self.dense, self.shape, dtype if self.placed or not dense else None)
         for plan, n, c in self.placed:
             operands, rest = rest[:n], rest[n:]
             plan.diagonal_view(out)[...] += plan.spread(operands, dtype, c)
@@ -198,7 +199,7 @@ def _as_input(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
         raise BindingError(f"variable {name!r}: the bound value cannot be read as an array ({err})") from err
     if array.dtype.kind in "biu":
         array = array.astype(np.float64)
-    elif array.dtype.kind not in "fc":
+    elif array.dtype.kind != "f":
         raise BindingError(f"variable {name!r} is bound to an array of dtype {array.dtype}; bind a real array")
     if array.shape != shape:
         raise BindingError(
@@ -219,7 +220,7 @@ class Compiled:
     """
 
     def __init__(self, outputs: Sequence[Expr]):
-        self.outputs = tuple(outputs)
+        self.outputs = _check_outputs(outputs)
         self.variables = variables(*self.outputs)
         steps: dict[Expr, Step] = {}
 
@@ -309,6 +310,22 @@ def _writable(array: np.ndarray) -> np.ndarray:
     return array if array.flags.writeable else array.copy()
 
 
+def _check_outputs(outputs) -> tuple[Expr, ...]:
+    try:
+        outputs = tuple(outputs)
+    except TypeError as err:
+        raise OperandError(
+            f"compile takes an expression or a list of expressions, got {type(outputs).__name__}"
+        ) from err
+    for k, out in enumerate(outputs):
+        if not isinstance(out, Expr):
+            raise OperandError(
+                f"output {k} must be an einsdiff expression, got {type(out).__name__}; "
+                f"build it from variables made by ed.var"
+            )
+    return outputs
+
+
 def compile_outputs(outputs: Sequence[Expr]) -> Compiled:
     """Plan ``outputs`` once; the result is called with the variables by name and returns a list."""
     if isinstance(outputs, Expr):
@@ -318,4 +335,9 @@ def compile_outputs(outputs: Sequence[Expr]) -> Compiled:
 
 def evaluate(expr: Expr, **bindings) -> np.ndarray:
     """The value of ``expr`` with arrays bound to its variables by name (unused ones are ignored)."""
+    if not isinstance(expr, Expr):
+        raise OperandError(
+            f"evaluate needs an einsdiff expression, got {type(expr).__name__}; "
+            f"build it from variables made by ed.var"
+        )
     return Compiled([expr])(**bindings)[0]

@@ -141,6 +141,10 @@ def to_index_notation(expr: Expr, name: str = "f") -> str:
     >>> ed.to_index_notation(A @ x)
     'f[i] = A[i,j] x[j]'
     """
+    if not isinstance(expr, Expr):
+        from .errors import OperandError
+
+        raise OperandError(f"to_index_notation needs an einsdiff expression, got {type(expr).__name__}")
     printer = _Printer()
     free = tuple(printer.names.fresh() for _ in expr.shape)
     body = printer.show(expr, free)

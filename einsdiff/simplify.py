@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Hashable, Mapping, Sequence
 
-from .errors import ShapeError
+from .errors import OperandError, ShapeError
 from .expr import Add, Const, Contract, Expr, Map, Materialize, Reshape, Var, is_zero, zero
 from .ops import apply
 from .variables import topological
@@ -220,7 +220,14 @@ def substitute(expr: Expr, mapping: Mapping[Var, Expr]) -> Expr:
     >>> print(substitute(x * x, {x: y + 1}))
     f[i] = (y[i] + 1) (y[i] + 1)
     """
+    from .build import as_expr  # build depends on this module
+
+    if not isinstance(expr, Expr):
+        raise OperandError(f"substitute needs an einsdiff expression, got {type(expr).__name__}")
+    mapping = {v: as_expr(e, f"the value for {v!r}") for v, e in mapping.items()}
     for v, e in mapping.items():
+        if not isinstance(v, Var):
+            raise OperandError(f"substitute replaces variables made by ed.var, got the key {v!r}")
         if v.shape != e.shape:
             raise ShapeError(f"cannot substitute an expression of shape {e.shape} for {v.name!r} of shape {v.shape}")
     done: dict[Expr, Expr] = {}
