@@ -17,6 +17,7 @@ from .errors import (
     NotScalarError,
     OperandError,
     OptionError,
+    ParseError,
     ShapeError,
     SubscriptError,
     VariableConflictError,
@@ -25,6 +26,7 @@ from .errors import (
 from .evaluate import Compiled, evaluate
 from .evaluate import compile_outputs as compile  # noqa: A004 - the public name
 from .expr import Expr, Var
+from .parse import parse
 from .printing import to_index_notation
 from .simplify import simplify, substitute
 from .subscripts import einsum
@@ -83,6 +85,7 @@ __all__ = [
     "NotScalarError",
     "OperandError",
     "OptionError",
+    "ParseError",
     "ShapeError",
     "SubscriptError",
     "Var",
@@ -102,6 +105,7 @@ __all__ = [
     "log",
     "log1p",
     "matmul",
+    "parse",
     "relu",
     "sigmoid",
     "simplify",

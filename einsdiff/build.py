@@ -82,6 +82,11 @@ def ones(shape: tuple[int, ...]) -> Expr:
     return contract([], [], labels, dict(zip(labels, shape, strict=True)))
 
 
+def identity(n: int) -> Expr:
+    """The n x n identity: a contraction with no operands whose output repeats its index (δ)."""
+    return contract([], [], ("i", "i"), {"i": n})
+
+
 def add(a, b) -> Expr:
     """``a + b`` with numpy broadcasting; a number becomes a scaled all-ones tensor."""
     if _is_scalar(a):

@@ -39,3 +39,12 @@ class OperandError(EinsdiffError, TypeError):
 
 class OptionError(EinsdiffError, ValueError):
     """An option was given a value it does not take (e.g. ``order`` other than "C" or "F")."""
+
+
+class ParseError(EinsdiffError, ValueError):
+    """A formula in index notation cannot be read; the message marks the column."""
+
+    def __init__(self, message: str, formula: str = "", position: int = 0):
+        self.formula, self.position = formula, position
+        where = f"\n  {formula}\n  {' ' * position}^" if formula else ""
+        super().__init__(f"{message} (column {position + 1}){where}")

@@ -30,7 +30,9 @@ class _Names:
 
 
 def _fmt_number(c: float) -> str:
-    return f"{c:g}"
+    """Exact and short: the shortest text that reads back as the same float."""
+    c = float(c)
+    return str(int(c)) if c.is_integer() and abs(c) < 1e15 else repr(c)
 
 
 def _bracket(name: str, names) -> str:
@@ -41,13 +43,16 @@ class _Printer:
     def __init__(self):
         self.names = _Names()
         self.consts: dict[Const, str] = {}
+        self.anchored: set[str] = set()  # index names that appear on a tensor, so their size shows
 
     def show(self, node: Expr, names: tuple[str, ...]) -> str:
         if isinstance(node, Var):
+            self.anchored.update(names)
             return _bracket(node.name, names)
         if isinstance(node, Const):
             if node.ndim == 0:
                 return _fmt_number(float(node.value))
+            self.anchored.update(names)
             label = self.consts.setdefault(node, f"C{len(self.consts)}")
             return _bracket(label, names)
         if isinstance(node, Map):
@@ -148,8 +153,9 @@ def to_index_notation(expr: Expr, name: str = "f") -> str:
     printer = _Printer()
     free = tuple(printer.names.fresh() for _ in expr.shape)
     body = printer.show(expr, free)
-    legend = "".join(
-        f"; {label} = const{tuple(c.shape)}" for c, label in printer.consts.items()
-    )
+    # Sizes a reader cannot see on any tensor (an index only on a delta, or broadcast).
+    unseen = [f"{i}:{n}" for i, n in zip(free, expr.shape, strict=True) if i not in printer.anchored]
+    legend = f"; {', '.join(unseen)}" if unseen else ""
+    legend += "".join(f"; {label} = const{tuple(c.shape)}" for c, label in printer.consts.items())
     return f"{_bracket(name, free)} = {body}{legend}"
 
