@@ -3,7 +3,7 @@
 >>> import einsdiff as ed
 >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
 >>> print(ed.jacobian(ed.einsum("ij,j->i", A, x), A))
-f[i,j,k] = δ[i,j] x[k]
+f[i,j,k] = δ[i,j] x[k]; i:2, j:2
 """
 
 import numbers

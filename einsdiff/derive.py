@@ -263,7 +263,7 @@ def jacobian(f: Expr, wrt, mode: str = "auto"):
     >>> import einsdiff as ed
     >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
     >>> print(ed.jacobian(ed.einsum("ij,j->i", A, x), A))
-    f[i,j,k] = δ[i,j] x[k]
+    f[i,j,k] = δ[i,j] x[k]; i:2, j:2
     """
     if isinstance(wrt, tuple | list):
         return _jacobians(f, tuple(wrt), mode, tuple(f"wrt[{k}]" for k in range(len(wrt))))

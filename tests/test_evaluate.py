@@ -34,7 +34,7 @@ def test_output_delta_is_a_diagonal_not_an_identity_operand():
 def test_identity_of_a_variable():
     X = ed.var("X", (2, 3))
     J = ed.jacobian(X, X)
-    assert str(J) == "f[i,j,k,l] = δ[i,k] δ[j,l]"
+    assert str(J) == "f[i,j,k,l] = δ[i,k] δ[j,l]; i:2, j:3, k:2, l:3"
     np.testing.assert_array_equal(ed.evaluate(J, X=np.zeros((2, 3))), np.eye(6).reshape(2, 3, 2, 3))
 
 

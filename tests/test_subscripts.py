@@ -70,14 +70,14 @@ def test_jacobians_match_finite_differences(subscripts, shapes, names):
 def test_trace_jacobian_is_the_identity_delta():
     A = ed.var("A", (3, 3))
     J = ed.jacobian(ed.einsum("ii->", A), A)
-    assert str(J) == "f[i,j] = δ[i,j]"
+    assert str(J) == "f[i,j] = δ[i,j]; i:3, j:3"
     np.testing.assert_array_equal(ed.evaluate(J, A=np.zeros((3, 3))), np.eye(3))
 
 
 def test_diagonal_jacobian_has_two_deltas():
     A = ed.var("A", (3, 3))
     J = ed.jacobian(ed.einsum("ii->i", A), A)
-    assert str(J) == "f[i,j,k] = δ[i,j] δ[i,k]"
+    assert str(J) == "f[i,j,k] = δ[i,j] δ[i,k]; i:3, j:3, k:3"
     want = np.zeros((3, 3, 3))
     for i in range(3):
         want[i, i, i] = 1
