@@ -291,8 +291,10 @@ class _Lowering:
         """The free indices of ``node`` (Einstein convention), without building anything."""
         if isinstance(node, Num):
             return ()
-        if isinstance(node, Ref | Delta):
+        if isinstance(node, Delta):
             return tuple(dict.fromkeys(node.indices))
+        if isinstance(node, Ref):  # A[i,i] is a trace unless i is free outside
+            return tuple(i for i in dict.fromkeys(node.indices) if node.indices.count(i) == 1 or i in protected)
         if isinstance(node, Func | Neg):
             return self.free(node.arg, protected)
         if isinstance(node, Pow):
@@ -303,16 +305,22 @@ class _Lowering:
         if isinstance(node, Sum):
             return tuple(dict.fromkeys(i for t, _ in node.terms for i in self.free(t, protected)))
         counts: dict[str, int] = {}
-        for factor, _ in node.factors:
-            for i in self.free(factor, protected):
+        for factor, inner in zip(node.factors, self.factor_protection(node, protected), strict=True):
+            for i in self.free(factor[0], inner):
                 counts[i] = counts.get(i, 0) + 1
         return tuple(i for i, c in counts.items() if c == 1 or i in protected)
+
+    def factor_protection(self, node: Prod, protected: frozenset) -> list[frozenset]:
+        """For each factor, the indices free around it: the outer ones and every index a sibling
+        mentions (all of a tensor's, so v[i,i] w[i,i] is one sum over i, not two traces)."""
+        shown = [_mentioned(f) for f, _ in node.factors]
+        return [protected.union(*(s for m, s in enumerate(shown) if m != k)) for k in range(len(shown))]
 
     def lower(self, node, protected: frozenset) -> _Indexed:
         if isinstance(node, Num):
             return _Indexed(build.as_expr(node.value), ())
         if isinstance(node, Ref):
-            return self.ref(node)
+            return self.ref(node, self.free(node, protected))
         if isinstance(node, Delta):
             part = self.delta(node, {})
             return _Indexed(contract([part.expr], [node.indices], part.indices, dict(zip(part.indices, part.expr.shape))),
@@ -340,6 +348,8 @@ class _Lowering:
     def delta(self, node: Delta, sizes: dict[str, int]) -> _Indexed:
         """The identity on the delta's indices, sized by its siblings or by the '; i:n' sizes."""
         n = [sizes.get(i, self.known.get(i)) for i in node.indices]
+        if n.count(None) == 1:  # a delta is square: one known side sizes the other
+            n = [m if m is not None else n[1 - k] for k, m in enumerate(n)]
         if None in n:
             missing = node.indices[n.index(None)]
             raise self.error(
@@ -350,7 +360,7 @@ class _Lowering:
             raise self.error(f"a delta over indices of sizes {n[0]} and {n[1]}", node.pos)
         return _Indexed(build.identity(n[0]), tuple(dict.fromkeys(node.indices)))
 
-    def ref(self, node: Ref) -> _Indexed:
+    def ref(self, node: Ref, out: tuple[str, ...]) -> _Indexed:
         var = self.variables.get(node.name)
         if var is None:
             raise self.error(
@@ -365,8 +375,7 @@ class _Lowering:
         for i, n in zip(node.indices, var.shape, strict=True):
             if sizes.setdefault(i, n) != n:
                 raise self.error(f"index {i!r} is used for axes of sizes {sizes[i]} and {n} of {node.name!r}", node.pos)
-        distinct = tuple(dict.fromkeys(node.indices))
-        return _Indexed(contract([var], [node.indices], distinct, sizes), distinct)
+        return _Indexed(contract([var], [node.indices], out, sizes), out)
 
     def sizes(self, parts: list[_Indexed], pos: int, known: dict | None = None) -> dict[str, int]:
         sizes = dict(known or {})
@@ -386,14 +395,12 @@ class _Lowering:
 
     def product(self, node: Prod, protected: frozenset) -> _Indexed:
         factors = [f for f, _ in node.factors]
-        free = [self.free(f, protected) for f in factors]
         lowered: list[_Indexed | None] = []
-        for k, f in enumerate(factors):
+        for k, (f, inner) in enumerate(zip(factors, self.factor_protection(node, protected), strict=True)):
             if isinstance(f, Delta):
                 lowered.append(None)
                 continue
-            siblings = {i for m, fm in enumerate(free) if m != k for i in fm}
-            part = self.lower(f, protected | siblings)
+            part = self.lower(f, inner)
             if node.factors[k][1]:
                 part = _Indexed(apply("reciprocal", part.expr), part.indices)
             lowered.append(part)
@@ -411,6 +418,35 @@ class _Lowering:
                 counts[i] = counts.get(i, 0) + 1
         out = tuple(i for i, c in counts.items() if c == 1 or i in protected)
         return _Indexed(contract(operands, inputs, out, sizes), out)
+
+
+def _refs(node):
+    """Every tensor reference in a syntax tree."""
+    if isinstance(node, Ref):
+        yield node
+    for child in _children_of(node):
+        yield from _refs(child)
+
+
+def _mentioned(node) -> set[str]:
+    """The index names a reader sees in ``node``, less those an inner ``sum[...]`` binds."""
+    if isinstance(node, Ref | Delta):
+        return set(node.indices)
+    if isinstance(node, SumOver):
+        return _mentioned(node.body) - set(node.indices)
+    return set().union(*map(_mentioned, _children_of(node)))
+
+
+def _children_of(node) -> tuple:
+    if isinstance(node, Func | Neg):
+        return (node.arg,)
+    if isinstance(node, Pow):
+        return (node.base,)
+    if isinstance(node, SumOver):
+        return (node.body,)
+    if isinstance(node, Sum | Prod):
+        return tuple(child for child, _ in (node.terms if isinstance(node, Sum) else node.factors))
+    return ()
 
 
 def parse(formula: str, **shapes) -> Expr:
@@ -438,6 +474,13 @@ def parse(formula: str, **shapes) -> Expr:
         result = lowering.lower(body, frozenset())
         return result.expr
     _, out = lhs
+    # The left side's indices are free everywhere, so a tensor anywhere fixes their sizes.
+    for ref in _refs(body):
+        var = variables.get(ref.name)
+        if var is not None and var.ndim == len(ref.indices):
+            for i, n in zip(ref.indices, var.shape, strict=True):
+                if i in out:
+                    known.setdefault(i, n)
     result = lowering.lower(body, frozenset(out))
     extra = [i for i in result.indices if i not in out]
     if extra:
@@ -449,4 +492,5 @@ def parse(formula: str, **shapes) -> Expr:
             f"index {missing[0]!r} of the left side does not appear on the right, so its size is unknown",
             formula, formula.index("="),
         )
-    return contract([result.expr], [result.indices], out, {**known, **sizes})
+    sizes.update((i, known[i]) for i in out if i not in sizes)  # broadcast over sized-only indices
+    return contract([result.expr], [result.indices], out, sizes)

@@ -8,6 +8,7 @@ prints as a Kronecker delta ``δ[., .]``.
 
 from __future__ import annotations
 
+import collections
 import itertools
 
 from .expr import Add, Const, Contract, Expr, Map, Materialize, Reshape, Var
@@ -20,10 +21,11 @@ class _Names:
 
     def __init__(self):
         self.used: set[str] = set()
+        self.size_of: dict[str, int] = {}  # one size per name in a formula, so one legend serves all
 
-    def fresh(self) -> str:
+    def fresh(self, size: int) -> str:
         for name in itertools.chain(_LETTERS, (f"{c}{n}" for n in itertools.count(1) for c in _LETTERS)):
-            if name not in self.used:
+            if name not in self.used and self.size_of.setdefault(name, size) == size:
                 self.used.add(name)
                 return name
         raise AssertionError("unreachable: the name supply is infinite")
@@ -44,15 +46,19 @@ class _Printer:
         self.names = _Names()
         self.consts: dict[Const, str] = {}
         self.anchored: set[str] = set()  # index names that appear on a tensor, so their size shows
+        self.emitted: collections.Counter[str] = collections.Counter()  # index names written so far
+        self.unsized: dict[str, None] = {}  # inner names only a delta carries: the legend sizes them
 
     def show(self, node: Expr, names: tuple[str, ...]) -> str:
         if isinstance(node, Var):
             self.anchored.update(names)
+            self.emitted.update(names)
             return _bracket(node.name, names)
         if isinstance(node, Const):
             if node.ndim == 0:
                 return _fmt_number(float(node.value))
             self.anchored.update(names)
+            self.emitted.update(names)
             label = self.consts.setdefault(node, f"C{len(self.consts)}")
             return _bracket(label, names)
         if isinstance(node, Map):
@@ -67,7 +73,7 @@ class _Printer:
         if isinstance(node, Materialize):
             return self.show(node.arg, names)
         if isinstance(node, Reshape):
-            inner_names = tuple(self.names.fresh() for _ in node.arg.shape)
+            inner_names = tuple(self.names.fresh(n) for n in node.arg.shape)
             return f"reshape[{','.join(inner_names)} -> {node.shape}]({self.show(node.arg, inner_names)})"
         raise TypeError(f"cannot print a {type(node).__name__}")
 
@@ -84,6 +90,8 @@ class _Printer:
         for term, c in zip(node.terms, node.coeffs, strict=True):
             self.names.used = set(outer)  # each term is its own scope for summed indices
             text = self.show(term, names)
+            if _is_sum(text) and (c != 1 or parts):  # -(a + b), 2 (a + b), c - (a - b)
+                text = f"({text})"
             seen |= self.names.used
             sign = "-" if c < 0 else "+"
             mag = abs(c)
@@ -106,25 +114,43 @@ class _Printer:
             if i in index_name:
                 if index_name[i] != names[position]:
                     deltas.append(f"δ[{index_name[i]},{names[position]}]")
+                    self.emitted.update((index_name[i], names[position]))
+                    if not any(i in idx for idx in node.inputs):  # no sibling tensor gives its size
+                        self.unsized[index_name[i]] = None
             else:
                 index_name[i] = names[position]
-        counts: dict[int, int] = {}
-        for idx in node.inputs:
-            for i in idx:
-                counts[i] = counts.get(i, 0) + 1
-        explicit = []
-        for i in sorted(counts):
-            if i not in index_name:
-                index_name[i] = self.names.fresh()
-                if counts[i] < 2:
-                    explicit.append(index_name[i])
+        for i in sorted({i for idx in node.inputs for i in idx} - set(index_name)):
+            index_name[i] = self.names.fresh(node.sizes[i])
         # Read like a textbook: factors carrying earlier output indices first (A[i,j] x[j]).
         first_place = {i: p for p, i in reversed(list(enumerate(node.output)))}
         pairs = sorted(
             zip(node.operands, node.inputs, strict=True),
             key=lambda pair: min((first_place.get(i, len(node.output)) for i in pair[1]), default=len(node.output)),
         )
-        factors = deltas + [_factor(op, self.show(op, tuple(index_name[i] for i in idx))) for op, idx in pairs]
+        texts, seen_in = [], {}
+        for k, (op, idx) in enumerate(pairs):
+            op_names = tuple(index_name[i] for i in idx)
+            before = {n: self.emitted[n] for n in op_names}
+            texts.append(self.show(op, op_names))
+            for i, n in zip(idx, op_names, strict=True):
+                if self.emitted[n] > before[n]:  # a broadcast operand (c + d)[i] does not show i
+                    seen_in.setdefault(i, set()).add(k)
+        explicit, scale = [], 1
+        summed = sorted({i for idx in node.inputs for i in idx} - set(node.output))
+        for i in summed:
+            where = seen_in.get(i, set())
+            if not where:
+                scale *= node.sizes[i]  # summing what does not vary: a factor of the size
+            elif len(where) == 1:
+                # Einstein's implicit sum needs two occurrences a reader sees at this level: v[i,i] is
+                # a trace, but abs(v[i,i]) would read as abs of a trace, so it gets a Σ.
+                (k,) = where
+                op, idx = pairs[k]
+                if not (isinstance(op, Var | Const) and idx.count(i) > 1):
+                    explicit.append(index_name[i])
+        if len(texts) + len(deltas) + (scale != 1) > 1 or not explicit:  # a lone sum needs no parentheses: Σ[k](a[k] + b[k])
+            texts = [_factor(op, text) for (op, _), text in zip(pairs, texts, strict=True)]
+        factors = ([_fmt_number(scale)] if scale != 1 else []) + deltas + texts
         body = " ".join(factors) if factors else "1"
         return f"Σ[{','.join(explicit)}]({body})" if explicit else body
 
@@ -151,11 +177,34 @@ def to_index_notation(expr: Expr, name: str = "f") -> str:
 
         raise OperandError(f"to_index_notation needs an einsdiff expression, got {type(expr).__name__}")
     printer = _Printer()
-    free = tuple(printer.names.fresh() for _ in expr.shape)
+    free = tuple(printer.names.fresh(n) for n in expr.shape)
     body = printer.show(expr, free)
     # Sizes a reader cannot see on any tensor (an index only on a delta, or broadcast).
-    unseen = [f"{i}:{n}" for i, n in zip(free, expr.shape, strict=True) if i not in printer.anchored]
+    unseen = [i for i in free if i not in printer.anchored] + [i for i in printer.unsized if i not in free]
+    unseen = [f"{i}:{printer.names.size_of[i]}" for i in unseen]
     legend = f"; {', '.join(unseen)}" if unseen else ""
     legend += "".join(f"; {label} = const{tuple(c.shape)}" for c, label in printer.consts.items())
-    return f"{_bracket(name, free)} = {body}{legend}"
+    return f"{_bracket(name, free)} = {_unwrap(body)}{legend}"
+
+
+def _is_sum(text: str) -> bool:
+    """Whether ``text`` is a sum or a negation at its outermost level (so a factor must bracket it)."""
+    depth = 0
+    for k, ch in enumerate(text):
+        depth += {"(": 1, ")": -1, "[": 1, "]": -1}.get(ch, 0)
+        if depth == 0 and text.startswith((" + ", " - "), k):
+            return True
+    return text.startswith("-")
+
+
+def _unwrap(text: str) -> str:
+    """``a + b`` for ``(a + b)``: the outermost parentheses around a whole formula say nothing."""
+    if not text.startswith("("):
+        return text
+    depth = 0
+    for k, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            return text[1:-1] if k == len(text) - 1 else text
+    return text
 
