@@ -95,6 +95,12 @@ class Expr:
 
         return to_index_notation(self)
 
+    def _repr_latex_(self) -> str:
+        """Jupyter shows an expression as its formula."""
+        from .printing import to_latex
+
+        return f"$${to_latex(self)}$$"
+
 
 def _operator(builder: str, reflected: bool = False):
     def method(self, other):

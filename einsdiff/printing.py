@@ -12,6 +12,7 @@ import collections
 import itertools
 
 from .expr import Add, Const, Contract, Expr, Map, Materialize, Reshape, Var
+from .ops import OPS
 
 _LETTERS = "ijklmnpqrstuvwabcdefgh"
 
@@ -41,8 +42,73 @@ def _bracket(name: str, names) -> str:
     return f"{name}[{','.join(names)}]" if names else name
 
 
+class _Text:
+    """The plain-text notation, the one ``ed.parse`` reads back."""
+
+    open, close = "(", ")"
+
+    def ref(self, name: str, names) -> str:
+        return _bracket(name, names)
+
+    def delta(self, a: str, b: str) -> str:
+        return f"δ[{a},{b}]"
+
+    def func(self, fn: str, inner: str, param) -> str:
+        return f"({inner})^{_fmt_number(param)}" if fn == "power" else f"{fn}({inner})"
+
+    def sigma(self, names, body: str) -> str:
+        return f"Σ[{','.join(names)}]({body})"
+
+    def reshape(self, names, shape, inner: str) -> str:
+        return f"reshape[{','.join(names)} -> {shape}]({inner})"
+
+    def legend(self, sizes) -> str:
+        return f"; {', '.join(f'{i}:{n}' for i, n in sizes)}" if sizes else ""
+
+    def const_legend(self, label: str, shape) -> str:
+        return f"; {label} = const{tuple(shape)}"
+
+
+class _Latex(_Text):
+    """Einstein form for LaTeX: ``f_{i} = W_{ij} x_{j}``, with ``\\delta`` and ``\\sum``."""
+
+    open, close = r"\left(", r"\right)"
+
+    def ref(self, name: str, names) -> str:
+        escaped = name.replace("_", r"\_")
+        head = name if len(name) == 1 else rf"\mathrm{{{escaped}}}"
+        sep = "," if any(len(n) > 1 for n in names) else ""
+        return f"{head}_{{{sep.join(names)}}}" if names else head
+
+    def delta(self, a: str, b: str) -> str:
+        return rf"\delta_{{{a}{b}}}" if len(a) == len(b) == 1 else rf"\delta_{{{a},{b}}}"
+
+    def func(self, fn: str, inner: str, param) -> str:
+        if fn == "reciprocal":
+            return rf"\frac{{1}}{{{inner}}}"
+        if fn == "sqrt":
+            return rf"\sqrt{{{inner}}}"
+        if fn in ("square", "power"):
+            return rf"{self.open}{inner}{self.close}^{{{_fmt_number(2 if fn == 'square' else param)}}}"
+        return rf"{OPS[fn].latex}{self.open}{inner}{self.close}"
+
+    def sigma(self, names, body: str) -> str:
+        lone = " " not in body  # \sum_{k} x_{k} needs no brackets
+        return rf"\sum_{{{','.join(names)}}} " + (body if lone else f"{self.open}{body}{self.close}")
+
+    def reshape(self, names, shape, inner: str) -> str:
+        return rf"\operatorname{{reshape}}_{{{','.join(names)} \to {shape}}}{self.open}{inner}{self.close}"
+
+    def legend(self, sizes) -> str:
+        return "".join(rf", \; {i} \in 1..{n}" for i, n in sizes)
+
+    def const_legend(self, label: str, shape) -> str:
+        return rf", \; {label} \text{{ a constant of shape }} {tuple(shape)}"
+
+
 class _Printer:
-    def __init__(self):
+    def __init__(self, style: _Text):
+        self.style = style
         self.names = _Names()
         self.consts: dict[Const, str] = {}
         self.anchored: set[str] = set()  # index names that appear on a tensor, so their size shows
@@ -53,19 +119,16 @@ class _Printer:
         if isinstance(node, Var):
             self.anchored.update(names)
             self.emitted.update(names)
-            return _bracket(node.name, names)
+            return self.style.ref(node.name, names)
         if isinstance(node, Const):
             if node.ndim == 0:
                 return _fmt_number(float(node.value))
             self.anchored.update(names)
             self.emitted.update(names)
             label = self.consts.setdefault(node, f"C{len(self.consts)}")
-            return _bracket(label, names)
+            return self.style.ref(label, names)
         if isinstance(node, Map):
-            inner = self.show(node.arg, names)
-            if node.fn == "power":
-                return f"({inner})^{_fmt_number(node.param)}"
-            return f"{node.fn}({inner})"
+            return self.style.func(node.fn, self.show(node.arg, names), node.param)
         if isinstance(node, Add):
             return self._add(node, names)
         if isinstance(node, Contract):
@@ -74,7 +137,7 @@ class _Printer:
             return self.show(node.arg, names)
         if isinstance(node, Reshape):
             inner_names = tuple(self.names.fresh(n) for n in node.arg.shape)
-            return f"reshape[{','.join(inner_names)} -> {node.shape}]({self.show(node.arg, inner_names)})"
+            return self.style.reshape(inner_names, node.shape, self.show(node.arg, inner_names))
         raise TypeError(f"cannot print a {type(node).__name__}")
 
     def _add(self, node: Add, names) -> str:
@@ -83,15 +146,17 @@ class _Printer:
         common = abs(node.coeffs[0])
         if len(node.terms) > 1 and common != 1 and all(abs(c) == common for c in node.coeffs):
             unit = Add(node.terms, tuple(c / common for c in node.coeffs), node.shape)
-            return f"{_fmt_number(common)} ({self._add(unit, names)})"  # 2 (a - b), not 2 a - 2 b
+            return f"{_fmt_number(common)} {self.paren(self._add(unit, names))}"  # 2 (a - b), not 2 a - 2 b
         parts = []
         outer = set(self.names.used)
         seen = set(outer)
-        for term, c in zip(node.terms, node.coeffs, strict=True):
+        # Positive terms first: 1 - tanh(u)^2 reads better than -tanh(u)^2 + 1.
+        ordered = sorted(zip(node.terms, node.coeffs, strict=True), key=lambda tc: tc[1] < 0)
+        for term, c in ordered:
             self.names.used = set(outer)  # each term is its own scope for summed indices
             text = self.show(term, names)
             if _is_sum(text) and (c != 1 or parts):  # -(a + b), 2 (a + b), c - (a - b)
-                text = f"({text})"
+                text = self.paren(text)
             seen |= self.names.used
             sign = "-" if c < 0 else "+"
             mag = abs(c)
@@ -113,7 +178,7 @@ class _Printer:
         for position, i in enumerate(node.output):
             if i in index_name:
                 if index_name[i] != names[position]:
-                    deltas.append(f"δ[{index_name[i]},{names[position]}]")
+                    deltas.append(self.style.delta(index_name[i], names[position]))
                     self.emitted.update((index_name[i], names[position]))
                     if not any(i in idx for idx in node.inputs):  # no sibling tensor gives its size
                         self.unsized[index_name[i]] = None
@@ -149,62 +214,92 @@ class _Printer:
                 if not (isinstance(op, Var | Const) and idx.count(i) > 1):
                     explicit.append(index_name[i])
         if len(texts) + len(deltas) + (scale != 1) > 1 or not explicit:  # a lone sum needs no parentheses: Σ[k](a[k] + b[k])
-            texts = [_factor(op, text) for (op, _), text in zip(pairs, texts, strict=True)]
+            texts = [self._factor(op, text) for (op, _), text in zip(pairs, texts, strict=True)]
         factors = ([_fmt_number(scale)] if scale != 1 else []) + deltas + texts
         body = " ".join(factors) if factors else "1"
-        return f"Σ[{','.join(explicit)}]({body})" if explicit else body
+        return self.style.sigma(explicit, body) if explicit else body
+
+    def paren(self, text: str) -> str:
+        return f"{self.style.open}{text}{self.style.close}"
+
+    def _factor(self, op: Expr, text: str) -> str:
+        """Parenthesize a sum that stands as a factor of a product."""
+        op = op.arg if isinstance(op, Materialize) else op
+        if not isinstance(op, Add) or not op.terms:
+            return text
+        scaled = len(op.terms) > 1 and abs(op.coeffs[0]) != 1 and all(abs(c) == abs(op.coeffs[0]) for c in op.coeffs)
+        return text if scaled else self.paren(text)  # "2 (a - b)" is already a product
 
 
-def _factor(op: Expr, text: str) -> str:
-    """Parenthesize a sum that stands as a factor of a product."""
-    op = op.arg if isinstance(op, Materialize) else op
-    if not isinstance(op, Add) or not op.terms:
-        return text
-    scaled = len(op.terms) > 1 and abs(op.coeffs[0]) != 1 and all(abs(c) == abs(op.coeffs[0]) for c in op.coeffs)
-    return text if scaled else f"({text})"  # "2 (a - b)" is already a product
-
-
-def to_index_notation(expr: Expr, name: str = "f") -> str:
-    """``expr`` as one line of index notation, e.g. ``f[i] = A[i,j] x[j]``.
+def to_index_notation(expr: Expr, name: str = "f", indices=None) -> str:
+    """``expr`` as one line of index notation, e.g. ``f[i] = A[i,j] x[j]``; ``indices``
+    names the free axes (default ``i, j, k, ...``).
 
     >>> import einsdiff as ed
     >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
     >>> ed.to_index_notation(A @ x)
     'f[i] = A[i,j] x[j]'
+    >>> ed.to_index_notation(ed.jacobian(A @ x, A), name="J", indices="iab")
+    'J[i,a,b] = δ[i,a] x[b]; i:2, a:2'
     """
-    if not isinstance(expr, Expr):
-        from .errors import OperandError
+    return _formula(expr, name, indices, _Text(), "to_index_notation")
 
-        raise OperandError(f"to_index_notation needs an einsdiff expression, got {type(expr).__name__}")
-    printer = _Printer()
-    free = tuple(printer.names.fresh(n) for n in expr.shape)
+
+def to_latex(expr: Expr, name: str = "f", indices=None) -> str:
+    r"""``expr`` in LaTeX, Einstein form: ``f_{i} = A_{ij} x_{j}``, deltas as ``\delta``.
+
+    >>> import einsdiff as ed
+    >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
+    >>> print(ed.to_latex(ed.jacobian(ed.tanh(A @ x), x)))
+    f_{ij} = \left(1 - \left(\tanh\left(A_{ik} x_{k}\right)\right)^{2}\right) A_{ij}
+    """
+    return _formula(expr, name, indices, _Latex(), "to_latex")
+
+
+def _formula(expr: Expr, name: str, indices, style: _Text, caller: str) -> str:
+    from .errors import OperandError
+
+    if not isinstance(expr, Expr):
+        raise OperandError(f"{caller} needs an einsdiff expression, got {type(expr).__name__}")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise OperandError(f"the printed name must be an identifier, got {name!r}")
+    printer = _Printer(style)
+    if indices is None:
+        free = tuple(printer.names.fresh(n) for n in expr.shape)
+    else:
+        free = tuple(indices)
+        if len(free) != expr.ndim or len(set(free)) != len(free) or not all(isinstance(i, str) and i.isidentifier() for i in free):
+            raise OperandError(
+                f"indices={indices!r}: give {expr.ndim} distinct identifier names, one per axis of shape {expr.shape}"
+            )
+        printer.names.used.update(free)
+        printer.names.size_of.update(zip(free, expr.shape, strict=True))
     body = printer.show(expr, free)
     # Sizes a reader cannot see on any tensor (an index only on a delta, or broadcast).
     unseen = [i for i in free if i not in printer.anchored] + [i for i in printer.unsized if i not in free]
-    unseen = [f"{i}:{printer.names.size_of[i]}" for i in unseen]
-    legend = f"; {', '.join(unseen)}" if unseen else ""
-    legend += "".join(f"; {label} = const{tuple(c.shape)}" for c, label in printer.consts.items())
-    return f"{_bracket(name, free)} = {_unwrap(body)}{legend}"
+    legend = style.legend([(i, printer.names.size_of[i]) for i in unseen])
+    legend += "".join(style.const_legend(label, c.shape) for c, label in printer.consts.items())
+    return f"{style.ref(name, free)} = {_unwrap(body, style)}{legend}"
 
 
 def _is_sum(text: str) -> bool:
     """Whether ``text`` is a sum or a negation at its outermost level (so a factor must bracket it)."""
     depth = 0
     for k, ch in enumerate(text):
-        depth += {"(": 1, ")": -1, "[": 1, "]": -1}.get(ch, 0)
+        depth += {"(": 1, ")": -1, "[": 1, "]": -1, "{": 1, "}": -1}.get(ch, 0)
         if depth == 0 and text.startswith((" + ", " - "), k):
             return True
     return text.startswith("-")
 
 
-def _unwrap(text: str) -> str:
+def _unwrap(text: str, style: _Text) -> str:
     """``a + b`` for ``(a + b)``: the outermost parentheses around a whole formula say nothing."""
-    if not text.startswith("("):
+    if not (text.startswith(style.open) and text.endswith(style.close)):
         return text
     depth = 0
     for k, ch in enumerate(text):
         depth += {"(": 1, ")": -1}.get(ch, 0)
         if depth == 0:
-            return text[1:-1] if k == len(text) - 1 else text
+            return text[len(style.open):-len(style.close)] if k == len(text) - 1 else text
     return text
 
