@@ -27,7 +27,7 @@ from .evaluate import Compiled, evaluate
 from .evaluate import compile_outputs as compile  # noqa: A004 - the public name
 from .expr import Expr, Var
 from .parse import parse
-from .printing import to_index_notation
+from .printing import to_index_notation, to_latex
 from .simplify import simplify, substitute
 from .subscripts import einsum
 
@@ -116,6 +116,7 @@ __all__ = [
     "sum",
     "tanh",
     "to_index_notation",
+    "to_latex",
     "transpose",
     "var",
 ]
