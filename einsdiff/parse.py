@@ -312,8 +312,9 @@ class _Lowering:
 
     def factor_protection(self, node: Prod, protected: frozenset) -> list[frozenset]:
         """For each factor, the indices free around it: the outer ones and every index a sibling
-        mentions (all of a tensor's, so v[i,i] w[i,i] is one sum over i, not two traces)."""
-        shown = [_mentioned(f) for f, _ in node.factors]
+        shows (all of a tensor's, so v[i,i] w[i,i] is one sum over i, not two traces)."""
+        shown = [set(f.indices) if isinstance(f, Ref | Delta) else set(self.free(f, protected))
+                 for f, _ in node.factors]
         return [protected.union(*(s for m, s in enumerate(shown) if m != k)) for k in range(len(shown))]
 
     def lower(self, node, protected: frozenset) -> _Indexed:
@@ -426,15 +427,6 @@ def _refs(node):
         yield node
     for child in _children_of(node):
         yield from _refs(child)
-
-
-def _mentioned(node) -> set[str]:
-    """The index names a reader sees in ``node``, less those an inner ``sum[...]`` binds."""
-    if isinstance(node, Ref | Delta):
-        return set(node.indices)
-    if isinstance(node, SumOver):
-        return _mentioned(node.body) - set(node.indices)
-    return set().union(*map(_mentioned, _children_of(node)))
 
 
 def _children_of(node) -> tuple:

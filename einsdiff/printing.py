@@ -42,7 +42,7 @@ def _bracket(name: str, names) -> str:
     return f"{name}[{','.join(names)}]" if names else name
 
 
-class _Text:
+class Text:
     """The plain-text notation, the one ``ed.parse`` reads back."""
 
     open, close = "(", ")"
@@ -69,7 +69,7 @@ class _Text:
         return f"; {label} = const{tuple(shape)}"
 
 
-class _Latex(_Text):
+class Latex(Text):
     """Einstein form for LaTeX: ``f_{i} = W_{ij} x_{j}``, with ``\\delta`` and ``\\sum``."""
 
     open, close = r"\left(", r"\right)"
@@ -107,7 +107,7 @@ class _Latex(_Text):
 
 
 class _Printer:
-    def __init__(self, style: _Text):
+    def __init__(self, style: Text):
         self.style = style
         self.names = _Names()
         self.consts: dict[Const, str] = {}
@@ -206,12 +206,12 @@ class _Printer:
             where = seen_in.get(i, set())
             if not where:
                 scale *= node.sizes[i]  # summing what does not vary: a factor of the size
-            elif len(where) == 1:
-                # Einstein's implicit sum needs two occurrences a reader sees at this level: v[i,i] is
-                # a trace, but abs(v[i,i]) would read as abs of a trace, so it gets a Σ.
-                (k,) = where
-                op, idx = pairs[k]
-                if not (isinstance(op, Var | Const) and idx.count(i) > 1):
+            else:
+                # Einstein's implicit sum needs two occurrences a reader sees on tensors at this level:
+                # inside a function or a bracket, tanh(a[k] b[k]) c[k], the index would read as summed there.
+                composite = any(not isinstance(pairs[k][0], Var | Const) for k in where)
+                seen = sum(pairs[k][1].count(i) for k in where)
+                if composite or seen < 2:
                     explicit.append(index_name[i])
         if len(texts) + len(deltas) + (scale != 1) > 1 or not explicit:  # a lone sum needs no parentheses: Σ[k](a[k] + b[k])
             texts = [self._factor(op, text) for (op, _), text in zip(pairs, texts, strict=True)]
@@ -242,7 +242,7 @@ def to_index_notation(expr: Expr, name: str = "f", indices=None) -> str:
     >>> ed.to_index_notation(ed.jacobian(A @ x, A), name="J", indices="iab")
     'J[i,a,b] = δ[i,a] x[b]; i:2, a:2'
     """
-    return _formula(expr, name, indices, _Text(), "to_index_notation")
+    return _formula(expr, name, indices, Text(), "to_index_notation")
 
 
 def to_latex(expr: Expr, name: str = "f", indices=None) -> str:
@@ -253,16 +253,24 @@ def to_latex(expr: Expr, name: str = "f", indices=None) -> str:
     >>> print(ed.to_latex(ed.jacobian(ed.tanh(A @ x), x)))
     f_{ij} = \left(1 - \left(\tanh\left(A_{ik} x_{k}\right)\right)^{2}\right) A_{ij}
     """
-    return _formula(expr, name, indices, _Latex(), "to_latex")
+    return _formula(expr, name, indices, Latex(), "to_latex")
 
 
-def _formula(expr: Expr, name: str, indices, style: _Text, caller: str) -> str:
+def _formula(expr: Expr, name: str, indices, style: Text, caller: str) -> str:
     from .errors import OperandError
 
     if not isinstance(expr, Expr):
         raise OperandError(f"{caller} needs an einsdiff expression, got {type(expr).__name__}")
     if not isinstance(name, str) or not name.isidentifier():
         raise OperandError(f"the printed name must be an identifier, got {name!r}")
+    free, body, legend = render(expr, indices, style)
+    return f"{style.ref(name, free)} = {body}{legend}"
+
+
+def render(expr: Expr, indices, style: Text) -> tuple[tuple[str, ...], str, str]:
+    """The free index names, the right side and the size legend of ``expr``'s formula."""
+    from .errors import OperandError
+
     printer = _Printer(style)
     if indices is None:
         free = tuple(printer.names.fresh(n) for n in expr.shape)
@@ -279,7 +287,7 @@ def _formula(expr: Expr, name: str, indices, style: _Text, caller: str) -> str:
     unseen = [i for i in free if i not in printer.anchored] + [i for i in printer.unsized if i not in free]
     legend = style.legend([(i, printer.names.size_of[i]) for i in unseen])
     legend += "".join(style.const_legend(label, c.shape) for c, label in printer.consts.items())
-    return f"{style.ref(name, free)} = {_unwrap(body, style)}{legend}"
+    return free, _unwrap(body, style), legend
 
 
 def _is_sum(text: str) -> bool:
@@ -292,7 +300,7 @@ def _is_sum(text: str) -> bool:
     return text.startswith("-")
 
 
-def _unwrap(text: str, style: _Text) -> str:
+def _unwrap(text: str, style: Text) -> str:
     """``a + b`` for ``(a + b)``: the outermost parentheses around a whole formula say nothing."""
     if not (text.startswith(style.open) and text.endswith(style.close)):
         return text
