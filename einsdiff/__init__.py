@@ -25,6 +25,7 @@ from .errors import (
 )
 from .evaluate import Compiled, evaluate
 from .evaluate import compile_outputs as compile  # noqa: A004 - the public name
+from .explain import explain
 from .expr import Expr, Var
 from .parse import parse
 from .printing import to_index_notation, to_latex
@@ -97,6 +98,7 @@ __all__ = [
     "cos",
     "einsum",
     "evaluate",
+    "explain",
     "exp",
     "grad",
     "hessian",
