@@ -90,7 +90,7 @@ class _Explainer:
         self.say(rule, f"{label} = {body}", note)
 
     def body(self, expr: Expr, names) -> str:
-        return render(expr, tuple(names), self.n.style)[1]
+        return render(expr, tuple(names), self.n.style, avoid=self.dnames)[1]
 
     def result(self, node: Expr, names) -> str:
         return self.body(jacobian(node, self.wrt), tuple(names) + self.dnames)
@@ -359,10 +359,11 @@ def _numbers(f: Expr, wrt: Var, values: dict, order: str, n: _Notation, chain, n
     if f.ndim == 0:
         if chain is not None:
             network, u, formula = chain
-            u_value = evaluate(formula, **_needed(formula, values))
-            outer = jacobian(network, u)
-            inner = jacobian(formula, wrt)
-            g = evaluate(outer, **_needed(outer, values, u.name), **{u.name: u_value})
+            outer, inner = jacobian(network, u), jacobian(formula, wrt)
+            bound = _needed(outer, values, u.name)
+            if u in variables(outer):  # ∂f/∂U depends on U: evaluate the intermediate
+                bound[u.name] = evaluate(formula, **_needed(formula, values))
+            g = evaluate(outer, **bound)
             du = evaluate(inner, **_needed(inner, values))
             lines += show(f"chain rule in numbers ({where})", name, f"vec:{u.name}", flat(np.asarray(g)[None], 1))
             lines += show("times", f"vec:{u.name}", f"vec:{wrt.name}", flat(du, u.ndim))

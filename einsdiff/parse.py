@@ -441,6 +441,18 @@ def _children_of(node) -> tuple:
     return ()
 
 
+def formula_letters(formula: str) -> tuple[str | None, tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """The left side's name (or None), the output's index names, and the letters each
+    variable is first written with, so printed derivatives can use the formula's own names."""
+    lhs, body, known = _Parser(formula).formula_()
+    letters: dict[str, tuple[str, ...]] = {}
+    for ref in _refs(body):
+        letters.setdefault(ref.name, ref.indices)
+    if lhs is not None:
+        return lhs[0], tuple(lhs[1]), letters
+    return None, _Lowering(formula, {}, known).free(body, frozenset()), letters
+
+
 def parse(formula: str, **shapes) -> Expr:
     """An expression from a formula in index notation; ``shapes`` gives each variable's
     shape (or the variable itself).

@@ -267,11 +267,13 @@ def _formula(expr: Expr, name: str, indices, style: Text, caller: str) -> str:
     return f"{style.ref(name, free)} = {body}{legend}"
 
 
-def render(expr: Expr, indices, style: Text) -> tuple[tuple[str, ...], str, str]:
-    """The free index names, the right side and the size legend of ``expr``'s formula."""
+def render(expr: Expr, indices, style: Text, avoid=()) -> tuple[tuple[str, ...], str, str]:
+    """The free index names, the right side and the size legend of ``expr``'s formula;
+    summed indices are named apart from ``avoid`` too."""
     from .errors import OperandError
 
     printer = _Printer(style)
+    printer.names.used.update(avoid)
     if indices is None:
         free = tuple(printer.names.fresh(n) for n in expr.shape)
     else:
