@@ -9,6 +9,7 @@ f[i,j,k] = δ[i,j] x[k]; i:2, j:2
 import numbers
 
 from .build import as_expr, matmul, transpose
+from .codegen import to_einsum, to_numpy_code
 from .build import reduce_sum as sum  # noqa: A004 - mirrors numpy.sum
 from .derive import grad, hessian, jacobian, jacobian_matrix
 from .errors import (
@@ -117,8 +118,10 @@ __all__ = [
     "substitute",
     "sum",
     "tanh",
+    "to_einsum",
     "to_index_notation",
     "to_latex",
+    "to_numpy_code",
     "transpose",
     "var",
 ]

@@ -1,8 +1,9 @@
 """The table of elementwise functions: one entry per function.
 
 Each entry holds the numpy implementation, the derivative as an expression of the
-argument ``u`` and the result ``ans`` (``None`` when the derivative is zero), and
-the name used when printing. Adding a function means adding one entry here.
+argument ``u`` and the result ``ans`` (``None`` when the derivative is zero), the
+name used when printing, and the NumPy source that generated code uses (with any
+helper function that source calls). Adding a function means adding one entry here.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class ElementwiseOp:
     numpy: Callable[[np.ndarray, float | None], np.ndarray]
     derivative: Callable[[Expr, Expr, float | None], Expr | None]
     latex: str
+    source: str  # NumPy source with {x} for the argument and {p} for the parameter
+    helper: str = ""  # source of a function that ``source`` calls, emitted once when used
 
 
 def apply(fn: str, u: Expr, param: float | None = None) -> Expr:
@@ -43,6 +46,15 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
+# The same computation as _sigmoid, for generated code (tests check that the two agree).
+_SIGMOID_SOURCE = """\
+def _sigmoid(x):
+    # exp of a non-positive number only: no overflow for large |x|.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+"""
+
+
 def _table() -> dict[str, ElementwiseOp]:
     """d exp = exp; d log = 1/u; ... (one line per rule below)."""
 
@@ -50,26 +62,27 @@ def _table() -> dict[str, ElementwiseOp]:
         return apply("reciprocal", u)
 
     entries = [
-        ElementwiseOp("exp", lambda x, p: np.exp(x), lambda u, ans, p: ans, r"\exp"),
-        ElementwiseOp("log", lambda x, p: np.log(x), lambda u, ans, p: rec(u), r"\log"),
-        ElementwiseOp("log1p", lambda x, p: np.log1p(x), lambda u, ans, p: rec(1 + u), r"\operatorname{log1p}"),
-        ElementwiseOp("sin", lambda x, p: np.sin(x), lambda u, ans, p: apply("cos", u), r"\sin"),
-        ElementwiseOp("cos", lambda x, p: np.cos(x), lambda u, ans, p: -apply("sin", u), r"\cos"),
-        ElementwiseOp("tanh", lambda x, p: np.tanh(x), lambda u, ans, p: 1 - apply("square", ans), r"\tanh"),
-        ElementwiseOp("sigmoid", lambda x, p: _sigmoid(x), lambda u, ans, p: ans * (1 - ans), r"\sigma"),
+        ElementwiseOp("exp", lambda x, p: np.exp(x), lambda u, ans, p: ans, r"\exp", "np.exp({x})"),
+        ElementwiseOp("log", lambda x, p: np.log(x), lambda u, ans, p: rec(u), r"\log", "np.log({x})"),
+        ElementwiseOp("log1p", lambda x, p: np.log1p(x), lambda u, ans, p: rec(1 + u), r"\operatorname{log1p}", "np.log1p({x})"),
+        ElementwiseOp("sin", lambda x, p: np.sin(x), lambda u, ans, p: apply("cos", u), r"\sin", "np.sin({x})"),
+        ElementwiseOp("cos", lambda x, p: np.cos(x), lambda u, ans, p: -apply("sin", u), r"\cos", "np.cos({x})"),
+        ElementwiseOp("tanh", lambda x, p: np.tanh(x), lambda u, ans, p: 1 - apply("square", ans), r"\tanh", "np.tanh({x})"),
+        ElementwiseOp("sigmoid", lambda x, p: _sigmoid(x), lambda u, ans, p: ans * (1 - ans), r"\sigma", "_sigmoid({x})", _SIGMOID_SOURCE),
         # relu'(0) = 0 and abs'(0) = 0: the derivative is 0 for u <= 0 (seed 000).
-        ElementwiseOp("relu", lambda x, p: np.maximum(x, 0), lambda u, ans, p: apply("step", u), r"\operatorname{relu}"),
-        ElementwiseOp("abs", lambda x, p: np.abs(x), lambda u, ans, p: apply("sign", u), r"\operatorname{abs}"),
-        ElementwiseOp("step", lambda x, p: np.heaviside(x, 0.0), lambda u, ans, p: None, r"\operatorname{H}"),
-        ElementwiseOp("sign", lambda x, p: np.sign(x), lambda u, ans, p: None, r"\operatorname{sign}"),
-        ElementwiseOp("sqrt", lambda x, p: np.sqrt(x), lambda u, ans, p: 0.5 * rec(ans), r"\sqrt"),
-        ElementwiseOp("square", lambda x, p: np.square(x), lambda u, ans, p: 2 * u, r"\operatorname{square}"),
-        ElementwiseOp("reciprocal", lambda x, p: np.reciprocal(x), lambda u, ans, p: -apply("square", ans), r"\operatorname{recip}"),
+        ElementwiseOp("relu", lambda x, p: np.maximum(x, 0), lambda u, ans, p: apply("step", u), r"\operatorname{relu}", "np.maximum({x}, 0)"),
+        ElementwiseOp("abs", lambda x, p: np.abs(x), lambda u, ans, p: apply("sign", u), r"\operatorname{abs}", "np.abs({x})"),
+        ElementwiseOp("step", lambda x, p: np.heaviside(x, 0.0), lambda u, ans, p: None, r"\operatorname{H}", "np.heaviside({x}, 0.0)"),
+        ElementwiseOp("sign", lambda x, p: np.sign(x), lambda u, ans, p: None, r"\operatorname{sign}", "np.sign({x})"),
+        ElementwiseOp("sqrt", lambda x, p: np.sqrt(x), lambda u, ans, p: 0.5 * rec(ans), r"\sqrt", "np.sqrt({x})"),
+        ElementwiseOp("square", lambda x, p: np.square(x), lambda u, ans, p: 2 * u, r"\operatorname{square}", "np.square({x})"),
+        ElementwiseOp("reciprocal", lambda x, p: np.reciprocal(x), lambda u, ans, p: -apply("square", ans), r"\operatorname{recip}", "np.reciprocal({x})"),
         ElementwiseOp(
             "power",
             lambda x, p: np.power(x, p),
             lambda u, ans, p: None if p == 0 else p * apply("power", u, p - 1),
             r"\operatorname{pow}",
+            "np.power({x}, {p})",
         ),
     ]
     return {op.name: op for op in entries}

@@ -93,8 +93,8 @@ class Latex(Text):
         return rf"{OPS[fn].latex}{self.open}{inner}{self.close}"
 
     def sigma(self, names, body: str) -> str:
-        lone = " " not in body  # \sum_{k} x_{k} needs no brackets
-        return rf"\sum_{{{','.join(names)}}} " + (body if lone else f"{self.open}{body}{self.close}")
+        # \sum_{k} a_{k} b_{k} needs no brackets; a sum under the sign does.
+        return rf"\sum_{{{','.join(names)}}} " + (f"{self.open}{body}{self.close}" if _is_sum(body) else body)
 
     def reshape(self, names, shape, inner: str) -> str:
         return rf"\operatorname{{reshape}}_{{{','.join(names)} \to {shape}}}{self.open}{inner}{self.close}"

@@ -1,0 +1,222 @@
+"""The ``einsdiff`` command: a derivative from the shell.
+
+    einsdiff "ij,j->i" --wrt 0 --shape 2x3 --shape 3
+    einsdiff "relu(W[i,j]*x[j] + b[i])" --wrt W --shape W=3x4 --shape x=4 --shape b=3 --format explain
+
+An expression is an einsum equation (operands named A, B, C, ... by position) or a
+formula in index notation (as ``ed.parse`` reads it). Bad input exits with status 2
+and one line on stderr; a failed ``--check`` exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import re
+import sys
+
+import numpy as np
+
+from .codegen import to_einsum, to_numpy_code
+from .derive import hessian, jacobian
+from .errors import EinsdiffError, OperandError
+from .evaluate import evaluate
+from .explain import explain
+from .expr import Expr, Var
+from .parse import formula_letters, parse
+from .printing import _LETTERS, Latex, Text, render
+from .subscripts import einsum
+from .testing import finite_difference_jacobian, kink_distance
+
+FORMATS = ("text", "latex", "einsum", "numpy", "explain")
+_EINSUM = re.compile(r"^[\sA-Za-z.,]*(->[\sA-Za-z.]*)?$")
+
+
+class _Usage(EinsdiffError):
+    """A command-line mistake (an unknown flag, a malformed shape)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line and status 2, like every other bad input
+        raise _Usage(message)
+
+
+def _arguments() -> argparse.ArgumentParser:
+    p = _Parser(prog="einsdiff", description="Derivatives of tensor expressions in index notation.")
+    p.add_argument("expression", help='an einsum equation "ij,j->i" or a formula "relu(W[i,j]*x[j] + b[i])"')
+    p.add_argument("--wrt", required=True, help="the variable to differentiate by: a name, or an operand position")
+    p.add_argument("--shape", action="append", default=[], metavar="[NAME=]3x4",
+                   help="a shape: NAME=3x4 for a formula, or one per einsum operand in order; 'scalar' for ()")
+    p.add_argument("--format", choices=FORMATS, default="text")
+    p.add_argument("--hessian", action="store_true", help="the second derivative (the expression must be a scalar)")
+    p.add_argument("--check", action="store_true", help="compare with central finite differences on random inputs")
+    p.add_argument("--value", action="append", default=[], metavar="NAME=JSON",
+                   help="a value for the numbers in --format explain, e.g. A=[[1,2,3],[4,5,6]]")
+    p.add_argument("--order", choices=("row", "column"), default="row", help="how explain flattens matrices")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs of --check")
+    return p
+
+
+def _shape(text: str, what: str) -> tuple[int, ...]:
+    text = text.strip()
+    if text in ("scalar", "()", ""):
+        return ()
+    parts = text.replace("×", "x").replace(",", "x").split("x")
+    if not all(part.strip().isdigit() for part in parts):
+        raise _Usage(f"{what}: {text!r} is not a shape; write sizes joined by x, e.g. 3x4, or 'scalar'")
+    return tuple(int(part) for part in parts)
+
+
+def _build(args) -> tuple[Expr, Var, str, tuple[str, ...], tuple[str, ...] | None]:
+    """The expression, the variable, the function's name, its index names and the variable's letters."""
+    if _EINSUM.match(args.expression) and "[" not in args.expression:
+        return _from_einsum(args)
+    shapes = {}
+    for item in args.shape:
+        name, sep, dims = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise _Usage(f"--shape {item!r}: for a formula give NAME=SIZES, e.g. W=3x4")
+        shapes[name.strip()] = _shape(dims, f"--shape {item}")
+    f = parse(args.expression, **shapes)
+    fname, out, letters = formula_letters(args.expression)
+    by_name = {v.name: v for v in _variables(f)}
+    wrt = by_name.get(args.wrt)
+    if wrt is None:
+        raise OperandError(f"--wrt {args.wrt!r} is not a variable of the formula; it has {', '.join(sorted(by_name))}")
+    return f, wrt, fname or "f", out, letters.get(wrt.name)
+
+
+def _from_einsum(args):
+    equation = args.expression.replace(" ", "")
+    inputs = equation.split("->")[0].split(",")
+    if len(args.shape) != len(inputs):
+        raise _Usage(f"{equation!r} has {len(inputs)} operands; give one --shape each (got {len(args.shape)})")
+    names = [_operand_name(k) for k in range(len(inputs))]
+    operands = [Var(n, _shape(s, f"--shape {s}")) for n, s in zip(names, args.shape, strict=True)]
+    f = einsum(equation, *operands)
+    position = int(args.wrt) if args.wrt.isdigit() else names.index(args.wrt) if args.wrt in names else None
+    if position is None or position >= len(operands):
+        raise OperandError(f"--wrt {args.wrt!r}: give an operand position 0..{len(operands) - 1} or a name {names}")
+    out = tuple(equation.split("->")[1]) if "->" in equation else None
+    letters = tuple(inputs[position]) if "." not in inputs[position] else None
+    return f, operands[position], "f", out if out and "." not in out else None, letters
+
+
+def _operand_name(k: int) -> str:
+    return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[k] if k < 26 else f"T{k}"
+
+
+def _variables(f: Expr) -> tuple[Var, ...]:
+    from .variables import variables
+
+    return variables(f)
+
+
+def _index_names(f: Expr, wrt: Var, out, letters, count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Free names of f (the formula's own), then derivative names that follow the variable's
+    letters where those are free, else a, b, c, ..."""
+    out = tuple(out) if out is not None and len(out) == f.ndim else tuple(_LETTERS[: f.ndim])
+    taken = set(out)
+    derivative = []
+    spare = (c for c in itertools.chain("abcdefgh", _LETTERS, (f"d{k}" for k in itertools.count(1))))
+    for rep in range(count):
+        for p in range(wrt.ndim):
+            letter = letters[p] if letters is not None and rep == 0 and len(letters) == wrt.ndim else None
+            if letter is None or letter in taken or letters.count(letter) > 1:
+                letter = next(c for c in spare if c not in taken and (letters is None or c not in letters))
+            taken.add(letter)
+            derivative.append(letter)
+    return out, tuple(derivative)
+
+
+def _values(items: list[str]) -> dict:
+    values = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        try:
+            values[name.strip()] = np.asarray(json.loads(text), dtype=float)
+        except (ValueError, TypeError) as err:
+            raise _Usage(f"--value {item!r}: write NAME=JSON, e.g. A=[[1,2],[3,4]] ({err})") from err
+        if not sep:
+            raise _Usage(f"--value {item!r}: write NAME=JSON, e.g. A=[[1,2],[3,4]]")
+    return values
+
+
+def _check(f: Expr, wrt: Var, derivative: Expr, order: int, seed: int) -> tuple[str, bool]:
+    """Compare with central differences at random inputs in [0.5, 1.5] (inside log's and sqrt's
+    domains), resampled while a relu or abs argument sits too close to its kink."""
+    vs = _variables(derivative if order == 1 else f)
+    for attempt in range(20):
+        rng = np.random.default_rng(seed + attempt)
+        point = {v.name: rng.uniform(0.5, 1.5, v.shape) for v in _variables(f)}
+        if kink_distance(f, point) > 1e-3:
+            break
+    target = f if order == 1 else jacobian(f, wrt)
+    want = finite_difference_jacobian(target, wrt, point)
+    got = np.asarray(evaluate(derivative, **{v.name: point[v.name] for v in vs}))
+    err = float(np.max(np.abs(got - want), initial=0.0))
+    scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
+    ok = err <= 1e-5 * scale
+    verdict = "ok" if ok else "MISMATCH"
+    return (f"check: max |derivative - central finite differences| = {err:.3g} over {want.size} entries "
+            f"(values up to {scale:.3g}, random inputs in [0.5, 1.5], seed {seed}): {verdict}"), ok
+
+
+def run(argv: list[str]) -> tuple[str, int]:
+    args = _arguments().parse_args(argv)
+    f, wrt, fname, out, letters = _build(args)
+    order = 2 if args.hessian else 1
+    derivative = hessian(f, wrt) if args.hessian else jacobian(f, wrt)
+    free, dnames = _index_names(f, wrt, out, letters, order)
+    lines = []
+    if args.format in ("text", "latex"):
+        style = Latex() if args.format == "latex" else Text()
+        _, body, legend = render(f, free, style)
+        _, dbody, dlegend = render(derivative, free + dnames, style)
+        den = " ".join(_partial(style, wrt.name, dnames[k * wrt.ndim:(k + 1) * wrt.ndim]) for k in range(order))
+        head = style.ref(fname, free)
+        if args.format == "latex":
+            num = rf"\partial^{{2}} {head}" if order == 2 else rf"\partial {head}"
+            lines += [f"{head} = {body}{legend}", rf"\frac{{{num}}}{{{den}}} = {dbody}{dlegend}"]
+        else:
+            lines += [f"{head} = {body}{legend}", f"{'∂²' if order == 2 else '∂'}{head}/{den} = {dbody}{dlegend}"]
+        shape = "×".join(f"({'×'.join(map(str, s)) or '1'})" for s in (f.shape,) + (wrt.shape,) * order)
+        lines.append(f"shape: {shape} = {derivative.shape}")
+    elif args.format == "einsum":
+        lines.append(to_einsum(derivative))
+    elif args.format == "numpy":
+        key = "hessian" if args.hessian else "jacobian"
+        lines.append(to_numpy_code({"value": f, key: derivative}, name=fname if fname != "f" else "f"))
+    else:
+        values = _values(args.value) if args.value else None
+        if args.hessian:
+            grad_f = jacobian(f, wrt)
+            lines.append(explain(grad_f, wrt, values=values, order=args.order, name=f"g_{fname}",
+                                 indices=dnames[: wrt.ndim], wrt_indices=dnames[wrt.ndim:]))
+        else:
+            lines.append(explain(f, wrt, values=values, order=args.order, name=fname, indices=free,
+                                 wrt_indices=dnames))
+    status = 0
+    if args.check:
+        line, ok = _check(f, wrt, derivative, order, args.seed)
+        lines.append(line)
+        status = 0 if ok else 1
+    return "\n".join(lines), status
+
+
+def _partial(style, name: str, names) -> str:
+    ref = style.ref(name, names)
+    return rf"\partial {ref}" if isinstance(style, Latex) else f"∂{ref}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        text, status = run(sys.argv[1:] if argv is None else argv)
+    except EinsdiffError as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(f"einsdiff: error: {first}", file=sys.stderr)
+        return 2
+    print(text)
+    return status
+

@@ -1,0 +1,119 @@
+"""The einsdiff command end to end, through a subprocess, as a user runs it."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from test_explain import matrix_after
+
+SEED_001 = ["--shape", "A=2x3", "--shape", "W=3x2", "--shape", "B=2"]
+
+
+def einsdiff(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "einsdiff", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_einsum_equation_by_operand_position():
+    run = einsdiff("ij,j->i", "--wrt", "0", "--shape", "2x3", "--shape", "3")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "f[i] = A[i,j] B[j]",
+        "∂f[i]/∂A[a,j] = δ[i,a] B[j]; i:2, a:2",
+        "shape: (2)×(2×3) = (2, 2, 3)",
+    ]
+
+
+def test_formula_with_check_names_derivative_indices_after_the_variable():
+    run = einsdiff("relu(W[i,j]*x[j]+b[i])", "--wrt", "W", "--shape", "W=3x4", "--shape", "x=4", "--shape", "b=3",
+                   "--check")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == "f[i] = relu(W[i,j] x[j] + b[i])"
+    assert lines[1] == "∂f[i]/∂W[a,j] = δ[i,a] step(W[i,k] x[k] + b[i]) x[j]; a:3"
+    assert lines[-1].startswith("check: max |derivative - central finite differences| = ")
+    assert lines[-1].endswith(": ok")
+    assert float(lines[-1].split("= ")[1].split()[0]) < 1e-6
+
+
+def test_seed_001_explain_prints_the_4_by_6_jacobian():
+    run = einsdiff("Z[i,j] = A[i,k]*W[k,j] + B[j]", "--wrt", "W", *SEED_001, "--format", "explain",
+                   "--value", "A=[[1,2,3],[4,5,6]]")
+    assert run.returncode == 0, run.stderr
+    assert "result: ∂Z[i,j]/∂W[k,a] = δ[j,a] A[i,k]" in run.stdout
+    want = [[1, 0, 2, 0, 3, 0], [0, 1, 0, 2, 0, 3], [4, 0, 5, 0, 6, 0], [0, 4, 0, 5, 0, 6]]
+    np.testing.assert_array_equal(matrix_after(run.stdout, "Jacobian matrix (row-major vec)"), want)
+
+
+def test_seed_001_explain_of_the_sum_gives_5_5_7_7_9_9():
+    run = einsdiff("S = sum[i,j](A[i,k]*W[k,j] + B[j])", "--wrt", "W", *SEED_001, "--format", "explain",
+                   "--value", "A=[[1,2,3],[4,5,6]]")
+    assert run.returncode == 0, run.stderr
+    assert "chain rule through U1" in run.stdout
+    np.testing.assert_array_equal(matrix_after(run.stdout, "reshaped to the shape of W"), [[5, 5], [7, 7], [9, 9]])
+
+
+def test_seed_000_neuron_and_seed_003_ax_explain():
+    run = einsdiff("relu(w[i]*x[i] + b)", "--wrt", "w", "--shape", "w=3", "--shape", "x=3", "--shape", "b=scalar",
+                   "--format", "explain")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "result: ∂f/∂w[i] = x[i] step(x[j] w[j] + b)"
+    run = einsdiff("f[i] = A[i,j]*x[j]", "--wrt", "A", "--shape", "A=2x3", "--shape", "x=3", "--format", "explain")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "result: ∂f[i]/∂A[a,j] = δ[i,a] x[j]"
+
+
+def test_hessian_latex_and_einsum_formats():
+    args = ["L = sum[i]((A[i,j]*x[j] - y[i])^2)", "--wrt", "x", "--shape", "A=2x3", "--shape", "x=3", "--shape", "y=2"]
+    run = einsdiff(*args, "--hessian", "--check")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[1] == "∂²L/∂x[j] ∂x[a] = 2 A[i,j] A[i,a]"
+    assert run.stdout.splitlines()[-1].endswith(": ok")
+    run = einsdiff(*args, "--format", "latex")
+    assert run.returncode == 0, run.stderr
+    assert r"\frac{\partial L}{\partial x_{j}}" in run.stdout
+    run = einsdiff(*args, "--format", "einsum")
+    assert run.returncode == 0, run.stderr
+    assert "einsum(" in run.stdout
+
+
+def test_numpy_format_is_code_that_runs(tmp_path):
+    run = einsdiff("ij,j->i", "--wrt", "0", "--shape", "2x3", "--shape", "3", "--format", "numpy")
+    assert run.returncode == 0, run.stderr
+    namespace = {}
+    exec(compile(run.stdout, "generated", "exec"), namespace)  # noqa: S102 - the code under test
+    A, B = np.arange(6.0).reshape(2, 3), np.array([1.0, 2.0, 3.0])
+    out = namespace["f"](A, B)
+    np.testing.assert_allclose(out["value"], A @ B)
+    np.testing.assert_allclose(out["jacobian"], np.einsum("ia,j->iaj", np.eye(2), B))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["x[j] $ 2", "--wrt", "x", "--shape", "x=3"], "unexpected character '$' (column 6)"),
+        (["W[i,j]*x[j]", "--wrt", "W", "--shape", "W=3x4", "--shape", "x=5"], "index 'j' has sizes"),
+        (["W[i,j]*x[j]", "--wrt", "q", "--shape", "W=3x4", "--shape", "x=4"], "--wrt 'q' is not a variable"),
+        (["W[i,j]*x[j]", "--wrt", "W", "--shape", "W=3by4", "--shape", "x=4"], "is not a shape"),
+        (["ij,j->i", "--wrt", "0", "--shape", "2x3"], "has 2 operands; give one --shape each"),
+        (["ij,j->i", "--wrt", "5", "--shape", "2x3", "--shape", "3"], "--wrt '5'"),
+        (["ij,jk->i", "--wrt", "0", "--shape", "2x3", "--shape", "4x2"], "'j'"),
+        (["W[i,j]*x[j]", "--shape", "W=3x4"], "the following arguments are required: --wrt"),
+        (["W[i,j]*x[j]", "--wrt", "W", "--shape", "3x4", "--shape", "x=4"], "for a formula give NAME=SIZES"),
+        (["x[i]", "--wrt", "x", "--shape", "x=3", "--format", "pdf"], "invalid choice: 'pdf'"),
+        (["x[i]", "--wrt", "x", "--shape", "x=3", "--format", "explain", "--value", "x=[1,2"], "--value 'x=[1,2'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, message):
+    run = einsdiff(*args)
+    assert run.returncode == 2
+    assert run.stdout == ""
+    err = run.stderr.strip()
+    assert "\n" not in err and err.startswith("einsdiff: error: "), err
+    assert message in err, err
+    assert "Traceback" not in run.stderr
+
+
+def test_console_script_is_declared():
+    text = open("pyproject.toml", encoding="utf-8").read()
+    assert 'einsdiff = "einsdiff.cli:main"' in text

@@ -1,0 +1,135 @@
+"""ed.explain and ed.to_latex: the seeds' derivations, line by line, and numbers that match."""
+
+import re
+
+import numpy as np
+import pytest
+
+import einsdiff as ed
+
+A_001 = np.array([[1.0, 2, 3], [4, 5, 6]])
+SHAPES_001 = dict(A=(2, 3), W=(3, 2), B=(2,))
+
+
+def matrix_after(text: str, after: str) -> np.ndarray:
+    """The bracketed rows printed right after the line that contains ``after``."""
+    lines = text.splitlines()
+    start = next(k for k, line in enumerate(lines) if after in line) + 1
+    rows = []
+    for line in lines[start:]:
+        if not line.strip().startswith("["):
+            break
+        rows.append([float(v) for v in line.strip()[1:-1].split()])
+    return np.array(rows)
+
+
+def test_seed_001_jacobian_of_aw_plus_b_is_the_4_by_6matrix_after():
+    Z = ed.parse("Z[i,j] = A[i,k]*W[k,j] + B[j]", **SHAPES_001)
+    text = ed.explain(Z, ed.var("W", (3, 2)), values={"A": A_001}, name="Z")
+    assert "so ∂Z/∂W has shape (2×2)×(3×2), a 4×6 matrix" in text
+    assert "sum rule: ∂Z[i,j]/∂W[a,b] = ∂(A[i,k] W[k,j])/∂W[a,b] + ∂B[j]/∂W[a,b]" in text
+    assert "delta: δ[k,a]   (renames the summed k to a: the sum over k collapses)" in text
+    assert "delta: δ[j,b]   (j is free" in text
+    assert "constant: ∂B[j]/∂W[a,b] = 0" in text
+    assert "result: ∂Z[i,j]/∂W[a,b] = δ[j,b] A[i,a]" in text
+    want = [[1, 0, 2, 0, 3, 0], [0, 1, 0, 2, 0, 3], [4, 0, 5, 0, 6, 0], [0, 4, 0, 5, 0, 6]]
+    np.testing.assert_array_equal(matrix_after(text, "Jacobian matrix (row-major vec)"), want)
+
+
+def test_seed_001_chain_rule_through_z_gives_5_5_7_7_9_9():
+    S = ed.parse("S = sum[i,j](A[i,k]*W[k,j] + B[j])", **SHAPES_001)
+    text = ed.explain(S, ed.var("W", (3, 2)), values={"A": A_001}, name="S")
+    assert "let: U1[i,j] = A[i,k] W[k,j] + B[j]" in text
+    assert "chain rule through U1: ∂S/∂W[a,b] = Σ[i,j](∂S/∂U1[i,j] ∂U1[i,j]/∂W[a,b])" in text
+    assert "with ∂S/∂U1[i,j] = 1" in text
+    np.testing.assert_array_equal(matrix_after(text, "chain rule in numbers"), [[1, 1, 1, 1]])
+    np.testing.assert_array_equal(matrix_after(text, "times:")[0], [1, 0, 2, 0, 3, 0])
+    np.testing.assert_array_equal(matrix_after(text, "gradient as a row"), [[5, 5, 7, 7, 9, 9]])
+    np.testing.assert_array_equal(matrix_after(text, "reshaped to the shape of W"), [[5, 5], [7, 7], [9, 9]])
+
+
+def test_column_major_order_flattens_columns_first():
+    Z = ed.parse("Z[i,j] = A[i,k]*W[k,j] + B[j]", **SHAPES_001)
+    text = ed.explain(Z, ed.var("W", (3, 2)), values={"A": A_001}, order="column")
+    J = ed.evaluate(ed.jacobian(Z, ed.var("W", (3, 2))), A=A_001, W=np.ones((3, 2)), B=np.ones(2))
+    want = J.transpose(1, 0, 3, 2).reshape(4, 6)  # vec stacks columns: reverse the axes, then C order
+    np.testing.assert_array_equal(matrix_after(text, "Jacobian matrix (column-major vec)"), want)
+
+
+def test_seed_000_neuron_gradient_is_x_where_active():
+    f = ed.parse("relu(w[i]*x[i] + b)", w=(3,), x=(3,), b=())
+    text = ed.explain(f, ed.var("w", (3,)))
+    assert "let: U1 = x[i] w[i] + b   (a scalar intermediate)" in text
+    assert "chain rule for the elementwise relu: ∂f/∂w[a] = step(U1) ∂U1/∂w[a]   (relu'(u) = step(u))" in text
+    assert "delta: δ[i,a]   (renames the summed i to a" in text
+    assert text.splitlines()[-1] == "result: ∂f/∂w[a] = x[a] step(x[i] w[i] + b)"
+
+
+def test_seed_003_derivative_of_ax_by_a():
+    f = ed.parse("f[i] = A[i,j]*x[j]", A=(2, 3), x=(3,))
+    text = ed.explain(f, ed.var("A", (2, 3)), values={"x": [1.0, 2.0, 3.0]})
+    assert "result: ∂f[i]/∂A[a,b] = δ[i,a] x[b]" in text
+    np.testing.assert_array_equal(matrix_after(text, "Jacobian matrix"), [[1, 2, 3, 0, 0, 0], [0, 0, 0, 1, 2, 3]])
+
+
+def test_a_factor_used_twice_is_one_intermediate_with_a_doubled_outer_derivative():
+    L = ed.parse("L = (A[i,j]*x[j] - y[i])*(A[i,k]*x[k] - y[i])", A=(2, 3), x=(3,), y=(2,))
+    text = ed.explain(L, ed.var("A", (2, 3)), name="L")
+    assert text.count("let: ") == 1
+    assert "with ∂L/∂U1[i] = 2 U1[i]" in text
+    assert text.splitlines()[-1] == "result: ∂L/∂A[a,b] = 2 (A[a,i] x[i] - y[a]) x[b]"
+
+
+def test_every_so_line_matches_the_jacobian_it_names():
+    """Each level's result is a real Jacobian: the last line equals ed.jacobian printed."""
+    W, x, b = ed.var("W", (3, 4)), ed.var("x", (4,)), ed.var("b", (3,))
+    f = ed.tanh(W @ x + b) * ed.sigmoid(W @ x)
+    text = ed.explain(f, W)
+    want = ed.to_index_notation(ed.jacobian(f, W), indices=("i", "a", "b")).split(" = ", 1)[1]
+    assert text.splitlines()[-1] == f"result: ∂f[i]/∂W[a,b] = {want.split(';')[0]}"
+
+
+def test_latex_explain_is_math_with_text_notes():
+    S = ed.parse("S = sum[i,j](A[i,k]*W[k,j] + B[j])", **SHAPES_001)
+    text = ed.explain(S, ed.var("W", (3, 2)), values={"A": A_001}, latex=True, name="S")
+    assert r"\frac{\partial S}{\partial W_{ab}}" in text
+    assert r"\delta_{ka}" in text and "δ" not in text and "Σ" not in text and "∂" not in text
+    assert r"\begin{bmatrix} 5 & 5 \\ 7 & 7 \\ 9 & 9 \end{bmatrix}" in text
+    for line in text.splitlines():
+        assert line.count("{") == line.count("}"), line
+        assert line.count("$") % 2 == 0, line
+
+
+def test_explain_bad_input():
+    x = ed.var("x", (3,))
+    with pytest.raises(ed.OptionError, match="order='diagonal'"):
+        ed.explain(ed.sum(x), x, order="diagonal")
+    with pytest.raises(ed.OperandError, match="explain needs a value for variable 'A'"):
+        ed.explain(ed.parse("f[i] = A[i,j]*x[j]", A=(2, 3), x=(3,)), x, values={})
+    with pytest.raises(ed.OperandError, match="wrt_indices"):
+        ed.explain(ed.sum(x), x, wrt_indices=("i", "i"))
+    with pytest.raises(ed.WrtError):
+        ed.explain(ed.sum(x), "y")
+
+
+def test_to_latex_forms():
+    A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
+    assert ed.to_latex(A @ x) == "f_{i} = A_{ij} x_{j}"
+    assert ed.to_latex(ed.jacobian(A @ x, A), name="J", indices="iab") == (
+        r"J_{iab} = \delta_{ia} x_{b}, \; i \in 1..2, \; a \in 1..2"
+    )
+    assert ed.to_latex(ed.sum(1 / (x + 1))) == r"f = \sum_{i} \frac{1}{x_{i} + 1}"
+    assert ed.to_latex(ed.sqrt(x) ** 3, indices="k") == r"f_{k} = \left(\sqrt{x_{k}}\right)^{3}"
+    v0 = ed.var("v_0", (2,))
+    assert ed.to_latex(v0) == r"f_{i} = \mathrm{v\_0}_{i}"
+    assert (A @ x)._repr_latex_() == "$$f_{i} = A_{ij} x_{j}$$"
+
+
+def test_to_latex_of_derivatives_is_balanced_and_text_free():
+    W, x = ed.var("W", (3, 4)), ed.var("x", (4,))
+    loss = ed.sum(ed.log1p(ed.exp(W @ x)) - ed.relu(W @ x) ** 2)
+    for e in (loss, ed.grad(loss, W), ed.hessian(loss, x)):
+        text = ed.to_latex(e)
+        assert text.count("{") == text.count("}")
+        assert text.count(r"\left(") == text.count(r"\right)")
+        assert not re.search("[δΣ∂]", text)
