@@ -8,13 +8,15 @@ f[i,j,k] = δ[i,j] x[k]; i:2, j:2
 
 import numbers
 
-from .build import as_expr, matmul, transpose
+from .build import as_expr, greater, greater_equal, less, less_equal, matmul, transpose
+from .build import divide, power
 from .codegen import to_einsum, to_numpy_code
 from .build import reduce_sum as sum  # noqa: A004 - mirrors numpy.sum
 from .derive import grad, hessian, jacobian, jacobian_matrix
 from .errors import (
     BindingError,
     EinsdiffError,
+    EvaluationError,
     NotScalarError,
     OperandError,
     OptionError,
@@ -27,6 +29,26 @@ from .errors import (
 from .evaluate import Compiled, evaluate
 from .evaluate import compile_outputs as compile  # noqa: A004 - the public name
 from .explain import explain
+from .matrix import (
+    det,
+    diag,
+    diagonal,
+    dot,
+    inv,
+    log_softmax,
+    logdet,
+    logsumexp,
+    maximum,
+    minimum,
+    norm,
+    outer,
+    reshape,
+    slogdet,
+    softmax,
+    solve,
+    trace,
+    where,
+)
 from .expr import Expr, Var
 from .parse import parse
 from .printing import to_index_notation, to_latex
@@ -78,11 +100,19 @@ relu = _elementwise("relu")
 abs = _elementwise("abs")  # noqa: A001 - mirrors numpy.abs
 sqrt = _elementwise("sqrt")
 square = _elementwise("square")
+softplus = _elementwise("softplus")
+reciprocal = _elementwise("reciprocal")
+
+
+def pow(x, c) -> Expr:  # noqa: A001 - mirrors numpy.power
+    """``x ** c``: a constant exponent is one elementwise power; an expression exponent is exp(c log x)."""
+    return power(x, c)
 
 __all__ = [
     "BindingError",
     "Compiled",
     "EinsdiffError",
+    "EvaluationError",
     "Expr",
     "NotScalarError",
     "OperandError",
@@ -97,22 +127,47 @@ __all__ = [
     "as_expr",
     "compile",
     "cos",
+    "det",
+    "diag",
+    "diagonal",
+    "divide",
+    "dot",
     "einsum",
     "evaluate",
-    "explain",
     "exp",
+    "explain",
     "grad",
+    "greater",
+    "greater_equal",
     "hessian",
+    "inv",
     "jacobian",
     "jacobian_matrix",
+    "less",
+    "less_equal",
     "log",
     "log1p",
+    "log_softmax",
+    "logdet",
+    "logsumexp",
     "matmul",
+    "maximum",
+    "minimum",
+    "norm",
+    "outer",
     "parse",
+    "pow",
+    "power",
+    "reciprocal",
     "relu",
+    "reshape",
     "sigmoid",
     "simplify",
     "sin",
+    "slogdet",
+    "softmax",
+    "softplus",
+    "solve",
     "sqrt",
     "square",
     "substitute",
@@ -122,6 +177,8 @@ __all__ = [
     "to_index_notation",
     "to_latex",
     "to_numpy_code",
+    "trace",
     "transpose",
     "var",
+    "where",
 ]

@@ -147,6 +147,24 @@ def power(a, b) -> Expr:
     return apply("exp", multiply(b, apply("log", as_expr(a))))
 
 
+def greater(a, b) -> Expr:
+    """1 where a > b, else 0 (a mask with derivative zero): step(a - b), as heaviside(0) = 0."""
+    return apply("step", subtract(a, b))
+
+
+def less(a, b) -> Expr:
+    return greater(b, a)
+
+
+def greater_equal(a, b) -> Expr:
+    """1 where a >= b: the complement of a < b."""
+    return subtract(1.0, less(a, b))
+
+
+def less_equal(a, b) -> Expr:
+    return greater_equal(b, a)
+
+
 def matmul(a, b) -> Expr:
     """numpy's ``@``: vectors, matrices and stacks of matrices, as one einsum."""
     from .subscripts import einsum
@@ -163,7 +181,7 @@ def matmul(a, b) -> Expr:
     return einsum(f"{left},{right}->{out}", a, b)
 
 
-def _axes(x: Expr, axis) -> tuple[int, ...]:
+def axes_of(x: Expr, axis) -> tuple[int, ...]:
     axes = range(x.ndim) if axis is None else (axis if isinstance(axis, tuple | list) else (axis,))
     result = []
     for ax in axes:
@@ -178,7 +196,7 @@ def _axes(x: Expr, axis) -> tuple[int, ...]:
 def reduce_sum(x, axis=None) -> Expr:
     """Sum over ``axis`` (an int, a tuple of ints, or None for all)."""
     x = as_expr(x)
-    drop = _axes(x, axis)
+    drop = axes_of(x, axis)
     labels = tuple(range(x.ndim))
     return contract(
         [x], [labels], tuple(a for a in labels if a not in drop), dict(zip(labels, x.shape, strict=True))
@@ -190,7 +208,7 @@ def transpose(x, axes=None) -> Expr:
     x = as_expr(x)
     if axes is not None and not isinstance(axes, tuple | list):
         raise ShapeError(f"transpose axes must be a tuple of ints, one per axis of {x.shape}, got {axes!r}")
-    perm = tuple(reversed(range(x.ndim))) if axes is None else _axes(x, tuple(axes))
+    perm = tuple(reversed(range(x.ndim))) if axes is None else axes_of(x, tuple(axes))
     if len(perm) != x.ndim:
         raise ShapeError(f"transpose axes {axes!r} do not name each of the {x.ndim} axes once")
     labels = tuple(range(x.ndim))

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .errors import NotScalarError, OperandError, OptionError, VariableConflictError, WrtError
-from .expr import Add, Const, Contract, Expr, Map, Materialize, Reshape, Var, zero
+from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var, zero
+from .functions import FUNCTIONS
 from .ops import OPS
 from .simplify import add, contract
 from .variables import children, topological, variables
@@ -74,6 +75,14 @@ def _map_rule(node: Map, wrt: Var, jac) -> Expr | None:
     return contract([fprime, du], [own, own + d], own + d, sizes)
 
 
+def _call_rule(node: Call, wrt: Var, jac) -> Expr | None:
+    """The function's own forward rule, from its arguments' Jacobians (einsdiff.functions)."""
+    tangents = tuple(jac(a) for a in node.args)
+    if all(t is None for t in tangents):
+        return None
+    return FUNCTIONS[node.fn].jvp(node, tangents, wrt.shape)
+
+
 def _add_rule(node: Add, wrt: Var, jac) -> Expr | None:
     """d(sum_k c_k T_k) = sum_k c_k dT_k."""
     pairs = [(jac(t), c) for t, c in zip(node.terms, node.coeffs, strict=True)]
@@ -100,6 +109,7 @@ FORWARD_RULES: dict[type, Callable] = {
     Contract: _contract_rule,
     Map: _map_rule,
     Add: _add_rule,
+    Call: _call_rule,
     Reshape: _reshape_rule,
     Materialize: _materialize_rule,
 }
@@ -168,6 +178,13 @@ def _reverse_add(node: Add, adj: Expr, f: Expr, push) -> None:
         push(term, add([adj], [c], adj.shape))
 
 
+def _reverse_call(node: Call, adj: Expr, f: Expr, push) -> None:
+    """Each argument's share of df/dN, by the function's own reverse rule (einsdiff.functions)."""
+    for arg, share in zip(node.args, FUNCTIONS[node.fn].vjp(node, adj, f.shape), strict=True):
+        if share is not None:
+            push(arg, share)
+
+
 def _reverse_reshape(node: Reshape, adj: Expr, f: Expr, push) -> None:
     """df/dT = df/dN reshaped back to T's shape on the trailing axes."""
     push(node.arg, Reshape(adj, f.shape + node.arg.shape))
@@ -182,6 +199,7 @@ REVERSE_RULES: dict[type, Callable] = {
     Contract: _reverse_contract,
     Map: _reverse_map,
     Add: _reverse_add,
+    Call: _reverse_call,
     Reshape: _reverse_reshape,
     Materialize: _reverse_materialize,
 }

@@ -48,3 +48,8 @@ class ParseError(EinsdiffError, ValueError):
         self.formula, self.position = formula, position
         where = f"\n  {formula}\n  {' ' * position}^" if formula else ""
         super().__init__(f"{message} (column {position + 1}){where}")
+
+
+class EvaluationError(EinsdiffError, ArithmeticError):
+    """A function is undefined at the values given: a singular matrix to ``inv``, a
+    non-positive determinant to ``logdet``."""

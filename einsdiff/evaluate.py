@@ -16,7 +16,8 @@ import numpy as np
 import opt_einsum
 
 from .errors import BindingError, OperandError
-from .expr import Add, Const, Contract, Expr, Map, Materialize, Reshape, Var
+from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var
+from .functions import FUNCTIONS
 from .ops import OPS
 from .variables import topological, variables
 
@@ -170,6 +171,9 @@ def _step(node: Expr) -> Step:
     if isinstance(node, Map):
         op = OPS[node.fn]
         return Step(node, (node.arg,), lambda args, env, dtype: op.numpy(args[0], node.param))
+    if isinstance(node, Call):
+        fn = FUNCTIONS[node.fn]
+        return Step(node, node.args, lambda args, env, dtype: fn.numpy(node, args))
     if isinstance(node, Reshape):
         return Step(node, (node.arg,), lambda args, env, dtype: np.reshape(args[0], node.shape))
     if isinstance(node, Materialize):

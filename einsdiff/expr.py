@@ -117,6 +117,9 @@ for _name, _builder in [("add", "add"), ("sub", "subtract"), ("mul", "multiply")
                         ("truediv", "divide"), ("pow", "power"), ("matmul", "matmul")]:
     setattr(Expr, f"__{_name}__", _operator(_builder))
     setattr(Expr, f"__r{_name}__", _operator(_builder, reflected=True))
+# Comparisons give 0/1 masks (for ed.where); == and != stay structural equality.
+for _name, _builder in [("gt", "greater"), ("lt", "less"), ("ge", "greater_equal"), ("le", "less_equal")]:
+    setattr(Expr, f"__{_name}__", _operator(_builder))
 
 
 def _stable(obj) -> bytes:
@@ -236,6 +239,28 @@ class Map(Expr):
 
     def __repr__(self):
         return f"Map({self.fn!r}, shape={self.shape})"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Call(Expr):
+    """A function of whole tensors that is not elementwise: ``fn`` names an entry of
+    :data:`einsdiff.functions.FUNCTIONS` (inv, det, solve, logsumexp, where, ...).
+
+    ``param`` holds the function's constants (e.g. the reduced axes of logsumexp); the
+    builders in :mod:`einsdiff.matrix` check the arguments and compute ``shape``.
+    """
+
+    fn: str
+    args: tuple[Expr, ...]
+    param: tuple = ()
+    shape: tuple[int, ...] = ()
+    _hash: int = _hash_field()
+
+    def __post_init__(self):
+        self._set_hash()
+
+    def __repr__(self):
+        return f"Call({self.fn!r}, shape={self.shape})"
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -69,6 +69,8 @@ def _table() -> dict[str, ElementwiseOp]:
         ElementwiseOp("cos", lambda x, p: np.cos(x), lambda u, ans, p: -apply("sin", u), r"\cos", "np.cos({x})"),
         ElementwiseOp("tanh", lambda x, p: np.tanh(x), lambda u, ans, p: 1 - apply("square", ans), r"\tanh", "np.tanh({x})"),
         ElementwiseOp("sigmoid", lambda x, p: _sigmoid(x), lambda u, ans, p: ans * (1 - ans), r"\sigma", "_sigmoid({x})", _SIGMOID_SOURCE),
+        # log(1 + e^x) as logaddexp(0, x): no overflow for large x, no log(1) rounding for very negative x.
+        ElementwiseOp("softplus", lambda x, p: np.logaddexp(0.0, x), lambda u, ans, p: apply("sigmoid", u), r"\operatorname{softplus}", "np.logaddexp(0.0, {x})"),
         # relu'(0) = 0 and abs'(0) = 0: the derivative is 0 for u <= 0 (seed 000).
         ElementwiseOp("relu", lambda x, p: np.maximum(x, 0), lambda u, ans, p: apply("step", u), r"\operatorname{relu}", "np.maximum({x}, 0)"),
         ElementwiseOp("abs", lambda x, p: np.abs(x), lambda u, ans, p: apply("sign", u), r"\operatorname{abs}", "np.abs({x})"),

@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Hashable, Mapping, Sequence
 
 from .errors import OperandError, ShapeError
-from .expr import Add, Const, Contract, Expr, Map, Materialize, Reshape, Var, is_zero, zero
+from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var, is_zero, zero
 from .ops import apply
 from .variables import topological
 
@@ -242,6 +242,8 @@ def substitute(expr: Expr, mapping: Mapping[Var, Expr]) -> Expr:
             new = apply(node.fn, done[node.arg], node.param)
         elif isinstance(node, Add):
             new = add([done[t] for t in node.terms], node.coeffs, node.shape)
+        elif isinstance(node, Call):
+            new = Call(node.fn, tuple(done[a] for a in node.args), node.param, node.shape)
         elif isinstance(node, Reshape):
             new = Reshape(done[node.arg], node.shape)
         elif isinstance(node, Materialize):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from .errors import VariableConflictError
-from .expr import Add, Contract, Expr, Map, Materialize, Reshape, Var
+from .expr import Add, Call, Contract, Expr, Map, Materialize, Reshape, Var
 
 
 def children(node: Expr) -> tuple[Expr, ...]:
@@ -13,6 +13,8 @@ def children(node: Expr) -> tuple[Expr, ...]:
         return node.operands
     if isinstance(node, Add):
         return node.terms
+    if isinstance(node, Call):
+        return node.args
     if isinstance(node, Map | Reshape | Materialize):
         return (node.arg,)
     return ()
