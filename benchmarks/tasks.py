@@ -1,4 +1,4 @@
-"""The eight benchmark tasks, each written once for every system.
+"""The benchmark tasks, each written once for every system.
 
 A task is its inputs, a hand-written NumPy closed form, and one function ``fn(ns, ...)``
 of the variables it differentiates (then the constants), written against a namespace
@@ -40,7 +40,8 @@ class Task:
     def _einsdiff(self, d):
         def build():
             import einsdiff as ed
-            ns = SimpleNamespace(tanh=ed.tanh, sin=ed.sin, exp=ed.exp, log=ed.log, relu=ed.relu)
+            ns = SimpleNamespace(tanh=ed.tanh, sin=ed.sin, exp=ed.exp, log=ed.log, relu=ed.relu,
+                                 logdet=ed.logdet, solve=ed.solve, trace=ed.trace, logsumexp=ed.logsumexp)
             v = {k: ed.var(k, np.shape(a)) for k, a in d.items()}
             f = self.fn(ns, *(v[k] for k in self.wrt), **{k: x for k, x in v.items() if k not in self.wrt})
             ws = tuple(v[k] for k in self.wrt)
@@ -61,7 +62,9 @@ class Task:
             import jax
             jax.config.update("jax_enable_x64", True)
             jnp = jax.numpy
-            ns = SimpleNamespace(tanh=jnp.tanh, sin=jnp.sin, exp=jnp.exp, log=jnp.log, relu=jax.nn.relu)
+            ns = SimpleNamespace(tanh=jnp.tanh, sin=jnp.sin, exp=jnp.exp, log=jnp.log, relu=jax.nn.relu,
+                                 logdet=lambda m: jnp.linalg.slogdet(m)[1], solve=jnp.linalg.solve,
+                                 trace=jnp.trace, logsumexp=jax.scipy.special.logsumexp)
             ws, consts = self._split(d)
             consts = {k: jnp.asarray(a) for k, a in consts.items()}
             argnums = tuple(range(len(ws))) if len(ws) > 1 else 0
@@ -76,7 +79,9 @@ class Task:
         def build():
             import torch
             torch.set_num_threads(2)
-            ns = SimpleNamespace(tanh=torch.tanh, sin=torch.sin, exp=torch.exp, log=torch.log, relu=torch.relu)
+            ns = SimpleNamespace(tanh=torch.tanh, sin=torch.sin, exp=torch.exp, log=torch.log, relu=torch.relu,
+                                 logdet=torch.logdet, solve=torch.linalg.solve, trace=torch.trace,
+                                 logsumexp=lambda z: torch.logsumexp(z, dim=tuple(range(z.ndim))))
             ws, consts = self._split(d)
             consts = {k: torch.from_numpy(np.asarray(a)) for k, a in consts.items()}
             argnums = tuple(range(len(ws))) if len(ws) > 1 else 0
@@ -92,8 +97,10 @@ class Task:
         def build():
             import autograd
             import autograd.numpy as anp
+            import autograd.scipy.special as asp
             ns = SimpleNamespace(tanh=anp.tanh, sin=anp.sin, exp=anp.exp, log=anp.log,
-                                 relu=lambda z: anp.maximum(z, 0))
+                                 relu=lambda z: anp.maximum(z, 0), logdet=lambda m: anp.linalg.slogdet(m)[1],
+                                 solve=anp.linalg.solve, trace=anp.trace, logsumexp=asp.logsumexp)
             ws, consts = self._split(d)
             argnum = tuple(range(len(ws)))
             transform = {"jacobian": autograd.jacobian, "hessian": autograd.hessian, "grad": autograd.grad}[self.kind]
@@ -166,6 +173,25 @@ def _t8(d):
     return [J]
 
 
+def _spd(r, n):
+    m = r.normal(size=(n, n))
+    return m @ m.T / n + np.eye(n)
+
+
+def _t9(d):
+    inv = np.linalg.inv(d["S"])
+    return [inv.T - (inv @ d["C"] @ inv).T]
+
+
+def _t10(d):
+    A = d["A"]
+    z = A @ d["x"]
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    ap = A.T @ p
+    return [(A * p[:, None]).T @ A - np.outer(ap, ap)]
+
+
 def _t8_fn(ns, x, **Ws):
     for k in range(6):
         x = ns.sin(Ws[f"W{k}"] @ x)
@@ -203,5 +229,17 @@ _TASKS = [
     Task("T8", "Jacobian wrt x of 6 (512x512 matmul, sin) layers, x (512,)",
          lambda r: dict(x=r.normal(size=512), **{f"W{k}": r.normal(size=(512, 512)) / 23 for k in range(6)}),
          _t8, _t8_fn, "jacobian", ("x",), dense_output=True),
+]
+_TASKS += [
+    Task("T9", "grad wrt S of log det S + tr(S^-1 C) (Gaussian NLL), S, C (400,400) SPD",
+         lambda r: dict(S=_spd(r, 400), C=_spd(r, 400)),
+         _t9, lambda ns, S, C: ns.logdet(S) + ns.trace(ns.solve(S, C)), "grad", ("S",)),
+    Task("T10", "Hessian wrt x of logsumexp(A x), A (2000,300)",
+         lambda r: dict(A=r.normal(size=(2000, 300)) / 10, x=r.normal(size=300)),
+         _t10, lambda ns, x, A: ns.logsumexp(A @ x), "hessian", ("x",), dense_output=True),
+    Task("T11", "Hessian wrt S of log det S, S (40,40) SPD",
+         lambda r: dict(S=_spd(r, 40)),
+         lambda d: [-np.einsum("jk,li->ijkl", *(2 * [np.linalg.inv(d["S"])]))],
+         lambda ns, S: ns.logdet(S), "hessian", ("S",), dense_output=True),
 ]
 TASKS: dict[str, Task] = {t.name: t for t in _TASKS}

@@ -43,12 +43,22 @@ class ContractPlan:
 
     def spread(self, args: list[np.ndarray], dtype, scale: float = 1.0) -> np.ndarray:
         """The result over the distinct output indices (a broadcast view where indices are absent)."""
+        c = self.factor * scale
+        if c != 1 and args:
+            # Scale the smallest operand when it is smaller than the core: an outer product's
+            # core is far larger than its operands.
+            k = min(range(len(args)), key=lambda a: args[a].size)
+            if args[k].size < int(np.prod(self.distinct_shape, dtype=np.int64)):
+                args = list(args)
+                args[k], c = args[k] * c, 1
         core = np.ones((), dtype=dtype) if self.expression is None else self.expression(*args)
-        if self.factor * scale != 1:
-            core = core * (self.factor * scale)  # on the core: smaller than the placed result
+        if c != 1:
+            core = core * c
         expanded_shape = [1] * len(self.distinct_shape)
         for axis, n in zip(self.core_axes, core.shape, strict=True):
             expanded_shape[axis] = n
+        if tuple(expanded_shape) == self.distinct_shape:
+            return core.reshape(expanded_shape)  # nothing to broadcast: keep it writable (no copy on return)
         return np.broadcast_to(core.reshape(expanded_shape), self.distinct_shape)
 
     def diagonal_view(self, out: np.ndarray) -> np.ndarray:
@@ -306,12 +316,16 @@ class Compiled:
                 times[k].append(time.perf_counter() - start)
             for done in self._release[k]:
                 values[done] = None
-        return [_writable(values[k]) for k in self._outputs]
+        inputs = list(env.values()) + [n.value for n in self.nodes if isinstance(n, Const)]
+        return [_own(values[k], inputs) for k in self._outputs]
 
 
-def _writable(array: np.ndarray) -> np.ndarray:
+def _own(array: np.ndarray, inputs: list[np.ndarray]) -> np.ndarray:
+    """A result the caller may write to without touching an input (a transpose is a view)."""
     array = np.asarray(array)
-    return array if array.flags.writeable else array.copy()
+    if array.flags.writeable and not any(np.may_share_memory(array, a) for a in inputs):
+        return array
+    return array.copy()
 
 
 def _check_outputs(outputs) -> tuple[Expr, ...]:

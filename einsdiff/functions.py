@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import EvaluationError
-from .expr import Call, Expr, Var, zero
+from .expr import Add, Call, Contract, Expr, Var, zero
 from .ops import apply
 from .simplify import add
 from .simplify import contract as _contract
@@ -52,7 +52,14 @@ def _neg(e: Expr) -> Expr:
     return add([e], [-1.0], e.shape)
 
 
-def inv_node(x: Expr) -> Call:
+def inv_node(x: Expr) -> Expr:
+    """X⁻¹, with (Aᵀ)⁻¹ written (A⁻¹)ᵀ so that both share one inverse."""
+    if isinstance(x, Contract) and len(x.operands) == 1 and len(set(x.output)) == x.ndim:
+        out, (inner,) = x.output, x.inputs
+        if inner == out[:-2] + (out[-1], out[-2]):
+            labels = tuple(range(x.ndim))
+            swapped = labels[:-2] + (labels[-1], labels[-2])
+            return contract([inv_node(x.operands[0])], [labels], swapped, _sizes(labels, x.operands[0].shape))
     return Call("inv", (x,), (), x.shape)
 
 
@@ -174,7 +181,11 @@ def _solve_numpy(node, a):
     return out.reshape(rhs.shape)
 
 
-def solve_node(a: Expr, b: Expr) -> Call:
+def solve_node(a: Expr, b: Expr) -> Expr:
+    """A⁻¹ B; for B = c I (an adjoint through a trace) it is c A⁻¹, shared with other uses of A⁻¹."""
+    scale, core = (b.coeffs[0], b.terms[0]) if isinstance(b, Add) and len(b.terms) == 1 else (1.0, b)
+    if isinstance(core, Contract) and not core.operands and core.output == (0, 0) and a.ndim == 2:
+        return add([inv_node(a)], [scale], a.shape)
     return Call("solve", (a, b), (), b.shape)
 
 
