@@ -147,10 +147,8 @@ def reshape(x, shape) -> Expr:
 
 def where(condition, a, b) -> Expr:
     """``a`` where ``condition`` is nonzero (true), else ``b``, broadcast like numpy. The
-    derivative is taken branch by branch: in forward mode a branch that is inf or nan where
-    it is not chosen does not leak into the derivative. Reverse mode multiplies the zero
-    adjoint of the unchosen branch by that branch's own derivative, so keep both branches
-    finite there (e.g. ``where(x > 0, log(where(x > 0, x, 1)), 0)``) or pass mode="forward"."""
+    derivative is taken branch by branch, so a branch that is inf or nan where it is not
+    chosen (log x for x <= 0) leaves the derivative exactly 0 there, in both modes."""
     cond = build.as_expr(condition, "where's condition")
     a, b = build.as_expr(a, "where's a"), build.as_expr(b, "where's b")
     shape = build.broadcast_shape(cond.shape, a.shape, b.shape)

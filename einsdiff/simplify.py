@@ -62,6 +62,9 @@ def contract(
     >>> contract([x], [("i",)], ("i",), {"i": 3}) is x
     True
     """
+    hoisted = _hoist_where(operands, inputs, output, sizes)
+    if hoisted is not None:
+        return hoisted
     uf = _Unifier(sizes)
     coeff = 1.0
     ops: list[Expr] = []
@@ -116,6 +119,26 @@ def contract(
     else:
         node = Contract(tuple(ops), new_ins, new_out, tuple(canon_sizes))
     return node if coeff == 1.0 else Add((node,), (coeff,), shape)
+
+
+def _hoist_where(operands, inputs, output, sizes) -> Expr | None:
+    """where(m, A, 0) · B = where(m, A · B, 0) when every index of the where is free: the
+    unchosen branch is then exactly 0, even where B is inf or nan (a reverse-mode adjoint
+    through a branch that is undefined where it is not chosen)."""
+    for k, (op, idx) in enumerate(zip(operands, inputs, strict=True)):
+        if not (isinstance(op, Call) and op.fn == "where" and set(idx) <= set(output)):
+            continue
+        mask, a, b = op.args
+        if not (is_zero(a) or is_zero(b)) or len(operands) == 1:
+            continue
+        rest = list(operands)
+        rest[k] = b if is_zero(a) else a
+        inner = contract(rest, inputs, output, sizes)
+        used = set(idx) | set(output)
+        spread = contract([mask], [tuple(idx)], output, {i: n for i, n in sizes.items() if i in used})
+        branches = (zero(inner.shape), inner) if is_zero(a) else (inner, zero(inner.shape))
+        return inner if is_zero(inner) else Call("where", (spread, *branches), (), inner.shape)
+    return None
 
 
 def _canonical_order(ops: list[Expr], ins: list[tuple], out: list) -> tuple[list, list]:

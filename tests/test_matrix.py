@@ -88,16 +88,18 @@ def test_large_magnitudes_do_not_overflow():
 
 
 def test_where_differentiates_branch_by_branch():
-    """Forward mode: d/dx where(x > 0, log x, 0) is 1/x where chosen and exactly 0 elsewhere, no
-    nan from log(-x). (Reverse mode multiplies a zero adjoint by the unchosen branch's inf, as
-    every reverse-mode system does; the piecewise-linear cases below are exact in both modes.)"""
+    """d/dx where(x > 0, log x, 0) is 1/x where chosen and exactly 0 elsewhere, no nan from
+    log(-x), in both modes: a reverse-mode adjoint is masked after, not before, the product."""
     f = ed.where(x > 0, ed.log(x), 0.0)
     point = np.array([-1.0, 2.0, 0.0, 4.0])
-    with np.errstate(all="ignore"):
-        got = ed.evaluate(ed.jacobian(f, x, mode="forward"), x=point)
-        hess = ed.evaluate(ed.hessian(f.sum(), x, mode="forward"), x=point)
-    np.testing.assert_array_equal(got, np.diag([0.0, 0.5, 0.0, 0.25]))
-    np.testing.assert_array_equal(hess, np.diag([0.0, -0.25, 0.0, -1 / 16]))
+    for mode in ("forward", "reverse"):
+        with np.errstate(all="ignore"):
+            got = ed.evaluate(ed.jacobian(f, x, mode=mode), x=point)
+            hess = ed.evaluate(ed.hessian(f.sum(), x, mode=mode), x=point)
+            grad = ed.evaluate(ed.grad((f * np.arange(4.0)).sum(), x, mode=mode), x=point)
+        np.testing.assert_array_equal(grad, [0.0, 0.5, 0.0, 0.75])
+        np.testing.assert_array_equal(got, np.diag([0.0, 0.5, 0.0, 0.25]))
+        np.testing.assert_array_equal(hess, np.diag([0.0, -0.25, 0.0, -1 / 16]))
 
 
 def test_where_of_finite_branches_in_both_modes():
