@@ -23,11 +23,12 @@ from .derive import hessian, jacobian
 from .errors import EinsdiffError, OperandError
 from .evaluate import evaluate
 from .explain import explain
-from .expr import Expr, Var
+from .expr import Call, Expr, Var
 from .parse import formula_letters, parse
 from .printing import _LETTERS, Latex, Text, render
 from .subscripts import einsum
 from .testing import finite_difference_jacobian, kink_distance
+from .variables import topological, variables
 
 FORMATS = ("text", "latex", "einsum", "numpy", "explain")
 _EINSUM = re.compile(r"^[\sA-Za-z.,]*(->[\sA-Za-z.]*)?$")
@@ -50,7 +51,10 @@ def _arguments() -> argparse.ArgumentParser:
                    help="a shape: NAME=3x4 for a formula, or one per einsum operand in order; 'scalar' for ()")
     p.add_argument("--format", choices=FORMATS, default="text")
     p.add_argument("--hessian", action="store_true", help="the second derivative (the expression must be a scalar)")
-    p.add_argument("--check", action="store_true", help="compare with central finite differences on random inputs")
+    p.add_argument("--check", action="store_true",
+                   help="compare with central finite differences on random inputs in [0.5, 1.5]; with a matrix "
+                        "function (inv, det, logdet, solve, ...) a square n×n variable also gets 1.5·n added to its "
+                        "diagonal, so it is invertible with det > 0")
     p.add_argument("--value", action="append", default=[], metavar="NAME=JSON",
                    help="a value for the numbers in --format explain, e.g. A=[[1,2,3],[4,5,6]]")
     p.add_argument("--order", choices=("row", "column"), default="row", help="how explain flattens matrices")
@@ -80,7 +84,7 @@ def _build(args) -> tuple[Expr, Var, str, tuple[str, ...], tuple[str, ...] | Non
         shapes[name.strip()] = _shape(dims, f"--shape {item}")
     f = parse(args.expression, **shapes)
     fname, out, letters = formula_letters(args.expression)
-    by_name = {v.name: v for v in _variables(f)}
+    by_name = {v.name: v for v in variables(f)}
     wrt = by_name.get(args.wrt)
     if wrt is None:
         raise OperandError(f"--wrt {args.wrt!r} is not a variable of the formula; it has {', '.join(sorted(by_name))}")
@@ -105,12 +109,6 @@ def _from_einsum(args):
 
 def _operand_name(k: int) -> str:
     return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[k] if k < 26 else f"T{k}"
-
-
-def _variables(f: Expr) -> tuple[Var, ...]:
-    from .variables import variables
-
-    return variables(f)
 
 
 def _index_names(f: Expr, wrt: Var, out, letters, count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -146,10 +144,16 @@ def _values(items: list[str]) -> dict:
 def _check(f: Expr, wrt: Var, derivative: Expr, order: int, seed: int) -> tuple[str, bool]:
     """Compare with central differences at random inputs in [0.5, 1.5] (inside log's and sqrt's
     domains), resampled while a relu or abs argument sits too close to its kink."""
-    vs = _variables(derivative if order == 1 else f)
+    vs = variables(derivative if order == 1 else f)
+    # With a matrix function in f, 1.5·n on the diagonal of an n×n matrix outweighs the rest of
+    # its row (entries below 1.5): invertible, with det > 0.
+    square = [v for v in variables(f) if v.ndim >= 2 and v.shape[-1] == v.shape[-2]]
+    shifted = square if any(isinstance(node, Call) for node in topological([f])) else []
     for attempt in range(20):
         rng = np.random.default_rng(seed + attempt)
-        point = {v.name: rng.uniform(0.5, 1.5, v.shape) for v in _variables(f)}
+        point = {v.name: rng.uniform(0.5, 1.5, v.shape) for v in variables(f)}
+        for v in shifted:
+            point[v.name] += 1.5 * v.shape[-1] * np.eye(v.shape[-1])
         if kink_distance(f, point) > 1e-3:
             break
     target = f if order == 1 else jacobian(f, wrt)
@@ -159,8 +163,9 @@ def _check(f: Expr, wrt: Var, derivative: Expr, order: int, seed: int) -> tuple[
     scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
     ok = err <= 1e-5 * scale
     verdict = "ok" if ok else "MISMATCH"
+    inputs = "random inputs in [0.5, 1.5]" + "".join(f", {v.name} + {1.5 * v.shape[-1]:g}·I" for v in shifted)
     return (f"check: max |derivative - central finite differences| = {err:.3g} over {want.size} entries "
-            f"(values up to {scale:.3g}, random inputs in [0.5, 1.5], seed {seed}): {verdict}"), ok
+            f"(values up to {scale:.3g}, {inputs}, seed {seed}): {verdict}"), ok
 
 
 def run(argv: list[str]) -> tuple[str, int]:

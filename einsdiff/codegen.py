@@ -22,7 +22,8 @@ import opt_einsum
 
 from .errors import OperandError
 from .evaluate import _DP_MAX_OPERANDS, _placed
-from .expr import Add, Const, Contract, Expr, Map, Materialize, Reshape, Var
+from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var
+from .functions import FUNCTIONS
 from .ops import OPS
 from .printing import to_index_notation
 from .variables import children, topological, variables
@@ -52,6 +53,11 @@ def _number(c: float) -> str:
     if c == 0 and math.copysign(1.0, c) < 0:
         return "-0.0"
     return str(int(c)) if c.is_integer() and abs(c) < 1e15 else repr(c)
+
+
+def _tuple(values) -> str:
+    """A tuple of ints as Python source: ``(1,)``, ``(0, 2)``."""
+    return repr(tuple(int(v) for v in values))
 
 
 def _letter(k: int) -> str:
@@ -160,6 +166,9 @@ def _einsum_text(node: Expr, names: Mapping[Expr, str]) -> str:
         return f"power({arg}, {_number(node.param)})" if node.fn == "power" else f"{node.fn}({arg})"
     if isinstance(node, Reshape):
         return f"reshape({names[node.arg]}, {node.shape})"
+    if isinstance(node, Call):
+        axes = f", axes={_tuple(node.param)}" if node.param else ""
+        return f"{node.fn}({', '.join(names[a] for a in node.args)}{axes})"
     if isinstance(node, Add):
         if not node.terms:
             return f"zeros({node.shape})"
@@ -280,6 +289,11 @@ class _NumpyWriter:
                 self.helpers[op.helper] = None
             param = "" if node.param is None else _number(node.param)
             self.assign(node, op.source.format(x=self.names[node.arg], p=param))
+        elif isinstance(node, Call):
+            fn = FUNCTIONS[node.fn]
+            if fn.helper:
+                self.helpers[fn.helper] = None
+            self.assign(node, fn.source.format(*(self.names[a] for a in node.args), p=_tuple(node.param)))
         elif isinstance(node, Reshape):
             self.assign(node, f"np.reshape({self.names[node.arg]}, {node.shape})")
             if self.names[node.arg] in self.shared_views:
@@ -418,7 +432,9 @@ def to_numpy_code(exprs, name: str = "f") -> str:
     _check_name(name, "the function name")
     outputs = _outputs(exprs, name)
     inputs = sorted(variables(*outputs.exprs), key=lambda v: v.name)
-    reserved = {"np", _helper_name(_INPUT_HELPER)} | {_helper_name(op.helper) for op in OPS.values() if op.helper}
+    reserved = {"np", _helper_name(_INPUT_HELPER)} | {
+        _helper_name(entry.helper) for entry in (*OPS.values(), *FUNCTIONS.values()) if entry.helper
+    }
     if name in reserved:
         raise OperandError(f"the function name {name!r} would hide a name the generated code uses; pick another")
     for v in inputs:

@@ -2,7 +2,8 @@
 
 The walk goes top-down through ``f``: a sum takes the sum rule, a product the
 product rule (one term per factor that depends on the variable), an elementwise
-function the chain rule with its derivative. A factor that is itself a formula
+function the chain rule with its derivative, a function of whole tensors (inv, det,
+solve, ...) its own rule and then the chain rule through its arguments. A factor that is itself a formula
 becomes a named intermediate ``U1, U2, ...``, and the chain rule through it is the
 contraction over its grouped indices. Each level ends with its simplified result,
 computed by :func:`einsdiff.jacobian`, so every line can be checked on its own.
@@ -13,18 +14,51 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 
 from .derive import _check_f, _check_wrt, jacobian
 from .errors import OperandError, OptionError
 from .evaluate import evaluate
-from .expr import Add, Const, Contract, Expr, Map, Materialize, Var
+from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Var
 from .ops import OPS
 from .printing import _LETTERS, Latex, Text, _fmt_number, render
+from .simplify import substitute
 from .variables import variables
 
 _MAX_PRINTED = 4096  # entries of a numeric matrix worth reading
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """The step through a function of whole tensors: its name, its rule as text and as LaTeX,
+    and the positions of the arguments it is constant in."""
+
+    name: str
+    text: str
+    latex: str
+    constant_in: tuple[int, ...] = ()
+
+
+_RULES = {
+    "inv": _Rule("inverse rule", "d(X⁻¹) = -X⁻¹ dX X⁻¹", r"d(X^{-1}) = -X^{-1}\, dX\, X^{-1}"),
+    "det": _Rule("determinant rule", "d det X = det X tr(X⁻¹ dX)",
+                 r"d \det X = \det X \operatorname{tr}(X^{-1} dX)"),
+    "logdet": _Rule("log-determinant rule", "d log det X = tr(X⁻¹ dX)",
+                    r"d \log\det X = \operatorname{tr}(X^{-1} dX)"),
+    "logabsdet": _Rule("log-determinant rule", "d log|det X| = tr(X⁻¹ dX)",
+                       r"d \log\lvert\det X\rvert = \operatorname{tr}(X^{-1} dX)"),
+    "detsign": _Rule("sign of a determinant", "piecewise constant: d sign(det X) = 0",
+                     r"d \operatorname{sign}\det X = 0", (0,)),
+    "solve": _Rule("solve rule", "X = A⁻¹ B, so dX = A⁻¹ (dB - dA X)",
+                   r"X = A^{-1} B,\ dX = A^{-1} (dB - dA\, X)"),
+    "logsumexp": _Rule("logsumexp rule", "the gradient of log Σ exp(x) is the softmax exp(x - logsumexp(x))",
+                       r"\nabla \log\sum e^{x} = e^{x - \log\sum e^{x}}"),
+    "where": _Rule("where rule",
+                   "branch by branch, d where(m, a, b) = where(m, da, db); the mask is not differentiated",
+                   r"d \operatorname{where}(m, a, b) = \operatorname{where}(m, da, db)", (0,)),
+}
 
 
 class _Notation:
@@ -81,9 +115,11 @@ class _Explainer:
         self.intermediates = (f"U{k}" for k in itertools.count(1))
         self.top_chain = None  # (f with U as a variable, U, U's formula) for the numeric chain rule
         self.shown: set[str] = set()  # right sides already on the page
+        self.last_math = ""
 
     def say(self, rule: str, math_: str, note: str = "") -> None:
         self.lines.append(self.n.line(rule, math_, note))
+        self.last_math = math_
 
     def define(self, rule: str, label: str, body: str, note: str = "") -> None:
         self.shown.add(body)
@@ -119,11 +155,16 @@ class _Explainer:
             self.product(node, label, dl, names, top)
         elif isinstance(node, Map):
             self.elementwise(node, dl, names)
+        elif isinstance(node, Call) and node.fn == "where":
+            self.where(node, dl, names)
+        elif isinstance(node, Call):
+            self.call(node, label, dl, names, top)
         else:
             self.say("reshape", f"{dl} = {self.result(node, names)}")
             return
-        if not top:  # the top level ends with the result
-            self.say("so", f"{dl} = {self.result(node, names)}")
+        so = f"{dl} = {self.result(node, names)}"
+        if not top and so != self.last_math:  # the top level ends with the result
+            self.say("so", so)
 
     def add(self, node: Add, dl: str, names) -> None:
         labels = []
@@ -151,6 +192,66 @@ class _Explainer:
                  f"{dl} = {outer} {self.n.d(arg_label, self.den)}", self.n.m(f"{node.fn}'(u) = {slope}"))
         if arg_var != node.arg:
             self.derive_intermediate(node.arg, arg_var)
+
+    def call(self, node: Call, label: str, dl: str, names, top: bool) -> None:
+        """The function's rule for ∂label/∂(each argument), then the chain rule through the arguments."""
+        rule = _RULES[node.fn]
+        note = self.n.m(rule.latex) if self.n.latex else rule.text
+        args = [_bare(arg) for arg in node.args]
+        dependent = [k for k, arg in enumerate(args) if self.wrt in variables(arg) and k not in rule.constant_in]
+        if not dependent:
+            self.say(rule.name, f"{dl} = 0", note)
+            return
+        spare = self.spare(names)
+        slots = {k: self.dnames if args[k] == self.wrt else tuple(next(spare) for _ in args[k].shape)
+                 for k in dependent}
+        stands = [self.intermediate(arg, slots[k]) if k in slots and arg != self.wrt else arg
+                  for k, arg in enumerate(args)]
+        local = Call(node.fn, tuple(stands), node.param, node.shape)  # composite arguments as variables U
+        terms = []
+        for k in dependent:
+            text = self.n.style.ref(stands[k].name, slots[k])
+            outer = self.body(_partial(local, k), tuple(names) + slots[k])
+            partial = f"{outer}, one term of {dl}" if args[k] == self.wrt and len(dependent) > 1 else None
+            self.say(rule.name, partial or f"{self.n.d(label, text)} = {outer}", note if k == dependent[0] else "")
+            chain = self.n.d(label, text) + " " + self.n.d(text, self.den)
+            terms.append(self.n.style.open + outer + self.n.style.close if args[k] == self.wrt
+                         else self.n.sum_over(slots[k], chain))
+        through = [k for k in dependent if args[k] != self.wrt]
+        if len(terms) > 1 or through:
+            self.say("chain rule" + "".join(f" through {stands[k].name}" for k in through),
+                     f"{dl} = {' + '.join(terms)}",
+                     "the contraction over each argument's indices, one term per argument that depends on "
+                     f"{self.wrt.name}")
+        if top and len(dependent) == 1 and through:
+            self.top_chain = (local, stands[dependent[0]], args[dependent[0]])
+        for k in through:
+            self.derive_intermediate(args[k], stands[k])
+
+    def where(self, node: Call, dl: str, names) -> None:
+        """d where(m, a, b) = where(m, da, db): each branch's derivative where it is chosen."""
+        rule = _RULES["where"]
+        mask, *branches = (_bare(arg) for arg in node.args)
+        parts, through = [], []
+        for branch in branches:
+            if self.wrt not in variables(branch):
+                parts.append("0")
+                continue
+            text, stand = self.operand_label(branch, names)
+            parts.append(self.n.d(text, self.den))
+            if stand != branch:
+                through.append((branch, stand))
+        self.say(rule.name, f"{dl} = {self.n.style.where(self.body(mask, names), *parts)}",
+                 self.n.m(rule.latex) if self.n.latex else rule.text)
+        for branch, stand in through:
+            self.derive_intermediate(branch, stand)
+
+    def spare(self, names):
+        """Index names for summed indices and arguments, as the printer names them: never a free
+        or a derivative index."""
+        taken = set(names) | set(self.dnames)
+        return (c for c in itertools.chain(_LETTERS, (f"{c}{k}" for k in itertools.count(1) for c in _LETTERS))
+                if c not in taken)
 
     def operand_label(self, operand: Expr, names) -> tuple[str, Expr]:
         """A variable or constant stands for itself; anything else becomes a named intermediate."""
@@ -183,9 +284,7 @@ class _Explainer:
                 deltas.append(self.n.style.delta(label_of[i], name))
             else:
                 label_of[i] = name
-        # Summed indices named as the printer names them (so lines agree), never a derivative index.
-        pool = (c for c in itertools.chain(_LETTERS, (f"{c}{k}" for k in itertools.count(1) for c in _LETTERS))
-                if c not in set(names) | set(self.dnames))
+        pool = self.spare(names)
         for i in sorted({i for idx in node.inputs for i in idx} - set(label_of)):
             label_of[i] = next(pool)
         counts = {}
@@ -316,6 +415,19 @@ def explain(f: Expr, wrt, values: dict | None = None, order: str = "row", latex:
     if values is not None:
         ex.lines += _numbers(f, wrt, values, order, n, ex.top_chain, name)
     return "\n".join(ex.lines)
+
+
+def _partial(node: Call, k: int) -> Expr:
+    """∂node/∂(its argument k) alone, even where that argument also stands at another place (solve(X, X))."""
+    probe = Var("∂", node.args[k].shape)  # a name no variable has
+    own = Call(node.fn, node.args[:k] + (probe,) + node.args[k + 1:], node.param, node.shape)
+    return substitute(jacobian(own, probe), {probe: node.args[k]})
+
+
+def _bare(node: Expr) -> Expr:
+    while isinstance(node, Materialize):
+        node = node.arg
+    return node
 
 
 def _names(given, shape, what: str, taken: set, start: str = _LETTERS) -> tuple[str, ...]:

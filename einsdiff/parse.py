@@ -5,25 +5,74 @@ is summed; ``sum[i](...)`` (or ``Σ[i](...)``) sums explicitly; ``delta[i,j]`` (
 ``δ[i,j]``) is the Kronecker delta. ``L = ...`` or ``f[i,j] = ...`` fixes the output
 indices and their order; without it, the free indices in order of first appearance.
 This reads back what :func:`einsdiff.to_index_notation` prints.
+
+Functions of whole tensors read like tensors, ``inv(X)[i,j]``, ``logdet(X)``,
+``solve(A, b)[i]``; an argument that is a formula gets its axes named first:
+``inv[k,l](A[k,m] B[m,l])[i,j]``, ``solve[k,l; k](A[k,l], c[k,m] d[m])[i]`` (a group
+per argument). ``logsumexp[j](x[i,j])`` and ``softmax[j](...)`` work along ``j``;
+``where(x[i] > 0, x[i], 0.1*x[i])`` is elementwise, and ``a > b`` is the mask
+``step(a - b)``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import build
-from .errors import EinsdiffError, ParseError
+from . import build, matrix
+from .errors import EinsdiffError, ParseError, ShapeError
 from .expr import Expr, Var
+from .functions import solve_node
 from .ops import OPS, apply
 from .simplify import add, contract
 
-FUNCTIONS = tuple(sorted(name for name in OPS if name != "power"))
+ELEMENTWISE = tuple(sorted(name for name in OPS if name != "power"))
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z_0-9]*|Σ|δ)"
-    r"|(?P<op>\*\*|[-+*/^()\[\],=;:]))"
+    r"|(?P<op>\*\*|>=|<=|[-+*/^()\[\],=;:<>]))"
 )
+_COMPARISONS = (">", "<", ">=", "<=")
+
+
+def _solve(a: Expr, b: Expr) -> Expr:
+    """A⁻¹ B for B of shape batch + (n,) + any trailing axes (as the printer writes it); a
+    vector b serves every matrix of a batch, as in ed.solve."""
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        what = f"variable {a.name!r}" if isinstance(a, Var) else "the matrix a"
+        raise ShapeError(f"solve: {what} has shape {a.shape}; it must be a square matrix (or a stack of them)")
+    if b.ndim == 1 and a.ndim > 2:
+        b = build.broadcast_to(b, a.shape[:-1])
+    if b.shape[: a.ndim - 1] != a.shape[:-1]:
+        raise ShapeError(
+            f"solve: a has shape {a.shape} but b has shape {b.shape}; b's leading axes must be {a.shape[:-1]} "
+            f"(a's batch, then its size n)"
+        )
+    return solve_node(a, b)
+
+
+@dataclass(frozen=True)
+class _Whole:
+    """A function of whole tensors: how many it takes and the builder that applies it."""
+
+    arity: int
+    build: Callable[..., Expr]
+
+
+# Functions of whole tensors, indexed like tensors: inv(X)[i,j], solve[k,l; k](..., ...)[i].
+WHOLE = {
+    "inv": _Whole(1, matrix.inv),
+    "det": _Whole(1, matrix.det),
+    "logdet": _Whole(1, matrix.logdet),
+    "logabsdet": _Whole(1, lambda x: matrix.logdet(x, absolute=True)),
+    "detsign": _Whole(1, lambda x: matrix.slogdet(x)[0]),
+    "solve": _Whole(2, _solve),
+    "trace": _Whole(1, matrix.trace),
+    "logsumexp": _Whole(1, matrix.logsumexp),  # over every axis
+}
+# Functions along named axes, as a sum names them: logsumexp[j](x[i,j]) reduces j; softmax keeps it.
+ALONG = {"logsumexp": matrix.logsumexp, "softmax": matrix.softmax, "log_softmax": matrix.log_softmax}
 
 
 @dataclass(frozen=True)
@@ -110,6 +159,34 @@ class SumOver:
     pos: int
 
 
+@dataclass(frozen=True)
+class Apply:
+    """``inv(X)[i,j]``; with ``binders`` (a group of names per argument) ``inv[k,l](...)[i,j]``.
+    ``indices`` is None where no bracket follows: the whole result, as an argument."""
+
+    name: str
+    binders: tuple[tuple[str, ...], ...] | None
+    args: tuple
+    indices: tuple[str, ...] | None
+    pos: int
+
+
+@dataclass(frozen=True)
+class Along:
+    """``logsumexp[j](body)``: a function along the named axes of its body."""
+
+    name: str
+    indices: tuple[str, ...]
+    body: object
+    pos: int
+
+
+@dataclass(frozen=True)
+class Where:
+    args: tuple  # mask, a, b
+    pos: int
+
+
 class _Parser:
     def __init__(self, formula: str):
         self.formula = formula
@@ -146,7 +223,7 @@ class _Parser:
                 raise self.error("an index repeats on the left side", start)
             lhs = (start.text, indices)
             self.take("=")
-        body = self.sum_()
+        body = self.comparison()
         sizes = {}
         if self.accept(";"):  # "; i:2, j:3" gives sizes the formula alone does not fix
             while True:
@@ -165,8 +242,37 @@ class _Parser:
             raise self.error(f"unexpected {self.tok.text!r}")
         return lhs, body, sizes
 
-    def index_list(self) -> tuple[str, ...]:
-        self.take("[")
+    def arguments(self) -> tuple:
+        self.take("(")
+        args = [self.comparison()]
+        while self.accept(","):
+            args.append(self.comparison())
+        self.take(")")
+        return tuple(args)
+
+    def function(self, tok: Token):
+        """``inv(X)[i,j]``, ``inv[k,l](...)[i,j]``, ``solve[k,l; k](..., ...)[i]`` or ``logsumexp[j](...)``."""
+        groups = None
+        if self.accept("["):
+            groups = [self.names()]
+            while self.accept(";"):
+                groups.append(self.names())
+            self.take("]")
+        if tok.text in ALONG and groups is not None:
+            if len(groups) != 1:
+                raise self.error(f"{tok.text}[...] takes one group of indices, the axes it works along", tok)
+            self.take("(")
+            body = self.comparison()
+            self.take(")")
+            return Along(tok.text, groups[0], body, tok.pos)
+        if tok.text not in WHOLE:
+            raise self.error(f"{tok.text} works along axes; name them, as in {tok.text}[j](x[i,j])", tok)
+        args = self.arguments()
+        indices = self.index_list() if self.tok.text == "[" else None
+        return Apply(tok.text, None if groups is None else tuple(groups), args, indices, tok.pos)
+
+    def names(self) -> tuple[str, ...]:
+        """Index names separated by commas."""
         names = []
         while True:
             if self.tok.kind != "name":
@@ -175,8 +281,27 @@ class _Parser:
             self.k += 1
             if not self.accept(","):
                 break
-        self.take("]")
         return tuple(names)
+
+    def index_list(self) -> tuple[str, ...]:
+        self.take("[")
+        names = self.names()
+        self.take("]")
+        return names
+
+    def comparison(self):
+        """``a > b`` is the mask step(a - b) and ``a >= b`` is 1 - step(b - a), as ed.greater and
+        ed.greater_equal build them; a formula without a comparison is a sum."""
+        left = self.sum_()
+        if self.tok.text not in _COMPARISONS:
+            return left
+        op = self.tok
+        self.k += 1
+        right = self.sum_()
+        big, small = (left, right) if op.text in (">", "<=") else (right, left)
+        difference = big if isinstance(small, Num) and small.value == 0 else Sum(((big, 1.0), (small, -1.0)), op.pos)
+        mask = Func("step", difference, op.pos)
+        return mask if op.text in (">", "<") else Sum(((Num(1.0, op.pos), 1.0), (mask, -1.0)), op.pos)
 
     def sum_(self):
         pos = self.tok.pos
@@ -192,6 +317,11 @@ class _Parser:
 
     def product(self):
         pos = self.tok.pos
+        if self.tok.text in ("-", "+"):  # a sign before a product is the whole product's: -δ[i,j] x[j]
+            negative = self.tok.text == "-"
+            self.k += 1
+            inner = self.product()
+            return Neg(inner, pos) if negative else inner
         factors = [(self.unary(), False)]
         while True:
             if self.tok.text in ("*", "/"):
@@ -240,7 +370,7 @@ class _Parser:
             return Num(float(tok.text), tok.pos)
         if tok.text == "(":
             self.k += 1
-            inner = self.sum_()
+            inner = self.comparison()
             self.take(")")
             return inner
         if tok.kind != "name":
@@ -250,7 +380,7 @@ class _Parser:
         if tok.text in ("sum", "Σ"):
             indices = self.index_list()
             self.take("(")
-            body = self.sum_()
+            body = self.comparison()
             self.take(")")
             return SumOver(indices, body, tok.pos)
         if tok.text in ("delta", "δ"):
@@ -258,11 +388,18 @@ class _Parser:
             if len(indices) != 2:
                 raise self.error("a delta takes two indices, as in delta[i,j]", tok)
             return Delta(indices, tok.pos)
-        if tok.text in FUNCTIONS:
+        if tok.text in ELEMENTWISE:
             self.take("(")
-            arg = self.sum_()
+            arg = self.comparison()
             self.take(")")
             return Func(tok.text, arg, tok.pos)
+        if tok.text == "where":
+            args = self.arguments()
+            if len(args) != 3:
+                raise self.error(f"where takes 3 arguments (a mask, then a and b), got {len(args)}", tok)
+            return Where(args, tok.pos)
+        if tok.text in WHOLE or tok.text in ALONG:
+            return self.function(tok)
         indices = self.index_list() if self.tok.text == "[" else ()
         return Ref(tok.text, indices, tok.pos)
 
@@ -293,8 +430,14 @@ class _Lowering:
             return ()
         if isinstance(node, Delta):
             return tuple(dict.fromkeys(node.indices))
-        if isinstance(node, Ref):  # A[i,i] is a trace unless i is free outside
-            return tuple(i for i in dict.fromkeys(node.indices) if node.indices.count(i) == 1 or i in protected)
+        if isinstance(node, Ref | Apply):  # A[i,i] and inv(X)[i,i] are traces unless i is free outside
+            indices = node.indices or ()
+            return tuple(i for i in dict.fromkeys(indices) if indices.count(i) == 1 or i in protected)
+        if isinstance(node, Along):
+            inner = self.free(node.body, protected | set(node.indices))
+            return tuple(i for i in inner if node.name != "logsumexp" or i not in node.indices)
+        if isinstance(node, Where):
+            return tuple(dict.fromkeys(i for a in node.args for i in self.free(a, protected)))
         if isinstance(node, Func | Neg):
             return self.free(node.arg, protected)
         if isinstance(node, Pow):
@@ -313,7 +456,7 @@ class _Lowering:
     def factor_protection(self, node: Prod, protected: frozenset) -> list[frozenset]:
         """For each factor, the indices free around it: the outer ones and every index a sibling
         shows (all of a tensor's, so v[i,i] w[i,i] is one sum over i, not two traces)."""
-        shown = [set(f.indices) if isinstance(f, Ref | Delta) else set(self.free(f, protected))
+        shown = [set(f.indices or ()) if isinstance(f, Ref | Delta | Apply) else set(self.free(f, protected))
                  for f, _ in node.factors]
         return [protected.union(*(s for m, s in enumerate(shown) if m != k)) for k in range(len(shown))]
 
@@ -337,6 +480,13 @@ class _Lowering:
             return _Indexed(build.negative(inner.expr), inner.indices)
         if isinstance(node, Sum):
             return self.sum_(node, protected)
+        if isinstance(node, Apply):
+            return self.apply_(node, protected)
+        if isinstance(node, Along):
+            return self.along(node, protected)
+        if isinstance(node, Where):
+            union, parts = self.aligned([self.lower(a, protected) for a in node.args], node.pos)
+            return _Indexed(matrix.where(*parts), union)
         if isinstance(node, SumOver):
             inner = self.lower(node.body, protected | set(node.indices))
             for i in node.indices:
@@ -362,21 +512,97 @@ class _Lowering:
         return _Indexed(build.identity(n[0]), tuple(dict.fromkeys(node.indices)))
 
     def ref(self, node: Ref, out: tuple[str, ...]) -> _Indexed:
+        return self.indexed(self.variable(node), f"variable {node.name!r}", node.indices, out, node.pos)
+
+    def variable(self, node: Ref) -> Var:
         var = self.variables.get(node.name)
         if var is None:
             raise self.error(
                 f"unknown variable {node.name!r}; pass its shape, e.g. {node.name}=(3, 4)", node.pos
             )
-        if len(node.indices) != var.ndim:
-            raise self.error(
-                f"variable {node.name!r} has shape {var.shape} ({var.ndim} axes) but {len(node.indices)} "
-                f"indices", node.pos
-            )
+        return var
+
+    def indexed(self, expr: Expr, what: str, indices, out: tuple[str, ...], pos: int) -> _Indexed:
+        """``expr`` with its axes named ``indices``, onto ``out`` (a repeated index takes the diagonal)."""
+        if len(indices) != expr.ndim:
+            raise self.error(f"{what} has shape {expr.shape} ({expr.ndim} axes) but {len(indices)} indices", pos)
         sizes: dict[str, int] = {}
-        for i, n in zip(node.indices, var.shape, strict=True):
+        for i, n in zip(indices, expr.shape, strict=True):
             if sizes.setdefault(i, n) != n:
-                raise self.error(f"index {i!r} is used for axes of sizes {sizes[i]} and {n} of {node.name!r}", node.pos)
-        return _Indexed(contract([var], [node.indices], out, sizes), out)
+                raise self.error(f"index {i!r} is used for axes of sizes {sizes[i]} and {n} of {what}", pos)
+        return _Indexed(contract([expr], [indices], out, sizes), out)
+
+    def apply_(self, node: Apply, protected: frozenset) -> _Indexed:
+        value = self.whole_call(node)
+        if node.indices is None and value.ndim:
+            raise self.error(
+                f"{node.name}(...) has shape {value.shape}; name its axes, as in "
+                f"{node.name}(...)[{','.join('ijklmn'[:value.ndim])}]", node.pos
+            )
+        return self.indexed(value, f"{node.name}(...)", node.indices or (), self.free(node, protected), node.pos)
+
+    def whole_call(self, node: Apply) -> Expr:
+        """The value of a function of whole tensors, its arguments read whole or by their bound indices."""
+        spec = WHOLE[node.name]
+        if len(node.args) != spec.arity:
+            raise self.error(f"{node.name} takes {spec.arity} argument{'s' * (spec.arity > 1)}, got {len(node.args)}",
+                             node.pos)
+        if node.binders is None:
+            args = [self.whole(arg, node.name) for arg in node.args]
+        elif len(node.binders) != len(node.args):
+            raise self.error(
+                f"{node.name}[...] binds {len(node.binders)} groups of indices for {len(node.args)} arguments; "
+                f"give one group per argument, separated by ';'", node.pos
+            )
+        else:
+            args = [self.bound(arg, group, node) for arg, group in zip(node.args, node.binders, strict=True)]
+        try:
+            return spec.build(*args)
+        except EinsdiffError as err:
+            raise self.error(str(err), node.pos) from err
+
+    def whole(self, arg, fn: str) -> Expr:
+        """An argument without bound indices: a variable, or a function of variables (det(inv(X)))."""
+        if isinstance(arg, Ref) and not arg.indices:
+            return self.variable(arg)
+        if isinstance(arg, Apply) and arg.indices is None:
+            return self.whole_call(arg)
+        hint = f"write {fn}({arg.name}) and index the result" if isinstance(arg, Ref) else "name the axes of a formula"
+        raise self.error(f"{fn} takes whole tensors: {hint}, as in {fn}(X)[i,j] or {fn}[k,l](A[k,m] B[m,l])[i,j]",
+                         arg.pos)
+
+    def bound(self, body, group: tuple[str, ...], node: Apply) -> Expr:
+        """The argument ``body`` as a tensor whose axes are the indices ``group``, in order."""
+        if len(set(group)) != len(group):
+            raise self.error(f"an index repeats in the indices {node.name}[...] binds: {','.join(group)}", node.pos)
+        inner = self.lower(body, frozenset(group))
+        stray = [i for i in inner.indices if i not in group]
+        if stray:
+            raise self.error(
+                f"index {stray[0]!r} is free in an argument of {node.name} but not among the indices it binds "
+                f"({','.join(group)})", body.pos
+            )
+        sizes = dict(zip(inner.indices, inner.expr.shape, strict=True))
+        for i in group:
+            if i not in sizes and i not in self.known:
+                raise self.error(
+                    f"the size of index {i!r} bound by {node.name} is not known; add it after a semicolon, "
+                    f"as in '; {i}:3'", node.pos
+                )
+            sizes.setdefault(i, self.known.get(i))
+        return contract([inner.expr], [inner.indices], group, sizes)
+
+    def along(self, node: Along, protected: frozenset) -> _Indexed:
+        """logsumexp[j](x[i,j]) over j; softmax[j] and log_softmax[j] keep j."""
+        inner = self.lower(node.body, protected | set(node.indices))
+        for i in node.indices:
+            if i not in inner.indices:
+                raise self.error(f"{node.name} over {i!r}, which its body does not use", node.pos)
+        if len(set(node.indices)) != len(node.indices):
+            raise self.error(f"an index repeats in {node.name}[{','.join(node.indices)}]", node.pos)
+        value = ALONG[node.name](inner.expr, tuple(inner.indices.index(i) for i in node.indices))
+        kept = tuple(i for i in inner.indices if node.name != "logsumexp" or i not in node.indices)
+        return _Indexed(value, kept)
 
     def sizes(self, parts: list[_Indexed], pos: int, known: dict | None = None) -> dict[str, int]:
         sizes = dict(known or {})
@@ -387,12 +613,15 @@ class _Lowering:
         return sizes
 
     def sum_(self, node: Sum, protected: frozenset) -> _Indexed:
-        parts = [self.lower(t, protected) for t, _ in node.terms]
-        union = tuple(dict.fromkeys(i for p in parts for i in p.indices))
-        sizes = self.sizes(parts, node.pos)
-        shape = tuple(sizes[i] for i in union)
-        terms = [contract([p.expr], [p.indices], union, sizes) for p in parts]
+        union, terms = self.aligned([self.lower(t, protected) for t, _ in node.terms], node.pos)
+        shape = terms[0].shape
         return _Indexed(add(terms, [s for _, s in node.terms], shape), union)
+
+    def aligned(self, parts: list[_Indexed], pos: int) -> tuple[tuple[str, ...], list[Expr]]:
+        """The union of the parts' indices, and each part broadcast onto it (for a sum or a where)."""
+        union = tuple(dict.fromkeys(i for p in parts for i in p.indices))
+        sizes = self.sizes(parts, pos)
+        return union, [contract([p.expr], [p.indices], union, sizes) for p in parts]
 
     def product(self, node: Prod, protected: frozenset) -> _Indexed:
         factors = [f for f, _ in node.factors]
@@ -429,13 +658,26 @@ def _refs(node):
         yield from _refs(child)
 
 
+def _indexed(node):
+    """What carries the formula's own indices: tensor references and indexed functions, but
+    nothing inside a function that binds indices of its own (the k, l of inv[k,l](...))."""
+    if isinstance(node, Ref) or (isinstance(node, Apply) and node.indices is not None):
+        yield node
+    if isinstance(node, Apply) and node.binders is not None:
+        return
+    for child in _children_of(node):
+        yield from _indexed(child)
+
+
 def _children_of(node) -> tuple:
     if isinstance(node, Func | Neg):
         return (node.arg,)
     if isinstance(node, Pow):
         return (node.base,)
-    if isinstance(node, SumOver):
+    if isinstance(node, SumOver | Along):
         return (node.body,)
+    if isinstance(node, Apply | Where):
+        return node.args
     if isinstance(node, Sum | Prod):
         return tuple(child for child, _ in (node.terms if isinstance(node, Sum) else node.factors))
     return ()
@@ -463,6 +705,8 @@ def parse(formula: str, **shapes) -> Expr:
     f[i] = relu(W[i,j] x[j] + b[i])
     >>> print(ed.parse("L = (A[i,j]*x[j] - y[i])*(A[i,k]*x[k] - y[i])", A=(2, 3), x=(3,), y=(2,)).shape)
     ()
+    >>> print(ed.parse("L = logdet(X) - inv(X)[i,j] A[j,i]", X=(3, 3), A=(3, 3)))
+    f = logdet(X) - inv(X)[i,j] A[j,i]
     """
     if not isinstance(formula, str):
         raise ParseError(f"a formula is a string, got {type(formula).__name__}")
@@ -479,10 +723,10 @@ def parse(formula: str, **shapes) -> Expr:
         return result.expr
     _, out = lhs
     # The left side's indices are free everywhere, so a tensor anywhere fixes their sizes.
-    for ref in _refs(body):
-        var = variables.get(ref.name)
-        if var is not None and var.ndim == len(ref.indices):
-            for i, n in zip(ref.indices, var.shape, strict=True):
+    for node in _indexed(body):
+        value = variables.get(node.name) if isinstance(node, Ref) else lowering.whole_call(node)
+        if value is not None and value.ndim == len(node.indices):
+            for i, n in zip(node.indices, value.shape, strict=True):
                 if i in out:
                     known.setdefault(i, n)
     result = lowering.lower(body, frozenset(out))

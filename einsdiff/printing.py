@@ -4,6 +4,13 @@ Free indices take the names ``i, j, k, ...``; summed ones the next free letters.
 A summed index that occurs twice or more is summed by the Einstein convention; one
 that occurs once is written with an explicit ``Σ[...]``. A repeated output index
 prints as a Kronecker delta ``δ[., .]``.
+
+A function of whole tensors reads like a tensor: ``inv(X)[i,j]``, ``det(X)``,
+``solve(A, b)[i]``. When an argument is not a variable, the function names the axes of
+each argument first: ``inv[k,l](A[k,m] B[m,l])[i,j]`` is the inverse of the matrix
+indexed ``k,l`` by the body, taken at ``i,j``; ``solve[k,l; k](..., ...)`` binds one group
+per argument. ``logsumexp[j](x[i,j])`` reduces over ``j`` as ``Σ[j]`` does, and
+``where(m[i], a[i], b[i])`` is elementwise.
 """
 
 from __future__ import annotations
@@ -11,10 +18,12 @@ from __future__ import annotations
 import collections
 import itertools
 
-from .expr import Add, Const, Contract, Expr, Map, Materialize, Reshape, Var
+from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var
 from .ops import OPS
 
 _LETTERS = "ijklmnpqrstuvwabcdefgh"
+# Functions of whole tensors whose result is indexed like a tensor: inv(X)[i,j].
+_TENSOR_FUNCTIONS = ("inv", "det", "logdet", "logabsdet", "detsign", "solve")
 
 
 class _Names:
@@ -42,10 +51,16 @@ def _bracket(name: str, names) -> str:
     return f"{name}[{','.join(names)}]" if names else name
 
 
+def _subscript(head: str, names) -> str:
+    sep = "," if any(len(n) > 1 for n in names) else ""
+    return f"{head}_{{{sep.join(names)}}}" if names else head
+
+
 class Text:
     """The plain-text notation, the one ``ed.parse`` reads back."""
 
     open, close = "(", ")"
+    named_reductions = False  # logsumexp(x) for all of x; LaTeX always names the summed indices
 
     def ref(self, name: str, names) -> str:
         return _bracket(name, names)
@@ -62,6 +77,17 @@ class Text:
     def reshape(self, names, shape, inner: str) -> str:
         return f"reshape[{','.join(names)} -> {shape}]({inner})"
 
+    def call(self, fn: str, args, binders, names) -> str:
+        """``inv(X)[i,j]``; with ``binders`` (one group of names per argument) ``inv[k,l](...)[i,j]``."""
+        head = fn if binders is None else f"{fn}[{'; '.join(','.join(group) for group in binders)}]"
+        return _bracket(f"{head}({', '.join(args)})", names)
+
+    def logsumexp(self, reduced, body: str) -> str:
+        return f"logsumexp[{','.join(reduced)}]({body})"
+
+    def where(self, mask: str, a: str, b: str) -> str:
+        return f"where({mask}, {a}, {b})"
+
     def legend(self, sizes) -> str:
         return f"; {', '.join(f'{i}:{n}' for i, n in sizes)}" if sizes else ""
 
@@ -73,12 +99,20 @@ class Latex(Text):
     """Einstein form for LaTeX: ``f_{i} = W_{ij} x_{j}``, with ``\\delta`` and ``\\sum``."""
 
     open, close = r"\left(", r"\right)"
+    named_reductions = True
+    # {0}, {1}: the arguments, a variable's name or a bracketed formula with its axes below it.
+    calls = {
+        "inv": "{0}^{{-1}}",
+        "det": r"\det {0}",
+        "logdet": r"\log\det {0}",
+        "logabsdet": r"\log\left\lvert\det {0}\right\rvert",
+        "detsign": r"\operatorname{{sign}}\det {0}",
+        "solve": "{0}^{{-1}} {1}",
+    }
 
     def ref(self, name: str, names) -> str:
         escaped = name.replace("_", r"\_")
-        head = name if len(name) == 1 else rf"\mathrm{{{escaped}}}"
-        sep = "," if any(len(n) > 1 for n in names) else ""
-        return f"{head}_{{{sep.join(names)}}}" if names else head
+        return _subscript(name if len(name) == 1 else rf"\mathrm{{{escaped}}}", names)
 
     def delta(self, a: str, b: str) -> str:
         return rf"\delta_{{{a}{b}}}" if len(a) == len(b) == 1 else rf"\delta_{{{a},{b}}}"
@@ -98,6 +132,18 @@ class Latex(Text):
 
     def reshape(self, names, shape, inner: str) -> str:
         return rf"\operatorname{{reshape}}_{{{','.join(names)} \to {shape}}}{self.open}{inner}{self.close}"
+
+    def call(self, fn: str, args, binders, names) -> str:
+        """``\\left(X^{-1}\\right)_{ij}``; a bound argument is ``\\left[A_{km} B_{ml}\\right]_{kl}``."""
+        if binders is not None:
+            args = [_subscript(rf"\left[{a}\right]", group) for a, group in zip(args, binders, strict=True)]
+        return _subscript(f"{self.open}{self.calls[fn].format(*args)}{self.close}", names)
+
+    def logsumexp(self, reduced, body: str) -> str:
+        return rf"\log{self.open}{self.sigma(reduced, self.func('exp', body, None))}{self.close}"
+
+    def where(self, mask: str, a: str, b: str) -> str:
+        return rf"\operatorname{{where}}{self.open}{mask}, {a}, {b}{self.close}"
 
     def legend(self, sizes) -> str:
         return "".join(rf", \; {i} \in 1..{n}" for i, n in sizes)
@@ -129,6 +175,8 @@ class _Printer:
             return self.style.ref(label, names)
         if isinstance(node, Map):
             return self.style.func(node.fn, self.show(node.arg, names), node.param)
+        if isinstance(node, Call):
+            return self._call(node, names)
         if isinstance(node, Add):
             return self._add(node, names)
         if isinstance(node, Contract):
@@ -139,6 +187,36 @@ class _Printer:
             inner_names = tuple(self.names.fresh(n) for n in node.arg.shape)
             return self.style.reshape(inner_names, node.shape, self.show(node.arg, inner_names))
         raise TypeError(f"cannot print a {type(node).__name__}")
+
+    def _call(self, node: Call, names) -> str:
+        if node.fn == "where":  # elementwise: every argument carries the node's own indices
+            return self.style.where(*(self.show(arg, names) for arg in node.args))
+        if node.fn == "logsumexp":
+            return self._logsumexp(node, names)
+        self.anchored.update(names)
+        self.emitted.update(names)
+        if all(_whole(arg) for arg in node.args):
+            return self.style.call(node.fn, [self.show(arg, ()) for arg in node.args], None, names)
+        binders = [tuple(self.names.fresh(n) for n in arg.shape) for arg in node.args]
+        return self.style.call(node.fn, [self.bound(arg, group) for arg, group in zip(node.args, binders, strict=True)],
+                               binders, names)
+
+    def _logsumexp(self, node: Call, names) -> str:
+        """logsumexp[j](x[i,j]): the reduced indices named as a sum names them, the kept ones free."""
+        (x,) = node.args
+        if not self.style.named_reductions and len(node.param) == x.ndim and _whole(x):
+            return self.style.call("logsumexp", [self.show(x, ())], None, ())
+        reduced = {p: self.names.fresh(x.shape[p]) for p in node.param}
+        kept = iter(names)
+        body = self.bound(x, tuple(reduced[p] if p in reduced else next(kept) for p in range(x.ndim)))
+        return self.style.logsumexp(tuple(reduced.values()), body)
+
+    def bound(self, arg: Expr, names) -> str:
+        """``arg`` shown with the names a function binds; a name it does not show goes in the legend."""
+        before = {n: self.emitted[n] for n in names}
+        text = self.show(arg, names)
+        self.unsized.update((n, None) for n in names if self.emitted[n] == before[n])
+        return text
 
     def _add(self, node: Add, names) -> str:
         if not node.terms:
@@ -209,7 +287,7 @@ class _Printer:
             else:
                 # Einstein's implicit sum needs two occurrences a reader sees on tensors at this level:
                 # inside a function or a bracket, tanh(a[k] b[k]) c[k], the index would read as summed there.
-                composite = any(not isinstance(pairs[k][0], Var | Const) for k in where)
+                composite = any(not _tensor_like(pairs[k][0]) for k in where)
                 seen = sum(pairs[k][1].count(i) for k in where)
                 if composite or seen < 2:
                     explicit.append(index_name[i])
@@ -241,6 +319,8 @@ def to_index_notation(expr: Expr, name: str = "f", indices=None) -> str:
     'f[i] = A[i,j] x[j]'
     >>> ed.to_index_notation(ed.jacobian(A @ x, A), name="J", indices="iab")
     'J[i,a,b] = δ[i,a] x[b]; i:2, a:2'
+    >>> ed.to_index_notation(ed.solve(A @ A.T, A @ x))
+    'f[i] = solve[j,k; l](A[j,m] A[k,m], A[l,n] x[n])[i]'
     """
     return _formula(expr, name, indices, Text(), "to_index_notation")
 
@@ -292,6 +372,18 @@ def render(expr: Expr, indices, style: Text, avoid=()) -> tuple[tuple[str, ...],
     return free, _unwrap(body, style), legend
 
 
+def _tensor_like(node: Expr) -> bool:
+    """Printed with its indices in one bracket, as a tensor: X[i,j], inv(X)[i,j]."""
+    node = node.arg if isinstance(node, Materialize) else node
+    return isinstance(node, Var | Const) or (isinstance(node, Call) and node.fn in _TENSOR_FUNCTIONS)
+
+
+def _whole(node: Expr) -> bool:
+    """Printed as a whole tensor, with no indices: a variable, inv(X), det(solve(A, B))."""
+    node = node.arg if isinstance(node, Materialize) else node
+    return _tensor_like(node) and (not isinstance(node, Call) or all(_whole(arg) for arg in node.args))
+
+
 def _is_sum(text: str) -> bool:
     """Whether ``text`` is a sum or a negation at its outermost level (so a factor must bracket it)."""
     depth = 0
@@ -307,8 +399,8 @@ def _unwrap(text: str, style: Text) -> str:
     if not (text.startswith(style.open) and text.endswith(style.close)):
         return text
     depth = 0
-    for k, ch in enumerate(text):
-        depth += {"(": 1, ")": -1}.get(ch, 0)
+    for k in range(len(style.open) - 1, len(text)):  # from the opening bracket itself (\left( in LaTeX)
+        depth += {"(": 1, ")": -1}.get(text[k], 0)
         if depth == 0:
             return text[len(style.open):-len(style.close)] if k == len(text) - 1 else text
     return text

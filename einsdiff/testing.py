@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import build
+from . import build, matrix
 from .derive import jacobian
 from .evaluate import evaluate
-from .expr import Add, Const, Contract, Expr, Map, Materialize, Reshape, Var
+from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var
 from .subscripts import einsum
 from .variables import topological, variables
 
@@ -156,7 +156,7 @@ def check_jacobian(expr: Expr, wrt, bindings: Mapping, eps: float = 1e-6, rtol: 
         if not np.all(err <= rtol * scale + rtol * np.abs(want)):
             worst = np.unravel_index(np.argmax(err), err.shape) if err.size else ()
             raise AssertionError(
-                f"jacobian of {expr} with respect to {w.name} disagrees with finite differences: "
+                f"jacobian of {describe(expr)} with respect to {w.name} disagrees with finite differences: "
                 f"max error {float(err.max()):.3g} at {worst} (got {got[worst]!r}, want {want[worst]!r}); "
                 f"bindings {dict(bindings)!r}"
             )
@@ -171,6 +171,65 @@ def kink_distance(expr: Expr, bindings: Mapping) -> float:
             u = evaluate(node.arg, **bindings)
             smallest = min(smallest, float(np.min(np.abs(u), initial=math.inf)))
     return smallest
+
+
+def finite_difference_margin(expr: Expr, bindings: Mapping) -> float:
+    """How far ``bindings`` are from a point where central differences of ``expr`` break
+    down: :func:`kink_distance`, or the smallest argument of a sqrt if that is smaller
+    (sqrt's derivative blows up at 0, as a norm's does at the zero vector)."""
+    smallest = kink_distance(expr, bindings)
+    for node in topological([expr]):
+        if isinstance(node, Map) and node.fn == "sqrt":
+            u = evaluate(node.arg, **bindings)
+            smallest = min(smallest, float(np.min(u, initial=math.inf)))
+    return smallest
+
+
+def describe(expr: Expr) -> str:
+    """``str(expr)``; for a node type the printer does not know, the IR as nested calls
+    (so a failing property test can always show its expression).
+
+    >>> import einsdiff as ed
+    >>> f = ed.var("x", (2,)) * 2
+    >>> describe(f) == str(f)
+    True
+    """
+    try:
+        return str(expr)
+    except Exception:  # noqa: BLE001 - any printer failure: fall back to the raw IR
+        return _ir_text(expr, {})
+
+
+def _ir_text(node: Expr, done: dict) -> str:
+    if node in done:
+        return done[node]
+    if isinstance(node, Var):
+        text = node.name
+    elif isinstance(node, Const):
+        text = f"const{node.shape}" if node.size > 4 else f"const({node.value.tolist()!r})"
+    elif isinstance(node, Map):
+        param = "" if node.param is None else f", {node.param!r}"
+        text = f"{node.fn}({_ir_text(node.arg, done)}{param})"
+    elif isinstance(node, Add):
+        text = "(" + " + ".join(f"{c!r}*{_ir_text(t, done)}" for t, c in zip(node.terms, node.coeffs, strict=True)) + ")"
+        text = text if node.terms else f"zeros{node.shape}"
+    elif isinstance(node, Contract):
+        letter = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        subscripts = ",".join("".join(letter[i] for i in idx) for idx in node.inputs)
+        subscripts += "->" + "".join(letter[i] for i in node.output)
+        sizes = ",".join(f"{letter[i]}:{n}" for i, n in enumerate(node.sizes))
+        text = f"einsum('{subscripts}' [{sizes}]" + "".join(f", {_ir_text(o, done)}" for o in node.operands) + ")"
+    elif isinstance(node, Reshape):
+        text = f"reshape({_ir_text(node.arg, done)}, {node.shape})"
+    elif isinstance(node, Materialize):
+        text = _ir_text(node.arg, done)
+    elif isinstance(node, Call):
+        parts = [_ir_text(a, done) for a in node.args] + ([f"param={node.param!r}"] if node.param else [])
+        text = f"{node.fn}({', '.join(parts)})"
+    else:
+        text = repr(node)
+    done[node] = text
+    return text
 
 
 # -- strategies --------------------------------------------------------------------
@@ -318,13 +377,198 @@ def _random_einsum_over(draw, operands: list[Reference], max_out: int = 3) -> Re
     )
 
 
+# Functions of whole tensors (``functions=True``), each drawn where finite differences stay
+# valid: matrices are well conditioned by construction, the switch of a comparison is a step
+# that kink_distance sees, and a norm's sqrt is seen by finite_difference_margin. A builder
+# takes the operand drawn so far and a way to draw another, and returns a Reference.
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _tanh(a: Reference) -> Reference:
+    return Reference(build.elementwise("tanh", a.expr), lambda b: np.tanh(a.numpy(b)))
+
+
+def _mix(draw, a: Reference, shape: tuple[int, ...], bound: float) -> Reference:
+    """A linear map of ``a`` onto ``shape`` (constant weights from a drawn seed) whose entries
+    are at most ``bound`` times max |a|."""
+    st = _st()
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    weights = rng.uniform(-1.0, 1.0, a.expr.shape + shape) * (bound / max(1, a.expr.size))
+    lhs, rhs = _LETTERS[: a.expr.ndim], _LETTERS[a.expr.ndim : a.expr.ndim + len(shape)]
+    subscripts = f"{lhs},{lhs}{rhs}->{rhs}"
+    return Reference(einsum(subscripts, a.expr, weights), lambda b: np.einsum(subscripts, a.numpy(b), weights))
+
+
+def _square_matrix(draw, a: Reference) -> Reference:
+    """A matrix (or a batch of two) made from ``a`` with singular values in [1/2, 3/2], so
+    inverses, determinants and their derivatives stay of order one: M + I, where
+    M = mix(tanh a) has entries at most 1/(2n), so ‖M‖₂ <= 1/2; or the symmetric positive
+    definite 2 M Mᵀ + I/2. Both have det > 0 (the eigenvalues of M + I lie in the disk
+    |λ - 1| <= 1/2)."""
+    st = _st()
+    n = draw(st.integers(1, 3))
+    m = _mix(draw, _tanh(a), draw(st.sampled_from([(), (2,)])) + (n, n), 0.5 / n)
+    eye = build.identity(n)
+    if draw(st.booleans()):
+        return Reference(m.expr + eye, lambda b: m.numpy(b) + np.eye(n))
+    gram = "...ij,...kj->...ik"
+    return Reference(
+        2.0 * einsum(gram, m.expr, m.expr) + 0.5 * eye, lambda b: 2.0 * np.einsum(gram, m.numpy(b), m.numpy(b)) + 0.5 * np.eye(n)
+    )
+
+
+def _inv(draw, a: Reference, more: Callable[[], Reference]) -> Reference:
+    """X⁻¹."""
+    x = _square_matrix(draw, a)
+    return Reference(matrix.inv(x.expr), lambda b: np.linalg.inv(x.numpy(b)))
+
+
+def _det(draw, a: Reference, more: Callable[[], Reference]) -> Reference:
+    """det X."""
+    x = _square_matrix(draw, a)
+    return Reference(matrix.det(x.expr), lambda b: np.linalg.det(x.numpy(b)))
+
+
+def _logdet(draw, a: Reference, more: Callable[[], Reference]) -> Reference:
+    """log det X, log|det(-X)| (a negative determinant for odd n) or sign · log|det(-X)| by slogdet."""
+    st = _st()
+    x = _square_matrix(draw, a)
+    form = draw(st.sampled_from(["logdet", "absolute", "slogdet"]))
+    if form == "logdet":
+        return Reference(matrix.logdet(x.expr), lambda b: np.log(np.linalg.det(x.numpy(b))))
+    if form == "absolute":
+        return Reference(matrix.logdet(-x.expr, absolute=True), lambda b: np.log(np.abs(np.linalg.det(-x.numpy(b)))))
+    sign, logabs = matrix.slogdet(-x.expr)
+    return Reference(sign * logabs, lambda b: np.prod(np.linalg.slogdet(-x.numpy(b)), axis=0))
+
+
+def _solve(draw, a: Reference, more: Callable[[], Reference]) -> Reference:
+    """X⁻¹ B for B a vector, a matrix, or a batch of matrices made from a second operand."""
+    st = _st()
+    x = _square_matrix(draw, a)
+    n, k = x.expr.shape[-1], draw(st.integers(1, 2))
+    shape = draw(st.sampled_from([(n,), (n, k), x.expr.shape[:-2] + (n, k)]))
+    rhs = _mix(draw, more(), shape, 1.0)
+    if len(shape) == 1:  # one right-hand side for every matrix of the batch
+        return Reference(matrix.solve(x.expr, rhs.expr), lambda b: np.linalg.solve(x.numpy(b), rhs.numpy(b)[:, None])[..., 0])
+    return Reference(matrix.solve(x.expr, rhs.expr), lambda b: np.linalg.solve(x.numpy(b), rhs.numpy(b)))
+
+
+def _np_logsumexp(v: np.ndarray, axis) -> np.ndarray:
+    m = np.max(v, axis=axis, keepdims=True)
+    return np.squeeze(np.log(np.sum(np.exp(v - m), axis=axis, keepdims=True)) + m, axis=axis)
+
+
+def _axis(draw, ndim: int):
+    st = _st()
+    return draw(st.integers(-ndim, ndim - 1))
+
+
+def _logsumexp(draw, a: Reference, more: Callable[[], Reference]) -> Reference:
+    """log Σ exp over all axes, one axis or several."""
+    st = _st()
+    if a.expr.ndim == 0:
+        return _softplus(draw, a, more)
+    axis = draw(st.one_of(st.none(), st.integers(-a.expr.ndim, a.expr.ndim - 1),
+                          st.lists(st.integers(0, a.expr.ndim - 1), min_size=1, unique=True).map(tuple)))
+    return Reference(matrix.logsumexp(a.expr, axis), lambda b: _np_logsumexp(a.numpy(b), axis))
+
+
+def _softmax(draw, a: Reference, more: Callable[[], Reference]) -> Reference:
+    """softmax or log_softmax along one axis."""
+    st = _st()
+    if a.expr.ndim == 0:
+        return _softplus(draw, a, more)
+    axis, log = _axis(draw, a.expr.ndim), draw(st.booleans())
+
+    def twin(b):
+        v = a.numpy(b)
+        shifted = v - np.max(v, axis=axis, keepdims=True)
+        total = np.sum(np.exp(shifted), axis=axis, keepdims=True)
+        return shifted - np.log(total) if log else np.exp(shifted) / total
+
+    return Reference((matrix.log_softmax if log else matrix.softmax)(a.expr, axis), twin)
+
+
+def _broadcastable(other: Reference, a: Reference) -> Reference:
+    """``other``, or its sum (a scalar) when its shape does not broadcast onto ``a``'s."""
+    if other.expr.shape == a.expr.shape or other.expr.shape == a.expr.shape[a.expr.ndim - other.expr.ndim:]:
+        return other
+    return Reference(other.expr.sum(), lambda b: np.sum(other.numpy(b)))
+
+
+_COMPARISONS = {
+    ">": (lambda u, v: u > v, np.greater),
+    "<": (lambda u, v: u < v, np.less),
+    ">=": (lambda u, v: u >= v, np.greater_equal),
+    "<=": (lambda u, v: u <= v, np.less_equal),
+}
+
+
+def _piecewise(draw, a: Reference, more: Callable[[], Reference]) -> Reference:
+    """maximum, minimum, or where(a ? other, a, other / 2) for a comparison ?."""
+    st = _st()
+    other = _broadcastable(more(), a)
+    form = draw(st.sampled_from(["maximum", "minimum", *_COMPARISONS]))
+    if form in ("maximum", "minimum"):
+        twin = np.maximum if form == "maximum" else np.minimum
+        return Reference(getattr(matrix, form)(a.expr, other.expr), lambda b: twin(a.numpy(b), other.numpy(b)))
+    compare, np_compare = _COMPARISONS[form]
+    return Reference(
+        matrix.where(compare(a.expr, other.expr), a.expr, 0.5 * other.expr),
+        lambda b: np.where(np_compare(a.numpy(b), other.numpy(b)), a.numpy(b), 0.5 * other.numpy(b)),
+    )
+
+
+def _norm(draw, a: Reference, more: Callable[[], Reference]) -> Reference:
+    """The 2-norm of all entries, a 2- or 1-norm along one axis, or the Frobenius norm."""
+    st = _st()
+    if a.expr.ndim == 0:
+        return _softplus(draw, a, more)
+    forms = ["all", "axis"] + (["fro"] if a.expr.ndim >= 2 else [])
+    form = draw(st.sampled_from(forms))
+    if form == "all":
+        return Reference(matrix.norm(a.expr), lambda b: np.linalg.norm(a.numpy(b)))
+    if form == "fro":
+        return Reference(matrix.norm(a.expr, "fro"), lambda b: np.linalg.norm(a.numpy(b), "fro", axis=(-2, -1)))
+    order, axis = draw(st.sampled_from([None, 2, 1])), _axis(draw, a.expr.ndim)
+    return Reference(matrix.norm(a.expr, order, axis), lambda b: np.linalg.norm(a.numpy(b), order, axis=axis))
+
+
+def _softplus(draw, a: Reference, more: Callable[[], Reference]) -> Reference:
+    """log(1 + exp a)."""
+    return Reference(build.elementwise("softplus", a.expr), lambda b: np.logaddexp(0.0, a.numpy(b)))
+
+
+FUNCTION_KINDS: dict[str, Callable] = {
+    "inv": _inv,
+    "det": _det,
+    "logdet": _logdet,
+    "solve": _solve,
+    "logsumexp": _logsumexp,
+    "softmax": _softmax,
+    "piecewise": _piecewise,
+    "norm": _norm,
+    "softplus": _softplus,
+}
+_KINKED_KINDS = ("piecewise", "norm")  # left out when smooth=True: a norm is |a| in one dimension
+
+
 def expressions_with_reference(
-    max_depth: int = 4, max_size: int = 3, n_vars: int = 2, over: tuple[Var, ...] = (), smooth: bool = False
+    max_depth: int = 4,
+    max_size: int = 3,
+    n_vars: int = 2,
+    over: tuple[Var, ...] = (),
+    smooth: bool = False,
+    functions: bool = False,
 ):
     """Like :func:`expressions`, but draws a :class:`Reference`: the expression together
     with a numpy function that computes it independently."""
     st = _st()
     unary = sorted(fn for fn in _UNARY if not (smooth and fn in ("relu", "abs")))
+    kinds = ["einsum1", "einsum2", "unary", "sum", "add", "mul", "scale"]
+    if functions:
+        kinds += [kind for kind in FUNCTION_KINDS if not (smooth and kind in _KINKED_KINDS)]
 
     @st.composite
     def strategy(draw):
@@ -339,8 +583,10 @@ def expressions_with_reference(
         def grow(depth: int) -> Reference:
             if depth == 0 or draw(st.integers(0, 4)) == 0:
                 return leaf(draw(st.sampled_from(pool)))
-            kind = draw(st.sampled_from(["einsum1", "einsum2", "unary", "sum", "add", "mul", "scale"]))
+            kind = draw(st.sampled_from(kinds))
             a = grow(depth - 1)
+            if kind in FUNCTION_KINDS:
+                return FUNCTION_KINDS[kind](draw, a, lambda: grow(depth - 1))
             if kind == "einsum1":
                 return _random_einsum_over(draw, [a])
             if kind == "einsum2":
@@ -368,13 +614,22 @@ def expressions_with_reference(
 
 
 def expressions(
-    max_depth: int = 4, max_size: int = 3, n_vars: int = 2, over: tuple[Var, ...] = (), smooth: bool = False
+    max_depth: int = 4,
+    max_size: int = 3,
+    n_vars: int = 2,
+    over: tuple[Var, ...] = (),
+    smooth: bool = False,
+    functions: bool = False,
 ):
     """Random compositions of einsums, elementwise functions, sums and broadcasting
     arithmetic, up to ``max_depth`` levels, over the variables ``over`` (or ``n_vars``
     random ones). ``smooth=True`` leaves out relu and abs (no kinks for finite
-    differences to trip on). Draws an expression; its variables are ``variables(expr)``."""
-    return expressions_with_reference(max_depth, max_size, n_vars, over, smooth).map(lambda r: r.expr)
+    differences to trip on). ``functions=True`` adds the functions of whole tensors
+    (:data:`FUNCTION_KINDS`: inv, det, logdet, slogdet, solve on well-conditioned matrices,
+    logsumexp, softmax, where, maximum, minimum, norm, softplus); guard finite differences
+    with :func:`finite_difference_margin`. Draws an expression; its variables are
+    ``variables(expr)``."""
+    return expressions_with_reference(max_depth, max_size, n_vars, over, smooth, functions).map(lambda r: r.expr)
 
 
 __all__ = [
@@ -386,8 +641,11 @@ __all__ = [
     "einsum_cases",
     "expressions",
     "expressions_with_reference",
+    "FUNCTION_KINDS",
     "Reference",
+    "describe",
     "finite_difference_jacobian",
+    "finite_difference_margin",
     "kink_distance",
     "variables",
 ]

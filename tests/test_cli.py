@@ -77,6 +77,18 @@ def test_hessian_latex_and_einsum_formats():
     assert "einsum(" in run.stdout
 
 
+def test_matrix_functions_with_check_draw_invertible_matrices():
+    run = einsdiff("logdet(X)", "--wrt", "X", "--shape", "X=3x3", "--check")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[:3] == ["f = logdet(X)", "∂f/∂X[a,b] = inv(X)[b,a]", "shape: (1)×(3×3) = (3, 3)"]
+    assert "random inputs in [0.5, 1.5], X + 4.5·I, seed 0): ok" in lines[-1]
+    formula = "L = sum[i](logsumexp[j](solve(A, B)[i,j]) - where(b[i] > 1, softplus(b[i]), 0.1*b[i]))"
+    run = einsdiff(formula, "--wrt", "A", "--shape", "A=2x2", "--shape", "B=2x3", "--shape", "b=2", "--hessian", "--check")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1].endswith(": ok")
+
+
 def test_numpy_format_is_code_that_runs(tmp_path):
     run = einsdiff("ij,j->i", "--wrt", "0", "--shape", "2x3", "--shape", "3", "--format", "numpy")
     assert run.returncode == 0, run.stderr
@@ -102,6 +114,7 @@ def test_numpy_format_is_code_that_runs(tmp_path):
         (["W[i,j]*x[j]", "--wrt", "W", "--shape", "3x4", "--shape", "x=4"], "for a formula give NAME=SIZES"),
         (["x[i]", "--wrt", "x", "--shape", "x=3", "--format", "pdf"], "invalid choice: 'pdf'"),
         (["x[i]", "--wrt", "x", "--shape", "x=3", "--format", "explain", "--value", "x=[1,2"], "--value 'x=[1,2'"),
+        (["det(W)", "--wrt", "W", "--shape", "W=3x4"], "det: variable 'W' has shape (3, 4); it must be a square matrix"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, message):

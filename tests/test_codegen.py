@@ -10,11 +10,12 @@ import textwrap
 
 import numpy as np
 import pytest
-from hypothesis import given, note
+from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import einsdiff as ed
 from einsdiff.expr import Contract, Materialize, Var
+from einsdiff.functions import FUNCTIONS, solve_node
 from einsdiff.ops import OPS
 from einsdiff.testing import bindings_for, einsum_cases, expressions
 from einsdiff.variables import topological, variables
@@ -101,8 +102,28 @@ def _reshapes():
             "r": ed.jacobian_matrix(ed.tanh(A @ W).sum(), A)}
 
 
+def _matrix_functions():
+    """Every function of whole tensors and softplus, with first and second derivatives."""
+    M, S, R = ed.var("M", (3, 3)), ed.var("S", (2, 3, 3)), ed.var("R", (3, 2))
+    v, z = ed.var("v", (3,)), ed.var("z", (2, 3))
+    P, Q = M + 4 * np.eye(3), S + 4 * np.eye(3)  # diagonally dominant for entries in [-1, 1]: det > 0
+    sign, logabs = ed.slogdet(M - 4 * np.eye(3))  # det < 0
+    leaky = ed.where(z > 0, ed.softplus(z), 0.1 * z)
+    return {
+        "logdet": ed.logdet(P), "H_logdet": ed.hessian(ed.logdet(P), M),
+        "det_batched": ed.det(Q), "J_det_batched": ed.jacobian(ed.det(Q), S),
+        "inv_batched": ed.inv(Q), "J_inv_batched": ed.jacobian(ed.inv(Q), S),
+        "slogdet": sign * logabs, "g_logabsdet": ed.grad(logabs, M),
+        "solve": ed.solve(P, R), "J_solve": ed.jacobian(ed.solve(P, R), M),
+        "H_solve": ed.hessian(ed.solve(P, v).sum(), M),
+        "where": leaky, "J_where": ed.jacobian(leaky, z),
+        "logsumexp": ed.logsumexp(z, 1), "H_logsumexp": ed.hessian(ed.logsumexp(z), z),
+        "softmax": ed.softmax(z), "J_softmax": ed.jacobian(ed.softmax(z, 0), z),
+    }
+
+
 CASES = {f.__name__[1:]: f for f in (_matvec, _relu_neuron, _mlp_hessian, _elementwise, _constants,
-                                      _deltas_and_broadcasts, _reshapes)}
+                                      _deltas_and_broadcasts, _reshapes, _matrix_functions)}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -114,8 +135,8 @@ def test_generated_code_matches_evaluate(case):
 def test_the_table_covers_every_node_type_and_function():
     nodes = topological([e for case in CASES.values() for e in case().values()])
     kinds = {type(n).__name__ for n in nodes}
-    assert kinds == {"Var", "Const", "Contract", "Map", "Add", "Reshape", "Materialize"}
-    assert {n.fn for n in nodes if hasattr(n, "fn")} == set(OPS)
+    assert kinds == {"Var", "Const", "Contract", "Map", "Add", "Reshape", "Materialize", "Call"}
+    assert {n.fn for n in nodes if hasattr(n, "fn")} == set(OPS) | set(FUNCTIONS)
     assert any(isinstance(n, Contract) and len(set(n.output)) < len(n.output) for n in nodes)
 
 
@@ -218,9 +239,22 @@ def test_constants_round_trip_exactly():
 
 
 def test_helpers_are_emitted_only_when_used():
-    x = ed.var("x", (2,))
+    x, X = ed.var("x", (2,)), ed.var("X", (2, 2))
     assert "_sigmoid" not in ed.to_numpy_code(ed.tanh(x))
     assert ed.to_numpy_code(ed.sigmoid(x) + ed.sigmoid(2 * x)).count("def _sigmoid") == 1
+    source = ed.to_numpy_code([ed.logdet(X), ed.logdet(2 * X), ed.solve(X, x)])
+    assert source.count("def _logdet") == 1 and source.count("def _solve") == 1 and "_logsumexp" not in source
+
+
+def test_the_logsumexp_and_solve_helpers_compute_what_evaluate_does():
+    namespace = {"np": np}
+    exec(FUNCTIONS["logsumexp"].helper + FUNCTIONS["solve"].helper, namespace)
+    x = ed.var("x", (2, 3))
+    x0 = np.array([[-np.inf, -np.inf, -np.inf], [1e3, -1e3, 0.0]])
+    np.testing.assert_array_equal(namespace["_logsumexp"](x0, (1,)), ed.evaluate(ed.logsumexp(x, 1), x=x0))
+    A, B = ed.var("A", (2, 3, 3)), ed.var("B", (2, 3, 2, 2))  # a right-hand side with two trailing axes
+    a0, b0 = np.eye(3) * [[[1.0]], [[2.0]]] + 0.1, np.arange(24.0).reshape(2, 3, 2, 2)
+    np.testing.assert_allclose(namespace["_solve"](a0, b0), ed.evaluate(solve_node(A, B), A=a0, B=b0), rtol=1e-14)
 
 
 def test_the_sigmoid_helper_is_the_evaluated_sigmoid():
@@ -296,7 +330,7 @@ assert not any(name.split(".")[0] == "einsdiff" for name in sys.modules), "einsd
 
 
 def test_generated_code_runs_where_einsdiff_cannot_be_imported(tmp_path):
-    exprs = {**_mlp_hessian(), **_deltas_and_broadcasts(), **_constants()}
+    exprs = {**_mlp_hessian(), **_deltas_and_broadcasts(), **_constants(), **_matrix_functions()}
     exprs = {key: e for key, e in exprs.items() if key != "e"} | {"sigmoids": _elementwise()["J"]}
     bindings = bindings_for(variables(*exprs.values()), seed=11)
     (tmp_path / "generated.py").write_text(ed.to_numpy_code(exprs), encoding="utf-8")
@@ -334,6 +368,13 @@ def test_to_einsum_shows_deltas_factors_and_constants():
     assert ed.to_einsum(Materialize(x)) == "return x"
 
 
+def test_to_einsum_names_each_function_of_whole_tensors():
+    X, z = ed.var("X", (3, 3)), ed.var("z", (2, 3))
+    assert ed.to_einsum(ed.grad(ed.logdet(X), X)) == 't0 = inv(X)\nt1 = einsum("ji->ij", t0)\nreturn t1'
+    assert ed.to_einsum(ed.logsumexp(z, 1)) == "t0 = logsumexp(z, axes=(1,))\nreturn t0"
+    assert ed.to_einsum(ed.solve(X, z.T)).splitlines()[-2:] == ["t1 = solve(X, t0)", "return t1"]
+
+
 # -- bad input ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize(
@@ -352,6 +393,7 @@ def test_to_einsum_shows_deltas_factors_and_constants():
         (lambda: ed.to_numpy_code(ed.var("x", 2), name="np"), "function name 'np' would hide"),
         (lambda: ed.to_numpy_code(ed.var("np", 2)), "variable 'np' would hide 'np'"),
         (lambda: ed.to_numpy_code(ed.var("_sigmoid", 2)), "variable '_sigmoid' would hide"),
+        (lambda: ed.to_numpy_code(ed.var("_logsumexp", 2)), "variable '_logsumexp' would hide"),
         (lambda: ed.to_numpy_code(Var("for", (2,))), "variable name 'for'"),
     ],
 )
@@ -373,6 +415,14 @@ def test_random_expressions_and_their_jacobians(expr, seed):
     exprs = {"f": expr} | {f"d_{v.name}": ed.jacobian(expr, v) for v in vs}
     check_against_evaluate(exprs, bindings_for(vs, seed))
     assert ed.to_einsum(expr).count("einsum(") == sum(isinstance(n, Contract) for n in topological([expr]))
+
+
+@settings(max_examples=60)  # inverses, solves and their Jacobians: slower to build than einsums
+@given(expressions(max_depth=3, functions=True), seeds)
+def test_random_functions_of_whole_tensors_and_their_jacobians(expr, seed):
+    vs = variables(expr)
+    exprs = {"f": expr} | {f"d_{v.name}": ed.jacobian(expr, v) for v in vs}
+    check_against_evaluate(exprs, bindings_for(vs, seed))
 
 
 @given(einsum_cases(), seeds)

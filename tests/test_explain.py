@@ -133,3 +133,58 @@ def test_to_latex_of_derivatives_is_balanced_and_text_free():
         assert text.count("{") == text.count("}")
         assert text.count(r"\left(") == text.count(r"\right)")
         assert not re.search("[δΣ∂]", text)
+
+
+def test_logdet_is_one_rule_ending_in_the_printed_gradient():
+    X = ed.var("X", (3, 3))
+    text = ed.explain(ed.logdet(X), X)
+    assert "log-determinant rule: ∂f/∂X[a,b] = inv(X)[b,a]   (d log det X = tr(X⁻¹ dX))" in text
+    gradient = ed.to_index_notation(ed.grad(ed.logdet(X), X), indices="ab").split(" = ", 1)[1]
+    assert text.splitlines()[-1] == f"result: ∂f/∂X[a,b] = {gradient}"
+
+
+def test_trace_of_an_inverse_times_a_chains_through_the_inverse_rule_and_matches_the_jacobian():
+    X, A = ed.var("X", (2, 2)), ed.var("A", (2, 2))
+    f = ed.trace(ed.inv(X) @ A)
+    values = {"X": [[2.0, 1.0], [0.5, 3.0]], "A": [[1.0, 2.0], [3.0, 4.0]]}
+    text = ed.explain(f, X, values=values)
+    assert "inverse rule: ∂U1[" in text and "(d(X⁻¹) = -X⁻¹ dX X⁻¹)" in text
+    assert "chain rule through U1" in text
+    want = ed.to_index_notation(ed.grad(f, X), indices="ab").split(" = ", 1)[1]
+    assert f"result: ∂f/∂X[a,b] = {want}" in text
+    jac = ed.evaluate(ed.jacobian_matrix(f, X), **{k: np.array(v) for k, v in values.items()})
+    np.testing.assert_allclose(matrix_after(text, "gradient as a row"), jac.reshape(1, 4), rtol=1e-5)
+
+
+def test_a_composite_argument_becomes_an_intermediate_with_the_chain_rule_in_numbers():
+    X, A = ed.var("X", (2, 2)), ed.var("A", (2, 2))
+    values = {"X": np.array([[1.0, 0.5], [0.2, 2.0]]), "A": np.array([[2.0, 1.0], [0.0, 1.0]])}
+    text = ed.explain(ed.logdet(A @ X), X, values=values)
+    assert "let: U1[i,j] = A[i,k] X[k,j]" in text
+    assert "log-determinant rule: ∂f/∂U1[i,j] = inv(U1)[j,i]" in text
+    assert "chain rule through U1: ∂f/∂X[a,b] = Σ[i,j](∂f/∂U1[i,j] ∂U1[i,j]/∂X[a,b])" in text
+    inverse_t = np.linalg.inv(values["A"] @ values["X"]).T  # ∂ log det U/∂U = U⁻ᵀ
+    np.testing.assert_allclose(matrix_after(text, "chain rule in numbers"), inverse_t.reshape(1, 4), rtol=1e-5)
+    np.testing.assert_allclose(matrix_after(text, "reshaped to the shape of X"), values["A"].T @ inverse_t, rtol=1e-5)
+
+
+def test_where_solve_logsumexp_and_detsign_state_their_rules():
+    X, b, z = ed.var("X", (2, 2)), ed.var("b", (2,)), ed.var("z", (2, 3))
+    where = ed.explain(ed.where(b > 0, ed.softplus(b), 0.1 * b), b)
+    assert "where rule: ∂f[i]/∂b[a] = where(step(b[i]), ∂U1[i]/∂b[a], ∂U2[i]/∂b[a])" in where
+    assert "chain rule for the elementwise softplus: ∂U1[i]/∂b[a] = sigmoid(b[i]) ∂b[i]/∂b[a]" in where
+    both = ed.explain(ed.solve(X, X @ b), X)  # X in both arguments: one term each
+    assert "chain rule through U1: ∂f[i]/∂X[a,b] = (-inv(X)[i,a] solve(X, U1)[b]) + Σ[j](" in both
+    lse = ed.explain(ed.logsumexp(z, 1), z)
+    assert "logsumexp rule: ∂f[i]/∂z[a,b] = δ[i,a] exp(z[i,b] - logsumexp[j](z[i,j]))" in lse
+    assert "sign of a determinant: ∂f/∂X[a,b] = 0" in ed.explain(ed.slogdet(X)[0], X)
+
+
+def test_latex_explain_of_functions_is_balanced_and_text_free():
+    X, A = ed.var("X", (2, 2)), ed.var("A", (2, 2))
+    for f in (ed.logdet(A @ X), ed.trace(ed.inv(X) @ A), ed.where(X > 0, X, 0.1 * X)):
+        text = ed.explain(f, X, latex=True)
+        assert not re.search("[δΣ∂⁻]", text)
+        for line in text.splitlines():
+            assert line.count("{") == line.count("}"), line
+            assert line.count(r"\left") == line.count(r"\right"), line

@@ -1,14 +1,17 @@
 """Formulas in index notation: the seeds typed as formulas, errors with a caret,
 the print/parse round trip, and fuzzing."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
-from hypothesis import given, note
+from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import einsdiff as ed
+from einsdiff.expr import Add, Call, Const, Contract, Var
 from einsdiff.testing import bindings_for, expressions
-from einsdiff.variables import variables
+from einsdiff.variables import children, topological, variables
 
 
 def test_issue_examples():
@@ -98,6 +101,71 @@ def test_errors_point_at_the_column(formula, message, column):
     assert caret_line.index("^") - 2 == column - 1  # the caret sits under the culprit
 
 
+def _logsumexp(a, axis):
+    m = np.max(a, axis=axis, keepdims=True)
+    return np.squeeze(m + np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)), axis=axis)
+
+
+rng = np.random.default_rng(7)
+MATRIX_SHAPES = dict(X=(3, 3), S=(2, 3, 3), W=(3, 4), b=(3,), x=(2, 4), y=(4,))
+MATRIX_VALUES = {"X": rng.normal(size=(3, 3)) + 3 * np.eye(3), "S": rng.normal(size=(2, 3, 3)) + 3 * np.eye(3),
+                 "W": rng.normal(size=(3, 4)), "b": rng.normal(size=3), "x": rng.normal(size=(2, 4)),
+                 "y": rng.normal(size=4)}
+_X, _S, _b, _x, _y = (MATRIX_VALUES[k] for k in "XSbxy")
+TYPED_FUNCTIONS = {
+    "L = logdet(X) - trace(X)": np.linalg.slogdet(_X)[1] - np.trace(_X),
+    "inv(X)[i,j]": np.linalg.inv(_X),
+    "f[i,j] = inv(X)[j,i]": np.linalg.inv(_X).T,
+    "inv(X)[i,i]": np.trace(np.linalg.inv(_X)),
+    "det(X) + logabsdet(X) * detsign(X)": np.linalg.det(_X) + np.linalg.slogdet(_X)[1] * np.linalg.slogdet(_X)[0],
+    "det(S)[k]": np.linalg.det(_S),
+    "det(inv(X))": 1 / np.linalg.det(_X),
+    "solve(X, b)[i]": np.linalg.solve(_X, _b),
+    "solve(X, W)[i,j]": np.linalg.solve(_X, MATRIX_VALUES["W"]),
+    "solve(S, b)[k,i]": np.linalg.solve(_S, _b[None, :, None])[..., 0],
+    "solve[k,l; k](X[l,k], b[k])[i]": np.linalg.solve(_X.T, _b),
+    "inv[k,l](X[k,m] X[m,l])[i,j]": np.linalg.inv(_X @ _X),
+    "logsumexp[j](x[i,j])": _logsumexp(_x, 1),
+    "logsumexp(x)": _logsumexp(_x, (0, 1)),
+    "softmax[j](x[i,j])": np.exp(_x) / np.exp(_x).sum(1, keepdims=True),
+    "f[j,i] = log_softmax[i](x[i,j])": (_x - _logsumexp(_x, 0)).T,
+    "where(y[i] > 0, y[i], 0.1*y[i])": np.where(_y > 0, _y, 0.1 * _y),
+    "where(y[i] <= 0.5, softplus(y[i]), -y[i])": np.where(_y <= 0.5, np.log1p(np.exp(_y)), -_y),
+    "f[i,j] = (x[i,j] >= 0) * x[i,j]": np.where(_x >= 0, _x, 0.0),
+}
+
+
+@pytest.mark.parametrize("formula", sorted(TYPED_FUNCTIONS))
+def test_functions_of_whole_tensors_typed_as_formulas(formula):
+    got = ed.evaluate(ed.parse(formula, **MATRIX_SHAPES), **MATRIX_VALUES)
+    np.testing.assert_allclose(got, TYPED_FUNCTIONS[formula], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "formula, message, column",
+    [
+        ("det(W)", "det: variable 'W' has shape (3, 4); it must be a square matrix", 1),
+        ("1 + inv(X[i,j])[i,j]", "inv takes whole tensors: write inv(X) and index the result", 9),
+        ("inv(X)", "inv(...) has shape (3, 3); name its axes, as in inv(...)[i,j]", 1),
+        ("inv(X)[i,j,k]", "inv(...) has shape (3, 3) (2 axes) but 3 indices", 1),
+        ("solve(X)[i]", "solve takes 2 arguments, got 1", 1),
+        ("solve(X, x)[i,j]", "b's leading axes must be (3,)", 1),
+        ("inv[k](X[k,l])[i,j]", "index 'l' is free in an argument of inv but not among the indices it binds (k)", 8),
+        ("inv[k,l; m](X[k,l])[i,j]", "binds 2 groups of indices for 1 arguments", 1),
+        ("inv[k,k](X[k,k])[i,j]", "an index repeats in the indices inv[...] binds", 1),
+        ("where(y[i], y[i])", "where takes 3 arguments (a mask, then a and b), got 2", 1),
+        ("softmax(x)[i,j]", "softmax works along axes; name them, as in softmax[j](x[i,j])", 1),
+        ("logsumexp[q](y[i])", "logsumexp over 'q', which its body does not use", 1),
+        ("inv(V)[i,j]", "unknown variable 'V'", 5),
+        ("y[i] > 0 > y[i]", "unexpected '>'", 10),
+    ],
+)
+def test_function_errors_point_at_the_column(formula, message, column):
+    with pytest.raises(ed.ParseError) as info:
+        ed.parse(formula, **MATRIX_SHAPES)
+    assert message in str(info.value) and f"(column {column})" in str(info.value)
+
+
 seeds = st.integers(0, 2**32 - 1)
 
 
@@ -115,10 +183,42 @@ def test_print_then_parse_gives_back_an_equivalent_expression(expr, seed):
         np.testing.assert_allclose(ed.evaluate(again, **b), want, rtol=1e-12, atol=1e-12 * (1 + np.abs(want).max(initial=0)))
 
 
-_ALPHABET = "xyAWb[]ij,()+-*/^=;:0123 .eΣδ" + "".join(["tanh", "sum", "delta"])
+def _constants_as_variables(expr):
+    """``expr`` with each constant array a variable K0, K1, ... (a formula has no constant arrays), and their values."""
+    values, done = {}, {}
+    for node in topological([expr]):
+        if isinstance(node, Const) and node.ndim:
+            values[f"K{len(values)}"] = node.value
+            done[node] = Var(f"K{len(values) - 1}", node.shape)
+        elif children(node):
+            new = tuple(done[c] for c in children(node))
+            field = {Contract: "operands", Add: "terms", Call: "args"}.get(type(node))
+            done[node] = replace(node, **({field: new} if field else {"arg": new[0]}))
+        else:
+            done[node] = node
+    return done[expr], values
 
 
-@given(st.text(alphabet=_ALPHABET, max_size=40))
+@settings(max_examples=80)  # each example prints, parses and evaluates Jacobians of matrix functions
+@given(expressions(max_depth=3, functions=True), seeds)
+def test_print_then_parse_gives_back_functions_of_whole_tensors(drawn, seed):
+    expr, constants = _constants_as_variables(drawn)
+    b = bindings_for(variables(drawn), seed) | constants
+    for e in (expr, *(ed.jacobian(expr, v) for v in variables(drawn))):
+        note(str(e))
+        again = ed.parse(str(e), **{v.name: v.shape for v in variables(expr)})
+        assert again.shape == e.shape
+        want = ed.evaluate(e, **b)
+        scale = 1 + np.abs(want).max(initial=0)
+        np.testing.assert_allclose(ed.evaluate(again, **b), want, rtol=1e-10, atol=1e-10 * scale)
+
+
+_ALPHABET = "xyAWb[]ij,()+-*/^=;:<>0123 .eΣδ" + "".join(["tanh", "sum", "delta"])
+_WORDS = ["tanh", "sum", "delta", "inv", "det", "solve", "logsumexp", "softmax", "where", "[k,l; k]", "(A, b)"]
+
+
+@given(st.text(alphabet=_ALPHABET, max_size=40)
+       | st.lists(st.sampled_from(list(_ALPHABET) + _WORDS), max_size=16).map("".join))
 def test_fuzzed_text_raises_only_einsdiff_errors(text):
     try:
         ed.parse(text, x=(3,), y=(3,), A=(3, 3), W=(3, 4), b=(3,))

@@ -1,7 +1,7 @@
 """Property tests over random einsums and random compositions, against independent oracles."""
 
 import numpy as np
-from hypothesis import assume, given, note
+from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 
 import einsdiff as ed
@@ -12,7 +12,9 @@ from einsdiff.testing import (
     check_jacobian,
     einsum_cases,
     expressions,
+    describe,
     expressions_with_reference,
+    finite_difference_margin,
     kink_distance,
 )
 from einsdiff.simplify import substitute
@@ -194,14 +196,20 @@ def test_jacobian_matches_finite_differences_of_the_numpy_construction(ref, seed
     note(f"f = {ref.expr}")
     for v in ref.variables:
         got = ed.evaluate(ed.jacobian(ref.expr, v), **b)
-        want = np.zeros(ref.expr.shape + v.shape)
-        for e in np.ndindex(*v.shape):
-            plus, minus = dict(b), dict(b)
-            plus[v.name], minus[v.name] = b[v.name].copy(), b[v.name].copy()
-            plus[v.name][e] += 1e-6
-            minus[v.name][e] -= 1e-6
-            want[(...,) + e] = (ref.numpy(plus) - ref.numpy(minus)) / 2e-6
+        want = _numpy_differences(ref, v, b)
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * (1 + np.abs(want).max(initial=0)))
+
+
+def _numpy_differences(ref, v, b, eps=1e-6):
+    """Central differences of the numpy construction with respect to ``v``."""
+    want = np.zeros(ref.expr.shape + v.shape)
+    for e in np.ndindex(*v.shape):
+        plus, minus = dict(b), dict(b)
+        plus[v.name], minus[v.name] = b[v.name].copy(), b[v.name].copy()
+        plus[v.name][e] += eps
+        minus[v.name][e] -= eps
+        want[(...,) + e] = (ref.numpy(plus) - ref.numpy(minus)) / (2 * eps)
+    return want
 
 
 @given(expressions(max_depth=4), seeds)
@@ -226,3 +234,91 @@ def test_joint_sweep_over_several_variables(expr, seed):
         single = ed.evaluate(ed.grad(loss, v, mode="forward"), **b)
         np.testing.assert_allclose(ed.evaluate(g, **b), single, rtol=1e-10, atol=1e-10 * (1 + np.abs(single).max(initial=0)))
         check_jacobian(g, v, b)  # differentiating through the materialized adjoints
+
+
+# -- compositions with functions of whole tensors ------------------------------------------------
+# inv, det, logdet, slogdet and solve of well-conditioned matrices (batched or not), logsumexp,
+# softmax, where, maximum, minimum, norm and softplus, drawn by functions=True.
+
+
+# Hessians and derivative networks of these functions take a while to plan: a third of the
+# profile's examples keeps them near ten seconds each in the CI profile.
+_fewer_examples = settings(max_examples=max(20, settings.default.max_examples // 3))
+
+
+def _differentiable_here(expr, b):
+    """Finite differences are valid: away from kinks, switches of where, and a norm's zero."""
+    return finite_difference_margin(expr, b) > 1e-3
+
+
+def _finite(expr, b):
+    """Overflow (exp of exp of ...) would compare inf with nan: such draws say nothing."""
+    return bool(np.all(np.isfinite(ed.evaluate(expr, **b))))
+
+
+def _close(got, want, rtol):
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * (1 + np.abs(want).max(initial=0)))
+
+
+@given(expressions_with_reference(max_depth=3, functions=True), seeds)
+def test_functions_value_equals_the_numpy_twin(ref, seed):
+    b = bindings_for(ref.variables, seed)
+    note(f"f = {describe(ref.expr)}\nbindings = {b!r}")
+    _close(ed.evaluate(ref.expr, **b), ref.numpy(b), 1e-9)
+
+
+@given(expressions_with_reference(max_depth=3, functions=True), seeds)
+def test_functions_jacobian_matches_finite_differences_of_the_numpy_twin(ref, seed):
+    b = bindings_for(ref.variables, seed)
+    note(f"f = {describe(ref.expr)}\nbindings = {b!r}")
+    assume(_finite(ref.expr, b) and _differentiable_here(ref.expr, b))
+    for v in ref.variables:
+        jac = ed.jacobian(ref.expr, v)
+        note(f"d/d{v.name}: {describe(jac)}")
+        _close(ed.evaluate(jac, **b), _numpy_differences(ref, v, b), 1e-5)
+
+
+@_fewer_examples
+@given(expressions(max_depth=3, functions=True), seeds)
+def test_functions_forward_and_reverse_accumulation_agree(expr, seed):
+    vs = variables(expr)
+    b = bindings_for(vs, seed)
+    note(f"f = {describe(expr)}\nbindings = {b!r}")
+    assume(_finite(expr, b))
+    for v in vs:
+        want = ed.evaluate(ed.jacobian(expr, v, mode="forward"), **b)
+        _close(ed.evaluate(ed.jacobian(expr, v, mode="reverse"), **b), want, 1e-9)
+        h_fwd = ed.evaluate(ed.hessian(expr.sum(), v, mode="forward"), **b)
+        _close(ed.evaluate(ed.hessian(expr.sum(), v, mode="reverse"), **b), h_fwd, 1e-9)
+
+
+@_fewer_examples
+@given(expressions(max_depth=3, functions=True), seeds)
+def test_functions_hessian_is_symmetric_and_the_jacobian_of_the_gradient(expr, seed):
+    f = expr.sum()
+    vs = variables(f)
+    b = bindings_for(vs, seed)
+    note(f"f = {describe(f)}\nbindings = {b!r}")
+    assume(_finite(expr, b) and _differentiable_here(f, b))
+    for v in vs:
+        h = ed.evaluate(ed.hessian(f, v), **b).reshape(v.size, v.size)
+        _close(h, h.T, 1e-9)
+        check_jacobian(ed.grad(f, v), v, b)
+
+
+@_fewer_examples
+@given(expressions(max_depth=2, functions=True), st.data(), seeds)
+def test_functions_chain_rule_is_contraction_over_grouped_indices(g, data, seed):
+    """d f(g(x))/dx = sum over g's indices of df/dg * dg/dx, with functions on both sides."""
+    u = ed.var("u", g.shape)
+    f_u = data.draw(expressions(max_depth=2, over=(u,), functions=True))
+    composed = substitute(f_u, {u: g})
+    xs = variables(g)
+    b = bindings_for(xs, seed)
+    note(f"g = {describe(g)}\nf(u) = {describe(f_u)}\nbindings = {b!r}")
+    assume(_finite(composed, b))
+    g_value = ed.evaluate(g, **b)
+    df_du = ed.evaluate(ed.jacobian(f_u, u), **b, u=g_value)
+    for x in xs:
+        want = np.tensordot(df_du, ed.evaluate(ed.jacobian(g, x), **b), axes=g.ndim)
+        _close(ed.evaluate(ed.jacobian(composed, x), **b), want, 1e-9)
