@@ -28,6 +28,7 @@ from .errors import (
 )
 from .evaluate import Compiled, evaluate
 from .evaluate import compile_outputs as compile  # noqa: A004 - the public name
+from .directional import hessian_diagonal, hvp, jacobian_diagonal, jvp, vjp
 from .explain import explain
 from .matrix import (
     det,
@@ -137,6 +138,11 @@ __all__ = [
     "exp",
     "explain",
     "grad",
+    "hessian_diagonal",
+    "hvp",
+    "jacobian_diagonal",
+    "jvp",
+    "vjp",
     "greater",
     "greater_equal",
     "hessian",
