@@ -11,12 +11,15 @@ import numbers
 from .build import as_expr, greater, greater_equal, less, less_equal, matmul, transpose
 from .build import divide, power
 from .codegen import to_einsum, to_numpy_code
+from .config import config
 from .build import reduce_sum as sum  # noqa: A004 - mirrors numpy.sum
 from .derive import grad, hessian, jacobian, jacobian_matrix
 from .errors import (
+    BackendError,
     BindingError,
     EinsdiffError,
     EvaluationError,
+    MemoryLimitError,
     NotScalarError,
     OperandError,
     OptionError,
@@ -30,6 +33,7 @@ from .evaluate import Compiled, evaluate
 from .evaluate import compile_outputs as compile  # noqa: A004 - the public name
 from .directional import hessian_diagonal, hvp, jacobian_diagonal, jvp, vjp
 from .explain import explain
+from .optimize import scipy_objective, scipy_residuals
 from .matrix import (
     det,
     diag,
@@ -110,10 +114,12 @@ def pow(x, c) -> Expr:  # noqa: A001 - mirrors numpy.power
     return power(x, c)
 
 __all__ = [
+    "BackendError",
     "BindingError",
     "Compiled",
     "EinsdiffError",
     "EvaluationError",
+    "MemoryLimitError",
     "Expr",
     "NotScalarError",
     "OperandError",
@@ -127,6 +133,7 @@ __all__ = [
     "abs",
     "as_expr",
     "compile",
+    "config",
     "cos",
     "det",
     "diag",
@@ -167,6 +174,8 @@ __all__ = [
     "reciprocal",
     "relu",
     "reshape",
+    "scipy_objective",
+    "scipy_residuals",
     "sigmoid",
     "simplify",
     "sin",

@@ -309,17 +309,35 @@ def hessian(f: Expr, wrt, mode: str = "auto"):
     return jacobian(jacobian(f, wrt, mode), wrt, mode)
 
 
-def jacobian_matrix(f: Expr, wrt, order: str = "C", mode: str = "auto"):
+def jacobian_matrix(
+    f: Expr, wrt, order: str = "C", mode: str = "auto", format: str = "dense", **bindings  # noqa: A002
+):
     """The Jacobian as a matrix ``(f.size, wrt.size)``.
 
     ``order="C"`` flattens row-major (vec stacks rows, as in numpy and PyTorch);
     ``order="F"`` column-major (vec stacks columns, as in most matrix-calculus texts).
+
+    ``format="dense"`` returns the expression, to evaluate or compile. ``format="sparse"``
+    evaluates it at ``bindings`` into a ``scipy.sparse.csr_matrix`` whose stored entries
+    follow the delta pattern, never allocating the dense matrix (``pip install "einsdiff[sparse]"``).
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x = ed.var("x", (3,))
+    >>> ed.jacobian_matrix(ed.tanh(x), x, format="sparse", x=np.zeros(3)).nnz
+    3
     """
     if order not in ("C", "F"):
         raise OptionError(f"order must be 'C' (row-major) or 'F' (column-major), got {order!r}")
+    if format not in ("dense", "sparse"):
+        raise OptionError(f"format must be 'dense' or 'sparse', got {format!r}")
+    if format == "dense" and bindings:
+        raise OptionError(
+            f"jacobian_matrix returns an expression when format='dense'; evaluate it with "
+            f"ed.evaluate(J, **bindings) instead of passing {', '.join(sorted(bindings))} here"
+        )
     _check_all(f, wrt)
     if isinstance(wrt, tuple | list):
-        return tuple(jacobian_matrix(f, w, order, mode) for w in wrt)
+        return tuple(jacobian_matrix(f, w, order, mode, format, **bindings) for w in wrt)
     j = jacobian(f, wrt, mode)
     if order == "F":  # column-major vec = row-major vec of the axes reversed
         nf, nx = f.ndim, wrt.ndim
@@ -327,4 +345,9 @@ def jacobian_matrix(f: Expr, wrt, order: str = "C", mode: str = "auto"):
         labels = tuple(range(j.ndim))
         j = contract([j], [labels], perm, dict(zip(labels, j.shape, strict=True)))
     shape = (f.size, wrt.size)
-    return j if j.shape == shape else Reshape(j, shape)
+    matrix = j if j.shape == shape else Reshape(j, shape)
+    if format == "sparse":
+        from .sparse import evaluate_sparse, to_csr  # lazy: sparse is an optional extra
+
+        return to_csr(evaluate_sparse(matrix, **bindings))
+    return matrix

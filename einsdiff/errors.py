@@ -53,3 +53,12 @@ class ParseError(EinsdiffError, ValueError):
 class EvaluationError(EinsdiffError, ArithmeticError):
     """A function is undefined at the values given: a singular matrix to ``inv``, a
     non-positive determinant to ``logdet``."""
+
+
+class MemoryLimitError(EinsdiffError, MemoryError):
+    """A dense result or intermediate would exceed ``ed.config.max_dense_bytes``; raised
+    before anything is allocated."""
+
+
+class BackendError(EinsdiffError, ImportError):
+    """The array library a backend needs is not installed."""

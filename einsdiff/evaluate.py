@@ -3,7 +3,12 @@
 Each :class:`~einsdiff.expr.Contract` becomes one ``opt_einsum`` contraction over
 its operands with repeated and absent output indices removed; the result is then
 broadcast over absent indices and written onto the diagonal of a zeroed array for
-repeated ones, so a Kronecker delta never becomes a dense identity operand.
+repeated ones, so a Kronecker delta never becomes a dense identity operand. Other
+array libraries run the same plans through :mod:`einsdiff.backends`.
+
+Before a call allocates anything, the largest dense array it will create (a node's
+result, or an intermediate opt_einsum reported when planning) is compared with
+``ed.config.max_dense_bytes``: shapes are fixed at compile time, the dtype at call time.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import opt_einsum
 
-from .errors import BindingError, OperandError
+from .backends import Backend, get_backend, placement
+from .config import config
+from .errors import BindingError, MemoryLimitError, OperandError, OptionError
 from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var
 from .functions import FUNCTIONS
 from .ops import OPS
@@ -168,6 +175,13 @@ class Step:
     node: Expr
     inputs: tuple[Expr, ...]
     run: Callable[[list[np.ndarray], dict, np.dtype], np.ndarray]
+    intermediate: int = 0  # elements of the largest intermediate of its contractions
+
+
+def _dense_elements(step: Step) -> int:
+    """The most elements the step allocates at once (inputs and views allocate nothing)."""
+    own = 0 if isinstance(step.node, Var | Const | Reshape | Materialize) else step.node.size
+    return max(own, step.intermediate)
 
 
 def _step(node: Expr) -> Step:
@@ -177,10 +191,10 @@ def _step(node: Expr) -> Step:
         return Step(node, (), lambda args, env, dtype: node.value)
     if isinstance(node, Contract):
         plan = plan_contract(node)
-        return Step(node, node.operands, lambda args, env, dtype: plan.run(args, dtype))
+        return Step(node, node.operands, lambda args, env, dtype: plan.run(args, dtype), plan.largest_intermediate)
     if isinstance(node, Map):
         op = OPS[node.fn]
-        return Step(node, (node.arg,), lambda args, env, dtype: op.numpy(args[0], node.param))
+        return Step(node, (node.arg,), lambda args, env, dtype: op.array(np, args[0], node.param))
     if isinstance(node, Call):
         fn = FUNCTIONS[node.fn]
         return Step(node, node.args, lambda args, env, dtype: fn.numpy(node, args))
@@ -197,8 +211,48 @@ def _step(node: Expr) -> Step:
             tuple((plan_contract(t), len(t.operands), c) for t, c in placed),
         )
         inputs = tuple(t for t, _ in dense) + tuple(op for t, _ in placed for op in t.operands)
-        return Step(node, inputs, lambda args, env, dtype: plan.run(args, dtype))
+        largest = max((p.largest_intermediate for p, _, _ in plan.placed), default=0)
+        return Step(node, inputs, lambda args, env, dtype: plan.run(args, dtype), largest)
     raise TypeError(f"cannot evaluate a {type(node).__name__}")
+
+
+def _backend_step(node: Expr, backend: Backend) -> Step:
+    """One node's computation on a backend other than numpy: the same plans, with
+    placement by einsum (no writable views) and plain sums (no in-place accumulation)."""
+    xp = backend.xp
+    if isinstance(node, Const):
+        value = backend.from_numpy(node.value)  # converted once per compile
+        return Step(node, (), lambda args, env, dtype: value)
+    if isinstance(node, Contract):
+        plan = plan_contract(node)
+        where = placement(plan.core_axes, plan.distinct_shape, plan.diagonal)
+
+        def contract(args, env, dtype):
+            if plan.expression is None:
+                return backend.place(backend.scalar(plan.factor, dtype), where)
+            core = backend.contract(plan.expression, args)
+            return backend.place(core * plan.factor if plan.factor != 1 else core, where)
+
+        return Step(node, node.operands, contract, plan.largest_intermediate)
+    if isinstance(node, Map):
+        op = OPS[node.fn]
+        return Step(node, (node.arg,), lambda args, env, dtype: op.array(xp, args[0], node.param))
+    if isinstance(node, Call):
+        fn = FUNCTIONS[node.fn]
+        return Step(node, node.args, lambda args, env, dtype: fn.array(xp, node, args))
+    if isinstance(node, Reshape):
+        return Step(node, (node.arg,), lambda args, env, dtype: xp.reshape(args[0], node.shape))
+    if isinstance(node, Add):
+
+        def weighted_sum(args, env, dtype):
+            out = None
+            for term, c in zip(args, node.coeffs, strict=True):
+                term = term if c == 1 else term * c
+                out = term if out is None else out + term
+            return backend.zeros(node.shape, dtype) if out is None else out
+
+        return Step(node, node.terms, weighted_sum)
+    return _step(node)  # Var, Materialize: no arrays of their own
 
 
 def _placed(term: Expr, add: Add) -> bool:
@@ -206,20 +260,25 @@ def _placed(term: Expr, add: Add) -> bool:
     return isinstance(term, Contract) and (len(set(term.output)) < len(term.output) or len(add.terms) == 1)
 
 
-def _as_input(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
-    try:
-        array = np.asarray(value)
-    except Exception as err:
-        raise BindingError(f"variable {name!r}: the bound value cannot be read as an array ({err})") from err
-    if array.dtype.kind in "biu":
-        array = array.astype(np.float64)
-    elif array.dtype.kind != "f":
-        raise BindingError(f"variable {name!r} is bound to an array of dtype {array.dtype}; bind a real array")
-    if array.shape != shape:
+def _as_input(backend: Backend, name: str, value, shape: tuple[int, ...]):
+    """The backend's array for a bound value: the backend's own arrays as they are,
+    anything else read by numpy and converted; integers become float64."""
+    native = backend.is_native(value)
+    if not native:
+        try:
+            value = np.asarray(value)
+        except Exception as err:
+            raise BindingError(f"variable {name!r}: the bound value cannot be read as an array ({err})") from err
+    dtype = backend.dtype(value) if native else value.dtype
+    if dtype.kind not in "biuf":
+        raise BindingError(f"variable {name!r} is bound to an array of dtype {value.dtype}; bind a real array")
+    if tuple(value.shape) != shape:
         raise BindingError(
-            f"variable {name!r} expects shape {shape} but was given an array of shape {array.shape}"
+            f"variable {name!r} expects shape {shape} but was given an array of shape {tuple(value.shape)}"
         )
-    return array
+    if not native:
+        return backend.from_numpy(value.astype(np.float64) if dtype.kind in "biu" else value)
+    return backend.astype(value, np.dtype(np.float64)) if dtype.kind in "biu" else value
 
 
 class Compiled:
@@ -231,16 +290,24 @@ class Compiled:
     >>> value, gradient = f(x=np.array([1.0, 2.0, 3.0]))
     >>> float(value), gradient.tolist()
     (14.0, [2.0, 4.0, 6.0])
+
+    ``backend`` ("numpy", "jax", "torch", "cupy" or "dask") is the array library it runs
+    on: inputs may be numpy arrays (converted) or that library's arrays, and results are
+    that library's arrays; dask's are lazy (``.compute()`` them; they read the inputs then),
+    chunked by ``chunks`` where inputs come as numpy arrays. Numpy results never share memory with the inputs;
+    other libraries' results may, as their own operations' do. Nothing is cached between
+    calls, so one compiled function may be called from many threads at once.
     """
 
-    def __init__(self, outputs: Sequence[Expr]):
+    def __init__(self, outputs: Sequence[Expr], backend: str = "numpy", chunks=None):
         self.outputs = _check_outputs(outputs)
         self.variables = variables(*self.outputs)
+        self.backend = get_backend(backend, chunks)
         steps: dict[Expr, Step] = {}
 
         def inputs_of(node: Expr) -> tuple[Expr, ...]:
             if node not in steps:
-                steps[node] = _step(node)
+                steps[node] = _step(node) if backend == "numpy" else _backend_step(node, self.backend)
             return steps[node].inputs
 
         self.nodes = topological(self.outputs, inputs_of)
@@ -255,6 +322,8 @@ class Compiled:
             if i not in self._outputs:
                 self._release[k].append(i)
         self._const_dtypes = [n.value.dtype for n in self.nodes if isinstance(n, Const)]
+        # The largest dense array a call creates, in elements, and the step creating it.
+        self._largest = max(((_dense_elements(step), k) for k, step in enumerate(self.steps)), default=(0, 0))
 
     @property
     def plan(self) -> str:
@@ -296,28 +365,73 @@ class Compiled:
             lines.append(f"{ms:9.3f} ms  {what:<40} {node.shape}")
         return "\n".join(lines + [f"{sum(medians):9.3f} ms  total"])
 
-    def _execute(self, bindings: dict, times: list[list[float]] | None) -> list[np.ndarray]:
-        env = {}
+    def _execute(self, bindings: dict, times: list[list[float]] | None) -> list:
+        backend, env = self.backend, {}
         for v in self.variables:
             if v.name not in bindings:
                 raise BindingError(
                     f"variable {v.name!r} (shape {v.shape}) has no value; pass {v.name}=<array of shape {v.shape}>"
                 )
-            env[v.name] = _as_input(v.name, bindings[v.name], v.shape)
-        dtypes = [a.dtype for a in env.values()] + self._const_dtypes
+            env[v.name] = _as_input(backend, v.name, bindings[v.name], v.shape)
+        dtypes = [backend.dtype(a) for a in env.values()] + self._const_dtypes
         if not env:  # e.g. an identity Jacobian: follow the precision of what was passed
             dtypes += [v.dtype for v in bindings.values() if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
-        dtype = np.result_type(*dtypes) if dtypes else np.dtype(np.float64)
+        dtype = backend.computes_in(np.result_type(*dtypes) if dtypes else np.dtype(np.float64))
+        elements, largest = self._largest
+        lazy = backend.lazy
+        if not lazy and elements * dtype.itemsize > config.max_dense_bytes:
+            raise self._too_large(largest, elements * dtype.itemsize, dtype)
         values: list[np.ndarray | None] = [None] * len(self.nodes)
         for k, step in enumerate(self.steps):
             start = time.perf_counter() if times is not None else 0.0
             values[k] = step.run([values[i] for i in self._reads[k]], env, dtype)
             if times is not None:
                 times[k].append(time.perf_counter() - start)
+            if lazy:
+                _check_chunks(step, values[k], dtype)
             for done in self._release[k]:
                 values[done] = None
+        if backend.name != "numpy":
+            return [values[k] for k in self._outputs]
         inputs = list(env.values()) + [n.value for n in self.nodes if isinstance(n, Const)]
         return [_own(values[k], inputs) for k in self._outputs]
+
+    def _too_large(self, k: int, nbytes: int, dtype: np.dtype) -> MemoryLimitError:
+        step = self.steps[k]
+        node, role = step.node, "the result" if k in self._outputs else "an intermediate"
+        what = f"{role} of shape {node.shape}"
+        if step.intermediate > node.size:
+            what = f"an intermediate of {step.intermediate:,} elements while contracting {role} of shape {node.shape}"
+        return MemoryLimitError(
+            f"evaluating this needs a dense array for {what}: {_human(nbytes)} of {dtype}, above "
+            f"ed.config.max_dense_bytes = {_human(config.max_dense_bytes)}. Instead: "
+            f"ed.evaluate(expr, format='sparse') stores only the nonzeros of a structured result; "
+            f"ed.jvp, ed.vjp and ed.hvp give its product with a vector, ed.jacobian_diagonal and "
+            f"ed.hessian_diagonal its diagonal; backend='dask' evaluates it chunk by chunk; or raise "
+            f"ed.config.max_dense_bytes if the memory is there"
+        )
+
+
+def _check_chunks(step: Step, array, dtype: np.dtype) -> None:
+    """A lazy backend holds one chunk at a time per task: that is what must fit."""
+    chunk = tuple(int(n) for n in array.chunksize)
+    nbytes = int(np.prod(chunk, dtype=np.int64)) * dtype.itemsize
+    if nbytes > config.max_dense_bytes:
+        raise MemoryLimitError(
+            f"a chunk of shape {chunk} of an array of shape {step.node.shape} needs {_human(nbytes)} of {dtype}, "
+            f"above ed.config.max_dense_bytes = {_human(config.max_dense_bytes)}; pass smaller chunks= to "
+            f"ed.compile (or rechunk the dask arrays you pass), or raise ed.config.max_dense_bytes"
+        )
+
+
+def _human(nbytes: float) -> str:
+    """Bytes in decimal units: 8e9 -> '8.0 GB'."""
+    if nbytes < 1000:
+        return f"{nbytes:g} B"
+    for unit in ("kB", "MB", "GB", "TB", "PB"):
+        nbytes /= 1000
+        if nbytes < 1000 or unit == "PB":
+            return f"{nbytes:.1f} {unit}"
 
 
 def _own(array: np.ndarray, inputs: list[np.ndarray]) -> np.ndarray:
@@ -344,18 +458,33 @@ def _check_outputs(outputs) -> tuple[Expr, ...]:
     return outputs
 
 
-def compile_outputs(outputs: Sequence[Expr]) -> Compiled:
-    """Plan ``outputs`` once; the result is called with the variables by name and returns a list."""
+def compile_outputs(outputs: Sequence[Expr], backend: str = "numpy", chunks=None) -> Compiled:
+    """Plan ``outputs`` once; the result is called with the variables by name and returns a list
+    of ``backend``'s arrays (see :class:`Compiled`)."""
     if isinstance(outputs, Expr):
         outputs = [outputs]
-    return Compiled(outputs)
+    return Compiled(outputs, backend, chunks)
 
 
-def evaluate(expr: Expr, **bindings) -> np.ndarray:
-    """The value of ``expr`` with arrays bound to its variables by name (unused ones are ignored)."""
+def evaluate(expr: Expr, format: str = "dense", backend: str = "numpy", **bindings):  # noqa: A002 - numpy/scipy's name
+    """The value of ``expr`` with arrays bound to its variables by name (unused ones are ignored).
+
+    ``format="dense"`` returns an ndarray; ``format="sparse"`` a pydata ``sparse.COO`` whose
+    stored entries follow the expression's delta pattern, never allocating the dense tensor
+    (:mod:`einsdiff.sparse`; needs ``pip install "einsdiff[sparse]"``). ``backend`` picks the
+    array library of a dense result (see :class:`Compiled`).
+    """
     if not isinstance(expr, Expr):
         raise OperandError(
             f"evaluate needs an einsdiff expression, got {type(expr).__name__}; "
             f"build it from variables made by ed.var"
         )
-    return Compiled([expr])(**bindings)[0]
+    if format == "sparse":
+        if backend != "numpy":
+            raise OptionError(f"format='sparse' evaluates with numpy; got backend={backend!r} (use format='dense')")
+        from .sparse import evaluate_sparse  # lazy: sparse is an optional extra
+
+        return evaluate_sparse(expr, **bindings)
+    if format != "dense":
+        raise OptionError(f"format must be 'dense' or 'sparse', got {format!r}")
+    return Compiled([expr], backend)(**bindings)[0]

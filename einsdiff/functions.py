@@ -1,10 +1,14 @@
 """The table of functions of whole tensors (the :class:`~einsdiff.expr.Call` node): one entry each.
 
-An entry holds the numpy evaluation, the forward rule (``jvp``: the node's Jacobian from
-its arguments' Jacobians, which carry the variable's axes at the end), the reverse rule
-(``vjp``: each argument's share of an adjoint that carries f's axes in front), and the
-NumPy source generated code uses. Matrices are the last two axes; leading axes are a batch.
-The derivative rules are contractions over labelled indices, e.g. for the inverse Y = X⁻¹:
+An entry holds the numpy evaluation (which checks its arguments: a singular matrix is an
+error), the same evaluation against an array namespace ``xp`` under numpy's names for the
+other backends (unchecked: jax and dask cannot look at values without computing them, so
+there a singular matrix gives inf or nan, and logdet of a non-positive determinant nan),
+the forward rule (``jvp``: the node's Jacobian from its arguments' Jacobians, which carry
+the variable's axes at the end), the reverse rule (``vjp``: each argument's share of an
+adjoint that carries f's axes in front), and the NumPy source generated code uses.
+Matrices are the last two axes; leading axes are a batch. The derivative rules are
+contractions over labelled indices, e.g. for the inverse Y = X⁻¹:
 dY[i,j] = -Y[i,k] dX[k,l] Y[l,j].
 """
 
@@ -26,6 +30,7 @@ from .simplify import contract as _contract
 class Function:
     name: str
     numpy: Callable[[Call, list[np.ndarray]], np.ndarray]
+    array: Callable  # (xp, node, args) -> value: the other backends (xp: see einsdiff.backends)
     jvp: Callable[[Call, tuple[Expr | None, ...], tuple[int, ...]], Expr | None]
     vjp: Callable[[Call, Expr, tuple[int, ...]], tuple[Expr | None, ...]]
     source: str  # NumPy source: {0}, {1}, ... the arguments, {p} the parameter
@@ -154,6 +159,11 @@ def _logdet_numpy(node, a):
     return logabs
 
 
+def _logdet_array(xp, node, a):
+    sign, logabs = xp.linalg.slogdet(a[0])
+    return xp.where(sign > 0, logabs, float("nan"))
+
+
 _LOGDET_SOURCE = """\
 def _logdet(x):
     sign, logabs = np.linalg.slogdet(x)
@@ -179,6 +189,13 @@ def _solve_numpy(node, a):
     flat = rhs.reshape(rhs.shape[: nb + 1] + (-1,))
     out = _linalg(node, lambda: np.linalg.solve(mat, flat))
     return out.reshape(rhs.shape)
+
+
+def _solve_array(xp, node, a):
+    mat, rhs = a
+    shape = tuple(rhs.shape)
+    flat = xp.reshape(rhs, shape[: mat.ndim - 1] + (-1,))
+    return xp.reshape(xp.linalg.solve(mat, flat), shape)
 
 
 def solve_node(a: Expr, b: Expr) -> Expr:
@@ -239,6 +256,12 @@ def _logsumexp(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     with np.errstate(divide="ignore"):
         out = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
     return np.squeeze(out, axis=axes)
+
+
+def _logsumexp_array(xp, x, axes: tuple[int, ...]):
+    m = xp.max(x, axis=axes, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0.0)
+    return xp.squeeze(xp.log(xp.sum(xp.exp(x - m), axis=axes, keepdims=True)) + m, axis=axes)
 
 
 _LOGSUMEXP_SOURCE = """\
@@ -307,27 +330,50 @@ def _where_vjp(node, adj, lead):
 
 def _table() -> dict[str, Function]:
     entries = [
-        Function("inv", _inv_numpy, _inv_jvp, _inv_vjp, "np.linalg.inv({0})"),
-        Function("det", lambda node, a: np.linalg.det(a[0]), _det_jvp(True), _det_vjp(True), "np.linalg.det({0})"),
-        Function("logdet", _logdet_numpy, _det_jvp(False), _det_vjp(False), "_logdet({0})", _LOGDET_SOURCE),
+        Function("inv", _inv_numpy, lambda xp, node, a: xp.linalg.inv(a[0]), _inv_jvp, _inv_vjp, "np.linalg.inv({0})"),
+        Function(
+            "det",
+            lambda node, a: np.linalg.det(a[0]),
+            lambda xp, node, a: xp.linalg.det(a[0]),
+            _det_jvp(True),
+            _det_vjp(True),
+            "np.linalg.det({0})",
+        ),
+        Function("logdet", _logdet_numpy, _logdet_array, _det_jvp(False), _det_vjp(False), "_logdet({0})", _LOGDET_SOURCE),
         Function(
             "logabsdet",
             lambda node, a: _linalg(node, lambda: np.linalg.slogdet(a[0]))[1],
+            lambda xp, node, a: xp.linalg.slogdet(a[0])[1],
             _det_jvp(False),
             _det_vjp(False),
             "np.linalg.slogdet({0})[1]",
         ),
-        Function("detsign", lambda node, a: np.linalg.slogdet(a[0])[0], _no_jvp, _no_vjp, "np.linalg.slogdet({0})[0]"),
-        Function("solve", _solve_numpy, _solve_jvp, _solve_vjp, "_solve({0}, {1})", _SOLVE_SOURCE),
+        Function(
+            "detsign",
+            lambda node, a: np.linalg.slogdet(a[0])[0],
+            lambda xp, node, a: xp.linalg.slogdet(a[0])[0],
+            _no_jvp,
+            _no_vjp,
+            "np.linalg.slogdet({0})[0]",
+        ),
+        Function("solve", _solve_numpy, _solve_array, _solve_jvp, _solve_vjp, "_solve({0}, {1})", _SOLVE_SOURCE),
         Function(
             "logsumexp",
             lambda node, a: _logsumexp(a[0], node.param),
+            lambda xp, node, a: _logsumexp_array(xp, a[0], node.param),
             _logsumexp_jvp,
             _logsumexp_vjp,
             "_logsumexp({0}, {p})",
             _LOGSUMEXP_SOURCE,
         ),
-        Function("where", lambda node, a: np.where(a[0] != 0, a[1], a[2]), _where_jvp, _where_vjp, "np.where({0} != 0, {1}, {2})"),
+        Function(
+            "where",
+            lambda node, a: np.where(a[0] != 0, a[1], a[2]),
+            lambda xp, node, a: xp.where(a[0] != 0, a[1], a[2]),
+            _where_jvp,
+            _where_vjp,
+            "np.where({0} != 0, {1}, {2})",
+        ),
     ]
     return {f.name: f for f in entries}
 

@@ -1,9 +1,11 @@
 """The table of elementwise functions: one entry per function.
 
-Each entry holds the numpy implementation, the derivative as an expression of the
-argument ``u`` and the result ``ans`` (``None`` when the derivative is zero), the
-name used when printing, and the NumPy source that generated code uses (with any
-helper function that source calls). Adding a function means adding one entry here.
+Each entry holds the implementation, written against an array namespace ``xp`` under
+numpy's names (numpy itself, or a backend's: see :mod:`einsdiff.backends`), the
+derivative as an expression of the argument ``u`` and the result ``ans`` (``None`` when
+the derivative is zero), the name used when printing, and the NumPy source that
+generated code uses (with any helper function that source calls). Adding a function
+means adding one entry here.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from .expr import Expr, Map
 @dataclass(frozen=True, slots=True)
 class ElementwiseOp:
     name: str
-    numpy: Callable[[np.ndarray, float | None], np.ndarray]
+    array: Callable  # (xp, x, param) -> fn(x), with xp numpy or a backend's namespace
     derivative: Callable[[Expr, Expr, float | None], Expr | None]
     latex: str
     source: str  # NumPy source with {x} for the argument and {p} for the parameter
     helper: str = ""  # source of a function that ``source`` calls, emitted once when used
+
+    def numpy(self, x: np.ndarray, param: float | None = None) -> np.ndarray:
+        return self.array(np, x, param)
 
 
 def apply(fn: str, u: Expr, param: float | None = None) -> Expr:
@@ -40,10 +45,10 @@ def apply(fn: str, u: Expr, param: float | None = None) -> Expr:
     return Map(fn, u, param)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def _sigmoid(xp, x):
     # exp of a non-positive number only: no overflow for large |x|.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 # The same computation as _sigmoid, for generated code (tests check that the two agree).
@@ -62,26 +67,26 @@ def _table() -> dict[str, ElementwiseOp]:
         return apply("reciprocal", u)
 
     entries = [
-        ElementwiseOp("exp", lambda x, p: np.exp(x), lambda u, ans, p: ans, r"\exp", "np.exp({x})"),
-        ElementwiseOp("log", lambda x, p: np.log(x), lambda u, ans, p: rec(u), r"\log", "np.log({x})"),
-        ElementwiseOp("log1p", lambda x, p: np.log1p(x), lambda u, ans, p: rec(1 + u), r"\operatorname{log1p}", "np.log1p({x})"),
-        ElementwiseOp("sin", lambda x, p: np.sin(x), lambda u, ans, p: apply("cos", u), r"\sin", "np.sin({x})"),
-        ElementwiseOp("cos", lambda x, p: np.cos(x), lambda u, ans, p: -apply("sin", u), r"\cos", "np.cos({x})"),
-        ElementwiseOp("tanh", lambda x, p: np.tanh(x), lambda u, ans, p: 1 - apply("square", ans), r"\tanh", "np.tanh({x})"),
-        ElementwiseOp("sigmoid", lambda x, p: _sigmoid(x), lambda u, ans, p: ans * (1 - ans), r"\sigma", "_sigmoid({x})", _SIGMOID_SOURCE),
+        ElementwiseOp("exp", lambda xp, x, p: xp.exp(x), lambda u, ans, p: ans, r"\exp", "np.exp({x})"),
+        ElementwiseOp("log", lambda xp, x, p: xp.log(x), lambda u, ans, p: rec(u), r"\log", "np.log({x})"),
+        ElementwiseOp("log1p", lambda xp, x, p: xp.log1p(x), lambda u, ans, p: rec(1 + u), r"\operatorname{log1p}", "np.log1p({x})"),
+        ElementwiseOp("sin", lambda xp, x, p: xp.sin(x), lambda u, ans, p: apply("cos", u), r"\sin", "np.sin({x})"),
+        ElementwiseOp("cos", lambda xp, x, p: xp.cos(x), lambda u, ans, p: -apply("sin", u), r"\cos", "np.cos({x})"),
+        ElementwiseOp("tanh", lambda xp, x, p: xp.tanh(x), lambda u, ans, p: 1 - apply("square", ans), r"\tanh", "np.tanh({x})"),
+        ElementwiseOp("sigmoid", lambda xp, x, p: _sigmoid(xp, x), lambda u, ans, p: ans * (1 - ans), r"\sigma", "_sigmoid({x})", _SIGMOID_SOURCE),
         # log(1 + e^x) as logaddexp(0, x): no overflow for large x, no log(1) rounding for very negative x.
-        ElementwiseOp("softplus", lambda x, p: np.logaddexp(0.0, x), lambda u, ans, p: apply("sigmoid", u), r"\operatorname{softplus}", "np.logaddexp(0.0, {x})"),
+        ElementwiseOp("softplus", lambda xp, x, p: xp.logaddexp(0.0, x), lambda u, ans, p: apply("sigmoid", u), r"\operatorname{softplus}", "np.logaddexp(0.0, {x})"),
         # relu'(0) = 0 and abs'(0) = 0: the derivative is 0 for u <= 0 (seed 000).
-        ElementwiseOp("relu", lambda x, p: np.maximum(x, 0), lambda u, ans, p: apply("step", u), r"\operatorname{relu}", "np.maximum({x}, 0)"),
-        ElementwiseOp("abs", lambda x, p: np.abs(x), lambda u, ans, p: apply("sign", u), r"\operatorname{abs}", "np.abs({x})"),
-        ElementwiseOp("step", lambda x, p: np.heaviside(x, 0.0), lambda u, ans, p: None, r"\operatorname{H}", "np.heaviside({x}, 0.0)"),
-        ElementwiseOp("sign", lambda x, p: np.sign(x), lambda u, ans, p: None, r"\operatorname{sign}", "np.sign({x})"),
-        ElementwiseOp("sqrt", lambda x, p: np.sqrt(x), lambda u, ans, p: 0.5 * rec(ans), r"\sqrt", "np.sqrt({x})"),
-        ElementwiseOp("square", lambda x, p: np.square(x), lambda u, ans, p: 2 * u, r"\operatorname{square}", "np.square({x})"),
-        ElementwiseOp("reciprocal", lambda x, p: np.reciprocal(x), lambda u, ans, p: -apply("square", ans), r"\operatorname{recip}", "np.reciprocal({x})"),
+        ElementwiseOp("relu", lambda xp, x, p: xp.maximum(x, 0), lambda u, ans, p: apply("step", u), r"\operatorname{relu}", "np.maximum({x}, 0)"),
+        ElementwiseOp("abs", lambda xp, x, p: xp.abs(x), lambda u, ans, p: apply("sign", u), r"\operatorname{abs}", "np.abs({x})"),
+        ElementwiseOp("step", lambda xp, x, p: xp.heaviside(x, 0.0), lambda u, ans, p: None, r"\operatorname{H}", "np.heaviside({x}, 0.0)"),
+        ElementwiseOp("sign", lambda xp, x, p: xp.sign(x), lambda u, ans, p: None, r"\operatorname{sign}", "np.sign({x})"),
+        ElementwiseOp("sqrt", lambda xp, x, p: xp.sqrt(x), lambda u, ans, p: 0.5 * rec(ans), r"\sqrt", "np.sqrt({x})"),
+        ElementwiseOp("square", lambda xp, x, p: xp.square(x), lambda u, ans, p: 2 * u, r"\operatorname{square}", "np.square({x})"),
+        ElementwiseOp("reciprocal", lambda xp, x, p: xp.reciprocal(x), lambda u, ans, p: -apply("square", ans), r"\operatorname{recip}", "np.reciprocal({x})"),
         ElementwiseOp(
             "power",
-            lambda x, p: np.power(x, p),
+            lambda xp, x, p: xp.power(x, p),
             lambda u, ans, p: None if p == 0 else p * apply("power", u, p - 1),
             r"\operatorname{pow}",
             "np.power({x}, {p})",
