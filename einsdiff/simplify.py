@@ -172,10 +172,62 @@ def add(terms: Sequence[Expr], coeffs: Sequence[float], shape: tuple[int, ...]) 
     kept = [(t, c) for t, c in merged.items() if c != 0.0]
     if len(kept) == 1 and kept[0][1] == 1.0:
         return kept[0][0]
+    merged_terms = _merge_vector_factors(kept)
+    if merged_terms is not None:
+        return add([t for t, _ in merged_terms], [c for _, c in merged_terms], shape)
     factored = _factor_common(kept, tuple(shape))
     if factored is not None:
         return factored
     return Add(tuple(t for t, _ in kept), tuple(c for _, c in kept), tuple(shape))
+
+
+def _vector_splits(t: Contract) -> list[tuple[Expr, int, list[Expr]]]:
+    """For each index j that vectors multiply: (key, j, those vectors), where key is t with
+    them replaced by one placeholder vector on j."""
+    splits = []
+    for j in sorted({idx[0] for idx in t.inputs if len(idx) == 1}):
+        vec = [k for k, idx in enumerate(t.inputs) if idx == (j,)]
+        if len(vec) == len(t.operands):
+            continue
+        rest = [k for k in range(len(t.operands)) if k not in vec]
+        ops = [t.operands[k] for k in rest] + [_slot(t.sizes[j])]
+        ins = [t.inputs[k] for k in rest] + [(j,)]
+        key = contract(ops, ins, t.output, dict(enumerate(t.sizes)))
+        splits.append((key, j, [t.operands[k] for k in vec]))
+    return splits
+
+
+def _slot(n: int) -> Var:
+    return Var("_einsdiff_slot", (n,))  # a name no user variable can take
+
+
+def _merge_vector_factors(terms: list[tuple[Expr, float]]) -> list[tuple[Expr, float]] | None:
+    """sum_t c_t P[.., j] V_t[j] = P[.., j] (sum_t c_t V_t[j]): terms that differ only in the
+    vectors on one index j share the rest of their network, evaluated once (a Hessian-vector
+    product's terms s and s² of a logistic's second derivative)."""
+    groups: dict[Expr, list[tuple[int, int, list[Expr]]]] = {}
+    for k, (t, _) in enumerate(terms):
+        if isinstance(t, Contract):
+            for key, j, vectors in _vector_splits(t):
+                groups.setdefault(key, []).append((k, j, vectors))
+    used: set[int] = set()
+    merged: list[tuple[Expr, float]] = []
+    for key, members in groups.items():
+        members = [m for m in members if m[0] not in used]
+        if len(members) < 2 or len({m[0] for m in members}) < len(members):
+            continue
+        used.update(m[0] for m in members)
+        n = _slot_size(key)
+        products = [contract(vs, [("j",)] * len(vs), ("j",), {"j": n}) for _, _, vs in members]
+        combined = add(products, [terms[k][1] for k, _, _ in members], (n,))
+        merged.append((substitute(key, {_slot(n): combined}), 1.0))
+    if not merged:
+        return None
+    return [tc for k, tc in enumerate(terms) if k not in used] + merged
+
+
+def _slot_size(key: Expr) -> int:
+    return next(op.shape[0] for op in key.operands if isinstance(op, Var) and op.name == "_einsdiff_slot")
 
 
 def _spectators(t: Contract) -> list[tuple[Expr, tuple[int, ...]]]:

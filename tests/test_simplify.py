@@ -69,3 +69,18 @@ def test_printing_and_hashing_are_the_same_in_every_process():
         env = {**os.environ, "PYTHONHASHSEED": seed}
         outs.add(subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True, check=True).stdout)
     assert len(outs) == 1
+
+
+def test_terms_differing_only_in_vectors_on_one_index_share_their_network():
+    """Σ_j X[j,i] X[j,k] v[k] (c1 s_j - c2 s_j²): one pass over X each way, not two."""
+    import numpy as np
+
+    X, w, v = ed.var("X", (6, 3)), ed.var("w", (3,)), ed.var("v", (3,))
+    loss = ed.log(1 + ed.exp(X @ w)).sum()
+    plan = ed.compile([ed.hvp(loss, w, v)]).plan
+    assert sum(line.endswith("-> shape (3,)") for line in plan.splitlines()) == 1, plan  # one Xᵀ(.. X v) network
+    rng = np.random.default_rng(0)
+    x0, w0, v0 = rng.normal(size=(6, 3)), rng.normal(size=3), rng.normal(size=3)
+    s = 1 / (1 + np.exp(-x0 @ w0))
+    np.testing.assert_allclose(ed.evaluate(ed.hvp(loss, w, v), X=x0, w=w0, v=v0),
+                               x0.T @ (s * (1 - s) * (x0 @ v0)), rtol=1e-12)
