@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import EvaluationError
-from .expr import Add, Call, Contract, Expr, Var, zero
+from .expr import Add, Call, Contract, Expr, Var, is_zero, zero
 from .ops import apply
 from .simplify import add
 from .simplify import contract as _contract
@@ -301,8 +301,6 @@ def _logsumexp_vjp(node, adj, lead):
 
 # -- where(mask, a, b): a where mask is nonzero, else b; the mask is not differentiated ------------
 def where_node(mask: Expr, a: Expr, b: Expr) -> Expr:
-    from .expr import is_zero
-
     if is_zero(a) and is_zero(b):
         return a
     return Call("where", (mask, a, b), (), a.shape)
