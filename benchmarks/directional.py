@@ -20,13 +20,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
 
 import json  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+from common import in_child, timed  # noqa: E402
 
-REPEATS = 7
 
 
 def inputs():
@@ -40,18 +38,6 @@ def closed(d, kind):
     s = 1 / (1 + np.exp(-y * (X @ w)))
     c = s * (1 - s) * y * y
     return X.T @ (c * (X @ v)) if kind == "hvp" else (X * X).T @ c
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    first = time.perf_counter() - t0
-    times = []
-    for _ in range(REPEATS):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return first, float(np.median(times)), np.asarray(out)
 
 
 def run_einsdiff(d, kind):
@@ -123,8 +109,7 @@ def main():
     for kind in ("hvp", "diagonal"):
         r = {}
         for system in SYSTEMS:
-            run = subprocess.run([sys.executable, __file__, kind, system], capture_output=True, text=True)
-            r[system] = json.loads(run.stdout.strip().splitlines()[-1]) if run.returncode == 0 else None
+            r[system] = in_child(__file__, kind, system)
         ms = {s: (f"{1e3 * r[s]['steady']:.2f}" if r[s] else "failed") for s in SYSTEMS}
         peers = [r[s]["steady"] for s in ("jax", "torch") if r[s]]
         ratio = f"{r['einsdiff']['steady'] / min(peers):.2f}" if peers and r["einsdiff"] else "—"

@@ -21,10 +21,11 @@ import numpy as np
 import opt_einsum
 
 from .errors import OperandError
-from .evaluate import _DP_MAX_OPERANDS, _placed
+from .evaluate import _placed
 from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var
 from .functions import FUNCTIONS
 from .ops import OPS
+from .paths import contraction_path
 from .printing import to_index_notation
 from .variables import children, topological, variables
 
@@ -366,9 +367,7 @@ class _NumpyWriter:
         equation = ",".join(e.word(idx) for idx in e.inputs) + "->" + e.word(kept)
         if len(args) == 1:
             return args[0] if e.inputs[0] == kept else _np_einsum(equation, args)
-        shapes = [op.shape for op in e.operands]
-        optimize = "dp" if len(shapes) <= _DP_MAX_OPERANDS else "greedy"
-        path, info = opt_einsum.contract_path(equation, *shapes, shapes=True, optimize=optimize)
+        path, info = contraction_path(equation, [op.shape for op in e.operands])
         if len(e.letter) <= len(_ASCII_LETTERS):
             return _np_einsum(equation, args, path)
         # Too many indices for one np.einsum call: one call per step of the path, each

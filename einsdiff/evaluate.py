@@ -26,10 +26,12 @@ from .errors import BindingError, MemoryLimitError, OperandError, OptionError
 from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var
 from .functions import FUNCTIONS
 from .ops import OPS
+from .paths import contraction
+from .symmetry import Gram, gram, transposed_twins
 from .variables import topological, variables
 
-
-_DP_MAX_OPERANDS = 24
+# Below this many flops a GEMM is as fast as syrk and the Gram form's extra calls show.
+_GRAM_MIN_FLOPS = 2**22
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +53,19 @@ class ContractPlan:
     def spread(self, args: list[np.ndarray], dtype, scale: float = 1.0) -> np.ndarray:
         """The result over the distinct output indices (a broadcast view where indices are absent)."""
         c = self.factor * scale
-        if c != 1 and args:
+        if c != 1 and args and not isinstance(self.expression, Gram):
             # Scale the smallest operand when it is smaller than the core: an outer product's
             # core is far larger than its operands.
             k = min(range(len(args)), key=lambda a: args[a].size)
             if args[k].size < int(np.prod(self.distinct_shape, dtype=np.int64)):
                 args = list(args)
                 args[k], c = args[k] * c, 1
-        core = np.ones((), dtype=dtype) if self.expression is None else self.expression(*args)
+        if self.expression is None:
+            core = np.ones((), dtype=dtype)
+        elif isinstance(self.expression, Gram):  # both halves read the same operands: scale the weights
+            core, c = self.expression(*args, scale=c), 1
+        else:
+            core = self.expression(*args)
         if c != 1:
             core = core * c
         expanded_shape = [1] * len(self.distinct_shape)
@@ -84,7 +91,9 @@ class ContractPlan:
         return out
 
 
-def plan_contract(node: Contract) -> ContractPlan:
+def plan_contract(node: Contract, symmetric: bool = True) -> ContractPlan:
+    """The plan of ``node``; ``symmetric`` lets a mirror-symmetric network run in its Gram
+    form (numpy only: it relies on numpy's matmul choosing syrk for ``Yᵀ Y``)."""
     distinct = list(dict.fromkeys(node.output))
     in_inputs = {i for idx in node.inputs for i in idx}
     core = [i for i in distinct if i in in_inputs]
@@ -97,14 +106,10 @@ def plan_contract(node: Contract) -> ContractPlan:
     eq += "->" + "".join(symbol(i) for i in core)
     expression, flops, largest = None, 0, 0
     if node.operands:
-        shapes = [op.shape for op in node.operands]
-        # Dynamic programming finds the flop-optimal order of a derivative network (its 'auto'
-        # choice for mid-sized networks, branch-and-bound, can settle on huge outer products);
-        # beyond a few dozen operands its search grows too slow and greedy takes over.
-        optimize = "dp" if len(shapes) <= _DP_MAX_OPERANDS else "greedy"
-        path, info = opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=optimize)
-        expression = opt_einsum.contract_expression(eq, *shapes, optimize=path)
-        flops, largest = int(info.opt_cost), int(info.largest_intermediate)
+        expression, flops, largest = contraction(eq, [op.shape for op in node.operands])
+        mirrored = gram(node.operands, node.inputs, core, node.sizes) if symmetric else None
+        if mirrored is not None and mirrored.flops < flops and flops >= _GRAM_MIN_FLOPS:
+            expression, flops, largest = mirrored, mirrored.flops, mirrored.largest_intermediate
     repeated = len(distinct) != len(node.output)
     return ContractPlan(
         expression=expression,
@@ -127,14 +132,17 @@ class AddPlan:
     shape: tuple[int, ...]
     dense: tuple[float, ...]  # coefficients of the terms evaluated as arrays (the first inputs)
     placed: tuple[tuple[ContractPlan, int, float], ...]  # (plan, number of its operands, coefficient)
+    twins: tuple[tuple[int, tuple[int, ...], float], ...] = ()  # (dense input, axes, coefficient): its transpose
 
     def run(self, args: list[np.ndarray], dtype) -> np.ndarray:
         dense, rest = args[: len(self.dense)], args[len(self.dense):]
         if not dense and len(self.placed) == 1:
             plan, _, c = self.placed[0]
             return plan.run(rest, dtype, c)
+        coeffs = self.dense + tuple(c for _, _, c in self.twins)
+        dense += [dense[k].transpose(axes) for k, axes, _ in self.twins]
         # An empty sum (a zero, e.g. the Jacobian of a constant) follows the precision of the inputs.
-        out = _combine(dense, self.dense, self.shape, dtype if self.placed or not dense else None)
+        out = _combine(dense, coeffs, self.shape, dtype if self.placed or not dense else None)
         for plan, n, c in self.placed:
             operands, rest = rest[:n], rest[n:]
             plan.diagonal_view(out)[...] += plan.spread(operands, dtype, c)
@@ -205,11 +213,15 @@ def _step(node: Expr) -> Step:
     if isinstance(node, Add):
         dense = [(t, c) for t, c in zip(node.terms, node.coeffs, strict=True) if not _placed(t, node)]
         placed = [(t, c) for t, c in zip(node.terms, node.coeffs, strict=True) if _placed(t, node)]
+        twins = transposed_twins([t for t, _ in dense], node.shape)  # AᵀB + BᵀA: compute AᵀB once
+        kept = [k for k in range(len(dense)) if k not in twins]
         plan = AddPlan(
             node.shape,
-            tuple(c for _, c in dense),
+            tuple(dense[k][1] for k in kept),
             tuple((plan_contract(t), len(t.operands), c) for t, c in placed),
+            tuple((kept.index(source), axes, dense[k][1]) for k, (source, axes) in twins.items()),
         )
+        dense = [dense[k] for k in kept]
         inputs = tuple(t for t, _ in dense) + tuple(op for t, _ in placed for op in t.operands)
         largest = max((p.largest_intermediate for p, _, _ in plan.placed), default=0)
         return Step(node, inputs, lambda args, env, dtype: plan.run(args, dtype), largest)
@@ -224,7 +236,7 @@ def _backend_step(node: Expr, backend: Backend) -> Step:
         value = backend.from_numpy(node.value)  # converted once per compile
         return Step(node, (), lambda args, env, dtype: value)
     if isinstance(node, Contract):
-        plan = plan_contract(node)
+        plan = plan_contract(node, symmetric=False)
         where = placement(plan.core_axes, plan.distinct_shape, plan.diagonal)
 
         def contract(args, env, dtype):
@@ -328,19 +340,20 @@ class Compiled:
     @property
     def plan(self) -> str:
         """The contraction order chosen for each network, with its cost: one line per network."""
-        lines = []
+        lines, numpy = [], self.backend.name == "numpy"
         for step in self.steps:
             node = step.node
             plans = []
             if isinstance(node, Contract):
-                plans = [plan_contract(node)]
+                plans = [plan_contract(node, numpy)]
             elif isinstance(node, Add):
-                plans = [plan_contract(t) for t in node.terms if _placed(t, node)]
+                plans = [plan_contract(t, numpy) for t in node.terms if _placed(t, node)]
             for p in plans:
                 if p.expression is not None:
+                    form = " (symmetric: Gram form, one triangle)" if isinstance(p.expression, Gram) else ""
                     lines.append(
                         f"{p.equation}: {p.flops:,} flops, largest intermediate {p.largest_intermediate:,}"
-                        f" elements -> shape {p.out_shape}"
+                        f" elements -> shape {p.out_shape}{form}"
                     )
         total = sum(int(line.split(": ")[1].split(" flops")[0].replace(",", "")) for line in lines)
         return "\n".join(lines + [f"total: {total:,} flops in {len(lines)} contraction(s)"])
