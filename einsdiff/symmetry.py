@@ -36,7 +36,7 @@ class Gram:
 
     left: tuple[int, ...]  # operand positions of L
     middle: tuple[int, ...]  # operand positions of w (the operands the mirror fixes)
-    left_expression: object  # opt_einsum expression: L's operands -> L[S..., I...]
+    left_expression: object  # opt_einsum expression: L's operands (and sqrt|w|) -> Y[S..., I...]
     middle_expression: object | None  # w's operands -> w over the S indices it has
     shared_shape: tuple[int, ...]  # sizes of S
     weight_shape: tuple[int, ...]  # w's shape with 1 where an S index is absent from it
@@ -47,32 +47,31 @@ class Gram:
 
     def __call__(self, *args: np.ndarray, scale: float = 1.0) -> np.ndarray:
         rows, cols = math.prod(self.shared_shape), math.prod(self.block_shape)
-        left = np.reshape(self.left_expression(*(args[p] for p in self.left)), (rows, cols))
-        if self.middle_expression is None:
-            weights = None if scale == 1 else np.full(rows, scale, dtype=left.dtype)
+        operands = [args[p] for p in self.left]
+        if self.middle_expression is None:  # no weights: scale the (smaller) result
+            y = np.reshape(self.left_expression(*operands), (rows, cols))
+            core = _signed_gram(y, None)
+            if scale != 1:
+                core *= scale
         else:
-            w = np.reshape(self.middle_expression(*(args[p] for p in self.middle)), self.weight_shape)
-            weights = np.broadcast_to(w, self.shared_shape).reshape(rows) * scale
-        core = _weighted_gram(left, weights)
+            w = self.middle_expression(*(args[p] for p in self.middle)) * scale
+            # sqrt|w| joins L's own contraction: one pass over the rows, not two.
+            y = np.reshape(self.left_expression(*operands, np.sqrt(np.abs(w))), (rows, cols))
+            core = _signed_gram(y, np.broadcast_to(np.reshape(w, self.weight_shape), self.shared_shape).reshape(rows))
         return core.reshape(self.block_shape * 2).transpose(self.axes)
 
 
-def _weighted_gram(left: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-    """Lᵀ diag(w) L through syrk: sqrt(|w|)-scaled rows, positive and negative weights apart."""
+def _signed_gram(y: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Σ_s sign(w[s]) y[s,I] y[s,J] through syrk, rows of positive and negative weight apart
+    (a nan weight counts as negative: its rows stay in, and the nan with them)."""
     if weights is None:
-        y = np.ascontiguousarray(left)
+        y = np.ascontiguousarray(y)
         return y.T @ y
-    if np.isnan(weights).any():  # the split below would drop these rows: keep the nan
-        return (left * weights[:, None]).T @ left
-    positive, negative = weights >= 0, weights <= 0
-    if positive.all():
-        y = left * np.sqrt(weights)[:, None]
-        return y.T @ y
-    if negative.all():
-        y = left * np.sqrt(-weights)[:, None]
-        return -(y.T @ y)
-    up = left[positive] * np.sqrt(weights[positive])[:, None]
-    down = left[~positive] * np.sqrt(-weights[~positive])[:, None]
+    positive = weights >= 0
+    if positive.all() or not positive.any():
+        y = np.ascontiguousarray(y)
+        return y.T @ y if positive.all() else -(y.T @ y)
+    up, down = y[positive], y[~positive]
     core = up.T @ up
     core -= down.T @ down
     return core
@@ -121,18 +120,22 @@ def gram(
     weight = [t for t in shared if t in in_middle]
     symbol = opt_einsum.get_symbol
 
-    def expression(positions, out):
-        eq = ",".join("".join(symbol(t) for t in inputs[p]) for p in positions) + "->" + "".join(map(symbol, out))
-        return contraction(eq, [operands[p].shape for p in positions])
+    def expression(ins, out, positions, extra=None):
+        eq = ",".join("".join(map(symbol, idx)) for idx in ins) + "->" + "".join(map(symbol, out))
+        shapes = [operands[p].shape for p in positions]
+        if extra is not None:
+            shapes.append(tuple(sizes[t] for t in extra))
+        return contraction(eq, shapes)
 
-    left_expression, flops, largest = expression(left, shared + block)
-    middle_expression = None
+    middle_expression, flops, largest = None, 0, 0
+    left_inputs = [inputs[p] for p in left]
     if middle:
-        middle_expression, middle_flops, middle_largest = expression(middle, weight)
-        flops += middle_flops
-        largest = max(largest, middle_largest)
+        middle_expression, flops, largest = expression([inputs[p] for p in middle], weight, middle)
+        left_inputs.append(tuple(weight))
+    left_expression, left_flops, left_largest = expression(left_inputs, shared + block, left, weight if middle else None)
     rows, cols = math.prod(sizes[t] for t in shared), math.prod(sizes[t] for t in block)
-    flops += rows * cols * (cols + 1) + 2 * rows * cols  # syrk's half of the multiply-adds, the scaling
+    flops += left_flops + rows * cols * (cols + 1)  # syrk: half of the multiply-adds
+    largest = max(largest, left_largest)
     order = block + [sigma[t] for t in block]
     return Gram(
         left=tuple(left),
