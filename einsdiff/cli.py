@@ -15,6 +15,7 @@ import itertools
 import json
 import re
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -72,36 +73,37 @@ def _shape(text: str, what: str) -> tuple[int, ...]:
     return tuple(int(part) for part in parts)
 
 
-def _build(args) -> tuple[Expr, Var, str, tuple[str, ...], tuple[str, ...] | None]:
-    """The expression, the variable, the function's name, its index names and the variable's letters."""
-    if _EINSUM.match(args.expression) and "[" not in args.expression:
-        return _from_einsum(args)
-    shapes = {}
-    for item in args.shape:
+def build(expression: str, wrt: str, shapes: list[str]) -> tuple[Expr, Var, str, tuple[str, ...], tuple[str, ...] | None]:
+    """The expression, the variable, the function's name, its index names and the variable's
+    letters, from the command's text: ``shapes`` as ``--shape`` takes them."""
+    if _EINSUM.match(expression) and "[" not in expression:
+        return _from_einsum(expression, wrt, shapes)
+    sizes = {}
+    for item in shapes:
         name, sep, dims = item.partition("=")
         if not sep or not name.strip().isidentifier():
             raise _Usage(f"--shape {item!r}: for a formula give NAME=SIZES, e.g. W=3x4")
-        shapes[name.strip()] = _shape(dims, f"--shape {item}")
-    f = parse(args.expression, **shapes)
-    fname, out, letters = formula_letters(args.expression)
+        sizes[name.strip()] = _shape(dims, f"--shape {item}")
+    f = parse(expression, **sizes)
+    fname, out, letters = formula_letters(expression)
     by_name = {v.name: v for v in variables(f)}
-    wrt = by_name.get(args.wrt)
-    if wrt is None:
-        raise OperandError(f"--wrt {args.wrt!r} is not a variable of the formula; it has {', '.join(sorted(by_name))}")
-    return f, wrt, fname or "f", out, letters.get(wrt.name)
+    var = by_name.get(wrt)
+    if var is None:
+        raise OperandError(f"--wrt {wrt!r} is not a variable of the formula; it has {', '.join(sorted(by_name))}")
+    return f, var, fname or "f", out, letters.get(var.name)
 
 
-def _from_einsum(args):
-    equation = args.expression.replace(" ", "")
+def _from_einsum(expression: str, wrt: str, shapes: list[str]):
+    equation = expression.replace(" ", "")
     inputs = equation.split("->")[0].split(",")
-    if len(args.shape) != len(inputs):
-        raise _Usage(f"{equation!r} has {len(inputs)} operands; give one --shape each (got {len(args.shape)})")
+    if len(shapes) != len(inputs):
+        raise _Usage(f"{equation!r} has {len(inputs)} operands; give one --shape each (got {len(shapes)})")
     names = [_operand_name(k) for k in range(len(inputs))]
-    operands = [Var(n, _shape(s, f"--shape {s}")) for n, s in zip(names, args.shape, strict=True)]
+    operands = [Var(n, _shape(s, f"--shape {s}")) for n, s in zip(names, shapes, strict=True)]
     f = einsum(equation, *operands)
-    position = int(args.wrt) if args.wrt.isdigit() else names.index(args.wrt) if args.wrt in names else None
+    position = int(wrt) if wrt.isdigit() else names.index(wrt) if wrt in names else None
     if position is None or position >= len(operands):
-        raise OperandError(f"--wrt {args.wrt!r}: give an operand position 0..{len(operands) - 1} or a name {names}")
+        raise OperandError(f"--wrt {wrt!r}: give an operand position 0..{len(operands) - 1} or a name {names}")
     out = tuple(equation.split("->")[1]) if "->" in equation else None
     letters = tuple(inputs[position]) if "." not in inputs[position] else None
     return f, operands[position], "f", out if out and "." not in out else None, letters
@@ -141,12 +143,22 @@ def _values(items: list[str]) -> dict:
     return values
 
 
-def _check(f: Expr, wrt: Var, derivative: Expr, order: int, seed: int) -> tuple[str, bool]:
-    """Compare with central differences at random inputs in [0.5, 1.5] (inside log's and sqrt's
-    domains), resampled while a relu or abs argument sits too close to its kink."""
-    vs = variables(derivative if order == 1 else f)
-    # With a matrix function in f, 1.5·n on the diagonal of an n×n matrix outweighs the rest of
-    # its row (entries below 1.5): invertible, with det > 0.
+@dataclass(frozen=True)
+class Check:
+    """A derivative against central finite differences at one random point."""
+
+    error: float  # max |derivative - finite differences|
+    scale: float  # max(1, largest |entry|): the error is judged relative to it
+    entries: int
+    ok: bool
+    text: str  # one line that says all of it
+
+
+def sample_point(f: Expr, seed: int) -> tuple[dict, list[Var]]:
+    """Random values in [0.5, 1.5] (inside log's and sqrt's domains) for the variables of f,
+    resampled while a relu or abs argument sits too close to its kink; with a matrix function
+    in f, each square matrix variable gets 1.5·n on its diagonal (returned too), which
+    outweighs the rest of its row: invertible, with det > 0."""
     square = [v for v in variables(f) if v.ndim >= 2 and v.shape[-1] == v.shape[-2]]
     shifted = square if any(isinstance(node, Call) for node in topological([f])) else []
     for attempt in range(20):
@@ -156,21 +168,27 @@ def _check(f: Expr, wrt: Var, derivative: Expr, order: int, seed: int) -> tuple[
             point[v.name] += 1.5 * v.shape[-1] * np.eye(v.shape[-1])
         if kink_distance(f, point) > 1e-3:
             break
+    return point, shifted
+
+
+def check(f: Expr, wrt: Var, derivative: Expr, order: int, seed: int) -> Check:
+    """Compare ``derivative`` (of ``order`` 1 or 2) with central differences at :func:`sample_point`."""
+    point, shifted = sample_point(f, seed)
     target = f if order == 1 else jacobian(f, wrt)
     want = finite_difference_jacobian(target, wrt, point)
-    got = np.asarray(evaluate(derivative, **{v.name: point[v.name] for v in vs}))
+    got = np.asarray(evaluate(derivative, **{v.name: point[v.name] for v in variables(derivative)}))
     err = float(np.max(np.abs(got - want), initial=0.0))
     scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
     ok = err <= 1e-5 * scale
-    verdict = "ok" if ok else "MISMATCH"
     inputs = "random inputs in [0.5, 1.5]" + "".join(f", {v.name} + {1.5 * v.shape[-1]:g}·I" for v in shifted)
-    return (f"check: max |derivative - central finite differences| = {err:.3g} over {want.size} entries "
-            f"(values up to {scale:.3g}, {inputs}, seed {seed}): {verdict}"), ok
+    text = (f"check: max |derivative - central finite differences| = {err:.3g} over {want.size} entries "
+            f"(values up to {scale:.3g}, {inputs}, seed {seed}): {'ok' if ok else 'MISMATCH'}")
+    return Check(err, scale, int(want.size), ok, text)
 
 
 def run(argv: list[str]) -> tuple[str, int]:
     args = _arguments().parse_args(argv)
-    f, wrt, fname, out, letters = _build(args)
+    f, wrt, fname, out, letters = build(args.expression, args.wrt, args.shape)
     order = 2 if args.hessian else 1
     derivative = hessian(f, wrt) if args.hessian else jacobian(f, wrt)
     free, dnames = _index_names(f, wrt, out, letters, order)
@@ -204,9 +222,9 @@ def run(argv: list[str]) -> tuple[str, int]:
                                  wrt_indices=dnames))
     status = 0
     if args.check:
-        line, ok = _check(f, wrt, derivative, order, args.seed)
-        lines.append(line)
-        status = 0 if ok else 1
+        result = check(f, wrt, derivative, order, args.seed)
+        lines.append(result.text)
+        status = 0 if result.ok else 1
     return "\n".join(lines), status
 
 
