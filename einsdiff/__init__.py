@@ -55,6 +55,7 @@ from .matrix import (
     where,
 )
 from .expr import Expr, Var
+from .mathml import to_mathml
 from .parse import parse
 from .printing import to_index_notation, to_latex
 from .simplify import simplify, substitute
@@ -191,6 +192,7 @@ __all__ = [
     "to_einsum",
     "to_index_notation",
     "to_latex",
+    "to_mathml",
     "to_numpy_code",
     "trace",
     "transpose",

@@ -91,6 +91,10 @@ class Text:
     def legend(self, sizes) -> str:
         return f"; {', '.join(f'{i}:{n}' for i, n in sizes)}" if sizes else ""
 
+    def is_sum(self, text: str) -> bool:
+        """Whether ``text`` is a sum or a negation at its outermost level (so a factor must bracket it)."""
+        return _is_sum(text)
+
     def const_legend(self, label: str, shape) -> str:
         return f"; {label} = const{tuple(shape)}"
 
@@ -128,7 +132,7 @@ class Latex(Text):
 
     def sigma(self, names, body: str) -> str:
         # \sum_{k} a_{k} b_{k} needs no brackets; a sum under the sign does.
-        return rf"\sum_{{{','.join(names)}}} " + (f"{self.open}{body}{self.close}" if _is_sum(body) else body)
+        return rf"\sum_{{{','.join(names)}}} " + (f"{self.open}{body}{self.close}" if self.is_sum(body) else body)
 
     def reshape(self, names, shape, inner: str) -> str:
         return rf"\operatorname{{reshape}}_{{{','.join(names)} \to {shape}}}{self.open}{inner}{self.close}"
@@ -233,7 +237,7 @@ class _Printer:
         for term, c in ordered:
             self.names.used = set(outer)  # each term is its own scope for summed indices
             text = self.show(term, names)
-            if _is_sum(text) and (c != 1 or parts):  # -(a + b), 2 (a + b), c - (a - b)
+            if self.style.is_sum(text) and (c != 1 or parts):  # -(a + b), 2 (a + b), c - (a - b)
                 text = self.paren(text)
             seen |= self.names.used
             sign = "-" if c < 0 else "+"
@@ -385,7 +389,6 @@ def _whole(node: Expr) -> bool:
 
 
 def _is_sum(text: str) -> bool:
-    """Whether ``text`` is a sum or a negation at its outermost level (so a factor must bracket it)."""
     depth = 0
     for k, ch in enumerate(text):
         depth += {"(": 1, ")": -1, "[": 1, "]": -1, "{": 1, "}": -1}.get(ch, 0)
