@@ -2,6 +2,7 @@
 
     einsdiff "ij,j->i" --wrt 0 --shape 2x3 --shape 3
     einsdiff "relu(W[i,j]*x[j] + b[i])" --wrt W --shape W=3x4 --shape x=4 --shape b=3 --format explain
+    einsdiff serve --port 8000      # the web playground (pip install 'einsdiff[web]')
 
 An expression is an einsum equation (operands named A, B, C, ... by position) or a
 formula in index notation (as ``ed.parse`` reads it). Bad input exits with status 2
@@ -84,6 +85,11 @@ def build(expression: str, wrt: str, shapes: list[str]) -> tuple[Expr, Var, str,
         if not sep or not name.strip().isidentifier():
             raise _Usage(f"--shape {item!r}: for a formula give NAME=SIZES, e.g. W=3x4")
         sizes[name.strip()] = _shape(dims, f"--shape {item}")
+    return build_formula(expression, wrt, sizes)
+
+
+def build_formula(expression: str, wrt: str, sizes: dict) -> tuple[Expr, Var, str, tuple[str, ...], tuple[str, ...] | None]:
+    """:func:`build` for a formula in index notation, with its variables' shapes."""
     f = parse(expression, **sizes)
     fname, out, letters = formula_letters(expression)
     by_name = {v.name: v for v in variables(f)}
@@ -204,8 +210,7 @@ def run(argv: list[str]) -> tuple[str, int]:
             lines += [f"{head} = {body}{legend}", rf"\frac{{{num}}}{{{den}}} = {dbody}{dlegend}"]
         else:
             lines += [f"{head} = {body}{legend}", f"{'∂²' if order == 2 else '∂'}{head}/{den} = {dbody}{dlegend}"]
-        shape = "×".join(f"({'×'.join(map(str, s)) or '1'})" for s in (f.shape,) + (wrt.shape,) * order)
-        lines.append(f"shape: {shape} = {derivative.shape}")
+        lines.append(f"shape: {shape_text(f, wrt, order)} = {derivative.shape}")
     elif args.format == "einsum":
         lines.append(to_einsum(derivative))
     elif args.format == "numpy":
@@ -213,13 +218,7 @@ def run(argv: list[str]) -> tuple[str, int]:
         lines.append(to_numpy_code({"value": f, key: derivative}, name=fname if fname != "f" else "f"))
     else:
         values = _values(args.value) if args.value else None
-        if args.hessian:
-            grad_f = jacobian(f, wrt)
-            lines.append(explain(grad_f, wrt, values=values, order=args.order, name=f"g_{fname}",
-                                 indices=dnames[: wrt.ndim], wrt_indices=dnames[wrt.ndim:]))
-        else:
-            lines.append(explain(f, wrt, values=values, order=args.order, name=fname, indices=free,
-                                 wrt_indices=dnames))
+        lines.append(derivation(f, wrt, fname, free, dnames, order, values, args.order))
     status = 0
     if args.check:
         result = check(f, wrt, derivative, order, args.seed)
@@ -228,14 +227,47 @@ def run(argv: list[str]) -> tuple[str, int]:
     return "\n".join(lines), status
 
 
+def derivation(f: Expr, wrt: Var, fname: str, free, dnames, order: int, values=None, flatten: str = "row") -> str:
+    """:func:`explain` of the derivative of ``order`` 1 or 2: a Hessian is explained as the
+    Jacobian of the gradient g_f."""
+    if order == 2:
+        return explain(jacobian(f, wrt), wrt, values=values, order=flatten, name=f"g_{fname}",
+                       indices=tuple(free) + dnames[: wrt.ndim], wrt_indices=dnames[wrt.ndim:])
+    return explain(f, wrt, values=values, order=flatten, name=fname, indices=free, wrt_indices=dnames)
+
+
+def shape_text(f: Expr, wrt: Var, order: int) -> str:
+    """The derivative's shape as grouped axes: (2×2)×(3×2)."""
+    return "×".join(f"({'×'.join(map(str, s)) or '1'})" for s in (f.shape,) + (wrt.shape,) * order)
+
+
+def _serve(argv: list[str]) -> int:
+    """``einsdiff serve``: the web playground on localhost (the extra ``einsdiff[web]``)."""
+    p = _Parser(prog="einsdiff serve", description="The einsdiff playground: a page on this machine.")
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    args = p.parse_args(argv)
+    try:
+        from .web.app import serve
+    except ImportError as err:
+        print(f"einsdiff: error: the playground needs the web extra ({err.name} is missing); "
+              f"install it with: pip install 'einsdiff[web]'", file=sys.stderr)
+        return 2
+    serve(args.host, args.port)
+    return 0
+
+
 def _partial(style, name: str, names) -> str:
     ref = style.ref(name, names)
     return rf"\partial {ref}" if isinstance(style, Latex) else f"∂{ref}"
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        text, status = run(sys.argv[1:] if argv is None else argv)
+        if argv[:1] == ["serve"]:
+            return _serve(argv[1:])
+        text, status = run(argv)
     except EinsdiffError as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(f"einsdiff: error: {first}", file=sys.stderr)

@@ -631,8 +631,8 @@ class _Lowering:
                 lowered.append(None)
                 continue
             part = self.lower(f, inner)
-            if node.factors[k][1]:
-                part = _Indexed(apply("reciprocal", part.expr), part.indices)
+            if node.factors[k][1]:  # x / 4 is 0.25 x: a constant divisor folds
+                part = _Indexed(build.divide(1.0, part.expr), part.indices)
             lowered.append(part)
         sizes = self.sizes([p for p in lowered if p is not None], node.pos)
         operands, inputs = [], []

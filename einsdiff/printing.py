@@ -226,7 +226,7 @@ class _Printer:
         if not node.terms:
             return "0"
         common = abs(node.coeffs[0])
-        if len(node.terms) > 1 and common != 1 and all(abs(c) == common for c in node.coeffs):
+        if _scaled(node):
             unit = Add(node.terms, tuple(c / common for c in node.coeffs), node.shape)
             return f"{_fmt_number(common)} {self.paren(self._add(unit, names))}"  # 2 (a - b), not 2 a - 2 b
         parts = []
@@ -274,6 +274,7 @@ class _Printer:
             zip(node.operands, node.inputs, strict=True),
             key=lambda pair: min((first_place.get(i, len(node.output)) for i in pair[1]), default=len(node.output)),
         )
+        pairs, number = _numbers_first(pairs)
         texts, seen_in = [], {}
         for k, (op, idx) in enumerate(pairs):
             op_names = tuple(index_name[i] for i in idx)
@@ -297,8 +298,11 @@ class _Printer:
                     explicit.append(index_name[i])
         if len(texts) + len(deltas) + (scale != 1) > 1 or not explicit:  # a lone sum needs no parentheses: Σ[k](a[k] + b[k])
             texts = [self._factor(op, text) for (op, _), text in zip(pairs, texts, strict=True)]
-        factors = ([_fmt_number(scale)] if scale != 1 else []) + deltas + texts
-        body = " ".join(factors) if factors else "1"
+        scale *= number
+        factors = ([_fmt_number(scale)] if scale not in (1, -1) else []) + deltas + texts
+        body = " ".join(factors) if factors else _fmt_number(scale)
+        if scale == -1 and len(factors):
+            body = f"-{body}"
         return self.style.sigma(explicit, body) if explicit else body
 
     def paren(self, text: str) -> str:
@@ -309,8 +313,31 @@ class _Printer:
         op = op.arg if isinstance(op, Materialize) else op
         if not isinstance(op, Add) or not op.terms:
             return text
-        scaled = len(op.terms) > 1 and abs(op.coeffs[0]) != 1 and all(abs(c) == abs(op.coeffs[0]) for c in op.coeffs)
-        return text if scaled else self.paren(text)  # "2 (a - b)" is already a product
+        return text if _scaled(op) else self.paren(text)  # "2 (a - b)" is already a product
+
+
+def _numbers_first(pairs):
+    """A product's numbers, to stand in front of it: ``2 A[i,j] (a - b)``, not ``A[i,j] 2 (a - b)``;
+    the operands without the scalar constants, and a scaled sum's common factor taken out."""
+    if len(pairs) < 2:
+        return pairs, 1.0
+    kept, number = [], 1.0
+    for op, idx in pairs:
+        inner = op.arg if isinstance(op, Materialize) else op
+        if isinstance(inner, Const) and inner.ndim == 0:
+            number *= float(inner.value)
+            continue
+        if isinstance(inner, Add) and _scaled(inner):
+            common = abs(inner.coeffs[0])
+            number *= common
+            op = Add(inner.terms, tuple(c / common for c in inner.coeffs), inner.shape)
+        kept.append((op, idx))
+    return kept, number
+
+
+def _scaled(node: Add) -> bool:
+    """A sum whose terms share one coefficient other than ±1: printed as 2 (a - b)."""
+    return len(node.terms) > 1 and abs(node.coeffs[0]) != 1 and all(abs(c) == abs(node.coeffs[0]) for c in node.coeffs)
 
 
 def to_index_notation(expr: Expr, name: str = "f", indices=None) -> str:

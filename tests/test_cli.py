@@ -63,6 +63,12 @@ def test_seed_000_neuron_and_seed_003_ax_explain():
     assert run.stdout.splitlines()[-1] == "result: ∂f[i]/∂A[a,j] = δ[i,a] x[j]"
 
 
+def test_hessian_of_a_vector_is_explained_per_entry():
+    run = einsdiff("y[i,j] = x[i]*x[j]", "--wrt", "x", "--shape", "x=3", "--hessian", "--format", "explain")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "result: ∂g_y[i,j,a]/∂x[b] = δ[i,a] δ[j,b] + δ[j,a] δ[i,b]"
+
+
 def test_hessian_latex_and_einsum_formats():
     args = ["L = sum[i]((A[i,j]*x[j] - y[i])^2)", "--wrt", "x", "--shape", "A=2x3", "--shape", "x=3", "--shape", "y=2"]
     run = einsdiff(*args, "--hessian", "--check")

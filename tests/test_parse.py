@@ -46,6 +46,15 @@ def test_seed_000_and_003_typed_as_formulas():
     np.testing.assert_array_equal(ed.evaluate(ed.hessian(q, ed.var("x", (3,))), A=Av, x=np.ones(3)), Av + Av.T)
 
 
+def test_numbers_stand_in_front_and_constant_divisors_fold():
+    # Dividing by a number is multiplying by its reciprocal; a product's numbers lead it.
+    f = ed.parse("C = sum[n]((y[n] - X[n,i]*w[i])^2) / 4", X=(4, 3), w=(3,), y=(4,))
+    assert str(f) == "f = 0.25 Σ[i](square(y[i] - X[i,j] w[j]))"
+    assert str(ed.grad(f, ed.var("w", (3,)))) == "f[i] = Σ[j](0.5 X[j,i] (X[j,k] w[k] - y[j]))"
+    assert str(ed.parse("-2*A[i,j]*x[j]*3", A=(2, 3), x=(3,))) == "f[i] = -6 A[i,j] x[j]"
+    assert str(ed.parse("-1*A[i,j]*x[j]", A=(2, 3), x=(3,))) == "f[i] = -A[i,j] x[j]"
+
+
 def test_grammar_pieces():
     shapes = dict(x=(3,), y=(3,), A=(3, 3), s=())
     b = dict(x=np.array([1.0, 2, 3]), y=np.array([0.5, -1, 2]), A=np.arange(9.0).reshape(3, 3), s=np.array(2.0))

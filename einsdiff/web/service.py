@@ -1,0 +1,202 @@
+"""What the playground's page asks of einsdiff: pure functions from a JSON request to a JSON
+answer, with every size bounded before any work starts. They run in the worker process
+(:mod:`einsdiff.web.worker`), which also bounds time and memory."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import cli
+from ..codegen import to_einsum, to_numpy_code
+from ..derive import hessian, jacobian
+from ..errors import EinsdiffError, ParseError
+from ..evaluate import evaluate
+from ..mathml import MathML, math as mathml
+from ..parse import formula_letters
+from ..printing import Text, render
+from ..variables import variables
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one request may ask for."""
+
+    formula_chars: int = 500
+    axis_size: int = 64
+    variable_entries: int = 4096
+    table_entries: int = 4096  # a derivative is shown as a matrix up to this many entries
+    check_entries: int = 100_000  # finite differences evaluate the function 2·(variable entries) times
+    seconds: float = 10.0
+    memory_bytes: int = 2 * 2**30  # the worker's address space
+    body_bytes: int = 100_000
+
+
+class RequestError(EinsdiffError):
+    """A request the playground will not run: malformed, or larger than its limits."""
+
+
+EXAMPLES = (
+    {"title": "Z = AW + B (a dense layer)", "formula": "Z[i,j] = A[i,k]*W[k,j] + B[j]", "wrt": "W", "order": 1,
+     "shapes": {"A": "2x3", "W": "3x2", "B": "2"}, "values": {"A": "[[1,2,3],[4,5,6]]"}},
+    {"title": "a relu neuron", "formula": "a = relu(w[i]*x[i] + b)", "wrt": "w", "order": 1,
+     "shapes": {"w": "3", "x": "3", "b": "scalar"}, "values": {}},
+    {"title": "the MSE loss of a relu neuron", "formula": "C = sum[n]((y[n] - relu(X[n,i]*w[i] + b))^2) / 4",
+     "wrt": "w", "order": 1, "shapes": {"y": "4", "X": "4x3", "w": "3", "b": "scalar"}, "values": {}},
+    {"title": "xᵀAx (a quadratic form)", "formula": "q = x[i]*A[i,j]*x[j]", "wrt": "x", "order": 2,
+     "shapes": {"x": "3", "A": "3x3"}, "values": {}},
+    {"title": "‖Ax − y‖² (least squares)", "formula": "L = sum[i]((A[i,j]*x[j] - y[i])^2)", "wrt": "x",
+     "order": 1, "shapes": {"A": "4x3", "x": "3", "y": "4"}, "values": {}},
+)
+
+
+def inspect(request: dict, limits: Limits) -> dict:
+    """The formula's name, free indices and variables (with the letters each is first written
+    with), so the page can ask for their shapes."""
+    formula = _formula(request, limits)
+    name, out, letters = formula_letters(formula)
+    return {"name": name or "f", "indices": list(out),
+            "variables": [{"name": v, "letters": list(ls)} for v, ls in letters.items()]}
+
+
+def derive(request: dict, limits: Limits) -> dict:
+    """The formula and its derivative as MathML and text, the derivation, the shape, the
+    einsum form, NumPy code, and the derivative as a matrix at the given (or random) values."""
+    f, wrt, fname, free, dnames, order, derivative = _derivative(request, limits)
+    style = MathML()
+    _, body, legend = render(f, free, style)
+    _, dbody, dlegend = render(derivative, free + dnames, style)
+    head = style.ref(fname, free)
+    partial = "<mo>∂</mo>" if order == 1 else "<msup><mo>∂</mo><mn>2</mn></msup>"
+    den = "".join(f"<mo>∂</mo>{style.ref(wrt.name, dnames[k * wrt.ndim:(k + 1) * wrt.ndim])}" for k in range(order))
+    _, tbody, tlegend = render(f, free, Text())
+    _, tdbody, tdlegend = render(derivative, free + dnames, Text())
+    tden = " ".join(f"∂{Text().ref(wrt.name, dnames[k * wrt.ndim:(k + 1) * wrt.ndim])}" for k in range(order))
+    rows = math.prod(f.shape) * (math.prod(wrt.shape) if order == 2 else 1)
+    answer = {
+        "formula_mathml": mathml(f"{head} = {body}{legend}"),
+        "derivative_mathml": mathml(f"<mfrac><mrow>{partial}{head}</mrow><mrow>{den}</mrow></mfrac> = {dbody}{dlegend}"),
+        "formula_text": f"{Text().ref(fname, free)} = {tbody}{tlegend}",
+        "derivative_text": f"{'∂²' if order == 2 else '∂'}{Text().ref(fname, free)}/{tden} = {tdbody}{tdlegend}",
+        "steps": cli.derivation(f, wrt, fname, free, dnames, order).splitlines(),
+        "shape": cli.shape_text(f, wrt, order),
+        "matrix_shape": [rows, math.prod(wrt.shape)],
+        "einsum": to_einsum(derivative),
+        "numpy": to_numpy_code({"value": f, "hessian" if order == 2 else "jacobian": derivative},
+                               name=fname),
+    }
+    answer.update(_matrix(request, f, derivative, answer["matrix_shape"], limits))
+    return answer
+
+
+def check(request: dict, limits: Limits) -> dict:
+    """The derivative against central finite differences at random inputs."""
+    f, wrt, _, _, _, order, derivative = _derivative(request, limits)
+    work = derivative.size * (math.prod(wrt.shape) if order == 2 else 1)
+    if work > limits.check_entries:
+        raise RequestError(f"the numeric check of a derivative with {derivative.size:,} entries would take "
+                           f"{work:,} function entries; the playground checks up to {limits.check_entries:,}: "
+                           f"make the shapes smaller")
+    result = cli.check(f, wrt, derivative, order, _seed(request))
+    return {"max_error": result.error, "scale": result.scale, "entries": result.entries, "ok": result.ok,
+            "text": result.text}
+
+
+HANDLERS = {"inspect": inspect, "derive": derive, "check": check}
+
+
+def error_answer(err: EinsdiffError) -> dict:
+    """What the page shows of an error: its first line, and for a formula the column it marks."""
+    message = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if isinstance(err, ParseError):
+        message = message.removesuffix(f" (column {err.position + 1})")
+        return {"error": {"message": message, "position": err.position}}
+    return {"error": {"message": message, "position": None}}
+
+
+def _derivative(request: dict, limits: Limits):
+    formula = _formula(request, limits)
+    formula_letters(formula)  # a syntax error first: it marks a position in the formula
+    wrt_name = _field(request, "wrt", str)
+    order = _field(request, "order", int, 1)
+    if order not in (1, 2):
+        raise RequestError(f"order {order}: the playground gives the first (1) or second (2) derivative")
+    sizes = _shapes(request, limits)
+    f, wrt, fname, out, letters = cli.build_formula(formula, wrt_name, sizes)
+    derivative = hessian(f, wrt) if order == 2 else jacobian(f, wrt)
+    free, dnames = cli._index_names(f, wrt, out, letters, order)
+    return f, wrt, fname, free, dnames, order, derivative
+
+
+def _formula(request: dict, limits: Limits) -> str:
+    formula = _field(request, "formula", str).strip()
+    if not formula:
+        raise RequestError("type a formula, e.g. Z[i,j] = A[i,k]*W[k,j] + B[j]")
+    if len(formula) > limits.formula_chars:
+        raise RequestError(f"the formula has {len(formula):,} characters; the playground takes up to "
+                           f"{limits.formula_chars:,}")
+    return formula
+
+
+def _shapes(request: dict, limits: Limits) -> dict[str, tuple[int, ...]]:
+    """The variables' shapes, each within the limits."""
+    shapes = _field(request, "shapes", dict, {})
+    sizes = {}
+    for name, text in shapes.items():
+        if not isinstance(text, str):
+            raise RequestError(f"the shape of {name} must be text like 3x4, got {text!r}")
+        shape = cli._shape(text, f"the shape of {name}")
+        if any(n > limits.axis_size for n in shape) or math.prod(shape) > limits.variable_entries:
+            raise RequestError(f"{name} has shape {'×'.join(map(str, shape))}; the playground takes axes up to "
+                               f"{limits.axis_size} and up to {limits.variable_entries:,} entries per variable")
+        sizes[name] = shape
+    return sizes
+
+
+def _matrix(request: dict, f, derivative, dims: list[int], limits: Limits) -> dict:
+    """The derivative flattened to a matrix (row-major) at the given values, random ones for
+    the rest, when it is small enough to read."""
+    if derivative.size > limits.table_entries:
+        return {"matrix": None, "values": {},
+                "matrix_note": f"{dims[0]}×{dims[1]} = {derivative.size:,} entries: too many for a table "
+                               f"(the page shows up to {limits.table_entries:,})"}
+    point, _ = cli.sample_point(f, _seed(request))
+    given = _field(request, "values", dict, {})
+    used = {}
+    for v in variables(f):
+        text = given.get(v.name, "")
+        if isinstance(text, str) and text.strip():
+            point[v.name] = _value(v, text)
+            used[v.name] = "given"
+        else:
+            used[v.name] = "random"
+    matrix = np.asarray(evaluate(derivative, **{v.name: point[v.name] for v in variables(derivative)}))
+    randoms = [name for name, how in used.items() if how == "random"]
+    note = (f"at random values in [0.5, 1.5] for {', '.join(randoms)} (seed {_seed(request)})" if randoms
+            else "at the given values")
+    return {"matrix": matrix.reshape(dims).tolist(), "matrix_note": note,
+            "values": {name: np.round(point[name], 4).tolist() for name in randoms}}
+
+
+def _value(v, text: str) -> np.ndarray:
+    try:
+        value = np.asarray(json.loads(text), dtype=float)
+    except (ValueError, TypeError) as err:
+        raise RequestError(f"the value of {v.name} is not a JSON number or array: {err}") from err
+    if value.shape != v.shape:
+        raise RequestError(f"the value of {v.name} has shape {value.shape}; its shape is {v.shape}")
+    return value
+
+
+def _seed(request: dict) -> int:
+    return _field(request, "seed", int, 0)
+
+
+def _field(request: dict, key: str, kind: type, default=None):
+    value = request.get(key, default)
+    if value is None or not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise RequestError(f"the request needs {key!r} as {kind.__name__}, got {value!r}")
+    return value

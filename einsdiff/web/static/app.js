@@ -1,0 +1,250 @@
+// The playground page: asks the server (einsdiff.web.app) and shows its answers.
+// Only the server's MathML goes in as markup; everything else is set as text.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let examples = [];
+let inspected = null; // the last formula the server read: {name, indices, variables}
+let inspectTimer = null;
+
+async function ask(action, payload) {
+  const response = await fetch(`/api/${action}`, {
+    method: "POST",
+    headers: {"Content-Type": "application/json"},
+    body: JSON.stringify(payload),
+  });
+  let answer;
+  try {
+    answer = await response.json();
+  } catch (err) {
+    answer = {error: {message: `the server answered ${response.status} without a result`, position: null}};
+  }
+  return answer;
+}
+
+function showError(error) {
+  const formulaError = $("formula-error");
+  const general = $("error");
+  formulaError.hidden = general.hidden = true;
+  if (!error) return;
+  if (error.position !== null && error.position !== undefined) {
+    const formula = $("formula").value;
+    $("formula-mark").textContent = `${formula}\n${" ".repeat(error.position)}^`;
+    $("formula-message").textContent = `${error.message} (at character ${error.position + 1})`;
+    formulaError.hidden = false;
+  } else {
+    general.textContent = error.message;
+    general.hidden = false;
+  }
+}
+
+function request() {
+  const shapes = {}, values = {};
+  for (const v of inspected ? inspected.variables : []) {
+    shapes[v.name] = $(`shape-${v.name}`).value.trim() || "scalar";
+    const value = $(`value-${v.name}`).value.trim();
+    if (value) values[v.name] = value;
+  }
+  const order = Number(document.querySelector('input[name="order"]:checked').value);
+  return {formula: $("formula").value, wrt: $("wrt").value, order, shapes, values};
+}
+
+async function inspect() {
+  const formula = $("formula").value;
+  if (!formula.trim()) return;
+  const answer = await ask("inspect", {formula});
+  if (formula !== $("formula").value) return; // typed on meanwhile: a newer request follows
+  if (answer.error) {
+    showError(answer.error);
+    return;
+  }
+  showError(null);
+  setVariables(answer);
+}
+
+function setVariables(answer) {
+  const old = {};
+  for (const v of inspected ? inspected.variables : []) {
+    old[v.name] = {shape: $(`shape-${v.name}`).value, value: $(`value-${v.name}`).value};
+  }
+  const wrt = $("wrt").value;
+  inspected = answer;
+  const body = $("variables").querySelector("tbody");
+  body.replaceChildren();
+  $("wrt").replaceChildren();
+  for (const v of answer.variables) {
+    const row = document.createElement("tr");
+    const name = document.createElement("th");
+    name.textContent = v.letters.length ? `${v.name}[${v.letters.join(",")}]` : v.name;
+    const shape = document.createElement("input");
+    shape.id = `shape-${v.name}`;
+    shape.placeholder = v.letters.length ? v.letters.map(() => "3").join("x") : "scalar";
+    shape.value = old[v.name] ? old[v.name].shape : "";
+    shape.setAttribute("aria-label", `shape of ${v.name}`);
+    const value = document.createElement("input");
+    value.id = `value-${v.name}`;
+    value.placeholder = "e.g. [[1,2],[3,4]]";
+    value.value = old[v.name] ? old[v.name].value : "";
+    value.setAttribute("aria-label", `values of ${v.name}`);
+    for (const input of [shape, value]) input.addEventListener("keydown", enterDerives);
+    const cells = [name, document.createElement("td"), document.createElement("td")];
+    cells[1].append(shape);
+    cells[2].append(value);
+    row.append(...cells);
+    body.append(row);
+    const option = document.createElement("option");
+    option.value = option.textContent = v.name;
+    $("wrt").append(option);
+  }
+  if (answer.variables.some((v) => v.name === wrt)) $("wrt").value = wrt;
+  $("variables").hidden = answer.variables.length === 0;
+}
+
+function enterDerives(event) {
+  if (event.key === "Enter") derive();
+}
+
+function number(x) {
+  if (Number.isInteger(x)) return String(x);
+  return Number(x.toPrecision(4)).toString();
+}
+
+async function derive() {
+  clearTimeout(inspectTimer);
+  await inspect();
+  if (!inspected) return;
+  $("derive").disabled = true;
+  try {
+    const answer = await ask("derive", request());
+    if (answer.error) {
+      showError(answer.error);
+      return;
+    }
+    showError(null);
+    show(answer);
+  } finally {
+    $("derive").disabled = false;
+  }
+}
+
+function show(answer) {
+  $("formula-math").innerHTML = answer.formula_mathml; // generated and escaped by einsdiff
+  $("derivative-math").innerHTML = answer.derivative_mathml;
+  $("formula-math").title = answer.formula_text;
+  $("derivative-math").title = answer.derivative_text;
+  $("shape").textContent = answer.shape;
+  $("matrix-shape").textContent = answer.matrix_shape.join("×");
+  const steps = $("steps");
+  steps.replaceChildren();
+  for (const line of answer.steps) {
+    const item = document.createElement("li");
+    const colon = line.indexOf(": ");
+    if (colon > 0 && !line.startsWith(" ")) {
+      const label = document.createElement("strong");
+      label.textContent = line.slice(0, colon);
+      const code = document.createElement("code");
+      code.textContent = line.slice(colon + 2);
+      item.append(label, ": ", code);
+    } else {
+      item.textContent = line;
+    }
+    steps.append(item);
+  }
+  $("matrix-note").textContent = answer.matrix_note;
+  const table = $("matrix");
+  table.replaceChildren();
+  for (const values of answer.matrix || []) {
+    const row = document.createElement("tr");
+    for (const x of values) {
+      const cell = document.createElement("td");
+      cell.textContent = number(x);
+      if (x === 0) cell.className = "zero";
+      row.append(cell);
+    }
+    table.append(row);
+  }
+  const randoms = Object.entries(answer.values || {});
+  $("random-values").hidden = randoms.length === 0;
+  const lines = randoms.map(([n, v]) => `${n} = ${JSON.stringify(v)}`);
+  $("random-values").textContent = ["random values used:", ...lines].join("\n");
+  $("einsum").textContent = answer.einsum;
+  $("numpy").textContent = answer.numpy;
+  $("check-result").textContent = "";
+  $("check-result").className = "";
+  $("copied").textContent = "";
+  $("result").hidden = false;
+}
+
+async function check() {
+  $("check").disabled = true;
+  $("check-result").textContent = "checking…";
+  try {
+    const answer = await ask("check", request());
+    if (answer.error) {
+      $("check-result").textContent = answer.error.message;
+      $("check-result").className = "error";
+      return;
+    }
+    $("check-result").textContent =
+      `max error ${answer.max_error.toPrecision(3)} over ${answer.entries} entries ` +
+      `(values up to ${number(answer.scale)}): ${answer.ok ? "ok" : "MISMATCH"}`;
+    $("check-result").title = answer.text;
+    $("check-result").className = answer.ok ? "ok" : "error";
+  } finally {
+    $("check").disabled = false;
+  }
+}
+
+async function copyCode() {
+  const text = $("numpy").textContent;
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch (err) { // no clipboard permission: select the code so Ctrl+C copies it
+    const range = document.createRange();
+    range.selectNodeContents($("numpy"));
+    window.getSelection().removeAllRanges();
+    window.getSelection().addRange(range);
+    $("copied").textContent = "selected: press Ctrl+C";
+    return;
+  }
+  $("copied").textContent = "copied";
+}
+
+async function loadExample(index) {
+  const example = examples[index];
+  if (!example) return;
+  $("formula").value = example.formula;
+  await inspect();
+  for (const [name, shape] of Object.entries(example.shapes)) {
+    if ($(`shape-${name}`)) $(`shape-${name}`).value = shape;
+  }
+  for (const v of inspected ? inspected.variables : []) {
+    $(`value-${v.name}`).value = example.values[v.name] || "";
+  }
+  $("wrt").value = example.wrt;
+  document.querySelector(`input[name="order"][value="${example.order}"]`).checked = true;
+  await derive();
+}
+
+async function start() {
+  const response = await fetch("/api/examples");
+  examples = (await response.json()).examples;
+  examples.forEach((example, index) => {
+    const option = document.createElement("option");
+    option.value = String(index);
+    option.textContent = `${example.title}: ${example.formula}`;
+    $("examples").append(option);
+  });
+  $("examples").addEventListener("change", (event) => loadExample(Number(event.target.value)));
+  $("formula").addEventListener("input", () => {
+    clearTimeout(inspectTimer);
+    inspectTimer = setTimeout(inspect, 250);
+  });
+  $("formula").addEventListener("keydown", enterDerives);
+  $("derive").addEventListener("click", derive);
+  $("check").addEventListener("click", check);
+  $("copy").addEventListener("click", copyCode);
+  document.body.dataset.ready = "true";
+}
+
+document.addEventListener("DOMContentLoaded", start);

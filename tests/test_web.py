@@ -1,0 +1,284 @@
+"""The playground: its API through Starlette's test client, and its page in headless Chromium."""
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx2")
+from starlette.testclient import TestClient  # noqa: E402
+
+from einsdiff.cli import main  # noqa: E402
+from einsdiff.web.app import create_app  # noqa: E402
+from einsdiff.web.service import EXAMPLES, Limits  # noqa: E402
+
+SEED_001 = {
+    "formula": "Z[i,j] = A[i,k]*W[k,j] + B[j]", "wrt": "W", "order": 1,
+    "shapes": {"A": "2x3", "W": "3x2", "B": "2"}, "values": {"A": "[[1,2,3],[4,5,6]]"},
+}
+JACOBIAN_001 = [[1, 0, 2, 0, 3, 0], [0, 1, 0, 2, 0, 3], [4, 0, 5, 0, 6, 0], [0, 4, 0, 5, 0, 6]]
+# A derivation that takes seconds (about 5 on a 2-core machine): the Hessian of nine nested layers.
+SLOW = {"formula": "L = sum[j](tanh(A[j,k]*tanh(A[k,l]*tanh(A[l,m]*tanh(A[m,n]*tanh(A[n,p]*tanh(A[p,q]*tanh("
+                   "A[q,r]*tanh(A[r,s]*tanh(A[s,t]*x[t]))))))))))",
+        "wrt": "A", "order": 2, "shapes": {"A": "3x3", "x": "3"}}
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app(Limits(seconds=20))) as c:
+        yield c
+
+
+def test_seed_001_derivative(client):
+    answer = client.post("/api/derive", json=SEED_001).json()
+    assert answer["matrix"] == JACOBIAN_001
+    assert answer["matrix_shape"] == [4, 6]
+    assert answer["shape"] == "(2×2)×(3×2)"
+    assert answer["derivative_text"] == "∂Z[i,j]/∂W[k,a] = δ[j,a] A[i,k]; j:2, a:2"
+    assert answer["matrix_note"] == "at random values in [0.5, 1.5] for W, B (seed 0)"
+    assert "result: ∂Z[i,j]/∂W[k,a] = δ[j,a] A[i,k]" in answer["steps"]
+    math = ET.fromstring(answer["derivative_mathml"])
+    assert math.tag == "{http://www.w3.org/1998/Math/MathML}math"
+    assert [mi.text for mi in math.iter("{http://www.w3.org/1998/Math/MathML}mi")][:6] == ["Z", "i", "j", "W", "k", "a"]
+    assert answer["einsum"].startswith('t0 = einsum("ik->ijkj", A)')
+    namespace = {}
+    exec(answer["numpy"], namespace)  # the copied code runs and gives the same matrix
+    import numpy as np
+
+    A = np.array([[1.0, 2, 3], [4, 5, 6]])
+    out = namespace["Z"](A=A, B=np.zeros(2), W=np.ones((3, 2)))
+    np.testing.assert_array_equal(out["jacobian"].reshape(4, 6), JACOBIAN_001)
+
+
+def test_inspect_lists_the_variables(client):
+    answer = client.post("/api/inspect", json={"formula": SEED_001["formula"]}).json()
+    assert answer == {"name": "Z", "indices": ["i", "j"], "variables": [
+        {"name": "A", "letters": ["i", "k"]}, {"name": "W", "letters": ["k", "j"]}, {"name": "B", "letters": ["j"]}]}
+
+
+def test_check_numerically(client):
+    answer = client.post("/api/check", json=SEED_001).json()
+    assert answer["ok"] is True and answer["entries"] == 24 and answer["max_error"] < 1e-8, answer
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e["title"])
+def test_every_example_derives_and_checks(client, example):
+    derived = client.post("/api/derive", json=example)
+    assert derived.status_code == 200, derived.json()
+    assert derived.json()["matrix"] is not None
+    checked = client.post("/api/check", json=example).json()
+    assert checked["ok"] is True, checked
+
+
+@pytest.mark.parametrize(
+    "payload, message, position",
+    [
+        ({"formula": "Z[i,j] = A[i,k]*W[k,j + B[j]"}, "expected ']', found '+'", 22),
+        ({"formula": "relu(W[i,j]*x[j]) +"}, "expected a number, a variable, a function or '('", 19),
+        ({"formula": "A[i,j]*x[j]", "wrt": "x", "shapes": {"A": "2x3"}}, "unknown variable 'x'", 7),
+        ({"formula": "A[i,j]*x[j]", "wrt": "x", "shapes": {"A": "2x3", "x": "4"}}, "index 'j' has sizes 3 and 4", 0),
+    ],
+)
+def test_bad_formulas_mark_their_position(client, payload, message, position):
+    for action in ("inspect", "derive") if "wrt" not in payload else ("derive",):
+        response = client.post(f"/api/{action}", json=payload)
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert message in error["message"] and error["position"] == position, error
+        assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        ({**SEED_001, "shapes": {"A": "2x300", "W": "300x2", "B": "2"}}, "A has shape 2×300; the playground takes axes up to 64"),
+        ({"formula": "y = T[i,j,k]*T[i,j,k]", "wrt": "T", "shapes": {"T": "20x20x20"}},
+         "T has shape 20×20×20; the playground takes axes up to 64 and up to 4,096 entries per variable"),
+        ({**SEED_001, "shapes": {"A": "2by3", "W": "3x2", "B": "2"}}, "the shape of A: '2by3' is not a shape"),
+        ({**SEED_001, "values": {"A": "[1, 2]"}}, "the value of A has shape (2,); its shape is (2, 3)"),
+        ({**SEED_001, "values": {"A": "[[1, 2"}}, "the value of A is not a JSON number or array"),
+        ({**SEED_001, "order": 3}, "order 3: the playground gives the first (1) or second (2) derivative"),
+        ({**SEED_001, "wrt": "Q"}, "'Q' is not a variable of the formula; it has A, B, W"),
+        ({**SEED_001, "formula": "x" * 501}, "the formula has 501 characters; the playground takes up to 500"),
+        ({"formula": "  "}, "type a formula"),
+        ({**SEED_001, "seed": "one"}, "the request needs 'seed' as int"),
+    ],
+)
+def test_oversize_and_malformed_requests_get_clear_messages(client, payload, message):
+    response = client.post("/api/derive", json=payload)
+    assert response.status_code == 400
+    assert message in response.json()["error"]["message"], response.json()
+
+
+def test_a_huge_derivative_is_shown_but_not_tabulated(client):
+    payload = {"formula": "y[i,j] = tanh(A[i,k]*B[k,j])", "wrt": "B", "shapes": {"A": "64x64", "B": "64x64"}}
+    answer = client.post("/api/derive", json=payload).json()
+    assert answer["matrix"] is None and "too many for a table" in answer["matrix_note"]
+    assert answer["matrix_shape"] == [4096, 4096]
+    checked = client.post("/api/check", json=payload)
+    assert checked.status_code == 400 and "the playground checks up to" in checked.json()["error"]["message"]
+
+
+def test_bodies_and_unknown_routes(client):
+    big = client.post("/api/derive", content=b"{" + b" " * 200_000 + b"}", headers={"content-type": "application/json"})
+    assert big.status_code == 413 and "larger than" in big.json()["error"]["message"]
+    assert client.post("/api/derive", content=b"[1, 2]").json()["error"]["message"] == "the request body must be a JSON object"
+    assert client.post("/api/derive", content=b"{nope").status_code == 400
+    assert client.post("/api/compile", json={}).status_code == 404
+    missing = client.get("/static/nothing.js")
+    assert missing.status_code == 404 and "error" in missing.json()
+    assert client.get("/api/examples").json()["examples"][0]["formula"] == SEED_001["formula"]
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="formula"' in page.text
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_a_slow_request_is_stopped_and_the_server_keeps_serving():
+    with TestClient(create_app(Limits(seconds=0.5))) as c:
+        started = time.perf_counter()
+        slow = c.post("/api/derive", json=SLOW)
+        assert time.perf_counter() - started < 30
+        assert slow.status_code == 400
+        assert "stopped after 0.5 s: this request takes too long" in slow.json()["error"]["message"]
+        again = c.post("/api/derive", json=SEED_001)  # a fresh worker answers the next request
+        assert again.status_code == 200 and again.json()["matrix"] == JACOBIAN_001
+
+
+def test_serve_binds_to_localhost_by_default(monkeypatch):
+    import einsdiff.web.app as web_app
+
+    calls = []
+    monkeypatch.setattr(web_app, "serve", lambda host, port: calls.append((host, port)))
+    assert main(["serve"]) == 0
+    assert main(["serve", "--port", "8123"]) == 0
+    assert calls == [("127.0.0.1", 8000), ("127.0.0.1", 8123)]
+
+
+def test_serve_without_the_extra_says_how_to_install(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "einsdiff.web.app", None)  # as if starlette were missing
+    assert main(["serve"]) == 2
+    assert "pip install 'einsdiff[web]'" in capsys.readouterr().err
+
+
+# --- the page, in a real browser --------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "einsdiff", "serve", "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            break
+        if process.poll() is not None:
+            pytest.fail(f"einsdiff serve exited: {process.stdout.read()}")
+        time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("einsdiff serve did not start listening within 60 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("no chromium and chromedriver on this machine (Debian: apt install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    os.environ["SE_OFFLINE"] = "true"  # selenium-manager must not download a driver
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--window-size=1200,2200"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    yield driver
+    driver.quit()
+
+
+def test_page_end_to_end(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as until
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    wait = WebDriverWait(browser, 30)
+    browser.get(server)
+    wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
+
+    # A typo: the message appears under the formula with its column marked.
+    browser.find_element(By.ID, "formula").send_keys("Z[i,j] = A[i,k]*W[k,j + B[j]")
+    wait.until(until.visibility_of_element_located((By.ID, "formula-error")))
+    assert "expected ']'" in browser.find_element(By.ID, "formula-message").text
+    assert browser.find_element(By.ID, "formula-mark").text.splitlines()[-1] == " " * 22 + "^"
+
+    # Seed 001, typed as a learner would.
+    formula = browser.find_element(By.ID, "formula")
+    formula.clear()
+    formula.send_keys(SEED_001["formula"])
+    wait.until(until.visibility_of_element_located((By.ID, "shape-B")))
+    assert not browser.find_element(By.ID, "formula-error").is_displayed()
+    for name, shape in SEED_001["shapes"].items():
+        browser.find_element(By.ID, f"shape-{name}").send_keys(shape)
+    browser.find_element(By.ID, "value-A").send_keys(SEED_001["values"]["A"])
+    Select(browser.find_element(By.ID, "wrt")).select_by_value("W")
+    browser.find_element(By.ID, "derive").click()
+    wait.until(until.visibility_of_element_located((By.ID, "result")))
+
+    derivative = browser.find_element(By.CSS_SELECTOR, "#derivative-math math")
+    assert derivative.size["height"] > 20 and derivative.size["width"] > 100  # MathML laid out as math
+    assert derivative.text.replace("\n", "").replace(" ", "").startswith("∂Z")
+    assert "δ" in derivative.text
+    assert browser.find_element(By.ID, "shape").text == "(2×2)×(3×2)"
+    assert browser.find_element(By.ID, "matrix-shape").text == "4×6"
+    rows = browser.find_elements(By.CSS_SELECTOR, "#matrix tr")
+    table = [[int(td.text) for td in row.find_elements(By.TAG_NAME, "td")] for row in rows]
+    assert table == JACOBIAN_001
+    steps = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#steps li")]
+    assert "result: ∂Z[i,j]/∂W[k,a] = δ[j,a] A[i,k]" in steps
+    assert browser.find_element(By.ID, "einsum").text.startswith('t0 = einsum("ik->ijkj", A)')
+    assert "def Z(" in browser.find_element(By.ID, "numpy").text
+
+    browser.find_element(By.ID, "check").click()
+    wait.until(lambda d: d.find_element(By.ID, "check-result").text not in ("", "checking…"))
+    checked = browser.find_element(By.ID, "check-result").text
+    assert checked.startswith("max error ") and checked.endswith("over 24 entries (values up to 1.435): ok"), checked
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "playground-seed-001.png"))
+
+    # An oversize shape: a clear message, and the page keeps working.
+    shape_a = browser.find_element(By.ID, "shape-A")
+    shape_a.clear()
+    shape_a.send_keys("2x300")
+    browser.find_element(By.ID, "derive").click()
+    wait.until(until.visibility_of_element_located((By.ID, "error")))
+    assert "A has shape 2×300" in browser.find_element(By.ID, "error").text
+
+    # The examples menu fills everything in and derives.
+    Select(browser.find_element(By.ID, "examples")).select_by_index(5)
+    wait.until(lambda d: "∂L" in d.find_element(By.ID, "derivative-math").text.replace("\n", ""))
+    assert browser.find_element(By.ID, "matrix-shape").text == "1×3"
+    assert not browser.find_element(By.ID, "error").is_displayed()
