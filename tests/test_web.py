@@ -119,6 +119,17 @@ def test_oversize_and_malformed_requests_get_clear_messages(client, payload, mes
     assert message in response.json()["error"]["message"], response.json()
 
 
+def test_undefined_entries_travel_as_text(client):
+    # JSON has no nan: sqrt'(x) at x = -1 (nan) and 0 (inf) still gives a table, with a note.
+    payload = {"formula": "f[i] = sqrt(x[i])", "wrt": "x", "shapes": {"x": "3"}, "values": {"x": "[-1, 0, 4]"}}
+    answer = client.post("/api/derive", json=payload)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["matrix"] == [["nan", 0, 0], [0, "inf", 0], [0, 0, 0.25]]
+    assert "nan and inf mark entries" in answer.json()["matrix_note"]
+    bad = client.post("/api/derive", json={**payload, "values": {"x": [1, 2, 3]}})
+    assert bad.status_code == 400 and "the value of x must be JSON text" in bad.json()["error"]["message"]
+
+
 def test_a_huge_derivative_is_shown_but_not_tabulated(client):
     payload = {"formula": "y[i,j] = tanh(A[i,k]*B[k,j])", "wrt": "B", "shapes": {"A": "64x64", "B": "64x64"}}
     answer = client.post("/api/derive", json=payload).json()
@@ -265,6 +276,9 @@ def test_page_end_to_end(server, browser):
     wait.until(lambda d: d.find_element(By.ID, "check-result").text not in ("", "checking…"))
     checked = browser.find_element(By.ID, "check-result").text
     assert checked.startswith("max error ") and checked.endswith("over 24 entries (values up to 1.435): ok"), checked
+
+    browser.find_element(By.ID, "copy").click()  # the clipboard, or a selection where it is not allowed
+    wait.until(lambda d: d.find_element(By.ID, "copied").text in ("copied", "selected: press Ctrl+C"))
 
     ARTIFACTS.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "playground-seed-001.png"))

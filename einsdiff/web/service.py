@@ -101,8 +101,8 @@ def check(request: dict, limits: Limits) -> dict:
                            f"{work:,} function entries; the playground checks up to {limits.check_entries:,}: "
                            f"make the shapes smaller")
     result = cli.check(f, wrt, derivative, order, _seed(request))
-    return {"max_error": result.error, "scale": result.scale, "entries": result.entries, "ok": result.ok,
-            "text": result.text}
+    return {"max_error": _json_number(result.error), "scale": _json_number(result.scale), "entries": result.entries,
+            "ok": result.ok, "text": result.text}
 
 
 HANDLERS = {"inspect": inspect, "derive": derive, "check": check}
@@ -168,7 +168,9 @@ def _matrix(request: dict, f, derivative, dims: list[int], limits: Limits) -> di
     used = {}
     for v in variables(f):
         text = given.get(v.name, "")
-        if isinstance(text, str) and text.strip():
+        if not isinstance(text, str):
+            raise RequestError(f"the value of {v.name} must be JSON text like [[1,2],[3,4]], got {text!r}")
+        if text.strip():
             point[v.name] = _value(v, text)
             used[v.name] = "given"
         else:
@@ -177,8 +179,16 @@ def _matrix(request: dict, f, derivative, dims: list[int], limits: Limits) -> di
     randoms = [name for name, how in used.items() if how == "random"]
     note = (f"at random values in [0.5, 1.5] for {', '.join(randoms)} (seed {_seed(request)})" if randoms
             else "at the given values")
-    return {"matrix": matrix.reshape(dims).tolist(), "matrix_note": note,
+    if not np.all(np.isfinite(matrix)):
+        note += "; nan and inf mark entries where the derivative is undefined or overflows"
+    rows = [[_json_number(x) for x in row] for row in matrix.reshape(dims).tolist()]
+    return {"matrix": rows, "matrix_note": note,
             "values": {name: np.round(point[name], 4).tolist() for name in randoms}}
+
+
+def _json_number(x: float) -> float | str:
+    """JSON has no nan or inf: they travel as the strings "nan", "inf", "-inf"."""
+    return x if math.isfinite(x) else str(x)
 
 
 def _value(v, text: str) -> np.ndarray:

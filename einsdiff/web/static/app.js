@@ -105,6 +105,7 @@ function enterDerives(event) {
 }
 
 function number(x) {
+  if (typeof x === "string") return x; // nan, inf, -inf
   if (Number.isInteger(x)) return String(x);
   return Number(x.toPrecision(4)).toString();
 }
@@ -186,7 +187,7 @@ async function check() {
       return;
     }
     $("check-result").textContent =
-      `max error ${answer.max_error.toPrecision(3)} over ${answer.entries} entries ` +
+      `max error ${typeof answer.max_error === "string" ? answer.max_error : answer.max_error.toPrecision(3)} over ${answer.entries} entries ` +
       `(values up to ${number(answer.scale)}): ${answer.ok ? "ok" : "MISMATCH"}`;
     $("check-result").title = answer.text;
     $("check-result").className = answer.ok ? "ok" : "error";
