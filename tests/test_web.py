@@ -164,6 +164,14 @@ def test_a_slow_request_is_stopped_and_the_server_keeps_serving():
         assert again.status_code == 200 and again.json()["matrix"] == JACOBIAN_001
 
 
+def test_a_crashed_worker_is_replaced(client):
+    child = client.app.state.worker._process
+    child.kill()  # as the kernel would, out of memory
+    child.join()
+    answer = client.post("/api/derive", json=SEED_001)
+    assert answer.status_code == 200 and answer.json()["matrix"] == JACOBIAN_001
+
+
 def test_serve_binds_to_localhost_by_default(monkeypatch):
     import einsdiff.web.app as web_app
 

@@ -78,7 +78,7 @@ def create_app(limits: Limits | None = None) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={HTTPException: http_error, Exception: server_error})
-    app.state.limits = limits
+    app.state.limits, app.state.worker = limits, worker
     return app
 
 
