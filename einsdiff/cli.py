@@ -248,11 +248,14 @@ def _serve(argv: list[str]) -> int:
     p.add_argument("--port", type=int, default=8000)
     args = p.parse_args(argv)
     try:
-        from .web.app import serve
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
     except ImportError as err:
         print(f"einsdiff: error: the playground needs the web extra ({err.name} is missing); "
               f"install it with: pip install 'einsdiff[web]'", file=sys.stderr)
         return 2
+    from .web.app import serve
+
     serve(args.host, args.port)
     return 0
 

@@ -183,7 +183,7 @@ def test_serve_binds_to_localhost_by_default(monkeypatch):
 
 
 def test_serve_without_the_extra_says_how_to_install(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "einsdiff.web.app", None)  # as if starlette were missing
+    monkeypatch.setitem(sys.modules, "starlette", None)  # as if it were not installed
     assert main(["serve"]) == 2
     assert "pip install 'einsdiff[web]'" in capsys.readouterr().err
 

@@ -9,13 +9,6 @@ import json
 import logging
 from pathlib import Path
 
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
-
 from .service import EXAMPLES, HANDLERS, Limits
 from .worker import Worker
 
@@ -23,8 +16,16 @@ STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("einsdiff.web")
 
 
-def create_app(limits: Limits | None = None) -> Starlette:
-    """The playground as an ASGI app; its worker process starts with the app and ends with it."""
+def create_app(limits: Limits | None = None):
+    """The playground as a Starlette app; its worker process starts with the app and ends with it."""
+    # Imported here, so the package imports (and its doctests collect) without the web extra.
+    from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
+    from starlette.requests import Request
+    from starlette.responses import FileResponse, JSONResponse
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
+
     limits = limits or Limits()
     worker = Worker(limits)
 
@@ -82,7 +83,9 @@ def create_app(limits: Limits | None = None) -> Starlette:
     return app
 
 
-def _error(message: str, status: int) -> JSONResponse:
+def _error(message: str, status: int):
+    from starlette.responses import JSONResponse
+
     return JSONResponse({"error": {"message": message, "position": None}}, status_code=status)
 
 
