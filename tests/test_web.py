@@ -238,7 +238,7 @@ def browser():
     driver.quit()
 
 
-def test_page_end_to_end(server, browser):
+def test_page_end_to_end(browser, server):  # the browser first: without one, no server starts
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as until
     from selenium.webdriver.support.ui import Select, WebDriverWait
