@@ -18,7 +18,8 @@ from .printing import Text, _fmt_number, _formula
 
 _NS = "http://www.w3.org/1998/Math/MathML"
 _TOKEN = re.compile(r"<(/?)(mi|mn|mo|mtext)\b[^>]*>")
-_TAG = re.compile(r"<(/?)[a-z]+\b[^>]*?(/?)>")
+# What is_sum needs to see: tags (which nest), bare brackets, and bare signs between terms.
+_SCAN = re.compile(r"<(/?)[a-z]+\b[^>]*?(/?)>|[()]| [-+] ")
 _BARE = re.compile(r"\s+|\d+(?:\.\d*)?(?:e[+-]?\d+)?|inf|nan|[-+=(),;:]")
 _OPERATORS = {"-": "−", "+": "+", "=": "=", "(": "(", ")": ")", ",": ",", ";": ";", ":": ":"}
 # Entities MathML Core needs: function application and the separator between subscripts.
@@ -112,17 +113,17 @@ class MathML(Text):
 
     def is_sum(self, text: str) -> bool:
         """A sign at the outermost level, outside every bracket and every element."""
+        if text.startswith("-"):
+            return True
         depth = 0
-        position = 0
-        for match in _TAG.finditer(text + "<end/>"):
-            bare = text[position:match.start()]
-            for k, ch in enumerate(bare):
-                depth += {"(": 1, ")": -1}.get(ch, 0)
-                if depth == 0 and (bare.startswith((" + ", " - "), k) or (position == k == 0 and ch == "-")):
-                    return True
-            closing, self_closing = match.group(1), match.group(2)
-            depth += 0 if self_closing else -1 if closing else 1
-            position = match.end()
+        for match in _SCAN.finditer(text):
+            token = match.group(0)
+            if token[0] == "<":
+                depth += 0 if match.group(2) else -1 if match.group(1) else 1
+            elif token in "()":
+                depth += 1 if token == "(" else -1
+            elif depth == 0:
+                return True
         return False
 
 

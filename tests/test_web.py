@@ -119,6 +119,17 @@ def test_oversize_and_malformed_requests_get_clear_messages(client, payload, mes
     assert message in response.json()["error"]["message"], response.json()
 
 
+def test_a_derivative_too_long_to_typeset_comes_as_text(client):
+    # Nine nested layers: the Hessian's index notation is ~10⁵ characters, its derivation ~10⁶.
+    answer = client.post("/api/derive", json=SLOW).json()
+    assert answer["derivative_mathml"] is None and answer["formula_mathml"].startswith("<math")
+    assert answer["derivative_text"].startswith("∂²L/∂A[j,k] ∂A[a,b] = δ[j,b] (1 - square(tanh(A[j,i] x[i])))")
+    assert "too long to typeset (up to 20,000), so shown as text" in answer["typeset_note"]
+    assert answer["steps"][-1].startswith("… and ") and answer["steps"][-1].endswith("einsdiff itself has no such limit)")
+    assert sum(map(len, answer["steps"])) < 210_000
+    assert client.post("/api/derive", json=SEED_001).json()["typeset_note"] == ""
+
+
 def test_undefined_entries_travel_as_text(client):
     # JSON has no nan: sqrt'(x) at x = -1 (nan) and 0 (inf) still gives a table, with a note.
     payload = {"formula": "f[i] = sqrt(x[i])", "wrt": "x", "shapes": {"x": "3"}, "values": {"x": "[-1, 0, 4]"}}

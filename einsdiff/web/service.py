@@ -29,6 +29,8 @@ class Limits:
     axis_size: int = 64
     variable_entries: int = 4096
     table_entries: int = 4096  # a derivative is shown as a matrix up to this many entries
+    typeset_chars: int = 20_000  # index notation typeset as MathML up to this length
+    text_chars: int = 200_000  # each text (derivation, code) is clipped to this length
     check_entries: int = 100_000  # finite differences evaluate the function 2·(variable entries) times
     seconds: float = 10.0
     memory_bytes: int = 2 * 2**30  # the worker's address space
@@ -64,32 +66,54 @@ def inspect(request: dict, limits: Limits) -> dict:
 
 def derive(request: dict, limits: Limits) -> dict:
     """The formula and its derivative as MathML and text, the derivation, the shape, the
-    einsum form, NumPy code, and the derivative as a matrix at the given (or random) values."""
+    einsum form, NumPy code, and the derivative as a matrix at the given (or random) values.
+    A derivative can be exponentially longer than its formula (nested functions): past
+    ``limits.typeset_chars`` it comes as text only, and long texts are clipped."""
     f, wrt, fname, free, dnames, order, derivative = _derivative(request, limits)
-    style = MathML()
-    _, body, legend = render(f, free, style)
-    _, dbody, dlegend = render(derivative, free + dnames, style)
-    head = style.ref(fname, free)
-    partial = "<mo>∂</mo>" if order == 1 else "<msup><mo>∂</mo><mn>2</mn></msup>"
-    den = "".join(f"<mo>∂</mo>{style.ref(wrt.name, dnames[k * wrt.ndim:(k + 1) * wrt.ndim])}" for k in range(order))
-    _, tbody, tlegend = render(f, free, Text())
-    _, tdbody, tdlegend = render(derivative, free + dnames, Text())
-    tden = " ".join(f"∂{Text().ref(wrt.name, dnames[k * wrt.ndim:(k + 1) * wrt.ndim])}" for k in range(order))
+    text, style = Text(), MathML()
+
+    def den(s):
+        d = "∂" if s is text else "<mo>∂</mo>"
+        return " ".join(f"{d}{s.ref(wrt.name, dnames[k * wrt.ndim:(k + 1) * wrt.ndim])}" for k in range(order))
+
+    def formula(s):
+        _, body, legend = render(f, free, s)
+        return f"{s.ref(fname, free)} = {body}{legend}"
+
+    def derivative_formula(s):
+        _, body, legend = render(derivative, free + dnames, s)
+        if s is text:
+            return f"{'∂²' if order == 2 else '∂'}{s.ref(fname, free)}/{den(s)} = {body}{legend}"
+        partial = "<mo>∂</mo>" if order == 1 else "<msup><mo>∂</mo><mn>2</mn></msup>"
+        fraction = f"<mfrac><mrow>{partial}{s.ref(fname, free)}</mrow><mrow>{den(s)}</mrow></mfrac>"
+        return f"{fraction} = {body}{legend}"
+
+    formula_text, derivative_text = formula(text), derivative_formula(text)
+    typeset = len(derivative_text) <= limits.typeset_chars
     rows = math.prod(f.shape) * (math.prod(wrt.shape) if order == 2 else 1)
+    code = to_numpy_code({"value": f, "hessian" if order == 2 else "jacobian": derivative}, name=fname)
     answer = {
-        "formula_mathml": mathml(f"{head} = {body}{legend}"),
-        "derivative_mathml": mathml(f"<mfrac><mrow>{partial}{head}</mrow><mrow>{den}</mrow></mfrac> = {dbody}{dlegend}"),
-        "formula_text": f"{Text().ref(fname, free)} = {tbody}{tlegend}",
-        "derivative_text": f"{'∂²' if order == 2 else '∂'}{Text().ref(fname, free)}/{tden} = {tdbody}{tdlegend}",
-        "steps": cli.derivation(f, wrt, fname, free, dnames, order).splitlines(),
+        "formula_mathml": mathml(formula(style)) if len(formula_text) <= limits.typeset_chars else None,
+        "derivative_mathml": mathml(derivative_formula(style)) if typeset else None,
+        "formula_text": _clip(formula_text, limits),
+        "derivative_text": _clip(derivative_text, limits),
+        "typeset_note": "" if typeset else (f"{len(derivative_text):,} characters in index notation: too long to "
+                                            f"typeset (up to {limits.typeset_chars:,}), so shown as text"),
+        "steps": _clip(cli.derivation(f, wrt, fname, free, dnames, order), limits).splitlines(),
         "shape": cli.shape_text(f, wrt, order),
         "matrix_shape": [rows, math.prod(wrt.shape)],
-        "einsum": to_einsum(derivative),
-        "numpy": to_numpy_code({"value": f, "hessian" if order == 2 else "jacobian": derivative},
-                               name=fname),
+        "einsum": _clip(to_einsum(derivative), limits),
+        "numpy": _clip(code, limits),
     }
     answer.update(_matrix(request, f, derivative, answer["matrix_shape"], limits))
     return answer
+
+
+def _clip(text: str, limits: Limits) -> str:
+    if len(text) <= limits.text_chars:
+        return text
+    return (text[: limits.text_chars] + f"\n… and {len(text) - limits.text_chars:,} more characters "
+            f"(the playground shows {limits.text_chars:,}; einsdiff itself has no such limit)")
 
 
 def check(request: dict, limits: Limits) -> dict:

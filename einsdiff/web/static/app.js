@@ -129,10 +129,10 @@ async function derive() {
 }
 
 function show(answer) {
-  $("formula-math").innerHTML = answer.formula_mathml; // generated and escaped by einsdiff
-  $("derivative-math").innerHTML = answer.derivative_mathml;
-  $("formula-math").title = answer.formula_text;
-  $("derivative-math").title = answer.derivative_text;
+  showMath("formula-math", answer.formula_mathml, answer.formula_text);
+  showMath("derivative-math", answer.derivative_mathml, answer.derivative_text);
+  $("typeset-note").textContent = answer.typeset_note;
+  $("typeset-note").hidden = !answer.typeset_note;
   $("shape").textContent = answer.shape;
   $("matrix-shape").textContent = answer.matrix_shape.join("×");
   const steps = $("steps");
@@ -174,6 +174,20 @@ function show(answer) {
   $("check-result").className = "";
   $("copied").textContent = "";
   $("result").hidden = false;
+}
+
+// MathML generated and escaped by einsdiff; a formula too long to typeset comes as text.
+function showMath(id, markup, text) {
+  const box = $(id);
+  if (markup) {
+    box.innerHTML = markup;
+    box.title = text;
+  } else {
+    const pre = document.createElement("pre");
+    pre.textContent = text;
+    box.replaceChildren(pre);
+    box.title = "";
+  }
 }
 
 async function check() {
