@@ -27,7 +27,7 @@ from .evaluate import evaluate
 from .explain import explain
 from .expr import Call, Expr, Var
 from .parse import formula_letters, parse
-from .printing import _LETTERS, Latex, Text, render
+from .printing import _LETTERS, Latex, Text, definitions, render, shared
 from .subscripts import einsum
 from .testing import finite_difference_jacobian, kink_distance
 from .variables import topological, variables
@@ -53,6 +53,8 @@ def _arguments() -> argparse.ArgumentParser:
                    help="a shape: NAME=3x4 for a formula, or one per einsum operand in order; 'scalar' for ()")
     p.add_argument("--format", choices=FORMATS, default="text")
     p.add_argument("--hessian", action="store_true", help="the second derivative (the expression must be a scalar)")
+    p.add_argument("--share", action="store_true",
+                   help="text and latex: write each subexpression the derivative would repeat once, as t1, t2, ...")
     p.add_argument("--check", action="store_true",
                    help="compare with central finite differences on random inputs in [0.5, 1.5]; with a matrix "
                         "function (inv, det, logdet, solve, ...) a square n×n variable also gets 1.5·n added to its "
@@ -202,14 +204,16 @@ def run(argv: list[str]) -> tuple[str, int]:
     if args.format in ("text", "latex"):
         style = Latex() if args.format == "latex" else Text()
         _, body, legend = render(f, free, style)
-        _, dbody, dlegend = render(derivative, free + dnames, style)
+        named = shared(derivative) if args.share else {}
+        _, dbody, dlegend = render(derivative, free + dnames, style, named=named)
         den = " ".join(_partial(style, wrt.name, dnames[k * wrt.ndim:(k + 1) * wrt.ndim]) for k in range(order))
         head = style.ref(fname, free)
+        lines += [f"{head} = {body}{legend}", *definitions(named, style)]
         if args.format == "latex":
             num = rf"\partial^{{2}} {head}" if order == 2 else rf"\partial {head}"
-            lines += [f"{head} = {body}{legend}", rf"\frac{{{num}}}{{{den}}} = {dbody}{dlegend}"]
+            lines.append(rf"\frac{{{num}}}{{{den}}} = {dbody}{dlegend}")
         else:
-            lines += [f"{head} = {body}{legend}", f"{'∂²' if order == 2 else '∂'}{head}/{den} = {dbody}{dlegend}"]
+            lines.append(f"{'∂²' if order == 2 else '∂'}{head}/{den} = {dbody}{dlegend}")
         lines.append(f"shape: {shape_text(f, wrt, order)} = {derivative.shape}")
     elif args.format == "einsum":
         lines.append(to_einsum(derivative))

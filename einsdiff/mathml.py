@@ -14,7 +14,7 @@ import re
 
 from .expr import Expr
 from .ops import OPS
-from .printing import Text, _fmt_number, _formula
+from .printing import Text, _fmt_number, _lines
 
 _NS = "http://www.w3.org/1998/Math/MathML"
 _TOKEN = re.compile(r"<(/?)(mi|mn|mo|mtext)\b[^>]*>")
@@ -167,13 +167,22 @@ def math(content: str, display: str = "block") -> str:
     return f'<math xmlns="{_NS}" display="{display}"><mrow>{finish(content)}</mrow></math>'
 
 
-def to_mathml(expr: Expr, name: str = "f", indices=None, display: str = "block") -> str:
+def to_mathml(expr: Expr, name: str = "f", indices=None, display: str = "block", share: bool = False) -> str:
     """``expr`` as a MathML ``<math>`` element, Einstein form as in :func:`to_latex`, for a web
     page with no script: ``f_{i} = A_{ij} x_{j}``, deltas as ``δ``, explicit sums as ``∑``.
+    With ``share``, a table whose rows define each repeated subexpression once, then ``expr``.
 
     >>> import einsdiff as ed
     >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
     >>> print(ed.to_mathml(A @ x, display="inline"))  # doctest: +NORMALIZE_WHITESPACE
     <math xmlns="http://www.w3.org/1998/Math/MathML" display="inline"><mrow><msub><mi>f</mi><mrow><mi>i</mi></mrow></msub><mo>=</mo><msub><mi>A</mi><mrow><mi>i</mi><mi>j</mi></mrow></msub><msub><mi>x</mi><mrow><mi>j</mi></mrow></msub></mrow></math>
     """
-    return math(_formula(expr, name, indices, MathML(), "to_mathml"), display)
+    return math(rows(_lines(expr, name, indices, MathML(), share, "to_mathml")), display)
+
+
+def rows(lines: list[str]) -> str:
+    """One formula as it is; several as the left-aligned rows of a table."""
+    if len(lines) == 1:
+        return lines[0]
+    cells = "".join(f'<mtr><mtd style="text-align: left">{line}</mtd></mtr>' for line in lines)
+    return f"<mtable>{cells}</mtable>"

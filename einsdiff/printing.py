@@ -164,8 +164,18 @@ class _Printer:
         self.anchored: set[str] = set()  # index names that appear on a tensor, so their size shows
         self.emitted: collections.Counter[str] = collections.Counter()  # index names written so far
         self.unsized: dict[str, None] = {}  # inner names only a delta carries: the legend sizes them
+        self.named: dict[Expr, str] = {}  # shared subexpressions printed as tensors of their own: t1[i]
 
     def show(self, node: Expr, names: tuple[str, ...]) -> str:
+        name = self.named.get(_bare(node))
+        if name is not None:
+            self.anchored.update(names)
+            self.emitted.update(names)
+            return self.style.ref(name, names)
+        return self.body(node, names)
+
+    def body(self, node: Expr, names: tuple[str, ...]) -> str:
+        """``node`` written out, even when it has a name of its own (for its definition)."""
         if isinstance(node, Var):
             self.anchored.update(names)
             self.emitted.update(names)
@@ -186,7 +196,7 @@ class _Printer:
         if isinstance(node, Contract):
             return self._contract(node, names)
         if isinstance(node, Materialize):
-            return self.show(node.arg, names)
+            return self.body(node.arg, names)
         if isinstance(node, Reshape):
             inner_names = tuple(self.names.fresh(n) for n in node.arg.shape)
             return self.style.reshape(inner_names, node.shape, self.show(node.arg, inner_names))
@@ -199,7 +209,7 @@ class _Printer:
             return self._logsumexp(node, names)
         self.anchored.update(names)
         self.emitted.update(names)
-        if all(_whole(arg) for arg in node.args):
+        if all(_whole(arg, self.named) for arg in node.args):
             return self.style.call(node.fn, [self.show(arg, ()) for arg in node.args], None, names)
         binders = [tuple(self.names.fresh(n) for n in arg.shape) for arg in node.args]
         return self.style.call(node.fn, [self.bound(arg, group) for arg, group in zip(node.args, binders, strict=True)],
@@ -208,7 +218,7 @@ class _Printer:
     def _logsumexp(self, node: Call, names) -> str:
         """logsumexp[j](x[i,j]): the reduced indices named as a sum names them, the kept ones free."""
         (x,) = node.args
-        if not self.style.named_reductions and len(node.param) == x.ndim and _whole(x):
+        if not self.style.named_reductions and len(node.param) == x.ndim and _whole(x, self.named):
             return self.style.call("logsumexp", [self.show(x, ())], None, ())
         reduced = {p: self.names.fresh(x.shape[p]) for p in node.param}
         kept = iter(names)
@@ -274,7 +284,7 @@ class _Printer:
             zip(node.operands, node.inputs, strict=True),
             key=lambda pair: min((first_place.get(i, len(node.output)) for i in pair[1]), default=len(node.output)),
         )
-        pairs, number = _numbers_first(pairs)
+        pairs, number = _numbers_first(pairs, self.named)
         texts, seen_in = [], {}
         for k, (op, idx) in enumerate(pairs):
             op_names = tuple(index_name[i] for i in idx)
@@ -292,7 +302,7 @@ class _Printer:
             else:
                 # Einstein's implicit sum needs two occurrences a reader sees on tensors at this level:
                 # inside a function or a bracket, tanh(a[k] b[k]) c[k], the index would read as summed there.
-                composite = any(not _tensor_like(pairs[k][0]) for k in where)
+                composite = any(not _tensor_like(pairs[k][0], self.named) for k in where)
                 seen = sum(pairs[k][1].count(i) for k in where)
                 if composite or seen < 2:
                     explicit.append(index_name[i])
@@ -310,20 +320,24 @@ class _Printer:
 
     def _factor(self, op: Expr, text: str) -> str:
         """Parenthesize a sum that stands as a factor of a product."""
-        op = op.arg if isinstance(op, Materialize) else op
-        if not isinstance(op, Add) or not op.terms:
+        op = _bare(op)
+        if not isinstance(op, Add) or not op.terms or op in self.named:
             return text
         return text if _scaled(op) else self.paren(text)  # "2 (a - b)" is already a product
 
 
-def _numbers_first(pairs):
+def _numbers_first(pairs, named):
     """A product's numbers, to stand in front of it: ``2 A[i,j] (a - b)``, not ``A[i,j] 2 (a - b)``;
-    the operands without the scalar constants, and a scaled sum's common factor taken out."""
+    the operands without the scalar constants, and a scaled sum's common factor taken out
+    (unless the sum has a name of its own)."""
     if len(pairs) < 2:
         return pairs, 1.0
     kept, number = [], 1.0
     for op, idx in pairs:
-        inner = op.arg if isinstance(op, Materialize) else op
+        inner = _bare(op)
+        if inner in named:
+            kept.append((op, idx))
+            continue
         if isinstance(inner, Const) and inner.ndim == 0:
             number *= float(inner.value)
             continue
@@ -340,9 +354,38 @@ def _scaled(node: Add) -> bool:
     return len(node.terms) > 1 and abs(node.coeffs[0]) != 1 and all(abs(c) == abs(node.coeffs[0]) for c in node.coeffs)
 
 
-def to_index_notation(expr: Expr, name: str = "f", indices=None) -> str:
+def shared(expr: Expr, min_size: int = 4) -> dict[Expr, str]:
+    """Subexpressions worth a name of their own, each with its name (t1, t2, ... in the order
+    they are defined): those the written-out formula would repeat, of ``min_size`` nodes or
+    more. A derivative reuses its function's intermediates (tanh(u) in 1 - tanh(u)²), so
+    written out it can grow exponentially with depth while its DAG stays small."""
+    from .variables import children, topological, variables
+
+    def inner(node):
+        return tuple(_bare(c) for c in children(node))
+
+    root = _bare(expr)
+    order = topological([root], inner)  # children first
+    size = {}
+    for node in order:
+        size[node] = min(1 + sum(size[c] for c in inner(node)), min_size)
+    written = collections.Counter({root: 1})  # how often the formula would write each node
+    chosen = set()
+    for node in reversed(order):  # parents first: a node's count is complete when it is reached
+        if node is not root and written[node] >= 2 and size[node] >= min_size and children(node):
+            chosen.add(node)
+        for child in inner(node):
+            written[child] += 1 if node in chosen else written[node]
+    taken = {v.name for v in variables(expr)}
+    prefix = next(p for p in "tuspq" if not any(n.startswith(p) and n[1:].isdigit() for n in taken))
+    return {node: f"{prefix}{k}" for k, node in enumerate((n for n in order if n in chosen), start=1)}
+
+
+def to_index_notation(expr: Expr, name: str = "f", indices=None, share: bool = False) -> str:
     """``expr`` as one line of index notation, e.g. ``f[i] = A[i,j] x[j]``; ``indices``
-    names the free axes (default ``i, j, k, ...``).
+    names the free axes (default ``i, j, k, ...``). With ``share``, each subexpression the
+    formula would repeat is written once, as a tensor of its own on a line before it
+    (:func:`shared`); each line reads back with ``ed.parse``.
 
     >>> import einsdiff as ed
     >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
@@ -352,38 +395,65 @@ def to_index_notation(expr: Expr, name: str = "f", indices=None) -> str:
     'J[i,a,b] = δ[i,a] x[b]; i:2, a:2'
     >>> ed.to_index_notation(ed.solve(A @ A.T, A @ x))
     'f[i] = solve[j,k; l](A[j,m] A[k,m], A[l,n] x[n])[i]'
+    >>> print(ed.to_index_notation(ed.grad(ed.sum(ed.tanh(ed.tanh(A @ x))), x), share=True))
+    t1[i] = tanh(A[i,j] x[j])
+    f[i] = Σ[j](A[j,i] (1 - square(t1[j])) (1 - square(tanh(t1[j]))))
     """
-    return _formula(expr, name, indices, Text(), "to_index_notation")
+    return "\n".join(_lines(expr, name, indices, Text(), share, "to_index_notation"))
 
 
-def to_latex(expr: Expr, name: str = "f", indices=None) -> str:
-    r"""``expr`` in LaTeX, Einstein form: ``f_{i} = A_{ij} x_{j}``, deltas as ``\delta``.
+def to_latex(expr: Expr, name: str = "f", indices=None, share: bool = False) -> str:
+    r"""``expr`` in LaTeX, Einstein form: ``f_{i} = A_{ij} x_{j}``, deltas as ``\delta``; with
+    ``share``, an ``aligned`` block that defines each repeated subexpression once.
 
     >>> import einsdiff as ed
     >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
     >>> print(ed.to_latex(ed.jacobian(ed.tanh(A @ x), x)))
     f_{ij} = \left(1 - \left(\tanh\left(A_{ik} x_{k}\right)\right)^{2}\right) A_{ij}
     """
-    return _formula(expr, name, indices, Latex(), "to_latex")
+    lines = _lines(expr, name, indices, Latex(), share, "to_latex")
+    if len(lines) == 1:
+        return lines[0]
+    rows = " \\\\\n".join(line.replace(" = ", " &= ", 1) for line in lines)
+    return f"\\begin{{aligned}}\n{rows}\n\\end{{aligned}}"
 
 
-def _formula(expr: Expr, name: str, indices, style: Text, caller: str) -> str:
+def _lines(expr: Expr, name: str, indices, style: Text, share: bool, caller: str) -> list[str]:
+    """The formula's lines: the shared subexpressions' definitions (with ``share``), then itself."""
     from .errors import OperandError
 
     if not isinstance(expr, Expr):
         raise OperandError(f"{caller} needs an einsdiff expression, got {type(expr).__name__}")
     if not isinstance(name, str) or not name.isidentifier():
         raise OperandError(f"the printed name must be an identifier, got {name!r}")
-    free, body, legend = render(expr, indices, style)
-    return f"{style.ref(name, free)} = {body}{legend}"
+    if share not in (True, False):
+        raise OperandError(f"share={share!r}: give True (name repeated subexpressions) or False")
+    named = shared(expr) if share else {}
+    free, body, legend = render(expr, indices, style, named=named)
+    return definitions(named, style) + [f"{style.ref(name, free)} = {body}{legend}"]
 
 
-def render(expr: Expr, indices, style: Text, avoid=()) -> tuple[tuple[str, ...], str, str]:
+def definitions(named: dict[Expr, str], style: Text) -> list[str]:
+    """One line per named subexpression (from :func:`shared`): ``t1[i] = tanh(A[i,j] x[j])``."""
+    lines = []
+    for node, label in named.items():
+        free, body, legend = render(node, None, style, named=named)
+        lines.append(f"{style.ref(label, free)} = {body}{legend}")
+    return lines
+
+
+def _formula(expr: Expr, name: str, indices, style: Text, caller: str) -> str:
+    return _lines(expr, name, indices, style, False, caller)[0]
+
+
+def render(expr: Expr, indices, style: Text, avoid=(), named=None) -> tuple[tuple[str, ...], str, str]:
     """The free index names, the right side and the size legend of ``expr``'s formula;
-    summed indices are named apart from ``avoid`` too."""
+    summed indices are named apart from ``avoid`` too. Nodes in ``named`` are written as
+    tensors of those names (``expr`` itself is written out)."""
     from .errors import OperandError
 
     printer = _Printer(style)
+    printer.named = dict(named or {})
     printer.names.used.update(avoid)
     if indices is None:
         free = tuple(printer.names.fresh(n) for n in expr.shape)
@@ -395,7 +465,7 @@ def render(expr: Expr, indices, style: Text, avoid=()) -> tuple[tuple[str, ...],
             )
         printer.names.used.update(free)
         printer.names.size_of.update(zip(free, expr.shape, strict=True))
-    body = printer.show(expr, free)
+    body = printer.body(expr, free)
     # Sizes a reader cannot see on any tensor (an index only on a delta, or broadcast).
     unseen = [i for i in free if i not in printer.anchored] + [i for i in printer.unsized if i not in free]
     legend = style.legend([(i, printer.names.size_of[i]) for i in unseen])
@@ -403,16 +473,24 @@ def render(expr: Expr, indices, style: Text, avoid=()) -> tuple[tuple[str, ...],
     return free, _unwrap(body, style), legend
 
 
-def _tensor_like(node: Expr) -> bool:
-    """Printed with its indices in one bracket, as a tensor: X[i,j], inv(X)[i,j]."""
-    node = node.arg if isinstance(node, Materialize) else node
-    return isinstance(node, Var | Const) or (isinstance(node, Call) and node.fn in _TENSOR_FUNCTIONS)
+def _bare(node: Expr) -> Expr:
+    while isinstance(node, Materialize):
+        node = node.arg
+    return node
 
 
-def _whole(node: Expr) -> bool:
-    """Printed as a whole tensor, with no indices: a variable, inv(X), det(solve(A, B))."""
-    node = node.arg if isinstance(node, Materialize) else node
-    return _tensor_like(node) and (not isinstance(node, Call) or all(_whole(arg) for arg in node.args))
+def _tensor_like(node: Expr, named=()) -> bool:
+    """Printed with its indices in one bracket, as a tensor: X[i,j], inv(X)[i,j], t1[i,j]."""
+    node = _bare(node)
+    return (isinstance(node, Var | Const) or node in named
+            or (isinstance(node, Call) and node.fn in _TENSOR_FUNCTIONS))
+
+
+def _whole(node: Expr, named=()) -> bool:
+    """Printed as a whole tensor, with no indices: a variable, inv(X), det(solve(A, B)), t1."""
+    node = _bare(node)
+    return node in named or (_tensor_like(node) and (not isinstance(node, Call)
+                                                    or all(_whole(arg, named) for arg in node.args)))
 
 
 def _is_sum(text: str) -> bool:

@@ -69,6 +69,16 @@ def test_hessian_of_a_vector_is_explained_per_entry():
     assert run.stdout.splitlines()[-1] == "result: ∂g_y[i,j,a]/∂x[b] = δ[i,a] δ[j,b] + δ[j,a] δ[i,b]"
 
 
+def test_share_names_what_the_derivative_repeats():
+    run = einsdiff("L = sum[i](tanh(A[i,j]*tanh(A[j,k]*x[k])))", "--wrt", "A", "--shape", "A=3x3", "--shape", "x=3",
+                   "--hessian", "--share", "--check")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[1:3] == ["t1[i] = tanh(A[i,j] x[j])", "t2[i] = tanh(A[i,j] t1[j])"]
+    assert lines[6].startswith("∂²L/∂A[i,j] ∂A[a,b] = δ[i,b] t4[i] x[j] t3[a]")
+    assert lines[-1].endswith(": ok")
+
+
 def test_hessian_latex_and_einsum_formats():
     args = ["L = sum[i]((A[i,j]*x[j] - y[i])^2)", "--wrt", "x", "--shape", "A=2x3", "--shape", "x=3", "--shape", "y=2"]
     run = einsdiff(*args, "--hessian", "--check")

@@ -12,7 +12,7 @@ from einsdiff.variables import variables
 
 NS = "{http://www.w3.org/1998/Math/MathML}"
 TOKENS = {"mi", "mn", "mo", "mtext"}
-LAYOUT = {"math": None, "mrow": None, "msqrt": None, "msub": 2, "msup": 2, "mfrac": 2, "munder": 2, "mspace": 0}
+LAYOUT = {"math": None, "mrow": None, "mtable": None, "mtr": None, "mtd": None, "msqrt": None, "msub": 2, "msup": 2, "mfrac": 2, "munder": 2, "mspace": 0}
 
 X, b = ed.var("X", (3, 3)), ed.var("b", (3,))
 A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
@@ -113,6 +113,7 @@ def test_random_expressions_and_their_jacobians(expr):
     and fraction of the LaTeX form, nothing more."""
     wrt = variables(expr)[0]
     for e in (expr, ed.jacobian(expr, wrt)):
+        assert structure_problems(ed.to_mathml(e, share=True)) == []
         markup, latex, text = ed.to_mathml(e), ed.to_latex(e), ed.to_index_notation(e)
         assert structure_problems(markup) == [], f"{text}\n{markup}"
         named = references(markup)

@@ -119,15 +119,26 @@ def test_oversize_and_malformed_requests_get_clear_messages(client, payload, mes
     assert message in response.json()["error"]["message"], response.json()
 
 
-def test_a_derivative_too_long_to_typeset_comes_as_text(client):
-    # Nine nested layers: the Hessian's index notation is ~10⁵ characters, its derivation ~10⁶.
+def test_a_long_derivative_names_what_it_repeats(client):
+    # Nine nested layers: written out, the Hessian is 111,683 characters; its DAG has 127 nodes.
     answer = client.post("/api/derive", json=SLOW).json()
-    assert answer["derivative_mathml"] is None and answer["formula_mathml"].startswith("<math")
-    assert answer["derivative_text"].startswith("∂²L/∂A[j,k] ∂A[a,b] = δ[j,b] (1 - square(tanh(A[j,i] x[i])))")
-    assert "too long to typeset (up to 20,000), so shown as text" in answer["typeset_note"]
+    lines = answer["derivative_text"].splitlines()
+    assert lines[:2] == ["t1[i] = tanh(A[i,j] x[j])", "t2[i] = 1 - square(t1[i])"] and len(lines) == 41
+    assert lines[-1].startswith("∂²L/∂A[j,k] ∂A[a,b] = ")
+    assert answer["typeset_note"] == "t1, …, t40 name subexpressions the derivative would otherwise repeat"
+    assert answer["derivative_mathml"].count("<mtr>") == 41
     assert answer["steps"][-1].startswith("… and ") and answer["steps"][-1].endswith("einsdiff itself has no such limit)")
     assert sum(map(len, answer["steps"])) < 210_000
-    assert client.post("/api/derive", json=SEED_001).json()["typeset_note"] == ""
+    short = client.post("/api/derive", json=SEED_001).json()
+    assert short["typeset_note"] == "" and "\n" not in short["derivative_text"]
+
+
+def test_a_derivative_too_long_to_typeset_comes_as_text():
+    with TestClient(create_app(Limits(typeset_chars=1000))) as c:
+        answer = c.post("/api/derive", json=SLOW).json()
+    assert answer["derivative_mathml"] is None and answer["formula_mathml"].startswith("<math")
+    assert answer["typeset_note"].endswith("characters in index notation: too long to typeset (up to 1,000), "
+                                           "so shown as text")
 
 
 def test_undefined_entries_travel_as_text(client):

@@ -15,9 +15,9 @@ from ..codegen import to_einsum, to_numpy_code
 from ..derive import hessian, jacobian
 from ..errors import EinsdiffError, ParseError
 from ..evaluate import evaluate
-from ..mathml import MathML, math as mathml
+from ..mathml import MathML, math as mathml, rows as table
 from ..parse import formula_letters
-from ..printing import Text, render
+from ..printing import Text, definitions, render, shared
 from ..variables import variables
 
 
@@ -29,6 +29,7 @@ class Limits:
     axis_size: int = 64
     variable_entries: int = 4096
     table_entries: int = 4096  # a derivative is shown as a matrix up to this many entries
+    share_chars: int = 300  # a longer derivative names its repeated subexpressions (t1, t2, ...)
     typeset_chars: int = 20_000  # index notation typeset as MathML up to this length
     text_chars: int = 200_000  # each text (derivation, code) is clipped to this length
     check_entries: int = 100_000  # finite differences evaluate the function 2·(variable entries) times
@@ -80,25 +81,36 @@ def derive(request: dict, limits: Limits) -> dict:
         _, body, legend = render(f, free, s)
         return f"{s.ref(fname, free)} = {body}{legend}"
 
-    def derivative_formula(s):
-        _, body, legend = render(derivative, free + dnames, s)
+    def derivative_formula(s, named):
+        _, body, legend = render(derivative, free + dnames, s, named=named)
         if s is text:
-            return f"{'∂²' if order == 2 else '∂'}{s.ref(fname, free)}/{den(s)} = {body}{legend}"
-        partial = "<mo>∂</mo>" if order == 1 else "<msup><mo>∂</mo><mn>2</mn></msup>"
-        fraction = f"<mfrac><mrow>{partial}{s.ref(fname, free)}</mrow><mrow>{den(s)}</mrow></mfrac>"
-        return f"{fraction} = {body}{legend}"
+            head = f"{'∂²' if order == 2 else '∂'}{s.ref(fname, free)}/{den(s)}"
+        else:
+            partial = "<mo>∂</mo>" if order == 1 else "<msup><mo>∂</mo><mn>2</mn></msup>"
+            head = f"<mfrac><mrow>{partial}{s.ref(fname, free)}</mrow><mrow>{den(s)}</mrow></mfrac>"
+        return definitions(named, s) + [f"{head} = {body}{legend}"]
 
-    formula_text, derivative_text = formula(text), derivative_formula(text)
+    formula_text = formula(text)
+    # Past a few lines, name what the written-out derivative would repeat (t1, t2, ...).
+    named = shared(derivative)
+    if len("".join(derivative_formula(text, {}))) <= limits.share_chars:
+        named = {}
+    derivative_text = "\n".join(derivative_formula(text, named))
     typeset = len(derivative_text) <= limits.typeset_chars
+    labels = list(named.values())
+    listed = ", ".join(labels) if len(labels) <= 3 else f"{labels[0]}, …, {labels[-1]}"
+    notes = [f"{listed} name subexpressions the derivative would otherwise repeat"] if named else []
+    if not typeset:
+        notes.append(f"{len(derivative_text):,} characters in index notation: too long to typeset "
+                     f"(up to {limits.typeset_chars:,}), so shown as text")
     rows = math.prod(f.shape) * (math.prod(wrt.shape) if order == 2 else 1)
     code = to_numpy_code({"value": f, "hessian" if order == 2 else "jacobian": derivative}, name=fname)
     answer = {
         "formula_mathml": mathml(formula(style)) if len(formula_text) <= limits.typeset_chars else None,
-        "derivative_mathml": mathml(derivative_formula(style)) if typeset else None,
+        "derivative_mathml": mathml(table(derivative_formula(style, named))) if typeset else None,
         "formula_text": _clip(formula_text, limits),
         "derivative_text": _clip(derivative_text, limits),
-        "typeset_note": "" if typeset else (f"{len(derivative_text):,} characters in index notation: too long to "
-                                            f"typeset (up to {limits.typeset_chars:,}), so shown as text"),
+        "typeset_note": "; ".join(notes),
         "steps": _clip(cli.derivation(f, wrt, fname, free, dnames, order), limits).splitlines(),
         "shape": cli.shape_text(f, wrt, order),
         "matrix_shape": [rows, math.prod(wrt.shape)],
