@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from tasks import TASKS  # noqa: E402
 
-SYSTEMS = ["numpy", "einsdiff", "jax", "torch", "autograd"]
+SYSTEMS = ["numpy", "einsdiff", "einsdiff-jax", "jax", "torch", "autograd"]
 PEERS = ["jax", "torch", "autograd"]
 
 
@@ -49,7 +49,12 @@ def worker(task_key: str, system: str, budget: float) -> dict:
     inputs = task.inputs(np.random.default_rng(0))
     want = task.closed_form(inputs)
     if system != "numpy":  # the first call measures deriving/tracing and planning, not importing
-        __import__({"einsdiff": "einsdiff", "jax": "jax", "torch": "torch", "autograd": "autograd"}[system])
+        for module in {"einsdiff-jax": ["einsdiff", "jax"]}.get(system, [system]):
+            __import__(module)
+    if os.environ.get("EINSDIFF_BENCH_NO_TRACE"):  # the jax backend step by step, for comparison
+        import einsdiff.backends
+
+        einsdiff.backends._Jax.traced = False
     fn = task.builders[system](inputs)
     t0 = time.perf_counter()
     got = fn()
@@ -109,11 +114,12 @@ def table(results: list[dict]) -> str:
     by = {(r["task"], r["system"]): r for r in results}
     tasks = list(dict.fromkeys(r["task"] for r in results))
     systems = [s for s in SYSTEMS if any((t, s) in by for t in tasks)]
+    on_jax = "einsdiff-jax" in systems
     lines = [
         "| task | " + " | ".join(f"{s} ms" for s in systems)
         + " | einsdiff / best peer | einsdiff / numpy | einsdiff first call ms | JAX first call ms"
-        + " | einsdiff peak / (in+out) | max rel err |",
-        "|---" * (len(systems) + 7) + "|",
+        + " | einsdiff peak / (in+out) | max rel err |" + (" einsdiff-jax / jax |" if on_jax else ""),
+        "|---" * (len(systems) + 7 + on_jax) + "|",
     ]
     for t in tasks:
         row = [t]
@@ -134,6 +140,9 @@ def table(results: list[dict]) -> str:
             row.append("—")
         errs = [by[(t, s)].get("max_rel_err") for s in systems if (t, s) in by and "max_rel_err" in by[(t, s)]]
         row.append(f"{max(errs):.1e}" if errs else "—")
+        if on_jax:  # the same networks on XLA against JAX's own derivative
+            mine, theirs = (by.get((t, s), {}).get("median_ms") for s in ("einsdiff-jax", "jax"))
+            row.append(_fmt(mine / theirs, 2) if mine and theirs else "—")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

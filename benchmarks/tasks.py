@@ -32,12 +32,13 @@ class Task:
     @property
     def builders(self) -> dict[str, Callable[[dict], Callable[[], list]]]:
         return {"numpy": lambda d: lambda: self.closed_form(d), "einsdiff": self._einsdiff,
+                "einsdiff-jax": lambda d: self._einsdiff(d, backend="jax"),
                 "jax": self._jax, "torch": self._torch, "autograd": self._autograd}
 
     def _split(self, d):
         return [d[k] for k in self.wrt], {k: v for k, v in d.items() if k not in self.wrt}
 
-    def _einsdiff(self, d):
+    def _einsdiff(self, d, backend="numpy"):
         def build():
             import einsdiff as ed
             ns = SimpleNamespace(tanh=ed.tanh, sin=ed.sin, exp=ed.exp, log=ed.log, relu=ed.relu,
@@ -48,10 +49,17 @@ class Task:
             outs = {"jacobian": lambda: [ed.jacobian(f, w) for w in ws],
                     "hessian": lambda: [ed.hessian(f, w) for w in ws],
                     "grad": lambda: list(ed.grad(f, ws))}[self.kind]()
-            compiled = ed.compile(outs)
+            compiled = ed.compile(outs, backend=backend)
+            if backend == "jax":  # as the JAX peer: inputs on the device once, results back as numpy
+                import jax
+                jax.config.update("jax_enable_x64", True)
+                on_device = {k: jax.numpy.asarray(a) for k, a in d.items()}
 
-            def run():
-                return compiled(**d)
+                def run():
+                    return [np.asarray(r) for r in jax.block_until_ready(compiled(**on_device))]
+            else:
+                def run():
+                    return compiled(**d)
 
             run.compiled = compiled
             return run

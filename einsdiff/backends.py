@@ -76,6 +76,7 @@ class Backend:
     """
 
     lazy = False  # True: results are task graphs, computed later chunk by chunk
+    traced = False  # True: the whole computation is traced once and compiled (see trace)
 
     def __init__(self, name: str, xp, array_type):
         self.name, self.xp, self.array_type = name, xp, array_type
@@ -131,8 +132,15 @@ class _Jax(Backend):
         super().__init__("jax", jax.numpy, jax.Array)
         self.jax = jax
 
+    traced = True
+
     def computes_in(self, dtype):
         return np.dtype(self.jax.dtypes.canonicalize_dtype(dtype))  # float32 unless jax_enable_x64
+
+    def trace(self, run):
+        """``run`` (a dict of input arrays to a tuple of results) compiled whole by XLA:
+        one dispatch per call instead of one per step, and XLA fuses the elementwise steps."""
+        return self.jax.jit(run)
 
 
 class _TorchNumpy:

@@ -336,6 +336,7 @@ class Compiled:
         self._const_dtypes = [n.value.dtype for n in self.nodes if isinstance(n, Const)]
         # The largest dense array a call creates, in elements, and the step creating it.
         self._largest = max(((_dense_elements(step), k) for k, step in enumerate(self.steps)), default=(0, 0))
+        self._tracings: dict[np.dtype, object] = {}  # backends that trace: one function per dtype
 
     @property
     def plan(self) -> str:
@@ -391,23 +392,37 @@ class Compiled:
             dtypes += [v.dtype for v in bindings.values() if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
         dtype = backend.computes_in(np.result_type(*dtypes) if dtypes else np.dtype(np.float64))
         elements, largest = self._largest
-        lazy = backend.lazy
-        if not lazy and elements * dtype.itemsize > config.max_dense_bytes:
+        if not backend.lazy and elements * dtype.itemsize > config.max_dense_bytes:
             raise self._too_large(largest, elements * dtype.itemsize, dtype)
+        if backend.traced and times is None:
+            return list(self._traced(dtype)(env))
+        results = self._run(env, dtype, times)
+        if backend.name != "numpy":
+            return results
+        inputs = list(env.values()) + [n.value for n in self.nodes if isinstance(n, Const)]
+        return [_own(r, inputs) for r in results]
+
+    def _run(self, env: dict, dtype: np.dtype, times: list[list[float]] | None = None) -> list:
+        """Every step in order, each intermediate dropped after its last reader."""
         values: list[np.ndarray | None] = [None] * len(self.nodes)
         for k, step in enumerate(self.steps):
             start = time.perf_counter() if times is not None else 0.0
             values[k] = step.run([values[i] for i in self._reads[k]], env, dtype)
             if times is not None:
                 times[k].append(time.perf_counter() - start)
-            if lazy:
+            if self.backend.lazy:
                 _check_chunks(step, values[k], dtype)
             for done in self._release[k]:
                 values[done] = None
-        if backend.name != "numpy":
-            return [values[k] for k in self._outputs]
-        inputs = list(env.values()) + [n.value for n in self.nodes if isinstance(n, Const)]
-        return [_own(values[k], inputs) for k in self._outputs]
+        return [values[k] for k in self._outputs]
+
+    def _traced(self, dtype: np.dtype):
+        """The steps as one traced function (jax.jit): compiled by XLA on the first call for
+        each dtype and input shape, then run whole, without Python between the steps."""
+        traced = self._tracings.get(dtype)
+        if traced is None:  # two threads may both trace: the same function, harmlessly twice
+            traced = self._tracings[dtype] = self.backend.trace(lambda env: tuple(self._run(env, dtype)))
+        return traced
 
     def _too_large(self, k: int, nbytes: int, dtype: np.dtype) -> MemoryLimitError:
         step = self.steps[k]

@@ -113,6 +113,20 @@ def test_bad_native_inputs(backend):
         ed.compile(x, backend=backend)(x=native(np.zeros(4)))
 
 
+def test_jax_runs_the_whole_computation_traced_once():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    f, b = ed.compile([CASES["hessian through calls"], CASES["gradient through calls"]], backend="jax"), _bindings()
+    first, again = f(**b), f(**b)
+    assert list(f._tracings) == [np.dtype(np.float64)]  # one jax.jit function, reused
+    for got, same, want in zip(first, again, ed.compile(f.outputs)(**b), strict=True):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(same))
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-10)
+    assert f.profile(repeat=2, **b).endswith("total")  # step by step, outside the trace
+    f(**{k: v.astype(np.float32) for k, v in b.items()})
+    assert sorted(map(str, f._tracings)) == ["float32", "float64"]
+
+
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(expressions(max_depth=3, functions=True), st.integers(0, 2**16))
 def test_random_expressions_agree_with_numpy(backend, expr, seed):
