@@ -169,7 +169,7 @@ def add(terms: Sequence[Expr], coeffs: Sequence[float], shape: tuple[int, ...]) 
             flat.append((term, c))
     for term, c in flat:
         merged[term] = merged.get(term, 0.0) + c
-    kept = [(t, c) for t, c in merged.items() if c != 0.0]
+    kept = [(t, c) for t, c in merged.items() if c != 0.0 and not _zero_constant(t)]
     if len(kept) == 1 and kept[0][1] == 1.0:
         return kept[0][0]
     merged_terms = _merge_vector_factors(kept)
@@ -179,6 +179,11 @@ def add(terms: Sequence[Expr], coeffs: Sequence[float], shape: tuple[int, ...]) 
     if factored is not None:
         return factored
     return Add(tuple(t for t, _ in kept), tuple(c for _, c in kept), tuple(shape))
+
+
+def _zero_constant(t: Expr) -> bool:
+    """A constant that is all zeros (x > 0 is step(x - 0)): it adds nothing."""
+    return isinstance(t, Const) and not t.value.any()
 
 
 def _vector_splits(t: Contract) -> list[tuple[Expr, int, list[Expr]]]:
@@ -217,17 +222,14 @@ def _merge_vector_factors(terms: list[tuple[Expr, float]]) -> list[tuple[Expr, f
         if len(members) < 2 or len({m[0] for m in members}) < len(members):
             continue
         used.update(m[0] for m in members)
-        n = _slot_size(key)
+        k, j, _ = members[0]
+        n = terms[k][0].sizes[j]  # the key may have simplified into another node (a hoisted where)
         products = [contract(vs, [("j",)] * len(vs), ("j",), {"j": n}) for _, _, vs in members]
         combined = add(products, [terms[k][1] for k, _, _ in members], (n,))
         merged.append((substitute(key, {_slot(n): combined}), 1.0))
     if not merged:
         return None
     return [tc for k, tc in enumerate(terms) if k not in used] + merged
-
-
-def _slot_size(key: Expr) -> int:
-    return next(op.shape[0] for op in key.operands if isinstance(op, Var) and op.name == "_einsdiff_slot")
 
 
 def _spectators(t: Contract) -> list[tuple[Expr, tuple[int, ...]]]:

@@ -8,6 +8,7 @@ import numpy as np
 
 import einsdiff as ed
 from einsdiff.expr import Add, Contract
+from einsdiff.testing import check_jacobian
 
 
 def test_chain_rule_is_one_flat_network():
@@ -84,3 +85,18 @@ def test_terms_differing_only_in_vectors_on_one_index_share_their_network():
     s = 1 / (1 + np.exp(-x0 @ w0))
     np.testing.assert_allclose(ed.evaluate(ed.hvp(loss, w, v), X=x0, w=w0, v=v0),
                                x0.T @ (s * (1 - s) * (x0 @ v0)), rtol=1e-12)
+
+
+def test_merging_vector_factors_survives_a_key_that_simplifies_to_a_where():
+    # Found by a random search: the shared network of two adjoint terms simplified into a
+    # where(...) Call, whose size the merge then looked up as if it were a contraction.
+    v1, v0 = ed.var("v1", (1,)), ed.var("v0", ())
+    s = ed.einsum("i,j->", v1 + v0, v1)
+    f = ed.where(s - v0 > 0, v0, 0.5 * s)
+    assert str(ed.jacobian(f, v1)) == "f[i] = where(step(Σ[j,k]((v1[j] + v0) v1[k]) - v0), 0, Σ[l](v1[l] + 0.5 v0)); i:1"
+    check_jacobian(f, v1, {"v1": np.array([0.3]), "v0": np.array(0.7)})
+
+
+def test_a_zero_constant_adds_nothing():
+    x = ed.var("x", (3,))
+    assert str(x > 0) == "f[i] = step(x[i])"  # step(x - 0), without the 0
