@@ -56,6 +56,7 @@ from .matrix import (
 )
 from .expr import Expr, Var
 from .mathml import to_mathml
+from .matrixform import to_matrix_notation
 from .parse import parse
 from .printing import to_index_notation, to_latex
 from .simplify import simplify, substitute
@@ -193,6 +194,7 @@ __all__ = [
     "to_index_notation",
     "to_latex",
     "to_mathml",
+    "to_matrix_notation",
     "to_numpy_code",
     "trace",
     "transpose",

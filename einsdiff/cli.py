@@ -26,13 +26,14 @@ from .errors import EinsdiffError, OperandError
 from .evaluate import evaluate
 from .explain import explain
 from .expr import Call, Expr, Var
+from .matrixform import matrix_form
 from .parse import formula_letters, parse
 from .printing import _LETTERS, Latex, Text, definitions, render, shared
 from .subscripts import einsum
 from .testing import finite_difference_jacobian, kink_distance
 from .variables import topological, variables
 
-FORMATS = ("text", "latex", "einsum", "numpy", "explain")
+FORMATS = ("text", "latex", "matrix", "einsum", "numpy", "explain")
 _EINSUM = re.compile(r"^[\sA-Za-z.,]*(->[\sA-Za-z.]*)?$")
 
 
@@ -215,6 +216,9 @@ def run(argv: list[str]) -> tuple[str, int]:
         else:
             lines.append(f"{'∂²' if order == 2 else '∂'}{head}/{den} = {dbody}{dlegend}")
         lines.append(f"shape: {shape_text(f, wrt, order)} = {derivative.shape}")
+    elif args.format == "matrix":
+        head = f"∂²{fname}/∂{wrt.name}²" if order == 2 else f"∂{fname}/∂{wrt.name}"
+        lines += [f"{fname} = {matrix_form(f).text}", f"{head} = {matrix_form(derivative).text}"]
     elif args.format == "einsum":
         lines.append(to_einsum(derivative))
     elif args.format == "numpy":

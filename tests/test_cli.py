@@ -79,6 +79,16 @@ def test_share_names_what_the_derivative_repeats():
     assert lines[-1].endswith(": ok")
 
 
+def test_matrix_format():
+    args = ["L = sum[i]((A[i,j]*x[j] - y[i])^2)", "--wrt", "x", "--shape", "A=4x3", "--shape", "x=3", "--shape", "y=4"]
+    run = einsdiff(*args, "--format", "matrix")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["L = sum((A x − y)∘²)", "∂L/∂x = 2 Aᵀ (A x − y)"]
+    assert einsdiff(*args, "--format", "matrix", "--hessian").stdout.splitlines()[-1] == "∂²L/∂x² = 2 Aᵀ A"
+    run = einsdiff("Z[i,j] = A[i,k]*W[k,j] + B[j]", "--wrt", "W", *SEED_001, "--format", "matrix")
+    assert run.returncode == 2 and "no matrix notation for this expression: it has a tensor of 4 axes" in run.stderr
+
+
 def test_hessian_latex_and_einsum_formats():
     args = ["L = sum[i]((A[i,j]*x[j] - y[i])^2)", "--wrt", "x", "--shape", "A=2x3", "--shape", "x=3", "--shape", "y=2"]
     run = einsdiff(*args, "--hessian", "--check")

@@ -50,6 +50,7 @@ def test_seed_001_derivative(client):
     assert math.tag == "{http://www.w3.org/1998/Math/MathML}math"
     assert [mi.text for mi in math.iter("{http://www.w3.org/1998/Math/MathML}mi")][:6] == ["Z", "i", "j", "W", "k", "a"]
     assert answer["einsum"].startswith('t0 = einsum("ik->ijkj", A)')
+    assert answer["matrix_notation"] is None  # a 4-axis Jacobian: index notation only
     namespace = {}
     exec(answer["numpy"], namespace)  # the copied code runs and gives the same matrix
     import numpy as np
@@ -63,6 +64,13 @@ def test_inspect_lists_the_variables(client):
     answer = client.post("/api/inspect", json={"formula": SEED_001["formula"]}).json()
     assert answer == {"name": "Z", "indices": ["i", "j"], "variables": [
         {"name": "A", "letters": ["i", "k"]}, {"name": "W", "letters": ["k", "j"]}, {"name": "B", "letters": ["j"]}]}
+
+
+def test_matrix_notation_where_matrices_can_say_it(client):
+    least_squares = next(e for e in EXAMPLES if e["title"].startswith("‖Ax − y‖²"))
+    assert client.post("/api/derive", json=least_squares).json()["matrix_notation"] == "∂L/∂x = 2 Aᵀ (A x − y)"
+    quadratic = next(e for e in EXAMPLES if e["title"].startswith("xᵀAx"))
+    assert client.post("/api/derive", json=quadratic).json()["matrix_notation"] == "∂²q/∂x² = Aᵀ + A"
 
 
 def test_check_numerically(client):
@@ -325,4 +333,5 @@ def test_page_end_to_end(browser, server):  # the browser first: without one, no
     Select(browser.find_element(By.ID, "examples")).select_by_index(5)
     wait.until(lambda d: "∂L" in d.find_element(By.ID, "derivative-math").text.replace("\n", ""))
     assert browser.find_element(By.ID, "matrix-shape").text == "1×3"
+    assert browser.find_element(By.ID, "matrix-notation").text == "∂L/∂x = 2 Aᵀ (A x − y)"
     assert not browser.find_element(By.ID, "error").is_displayed()

@@ -13,9 +13,10 @@ import numpy as np
 from .. import cli
 from ..codegen import to_einsum, to_numpy_code
 from ..derive import hessian, jacobian
-from ..errors import EinsdiffError, ParseError
+from ..errors import EinsdiffError, OptionError, ParseError
 from ..evaluate import evaluate
 from ..mathml import MathML, math as mathml, rows as table
+from ..matrixform import matrix_form
 from ..parse import formula_letters
 from ..printing import Text, definitions, render, shared
 from ..variables import variables
@@ -112,6 +113,7 @@ def derive(request: dict, limits: Limits) -> dict:
         "derivative_text": _clip(derivative_text, limits),
         "typeset_note": "; ".join(notes),
         "steps": _clip(cli.derivation(f, wrt, fname, free, dnames, order), limits).splitlines(),
+        "matrix_notation": _matrix_notation(f, wrt, fname, derivative, order),
         "shape": cli.shape_text(f, wrt, order),
         "matrix_shape": [rows, math.prod(wrt.shape)],
         "einsum": _clip(to_einsum(derivative), limits),
@@ -119,6 +121,15 @@ def derive(request: dict, limits: Limits) -> dict:
     }
     answer.update(_matrix(request, f, derivative, answer["matrix_shape"], limits))
     return answer
+
+
+def _matrix_notation(f, wrt, fname: str, derivative, order: int) -> str | None:
+    """∂L/∂x = 2 Aᵀ (A x − y), where vectors and matrices can say it."""
+    head = f"∂²{fname}/∂{wrt.name}²" if order == 2 else f"∂{fname}/∂{wrt.name}"
+    try:
+        return f"{head} = {matrix_form(derivative).text}"
+    except OptionError:
+        return None
 
 
 def _clip(text: str, limits: Limits) -> str:

@@ -133,6 +133,8 @@ function show(answer) {
   showMath("derivative-math", answer.derivative_mathml, answer.derivative_text);
   $("typeset-note").textContent = answer.typeset_note;
   $("typeset-note").hidden = !answer.typeset_note;
+  $("matrix-notation").textContent = answer.matrix_notation || "";
+  $("matrix-notation-line").hidden = !answer.matrix_notation;
   $("shape").textContent = answer.shape;
   $("matrix-shape").textContent = answer.matrix_shape.join("×");
   const steps = $("steps");

@@ -1,0 +1,81 @@
+"""ed.to_matrix_notation: results as matrix-calculus notes write them, checked by evaluating
+the NumPy code that goes with each text."""
+
+import numpy as np
+import pytest
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
+
+import einsdiff as ed
+from einsdiff.matrixform import matrix_form
+from einsdiff.ops import OPS
+from einsdiff.testing import bindings_for, expressions
+from einsdiff.variables import variables
+
+A, B, X = ed.var("A", (4, 3)), ed.var("B", (3, 3)), ed.var("X", (3, 3))
+W, x, y, b = ed.var("W", (3, 2)), ed.var("x", (3,)), ed.var("y", (4,)), ed.var("b", (3,))
+logistic = ed.sum(ed.log(1 + ed.exp(-(A @ x) * y)))
+
+CASES = [  # (expression, its matrix notation), most from the notes' worked examples
+    (ed.grad(ed.sum((A @ x - y) ** 2), x), "2 Aᵀ (A x − y)"),
+    (ed.hessian(ed.sum((A @ x - y) ** 2), x), "2 Aᵀ A"),
+    (ed.hessian(x @ B @ x, x), "Bᵀ + B"),
+    (ed.jacobian(A @ x, x), "A"),
+    (ed.jacobian(x, x), "I"),
+    (ed.jacobian(x * x, x), "2 diag(x)"),
+    (ed.jacobian(ed.tanh(B @ x), x), "diag(𝟙 − tanh(B x)∘²) B"),
+    (ed.grad(ed.sum(ed.tanh(B @ x)), x), "Bᵀ (𝟙 − tanh(B x)∘²)"),
+    (ed.grad(ed.relu(b @ x + 1.0), x), "step(xᵀ b + 1) b"),
+    (ed.grad(ed.logdet(X), X), "(X⁻¹)ᵀ"),
+    (ed.grad(ed.trace(X @ B), X), "Bᵀ"),
+    (ed.grad(ed.sum(A), A), "𝟙 𝟙ᵀ"),
+    (ed.grad(ed.sum((A @ W) ** 2), W), "2 Aᵀ A W"),
+    (ed.grad(logistic, x), "−Aᵀ (reciprocal(exp(−(y ⊙ (A x))) + 𝟙) ⊙ (y ⊙ exp(−(y ⊙ (A x)))))"),
+    (ed.outer(A @ x, b), "A x bᵀ"),
+    (x @ B @ x, "xᵀ B x"),
+    (ed.trace(X @ B @ X), "tr(B X X)"),  # = tr(X B X), a cyclic shift
+    (ed.solve(X, b), "X⁻¹ b"),
+]
+
+
+def numpy_value(expr, values):
+    namespace = {"np": np, "_op": lambda fn, v, p: OPS[fn].numpy(v, p), **values}
+    with np.errstate(all="ignore"):
+        return eval(matrix_form(expr).code, namespace)  # noqa: S307 - code einsdiff wrote
+
+
+@pytest.mark.parametrize("expr, text", CASES, ids=[t for _, t in CASES])
+def test_worked_examples(expr, text):
+    assert ed.to_matrix_notation(expr) == f"f = {text}"
+    values = bindings_for(variables(expr), seed=2)
+    values["X"] = values.get("X", np.zeros((3, 3))) + 3 * np.eye(3)  # invertible, det > 0
+    np.testing.assert_allclose(numpy_value(expr, values), ed.evaluate(expr, **{v.name: values[v.name] for v in variables(expr)}),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_what_matrices_cannot_say_is_refused():
+    with pytest.raises(ed.OptionError, match=r"a tensor of 3 axes \(shape \(4, 4, 3\)\); use ed.to_index_notation"):
+        ed.to_matrix_notation(ed.jacobian(A @ x, A))
+    with pytest.raises(ed.OptionError, match="needs an einsdiff expression"):
+        ed.to_matrix_notation("A x")
+    assert ed.to_matrix_notation(ed.grad(ed.sum((A @ x - y) ** 2), x), name="g") == "g = 2 Aᵀ (A x − y)"
+
+
+@settings(max_examples=200)
+@given(expressions(max_depth=4, functions=True), st.integers(0, 2**32 - 1))
+def test_the_text_means_what_the_expression_computes(expr, seed):
+    """Every matrix form of a random expression and of its derivatives evaluates (as the
+    NumPy code beside its text) to the expression's value."""
+    vs = variables(expr)
+    values = bindings_for(vs, seed)
+    scalar = expr if expr.ndim == 0 else ed.sum(expr)
+    for e in [expr, *(f(g, vs[0]) for f, g in ((ed.jacobian, expr), (ed.grad, scalar), (ed.hessian, scalar)) if vs)]:
+        try:
+            form = matrix_form(e)
+        except ed.OptionError as err:
+            assert "use ed.to_index_notation" in str(err)
+            continue
+        note(f"{form.text}\n{form.code}\n{e}")
+        want = ed.evaluate(e, **{v.name: values[v.name] for v in variables(e)})
+        np.testing.assert_allclose(numpy_value(e, values), want, rtol=1e-9, atol=1e-9 * (1 + np.abs(want).max(initial=0)),
+                                   equal_nan=True)
