@@ -158,6 +158,11 @@ class _Converter:
         if node.fn == "solve":
             name = a.text if _NAME.fullmatch(a.text) else f"({a.text})"
             return _M(f"{name}⁻¹ {args[1].factor().text}", f"np.linalg.solve({a.code}, {args[1].code})", args[1].ndim, 1)
+        if node.fn == "where" and all(arg.shape == node.shape for arg in node.args):  # elementwise
+            m, p, q = args
+            return _M(f"where({m.text}, {p.text}, {q.text})", f"np.where({m.code} != 0, {p.code}, {q.code})", a.ndim, 2)
+        if node.fn == "logsumexp" and len(node.param) == a.ndim:  # over all of a
+            return _M(f"logsumexp({a.text})", f"np.log(np.sum(np.exp({a.code})))", 0, 2)
         raise _Unsupported(f"{node.fn}(...)")
 
     def _contract(self, node: Contract) -> _M:

@@ -35,6 +35,8 @@ CASES = [  # (expression, its matrix notation), most from the notes' worked exam
     (x @ B @ x, "xᵀ B x"),
     (ed.trace(X @ B @ X), "tr(B X X)"),  # = tr(X B X), a cyclic shift
     (ed.solve(X, b), "X⁻¹ b"),
+    (ed.where(x > 0, x, 0.1 * x), "where(step(x), x, 0.1 x)"),
+    (ed.grad(ed.logsumexp(A @ x), x), "Aᵀ exp(A x − logsumexp(A x) 𝟙)"),
 ]
 
 
