@@ -67,7 +67,8 @@ def _arguments() -> argparse.ArgumentParser:
     return p
 
 
-def _shape(text: str, what: str) -> tuple[int, ...]:
+def parse_shape(text: str, what: str) -> tuple[int, ...]:
+    """``3x4`` (or ``3×4``, ``3,4``; ``scalar`` for ()) as a shape; ``what`` names it in the error."""
     text = text.strip()
     if text in ("scalar", "()", ""):
         return ()
@@ -87,7 +88,7 @@ def build(expression: str, wrt: str, shapes: list[str]) -> tuple[Expr, Var, str,
         name, sep, dims = item.partition("=")
         if not sep or not name.strip().isidentifier():
             raise _Usage(f"--shape {item!r}: for a formula give NAME=SIZES, e.g. W=3x4")
-        sizes[name.strip()] = _shape(dims, f"--shape {item}")
+        sizes[name.strip()] = parse_shape(dims, f"--shape {item}")
     return build_formula(expression, wrt, sizes)
 
 
@@ -108,7 +109,7 @@ def _from_einsum(expression: str, wrt: str, shapes: list[str]):
     if len(shapes) != len(inputs):
         raise _Usage(f"{equation!r} has {len(inputs)} operands; give one --shape each (got {len(shapes)})")
     names = [_operand_name(k) for k in range(len(inputs))]
-    operands = [Var(n, _shape(s, f"--shape {s}")) for n, s in zip(names, shapes, strict=True)]
+    operands = [Var(n, parse_shape(s, f"--shape {s}")) for n, s in zip(names, shapes, strict=True)]
     f = einsum(equation, *operands)
     position = int(wrt) if wrt.isdigit() else names.index(wrt) if wrt in names else None
     if position is None or position >= len(operands):
@@ -122,7 +123,7 @@ def _operand_name(k: int) -> str:
     return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[k] if k < 26 else f"T{k}"
 
 
-def _index_names(f: Expr, wrt: Var, out, letters, count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def index_names(f: Expr, wrt: Var, out, letters, count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Free names of f (the formula's own), then derivative names that follow the variable's
     letters where those are free, else a, b, c, ..."""
     out = tuple(out) if out is not None and len(out) == f.ndim else tuple(_LETTERS[: f.ndim])
@@ -200,7 +201,7 @@ def run(argv: list[str]) -> tuple[str, int]:
     f, wrt, fname, out, letters = build(args.expression, args.wrt, args.shape)
     order = 2 if args.hessian else 1
     derivative = hessian(f, wrt) if args.hessian else jacobian(f, wrt)
-    free, dnames = _index_names(f, wrt, out, letters, order)
+    free, dnames = index_names(f, wrt, out, letters, order)
     lines = []
     if args.format in ("text", "latex"):
         style = Latex() if args.format == "latex" else Text()

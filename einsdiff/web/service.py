@@ -174,7 +174,7 @@ def _derivative(request: dict, limits: Limits):
     sizes = _shapes(request, limits)
     f, wrt, fname, out, letters = cli.build_formula(formula, wrt_name, sizes)
     derivative = hessian(f, wrt) if order == 2 else jacobian(f, wrt)
-    free, dnames = cli._index_names(f, wrt, out, letters, order)
+    free, dnames = cli.index_names(f, wrt, out, letters, order)
     return f, wrt, fname, free, dnames, order, derivative
 
 
@@ -195,7 +195,7 @@ def _shapes(request: dict, limits: Limits) -> dict[str, tuple[int, ...]]:
     for name, text in shapes.items():
         if not isinstance(text, str):
             raise RequestError(f"the shape of {name} must be text like 3x4, got {text!r}")
-        shape = cli._shape(text, f"the shape of {name}")
+        shape = cli.parse_shape(text, f"the shape of {name}")
         if any(n > limits.axis_size for n in shape) or math.prod(shape) > limits.variable_entries:
             raise RequestError(f"{name} has shape {'×'.join(map(str, shape))}; the playground takes axes up to "
                                f"{limits.axis_size} and up to {limits.variable_entries:,} entries per variable")
