@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import opt_einsum
@@ -28,7 +28,7 @@ from .functions import FUNCTIONS
 from .ops import OPS
 from .paths import contraction
 from .symmetry import Gram, gram, transposed_twins
-from .variables import topological, variables
+from .variables import children, topological, variables
 
 # Below this many flops a GEMM is as fast as syrk and the Gram form's extra calls show.
 _GRAM_MIN_FLOPS = 2**22
@@ -267,6 +267,29 @@ def _backend_step(node: Expr, backend: Backend) -> Step:
     return _step(node)  # Var, Materialize: no arrays of their own
 
 
+def _reuse_inverses(outputs: tuple[Expr, ...]) -> tuple[Expr, ...]:
+    """solve(A, B) where inv(A) is computed anyway is inv(A) B: one matrix product instead of
+    a second LU factorization of A (the gradient of log det S + tr(S⁻¹ C) needs both)."""
+    nodes = topological(outputs)
+    inverted = {n.args[0] for n in nodes if isinstance(n, Call) and n.fn == "inv" and n.ndim == 2}
+    if not any(isinstance(n, Call) and n.fn == "solve" and n.args[0] in inverted for n in nodes):
+        return outputs
+    done: dict[Expr, Expr] = {}
+    for node in nodes:  # children first
+        new = tuple(done[c] for c in children(node))
+        if isinstance(node, Call) and node.fn == "solve" and node.args[0] in inverted:
+            a, b = new
+            rest = tuple(range(2, b.ndim + 1))
+            sizes = (a.shape[0], a.shape[1]) + b.shape[1:]
+            done[node] = Contract((Call("inv", (a,), (), a.shape), b), ((0, 1), (1,) + rest), (0,) + rest, sizes)
+        elif new == children(node):
+            done[node] = node
+        else:
+            field = {Contract: "operands", Add: "terms", Call: "args"}.get(type(node))
+            done[node] = replace(node, **({field: new} if field else {"arg": new[0]}))
+    return tuple(done[o] for o in outputs)
+
+
 def _placed(term: Expr, add: Add) -> bool:
     """Evaluate this term inside the sum (a delta, or the sum is just a scaled contraction)."""
     return isinstance(term, Contract) and (len(set(term.output)) < len(term.output) or len(add.terms) == 1)
@@ -322,11 +345,12 @@ class Compiled:
                 steps[node] = _step(node) if backend == "numpy" else _backend_step(node, self.backend)
             return steps[node].inputs
 
-        self.nodes = topological(self.outputs, inputs_of)
+        graph = _reuse_inverses(self.outputs)
+        self.nodes = topological(graph, inputs_of)
         self.steps = [steps[n] for n in self.nodes]
         slot = {node: k for k, node in enumerate(self.nodes)}
         self._reads = [tuple(slot[i] for i in step.inputs) for step in self.steps]
-        self._outputs = [slot[o] for o in self.outputs]
+        self._outputs = [slot[o] for o in graph]
         # After step k, the intermediates whose last reader is k are dropped (outputs are kept).
         last_use = {i: k for k, reads in enumerate(self._reads) for i in reads}
         self._release: list[list[int]] = [[] for _ in self.nodes]

@@ -3,7 +3,7 @@
 import numpy as np
 
 import einsdiff as ed
-from einsdiff.expr import Contract
+from einsdiff.expr import Call, Contract
 
 
 def test_compile_plans_once_and_returns_a_list():
@@ -100,3 +100,20 @@ def test_plan_and_profile_describe_every_contraction():
     assert any("->" in line and "largest intermediate" in line for line in plan[:-1])
     profile = fn.profile(repeat=2, A=np.ones((30, 20)), x=np.ones(20)).splitlines()
     assert len(profile) == len(fn.steps) + 1 and profile[-1].endswith("total")
+
+
+def test_a_solve_reuses_the_inverse_computed_anyway():
+    # ∇ (log det S + tr(S⁻¹ C)) = S⁻ᵀ − S⁻ᵀ Cᵀ S⁻ᵀ needs inv(S) and solve(S, C): one LU, not two.
+    S, C, b = ed.var("S", (5, 5)), ed.var("C", (5, 5)), ed.var("b", (5,))
+    g = ed.grad(ed.logdet(S) + ed.trace(ed.solve(S, C)), S)
+    h = ed.inv(S) + ed.outer(ed.solve(S, b), b)  # a vector right side too
+    rng = np.random.default_rng(3)
+    Sv, Cv, bv = rng.normal(size=(5, 5)) + 5 * np.eye(5), rng.normal(size=(5, 5)), rng.normal(size=5)
+    f = ed.compile([g, h])
+    assert [n.fn for n in f.nodes if isinstance(n, Call)] == ["inv"]
+    inv = np.linalg.inv(Sv)
+    got_g, got_h = f(S=Sv, C=Cv, b=bv)
+    np.testing.assert_allclose(got_g, inv.T - (inv @ Cv @ inv).T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got_h, inv + np.outer(np.linalg.solve(Sv, bv), bv), rtol=1e-12, atol=1e-12)
+    alone = ed.compile(ed.solve(S, C))  # no inverse to reuse: numpy's solve, as written
+    assert [n.fn for n in alone.nodes if isinstance(n, Call)] == ["solve"]
