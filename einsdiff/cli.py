@@ -263,6 +263,15 @@ def _serve(argv: list[str]) -> int:
         print(f"einsdiff: error: the playground needs the web extra ({err.name} is missing); "
               f"install it with: pip install 'einsdiff[web]'", file=sys.stderr)
         return 2
+    import socket
+
+    try:  # a clear message for a taken port, before the server starts its worker
+        with socket.create_server((args.host, args.port)):
+            pass
+    except OSError as err:
+        print(f"einsdiff: error: cannot listen on {args.host}:{args.port} ({err.strerror}); "
+              f"pick another port with --port", file=sys.stderr)
+        return 2
     from .web.app import serve
 
     serve(args.host, args.port)

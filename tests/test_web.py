@@ -205,11 +205,20 @@ def test_a_crashed_worker_is_replaced(client):
 def test_serve_binds_to_localhost_by_default(monkeypatch):
     import einsdiff.web.app as web_app
 
-    calls = []
+    calls, probed = [], []
     monkeypatch.setattr(web_app, "serve", lambda host, port: calls.append((host, port)))
+    # The free-port probe, recorded instead of run: port 8000 may be taken on a test machine.
+    monkeypatch.setattr(socket, "create_server", lambda address: probed.append(address) or contextlib.nullcontext())
     assert main(["serve"]) == 0
     assert main(["serve", "--port", "8123"]) == 0
-    assert calls == [("127.0.0.1", 8000), ("127.0.0.1", 8123)]
+    assert calls == probed == [("127.0.0.1", 8000), ("127.0.0.1", 8123)]
+
+
+def test_serve_on_a_taken_port_says_so(capsys):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
 
 
 def test_serve_without_the_extra_says_how_to_install(monkeypatch, capsys):
