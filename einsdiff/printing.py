@@ -411,7 +411,11 @@ def to_latex(expr: Expr, name: str = "f", indices=None, share: bool = False) -> 
     >>> print(ed.to_latex(ed.jacobian(ed.tanh(A @ x), x)))
     f_{ij} = \left(1 - \left(\tanh\left(A_{ik} x_{k}\right)\right)^{2}\right) A_{ij}
     """
-    lines = _lines(expr, name, indices, Latex(), share, "to_latex")
+    return aligned(_lines(expr, name, indices, Latex(), share, "to_latex"))
+
+
+def aligned(lines: list[str]) -> str:
+    """One LaTeX formula as it is; several as an ``aligned`` block, lined up at their ``=``."""
     if len(lines) == 1:
         return lines[0]
     rows = " \\\\\n".join(line.replace(" = ", " &= ", 1) for line in lines)

@@ -51,6 +51,7 @@ def test_seed_001_derivative(client):
     assert [mi.text for mi in math.iter("{http://www.w3.org/1998/Math/MathML}mi")][:6] == ["Z", "i", "j", "W", "k", "a"]
     assert answer["einsum"].startswith('t0 = einsum("ik->ijkj", A)')
     assert answer["matrix_notation"] is None  # a 4-axis Jacobian: index notation only
+    assert answer["latex"] == r"\frac{\partial Z_{ij}}{\partial W_{ka}} = \delta_{ja} A_{ik}, \; j \in 1..2, \; a \in 1..2"
     namespace = {}
     exec(answer["numpy"], namespace)  # the copied code runs and gives the same matrix
     import numpy as np
@@ -326,6 +327,9 @@ def test_page_end_to_end(browser, server):  # the browser first: without one, no
 
     browser.find_element(By.ID, "copy").click()  # the clipboard, or a selection where it is not allowed
     wait.until(lambda d: d.find_element(By.ID, "copied").text in ("copied", "selected: press Ctrl+C"))
+    assert browser.find_element(By.ID, "latex").text.startswith(r"\frac{\partial Z_{ij}}{\partial W_{ka}}")
+    browser.find_element(By.ID, "copy-latex").click()
+    wait.until(lambda d: d.find_element(By.ID, "copied-latex").text in ("copied", "selected: press Ctrl+C"))
 
     ARTIFACTS.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "playground-seed-001.png"))

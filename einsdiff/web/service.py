@@ -18,7 +18,7 @@ from ..evaluate import evaluate
 from ..mathml import MathML, math as mathml, rows as table
 from ..matrixform import matrix_form
 from ..parse import formula_letters
-from ..printing import Text, definitions, render, shared
+from ..printing import Latex, Text, aligned, definitions, render, shared
 from ..variables import variables
 
 
@@ -74,8 +74,10 @@ def derive(request: dict, limits: Limits) -> dict:
     f, wrt, fname, free, dnames, order, derivative = _derivative(request, limits)
     text, style = Text(), MathML()
 
+    latex = Latex()
+
     def den(s):
-        d = "∂" if s is text else "<mo>∂</mo>"
+        d = {text: "∂", latex: "\\partial "}.get(s, "<mo>∂</mo>")
         return " ".join(f"{d}{s.ref(wrt.name, dnames[k * wrt.ndim:(k + 1) * wrt.ndim])}" for k in range(order))
 
     def formula(s):
@@ -86,6 +88,8 @@ def derive(request: dict, limits: Limits) -> dict:
         _, body, legend = render(derivative, free + dnames, s, named=named)
         if s is text:
             head = f"{'∂²' if order == 2 else '∂'}{s.ref(fname, free)}/{den(s)}"
+        elif s is latex:
+            head = f"\\frac{{\\partial{'^{2}' if order == 2 else ''} {s.ref(fname, free)}}}{{{den(s)}}}"
         else:
             partial = "<mo>∂</mo>" if order == 1 else "<msup><mo>∂</mo><mn>2</mn></msup>"
             head = f"<mfrac><mrow>{partial}{s.ref(fname, free)}</mrow><mrow>{den(s)}</mrow></mfrac>"
@@ -110,6 +114,7 @@ def derive(request: dict, limits: Limits) -> dict:
         "formula_mathml": mathml(formula(style)) if len(formula_text) <= limits.typeset_chars else None,
         "derivative_mathml": mathml(table(derivative_formula(style, named))) if typeset else None,
         "formula_text": _clip(formula_text, limits),
+        "latex": _clip(aligned(derivative_formula(latex, named)), limits),
         "derivative_text": _clip(derivative_text, limits),
         "typeset_note": "; ".join(notes),
         "steps": _clip(cli.derivation(f, wrt, fname, free, dnames, order), limits).splitlines(),

@@ -172,9 +172,10 @@ function show(answer) {
   $("random-values").textContent = ["random values used:", ...lines].join("\n");
   $("einsum").textContent = answer.einsum;
   $("numpy").textContent = answer.numpy;
+  $("latex").textContent = answer.latex;
   $("check-result").textContent = "";
   $("check-result").className = "";
-  $("copied").textContent = "";
+  $("copied").textContent = $("copied-latex").textContent = "";
   $("result").hidden = false;
 }
 
@@ -212,19 +213,19 @@ async function check() {
   }
 }
 
-async function copyCode() {
-  const text = $("numpy").textContent;
+// The text of a <pre> to the clipboard; without permission, selected so Ctrl+C copies it.
+async function copyFrom(id, statusId) {
   try {
-    await navigator.clipboard.writeText(text);
-  } catch (err) { // no clipboard permission: select the code so Ctrl+C copies it
+    await navigator.clipboard.writeText($(id).textContent);
+  } catch (err) {
     const range = document.createRange();
-    range.selectNodeContents($("numpy"));
+    range.selectNodeContents($(id));
     window.getSelection().removeAllRanges();
     window.getSelection().addRange(range);
-    $("copied").textContent = "selected: press Ctrl+C";
+    $(statusId).textContent = "selected: press Ctrl+C";
     return;
   }
-  $("copied").textContent = "copied";
+  $(statusId).textContent = "copied";
 }
 
 async function loadExample(index) {
@@ -260,7 +261,8 @@ async function start() {
   $("formula").addEventListener("keydown", enterDerives);
   $("derive").addEventListener("click", derive);
   $("check").addEventListener("click", check);
-  $("copy").addEventListener("click", copyCode);
+  $("copy").addEventListener("click", () => copyFrom("numpy", "copied"));
+  $("copy-latex").addEventListener("click", () => copyFrom("latex", "copied-latex"));
   document.body.dataset.ready = "true";
 }
 
