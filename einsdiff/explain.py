@@ -187,6 +187,8 @@ class _Explainer:
         rule = OPS[node.fn].derivative(u, Map(node.fn, u, node.param), node.param)
         here = OPS[node.fn].derivative(arg_var, Map(node.fn, arg_var, node.param), node.param)
         outer = "0" if here is None else self.body(here, names)
+        if self.n.style.is_sum(outer):  # (1 - square(tanh(u))) ∂u, not 1 - square(tanh(u)) ∂u
+            outer = f"{self.n.style.open}{outer}{self.n.style.close}"
         slope = "0" if rule is None else self.body(rule, ())
         self.say(f"chain rule for the elementwise {node.fn}",
                  f"{dl} = {outer} {self.n.d(arg_label, self.den)}", self.n.m(f"{node.fn}'(u) = {slope}"))

@@ -188,3 +188,11 @@ def test_latex_explain_of_functions_is_balanced_and_text_free():
         for line in text.splitlines():
             assert line.count("{") == line.count("}"), line
             assert line.count(r"\left") == line.count(r"\right"), line
+
+
+def test_an_elementwise_slope_that_is_a_sum_is_bracketed():
+    # tanh'(u) ∂u is (1 - square(tanh(u))) ∂u: without brackets it would read 1 - (square(tanh(u)) ∂u).
+    W, x = ed.var("W", (3, 3)), ed.var("x", (3,))
+    text = ed.explain(ed.sum(ed.tanh(ed.tanh(W @ x))), W)
+    line = next(line for line in text.splitlines() if line.startswith("chain rule for the elementwise tanh"))
+    assert ") ∂U" in line and "= (1 - square(tanh(U" in line, line
