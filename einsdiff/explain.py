@@ -22,6 +22,7 @@ from .derive import _check_f, _check_wrt, jacobian
 from .errors import OperandError, OptionError
 from .evaluate import evaluate
 from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Var
+from .matrixform import matrix_form
 from .ops import OPS
 from .printing import _LETTERS, Latex, Text, _fmt_number, render
 from .simplify import substitute
@@ -414,6 +415,12 @@ def explain(f: Expr, wrt, values: dict | None = None, order: str = "row", latex:
     ex.define("formula", label, ex.body(f, out_names))
     ex.derive(f, label, out_names, top=True)
     ex.say("result", f"{dl} = {ex.result(f, out_names)}")
+    if not latex:  # the same, as matrix-calculus notes write it, where vectors and matrices can
+        try:
+            ex.say("in matrix notation", f"∂{name}/∂{wrt.name} = {matrix_form(jacobian(f, wrt)).text}",
+                   "numerator layout: vectors are columns")
+        except OptionError:
+            pass
     if values is not None:
         ex.lines += _numbers(f, wrt, values, order, n, ex.top_chain, name)
     return "\n".join(ex.lines)

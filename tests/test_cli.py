@@ -57,7 +57,8 @@ def test_seed_000_neuron_and_seed_003_ax_explain():
     run = einsdiff("relu(w[i]*x[i] + b)", "--wrt", "w", "--shape", "w=3", "--shape", "x=3", "--shape", "b=scalar",
                    "--format", "explain")
     assert run.returncode == 0, run.stderr
-    assert run.stdout.splitlines()[-1] == "result: ∂f/∂w[i] = x[i] step(x[j] w[j] + b)"
+    assert run.stdout.splitlines()[-2] == "result: ∂f/∂w[i] = x[i] step(x[j] w[j] + b)"
+    assert run.stdout.splitlines()[-1].startswith("in matrix notation: ∂f/∂w = step(xᵀ w + b) x")
     run = einsdiff("f[i] = A[i,j]*x[j]", "--wrt", "A", "--shape", "A=2x3", "--shape", "x=3", "--format", "explain")
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines()[-1] == "result: ∂f[i]/∂A[a,j] = δ[i,a] x[j]"

@@ -62,7 +62,8 @@ def test_seed_000_neuron_gradient_is_x_where_active():
     assert "let: U1 = x[i] w[i] + b   (a scalar intermediate)" in text
     assert "chain rule for the elementwise relu: ∂f/∂w[a] = step(U1) ∂U1/∂w[a]   (relu'(u) = step(u))" in text
     assert "delta: δ[i,a]   (renames the summed i to a" in text
-    assert text.splitlines()[-1] == "result: ∂f/∂w[a] = x[a] step(x[i] w[i] + b)"
+    assert text.splitlines()[-2:] == ["result: ∂f/∂w[a] = x[a] step(x[i] w[i] + b)",
+                                      "in matrix notation: ∂f/∂w = step(xᵀ w + b) x   (numerator layout: vectors are columns)"]
 
 
 def test_seed_003_derivative_of_ax_by_a():
@@ -77,7 +78,8 @@ def test_a_factor_used_twice_is_one_intermediate_with_a_doubled_outer_derivative
     text = ed.explain(L, ed.var("A", (2, 3)), name="L")
     assert text.count("let: ") == 1
     assert "with ∂L/∂U1[i] = 2 U1[i]" in text
-    assert text.splitlines()[-1] == "result: ∂L/∂A[a,b] = 2 (A[a,i] x[i] - y[a]) x[b]"
+    assert text.splitlines()[-2:] == ["result: ∂L/∂A[a,b] = 2 (A[a,i] x[i] - y[a]) x[b]",
+                                      "in matrix notation: ∂L/∂A = 2 (A x − y) xᵀ   (numerator layout: vectors are columns)"]
 
 
 def test_every_so_line_matches_the_jacobian_it_names():
@@ -140,7 +142,7 @@ def test_logdet_is_one_rule_ending_in_the_printed_gradient():
     text = ed.explain(ed.logdet(X), X)
     assert "log-determinant rule: ∂f/∂X[a,b] = inv(X)[b,a]   (d log det X = tr(X⁻¹ dX))" in text
     gradient = ed.to_index_notation(ed.grad(ed.logdet(X), X), indices="ab").split(" = ", 1)[1]
-    assert text.splitlines()[-1] == f"result: ∂f/∂X[a,b] = {gradient}"
+    assert text.splitlines()[-2] == f"result: ∂f/∂X[a,b] = {gradient}"
 
 
 def test_trace_of_an_inverse_times_a_chains_through_the_inverse_rule_and_matches_the_jacobian():
