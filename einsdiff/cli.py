@@ -119,6 +119,15 @@ def _from_einsum(expression: str, wrt: str, shapes: list[str]):
     return f, operands[position], "f", out if out and "." not in out else None, letters
 
 
+def written_letters(expression: str) -> dict[str, tuple[str, ...]]:
+    """The letters the expression writes on each variable's axes (an einsum's operands are
+    A, B, ... by position), so printed formulas can name summed indices the same way."""
+    if _EINSUM.match(expression) and "[" not in expression:
+        inputs = expression.replace(" ", "").split("->")[0].split(",")
+        return {_operand_name(k): tuple(term) for k, term in enumerate(inputs) if "." not in term}
+    return formula_letters(expression)[2]
+
+
 def _operand_name(k: int) -> str:
     return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[k] if k < 26 else f"T{k}"
 
@@ -205,12 +214,13 @@ def run(argv: list[str]) -> tuple[str, int]:
     lines = []
     if args.format in ("text", "latex"):
         style = Latex() if args.format == "latex" else Text()
-        _, body, legend = render(f, free, style)
+        letters = written_letters(args.expression)
+        _, body, legend = render(f, free, style, letters=letters)
         named = shared(derivative) if args.share else {}
-        _, dbody, dlegend = render(derivative, free + dnames, style, named=named)
+        _, dbody, dlegend = render(derivative, free + dnames, style, named=named, letters=letters)
         den = " ".join(_partial(style, wrt.name, dnames[k * wrt.ndim:(k + 1) * wrt.ndim]) for k in range(order))
         head = style.ref(fname, free)
-        lines += [f"{head} = {body}{legend}", *definitions(named, style)]
+        lines += [f"{head} = {body}{legend}", *definitions(named, style, letters)]
         if args.format == "latex":
             num = rf"\partial^{{2}} {head}" if order == 2 else rf"\partial {head}"
             lines.append(rf"\frac{{{num}}}{{{den}}} = {dbody}{dlegend}")

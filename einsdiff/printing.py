@@ -33,8 +33,10 @@ class _Names:
         self.used: set[str] = set()
         self.size_of: dict[str, int] = {}  # one size per name in a formula, so one legend serves all
 
-    def fresh(self, size: int) -> str:
-        for name in itertools.chain(_LETTERS, (f"{c}{n}" for n in itertools.count(1) for c in _LETTERS)):
+    def fresh(self, size: int, prefer=()) -> str:
+        """An unused name for an index of ``size``: the first of ``prefer`` that is free, else
+        the next letter."""
+        for name in itertools.chain(prefer, _LETTERS, (f"{c}{n}" for n in itertools.count(1) for c in _LETTERS)):
             if name not in self.used and self.size_of.setdefault(name, size) == size:
                 self.used.add(name)
                 return name
@@ -165,6 +167,7 @@ class _Printer:
         self.emitted: collections.Counter[str] = collections.Counter()  # index names written so far
         self.unsized: dict[str, None] = {}  # inner names only a delta carries: the legend sizes them
         self.named: dict[Expr, str] = {}  # shared subexpressions printed as tensors of their own: t1[i]
+        self.letters: dict[str, tuple[str, ...]] = {}  # each variable's axes as a formula wrote them
 
     def show(self, node: Expr, names: tuple[str, ...]) -> str:
         name = self.named.get(_bare(node))
@@ -225,6 +228,32 @@ class _Printer:
         body = self.bound(x, tuple(reduced[p] if p in reduced else next(kept) for p in range(x.ndim)))
         return self.style.logsumexp(tuple(reduced.values()), body)
 
+    def _letters(self, node: Contract, i: int) -> list[str]:
+        """The letters a formula wrote on the variables' axes that index ``i`` runs along."""
+        if not self.letters:
+            return []
+        return [c for op, idx in zip(node.operands, node.inputs, strict=True) if i in idx
+                for c in self._axis_letters(op, idx.index(i), 4)]
+
+    def _axis_letters(self, node: Expr, axis: int, depth: int) -> list[str]:
+        """The letters written on the variable axes that ``node``'s ``axis`` comes from,
+        through elementwise functions, sums and contractions (a few levels deep)."""
+        node = _bare(node)
+        if isinstance(node, Var):
+            written = self.letters.get(node.name, ())
+            return [written[axis]] if len(written) == node.ndim else []
+        if depth == 0:
+            return []
+        if isinstance(node, Map):
+            return self._axis_letters(node.arg, axis, depth - 1)
+        if isinstance(node, Add):
+            return [c for t in node.terms for c in self._axis_letters(t, axis, depth - 1)]
+        if isinstance(node, Contract):
+            i = node.output[axis]
+            return [c for op, idx in zip(node.operands, node.inputs, strict=True) if i in idx
+                    for c in self._axis_letters(op, idx.index(i), depth - 1)]
+        return []
+
     def bound(self, arg: Expr, names) -> str:
         """``arg`` shown with the names a function binds; a name it does not show goes in the legend."""
         before = {n: self.emitted[n] for n in names}
@@ -277,7 +306,7 @@ class _Printer:
             else:
                 index_name[i] = names[position]
         for i in sorted({i for idx in node.inputs for i in idx} - set(index_name)):
-            index_name[i] = self.names.fresh(node.sizes[i])
+            index_name[i] = self.names.fresh(node.sizes[i], self._letters(node, i))
         # Read like a textbook: factors carrying earlier output indices first (A[i,j] x[j]).
         first_place = {i: p for p, i in reversed(list(enumerate(node.output)))}
         pairs = sorted(
@@ -437,11 +466,11 @@ def _lines(expr: Expr, name: str, indices, style: Text, share: bool, caller: str
     return definitions(named, style) + [f"{style.ref(name, free)} = {body}{legend}"]
 
 
-def definitions(named: dict[Expr, str], style: Text) -> list[str]:
+def definitions(named: dict[Expr, str], style: Text, letters=None) -> list[str]:
     """One line per named subexpression (from :func:`shared`): ``t1[i] = tanh(A[i,j] x[j])``."""
     lines = []
     for node, label in named.items():
-        free, body, legend = render(node, None, style, named=named)
+        free, body, legend = render(node, None, style, named=named, letters=letters)
         lines.append(f"{style.ref(label, free)} = {body}{legend}")
     return lines
 
@@ -450,14 +479,16 @@ def _formula(expr: Expr, name: str, indices, style: Text, caller: str) -> str:
     return _lines(expr, name, indices, style, False, caller)[0]
 
 
-def render(expr: Expr, indices, style: Text, avoid=(), named=None) -> tuple[tuple[str, ...], str, str]:
+def render(expr: Expr, indices, style: Text, avoid=(), named=None, letters=None) -> tuple[tuple[str, ...], str, str]:
     """The free index names, the right side and the size legend of ``expr``'s formula;
-    summed indices are named apart from ``avoid`` too. Nodes in ``named`` are written as
-    tensors of those names (``expr`` itself is written out)."""
+    summed indices are named apart from ``avoid`` too, after the ``letters`` a formula wrote
+    on each variable where they are free. Nodes in ``named`` are written as tensors of those
+    names (``expr`` itself is written out)."""
     from .errors import OperandError
 
     printer = _Printer(style)
     printer.named = dict(named or {})
+    printer.letters = dict(letters or {})
     printer.names.used.update(avoid)
     if indices is None:
         free = tuple(printer.names.fresh(n) for n in expr.shape)

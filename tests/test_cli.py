@@ -75,9 +75,16 @@ def test_share_names_what_the_derivative_repeats():
                    "--hessian", "--share", "--check")
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
-    assert lines[1:3] == ["t1[i] = tanh(A[i,j] x[j])", "t2[i] = tanh(A[i,j] t1[j])"]
+    assert lines[1:3] == ["t1[i] = tanh(A[i,k] x[k])", "t2[i] = tanh(A[i,j] t1[j])"]  # the formula's own letters
     assert lines[6].startswith("∂²L/∂A[i,j] ∂A[a,b] = δ[i,b] t4[i] x[j] t3[a]")
     assert lines[-1].endswith(": ok")
+
+
+def test_printed_formulas_keep_the_letters_typed():
+    run = einsdiff("L = sum[n]((A[n,j]*x[j] - y[n])^2)", "--wrt", "x", "--shape", "A=2x3", "--shape", "x=3", "--shape", "y=2")
+    assert run.stdout.splitlines()[:2] == ["L = Σ[n](square(A[n,j] x[j] - y[n]))",
+                                           "∂L/∂x[j] = Σ[n](2 A[n,j] (A[n,i] x[i] - y[n]))"]
+    assert einsdiff("pq,q->p", "--wrt", "1", "--shape", "2x3", "--shape", "3").stdout.splitlines()[0] == "f[p] = A[p,q] B[q]"
 
 
 def test_matrix_format():

@@ -73,6 +73,7 @@ def derive(request: dict, limits: Limits) -> dict:
     ``limits.typeset_chars`` it comes as text only, and long texts are clipped."""
     f, wrt, fname, free, dnames, order, derivative = _derivative(request, limits)
     text, style = Text(), MathML()
+    letters = formula_letters(_formula(request, limits))[2]  # summed indices named as the user wrote them
 
     latex = Latex()
 
@@ -81,11 +82,11 @@ def derive(request: dict, limits: Limits) -> dict:
         return " ".join(f"{d}{s.ref(wrt.name, dnames[k * wrt.ndim:(k + 1) * wrt.ndim])}" for k in range(order))
 
     def formula(s):
-        _, body, legend = render(f, free, s)
+        _, body, legend = render(f, free, s, letters=letters)
         return f"{s.ref(fname, free)} = {body}{legend}"
 
     def derivative_formula(s, named):
-        _, body, legend = render(derivative, free + dnames, s, named=named)
+        _, body, legend = render(derivative, free + dnames, s, named=named, letters=letters)
         if s is text:
             head = f"{'∂²' if order == 2 else '∂'}{s.ref(fname, free)}/{den(s)}"
         elif s is latex:
@@ -93,7 +94,7 @@ def derive(request: dict, limits: Limits) -> dict:
         else:
             partial = "<mo>∂</mo>" if order == 1 else "<msup><mo>∂</mo><mn>2</mn></msup>"
             head = f"<mfrac><mrow>{partial}{s.ref(fname, free)}</mrow><mrow>{den(s)}</mrow></mfrac>"
-        return definitions(named, s) + [f"{head} = {body}{legend}"]
+        return definitions(named, s, letters) + [f"{head} = {body}{legend}"]
 
     formula_text = formula(text)
     # Past a few lines, name what the written-out derivative would repeat (t1, t2, ...).
