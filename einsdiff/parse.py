@@ -52,6 +52,15 @@ def _solve(a: Expr, b: Expr) -> Expr:
     return solve_node(a, b)
 
 
+# Matrix and code notation a learner may type, and how index notation writes it.
+_HINTS = {
+    "@": "; write a matrix product with indices: A[i,j]*x[j] for A @ x",
+    "T": "; write a transpose by swapping indices: x[i]*A[i,j]*x[j] for xᵀAx, A[j,i] for Aᵀ",
+    "'": "; write a transpose by swapping indices: A[j,i] for A'",
+    ".": "; write functions without a module (tanh(x[i]), not np.tanh) and products as *",
+    ",": "; an einsum equation like ij,j->i is written A[i,j]*x[j] here",
+}
+
 @dataclass(frozen=True)
 class _Whole:
     """A function of whole tensors: how many it takes and the builder that applies it."""
@@ -90,7 +99,7 @@ def tokenize(formula: str) -> list[Token]:
         m = _TOKEN.match(formula, pos)
         if not m or m.end() == pos:
             bad = pos + len(formula[pos:]) - len(formula[pos:].lstrip())
-            raise ParseError(f"unexpected character {formula[bad]!r}", formula, bad)
+            raise ParseError(f"unexpected character {formula[bad]!r}{_HINTS.get(formula[bad], '')}", formula, bad)
         kind = m.lastgroup
         tokens.append(Token(kind, m.group(kind), m.start(kind)))
         pos = m.end()
@@ -239,7 +248,7 @@ class _Parser:
                 if not self.accept(","):
                     break
         if self.tok.kind != "end":
-            raise self.error(f"unexpected {self.tok.text!r}")
+            raise self.error(f"unexpected {self.tok.text!r}{_HINTS.get(self.tok.text, '')}")
         return lhs, body, sizes
 
     def arguments(self) -> tuple:
@@ -359,7 +368,8 @@ class _Parser:
             self.take(")")
             return sign * value
         if self.tok.kind != "number":
-            raise self.error("an exponent must be a constant number")
+            hint = _HINTS["T"] if self.tok.text == "T" else ""
+            raise self.error(f"an exponent must be a constant number{hint}")
         self.k += 1
         return sign * float(self.tokens[self.k - 1].text)
 

@@ -1,6 +1,7 @@
 """Formulas in index notation: the seeds typed as formulas, errors with a caret,
 the print/parse round trip, and fuzzing."""
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -233,3 +234,18 @@ def test_fuzzed_text_raises_only_einsdiff_errors(text):
         ed.parse(text, x=(3,), y=(3,), A=(3, 3), W=(3, 4), b=(3,))
     except ed.EinsdiffError:
         pass
+
+
+@pytest.mark.parametrize(
+    "formula, hint",
+    [
+        ("A @ x", "write a matrix product with indices: A[i,j]*x[j] for A @ x"),
+        ("x^T A x", "write a transpose by swapping indices: x[i]*A[i,j]*x[j] for xᵀAx"),
+        ("A' x", "write a transpose by swapping indices: A[j,i] for A'"),
+        ("np.tanh(x)", "write functions without a module (tanh(x[i]), not np.tanh)"),
+        ("ij,j->i", "an einsum equation like ij,j->i is written A[i,j]*x[j] here"),
+    ],
+)
+def test_matrix_and_code_notation_get_a_hint(formula, hint):
+    with pytest.raises(ed.ParseError, match=re.escape(hint)):
+        ed.parse(formula, A=(3, 3), x=(3,))
