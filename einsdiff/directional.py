@@ -15,7 +15,7 @@ from .derive import _check_f, _check_wrt, grad, jacobian
 from .errors import NotScalarError, ShapeError
 from .expr import Add, Call, Contract, Expr, Materialize, Var, is_zero, zero
 from .functions import where_node
-from .simplify import add, contract, substitute
+from .simplify import add, contract, distribute, substitute
 
 _STEP = Var("_einsdiff_step", ())  # t: a name no user variable can take (leading underscore is ours)
 
@@ -118,11 +118,5 @@ def _distribute(e: Contract, n: int) -> Add | None:
     for k, (op, idx) in enumerate(zip(e.operands, e.inputs, strict=True)):
         inner = op.arg if isinstance(op, Materialize) else op
         if isinstance(inner, Add) and inner.terms and diagonal & set(idx):
-            sizes = dict(enumerate(e.sizes))
-            terms = []
-            for t in inner.terms:
-                ops = list(e.operands)
-                ops[k] = t
-                terms.append(contract(ops, e.inputs, e.output, sizes))
-            return Add(tuple(terms), inner.coeffs, e.shape)
+            return distribute(e, k)
     return None

@@ -13,6 +13,7 @@ result, or an intermediate opt_einsum reported when planning) is compared with
 
 from __future__ import annotations
 
+import collections
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -27,6 +28,7 @@ from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, V
 from .functions import FUNCTIONS
 from .ops import OPS
 from .paths import contraction
+from .simplify import distribute
 from .symmetry import Gram, gram, transposed_twins
 from .variables import children, topological, variables
 
@@ -267,6 +269,21 @@ def _backend_step(node: Expr, backend: Backend) -> Step:
     return _step(node)  # Var, Materialize: no arrays of their own
 
 
+def _rewrite(outputs: tuple[Expr, ...], rewrite: Callable[[Expr], Expr | None]) -> tuple[Expr, ...]:
+    """``outputs`` rebuilt bottom-up, each node replaced by ``rewrite(node)`` where that is not None."""
+    done: dict[Expr, Expr] = {}
+    for node in topological(outputs):  # children first
+        new = tuple(done[c] for c in children(node))
+        if any(a is not b for a, b in zip(new, children(node), strict=True)):
+            field = {Contract: "operands", Add: "terms", Call: "args"}.get(type(node))
+            node_ = replace(node, **({field: new} if field else {"arg": new[0]}))
+        else:
+            node_ = node
+        replacement = rewrite(node_)
+        done[node] = node_ if replacement is None else replacement
+    return tuple(done[o] for o in outputs)
+
+
 def _reuse_inverses(outputs: tuple[Expr, ...]) -> tuple[Expr, ...]:
     """solve(A, B) where inv(A) is computed anyway is inv(A) B: one matrix product instead of
     a second LU factorization of A (the gradient of log det S + tr(S⁻¹ C) needs both)."""
@@ -274,20 +291,42 @@ def _reuse_inverses(outputs: tuple[Expr, ...]) -> tuple[Expr, ...]:
     inverted = {n.args[0] for n in nodes if isinstance(n, Call) and n.fn == "inv" and n.ndim == 2}
     if not any(isinstance(n, Call) and n.fn == "solve" and n.args[0] in inverted for n in nodes):
         return outputs
-    done: dict[Expr, Expr] = {}
-    for node in nodes:  # children first
-        new = tuple(done[c] for c in children(node))
-        if isinstance(node, Call) and node.fn == "solve" and node.args[0] in inverted:
-            a, b = new
-            rest = tuple(range(2, b.ndim + 1))
-            sizes = (a.shape[0], a.shape[1]) + b.shape[1:]
-            done[node] = Contract((Call("inv", (a,), (), a.shape), b), ((0, 1), (1,) + rest), (0,) + rest, sizes)
-        elif new == children(node):
-            done[node] = node
-        else:
-            field = {Contract: "operands", Add: "terms", Call: "args"}.get(type(node))
-            done[node] = replace(node, **({field: new} if field else {"arg": new[0]}))
-    return tuple(done[o] for o in outputs)
+
+    def rewrite(node: Expr) -> Expr | None:
+        if not (isinstance(node, Call) and node.fn == "solve" and node.args[0] in inverted):
+            return None
+        a, b = node.args
+        rest = tuple(range(2, b.ndim + 1))
+        sizes = (a.shape[0], a.shape[1]) + b.shape[1:]
+        return Contract((Call("inv", (a,), (), a.shape), b), ((0, 1), (1,) + rest), (0,) + rest, sizes)
+
+    return _rewrite(outputs, rewrite)
+
+
+def _distribute_cheap_sums(outputs: tuple[Expr, ...]) -> tuple[Expr, ...]:
+    """A contraction with a sum as an operand runs as one contraction per term when that
+    costs fewer flops, and the sum, a pass over memory, is never made: the Hessian of
+    logsumexp(Ax) is (A − 𝟙 pᵀA)ᵀ diag(p) A, whose terms are a Gram form (syrk) and a
+    rank-one product."""
+    readers = collections.Counter(_bare(c) for n in topological(outputs) for c in children(n))
+
+    def rewrite(node: Expr) -> Expr | None:
+        if not isinstance(node, Contract):
+            return None
+        for k, op in enumerate(node.operands):
+            inner = _bare(op)
+            if isinstance(inner, Add) and len(inner.terms) > 1 and readers[inner] == 1:
+                split = distribute(node, k)
+                after = sum(plan_contract(t).flops if isinstance(t, Contract) else t.size for t in split.terms)
+                if after < plan_contract(node).flops:  # and the sum's pass over memory is saved too
+                    return split
+        return None
+
+    return _rewrite(outputs, rewrite)
+
+
+def _bare(node: Expr) -> Expr:
+    return node.arg if isinstance(node, Materialize) else node
 
 
 def _placed(term: Expr, add: Add) -> bool:
@@ -345,7 +384,7 @@ class Compiled:
                 steps[node] = _step(node) if backend == "numpy" else _backend_step(node, self.backend)
             return steps[node].inputs
 
-        graph = _reuse_inverses(self.outputs)
+        graph = _distribute_cheap_sums(_reuse_inverses(self.outputs))
         self.nodes = topological(graph, inputs_of)
         self.steps = [steps[n] for n in self.nodes]
         slot = {node: k for k, node in enumerate(self.nodes)}

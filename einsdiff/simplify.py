@@ -181,6 +181,18 @@ def add(terms: Sequence[Expr], coeffs: Sequence[float], shape: tuple[int, ...]) 
     return Add(tuple(t for t, _ in kept), tuple(c for _, c in kept), tuple(shape))
 
 
+def distribute(e: Contract, k: int) -> Add:
+    """``e`` as the sum over the terms of its operand ``k`` (a sum): Σ_t c_t e[operand k = t]."""
+    inner = e.operands[k].arg if isinstance(e.operands[k], Materialize) else e.operands[k]
+    sizes = dict(enumerate(e.sizes))
+    terms = []
+    for t in inner.terms:
+        ops = list(e.operands)
+        ops[k] = t
+        terms.append(contract(ops, e.inputs, e.output, sizes))
+    return Add(tuple(terms), inner.coeffs, e.shape)
+
+
 def _zero_constant(t: Expr) -> bool:
     """A constant that is all zeros (x > 0 is step(x - 0)): it adds nothing."""
     return isinstance(t, Const) and not t.value.any()

@@ -3,7 +3,7 @@
 import numpy as np
 
 import einsdiff as ed
-from einsdiff.expr import Call, Contract
+from einsdiff.expr import Add, Call, Contract
 
 
 def test_compile_plans_once_and_returns_a_list():
@@ -117,3 +117,19 @@ def test_a_solve_reuses_the_inverse_computed_anyway():
     np.testing.assert_allclose(got_h, inv + np.outer(np.linalg.solve(Sv, bv), bv), rtol=1e-12, atol=1e-12)
     alone = ed.compile(ed.solve(S, C))  # no inverse to reuse: numpy's solve, as written
     assert [n.fn for n in alone.nodes if isinstance(n, Call)] == ["solve"]
+
+
+def test_a_sum_operand_is_distributed_when_its_terms_cost_less():
+    # ∇² logsumexp(Ax) = (A − 𝟙 pᵀA)ᵀ diag(p) A: per term, a Gram form and a rank-one product,
+    # fewer flops than the product with the dense difference (which is then never made).
+    A, x = ed.var("A", (800, 80)), ed.var("x", (80,))  # big enough for the Gram form
+    f = ed.compile(ed.hessian(ed.logsumexp(A @ x), x))
+    lines = f.plan.splitlines()
+    assert any(line.endswith("(symmetric: Gram form, one triangle)") for line in lines), f.plan
+    assert not any(isinstance(n, Add) and n.shape == (80, 800) for n in f.nodes)  # no dense A − 𝟙 pᵀA
+    rng = np.random.default_rng(4)
+    a, x0 = rng.normal(size=(800, 80)) / 10, rng.normal(size=80)
+    z = a @ x0
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    np.testing.assert_allclose(f(A=a, x=x0)[0], (a * p[:, None]).T @ a - np.outer(a.T @ p, a.T @ p), rtol=1e-10, atol=1e-14)
