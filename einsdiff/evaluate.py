@@ -269,6 +269,12 @@ def _backend_step(node: Expr, backend: Backend) -> Step:
     return _step(node)  # Var, Materialize: no arrays of their own
 
 
+def evaluation_graph(outputs: tuple[Expr, ...]) -> tuple[Expr, ...]:
+    """The outputs as they are computed (equal values, less work): a solve reuses an inverse
+    computed anyway, a sum operand whose terms contract in fewer flops is distributed."""
+    return _distribute_cheap_sums(_reuse_inverses(tuple(outputs)))
+
+
 def _rewrite(outputs: tuple[Expr, ...], rewrite: Callable[[Expr], Expr | None]) -> tuple[Expr, ...]:
     """``outputs`` rebuilt bottom-up, each node replaced by ``rewrite(node)`` where that is not None."""
     done: dict[Expr, Expr] = {}
@@ -384,7 +390,7 @@ class Compiled:
                 steps[node] = _step(node) if backend == "numpy" else _backend_step(node, self.backend)
             return steps[node].inputs
 
-        graph = _distribute_cheap_sums(_reuse_inverses(self.outputs))
+        graph = evaluation_graph(self.outputs)
         self.nodes = topological(graph, inputs_of)
         self.steps = [steps[n] for n in self.nodes]
         slot = {node: k for k, node in enumerate(self.nodes)}
