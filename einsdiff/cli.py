@@ -26,7 +26,7 @@ from .errors import EinsdiffError, OperandError
 from .evaluate import evaluate
 from .explain import explain
 from .expr import Call, Expr, Var
-from .matrixform import matrix_form
+from .matrixform import derivative_notation, matrix_form
 from .parse import formula_letters, parse
 from .printing import _LETTERS, Latex, Text, definitions, render, shared
 from .subscripts import einsum
@@ -228,8 +228,8 @@ def run(argv: list[str]) -> tuple[str, int]:
             lines.append(f"{'∂²' if order == 2 else '∂'}{head}/{den} = {dbody}{dlegend}")
         lines.append(f"shape: {shape_text(f, wrt, order)} = {derivative.shape}")
     elif args.format == "matrix":
-        head = f"∂²{fname}/∂{wrt.name}²" if order == 2 else f"∂{fname}/∂{wrt.name}"
-        lines += [f"{fname} = {matrix_form(f).text}", f"{head} = {matrix_form(derivative).text}"]
+        lines += [f"{fname} = {matrix_form(f).text}" if f.ndim <= 2 else f"{fname}: a tensor of {f.ndim} axes",
+                  derivative_notation(f, wrt, derivative, order, fname)]
     elif args.format == "einsum":
         lines.append(to_einsum(derivative))
     elif args.format == "numpy":

@@ -22,7 +22,7 @@ from .derive import _check_f, _check_wrt, jacobian
 from .errors import OperandError, OptionError
 from .evaluate import evaluate
 from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Var
-from .matrixform import matrix_form
+from .matrixform import derivative_notation
 from .ops import OPS
 from .printing import _LETTERS, Latex, Text, _fmt_number, render
 from .simplify import substitute
@@ -387,6 +387,7 @@ def explain(f: Expr, wrt, values: dict | None = None, order: str = "row", latex:
     delta: δ[i,a]   (i is free: the entry depends on A[a,b] only where i = a)
     delta: δ[j,b]   (renames the summed j to b: the sum over j collapses)
     result: ∂f[i]/∂A[a,b] = δ[i,a] x[b]
+    in matrix notation: ∂f/∂vec(A) = I ⊗ xᵀ   (vec stacks rows)
     """
     f = _check_f(f)
     wrt = _check_wrt(f, wrt)
@@ -417,8 +418,8 @@ def explain(f: Expr, wrt, values: dict | None = None, order: str = "row", latex:
     ex.say("result", f"{dl} = {ex.result(f, out_names)}")
     if not latex:  # the same, as matrix-calculus notes write it, where vectors and matrices can
         try:
-            ex.say("in matrix notation", f"∂{name}/∂{wrt.name} = {matrix_form(jacobian(f, wrt)).text}",
-                   "numerator layout: vectors are columns")
+            ex.say("in matrix notation", derivative_notation(f, wrt, jacobian(f, wrt), 1, name),
+                   "numerator layout: vectors are columns" if f.ndim + wrt.ndim <= 2 else "vec stacks rows")
         except OptionError:
             pass
     if values is not None:

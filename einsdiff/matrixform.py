@@ -6,7 +6,8 @@ of chains: every summed index joins two factors. Then a chain that ends at the o
 a product ``A B x``, one that ends at two vectors a scalar ``xᵀ A y``, a closed one a
 trace. An index shared by three factors (an elementwise product) is split by writing a
 vector on it as ``diag(v)``; ``diag(u) v`` then reads ``u ⊙ v``. An index summed in one
-factor only is a product with the ones vector ``𝟙``. What cannot be written so (a tensor
+factor only is a product with the ones vector ``𝟙``. A Jacobian of matrices (4 axes) whose
+network splits in two is, flattened row-major, a Kronecker product ``X ⊗ Y``. What cannot be written so (a tensor
 of three axes, an index in three matrices) raises :class:`OptionError`: index notation
 says it.
 
@@ -15,6 +16,7 @@ Each piece also carries NumPy code, which the tests evaluate against ``ed.evalua
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -165,6 +167,74 @@ class _Converter:
             return _M(f"logsumexp({a.text})", f"np.log(np.sum(np.exp({a.code})))", 0, 2)
         raise _Unsupported(f"{node.fn}(...)")
 
+    def kronecker(self, node: Expr, rows: int) -> _M:
+        """A tensor of 3 or 4 axes, ``rows`` of them row axes, flattened row-major into a
+        matrix: a sum of products X[r1,c1] Y[r2,c2] is X ⊗ Y (a missing axis makes Y a
+        column or a row vector)."""
+        node = node.arg if isinstance(node, Materialize) else node
+        cols = node.ndim - rows
+        if node.ndim not in (3, 4) or not (1 <= rows <= 2 and 1 <= cols <= 2):
+            raise _Unsupported(f"a tensor of {node.ndim} axes (shape {node.shape})")
+        if isinstance(node, Add):
+            if not node.terms:
+                shape = (math.prod(node.shape[:rows]), math.prod(node.shape[rows:]))
+                return _M("0", f"np.zeros({shape})", 2, 2)
+            return self._add_parts([self.kronecker(t, rows) for t in node.terms], node.coeffs)
+        if not isinstance(node, Contract):
+            raise _Unsupported(f"a tensor of {node.ndim} axes (shape {node.shape}) that is not a product")
+        # kron(X, Y)[(r1, r2), (c1, c2)] = X[r1,c1] Y[r2,c2]; with one axis fewer, X or Y is a vector.
+        splits = {(2, 2): [((0, 2), (1, 3))], (2, 1): [((0, 2), (1,)), ((0,), (1, 2))],
+                  (1, 2): [((0, 1), (2,)), ((1,), (0, 2))]}[rows, cols]
+        for first, second in splits:
+            parts = self._split_network(node, first, second)
+            if parts is not None:
+                break
+        else:
+            raise _Unsupported(f"a tensor of {node.ndim} axes (shape {node.shape}) that is no Kronecker product")
+        factors = []
+        for positions, ops in zip((first, second), parts, strict=True):
+            m = self._part(ops, tuple(node.output[p] for p in positions), dict(enumerate(node.sizes)))
+            if m.ndim == 1:  # a vector: a column on a row axis, a row on a column axis
+                column = positions[0] < rows
+                m = _M(m.text, f"{m.atom().code}[{':, None' if column else 'None, :'}]", 1, m.level) if column \
+                    else _M(_transpose(m).text, f"{m.atom().code}[None, :]", 1, 2)
+            factors.append(m)
+        x, y = factors
+        return _M(f"{x.factor().text} ⊗ {y.factor().text}", f"np.kron({x.atom().code}, {y.atom().code})", 2, 1)
+
+    @staticmethod
+    def _split_network(node: Contract, first, second):
+        """The operands on X's output positions and those on Y's, when no index joins the two."""
+        mine = {node.output[p] for p in first}
+        ops = list(zip(node.operands, node.inputs, strict=True))
+        grown = True
+        while grown:  # X's operands: those sharing an index with X's part, and their indices
+            grown = False
+            for _, idx in ops:
+                if set(idx) & mine and not set(idx) <= mine:
+                    mine |= set(idx)
+                    grown = True
+        part_x = [(op, idx) for op, idx in ops if set(idx) & mine or not idx]
+        part_y = [(op, idx) for op, idx in ops if not (set(idx) & mine or not idx)]
+        if any(node.output[p] in mine for p in second):
+            return None
+        return part_x, part_y
+
+    def _part(self, ops, output: tuple[int, ...], sizes) -> _M:
+        used = sorted({i for _, idx in ops for i in idx} | set(output))
+        renumber = {i: k for k, i in enumerate(used)}
+        sub = Contract(tuple(op for op, _ in ops), tuple(tuple(renumber[i] for i in idx) for _, idx in ops),
+                       tuple(renumber[i] for i in output), tuple(sizes[i] for i in used))
+        return self._contract(sub)
+
+    def _add_parts(self, parts: list[_M], coeffs) -> _M:
+        text, code = "", []
+        for k, (m, c) in enumerate(zip(parts, coeffs, strict=True)):
+            body = m.text if abs(c) == 1 else f"{_fmt_number(abs(c))} {m.factor().text}"
+            text = (f"−{body}" if c < 0 else body) if k == 0 else f"{text} {'−' if c < 0 else '+'} {body}"
+            code.append(f"{c!r} * {m.atom().code}")
+        return _M(text, " + ".join(code), 2, 0 if len(parts) > 1 or coeffs[0] < 0 else 1)
+
     def _contract(self, node: Contract) -> _M:
         scalars: list[_M] = []
         slots: list[tuple[_M, list[int]]] = []
@@ -277,9 +347,11 @@ class _Converter:
         return _times(scalars, result)
 
 
-def to_matrix_notation(expr: Expr, name: str = "f") -> str:
+def to_matrix_notation(expr: Expr, name: str = "f", rows: int | None = None) -> str:
     """``expr`` in matrix notation, vectors as columns: ``f = 2 Aᵀ (A x − y)``; ``ᵀ``
-    transposes, ``⊙`` and ``∘`` are elementwise, ``𝟙`` is the ones vector. Raises
+    transposes, ``⊙`` and ``∘`` are elementwise, ``𝟙`` is the ones vector. A Jacobian of 3
+    or 4 axes, ``rows`` of them its function's, is written as the matrix of its row-major
+    flattening, in Kronecker products: ``∂vec(A W)/∂vec(W) = A ⊗ I``. Raises
     :class:`OptionError` for what matrices cannot say (use :func:`to_index_notation`).
 
     >>> import einsdiff as ed
@@ -288,17 +360,38 @@ def to_matrix_notation(expr: Expr, name: str = "f") -> str:
     f = 2 Aᵀ (A x − y)
     >>> print(ed.to_matrix_notation(ed.hessian(x @ ed.var("B", (3, 3)) @ x, x), name="H"))
     H = Bᵀ + B
+    >>> W = ed.var("W", (3, 2))
+    >>> print(ed.to_matrix_notation(ed.jacobian(A @ W, W), name="J", rows=2))
+    J = A ⊗ I
     """
     if not isinstance(expr, Expr):
         raise OptionError(f"to_matrix_notation needs an einsdiff expression, got {type(expr).__name__}")
-    return f"{name} = {matrix_form(expr).text}"
+    return f"{name} = {matrix_form(expr, rows).text}"
 
 
-def matrix_form(expr: Expr) -> _M:
+def matrix_form(expr: Expr, rows: int | None = None) -> _M:
     """The matrix form's text and NumPy code (the code reads ``_op(fn, x, param)`` for an
-    elementwise function and the variables by name)."""
+    elementwise function and the variables by name). With ``rows`` (for a Jacobian of 3 or 4
+    axes: how many lead axes are its function's), the matrix of the row-major flattening
+    ∂vec(f)/∂vec(X), as Kronecker products: ∂vec(A W + B)/∂vec(W) = A ⊗ I."""
     try:
-        return _Converter().convert(expr)
+        converter = _Converter()
+        if rows is not None and expr.ndim > 2:
+            return converter.kronecker(expr, rows)
+        return converter.convert(expr)
     except _Unsupported as why:
         raise OptionError(f"no matrix notation for this expression: it has {why}; "
                           f"use ed.to_index_notation") from None
+
+
+def derivative_notation(f: Expr, wrt: Var, derivative: Expr, order: int, name: str = "f") -> str:
+    """``∂L/∂x = 2 Aᵀ (A x − y)``, or for tensors of more axes ``∂vec(Z)/∂vec(W) = A ⊗ I``
+    (row-major vec); raises :class:`OptionError` where matrices cannot say it."""
+    if derivative.ndim <= 2:
+        head = f"∂²{name}/∂{wrt.name}²" if order == 2 else f"∂{name}/∂{wrt.name}"
+        return f"{head} = {matrix_form(derivative).text}"
+    rows = f.ndim + (wrt.ndim if order == 2 else 0)
+    num = f"vec({name})" if f.ndim > 1 else name
+    den = f"vec({wrt.name})" if wrt.ndim > 1 else wrt.name
+    head = f"∂²{num}/∂{den}²" if order == 2 else f"∂{num}/∂{den}"
+    return f"{head} = {matrix_form(derivative, rows).text}"

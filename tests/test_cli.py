@@ -61,7 +61,8 @@ def test_seed_000_neuron_and_seed_003_ax_explain():
     assert run.stdout.splitlines()[-1].startswith("in matrix notation: ∂f/∂w = step(xᵀ w + b) x")
     run = einsdiff("f[i] = A[i,j]*x[j]", "--wrt", "A", "--shape", "A=2x3", "--shape", "x=3", "--format", "explain")
     assert run.returncode == 0, run.stderr
-    assert run.stdout.splitlines()[-1] == "result: ∂f[i]/∂A[a,j] = δ[i,a] x[j]"
+    assert run.stdout.splitlines()[-2:] == ["result: ∂f[i]/∂A[a,j] = δ[i,a] x[j]",
+                                            "in matrix notation: ∂f/∂vec(A) = I ⊗ xᵀ   (vec stacks rows)"]
 
 
 def test_hessian_of_a_vector_is_explained_per_entry():
@@ -94,7 +95,9 @@ def test_matrix_format():
     assert run.stdout.splitlines() == ["L = sum((A x − y)∘²)", "∂L/∂x = 2 Aᵀ (A x − y)"]
     assert einsdiff(*args, "--format", "matrix", "--hessian").stdout.splitlines()[-1] == "∂²L/∂x² = 2 Aᵀ A"
     run = einsdiff("Z[i,j] = A[i,k]*W[k,j] + B[j]", "--wrt", "W", *SEED_001, "--format", "matrix")
-    assert run.returncode == 2 and "no matrix notation for this expression: it has a tensor of 4 axes" in run.stderr
+    assert run.stdout.splitlines() == ["Z = A W + 𝟙 Bᵀ", "∂vec(Z)/∂vec(W) = A ⊗ I"]  # seed 001, row-major vec
+    run = einsdiff("Z[i,j] = W[j,i]", "--wrt", "W", "--shape", "W=3x2", "--format", "matrix")  # a commutation
+    assert run.returncode == 2 and "that is no Kronecker product; use ed.to_index_notation" in run.stderr
 
 
 def test_hessian_latex_and_einsum_formats():

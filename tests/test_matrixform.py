@@ -40,10 +40,10 @@ CASES = [  # (expression, its matrix notation), most from the notes' worked exam
 ]
 
 
-def numpy_value(expr, values):
+def numpy_value(expr, values, rows=None):
     namespace = {"np": np, "_op": lambda fn, v, p: OPS[fn].numpy(v, p), **values}
     with np.errstate(all="ignore"):
-        return eval(matrix_form(expr).code, namespace)  # noqa: S307 - code einsdiff wrote
+        return eval(matrix_form(expr, rows).code, namespace)  # noqa: S307 - code einsdiff wrote
 
 
 @pytest.mark.parametrize("expr, text", CASES, ids=[t for _, t in CASES])
@@ -55,9 +55,30 @@ def test_worked_examples(expr, text):
                                rtol=1e-12, atol=1e-12)
 
 
+KRONECKER = [  # (Jacobian, its rows, the matrix of its row-major flattening)
+    (ed.jacobian(A @ W + ed.var("Bias", (2,)), W), 2, "A ⊗ I"),  # seed 001
+    (ed.jacobian(A @ W, A), 2, "I ⊗ Wᵀ"),
+    (ed.jacobian(A @ x, A), 1, "I ⊗ xᵀ"),  # seed 003
+    (ed.jacobian(X @ X, X), 2, "X ⊗ I + I ⊗ Xᵀ"),
+    (ed.hessian(ed.sum((A @ W) ** 2), W), 2, "2 Aᵀ A ⊗ I"),
+    (ed.jacobian(ed.outer(x, x), x), 2, "I ⊗ x + x ⊗ I"),
+]
+
+
+@pytest.mark.parametrize("expr, rows, text", KRONECKER, ids=[t for _, _, t in KRONECKER])
+def test_jacobians_of_matrices_as_kronecker_products(expr, rows, text):
+    assert ed.to_matrix_notation(expr, name="J", rows=rows) == f"J = {text}"
+    values = bindings_for(variables(expr), seed=5)
+    want = ed.evaluate(expr, **values)
+    want = want.reshape(int(np.prod(want.shape[:rows])), -1)
+    np.testing.assert_allclose(numpy_value(expr, values, rows), want, rtol=1e-12, atol=1e-12)
+
+
 def test_what_matrices_cannot_say_is_refused():
     with pytest.raises(ed.OptionError, match=r"a tensor of 3 axes \(shape \(4, 4, 3\)\); use ed.to_index_notation"):
-        ed.to_matrix_notation(ed.jacobian(A @ x, A))
+        ed.to_matrix_notation(ed.jacobian(A @ x, A))  # without rows=, no flattening
+    with pytest.raises(ed.OptionError, match="that is no Kronecker product"):
+        ed.to_matrix_notation(ed.jacobian(W.T, W), rows=2)  # a commutation matrix
     with pytest.raises(ed.OptionError, match="needs an einsdiff expression"):
         ed.to_matrix_notation("A x")
     assert ed.to_matrix_notation(ed.grad(ed.sum((A @ x - y) ** 2), x), name="g") == "g = 2 Aᵀ (A x − y)"
@@ -71,13 +92,18 @@ def test_the_text_means_what_the_expression_computes(expr, seed):
     vs = variables(expr)
     values = bindings_for(vs, seed)
     scalar = expr if expr.ndim == 0 else ed.sum(expr)
-    for e in [expr, *(f(g, vs[0]) for f, g in ((ed.jacobian, expr), (ed.grad, scalar), (ed.hessian, scalar)) if vs)]:
+    cases = [(expr, None)] + [(f(g, vs[0]), rows) for f, g, rows in
+                              ((ed.jacobian, expr, expr.ndim), (ed.grad, scalar, 0), (ed.hessian, scalar, vs[0].ndim)) if vs]
+    for e, rows in cases:
+        rows = rows if e.ndim > 2 and rows else None
         try:
-            form = matrix_form(e)
+            form = matrix_form(e, rows)
         except ed.OptionError as err:
             assert "use ed.to_index_notation" in str(err)
             continue
         note(f"{form.text}\n{form.code}\n{e}")
         want = ed.evaluate(e, **{v.name: values[v.name] for v in variables(e)})
-        np.testing.assert_allclose(numpy_value(e, values), want, rtol=1e-9, atol=1e-9 * (1 + np.abs(want).max(initial=0)),
+        if rows:
+            want = want.reshape(int(np.prod(want.shape[:rows])), -1)
+        np.testing.assert_allclose(numpy_value(e, values, rows), want, rtol=1e-9, atol=1e-9 * (1 + np.abs(want).max(initial=0)),
                                    equal_nan=True)

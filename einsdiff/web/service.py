@@ -16,7 +16,7 @@ from ..derive import hessian, jacobian
 from ..errors import EinsdiffError, OptionError, ParseError
 from ..evaluate import evaluate
 from ..mathml import MathML, math as mathml, rows as table
-from ..matrixform import matrix_form
+from ..matrixform import derivative_notation
 from ..parse import formula_letters
 from ..printing import Latex, Text, aligned, definitions, render, shared
 from ..variables import variables
@@ -130,10 +130,9 @@ def derive(request: dict, limits: Limits) -> dict:
 
 
 def _matrix_notation(f, wrt, fname: str, derivative, order: int) -> str | None:
-    """∂L/∂x = 2 Aᵀ (A x − y), where vectors and matrices can say it."""
-    head = f"∂²{fname}/∂{wrt.name}²" if order == 2 else f"∂{fname}/∂{wrt.name}"
+    """∂L/∂x = 2 Aᵀ (A x − y) or ∂vec(Z)/∂vec(W) = A ⊗ I, where matrices can say it."""
     try:
-        return f"{head} = {matrix_form(derivative).text}"
+        return derivative_notation(f, wrt, derivative, order, fname)
     except OptionError:
         return None
 
