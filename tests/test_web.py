@@ -50,7 +50,7 @@ def test_seed_001_derivative(client):
     assert math.tag == "{http://www.w3.org/1998/Math/MathML}math"
     assert [mi.text for mi in math.iter("{http://www.w3.org/1998/Math/MathML}mi")][:6] == ["Z", "i", "j", "W", "k", "a"]
     assert answer["einsum"].startswith('t0 = einsum("ik->ijkj", A)')
-    assert answer["matrix_notation"] == "∂vec(Z)/∂vec(W) = A ⊗ I"  # the seed's 4×6 matrix is A ⊗ I₂
+    assert answer["matrix_notation"] == "∂vec(Z)/∂vec(W) = A ⊗ I   (vec stacks rows)"  # the 4×6 matrix is A ⊗ I₂
     assert answer["latex"] == r"\frac{\partial Z_{ij}}{\partial W_{ka}} = \delta_{ja} A_{ik}, \; j \in 1..2, \; a \in 1..2"
     namespace = {}
     exec(answer["numpy"], namespace)  # the copied code runs and gives the same matrix

@@ -132,9 +132,10 @@ def derive(request: dict, limits: Limits) -> dict:
 def _matrix_notation(f, wrt, fname: str, derivative, order: int) -> str | None:
     """∂L/∂x = 2 Aᵀ (A x − y) or ∂vec(Z)/∂vec(W) = A ⊗ I, where matrices can say it."""
     try:
-        return derivative_notation(f, wrt, derivative, order, fname)
+        text = derivative_notation(f, wrt, derivative, order, fname)
     except OptionError:
         return None
+    return f"{text}   (vec stacks rows)" if "vec(" in text else text
 
 
 def _clip(text: str, limits: Limits) -> str:
