@@ -32,6 +32,9 @@ print(f"  dZ/dW, shape {dZ_dW.shape}:", dZ_dW)
 J = ed.evaluate(ed.jacobian_matrix(Z, W), **values)
 print("  row-major 4x6 matrix:\n", J)
 assert J.tolist() == [[1, 0, 2, 0, 3, 0], [0, 1, 0, 2, 0, 3], [4, 0, 5, 0, 6, 0], [0, 4, 0, 5, 0, 6]]
+print("  in matrix notation:", ed.to_matrix_notation(dZ_dW, name="J", rows=2), "(row-major vec)")
+assert ed.to_matrix_notation(dZ_dW, name="J", rows=2) == "J = A ⊗ I"
+assert np.array_equal(J, np.kron(A_val, np.eye(2)))
 J_F = ed.evaluate(ed.jacobian_matrix(Z, W, order="F"), **values)
 print("  column-major (order='F') = I ⊗ A:\n", J_F)
 assert np.array_equal(J_F, np.kron(np.eye(2), A_val))

@@ -19,6 +19,8 @@ J = ed.jacobian(A @ x, A)
 print(f"d(Ax)/dA, shape M x (M x N) = {J.shape}:", J)
 print(ed.evaluate(J, **values), "\n")
 assert np.array_equal(ed.evaluate(J, **values), np.einsum("ik,l->ikl", np.eye(M), x_val))
+print("  flattened row-major:", ed.to_matrix_notation(J, name="d(Ax)/dvec(A)", rows=1), "\n")
+assert ed.to_matrix_notation(J, rows=1) == "f = I ⊗ xᵀ"
 
 g = A @ x - y
 f = g @ g
@@ -28,6 +30,10 @@ print("  df/dA:", ed.grad(f, A))
 print("  df/dx:", ed.grad(f, x))
 assert np.allclose(ed.evaluate(ed.grad(f, A), **values), 2 * np.outer(r, x_val), rtol=1e-14)
 assert np.allclose(ed.evaluate(ed.grad(f, x), **values), 2 * A_val.T @ r, rtol=1e-14)
+print("  in matrix notation:", ed.to_matrix_notation(ed.grad(f, A), name="df/dA"), "and",
+      ed.to_matrix_notation(ed.grad(f, x), name="df/dx"))
+assert ed.to_matrix_notation(ed.grad(f, A)) == "f = 2 (A x − y) xᵀ"
+assert ed.to_matrix_notation(ed.grad(f, x)) == "f = 2 Aᵀ (A x − y)"
 
 # the chain rule by hand: df/dA_ij = sum_k df/dg_k dg_k/dA_ij, one contraction over k
 gv = ed.var("g", (M,))
