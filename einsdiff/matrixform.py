@@ -6,10 +6,10 @@ of chains: every summed index joins two factors. Then a chain that ends at the o
 a product ``A B x``, one that ends at two vectors a scalar ``xᵀ A y``, a closed one a
 trace. An index shared by three factors (an elementwise product) is split by writing a
 vector on it as ``diag(v)``; ``diag(u) v`` then reads ``u ⊙ v``. An index summed in one
-factor only is a product with the ones vector ``𝟙``. A Jacobian of matrices (4 axes) whose
-network splits in two is, flattened row-major, a Kronecker product ``X ⊗ Y``. What cannot be written so (a tensor
-of three axes, an index in three matrices) raises :class:`OptionError`: index notation
-says it.
+factor only is a product with the ones vector ``𝟙``. A Jacobian of matrices (3 or 4 axes)
+whose network splits in two is, flattened row-major, a Kronecker product ``X ⊗ Y``. What
+cannot be written so (a commutation matrix, an index in three matrices) raises
+:class:`OptionError`: index notation says it.
 
 Each piece also carries NumPy code, which the tests evaluate against ``ed.evaluate``.
 """
@@ -67,8 +67,9 @@ def _product(factors: list[_M], ndim: int) -> _M:
     for f in reversed(factors[:-1]):
         if f.vector is not None and ndim == 1:
             u = f.vector  # a product inside ⊙ gets brackets: y ⊙ (A x)
-            acc = _M(f"{u.atom().text if u.level < 2 else u.text} ⊙ {acc.atom().text if acc.level == 1 else acc.factor().text}",
-                     f"{u.atom().code} * {acc.atom().code}", 1, 0)
+            left = u.atom().text if u.level < 2 else u.text
+            right = acc.atom().text if acc.level == 1 else acc.factor().text
+            acc = _M(f"{left} ⊙ {right}", f"{u.atom().code} * {acc.atom().code}", 1, 0)
         else:
             acc = _M(f"{f.factor().text} {acc.factor().text}", f"{f.atom().code} @ {acc.atom().code}", ndim, 1)
     return _M(acc.text, acc.code, ndim, acc.level, acc.vector if len(factors) == 1 else None)
