@@ -183,6 +183,9 @@ class _Converter:
             return self._add_parts([self.kronecker(t, rows) for t in node.terms], node.coeffs)
         if not isinstance(node, Contract):
             raise _Unsupported(f"a tensor of {node.ndim} axes (shape {node.shape}) that is not a product")
+        scaled = self._row_scale(node, rows)
+        if scaled is not None:
+            return scaled
         # kron(X, Y)[(r1, r2), (c1, c2)] = X[r1,c1] Y[r2,c2]; with one axis fewer, X or Y is a vector.
         splits = {(2, 2): [((0, 2), (1, 3))], (2, 1): [((0, 2), (1,)), ((0,), (1, 2))],
                   (1, 2): [((0, 1), (2,)), ((1,), (0, 2))]}[rows, cols]
@@ -201,7 +204,31 @@ class _Converter:
                     else _M(_transpose(m).text, f"{m.atom().code}[None, :]", 1, 2)
             factors.append(m)
         x, y = factors
-        return _M(f"{x.factor().text} ⊗ {y.factor().text}", f"np.kron({x.atom().code}, {y.atom().code})", 2, 1)
+        # Level 0: as a factor it gets brackets, diag(v) (A ⊗ I), since ⊗ binds looser than juxtaposition.
+        return _M(f"{x.factor().text} ⊗ {y.factor().text}", f"np.kron({x.atom().code}, {y.atom().code})", 2, 0)
+
+    def _row_scale(self, node: Contract, rows: int) -> _M | None:
+        """diag(vec(G)) (the rest): a factor on exactly the row indices scales each row (the
+        Jacobian of an elementwise function of A W is diag(vec(1 − tanh(A W)∘²)) (A ⊗ I))."""
+        row_indices = node.output[:rows]
+        if len(set(row_indices)) < rows:
+            return None
+        for k, idx in enumerate(node.inputs):
+            if set(idx) != set(row_indices) or len(idx) != rows:
+                continue
+            g = self.convert(node.operands[k])
+            if rows == 2 and idx != row_indices:
+                g = _transpose(g)
+            rest = Contract(node.operands[:k] + node.operands[k + 1:], node.inputs[:k] + node.inputs[k + 1:],
+                            node.output, node.sizes)
+            try:
+                inner = self.kronecker(rest, rows)
+            except _Unsupported:
+                return None
+            vec = g.text if rows == 1 else f"vec({g.text})"
+            return _M(f"diag({vec}) {inner.factor().text}",
+                      f"np.diag(np.ravel({g.code})) @ {inner.atom().code}", 2, 1)
+        return None
 
     @staticmethod
     def _split_network(node: Contract, first, second):

@@ -60,7 +60,9 @@ KRONECKER = [  # (Jacobian, its rows, the matrix of its row-major flattening)
     (ed.jacobian(A @ W, A), 2, "I ⊗ Wᵀ"),
     (ed.jacobian(A @ x, A), 1, "I ⊗ xᵀ"),  # seed 003
     (ed.jacobian(X @ X, X), 2, "X ⊗ I + I ⊗ Xᵀ"),
-    (ed.hessian(ed.sum((A @ W) ** 2), W), 2, "2 Aᵀ A ⊗ I"),
+    (ed.hessian(ed.sum((A @ W) ** 2), W), 2, "2 (Aᵀ A ⊗ I)"),
+    (ed.jacobian(ed.tanh(A @ W), W), 2, "diag(vec(𝟙 𝟙ᵀ − tanh(A W)∘²)) (A ⊗ I)"),  # a layer's Jacobian
+    (ed.jacobian(ed.tanh(A @ x), A), 1, "diag(𝟙 − tanh(A x)∘²) (I ⊗ xᵀ)"),
     (ed.jacobian(ed.outer(x, x), x), 2, "I ⊗ x + x ⊗ I"),
 ]
 
