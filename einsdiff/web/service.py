@@ -72,10 +72,8 @@ def derive(request: dict, limits: Limits) -> dict:
     A derivative can be exponentially longer than its formula (nested functions): past
     ``limits.typeset_chars`` it comes as text only, and long texts are clipped."""
     f, wrt, fname, free, dnames, order, derivative = _derivative(request, limits)
-    text, style = Text(), MathML()
+    text, style, latex = Text(), MathML(), Latex()
     letters = formula_letters(_formula(request, limits))[2]  # summed indices named as the user wrote them
-
-    latex = Latex()
 
     def den(s):
         d = {text: "∂", latex: "\\partial "}.get(s, "<mo>∂</mo>")
