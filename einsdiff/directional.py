@@ -13,7 +13,7 @@ from __future__ import annotations
 from .build import as_expr
 from .derive import _check_f, _check_wrt, grad, jacobian
 from .errors import NotScalarError, ShapeError
-from .expr import Add, Call, Contract, Expr, Materialize, Var, is_zero, zero
+from .expr import Add, Call, Contract, Expr, Materialize, Var, bare, is_zero, zero
 from .functions import where_node
 from .simplify import add, contract, distribute, substitute
 
@@ -116,7 +116,7 @@ def _distribute(e: Contract, n: int) -> Add | None:
     """e as a sum over the terms of its first operand that is a sum carrying a diagonal index."""
     diagonal = set(e.output[n:])
     for k, (op, idx) in enumerate(zip(e.operands, e.inputs, strict=True)):
-        inner = op.arg if isinstance(op, Materialize) else op
+        inner = bare(op)
         if isinstance(inner, Add) and inner.terms and diagonal & set(idx):
             return distribute(e, k)
     return None

@@ -24,7 +24,7 @@ import opt_einsum
 from .backends import Backend, get_backend, placement
 from .config import config
 from .errors import BindingError, MemoryLimitError, OperandError, OptionError
-from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var
+from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var, bare
 from .functions import FUNCTIONS
 from .ops import OPS
 from .paths import contraction
@@ -314,13 +314,13 @@ def _distribute_cheap_sums(outputs: tuple[Expr, ...]) -> tuple[Expr, ...]:
     costs fewer flops, and the sum, a pass over memory, is never made: the Hessian of
     logsumexp(Ax) is (A − 𝟙 pᵀA)ᵀ diag(p) A, whose terms are a Gram form (syrk) and a
     rank-one product."""
-    readers = collections.Counter(_bare(c) for n in topological(outputs) for c in children(n))
+    readers = collections.Counter(bare(c) for n in topological(outputs) for c in children(n))
 
     def rewrite(node: Expr) -> Expr | None:
         if not isinstance(node, Contract):
             return None
         for k, op in enumerate(node.operands):
-            inner = _bare(op)
+            inner = bare(op)
             if isinstance(inner, Add) and len(inner.terms) > 1 and readers[inner] == 1:
                 split = distribute(node, k)
                 after = sum(plan_contract(t).flops if isinstance(t, Contract) else t.size for t in split.terms)
@@ -329,10 +329,6 @@ def _distribute_cheap_sums(outputs: tuple[Expr, ...]) -> tuple[Expr, ...]:
         return None
 
     return _rewrite(outputs, rewrite)
-
-
-def _bare(node: Expr) -> Expr:
-    return node.arg if isinstance(node, Materialize) else node
 
 
 def _placed(term: Expr, add: Add) -> bool:

@@ -21,7 +21,7 @@ import numpy as np
 from .derive import _check_f, _check_wrt, jacobian
 from .errors import OperandError, OptionError
 from .evaluate import evaluate
-from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Var
+from .expr import Add, Call, Const, Contract, Expr, Map, Var, bare
 from .matrixform import derivative_notation
 from .ops import OPS
 from .printing import _LETTERS, Latex, Text, _fmt_number, render
@@ -143,8 +143,7 @@ class _Explainer:
         if self.wrt not in variables(node):
             self.say("constant", f"{dl} = 0", f"{self.n.m(label)} does not depend on {self.wrt.name}")
             return
-        while isinstance(node, Materialize):
-            node = node.arg
+        node = bare(node)
         if node == self.wrt:
             deltas = " ".join(self.n.style.delta(a, b) for a, b in zip(names, self.dnames, strict=True))
             self.say("derivative of a variable", f"{dl} = {deltas or '1'}",
@@ -200,7 +199,7 @@ class _Explainer:
         """The function's rule for ∂label/∂(each argument), then the chain rule through the arguments."""
         rule = _RULES[node.fn]
         note = self.n.m(rule.latex) if self.n.latex else rule.text
-        args = [_bare(arg) for arg in node.args]
+        args = [bare(arg) for arg in node.args]
         dependent = [k for k, arg in enumerate(args) if self.wrt in variables(arg) and k not in rule.constant_in]
         if not dependent:
             self.say(rule.name, f"{dl} = 0", note)
@@ -234,7 +233,7 @@ class _Explainer:
     def where(self, node: Call, dl: str, names) -> None:
         """d where(m, a, b) = where(m, da, db): each branch's derivative where it is chosen."""
         rule = _RULES["where"]
-        mask, *branches = (_bare(arg) for arg in node.args)
+        mask, *branches = (bare(arg) for arg in node.args)
         parts, through = [], []
         for branch in branches:
             if self.wrt not in variables(branch):
@@ -432,12 +431,6 @@ def _partial(node: Call, k: int) -> Expr:
     probe = Var("∂", node.args[k].shape)  # a name no variable has
     own = Call(node.fn, node.args[:k] + (probe,) + node.args[k + 1:], node.param, node.shape)
     return substitute(jacobian(own, probe), {probe: node.args[k]})
-
-
-def _bare(node: Expr) -> Expr:
-    while isinstance(node, Materialize):
-        node = node.arg
-    return node
 
 
 def _names(given, shape, what: str, taken: set, start: str = _LETTERS) -> tuple[str, ...]:

@@ -323,5 +323,12 @@ def zero(shape) -> Add:
     return Add((), (), tuple(shape))
 
 
+def bare(e: Expr) -> Expr:
+    """``e`` without the Materialize markers around it: the value it stands for."""
+    while isinstance(e, Materialize):
+        e = e.arg
+    return e
+
+
 def is_zero(e: Expr) -> bool:
     return isinstance(e, Add) and not e.terms

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import OptionError
-from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Var
+from .expr import Add, Call, Const, Contract, Expr, Map, Var, bare
 from .printing import _fmt_number, _scaled
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|𝟙")
@@ -93,7 +93,7 @@ class _Converter:
         self.done: dict[Expr, _M] = {}
 
     def convert(self, node: Expr) -> _M:
-        node = node.arg if isinstance(node, Materialize) else node
+        node = bare(node)
         if node not in self.done:
             if node.ndim > 2:
                 raise _Unsupported(f"a tensor of {node.ndim} axes (shape {node.shape})")
@@ -172,7 +172,7 @@ class _Converter:
         """A tensor of 3 or 4 axes, ``rows`` of them row axes, flattened row-major into a
         matrix: a sum of products X[r1,c1] Y[r2,c2] is X ⊗ Y (a missing axis makes Y a
         column or a row vector)."""
-        node = node.arg if isinstance(node, Materialize) else node
+        node = bare(node)
         cols = node.ndim - rows
         if node.ndim not in (3, 4) or not (1 <= rows <= 2 and 1 <= cols <= 2):
             raise _Unsupported(f"a tensor of {node.ndim} axes (shape {node.shape})")
@@ -267,11 +267,11 @@ class _Converter:
         scalars: list[_M] = []
         slots: list[tuple[_M, list[int]]] = []
         for op, idx in zip(node.operands, node.inputs, strict=True):
-            bare = op.arg if isinstance(op, Materialize) else op
-            if isinstance(bare, Add) and _scaled(bare):  # 2 Aᵀ (A x − y), not Aᵀ (2 A x − 2 y)
-                common = abs(bare.coeffs[0])
+            inner = bare(op)
+            if isinstance(inner, Add) and _scaled(inner):  # 2 Aᵀ (A x − y), not Aᵀ (2 A x − 2 y)
+                common = abs(inner.coeffs[0])
                 scalars.append(_M(_fmt_number(common), repr(common), 0, 2))
-                op = Add(bare.terms, tuple(c / common for c in bare.coeffs), bare.shape)
+                op = Add(inner.terms, tuple(c / common for c in inner.coeffs), inner.shape)
             m = self.convert(op)
             if not idx:
                 scalars.append(m)

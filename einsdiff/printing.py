@@ -18,8 +18,9 @@ from __future__ import annotations
 import collections
 import itertools
 
-from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var
+from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var, bare
 from .ops import OPS
+from .variables import children, topological, variables
 
 _LETTERS = "ijklmnpqrstuvwabcdefgh"
 # Functions of whole tensors whose result is indexed like a tensor: inv(X)[i,j].
@@ -170,7 +171,7 @@ class _Printer:
         self.letters: dict[str, tuple[str, ...]] = {}  # each variable's axes as a formula wrote them
 
     def show(self, node: Expr, names: tuple[str, ...]) -> str:
-        name = self.named.get(_bare(node))
+        name = self.named.get(bare(node))
         if name is not None:
             self.anchored.update(names)
             self.emitted.update(names)
@@ -238,7 +239,7 @@ class _Printer:
     def _axis_letters(self, node: Expr, axis: int, depth: int) -> list[str]:
         """The letters written on the variable axes that ``node``'s ``axis`` comes from,
         through elementwise functions, sums and contractions (a few levels deep)."""
-        node = _bare(node)
+        node = bare(node)
         if isinstance(node, Var):
             written = self.letters.get(node.name, ())
             return [written[axis]] if len(written) == node.ndim else []
@@ -349,7 +350,7 @@ class _Printer:
 
     def _factor(self, op: Expr, text: str) -> str:
         """Parenthesize a sum that stands as a factor of a product."""
-        op = _bare(op)
+        op = bare(op)
         if not isinstance(op, Add) or not op.terms or op in self.named:
             return text
         return text if _scaled(op) else self.paren(text)  # "2 (a - b)" is already a product
@@ -363,7 +364,7 @@ def _numbers_first(pairs, named):
         return pairs, 1.0
     kept, number = [], 1.0
     for op, idx in pairs:
-        inner = _bare(op)
+        inner = bare(op)
         if inner in named:
             kept.append((op, idx))
             continue
@@ -388,12 +389,10 @@ def shared(expr: Expr, min_size: int = 4) -> dict[Expr, str]:
     they are defined): those the written-out formula would repeat, of ``min_size`` nodes or
     more. A derivative reuses its function's intermediates (tanh(u) in 1 - tanh(u)²), so
     written out it can grow exponentially with depth while its DAG stays small."""
-    from .variables import children, topological, variables
-
     def inner(node):
-        return tuple(_bare(c) for c in children(node))
+        return tuple(bare(c) for c in children(node))
 
-    root = _bare(expr)
+    root = bare(expr)
     order = topological([root], inner)  # children first
     size = {}
     for node in order:
@@ -508,22 +507,16 @@ def render(expr: Expr, indices, style: Text, avoid=(), named=None, letters=None)
     return free, _unwrap(body, style), legend
 
 
-def _bare(node: Expr) -> Expr:
-    while isinstance(node, Materialize):
-        node = node.arg
-    return node
-
-
 def _tensor_like(node: Expr, named=()) -> bool:
     """Printed with its indices in one bracket, as a tensor: X[i,j], inv(X)[i,j], t1[i,j]."""
-    node = _bare(node)
+    node = bare(node)
     return (isinstance(node, Var | Const) or node in named
             or (isinstance(node, Call) and node.fn in _TENSOR_FUNCTIONS))
 
 
 def _whole(node: Expr, named=()) -> bool:
     """Printed as a whole tensor, with no indices: a variable, inv(X), det(solve(A, B)), t1."""
-    node = _bare(node)
+    node = bare(node)
     return node in named or (_tensor_like(node) and (not isinstance(node, Call)
                                                     or all(_whole(arg, named) for arg in node.args)))
 

@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Hashable, Mapping, Sequence
 
 from .errors import OperandError, ShapeError
-from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var, is_zero, zero
+from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var, bare, is_zero, zero
 from .ops import apply
 from .variables import topological
 
@@ -183,7 +183,7 @@ def add(terms: Sequence[Expr], coeffs: Sequence[float], shape: tuple[int, ...]) 
 
 def distribute(e: Contract, k: int) -> Add:
     """``e`` as the sum over the terms of its operand ``k`` (a sum): Σ_t c_t e[operand k = t]."""
-    inner = e.operands[k].arg if isinstance(e.operands[k], Materialize) else e.operands[k]
+    inner = bare(e.operands[k])
     sizes = dict(enumerate(e.sizes))
     terms = []
     for t in inner.terms:
