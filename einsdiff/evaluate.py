@@ -319,13 +319,16 @@ def _distribute_cheap_sums(outputs: tuple[Expr, ...]) -> tuple[Expr, ...]:
     def rewrite(node: Expr) -> Expr | None:
         if not isinstance(node, Contract):
             return None
-        for k, op in enumerate(node.operands):
-            inner = bare(op)
-            if isinstance(inner, Add) and len(inner.terms) > 1 and readers[inner] == 1:
-                split = distribute(node, k)
-                after = sum(plan_contract(t).flops if isinstance(t, Contract) else t.size for t in split.terms)
-                if after < plan_contract(node).flops:  # and the sum's pass over memory is saved too
-                    return split
+        sums = [k for k, op in enumerate(node.operands)
+                if isinstance(bare(op), Add) and len(bare(op).terms) > 1 and readers[bare(op)] == 1]
+        if not sums:
+            return None
+        before = plan_contract(node).flops
+        for k in sums:
+            split = distribute(node, k)
+            after = sum(plan_contract(t).flops if isinstance(t, Contract) else t.size for t in split.terms)
+            if after < before:  # and the sum's pass over memory is saved too
+                return split
         return None
 
     return _rewrite(outputs, rewrite)

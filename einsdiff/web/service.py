@@ -71,9 +71,8 @@ def derive(request: dict, limits: Limits) -> dict:
     einsum form, NumPy code, and the derivative as a matrix at the given (or random) values.
     A derivative can be exponentially longer than its formula (nested functions): past
     ``limits.typeset_chars`` it comes as text only, and long texts are clipped."""
-    f, wrt, fname, free, dnames, order, derivative = _derivative(request, limits)
+    f, wrt, fname, free, dnames, order, derivative, letters = _derivative(request, limits)
     text, style, latex = Text(), MathML(), Latex()
-    letters = formula_letters(_formula(request, limits))[2]  # summed indices named as the user wrote them
 
     def den(s):
         d = {text: "∂", latex: "\\partial "}.get(s, "<mo>∂</mo>")
@@ -145,7 +144,7 @@ def _clip(text: str, limits: Limits) -> str:
 
 def check(request: dict, limits: Limits) -> dict:
     """The derivative against central finite differences at random inputs."""
-    f, wrt, _, _, _, order, derivative = _derivative(request, limits)
+    f, wrt, _, _, _, order, derivative, _ = _derivative(request, limits)
     work = derivative.size * (math.prod(wrt.shape) if order == 2 else 1)
     if work > limits.check_entries:
         raise RequestError(f"the numeric check of a derivative with {derivative.size:,} entries would take "
@@ -170,16 +169,17 @@ def error_answer(err: EinsdiffError) -> dict:
 
 def _derivative(request: dict, limits: Limits):
     formula = _formula(request, limits)
-    formula_letters(formula)  # a syntax error first: it marks a position in the formula
+    # A syntax error first (it marks a position); the letters name summed indices as typed.
+    letters = formula_letters(formula)[2]
     wrt_name = _field(request, "wrt", str)
     order = _field(request, "order", int, 1)
     if order not in (1, 2):
         raise RequestError(f"order {order}: the playground gives the first (1) or second (2) derivative")
     sizes = _shapes(request, limits)
-    f, wrt, fname, out, letters = cli.build_formula(formula, wrt_name, sizes)
+    f, wrt, fname, out, wrt_letters = cli.build_formula(formula, wrt_name, sizes)
     derivative = hessian(f, wrt) if order == 2 else jacobian(f, wrt)
-    free, dnames = cli.index_names(f, wrt, out, letters, order)
-    return f, wrt, fname, free, dnames, order, derivative
+    free, dnames = cli.index_names(f, wrt, out, wrt_letters, order)
+    return f, wrt, fname, free, dnames, order, derivative, letters
 
 
 def _formula(request: dict, limits: Limits) -> str:
