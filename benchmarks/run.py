@@ -51,10 +51,7 @@ def worker(task_key: str, system: str, budget: float) -> dict:
     if system != "numpy":  # the first call measures deriving/tracing and planning, not importing
         for module in {"einsdiff-jax": ["einsdiff", "jax"]}.get(system, [system]):
             __import__(module)
-    if os.environ.get("EINSDIFF_BENCH_NO_TRACE"):  # the jax backend step by step, for comparison
-        import einsdiff.backends
-
-        einsdiff.backends._Jax.traced = False
+    switch_off(os.environ.get("EINSDIFF_BENCH_WITHOUT", ""))
     fn = task.builders[system](inputs)
     t0 = time.perf_counter()
     got = fn()
@@ -94,6 +91,23 @@ def worker(task_key: str, system: str, budget: float) -> dict:
     return dict(task=task_key, system=system, first_ms=first * 1e3, median_ms=statistics.median(times) * 1e3,
                 peak_bytes=peak, in_bytes=in_bytes, out_bytes=out_bytes, max_rel_err=err, shapes_ok=shapes_ok,
                 reps=len(times))
+
+
+def switch_off(features: str) -> None:
+    """For before/after comparisons in one run: EINSDIFF_BENCH_WITHOUT=trace,inverse,distribute
+    runs the jax backend step by step, solves without the shared inverse, sums undistributed."""
+    import importlib
+
+    evaluate = importlib.import_module("einsdiff.evaluate")
+    for feature in filter(None, features.split(",")):
+        if feature == "trace":
+            importlib.import_module("einsdiff.backends")._Jax.traced = False
+        elif feature == "inverse":
+            evaluate._reuse_inverses = lambda outputs: outputs
+        elif feature == "distribute":
+            evaluate._distribute_cheap_sums = lambda outputs: outputs
+        else:
+            raise SystemExit(f"EINSDIFF_BENCH_WITHOUT: unknown feature {feature!r} (trace, inverse, distribute)")
 
 
 def run_pair(task_key: str, system: str, budget: float) -> dict:
