@@ -50,6 +50,16 @@ class ParseError(EinsdiffError, ValueError):
         super().__init__(f"{message} (column {position + 1}){where}")
 
 
+class UnknownVariableError(ParseError):
+    """A formula names a variable whose shape was not given; ``name`` is that variable and
+    ``ndim`` the number of indices the formula gives it (front ends phrase the fix their way)."""
+
+    def __init__(self, name: str, ndim: int, formula: str = "", position: int = 0):
+        self.name, self.ndim = name, ndim
+        example = "(" + ", ".join(str(n) for n in (3, 4, 5, 6)[:ndim]) + ("," if ndim == 1 else "") + ")"
+        super().__init__(f"unknown variable {name!r}; pass its shape, e.g. {name}={example}", formula, position)
+
+
 class EvaluationError(EinsdiffError, ArithmeticError):
     """A function is undefined at the values given: a singular matrix to ``inv``, a
     non-positive determinant to ``logdet``."""

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import build, matrix
-from .errors import EinsdiffError, ParseError, ShapeError
+from .errors import EinsdiffError, ParseError, ShapeError, UnknownVariableError
 from .expr import Expr, Var
 from .functions import solve_node
 from .ops import OPS, apply
@@ -527,9 +527,7 @@ class _Lowering:
     def variable(self, node: Ref) -> Var:
         var = self.variables.get(node.name)
         if var is None:
-            raise self.error(
-                f"unknown variable {node.name!r}; pass its shape, e.g. {node.name}=(3, 4)", node.pos
-            )
+            raise UnknownVariableError(node.name, len(node.indices), self.formula, node.pos)
         return var
 
     def indexed(self, expr: Expr, what: str, indices, out: tuple[str, ...], pos: int) -> _Indexed:
