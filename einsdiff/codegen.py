@@ -116,74 +116,37 @@ def _check_expr(expr, what: str) -> Expr:
     return expr
 
 
-def to_einsum(expr: Expr) -> str:
-    """The einsum calls that evaluate ``expr``: one line per intermediate, for reading.
+def to_einsum(expr: Expr, name: str = "f") -> str:
+    """The NumPy lines that evaluate ``expr``, one per intermediate, for reading and running.
 
-    Einsum equations here go beyond numpy's in two ways, as the IR does: a letter
-    repeated after ``->`` places the result on that diagonal (a Kronecker delta), and a
-    letter after ``->`` that no operand carries broadcasts; a trailing comment gives the
-    size of such letters. ``C0, C1, ...`` name constant arrays.
+    They run as printed once the variables are bound: ``exec(text, {"A": ..., "x": ...})``
+    leaves the value in ``name``. A Kronecker delta is written as the evaluator computes
+    it, onto a diagonal view of a zeroed array; an index no operand carries broadcasts.
 
     >>> import einsdiff as ed
     >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
     >>> print(ed.to_einsum(ed.tanh(A @ x).sum()))
-    t0 = einsum("ij,j->i", A, x)
-    t1 = tanh(t0)
-    t2 = einsum("i->", t1)
-    return t2
+    import numpy as np
+    t0 = np.einsum("ij,j->i", A, x)
+    t1 = np.tanh(t0)
+    t2 = np.einsum("i->", t1)
+    f = t2
     >>> print(ed.to_einsum(ed.jacobian(A @ x, A)))
-    t0 = einsum("j->iij", x)  # i:2
-    return t0
+    import numpy as np
+    t0 = np.zeros((2, 2, 3))
+    np.einsum("iij->ij", t0)[...] = x  # a view of the diagonal
+    f = t0
     """
     _check_expr(expr, "to_einsum's argument")
-    names: dict[Expr, str] = {}
-    lines: list[str] = []
-    count = {"C": 0, "t": 0}
-
-    def fresh(stem: str) -> str:
-        count[stem] += 1
-        return f"{stem}{count[stem] - 1}"
-
+    _check_name(name, "the result's name")
+    names = {v.name for v in variables(expr)}
+    if name in names or name in _reserved():
+        raise OperandError(f"the result's name {name!r} would hide a name the lines use; pick another")
+    writer = _NumpyWriter(names | {name} | _reserved(), plain=True)
     for node in topological([expr]):
-        if isinstance(node, Var):
-            names[node] = node.name
-        elif isinstance(node, Materialize):
-            names[node] = names[node.arg]
-        elif isinstance(node, Const) and node.ndim == 0:
-            names[node] = _number(node.value) if node.value.dtype.kind == "f" else repr(node.value.item())
-        elif isinstance(node, Const):
-            names[node] = fresh("C")
-            lines.append(f"{names[node]} = const(shape={node.shape})")
-        else:
-            names[node] = fresh("t")
-            lines.append(f"{names[node]} = {_einsum_text(node, names)}")
-    return "\n".join(lines + [f"return {names[expr]}"])
-
-
-def _einsum_text(node: Expr, names: Mapping[Expr, str]) -> str:
-    """The right-hand side of ``node``'s line in :func:`to_einsum`."""
-    if isinstance(node, Map):
-        arg = names[node.arg]
-        return f"power({arg}, {_number(node.param)})" if node.fn == "power" else f"{node.fn}({arg})"
-    if isinstance(node, Reshape):
-        return f"reshape({names[node.arg]}, {node.shape})"
-    if isinstance(node, Call):
-        axes = f", axes={_tuple(node.param)}" if node.param else ""
-        return f"{node.fn}({', '.join(names[a] for a in node.args)}{axes})"
-    if isinstance(node, Add):
-        if not node.terms:
-            return f"zeros({node.shape})"
-        return _linear_combination([names[t] for t in node.terms], node.coeffs)
-    if isinstance(node, Contract):
-        e = _as_einsum(node)
-        equation = ",".join(e.word(idx) for idx in e.inputs) + "->" + e.word(node.output)
-        factor = _summed_factor(node)
-        text = f'{f"{factor} * " if factor != 1 else ""}einsum("{equation}"'
-        text += "".join(f", {names[op]}" for op in e.operands) + ")"
-        carried = {i for idx in node.inputs for i in idx}
-        unseen = [i for i in dict.fromkeys(node.output) if i not in carried]
-        return text + (f"  # {', '.join(f'{e.letter[i]}:{node.sizes[i]}' for i in unseen)}" if unseen else "")
-    raise TypeError(f"cannot write a {type(node).__name__} as einsum calls")
+        writer.write(node)
+    sections = ["import numpy as np", *writer.constants, *writer.helpers, *writer.lines, f"{name} = {writer.names[expr]}"]
+    return "\n".join(section.rstrip("\n") for section in sections)
 
 
 _RETURNS = {"single": "{}", "tuple": "({})", "dict": "a dict of {}"}
@@ -249,8 +212,9 @@ class _NumpyWriter:
     """The body of a generated function, one line per node, and the module-level
     definitions (constants, helper functions) that the body uses."""
 
-    def __init__(self, taken: set[str]):
+    def __init__(self, taken: set[str], plain: bool = False):
         self.taken = taken  # names the body must not assign or shadow
+        self.plain = plain  # for reading: float64 arrays, no precomputed contraction orders
         self.next_number: dict[str, int] = {}
         self.lines: list[str] = []
         self.constants: list[str] = []
@@ -279,7 +243,7 @@ class _NumpyWriter:
         if isinstance(node, Var):
             self.names[node] = node.name
         elif isinstance(node, Const):
-            self.names[node] = self.fresh("_C", numbered=True)
+            self.names[node] = self.fresh("C" if self.plain else "_C", numbered=True)
             self.constants.append(f"{self.names[node]} = {_array_literal(node.value)}")
             self.shared_views.add(self.names[node])
         elif isinstance(node, Materialize):
@@ -307,6 +271,8 @@ class _NumpyWriter:
             raise TypeError(f"cannot write a {type(node).__name__} as NumPy code")
 
     def zeros(self, shape) -> str:
+        if self.plain:
+            return f"np.zeros({shape})"
         self.uses_dtype = True
         return f"np.zeros({shape}, dtype={self.dtype})"
 
@@ -344,8 +310,9 @@ class _NumpyWriter:
             operator = "+=" if into else "="
             self.lines.append(f'np.einsum("{view}", {target})[...] {operator} {core}  # a view of the diagonal')
         elif not term.operands:
-            self.uses_dtype = True
-            self.assign(node, f"np.full({term.shape}, {core}, dtype={self.dtype})")
+            self.uses_dtype = not self.plain
+            dtype = ", dtype=float" if self.plain else f", dtype={self.dtype}"
+            self.assign(node, f"np.full({term.shape}, {core}{dtype})")
         elif absent:
             # Broadcast: new axes where absent indices follow a carried one (leading ones come free).
             positions = [p for p, i in enumerate(term.output) if i in carried]
@@ -369,7 +336,7 @@ class _NumpyWriter:
             return args[0] if e.inputs[0] == kept else _np_einsum(equation, args)
         path, info = contraction_path(equation, [op.shape for op in e.operands])
         if len(e.letter) <= len(_ASCII_LETTERS):
-            return _np_einsum(equation, args, path)
+            return _np_einsum(equation, args, "greedy" if self.plain else path)
         # Too many indices for one np.einsum call: one call per step of the path, each
         # with letters of its own (opt_einsum lists a step's operands as it pops them).
         for step in info.contraction_list:
@@ -383,10 +350,20 @@ class _NumpyWriter:
         return args[0]
 
 
+def _reserved() -> set[str]:
+    """Names generated code uses for itself: numpy, the input check and the helper functions."""
+    return {"np", _helper_name(_INPUT_HELPER)} | {
+        _helper_name(entry.helper) for entry in (*OPS.values(), *FUNCTIONS.values()) if entry.helper
+    }
+
+
 def _np_einsum(equation: str, args: list[str], path=None) -> str:
-    """An ``np.einsum`` call; with ``path``, in that order (BLAS where it applies, no search)."""
-    if path is None or len(args) == 1:
+    """An ``np.einsum`` call; with ``path``, in that order (BLAS where it applies, no search),
+    or with numpy's own search where ``path`` names one."""
+    if path is None or len(args) == 1 or (isinstance(path, str) and len(args) == 2):
         return f'np.einsum("{equation}", {", ".join(args)})'
+    if isinstance(path, str):
+        return f'np.einsum("{equation}", {", ".join(args)}, optimize="{path}")'
     path_text = repr(["einsum_path", *(tuple(int(k) for k in step) for step in path)])
     return f'np.einsum("{equation}", {", ".join(args)}, optimize={path_text})'
 
@@ -431,9 +408,7 @@ def to_numpy_code(exprs, name: str = "f") -> str:
     _check_name(name, "the function name")
     outputs = _outputs(exprs, name)
     inputs = sorted(variables(*outputs.exprs), key=lambda v: v.name)
-    reserved = {"np", _helper_name(_INPUT_HELPER)} | {
-        _helper_name(entry.helper) for entry in (*OPS.values(), *FUNCTIONS.values()) if entry.helper
-    }
+    reserved = _reserved()
     if name in reserved:
         raise OperandError(f"the function name {name!r} would hide a name the generated code uses; pick another")
     for v in inputs:
