@@ -291,7 +291,7 @@ def _make(name: str, chunks):
 
 def get_backend(name: str, chunks=None) -> Backend:
     """The backend called ``name``; ``chunks`` (dask only) sets the chunk size of inputs given as numpy arrays."""
-    if name not in ("numpy", "jax", "torch", "cupy", "dask"):
+    if not isinstance(name, str) or name not in ("numpy", "jax", "torch", "cupy", "dask"):
         raise OptionError(f"backend={name!r} is not one of 'numpy', 'jax', 'torch', 'cupy', 'dask'")
     if chunks is not None and name != "dask":
         raise OptionError(f"chunks= applies to backend='dask' only, not backend={name!r}")

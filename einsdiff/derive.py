@@ -23,7 +23,7 @@ from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, V
 from .functions import FUNCTIONS
 from .ops import OPS
 from .simplify import add, contract
-from .variables import children, topological, variables
+from .variables import children, gather_bindings, topological, variables
 
 
 def _derivative_labels(x: Var) -> tuple:
@@ -310,7 +310,7 @@ def hessian(f: Expr, wrt, mode: str = "auto"):
 
 
 def jacobian_matrix(
-    f: Expr, wrt, order: str = "C", mode: str = "auto", format: str = "dense", **bindings  # noqa: A002
+    f: Expr, wrt, bindings=None, /, *, order: str = "C", mode: str = "auto", format: str = "dense", **keywords  # noqa: A002
 ):
     """The Jacobian as a matrix ``(f.size, wrt.size)``.
 
@@ -318,7 +318,7 @@ def jacobian_matrix(
     ``order="F"`` column-major (vec stacks columns, as in most matrix-calculus texts).
 
     ``format="dense"`` returns the expression, to evaluate or compile. ``format="sparse"``
-    evaluates it at ``bindings`` into a ``scipy.sparse.csr_matrix`` whose stored entries
+    evaluates it at ``bindings`` (a mapping and/or keywords, as :func:`einsdiff.evaluate`) into a ``scipy.sparse.csr_matrix`` whose stored entries
     follow the delta pattern, never allocating the dense matrix (``pip install "einsdiff[sparse]"``).
 
     >>> import einsdiff as ed, numpy as np
@@ -326,9 +326,11 @@ def jacobian_matrix(
     >>> ed.jacobian_matrix(ed.tanh(x), x, format="sparse", x=np.zeros(3)).nnz
     3
     """
-    if order not in ("C", "F"):
+    bindings = gather_bindings("jacobian_matrix", bindings, keywords, ("order", "mode", "format"),
+                               variables(f) if isinstance(f, Expr) else ())
+    if not isinstance(order, str) or order not in ("C", "F"):
         raise OptionError(f"order must be 'C' (row-major) or 'F' (column-major), got {order!r}")
-    if format not in ("dense", "sparse"):
+    if not isinstance(format, str) or format not in ("dense", "sparse"):
         raise OptionError(f"format must be 'dense' or 'sparse', got {format!r}")
     if format == "dense" and bindings:
         raise OptionError(
@@ -337,7 +339,7 @@ def jacobian_matrix(
         )
     _check_all(f, wrt)
     if isinstance(wrt, tuple | list):
-        return tuple(jacobian_matrix(f, w, order, mode, format, **bindings) for w in wrt)
+        return tuple(jacobian_matrix(f, w, bindings, order=order, mode=mode, format=format) for w in wrt)
     j = jacobian(f, wrt, mode)
     if order == "F":  # column-major vec = row-major vec of the axes reversed
         nf, nx = f.ndim, wrt.ndim

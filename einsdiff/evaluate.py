@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -30,7 +30,7 @@ from .ops import OPS
 from .paths import contraction
 from .simplify import distribute
 from .symmetry import Gram, gram, transposed_twins
-from .variables import children, topological, variables
+from .variables import children, gather_bindings, topological, variables
 
 # Below this many flops a GEMM is as fast as syrk and the Gram form's extra calls show.
 _GRAM_MIN_FLOPS = 2**22
@@ -427,11 +427,13 @@ class Compiled:
         total = sum(int(line.split(": ")[1].split(" flops")[0].replace(",", "")) for line in lines)
         return "\n".join(lines + [f"total: {total:,} flops in {len(lines)} contraction(s)"])
 
-    def __call__(self, **bindings) -> list[np.ndarray]:
-        return self._execute(bindings, None)
+    def __call__(self, bindings: Mapping | None = None, /, **keywords) -> list[np.ndarray]:
+        """The outputs' values, the variables bound by a mapping and/or keywords by name."""
+        return self._execute(gather_bindings("the compiled function", bindings, keywords, (), self.variables), None)
 
-    def profile(self, repeat: int = 10, **bindings) -> str:
+    def profile(self, bindings: Mapping | None = None, /, *, repeat: int = 10, **keywords) -> str:
         """Median milliseconds per step over ``repeat`` calls, one line per step, slowest marked."""
+        bindings = gather_bindings("profile", bindings, keywords, ("repeat",), self.variables)
         times: list[list[float]] = [[] for _ in self.steps]
         for _ in range(repeat):
             self._execute(bindings, times)
@@ -562,8 +564,11 @@ def compile_outputs(outputs: Sequence[Expr], backend: str = "numpy", chunks=None
     return Compiled(outputs, backend, chunks)
 
 
-def evaluate(expr: Expr, format: str = "dense", backend: str = "numpy", **bindings):  # noqa: A002 - numpy/scipy's name
-    """The value of ``expr`` with arrays bound to its variables by name (unused ones are ignored).
+def evaluate(expr: Expr, bindings: Mapping | None = None, /, *, format: str = "dense", backend: str = "numpy",  # noqa: A002
+             **keywords):
+    """The value of ``expr`` with arrays bound to its variables by name (unused ones are ignored):
+    as one mapping, ``evaluate(e, {"A": a, "x": x})``, or as keywords, ``evaluate(e, A=a, x=x)``.
+    A variable named like an option (``format``, ``backend``) goes in the mapping.
 
     ``format="dense"`` returns an ndarray; ``format="sparse"`` a pydata ``sparse.COO`` whose
     stored entries follow the expression's delta pattern, never allocating the dense tensor
@@ -575,12 +580,13 @@ def evaluate(expr: Expr, format: str = "dense", backend: str = "numpy", **bindin
             f"evaluate needs an einsdiff expression, got {type(expr).__name__}; "
             f"build it from variables made by ed.var"
         )
+    bindings = gather_bindings("evaluate", bindings, keywords, ("format", "backend"), variables(expr))
+    if not isinstance(format, str) or format not in ("dense", "sparse"):
+        raise OptionError(f"format must be 'dense' or 'sparse', got {format!r}")
     if format == "sparse":
         if backend != "numpy":
             raise OptionError(f"format='sparse' evaluates with numpy; got backend={backend!r} (use format='dense')")
         from .sparse import evaluate_sparse  # lazy: sparse is an optional extra
 
         return evaluate_sparse(expr, **bindings)
-    if format != "dense":
-        raise OptionError(f"format must be 'dense' or 'sparse', got {format!r}")
-    return Compiled([expr], backend)(**bindings)[0]
+    return Compiled([expr], backend)(bindings)[0]

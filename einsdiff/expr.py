@@ -84,11 +84,12 @@ class Expr:
         raise OperandError("an einsdiff expression has no truth value; evaluate it first (ed.evaluate)")
 
     # -- use ----------------------------------------------------------------
-    def evaluate(self, **bindings) -> np.ndarray:
-        """Evaluate with numpy arrays bound to the variables by name."""
+    def evaluate(self, bindings=None, /, **keywords) -> np.ndarray:
+        """Evaluate with numpy arrays bound to the variables by name (a mapping and/or keywords)."""
         from .evaluate import evaluate
+        from .variables import gather_bindings, variables
 
-        return evaluate(self, **bindings)
+        return evaluate(self, gather_bindings("evaluate", bindings, keywords, (), variables(self)))
 
     def __str__(self):
         from .printing import to_index_notation

@@ -16,11 +16,11 @@ from .directional import hvp
 from .errors import NotScalarError, OptionError
 from .evaluate import compile_outputs
 from .expr import Expr, Var
+from .variables import gather_bindings, variables
 
 
 def _check_constants(f: Expr, x: Var, constants: dict) -> dict:
     from .errors import BindingError
-    from .variables import variables
 
     missing = [v.name for v in variables(f) if v.name != x.name and v.name not in constants]
     if missing:
@@ -65,7 +65,7 @@ class Objective(_Flat):
     def _both(self, z):
         key = np.asarray(z, dtype=float).tobytes()
         if self._last is None or self._last[0] != key:
-            value, gradient = self._value_and_grad(**self._bind(z))
+            value, gradient = self._value_and_grad(self._bind(z))
             self._last = (key, float(value), gradient.ravel())
         return self._last
 
@@ -77,17 +77,17 @@ class Objective(_Flat):
 
     def hessp(self, z, p) -> np.ndarray:
         bindings = self._bind(z) | {self._direction.name: np.asarray(p, dtype=float).reshape(self.x.shape)}
-        return self._hessp(**bindings)[0].ravel()
+        return self._hessp(bindings)[0].ravel()
 
     def hess(self, z):
         n = self.x.size
         if self.hess_format == "sparse":
             from .evaluate import evaluate
 
-            return evaluate(_as_matrix(self._hessian, n, n), format="sparse", **self._bind(z)).tocsr()
+            return evaluate(_as_matrix(self._hessian, n, n), self._bind(z), format="sparse").tocsr()
         if self._hess is None:
             self._hess = compile_outputs([self._hessian])
-        return self._hess(**self._bind(z))[0].reshape(n, n)
+        return self._hess(self._bind(z))[0].reshape(n, n)
 
 
 class Residuals(_Flat):
@@ -104,14 +104,14 @@ class Residuals(_Flat):
         self._jac = None if jac_format == "sparse" else compile_outputs([self._jacobian])
 
     def fun(self, z) -> np.ndarray:
-        return self._values(**self._bind(z))[0].ravel()
+        return self._values(self._bind(z))[0].ravel()
 
     def jac(self, z):
         if self._jac is None:
             from .evaluate import evaluate
 
-            return evaluate(self._jacobian, format="sparse", **self._bind(z)).tocsr()
-        return self._jac(**self._bind(z))[0]
+            return evaluate(self._jacobian, self._bind(z), format="sparse").tocsr()
+        return self._jac(self._bind(z))[0]
 
     @property
     def jac_sparsity(self):
@@ -119,7 +119,7 @@ class Residuals(_Flat):
         from .evaluate import evaluate
 
         ones = {k: np.ones_like(v) for k, v in self.constants.items()} | {self.x.name: np.ones(self.x.shape)}
-        pattern = evaluate(self._jacobian, format="sparse", **ones).tocsr()
+        pattern = evaluate(self._jacobian, ones, format="sparse").tocsr()
         pattern.data[:] = 1.0
         return pattern
 
@@ -130,9 +130,10 @@ def _as_matrix(e: Expr, rows: int, cols: int) -> Expr:
     return e if e.shape == (rows, cols) else Reshape(e, (rows, cols))
 
 
-def scipy_objective(loss: Expr, x: Var, hess_format: str = "dense", **constants) -> Objective:
+def scipy_objective(loss: Expr, x: Var, constants=None, /, *, hess_format: str = "dense", **keywords) -> Objective:
     """``fun``, ``jac``, ``hess`` and ``hessp`` of a scalar ``loss`` on the flattened ``x``, the
-    other variables bound to ``constants``; ``hess_format="sparse"`` gives scipy.sparse Hessians
+    other variables bound to ``constants`` (a mapping and/or keywords); ``hess_format="sparse"``
+    gives scipy.sparse Hessians
     (e.g. for ``method="trust-constr"``).
 
     >>> import numpy as np, einsdiff as ed
@@ -141,10 +142,16 @@ def scipy_objective(loss: Expr, x: Var, hess_format: str = "dense", **constants)
     >>> obj.fun(np.zeros(2)), obj.jac(np.zeros(2)).tolist(), obj.hessp(np.zeros(2), np.ones(2)).tolist()
     (5.0, [-2.0, -4.0], [2.0, 2.0])
     """
+    constants = gather_bindings("scipy_objective", constants, keywords, ("hess_format",), _variables_of(loss))
     return Objective(loss, x, constants, hess_format)
 
 
-def scipy_residuals(residuals: Expr, x: Var, jac_format: str = "dense", **constants) -> Residuals:
+def scipy_residuals(residuals: Expr, x: Var, constants=None, /, *, jac_format: str = "dense", **keywords) -> Residuals:
     """``fun`` (the flattened residuals), ``jac`` and ``jac_sparsity`` for
     ``scipy.optimize.least_squares``; ``jac_format="sparse"`` gives scipy.sparse Jacobians."""
+    constants = gather_bindings("scipy_residuals", constants, keywords, ("jac_format",), _variables_of(residuals))
     return Residuals(residuals, x, constants, jac_format)
+
+
+def _variables_of(e) -> tuple[Var, ...]:
+    return variables(e) if isinstance(e, Expr) else ()

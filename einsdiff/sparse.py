@@ -137,7 +137,7 @@ class SparsePlan:
     >>> import einsdiff as ed, numpy as np
     >>> A, W = ed.var("A", (3, 2)), ed.var("W", (2, 4))
     >>> plan = SparsePlan(ed.jacobian(A @ W, W))
-    >>> plan(A=np.ones((3, 2)), W=np.ones((2, 4))).nnz  # δ over the 4 columns: 3 * 4 * 2
+    >>> plan({"A": np.ones((3, 2)), "W": np.ones((2, 4))}).nnz  # δ over the 4 columns: 3 * 4 * 2
     24
     """
 
@@ -214,11 +214,11 @@ class SparsePlan:
         return total
 
     # -- evaluation -------------------------------------------------------------------------
-    def __call__(self, **bindings):
+    def __call__(self, bindings: dict, /):
         sparse = _require_sparse()
         floats = [b.dtype for b in bindings.values() if isinstance(b, np.ndarray) and b.dtype.kind == "f"]
         self._check_memory(np.result_type(*floats) if floats else np.dtype(np.float64))
-        values = dict(zip(self._leaves, self._compiled(**bindings), strict=True)) if self._compiled else {}
+        values = dict(zip(self._leaves, self._compiled(bindings), strict=True)) if self._compiled else {}
         if values:
             floats = [v.dtype for v in values.values()]
         dtype = np.result_type(*floats) if floats else np.dtype(np.float64)
@@ -296,9 +296,9 @@ def _reshape(e: Entries, shape: tuple[int, ...], scale: float) -> Entries:
     return Entries(shape, e.data * scale if scale != 1 else e.data, coords, e.canonical)
 
 
-def evaluate_sparse(expr: Expr, **bindings):
+def evaluate_sparse(expr: Expr, /, **bindings):
     """The value of ``expr`` as a ``sparse.COO`` whose stored entries follow its delta pattern."""
-    return SparsePlan(expr)(**bindings)
+    return SparsePlan(expr)(bindings)
 
 
 def to_csr(matrix):

@@ -37,8 +37,8 @@ def finite_difference_jacobian(expr: Expr, wrt: Var, bindings: Mapping, eps: flo
         plus, minus = x0.copy(), x0.copy()
         plus[e] += h
         minus[e] -= h
-        f_plus = evaluate(expr, **{**base, wrt.name: plus})
-        f_minus = evaluate(expr, **{**base, wrt.name: minus})
+        f_plus = evaluate(expr, {**base, wrt.name: plus})
+        f_minus = evaluate(expr, {**base, wrt.name: minus})
         out[(...,) + e] = (f_plus - f_minus) / (2 * h)
     return out
 
@@ -149,9 +149,9 @@ def check_jacobian(expr: Expr, wrt, bindings: Mapping, eps: float = 1e-6, rtol: 
     the expression, the variable and the worst entry.
     """
     for w in wrt if isinstance(wrt, tuple | list) else (wrt,):
-        got = evaluate(jacobian(expr, w), **bindings)
+        got = evaluate(jacobian(expr, w), bindings)
         want = finite_difference_jacobian(expr, w, bindings, eps)
-        scale = max(1.0, float(np.max(np.abs(want), initial=0.0)), float(np.max(np.abs(evaluate(expr, **bindings)), initial=0.0)))
+        scale = max(1.0, float(np.max(np.abs(want), initial=0.0)), float(np.max(np.abs(evaluate(expr, bindings)), initial=0.0)))
         err = np.abs(got - want)
         if not np.all(err <= rtol * scale + rtol * np.abs(want)):
             worst = np.unravel_index(np.argmax(err), err.shape) if err.size else ()
@@ -168,7 +168,7 @@ def kink_distance(expr: Expr, bindings: Mapping) -> float:
     smallest = math.inf
     for node in topological([expr]):
         if isinstance(node, Map) and node.fn in ("relu", "abs", "step", "sign"):
-            u = evaluate(node.arg, **bindings)
+            u = evaluate(node.arg, bindings)
             smallest = min(smallest, float(np.min(np.abs(u), initial=math.inf)))
     return smallest
 
@@ -180,7 +180,7 @@ def finite_difference_margin(expr: Expr, bindings: Mapping) -> float:
     smallest = kink_distance(expr, bindings)
     for node in topological([expr]):
         if isinstance(node, Map) and node.fn == "sqrt":
-            u = evaluate(node.arg, **bindings)
+            u = evaluate(node.arg, bindings)
             smallest = min(smallest, float(np.min(u, initial=math.inf)))
     return smallest
 

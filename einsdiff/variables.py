@@ -1,10 +1,11 @@
-"""Walking an expression DAG: its nodes in dependency order, and its variables."""
+"""Walking an expression DAG: its nodes in dependency order, its variables, and the values
+bound to them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
-from .errors import VariableConflictError
+from .errors import BindingError, VariableConflictError
 from .expr import Add, Call, Contract, Expr, Map, Materialize, Reshape, Var
 
 
@@ -51,3 +52,32 @@ def variables(*roots: Expr) -> tuple[Var, ...]:
                     f"{node.shape}; give them different names or one shape"
                 )
     return tuple(found.values())
+
+
+def gather_bindings(caller: str, mapping, keywords: dict, options: tuple[str, ...], wanted) -> dict:
+    """The values of variables, given as one mapping and/or as keywords, by name.
+
+    A variable named like one of ``caller``'s options (``order``, ``format`` ...) cannot be a
+    keyword, since the keyword sets the option: it must come in the mapping.
+
+    >>> gather_bindings("evaluate", {"order": 1.0}, {"x": 2.0}, ("order",), ())
+    {'order': 1.0, 'x': 2.0}
+    """
+    if mapping is None:
+        mapping = {}
+    elif not isinstance(mapping, Mapping):
+        raise BindingError(
+            f"{caller} takes the variables' values as a mapping of names to arrays (or as keywords), "
+            f"got {type(mapping).__name__}"
+        )
+    both = sorted(set(mapping) & set(keywords))
+    if both:
+        raise BindingError(f"{caller}: variable {both[0]!r} is bound twice, in the mapping and as a keyword; keep one")
+    bindings = {**mapping, **keywords}
+    for v in wanted:
+        if v.name in options and v.name not in bindings:
+            raise BindingError(
+                f"variable {v.name!r} has the name of {caller}'s option {v.name}=, so a keyword {v.name}=... "
+                f"sets the option; pass the variables as a mapping instead: {{{v.name!r}: <array of shape {v.shape}>}}"
+            )
+    return bindings

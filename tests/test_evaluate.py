@@ -1,6 +1,7 @@
 """Evaluation: compile once and run many, deltas written onto diagonals, dtypes, NaN."""
 
 import numpy as np
+import pytest
 
 import einsdiff as ed
 from einsdiff.expr import Add, Call, Contract
@@ -133,3 +134,50 @@ def test_a_sum_operand_is_distributed_when_its_terms_cost_less():
     p = np.exp(z - z.max())
     p /= p.sum()
     np.testing.assert_allclose(f(A=a, x=x0)[0], (a * p[:, None]).T @ a - np.outer(a.T @ p, a.T @ p), rtol=1e-10, atol=1e-14)
+
+
+# -- bindings and options never share a namespace ---------------------------------------
+
+@pytest.mark.parametrize("name", ["backend", "format", "order", "mode", "repeat", "expr", "bindings", "self"])
+def test_a_variable_may_have_any_name_when_bound_by_a_mapping(name):
+    v = ed.var(name, (2,))
+    e = 2 * v
+    value = np.array([1.0, -3.0])
+    np.testing.assert_array_equal(ed.evaluate(e, {name: value}), [2.0, -6.0])
+    np.testing.assert_array_equal(e.evaluate({name: value}), [2.0, -6.0])
+    fn = ed.compile([e, ed.grad((v * v).sum(), v)])
+    np.testing.assert_array_equal(fn({name: value})[1], [2.0, -6.0])
+    assert fn.profile({name: value}, repeat=1).endswith("total")
+    J = ed.jacobian_matrix(ed.tanh(v), v, {name: np.zeros(2)}, order="F", format="sparse")
+    np.testing.assert_array_equal(J.toarray(), np.eye(2))
+
+
+@pytest.mark.parametrize("name", ["backend", "format"])
+def test_a_keyword_that_is_both_option_and_variable_is_a_clear_error(name):
+    e = 2 * ed.var(name, (2,))
+    with pytest.raises(ed.BindingError, match=rf"variable '{name}' has the name of evaluate's option {name}=.*mapping"):
+        ed.evaluate(e, **{name: np.ones(2)})
+
+
+def test_options_are_keyword_only_and_bindings_come_once():
+    x = ed.var("x", (2,))
+    with pytest.raises(TypeError):
+        ed.evaluate(x, {"x": np.ones(2)}, "dense")  # format must be named
+    with pytest.raises(ed.BindingError, match="'x' is bound twice"):
+        ed.evaluate(x, {"x": np.ones(2)}, x=np.ones(2))
+    with pytest.raises(ed.BindingError, match="as a mapping of names to arrays.*got list"):
+        ed.evaluate(x, [np.ones(2)])
+    with pytest.raises(ed.OptionError, match="format must be 'dense' or 'sparse'"):
+        ed.evaluate(x, {"x": np.ones(2)}, format=np.ones(2))
+    with pytest.raises(ed.BindingError, match="option order="):
+        ed.jacobian_matrix(ed.var("order", (2,)) * x, x, order=np.ones(2), format="sparse", x=np.ones(2))
+    with pytest.raises(ed.BindingError, match="option repeat="):
+        ed.compile(ed.var("repeat", ())).profile(repeat=np.ones(()))
+
+
+def test_scipy_helpers_take_constants_as_a_mapping():
+    x, hf = ed.var("x", (2,)), ed.var("hess_format", (2,))
+    obj = ed.scipy_objective(((x - hf) ** 2).sum(), x, {"hess_format": np.array([1.0, 2.0])})
+    assert obj.fun(np.zeros(2)) == 5.0
+    res = ed.scipy_residuals(x - hf, x, {"hess_format": np.array([1.0, 2.0])}, jac_format="dense")
+    np.testing.assert_array_equal(res.jac(np.zeros(2)), np.eye(2))
