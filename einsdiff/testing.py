@@ -19,6 +19,7 @@ import numpy as np
 
 from . import build, matrix
 from .derive import jacobian
+from .errors import EvaluationError
 from .evaluate import evaluate
 from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var
 from .subscripts import einsum
@@ -53,6 +54,7 @@ _SCALAR = {
     "cos": (math.cos, lambda u: -math.sin(u)),
     "tanh": (math.tanh, lambda u: 1 - math.tanh(u) ** 2),
     "sigmoid": (lambda u: 1 / (1 + math.exp(-u)), lambda u: math.exp(-u) / (1 + math.exp(-u)) ** 2),
+    "softplus": (lambda u: max(u, 0.0) + math.log1p(math.exp(-abs(u))), lambda u: 1 / (1 + math.exp(-u))),
     "relu": (lambda u: max(u, 0.0), lambda u: 1.0 if u > 0 else 0.0),
     "abs": (abs, lambda u: (u > 0) - (u < 0)),
     "step": (lambda u: 1.0 if u > 0 else 0.0, lambda u: 0.0),
@@ -117,7 +119,142 @@ def _dual_evaluate(expr: Expr, wrt: Var, seed: np.ndarray, bindings: Mapping):
             values[node] = values[node.arg]
         elif isinstance(node, Contract):
             values[node] = _loop_contract(node, [values[o] for o in node.operands])
+        elif isinstance(node, Call):
+            values[node] = _loop_call(node, [values[a] for a in node.args])
+        else:
+            raise TypeError(f"the brute-force oracle has no rule for a {type(node).__name__} node")
     return values[expr]
+
+
+@dataclass(frozen=True, slots=True)
+class _Dual:
+    """A number with its tangent: forward mode by hand, for the whole-tensor functions."""
+
+    v: float
+    t: float = 0.0
+
+    def __add__(self, o):
+        o = _dual(o)
+        return _Dual(self.v + o.v, self.t + o.t)
+
+    __radd__ = __add__
+
+    def __sub__(self, o):
+        o = _dual(o)
+        return _Dual(self.v - o.v, self.t - o.t)
+
+    def __mul__(self, o):
+        o = _dual(o)
+        return _Dual(self.v * o.v, self.t * o.v + self.v * o.t)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, o):
+        o = _dual(o)
+        return _Dual(self.v / o.v, (self.t * o.v - self.v * o.t) / (o.v * o.v))
+
+
+def _dual(x) -> _Dual:
+    return x if isinstance(x, _Dual) else _Dual(float(x))
+
+
+def _d_exp(x: _Dual) -> _Dual:
+    return _Dual(math.exp(x.v), math.exp(x.v) * x.t)
+
+
+def _d_log(x: _Dual) -> _Dual:
+    return _Dual(math.log(x.v), x.t / x.v)
+
+
+def _leibniz(m) -> _Dual:
+    """det M = Σ_σ sign(σ) Π_i M[i, σ(i)], over all permutations (tiny n only)."""
+    n = len(m)
+    total = _Dual(0.0)
+    for perm in itertools.permutations(range(n)):
+        inversions = sum(perm[a] > perm[b] for a in range(n) for b in range(a + 1, n))
+        term = _Dual(-1.0 if inversions % 2 else 1.0)
+        for i in range(n):
+            term = term * m[i][perm[i]]
+        total = total + term
+    return total
+
+
+def _inverse(m) -> list:
+    """M⁻¹ = adj(M) / det M, the adjugate from cofactors (Cramer's rule)."""
+    n, det = len(m), _leibniz(m)
+    if det.v == 0:
+        raise EvaluationError("the brute-force oracle met a singular matrix")
+
+    def minor(r, c):
+        return [[m[i][j] for j in range(n) if j != c] for i in range(n) if i != r]
+
+    cof = [[_leibniz(minor(r, c)) * (-1.0 if (r + c) % 2 else 1.0) if n > 1 else _Dual(1.0) for c in range(n)]
+           for r in range(n)]
+    return [[cof[c][r] / det for c in range(n)] for r in range(n)]
+
+
+def _duals(value: np.ndarray, tangent: np.ndarray) -> np.ndarray:
+    out = np.empty(value.shape, dtype=object)
+    for p in np.ndindex(*value.shape):
+        out[p] = _Dual(float(value[p]), float(tangent[p]))
+    return out
+
+
+def _split(duals: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
+    val, tan = np.zeros(shape), np.zeros(shape)
+    for p in np.ndindex(*shape):
+        val[p], tan[p] = duals[p].v, duals[p].t
+    return val, tan
+
+
+def _loop_call(node: Call, args):
+    """A function of whole tensors from its definition, one matrix (or reduced slice) at a time."""
+    a = [_duals(v, t) for v, t in args]
+    out = np.empty(node.shape, dtype=object)
+    if node.fn == "where":
+        for p in np.ndindex(*node.shape):
+            out[p] = a[1][p] if a[0][p].v != 0 else a[2][p]
+        return _split(out, node.shape)
+    if node.fn == "logsumexp":
+        axes = tuple(ax % a[0].ndim for ax in node.param)
+        kept = [ax for ax in range(a[0].ndim) if ax not in axes]
+        for p in np.ndindex(*node.shape):
+            where = [slice(None)] * a[0].ndim
+            for ax, k in zip(kept, p, strict=True):
+                where[ax] = k
+            entries = list(a[0][tuple(where)].ravel())
+            m = max(e.v for e in entries)
+            total = _Dual(0.0)
+            for e in entries:
+                total = total + _d_exp(e - m)
+            out[p] = _d_log(total) + m
+        return _split(out, node.shape)
+    batch = node.args[0].shape[:-2]
+    for b in np.ndindex(*batch):
+        m = a[0][b].tolist()
+        if node.fn in ("det", "logdet", "logabsdet", "detsign"):
+            det = _leibniz(m)
+            if node.fn == "det":
+                out[b] = det
+            elif node.fn == "detsign":
+                out[b] = _Dual(float(np.sign(det.v)))
+            elif node.fn == "logdet" and det.v <= 0:
+                raise EvaluationError("logdet: the brute-force oracle met a determinant <= 0")
+            else:
+                out[b] = _d_log(det) if det.v > 0 else _d_log(_Dual(0.0) - det)
+        elif node.fn == "inv":
+            out[b] = np.array(_inverse(m), dtype=object)
+        elif node.fn == "solve":
+            inv, rhs, n = _inverse(m), a[1][b], len(m)
+            for q in np.ndindex(*rhs.shape[1:]):
+                for i in range(n):
+                    total = _Dual(0.0)
+                    for k in range(n):
+                        total = total + inv[i][k] * rhs[(k,) + q]
+                    out[b + (i,) + q] = total
+        else:
+            raise TypeError(f"the brute-force oracle has no rule for the function {node.fn!r}")
+    return _split(out, node.shape)
 
 
 def _loop_contract(node: Contract, args):

@@ -107,6 +107,22 @@ def test_composition_brute_force(expr, seed):
         np.testing.assert_allclose(ed.evaluate(jac, **b), want, rtol=1e-9, atol=1e-9 * (1 + np.abs(want).max(initial=0)))
 
 
+@settings(max_examples=80)  # a brute-force determinant loops over permutations: slow per example
+@given(expressions(max_depth=3, max_size=2, functions=True), seeds)
+def test_functions_of_whole_tensors_brute_force(expr, seed):
+    """The loop oracle covers every node type: inv, det, logdet, solve, logsumexp, where ..."""
+    vs = variables(expr)
+    b = bindings_for(vs, seed)
+    note(f"f = {expr}\nbindings = {b!r}")
+    value = ed.evaluate(expr, b)
+    assume(np.all(np.isfinite(value)))
+    np.testing.assert_allclose(value, brute_force_value(expr, b), rtol=1e-9, atol=1e-9 * (1 + np.abs(value).max(initial=0)))
+    for v in vs:
+        want = brute_force_jacobian(expr, v, b)
+        np.testing.assert_allclose(ed.evaluate(ed.jacobian(expr, v), b), want, rtol=1e-8,
+                                   atol=1e-8 * (1 + np.abs(want).max(initial=0)))
+
+
 @given(expressions(max_depth=3), st.data(), seeds)
 def test_chain_rule_is_contraction_over_grouped_indices(g, data, seed):
     """d f(g(x))/dx = sum over g's indices of df/dg * dg/dx."""
@@ -322,3 +338,24 @@ def test_functions_chain_rule_is_contraction_over_grouped_indices(g, data, seed)
     for x in xs:
         want = np.tensordot(df_du, ed.evaluate(ed.jacobian(g, x), **b), axes=g.ndim)
         _close(ed.evaluate(ed.jacobian(composed, x), **b), want, 1e-9)
+
+
+def test_the_brute_force_oracle_knows_every_node_type():
+    from einsdiff.functions import FUNCTIONS
+    from einsdiff.ops import OPS
+    from einsdiff.testing import _SCALAR
+
+    assert set(OPS) - {"power"} <= set(_SCALAR)
+    X, z = ed.var("X", (2, 2)), ed.var("z", (2,))
+    b = {"X": np.array([[2.0, 0.5], [-0.3, 1.5]]), "z": np.array([0.4, -0.7])}
+    cases = {
+        "inv": ed.inv(X), "det": ed.det(X), "logdet": ed.logdet(X), "logabsdet": ed.logdet(X, absolute=True),
+        "detsign": ed.slogdet(X)[0], "solve": ed.solve(X, z), "logsumexp": ed.logsumexp(z, 0),
+        "where": ed.where(z > 0, z, 3 * z),
+    }
+    assert set(cases) == set(FUNCTIONS)
+    for fn, e in cases.items():
+        np.testing.assert_allclose(brute_force_value(e, b), ed.evaluate(e, b), rtol=1e-12, atol=1e-14, err_msg=fn)
+        for v in variables(e):
+            np.testing.assert_allclose(brute_force_jacobian(e, v, b), ed.evaluate(ed.jacobian(e, v), b),
+                                       rtol=1e-12, atol=1e-14, err_msg=fn)
