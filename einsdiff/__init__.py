@@ -6,6 +6,8 @@
 f[i,j,k] = δ[i,j] x[k]; i:2, j:2
 """
 
+__version__ = "0.1.0"  # the one place the version is written; pyproject.toml reads it
+
 import numbers
 
 from .build import as_expr, greater, greater_equal, less, less_equal, matmul, transpose
@@ -117,6 +119,7 @@ def pow(x, c) -> Expr:  # noqa: A001 - mirrors numpy.power
     return power(x, c)
 
 __all__ = [
+    "__version__",
     "BackendError",
     "BindingError",
     "Compiled",

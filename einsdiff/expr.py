@@ -17,6 +17,9 @@ import numpy as np
 from .errors import ShapeError
 
 
+_REPR_CHARACTERS = 300
+
+
 class Expr:
     """Base of all nodes; gives them numpy-like operators.
 
@@ -96,6 +99,21 @@ class Expr:
 
         return to_index_notation(self)
 
+    def __repr__(self):
+        """The formula with its shape, as the REPL shows it; a long one is cut (print shows all).
+
+        >>> import einsdiff as ed
+        >>> x = ed.var("x", (3,))
+        >>> ed.hessian(x @ x, x)
+        <f[i,j] = 2 δ[i,j]; i:3, j:3  shape (3, 3)>
+        """
+        from .printing import to_index_notation
+
+        text = to_index_notation(self, share=True)  # linear in the DAG's size, however deep
+        if len(text) > _REPR_CHARACTERS:
+            text = f"{text[:_REPR_CHARACTERS]}… ({len(text):,} characters; print() shows all)"
+        return f"<{text}  shape {self.shape}>"
+
     def _repr_latex_(self) -> str:
         """Jupyter shows an expression as its formula."""
         from .printing import to_latex
@@ -139,7 +157,7 @@ def _hash_field():
     return field(default=0, compare=False, repr=False, init=False)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Var(Expr):
     """A named input tensor: the thing derivatives are taken with respect to."""
 
@@ -157,7 +175,7 @@ class Var(Expr):
         return f"var({self.name!r}, {self.shape})"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Const(Expr):
     """A constant array. Equal constants (same dtype, shape and bytes) are one node."""
 
@@ -184,7 +202,7 @@ class Const(Expr):
         return f"Const(shape={self.shape})"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Contract(Expr):
     """A generalized einsum over integer indices ``0 .. len(sizes) - 1``.
 
@@ -217,11 +235,9 @@ class Contract(Expr):
     def shape(self) -> tuple[int, ...]:
         return tuple(self.sizes[i] for i in self.output)
 
-    def __repr__(self):
-        return f"Contract({len(self.operands)} operands, shape={self.shape})"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Map(Expr):
     """An elementwise function ``fn`` (a name in :data:`einsdiff.ops.OPS`) of ``arg``.
 
@@ -238,11 +254,9 @@ class Map(Expr):
         object.__setattr__(self, "shape", self.arg.shape)  # stored: chains of maps can be deep
         self._set_hash()
 
-    def __repr__(self):
-        return f"Map({self.fn!r}, shape={self.shape})"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Call(Expr):
     """A function of whole tensors that is not elementwise: ``fn`` names an entry of
     :data:`einsdiff.functions.FUNCTIONS` (inv, det, solve, logsumexp, where, ...).
@@ -260,11 +274,9 @@ class Call(Expr):
     def __post_init__(self):
         self._set_hash()
 
-    def __repr__(self):
-        return f"Call({self.fn!r}, shape={self.shape})"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Add(Expr):
     """A weighted sum of same-shaped terms; with no terms it is the zero of ``shape``."""
 
@@ -281,11 +293,9 @@ class Add(Expr):
                 raise ShapeError(f"term {k} has shape {t.shape}, the sum has shape {self.shape}")
         self._set_hash()
 
-    def __repr__(self):
-        return f"Add({len(self.terms)} terms, shape={self.shape})"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Reshape(Expr):
     """``arg`` reshaped (row-major) to ``shape``."""
 
@@ -298,11 +308,9 @@ class Reshape(Expr):
             raise ShapeError(f"cannot reshape {self.arg.shape} to {self.shape}")
         self._set_hash()
 
-    def __repr__(self):
-        return f"Reshape({self.arg.shape} -> {self.shape})"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Materialize(Expr):
     """``arg`` evaluated once into an array that several networks read, instead of being
     spliced into (and recomputed by) each of them. Its value is ``arg``'s."""
@@ -315,8 +323,6 @@ class Materialize(Expr):
         object.__setattr__(self, "shape", self.arg.shape)
         self._set_hash()
 
-    def __repr__(self):
-        return f"Materialize(shape={self.shape})"
 
 
 def zero(shape) -> Add:
