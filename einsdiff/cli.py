@@ -60,8 +60,8 @@ class _Parser(argparse.ArgumentParser):
 def _arguments() -> argparse.ArgumentParser:
     p = _Parser(prog="einsdiff", usage=_USAGE, epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
                 description="Derivatives of tensor expressions in index notation.")
-    p.add_argument("expression", help='an einsum equation "ij,j->i" or a formula "relu(W[i,j]*x[j] + b[i])"')
-    p.add_argument("--wrt", required=True, help="the variable to differentiate by: a name, or an operand position")
+    p.add_argument("expression", metavar="EXPRESSION", help='an einsum equation "ij,j->i" or a formula "relu(W[i,j]*x[j] + b[i])"')
+    p.add_argument("--wrt", required=True, metavar="VARIABLE", help="the variable to differentiate by: a name, or an operand position")
     p.add_argument("--shape", action="append", default=[], metavar="[NAME=]3x4",
                    help="a shape: NAME=3x4 for a formula, or one per einsum operand in order; 'scalar' for ()")
     p.add_argument("--format", choices=FORMATS, default="text")
@@ -79,8 +79,15 @@ def _arguments() -> argparse.ArgumentParser:
                    help="with --format explain: a value for its numbers, e.g. A=[[1,2,3],[4,5,6]]")
     p.add_argument("--order", choices=("row", "column"), help="with --format explain: how it flattens matrices "
                                                               "(default row)")
-    p.add_argument("--seed", type=int, help="with --check: the seed of its random values (default 0)")
+    p.add_argument("--seed", type=_seed, help="with --check: the seed of its random values (default 0)")
     return p
+
+
+def _seed(text: str) -> int:
+    """A --seed: a whole number >= 0 (numpy's generators take no negative seeds)."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0, e.g. --seed 1")
+    return int(text)
 
 
 def _expression_last(argv: list[str]) -> list[str]:
@@ -132,6 +139,8 @@ def parse_shape(text: str, what: str) -> tuple[int, ...]:
 def build(expression: str, wrt: str, shapes: list[str]) -> tuple[Expr, Var, str, tuple[str, ...], tuple[str, ...] | None]:
     """The expression, the variable, the function's name, its index names and the variable's
     letters, from the command's text: ``shapes`` as ``--shape`` takes them."""
+    if not expression.strip():
+        raise _Usage('the expression is empty; write a formula, e.g. "A[i,j]*x[j]", or an einsum equation, e.g. "ij,j->i"')
     if _EINSUM.match(expression) and "[" not in expression:
         return _from_einsum(expression, wrt, shapes)
     names = tuple(formula_letters(expression)[2])  # a syntax error first: it marks the column
@@ -275,11 +284,13 @@ class Sample:
         """How the values of ``names`` (all by default) were drawn, in one phrase.
 
         >>> x, X = Var("x", (2,)), Var("X", (3, 3))
-        >>> Sample({"x": 0, "X": 0}, (X,), ("x",), 1.0).describe()
-        "values ±[0.5, 1.5] with random signs; x positive (the formula is undefined at some negative x); X's diagonal in [0.5, 1.5] + 4.5, so X is invertible with det > 0"
+        >>> print(Sample({"x": 0, "X": 0}, (X,), ("x",), 1.0).describe().replace("; ", ";\\n"))
+        ±[0.5, 1.5] with random signs, both in every variable of 2 or more entries;
+        x positive (the formula is undefined at some negative x);
+        X's diagonal in [0.5, 1.5] + 4.5, so X is invertible with det > 0
         """
         names = tuple(self.values) if names is None else tuple(names)
-        parts = ["values ±[0.5, 1.5] with random signs"]
+        parts = ["±[0.5, 1.5] with random signs, both in every variable of 2 or more entries"]
         positive = [n for n in self.positive if n in names]
         if positive:
             listed = ", ".join(positive)
@@ -287,8 +298,8 @@ class Sample:
         parts += [f"{v.name}'s diagonal in [0.5, 1.5] + {1.5 * v.shape[-1]:g}, so {v.name} is invertible with det > 0"
                   for v in self.shifted if v.name in names]
         if self.margin <= _KINK_MARGIN:
-            parts.append(f"no draw kept a relu/abs/step/sqrt argument {_KINK_MARGIN:g} away from its kink "
-                         f"(closest {self.margin:.2g}), so finite differences may straddle it")
+            parts.append(f"no draw kept all relu, abs, step and sqrt arguments {_KINK_MARGIN:g} from their kinks "
+                         f"(closest: {self.margin:.2g})")
         return "; ".join(parts)
 
 
@@ -307,14 +318,16 @@ def sample_point(f: Expr, seed: int) -> Sample:
     found = variables(f)
     square = [v for v in found if v.ndim >= 2 and v.shape[-1] == v.shape[-2]]
     shifted = tuple(square if any(isinstance(node, Call) for node in topological([f])) else ())
+    if seed < 0:
+        raise OptionError(f"the seed of the random values must be a whole number >= 0, got {seed}")
     best = None
     for attempt in range(_TRIES):
-        rng = np.random.default_rng(seed + attempt)
+        rng = np.random.default_rng((seed, attempt))  # seeds 1 and 2 share no draws
         size = {v.name: rng.uniform(0.5, 1.5, v.shape) for v in found}
-        sign = {v.name: rng.choice((-1.0, 1.0), v.shape) for v in found}
+        sign = {v.name: _signs(rng, np.ones(v.shape, dtype=bool)) for v in found}
         for v in shifted:  # a positive diagonal, raised by 1.5·n
-            diagonal = np.eye(v.shape[-1], dtype=bool)
-            sign[v.name] = np.where(diagonal, 1.0, sign[v.name])
+            diagonal = np.broadcast_to(np.eye(v.shape[-1], dtype=bool), v.shape)
+            sign[v.name] = _signs(rng, ~diagonal)
             size[v.name] = size[v.name] + 1.5 * v.shape[-1] * diagonal
         positive = _positive(f, size, sign, [v.name for v in found])
         values = {name: size[name] * (1.0 if name in positive else sign[name]) for name in size}
@@ -324,6 +337,18 @@ def sample_point(f: Expr, seed: int) -> Sample:
         if margin > _KINK_MARGIN:
             break
     return best
+
+
+def _signs(rng: np.random.Generator, where: np.ndarray) -> np.ndarray:
+    """±1 at ``where`` (1 elsewhere), shuffled: half of them -1, so a variable of two or more
+    entries always has both signs (a lone entry's sign is a coin flip)."""
+    count = int(where.sum())
+    signs = np.where(np.arange(count) < count // 2, -1.0, 1.0)
+    if count % 2:  # the odd one out: either sign
+        signs[-1] = rng.choice((-1.0, 1.0))
+    out = np.ones(where.shape)
+    out[where] = rng.permutation(signs)
+    return out
 
 
 def _defined(f: Expr, values: dict) -> bool:
@@ -379,7 +404,7 @@ def check(f: Expr, wrt: Var, derivative: Expr, order: int, seed: int) -> Check:
     ok = err <= 1e-5 * scale
     sampled = sample.describe()
     text = (f"check: max |derivative - central finite differences| = {err:.3g} over {want.size} entries "
-            f"(values up to {scale:.3g}; {sampled}; seed {seed}): {'ok' if ok else 'MISMATCH'}")
+            f"(entries up to {scale:.3g}; random inputs {sampled}; seed {seed}): {'ok' if ok else 'MISMATCH'}")
     return Check(err, scale, int(want.size), ok, sampled, text)
 
 

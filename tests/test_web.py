@@ -44,7 +44,8 @@ def test_seed_001_derivative(client):
     assert answer["matrix_shape"] == [4, 6]
     assert answer["shape"] == "(2×2)×(3×2)"
     assert answer["derivative_text"] == "∂Z[i,j]/∂W[k,a] = δ[j,a] A[i,k]; j:2, a:2"
-    assert answer["matrix_note"] == "at random values in [0.5, 1.5] for W, B (seed 0)"
+    assert answer["matrix_note"] == ("at random values for W, B: ±[0.5, 1.5] with random signs, both in every variable "
+                                     "of 2 or more entries (seed 0)")
     assert "result: ∂Z[i,j]/∂W[k,a] = δ[j,a] A[i,k]" in answer["steps"]
     math = ET.fromstring(answer["derivative_mathml"])
     assert math.tag == "{http://www.w3.org/1998/Math/MathML}math"
