@@ -141,7 +141,7 @@ def build(expression: str, wrt: str, shapes: list[str]) -> tuple[Expr, Var, str,
     letters, from the command's text: ``shapes`` as ``--shape`` takes them."""
     if not expression.strip():
         raise _Usage('the expression is empty; write a formula, e.g. "A[i,j]*x[j]", or an einsum equation, e.g. "ij,j->i"')
-    if _EINSUM.match(expression) and "[" not in expression:
+    if is_equation(expression, shapes):
         return _from_einsum(expression, wrt, shapes)
     names = tuple(formula_letters(expression)[2])  # a syntax error first: it marks the column
     sizes, given = {}, {}
@@ -202,10 +202,23 @@ def _from_einsum(expression: str, wrt: str, shapes: list[str]):
     return f, operands[position], "f", tuple(out) if "." not in equation else None, letters
 
 
-def written_letters(expression: str) -> dict[str, tuple[str, ...]]:
-    """The letters the expression writes on each variable's axes (an einsum's operands are
-    A, B, ... by position), so printed formulas can name summed indices the same way."""
-    if _EINSUM.match(expression) and "[" not in expression:
+def is_equation(expression: str, shapes: list[str]) -> bool:
+    """Whether the command's expression is an einsum equation ("ij,j->i") rather than a
+    formula: letters, commas and an arrow only, its shapes unnamed (a lone "x" with
+    ``--shape x=scalar`` is a formula).
+
+    >>> is_equation("ij,j->i", ["2x3", "3"]), is_equation("x", ["x=scalar"]), is_equation("x[i]", [])
+    (True, False, False)
+    """
+    if not _EINSUM.match(expression) or "[" in expression:
+        return False
+    return "," in expression or "->" in expression or not any("=" in s for s in shapes)
+
+
+def written_letters(expression: str, equation: bool) -> dict[str, tuple[str, ...]]:
+    """The letters the expression writes on each variable's axes (an einsum ``equation``'s
+    operands are A, B, ... by position), so printed formulas can name summed indices the same way."""
+    if equation:
         inputs = expression.replace(" ", "").split("->")[0].split(",")
         return {_operand_name(k): tuple(term) for k, term in enumerate(inputs) if "." not in term}
     return formula_letters(expression)[2]
@@ -251,12 +264,8 @@ def _values(items: list[str], found) -> dict:
             raise _Usage(f"--value {item!r}: write NAME=JSON, e.g. A=[[1,2],[3,4]] ({err})") from err
         if values[name].shape != shapes[name]:
             raise _Usage(f"--value {item}: an array of shape {values[name].shape}, but {name} has shape "
-                         f"{shapes[name]}; give it {_shape_flag(shapes[name])} entries")
+                         f"{shapes[name]}; give an array of that shape")
     return values
-
-
-def _shape_flag(shape: tuple[int, ...]) -> str:
-    return "x".join(map(str, shape)) or "scalar"
 
 
 @dataclass(frozen=True)
@@ -323,12 +332,13 @@ def sample_point(f: Expr, seed: int) -> Sample:
     best = None
     for attempt in range(_TRIES):
         rng = np.random.default_rng((seed, attempt))  # seeds 1 and 2 share no draws
-        size = {v.name: rng.uniform(0.5, 1.5, v.shape) for v in found}
-        sign = {v.name: _signs(rng, np.ones(v.shape, dtype=bool)) for v in found}
-        for v in shifted:  # a positive diagonal, raised by 1.5·n
-            diagonal = np.broadcast_to(np.eye(v.shape[-1], dtype=bool), v.shape)
+        size, sign = {}, {}
+        for v in found:  # a shifted matrix's diagonal: positive, raised by 1.5·n
+            diagonal = np.zeros(v.shape, dtype=bool)
+            if v in shifted:
+                diagonal = np.broadcast_to(np.eye(v.shape[-1], dtype=bool), v.shape)
+            size[v.name] = rng.uniform(0.5, 1.5, v.shape) + 1.5 * (v.shape or (0,))[-1] * diagonal
             sign[v.name] = _signs(rng, ~diagonal)
-            size[v.name] = size[v.name] + 1.5 * v.shape[-1] * diagonal
         positive = _positive(f, size, sign, [v.name for v in found])
         values = {name: size[name] * (1.0 if name in positive else sign[name]) for name in size}
         margin = _margin(f, values)
@@ -381,7 +391,7 @@ def _positive(f: Expr, size: dict, sign: dict, names: list[str]) -> tuple[str, .
         chosen.append(name)
     if not defined(chosen):  # positive values do not help either
         return ()
-    for name in chosen[:-1]:  # keep only those the last one did not make unnecessary
+    for name in chosen[:-1]:  # then drop each earlier one that f turns out not to need
         if defined([n for n in chosen if n != name]):
             chosen.remove(name)
     return tuple(chosen)
@@ -403,7 +413,8 @@ def check(f: Expr, wrt: Var, derivative: Expr, order: int, seed: int) -> Check:
     scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
     ok = err <= 1e-5 * scale
     sampled = sample.describe()
-    text = (f"check: max |derivative - central finite differences| = {err:.3g} over {want.size} entries "
+    text = (f"check: max |derivative - central finite differences| = {err:.3g} over {want.size} "
+            f"entr{'y' if want.size == 1 else 'ies'} "
             f"(entries up to {scale:.3g}; random inputs {sampled}; seed {seed}): {'ok' if ok else 'MISMATCH'}")
     return Check(err, scale, int(want.size), ok, sampled, text)
 
@@ -428,7 +439,7 @@ def run(argv: list[str]) -> Output:
     lines = []
     if args.format in ("text", "latex"):
         style = Latex() if args.format == "latex" else Text()
-        letters = written_letters(args.expression)
+        letters = written_letters(args.expression, is_equation(args.expression, args.shape))
         _, body, legend = render(f, free, style, letters=letters)
         named = shared(derivative) if args.share else {}
         _, dbody, dlegend = render(derivative, free + dnames, style, named=named, letters=letters)

@@ -315,6 +315,14 @@ def test_implicit_einsum_output_keeps_the_letters_typed(capsys):
     assert capsys.readouterr().out.splitlines()[0] == "f[i,k] = A[i,j] B[j,k]"
 
 
+def test_bare_letters_are_an_equation_unless_a_shape_names_them(capsys):
+    assert main(["x", "--wrt", "x", "--shape", "x=scalar", "--check"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[:2] == ["f = x", "∂f/∂x = 1"] and " over 1 entry " in err
+    assert main(["ii", "--wrt", "0", "--shape", "3x3"]) == 0  # a trace
+    assert capsys.readouterr().out.splitlines()[:2] == ["f = A[i,i]", "∂f/∂A[a,b] = δ[a,b]; a:3, b:3"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -328,7 +336,7 @@ def test_implicit_einsum_output_keeps_the_letters_typed(capsys):
         (["x[i]", "--wrt", "x", "--shape", "x=3", "--format", "explain", "--value", "q=[1]"],
          "--value q=[1]: the formula has no variable 'q'; its variables are x"),
         (["x[i]", "--wrt", "x", "--shape", "x=3", "--format", "explain", "--value", "x=[1,2]"],
-         "--value x=[1,2]: an array of shape (2,), but x has shape (3,); give it 3 entries"),
+         "--value x=[1,2]: an array of shape (2,), but x has shape (3,); give an array of that shape"),
         (["x[i]", "--wrt", "x", "--shape", "x=3", "--format", "explain", "--value", "x=[1,2,3]", "--value", "x=[1,2,3]"],
          "--value x is given twice"),
         (["x[i]", "--wrt", "x", "--shape", "x=3", "--order", "column"], "add --format explain, or drop --order"),
