@@ -12,6 +12,7 @@ and one line on stderr; a failed ``--check`` exits with status 1.
 from __future__ import annotations
 
 import argparse
+import difflib
 import itertools
 import json
 import math
@@ -29,7 +30,7 @@ from .evaluate import evaluate
 from .explain import explain
 from .expr import Call, Expr, Var
 from .matrixform import derivative_notation, matrix_form
-from .parse import formula_letters, parse
+from .parse import ALONG, ELEMENTWISE, WHOLE, formula_letters, parse
 from .printing import _LETTERS, Latex, Text, definitions, render, shared
 from .subscripts import einsum
 from .testing import finite_difference_jacobian, finite_difference_margin
@@ -126,11 +127,15 @@ def _unused_options(args: argparse.Namespace) -> None:
 
 
 def parse_shape(text: str, what: str) -> tuple[int, ...]:
-    """``3x4`` (or ``3×4``, ``3,4``; ``scalar`` for ()) as a shape; ``what`` names it in the error."""
+    """``3x4`` (or ``3×4``, ``3,4``, ``(3, 4)``; ``scalar`` for ()) as a shape; ``what`` names it in the error.
+
+    >>> parse_shape("3x4", "x"), parse_shape("(3,)", "x"), parse_shape("scalar", "x")
+    ((3, 4), (3,), ())
+    """
     text = text.strip()
     if text in ("scalar", "()", ""):
         return ()
-    parts = text.replace("×", "x").replace(",", "x").split("x")
+    parts = text.removeprefix("(").removesuffix(")").removesuffix(",").replace("×", "x").replace(",", "x").split("x")
     if not all(part.strip().isdigit() for part in parts):
         raise _Usage(f"{what}: {text!r} is not a shape; write sizes joined by x, e.g. 3x4, or 'scalar'")
     return tuple(int(part) for part in parts)
@@ -160,9 +165,13 @@ def build(expression: str, wrt: str, shapes: list[str]) -> tuple[Expr, Var, str,
         return build_formula(expression, wrt, sizes)
     except UnknownVariableError as err:  # its hint is Python's (x=(3, 4)): say it in flags
         example = "x".join(("3", "4", "5", "6", "7", "8")[: err.ndim]) or "scalar"
+        typo = ""
+        if err.formula[err.position + len(err.name):].lstrip().startswith("("):  # foo(x) is foo times x
+            near = difflib.get_close_matches(err.name, (*ELEMENTWISE, *WHOLE, *ALONG, "where", "sum"), n=1)
+            typo = f" (or, for the function {near[0]}, fix the spelling)" if near else ""
         raise _Usage(f"no shape for {err.name!r} (column {err.position + 1}), which the formula writes with "
                      f"{err.ndim} {'index' if err.ndim == 1 else 'indices'}; add --shape {err.name}={example}, "
-                     f"one size per index") from err
+                     f"one size per index{typo}") from err
 
 
 def build_formula(expression: str, wrt: str, sizes: dict) -> tuple[Expr, Var, str, tuple[str, ...], tuple[str, ...] | None]:

@@ -315,6 +315,11 @@ def test_implicit_einsum_output_keeps_the_letters_typed(capsys):
     assert capsys.readouterr().out.splitlines()[0] == "f[i,k] = A[i,j] B[j,k]"
 
 
+def test_shapes_may_be_written_as_tuples(capsys):
+    assert main(["A[i,j]*x[j]", "--wrt", "x", "--shape", "A=(2, 3)", "--shape", "x=(3,)"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "shape: (2)×(3) = (2, 3)"
+
+
 def test_bare_letters_are_an_equation_unless_a_shape_names_them(capsys):
     assert main(["x", "--wrt", "x", "--shape", "x=scalar", "--check"]) == 0
     out, err = capsys.readouterr()
@@ -345,7 +350,9 @@ def test_bare_letters_are_an_equation_unless_a_shape_names_them(capsys):
         (["x[i]", "--wrt", "x", "--shape", "x=3", "--share", "--format", "numpy"], "or drop --share"),
         (["tr[i,j]*x[j]", "--wrt", "x", "--shape", "x=4"],
          "no shape for 'tr' (column 1), which the formula writes with 2 indices; add --shape tr=3x4"),
-        (["x[i] + b", "--wrt", "x", "--shape", "x=4"], "add --shape b=scalar"),
+        (["x[i] + b", "--wrt", "x", "--shape", "x=4"], "add --shape b=scalar, one size per index"),
+        (["reluu(x[i])", "--wrt", "x", "--shape", "x=4"],
+         "add --shape reluu=scalar, one size per index (or, for the function relu, fix the spelling)"),
         (["ij,j->i", "--wrt", "0", "--shape", "A=2x3", "--shape", "3"], "operands take shapes in order, without names"),
         (["Z[i,j] = W[j,i]", "--wrt", "W", "--shape", "W=3x2", "--format", "matrix"], "use --format text"),
         (["x[i]*y[j]", "--wrt", "x", "--shape", "x=3000", "--shape", "y=3000", "--check"],
