@@ -5,8 +5,11 @@
     einsdiff serve --port 8000      # the web playground (pip install 'einsdiff[web]')
 
 An expression is an einsum equation (operands named A, B, C, ... by position) or a
-formula in index notation (as ``ed.parse`` reads it). Bad input exits with status 2
-and one line on stderr; a failed ``--check`` exits with status 1.
+formula in index notation (as ``ed.parse`` reads it); it may start with ``-``. Standard
+output holds only what was asked for (``--format numpy > f.py`` is a module), diagnostics
+such as the ``--check`` line go to stderr. Bad input, including an option that would
+change nothing, exits with status 2 and one line on stderr phrased in the command's own
+flags; a failed ``--check`` exits with status 1.
 """
 
 from __future__ import annotations
