@@ -266,8 +266,8 @@ def _values(items: list[str], found) -> dict:
         if not sep:
             raise _Usage(f"--value {item!r}: write NAME=JSON, e.g. A=[[1,2],[3,4]]")
         if name not in shapes:
-            raise _Usage(f"--value {item}: the formula has no variable {name!r}; its variables are "
-                         f"{', '.join(shapes)}")
+            raise _Usage(f"--value {item}: the expression has no variable {name!r}; its variables are "
+                         f"{', '.join(sorted(shapes))}")
         if name in values:
             raise _Usage(f"--value {name} is given twice; give each variable one value")
         try:

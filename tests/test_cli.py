@@ -339,7 +339,7 @@ def test_bare_letters_are_an_equation_unless_a_shape_names_them(capsys):
         (["x[i]", "--wrt", "x", "--shape", "x=3", "--value", "x=[1,2,3]"],
          "--value gives --format explain its numbers only; add --format explain, or drop --value"),
         (["x[i]", "--wrt", "x", "--shape", "x=3", "--format", "explain", "--value", "q=[1]"],
-         "--value q=[1]: the formula has no variable 'q'; its variables are x"),
+         "--value q=[1]: the expression has no variable 'q'; its variables are x"),
         (["x[i]", "--wrt", "x", "--shape", "x=3", "--format", "explain", "--value", "x=[1,2]"],
          "--value x=[1,2]: an array of shape (2,), but x has shape (3,); give an array of that shape"),
         (["x[i]", "--wrt", "x", "--shape", "x=3", "--format", "explain", "--value", "x=[1,2,3]", "--value", "x=[1,2,3]"],
