@@ -58,7 +58,7 @@ class _Usage(EinsdiffError):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line and status 2, like every other bad input
-        raise _Usage(message)
+        raise _Usage(f"{message} (see {self.prog} --help)")
 
 
 def _arguments() -> argparse.ArgumentParser:
