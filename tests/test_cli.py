@@ -12,6 +12,7 @@ from einsdiff.cli import main
 from einsdiff.derive import hessian, jacobian
 from einsdiff.errors import OptionError
 from einsdiff.expr import Var
+from einsdiff.matrix import logdet
 from einsdiff.testing import finite_difference_margin
 
 SEED_001 = ["--shape", "A=2x3", "--shape", "W=3x2", "--shape", "B=2"]
@@ -370,3 +371,12 @@ def test_every_mistake_is_one_line_in_the_commands_own_terms(args, message, caps
     assert out == "" and err.count("\n") == 1 and err.startswith("einsdiff: error: "), err
     assert message in err, err
     assert "ed." not in err and "=(" not in err, err  # no Python syntax in a command's hint
+
+
+def test_a_stack_of_matrices_gets_each_diagonal_raised():
+    stack = Var("X", (2, 3, 3))
+    f = logdet(stack)
+    values = cli.sample_point(f, 0).values["X"]
+    assert np.all(np.linalg.det(values) > 0) and np.all(np.diagonal(values, axis1=1, axis2=2) >= 5)
+    assert (values < 0).any()
+    assert cli.check(f, stack, jacobian(f, stack), 1, seed=0).ok
