@@ -61,6 +61,9 @@ class _Parser(argparse.ArgumentParser):
         raise _Usage(f"{message} (see {self.prog} --help)")
 
 
+_VALUED = ("--wrt", "--shape", "--format", "--value", "--order", "--seed")  # the options below that take a value
+
+
 def _arguments() -> argparse.ArgumentParser:
     p = _Parser(prog="einsdiff", usage=_USAGE, epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
                 description="Derivatives of tensor expressions in index notation.")
@@ -68,8 +71,11 @@ def _arguments() -> argparse.ArgumentParser:
     p.add_argument("--wrt", required=True, metavar="VARIABLE", help="the variable to differentiate by: a name, or an operand position")
     p.add_argument("--shape", action="append", default=[], metavar="[NAME=]3x4",
                    help="a shape: NAME=3x4 for a formula, or one per einsum operand in order; 'scalar' for ()")
-    p.add_argument("--format", choices=FORMATS, default="text")
-    p.add_argument("--hessian", action="store_true", help="the second derivative (the expression must be a scalar)")
+    p.add_argument("--format", choices=FORMATS, default="text",
+                   help="text: index notation (the default); latex; matrix: matrix notation where it exists; "
+                        "einsum: einsum calls; numpy: a module of NumPy code; explain: the derivation step by step")
+    p.add_argument("--hessian", action="store_true",
+                   help="the second derivative (of a tensor-valued expression: one Hessian per entry)")
     p.add_argument("--share", action="store_true",
                    help="text and latex: write each subexpression the derivative would repeat once, as t1, t2, ...")
     p.add_argument("--check", action="store_true",
@@ -98,7 +104,6 @@ def _expression_last(argv: list[str]) -> list[str]:
     """``argv`` with the expression moved behind ``--``, so one that starts with ``-``
     (``-sum[i](z[i])``) is not read as an option: the token after ``--``, or the first one
     that is neither an option, nor an option's value, nor a ``--long`` flag."""
-    valued = {"--wrt", "--shape", "--format", "--value", "--order", "--seed"}
     rest, expressions = [], []
     tokens = iter(argv)
     for token in tokens:
@@ -107,7 +112,7 @@ def _expression_last(argv: list[str]) -> list[str]:
             expressions += list(itertools.islice(tokens, 1))
         elif token in ("-h", "--help") or (name.startswith("--") and len(name) > 2):
             rest.append(token)
-            options = [o for o in valued if o.startswith(name)]  # argparse takes unique prefixes
+            options = [o for o in _VALUED if o.startswith(name)]  # argparse takes unique prefixes
             if "=" not in token and len(options) == 1:
                 rest += list(itertools.islice(tokens, 1))
         else:
@@ -117,16 +122,17 @@ def _expression_last(argv: list[str]) -> list[str]:
 
 def _unused_options(args: argparse.Namespace) -> None:
     """An option that would change nothing is a mistake: say what it is for."""
-    unused = [(args.value, "--value", "gives --format explain its numbers", "add --format explain",
-               args.format == "explain"),
-              (args.order, "--order", "sets how --format explain flattens matrices", "add --format explain",
-               args.format == "explain"),
-              (args.seed is not None, "--seed", "seeds the random values of --check", "add --check", args.check),
-              (args.share, "--share", "names repeated subexpressions in --format text and latex",
-               "use it with one of those", args.format in ("text", "latex"))]
-    for given, option, purpose, fix, used in unused:
-        if given and not used:
-            raise _Usage(f"{option} {purpose} only; {fix}, or drop {option}")
+    def refuse(option: str, purpose: str, fix: str):
+        raise _Usage(f"{option} {purpose} only; {fix}, or drop {option}")
+
+    if args.value and args.format != "explain":
+        refuse("--value", "gives --format explain its numbers", "add --format explain")
+    if args.order and args.format != "explain":
+        refuse("--order", "sets how --format explain flattens matrices", "add --format explain")
+    if args.seed is not None and not args.check:
+        refuse("--seed", "seeds the random values of --check", "add --check")
+    if args.share and args.format not in ("text", "latex"):
+        refuse("--share", "names repeated subexpressions in --format text and latex", "use it with one of those")
 
 
 def parse_shape(text: str, what: str) -> tuple[int, ...]:
