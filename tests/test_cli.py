@@ -7,7 +7,16 @@ import numpy as np
 import pytest
 from test_explain import matrix_after
 
+from einsdiff import cli
+from einsdiff.cli import main
+from einsdiff.derive import hessian, jacobian
+from einsdiff.errors import OptionError
+from einsdiff.expr import Var
+from einsdiff.matrix import logdet
+from einsdiff.testing import finite_difference_margin
+
 SEED_001 = ["--shape", "A=2x3", "--shape", "W=3x2", "--shape", "B=2"]
+SIGNS = "±[0.5, 1.5] with random signs, both in every variable of 2 or more entries"  # how --check draws values
 
 
 def einsdiff(*args: str) -> subprocess.CompletedProcess:
@@ -31,9 +40,11 @@ def test_formula_with_check_names_derivative_indices_after_the_variable():
     lines = run.stdout.splitlines()
     assert lines[0] == "f[i] = relu(W[i,j] x[j] + b[i])"
     assert lines[1] == "∂f[i]/∂W[a,j] = δ[i,a] step(W[i,k] x[k] + b[i]) x[j]; a:3"
-    assert lines[-1].startswith("check: max |derivative - central finite differences| = ")
-    assert lines[-1].endswith(": ok")
-    assert float(lines[-1].split("= ")[1].split()[0]) < 1e-6
+    assert lines[-1].startswith("shape: ")  # the check is a diagnostic: stderr
+    line = run.stderr.strip()
+    assert line.startswith("check: max |derivative - central finite differences| = ")
+    assert line.endswith(f"random inputs {SIGNS}; seed 0): ok")
+    assert float(line.split("= ")[1].split()[0]) < 1e-6
 
 
 def test_seed_001_explain_prints_the_4_by_6_jacobian():
@@ -78,7 +89,7 @@ def test_share_names_what_the_derivative_repeats():
     lines = run.stdout.splitlines()
     assert lines[1:3] == ["t1[i] = tanh(A[i,k] x[k])", "t2[i] = tanh(A[i,j] t1[j])"]  # the formula's own letters
     assert lines[6].startswith("∂²L/∂A[i,j] ∂A[a,b] = δ[i,b] t4[i] x[j] t3[a]")
-    assert lines[-1].endswith(": ok")
+    assert run.stderr.strip().endswith(": ok")
 
 
 def test_printed_formulas_keep_the_letters_typed():
@@ -97,7 +108,7 @@ def test_matrix_format():
     run = einsdiff("Z[i,j] = A[i,k]*W[k,j] + B[j]", "--wrt", "W", *SEED_001, "--format", "matrix")
     assert run.stdout.splitlines() == ["Z = A W + 𝟙 Bᵀ", "∂vec(Z)/∂vec(W) = A ⊗ I"]  # seed 001, row-major vec
     run = einsdiff("Z[i,j] = W[j,i]", "--wrt", "W", "--shape", "W=3x2", "--format", "matrix")  # a commutation
-    assert run.returncode == 2 and "that is no Kronecker product; use ed.to_index_notation" in run.stderr
+    assert run.returncode == 2 and "use --format text for index notation" in run.stderr and "ed." not in run.stderr
 
 
 def test_hessian_latex_and_einsum_formats():
@@ -105,7 +116,7 @@ def test_hessian_latex_and_einsum_formats():
     run = einsdiff(*args, "--hessian", "--check")
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines()[1] == "∂²L/∂x[j] ∂x[a] = 2 A[i,j] A[i,a]"
-    assert run.stdout.splitlines()[-1].endswith(": ok")
+    assert run.stderr.strip().endswith(": ok")
     run = einsdiff(*args, "--format", "latex")
     assert run.returncode == 0, run.stderr
     assert r"\frac{\partial L}{\partial x_{j}}" in run.stdout
@@ -117,13 +128,13 @@ def test_hessian_latex_and_einsum_formats():
 def test_matrix_functions_with_check_draw_invertible_matrices():
     run = einsdiff("logdet(X)", "--wrt", "X", "--shape", "X=3x3", "--check")
     assert run.returncode == 0, run.stderr
-    lines = run.stdout.splitlines()
-    assert lines[:3] == ["f = logdet(X)", "∂f/∂X[a,b] = inv(X)[b,a]", "shape: (1)×(3×3) = (3, 3)"]
-    assert "random inputs in [0.5, 1.5], X + 4.5·I, seed 0): ok" in lines[-1]
+    assert run.stdout.splitlines() == ["f = logdet(X)", "∂f/∂X[a,b] = inv(X)[b,a]", "shape: (1)×(3×3) = (3, 3)"]
+    assert run.stderr.strip().endswith(f"random inputs {SIGNS}; X's diagonal in [0.5, 1.5] + 4.5, "
+                                       "so X is invertible with det > 0; seed 0): ok")
     formula = "L = sum[i](logsumexp[j](solve(A, B)[i,j]) - where(b[i] > 1, softplus(b[i]), 0.1*b[i]))"
     run = einsdiff(formula, "--wrt", "A", "--shape", "A=2x2", "--shape", "B=2x3", "--shape", "b=2", "--hessian", "--check")
     assert run.returncode == 0, run.stderr
-    assert run.stdout.splitlines()[-1].endswith(": ok")
+    assert run.stderr.strip().endswith(": ok")
 
 
 def test_numpy_format_is_code_that_runs(tmp_path):
@@ -167,3 +178,205 @@ def test_bad_input_exits_2_with_one_line(args, message):
 def test_console_script_is_declared():
     text = open("pyproject.toml", encoding="utf-8").read()
     assert 'einsdiff = "einsdiff.cli:main"' in text
+
+
+# -- stdout holds only what was asked for (issue 13, item 6) ------------------------------
+
+
+def test_numpy_format_with_check_writes_a_file_python_runs(tmp_path):
+    run = einsdiff("x[i]*A[i,j]*x[j]", "--wrt", "x", "--shape", "x=3", "--shape", "A=3x3", "--format", "numpy", "--check")
+    assert run.returncode == 0, run.stderr
+    assert "check:" not in run.stdout
+    assert run.stderr.startswith("check: max |derivative - central finite differences|") and run.stderr.count("\n") == 1
+    module = tmp_path / "g.py"
+    module.write_text(run.stdout + "\nimport numpy as np\nprint(f(np.eye(3), np.ones(3))['jacobian'])\n", encoding="utf-8")
+    ran = subprocess.run([sys.executable, str(module)], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == ["[2.", "2.", "2.]"]  # (A + Aᵀ) x
+
+
+def test_a_failed_check_exits_1_with_the_mismatch_on_stderr(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "jacobian", lambda f, wrt: jacobian(f, wrt) * 1.5)  # a wrong derivative
+    assert main(["relu(x[i])", "--wrt", "x", "--shape", "x=3", "--check"]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("f[i] = relu(x[i])") and "check" not in out
+    assert err.strip().endswith(": MISMATCH")
+
+
+# -- the check samples both signs, away from kinks (issue 13, item 9) ---------------------
+
+
+def _formula(text, **shapes):
+    f, wrt, *_ = cli.build_formula(text, "x", shapes)
+    return f, wrt
+
+
+@pytest.mark.parametrize("formula", ["relu(x[i])", "abs(x[i])", "where(x[i] > 0, x[i], 0.1*x[i])"])
+def test_check_catches_a_derivative_wrong_on_the_negative_side(formula):
+    f, x = _formula(formula, x=(6,))
+    positive_branch = jacobian(Var("x", (6,)) * 1.0, x)  # right for x > 0 only
+    assert cli.check(f, x, jacobian(f, x), 1, seed=0).ok
+    assert not cli.check(f, x, positive_branch, 1, seed=0).ok
+
+
+def test_sampled_values_have_both_signs_and_magnitudes_in_half_to_three_halves():
+    f, x = _formula("relu(W[i,j]*x[j] + b[i])", W=(4, 5), x=(5,), b=(4,))
+    for seed in range(5):
+        sample = cli.sample_point(f, seed)
+        everything = np.concatenate([v.ravel() for v in sample.values.values()])
+        assert (everything < 0).any() and (everything > 0).any()
+        assert np.all((0.5 <= np.abs(everything)) & (np.abs(everything) <= 1.5))
+        assert sample.describe() == SIGNS
+
+
+def test_sampled_points_keep_finite_differences_away_from_kinks():
+    # with both signs, x[i] + y[i] often lands near 0: those draws are redrawn
+    f, x = _formula("sum[i](abs(x[i] + y[i]) + relu(x[i] - y[i]))", x=(8,), y=(8,))
+    for seed in range(10):
+        sample = cli.sample_point(f, seed)
+        assert finite_difference_margin(f, sample.values) > 1e-3
+        assert cli.check(f, x, jacobian(f, x), 1, seed).ok
+
+
+def test_no_point_away_from_a_kink_is_said():
+    sample = cli.Sample({"x": np.zeros(2)}, (), (), 0.0)
+    assert sample.describe() == f"{SIGNS}; no draw kept all relu, abs, step and sqrt arguments 0.001 from their " \
+                                "kinks (closest: 0)"
+
+
+def test_a_variable_where_the_formula_needs_it_is_drawn_positive():
+    f, x = _formula("sum[i](log(x[i]) * relu(y[i]))", x=(6,), y=(6,))
+    for seed in range(5):
+        sample = cli.sample_point(f, seed)
+        assert sample.positive == ("x",) and np.all(sample.values["x"] > 0)
+        assert (sample.values["y"] < 0).any()
+        assert "x positive (the formula is undefined at some negative x)" in sample.describe()
+        assert cli.check(f, x, jacobian(f, x), 1, seed).ok
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_matrix_variables_get_both_signs_off_the_diagonal_and_stay_invertible_with_positive_det(n):
+    f, x = _formula("logdet(x) + sum[i](solve(x, y)[i])", x=(n, n), y=(n,))
+    for seed in range(20):
+        sample = cli.sample_point(f, seed)
+        value = sample.values["x"]
+        off = value[~np.eye(n, dtype=bool)]
+        assert n < 3 or ((off < 0).any() and (off > 0).any())
+        assert np.all(np.diag(value) >= 0.5 + 1.5 * n)  # outweighs the rest of its row, at most 1.5·(n - 1)
+        assert np.linalg.det(value) > 0 and np.linalg.eigvals(value).real.min() >= 2 - 1e-9
+        assert sample.positive == ()
+    assert sample.describe() == (f"{SIGNS}; x's diagonal in [0.5, 1.5] + {1.5 * n:g}, "
+                                 "so x is invertible with det > 0")
+    assert cli.check(f, x, hessian(f, x), 2, seed=0).ok
+
+
+def test_sampling_is_deterministic_and_refuses_a_negative_seed():
+    f, _ = _formula("relu(x[i])", x=(4,))
+    np.testing.assert_array_equal(cli.sample_point(f, 3).values["x"], cli.sample_point(f, 3).values["x"])
+    with pytest.raises(OptionError, match="whole number >= 0, got -1"):
+        cli.sample_point(f, -1)
+
+
+# -- the command reads what a user types (issue 13, item 10) ------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-sum[i](z[i])", "--wrt", "z", "--shape", "z=3"],
+        ["--", "-sum[i](z[i])", "--wrt", "z", "--shape", "z=3"],
+        ["--wrt", "z", "--shape", "z=3", "--", "-sum[i](z[i])"],
+        ["--wrt", "z", "-sum[i](z[i])", "--shape=z=3"],
+        ["--wr", "z", "-sum[i](z[i])", "--shap", "z=3"],
+    ],
+)
+def test_an_expression_may_start_with_a_minus(args, capsys):
+    assert main(args) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == ["f = -Σ[i](z[i])", "∂f/∂z[i] = -1; i:3"]
+
+
+def test_a_leading_minus_end_to_end_and_a_negated_scalar():
+    run = einsdiff("-sum[i](z[i])", "--wrt", "z", "--shape", "z=3", "--check", "--seed", "2")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == "f = -Σ[i](z[i])" and run.stderr.strip().endswith("seed 2): ok")
+    run = einsdiff("-x", "--wrt", "x", "--shape", "x=scalar")
+    assert run.returncode == 0 and run.stdout.splitlines()[:2] == ["f = -x", "∂f/∂x = -1"], run.stderr
+
+
+def test_help_names_the_playground_and_every_option():
+    run = einsdiff("--help")
+    assert run.returncode == 0 and run.stderr == ""
+    assert "einsdiff serve [--host HOST] [--port PORT]" in run.stdout
+    for option in ("--wrt", "--shape", "--format", "--hessian", "--share", "--check", "--value", "--order", "--seed"):
+        assert option in run.stdout
+
+
+def test_implicit_einsum_output_keeps_the_letters_typed(capsys):
+    assert main(["ij,jk", "--wrt", "1", "--shape", "2x3", "--shape", "3x4"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "f[i,k] = A[i,j] B[j,k]"
+
+
+def test_shapes_may_be_written_as_tuples(capsys):
+    assert main(["A[i,j]*x[j]", "--wrt", "x", "--shape", "A=(2, 3)", "--shape", "x=(3,)"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "shape: (2)×(3) = (2, 3)"
+
+
+def test_bare_letters_are_an_equation_unless_a_shape_names_them(capsys):
+    assert main(["x", "--wrt", "x", "--shape", "x=scalar", "--check"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[:2] == ["f = x", "∂f/∂x = 1"] and " over 1 entry " in err
+    assert main(["ii", "--wrt", "0", "--shape", "3x3"]) == 0  # a trace
+    assert capsys.readouterr().out.splitlines()[:2] == ["f = A[i,i]", "∂f/∂A[a,b] = δ[a,b]; a:3, b:3"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["x[i]", "--wrt", "x", "--shape", "x=3", "--shape", "Q=3"],
+         "--shape Q=3: the formula has no variable 'Q'; its variables are x"),
+        (["A[i,j]*x[j]", "--wrt", "x", "--shape", "A=3x3", "--shape", "x=3", "--shape", "A=3x4"],
+         "--shape A is given twice (3x3 and 3x4); give each variable one shape"),
+        (["x[i]", "--wrt", "x", "--shape", "x="], "--shape x=: no sizes after '='; write e.g. x=3x4, or x=scalar"),
+        (["x[i]", "--wrt", "x", "--shape", "x=3", "--value", "x=[1,2,3]"],
+         "--value gives --format explain its numbers only; add --format explain, or drop --value"),
+        (["x[i]", "--wrt", "x", "--shape", "x=3", "--format", "explain", "--value", "q=[1]"],
+         "--value q=[1]: the expression has no variable 'q'; its variables are x"),
+        (["x[i]", "--wrt", "x", "--shape", "x=3", "--format", "explain", "--value", "x=[1,2]"],
+         "--value x=[1,2]: an array of shape (2,), but x has shape (3,); give an array of that shape"),
+        (["x[i]", "--wrt", "x", "--shape", "x=3", "--format", "explain", "--value", "x=[1,2,3]", "--value", "x=[1,2,3]"],
+         "--value x is given twice"),
+        (["x[i]", "--wrt", "x", "--shape", "x=3", "--order", "column"], "add --format explain, or drop --order"),
+        (["x[i]", "--wrt", "x", "--shape", "x=3", "--seed", "3"], "--seed seeds the random values of --check only"),
+        (["x[i]", "--wrt", "x", "--shape", "x=3", "--check", "--seed", "-1"], "'-1' is not a whole number >= 0"),
+        (["x[i]", "--wrt", "x", "--shape", "x=3", "--share", "--format", "numpy"], "or drop --share"),
+        (["tr[i,j]*x[j]", "--wrt", "x", "--shape", "x=4"],
+         "no shape for 'tr' (column 1), which the formula writes with 2 indices; add --shape tr=3x4"),
+        (["x[i] + b", "--wrt", "x", "--shape", "x=4"], "add --shape b=scalar, one size per index"),
+        (["reluu(x[i])", "--wrt", "x", "--shape", "x=4"],
+         "add --shape reluu=scalar, one size per index (or, for the function relu, fix the spelling)"),
+        (["ij,j->i", "--wrt", "0", "--shape", "A=2x3", "--shape", "3"], "operands take shapes in order, without names"),
+        (["Z[i,j] = W[j,i]", "--wrt", "W", "--shape", "W=3x2", "--format", "matrix"], "use --format text"),
+        (["x[i]*y[j]", "--wrt", "x", "--shape", "x=3000", "--shape", "y=3000", "--check"],
+         "check the formula at smaller shapes"),
+        (["", "--wrt", "x"], "the expression is empty"),
+        (["x[i]", "--wrt", "x", "--shape", "x=3", "--hesian"],
+         "unrecognized arguments: --hesian (see einsdiff --help)"),
+        (["x[i]", "y[i]", "--wrt", "x", "--shape", "x=3"], "unrecognized arguments: y[i]"),
+        (["x[i] - x[i]", "--wrt", "x", "--shape", "x=3"], "it has none (it is a constant)"),
+    ],
+)
+def test_every_mistake_is_one_line_in_the_commands_own_terms(args, message, capsys):
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("einsdiff: error: "), err
+    assert message in err, err
+    assert "ed." not in err and "=(" not in err, err  # no Python syntax in a command's hint
+
+
+def test_a_stack_of_matrices_gets_each_diagonal_raised():
+    stack = Var("X", (2, 3, 3))
+    f = logdet(stack)
+    values = cli.sample_point(f, 0).values["X"]
+    assert np.all(np.linalg.det(values) > 0) and np.all(np.diagonal(values, axis1=1, axis2=2) >= 5)
+    assert (values < 0).any()
+    assert cli.check(f, stack, jacobian(f, stack), 1, seed=0).ok

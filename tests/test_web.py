@@ -44,7 +44,8 @@ def test_seed_001_derivative(client):
     assert answer["matrix_shape"] == [4, 6]
     assert answer["shape"] == "(2×2)×(3×2)"
     assert answer["derivative_text"] == "∂Z[i,j]/∂W[k,a] = δ[j,a] A[i,k]; j:2, a:2"
-    assert answer["matrix_note"] == "at random values in [0.5, 1.5] for W, B (seed 0)"
+    assert answer["matrix_note"] == ("at random values for W, B: ±[0.5, 1.5] with random signs, both in every variable "
+                                     "of 2 or more entries (seed 0)")
     assert "result: ∂Z[i,j]/∂W[k,a] = δ[j,a] A[i,k]" in answer["steps"]
     math = ET.fromstring(answer["derivative_mathml"])
     assert math.tag == "{http://www.w3.org/1998/Math/MathML}math"
@@ -330,7 +331,7 @@ def test_page_end_to_end(browser, server):  # the browser first: without one, no
     browser.find_element(By.ID, "check").click()
     wait.until(lambda d: d.find_element(By.ID, "check-result").text not in ("", "checking…"))
     checked = browser.find_element(By.ID, "check-result").text
-    assert checked.startswith("max error ") and checked.endswith("over 24 entries (values up to 1.435): ok"), checked
+    assert checked.startswith("max error ") and checked.endswith("over 24 entries (values up to 1.363): ok"), checked
 
     browser.find_element(By.ID, "copy").click()  # the clipboard, or a selection where it is not allowed
     wait.until(lambda d: d.find_element(By.ID, "copied").text in ("copied", "selected: press Ctrl+C"))

@@ -152,7 +152,7 @@ def check(request: dict, limits: Limits) -> dict:
                            f"make the shapes smaller")
     result = cli.check(f, wrt, derivative, order, _seed(request))
     return {"max_error": _json_number(result.error), "scale": _json_number(result.scale), "entries": result.entries,
-            "ok": result.ok, "text": result.text}
+            "ok": result.ok, "sampled": result.sampled, "text": result.text}
 
 
 HANDLERS = {"inspect": inspect, "derive": derive, "check": check}
@@ -214,7 +214,8 @@ def _matrix(request: dict, f, derivative, dims: list[int], limits: Limits) -> di
         return {"matrix": None, "values": {},
                 "matrix_note": f"{dims[0]}×{dims[1]} = {derivative.size:,} entries: too many for a table "
                                f"(the page shows up to {limits.table_entries:,})"}
-    point, _ = cli.sample_point(f, _seed(request))
+    sample = cli.sample_point(f, _seed(request))
+    point = dict(sample.values)
     given = _field(request, "values", dict, {})
     used = {}
     for v in variables(f):
@@ -228,8 +229,8 @@ def _matrix(request: dict, f, derivative, dims: list[int], limits: Limits) -> di
             used[v.name] = "random"
     matrix = np.asarray(evaluate(derivative, **{v.name: point[v.name] for v in variables(derivative)}))
     randoms = [name for name, how in used.items() if how == "random"]
-    note = (f"at random values in [0.5, 1.5] for {', '.join(randoms)} (seed {_seed(request)})" if randoms
-            else "at the given values")
+    note = (f"at random values for {', '.join(randoms)}: {sample.describe(randoms)} (seed {_seed(request)})"
+            if randoms else "at the given values")
     if not np.all(np.isfinite(matrix)):
         note += "; nan and inf mark entries where the derivative is undefined or overflows"
     rows = [[_json_number(x) for x in row] for row in matrix.reshape(dims).tolist()]
