@@ -312,14 +312,34 @@ def kink_distance(expr: Expr, bindings: Mapping) -> float:
 
 def finite_difference_margin(expr: Expr, bindings: Mapping) -> float:
     """How far ``bindings`` are from a point where central differences of ``expr`` break
-    down: :func:`kink_distance`, or the smallest argument of a sqrt if that is smaller
-    (sqrt's derivative blows up at 0, as a norm's does at the zero vector)."""
+    down: :func:`kink_distance`, or the distance to a pole or the edge of a domain if that
+    is smaller (log, sqrt and fractional powers at 0, where a norm's derivative blows up
+    too; reciprocal and negative powers at 0; log1p at -1). Negative where ``expr`` is
+    undefined."""
     smallest = kink_distance(expr, bindings)
     for node in topological([expr]):
-        if isinstance(node, Map) and node.fn == "sqrt":
-            u = evaluate(node.arg, bindings)
-            smallest = min(smallest, float(np.min(u, initial=math.inf)))
+        if not isinstance(node, Map) or node.fn not in _EDGES:
+            continue
+        edge = _EDGES[node.fn](node.param)
+        if edge is not None:
+            smallest = min(smallest, float(np.min(edge(evaluate(node.arg, bindings)), initial=math.inf)))
     return smallest
+
+
+def _power_edge(p):
+    if p is None or p >= 1 and float(p).is_integer():
+        return None  # a polynomial: smooth everywhere
+    return np.abs if float(p).is_integer() else (lambda u: u)  # a pole at 0, or a domain u >= 0
+
+
+# For each function with a pole or a domain edge: the distance to it, as a function of the argument.
+_EDGES = {
+    "log": lambda p: (lambda u: u),
+    "sqrt": lambda p: (lambda u: u),
+    "log1p": lambda p: (lambda u: 1 + u),
+    "reciprocal": lambda p: np.abs,
+    "power": _power_edge,
+}
 
 
 def describe(expr: Expr) -> str:
