@@ -383,7 +383,7 @@ def _defined(f: Expr, values: dict) -> bool:
     """Whether f evaluates to finite numbers at ``values`` (log of a negative number does not)."""
     try:
         with np.errstate(all="ignore"):
-            return bool(np.all(np.isfinite(evaluate(f, **values))))
+            return bool(np.all(np.isfinite(evaluate(f, values))))
     except EvaluationError:  # logdet where det <= 0, inv of a singular matrix
         return False
 
@@ -426,7 +426,7 @@ def check(f: Expr, wrt: Var, derivative: Expr, order: int, seed: int) -> Check:
     target = f if order == 1 else jacobian(f, wrt)
     with np.errstate(all="ignore"):  # a nan shows as a MISMATCH, not as a numpy warning
         want = finite_difference_jacobian(target, wrt, sample.values)
-        got = np.asarray(evaluate(derivative, **{v.name: sample.values[v.name] for v in variables(derivative)}))
+        got = np.asarray(evaluate(derivative, {v.name: sample.values[v.name] for v in variables(derivative)}))
         err = float(np.max(np.abs(got - want), initial=0.0))
     scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
     ok = err <= 1e-5 * scale

@@ -227,7 +227,7 @@ def _matrix(request: dict, f, derivative, dims: list[int], limits: Limits) -> di
             used[v.name] = "given"
         else:
             used[v.name] = "random"
-    matrix = np.asarray(evaluate(derivative, **{v.name: point[v.name] for v in variables(derivative)}))
+    matrix = np.asarray(evaluate(derivative, {v.name: point[v.name] for v in variables(derivative)}))
     randoms = [name for name, how in used.items() if how == "random"]
     note = (f"at random values for {', '.join(randoms)}: {sample.describe(randoms)} (seed {_seed(request)})"
             if randoms else "at the given values")
