@@ -417,8 +417,8 @@ def explain(f: Expr, wrt, values: dict | None = None, order: str = "row", latex:
     ex.say("result", f"{dl} = {ex.result(f, out_names)}")
     if not latex:  # the same, as matrix-calculus notes write it, where vectors and matrices can
         try:
-            ex.say("in matrix notation", derivative_notation(f, wrt, jacobian(f, wrt), 1, name),
-                   "numerator layout: vectors are columns" if f.ndim + wrt.ndim <= 2 else "vec stacks rows")
+            ex.say("in matrix notation", derivative_notation(f, wrt, jacobian(f, wrt), 1, name, vec=order),
+                   "numerator layout: vectors are columns" if f.ndim + wrt.ndim <= 2 else f"vec stacks {order}s")
         except OptionError:
             pass
     if values is not None:

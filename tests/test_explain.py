@@ -56,6 +56,16 @@ def test_column_major_order_flattens_columns_first():
     np.testing.assert_array_equal(matrix_after(text, "Jacobian matrix (column-major vec)"), want)
 
 
+def test_each_order_states_the_kronecker_form_of_the_matrix_it_prints():
+    """Row-major vec: A ⊗ I; column-major vec (the Cookbook's): I ⊗ A. Each line names the
+    matrix printed under it."""
+    Z = ed.parse("Z[i,j] = A[i,k]*W[k,j] + B[j]", **SHAPES_001)
+    for order, form, kron in (("row", "A ⊗ I", np.kron(A_001, np.eye(2))), ("column", "I ⊗ A", np.kron(np.eye(2), A_001))):
+        text = ed.explain(Z, ed.var("W", (3, 2)), values={"A": A_001}, order=order, name="Z")
+        assert f"in matrix notation: ∂vec(Z)/∂vec(W) = {form}   (vec stacks {order}s)" in text
+        np.testing.assert_array_equal(matrix_after(text, f"Jacobian matrix ({order}-major vec)"), kron)
+
+
 def test_seed_000_neuron_gradient_is_x_where_active():
     f = ed.parse("relu(w[i]*x[i] + b)", w=(3,), x=(3,), b=())
     text = ed.explain(f, ed.var("w", (3,)))
