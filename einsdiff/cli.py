@@ -132,18 +132,36 @@ def _operand_name(k: int) -> str:
     return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[k] if k < 26 else f"T{k}"
 
 
-def index_names(f: Expr, wrt: Var, out, letters, count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Free names of f (the formula's own), then derivative names that follow the variable's
-    letters where those are free, else a, b, c, ..."""
+def index_names(f: Expr, wrt: Var, out, letters, count: int, *,
+                written: dict | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Free names of f (the formula's own), then ``count`` groups of derivative names that
+    follow the variable's ``letters`` where those are free, else a, b, c, ... (never a
+    variable's name). With ``written`` (every variable's letters as the formula wrote them),
+    the last group, the indices a derivation differentiates by, takes letters the formula
+    does not write, so that a derivation printed beside the formula keeps the formula's own.
+
+    >>> import einsdiff as ed
+    >>> Z = ed.parse("Z[i,j] = A[i,k]*W[k,j]", A=(2, 3), W=(3, 2))
+    >>> W = ed.var("W", (3, 2))
+    >>> index_names(Z, W, "ij", "kj", 1)
+    (('i', 'j'), ('k', 'a'))
+    >>> index_names(Z, W, "ij", "kj", 1, written={"A": "ik", "W": "kj"})
+    (('i', 'j'), ('a', 'b'))
+    """
     out = tuple(out) if out is not None and len(out) == f.ndim else tuple(_LETTERS[: f.ndim])
+    own = tuple(letters) if letters is not None and len(letters) == wrt.ndim else ()
+    written_anywhere = {c for ls in (written or {}).values() for c in ls}
+    avoid = set(own) | {v.name for v in variables(f)}
     taken = set(out)
     derivative = []
     spare = (c for c in itertools.chain("abcdefgh", _LETTERS, (f"d{k}" for k in itertools.count(1))))
     for rep in range(count):
+        last = written is not None and rep == count - 1
         for p in range(wrt.ndim):
-            letter = letters[p] if letters is not None and rep == 0 and len(letters) == wrt.ndim else None
-            if letter is None or letter in taken or letters.count(letter) > 1:
-                letter = next(c for c in spare if c not in taken and (letters is None or c not in letters))
+            letter = own[p] if own and rep == 0 and not last else None
+            if letter is None or letter in taken or own.count(letter) > 1:
+                letter = next(c for c in spare if c not in taken and c not in avoid
+                              and not (last and c in written_anywhere))
             taken.add(letter)
             derivative.append(letter)
     return out, tuple(derivative)
@@ -237,7 +255,8 @@ def run(argv: list[str]) -> tuple[str, int]:
         lines.append(to_numpy_code({"value": f, key: derivative}, name=fname if fname != "f" else "f"))
     else:
         values = _values(args.value) if args.value else None
-        lines.append(derivation(f, wrt, fname, free, dnames, order, values, args.order))
+        lines.append(derivation(f, wrt, fname, free, dnames, order, values, args.order,
+                                letters=written_letters(args.expression)))
     status = 0
     if args.check:
         result = check(f, wrt, derivative, order, args.seed)
@@ -246,13 +265,20 @@ def run(argv: list[str]) -> tuple[str, int]:
     return "\n".join(lines), status
 
 
-def derivation(f: Expr, wrt: Var, fname: str, free, dnames, order: int, values=None, flatten: str = "row") -> str:
+def derivation(f: Expr, wrt: Var, fname: str, free, dnames, order: int, values=None, flatten: str = "row", *,
+               letters=None) -> str:
     """:func:`explain` of the derivative of ``order`` 1 or 2: a Hessian is explained as the
-    Jacobian of the gradient g_f."""
+    Jacobian of the gradient g_f. With ``letters`` (as :func:`written_letters` gives them),
+    summed indices keep the letters the formula wrote; derivative names among those letters
+    give way to ones the formula does not write (:func:`index_names`)."""
+    if letters is not None:
+        written = {c for ls in letters.values() for c in ls}
+        if set(dnames[(order - 1) * wrt.ndim:]) & written:
+            _, dnames = index_names(f, wrt, free, letters.get(wrt.name), order, written=letters)
     if order == 2:
         return explain(jacobian(f, wrt), wrt, values=values, order=flatten, name=f"g_{fname}",
-                       indices=tuple(free) + dnames[: wrt.ndim], wrt_indices=dnames[wrt.ndim:])
-    return explain(f, wrt, values=values, order=flatten, name=fname, indices=free, wrt_indices=dnames)
+                       indices=tuple(free) + dnames[: wrt.ndim], wrt_indices=dnames[wrt.ndim:], letters=letters)
+    return explain(f, wrt, values=values, order=flatten, name=fname, indices=free, wrt_indices=dnames, letters=letters)
 
 
 def shape_text(f: Expr, wrt: Var, order: int) -> str:

@@ -24,7 +24,7 @@ from .evaluate import evaluate
 from .expr import Add, Call, Const, Contract, Expr, Map, Var, bare
 from .matrixform import derivative_notation
 from .ops import OPS
-from .printing import _LETTERS, Latex, Text, _fmt_number, render
+from .printing import _LETTERS, Latex, Text, _fmt_number, _Printer, render
 from .simplify import substitute
 from .variables import variables
 
@@ -107,8 +107,11 @@ def _number(v: float) -> str:
 
 
 class _Explainer:
-    def __init__(self, wrt: Var, dnames: tuple[str, ...], notation: _Notation):
+    def __init__(self, wrt: Var, dnames: tuple[str, ...], notation: _Notation, letters: dict):
         self.wrt, self.dnames, self.n = wrt, dnames, notation
+        self.letters = letters  # each variable's axes as the formula wrote them: summed indices keep them
+        self.printer = _Printer(notation.style)  # asked which letters an index runs along, as render does
+        self.printer.letters = letters
         self.den = notation.style.ref(wrt.name, dnames)
         self.lines: list[str] = []
         self.named: dict[Expr, tuple[Var, tuple[str, ...]]] = {}
@@ -127,7 +130,7 @@ class _Explainer:
         self.say(rule, f"{label} = {body}", note)
 
     def body(self, expr: Expr, names) -> str:
-        return render(expr, tuple(names), self.n.style, avoid=self.dnames)[1]
+        return render(expr, tuple(names), self.n.style, avoid=self.dnames, letters=self.letters)[1]
 
     def result(self, node: Expr, names) -> str:
         return self.body(jacobian(node, self.wrt), tuple(names) + self.dnames)
@@ -287,8 +290,11 @@ class _Explainer:
             else:
                 label_of[i] = name
         pool = self.spare(names)
-        for i in sorted({i for idx in node.inputs for i in idx} - set(label_of)):
-            label_of[i] = next(pool)
+        taken = set(label_of.values())
+        for i in sorted({i for idx in node.inputs for i in idx} - set(label_of)):  # in render's order
+            written = [c for c in self.printer._letters(node, i) if c not in taken and c not in self.dnames]
+            label_of[i] = written[0] if written else next(c for c in pool if c not in taken)
+            taken.add(label_of[i])
         counts = {}
         for idx in node.inputs:
             for i in idx:
@@ -307,7 +313,7 @@ class _Explainer:
             if isinstance(op, Var | Const):
                 factors.append((op, slot, self.ref(op, slot, {}), op))
                 continue
-            u = self.intermediate(op, slot if len(set(slot)) == len(slot) else tuple(next(pool) for _ in slot))
+            u = self.intermediate(op, slot if len(set(slot)) == len(slot) else tuple(next(c for c in pool if c not in taken) for _ in slot))
             factors.append((op, slot, self.n.style.ref(u.name, slot), u))
         summed = [i for i in sorted(counts) if i not in node.output]
         explicit = [label_of[i] for i in summed if counts[i] < 2]
@@ -370,11 +376,15 @@ class _Explainer:
 
 
 def explain(f: Expr, wrt, values: dict | None = None, order: str = "row", latex: bool = False,
-            name: str = "f", indices=None, wrt_indices=None) -> str:
+            name: str = "f", indices=None, wrt_indices=None, *, letters=None) -> str:
     """The derivation of ∂f/∂wrt, one step a line: shapes, the sum, product and chain
     rules, each delta and the index it renames, and the simplified result. With
     ``values`` (arrays for the variables), also the Jacobian as a matrix of flattened
-    indices in ``order`` "row" (C) or "column" (Fortran) major order.
+    indices in ``order`` "row" (C) or "column" (Fortran) major order, and the matrix
+    notation for that order. ``letters`` (each variable's index letters as a formula
+    wrote them, ``{"A": "ik", "W": "kj"}``) keeps the formula's summed letters; the
+    derivative's own indices (``wrt_indices``, by default a, b, ...) are then letters the
+    formula does not write.
 
     >>> import einsdiff as ed
     >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
@@ -394,17 +404,20 @@ def explain(f: Expr, wrt, values: dict | None = None, order: str = "row", latex:
         raise OptionError(f"order={order!r}: use 'row' (row-major, C order) or 'column' (column-major)")
     if not isinstance(name, str) or not name.isidentifier():
         raise OperandError(f"name={name!r}: the function's name must be an identifier")
+    letters = _letters(letters)
     n = _Notation(bool(latex))
     out_names = _names(indices, f.shape, "indices", set())
-    dnames = _names(wrt_indices, wrt.shape, "wrt_indices", set(out_names), start="abcdefgh" + _LETTERS)
-    ex = _Explainer(wrt, dnames, n)
+    written = {c for ls in letters.values() for c in ls} | {v.name for v in variables(f)}
+    dnames = _names(wrt_indices, wrt.shape, "wrt_indices", set(out_names), start="abcdefgh" + _LETTERS,
+                    avoid=written)
+    ex = _Explainer(wrt, dnames, n, letters)
     label = n.style.ref(name, out_names)
     dl = n.d(label, ex.den)
     fs, ws = n.shape(f.shape), n.shape(wrt.shape)
     rows, cols = math.prod(f.shape), math.prod(wrt.shape)
     if latex:
         ex.say("shapes", rf"{name} \in \mathbb{{R}}^{{{fs}}},\ {wrt.name} \in \mathbb{{R}}^{{{ws}}},\ "
-               rf"\frac{{\partial f}}{{\partial {wrt.name}}} \in \mathbb{{R}}^{{({fs}) \times ({ws})}} "
+               rf"\frac{{\partial {name}}}{{\partial {wrt.name}}} \in \mathbb{{R}}^{{({fs}) \times ({ws})}} "
                rf"\cong \mathbb{{R}}^{{{rows} \times {cols}}}")
     elif f.ndim == 0:
         ex.say("shapes", f"{name} is a scalar and {wrt.name} has shape {ws}, so ∂{name}/∂{wrt.name} has the shape "
@@ -433,10 +446,11 @@ def _partial(node: Call, k: int) -> Expr:
     return substitute(jacobian(own, probe), {probe: node.args[k]})
 
 
-def _names(given, shape, what: str, taken: set, start: str = _LETTERS) -> tuple[str, ...]:
+def _names(given, shape, what: str, taken: set, start: str = _LETTERS, avoid=frozenset()) -> tuple[str, ...]:
+    """The ``given`` index names, checked; by default the first of ``start`` not taken nor avoided."""
     if given is None:
         pool = (c for c in itertools.chain(start, (f"{c}{k}" for k in itertools.count(1) for c in _LETTERS))
-                if c not in taken)
+                if c not in taken and c not in avoid)
         return tuple(itertools.islice(pool, len(shape)))
     names = tuple(given)
     if len(names) != len(shape) or len(set(names)) != len(names) or set(names) & taken or not all(
@@ -444,6 +458,22 @@ def _names(given, shape, what: str, taken: set, start: str = _LETTERS) -> tuple[
     ):
         raise OperandError(f"{what}={given!r}: give {len(shape)} distinct identifier names, not used elsewhere")
     return names
+
+
+def _letters(letters) -> dict[str, tuple[str, ...]]:
+    """``letters`` checked, as a dict from variable names to tuples of index letters."""
+    if letters is None:
+        return {}
+    if not isinstance(letters, dict) or not all(isinstance(name, str) for name in letters):
+        raise OperandError(f"letters={letters!r}: give a dict from variable names to their index letters, "
+                           f"e.g. {{'A': 'ik', 'W': 'kj'}}")
+    out = {}
+    for name, written in letters.items():
+        written = tuple(written) if isinstance(written, str | tuple | list) else None
+        if written is None or not all(isinstance(c, str) and c.isidentifier() for c in written):
+            raise OperandError(f"letters[{name!r}]={letters[name]!r}: give the variable's index letters, e.g. 'ik'")
+        out[name] = written
+    return out
 
 
 def _numbers(f: Expr, wrt: Var, values: dict, order: str, n: _Notation, chain, name: str) -> list[str]:

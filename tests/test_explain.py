@@ -66,6 +66,38 @@ def test_each_order_states_the_kronecker_form_of_the_matrix_it_prints():
         np.testing.assert_array_equal(matrix_after(text, f"Jacobian matrix ({order}-major vec)"), kron)
 
 
+def test_the_letters_typed_stay_and_the_derivative_takes_letters_not_typed():
+    f = ed.parse("X[k,i]*A[k,l]*X[l,i]", X=(3, 2), A=(3, 3))
+    text = ed.explain(f, ed.var("X", (3, 2)), letters={"X": "ki", "A": "kl"})
+    assert "formula: f = X[k,i] X[l,i] A[k,l]" in text
+    assert "derivative of a variable: ∂X[l,i]/∂X[a,b] = δ[l,a] δ[i,b]" in text
+    assert "result: ∂f/∂X[a,b] = A[a,k] X[k,b] + A[k,a] X[k,b]" in text
+    Z = ed.parse("Z[i,j] = A[i,k]*W[k,j] + B[j]", **SHAPES_001)  # the quick start
+    text = ed.explain(Z, ed.var("W", (3, 2)), name="Z", indices="ij", letters={"A": "ik", "W": "kj", "B": "j"})
+    assert "formula: Z[i,j] = A[i,k] W[k,j] + B[j]" in text
+    assert "product rule: ∂(A[i,k] W[k,j])/∂W[a,b] = A[i,k] ∂W[k,j]/∂W[a,b]" in text
+    assert "result: ∂Z[i,j]/∂W[a,b] = δ[j,b] A[i,a]" in text
+    with pytest.raises(ed.OperandError, match="letters"):
+        ed.explain(Z, ed.var("W", (3, 2)), letters={"A": 3})
+
+
+def test_derivation_keeps_the_formulas_letters_and_renames_clashing_derivative_indices():
+    from einsdiff.cli import derivation, index_names, written_letters
+
+    formula = "Z[i,j] = A[i,k]*W[k,j] + B[j]"
+    Z, W = ed.parse(formula, **SHAPES_001), ed.var("W", (3, 2))
+    free, dnames = index_names(Z, W, "ij", "kj", 1)  # the text format's names: W[k,a]
+    text = derivation(Z, W, "Z", free, dnames, 1, letters=written_letters(formula))
+    assert "formula: Z[i,j] = A[i,k] W[k,j] + B[j]" in text and "W[k,a]" not in text
+    assert "result: ∂Z[i,j]/∂W[a,b] = δ[j,b] A[i,a]" in text
+    L = ed.parse("L = sum[i]((A[i,j]*x[j] - y[i])^2)", A=(2, 3), x=(3,), y=(2,))
+    x = ed.var("x", (3,))
+    free, dnames = index_names(L, x, (), "j", 2)
+    text = derivation(L, x, "L", free, dnames, 2, letters={"A": "ij", "x": "j", "y": "i"})
+    assert "formula: g_L[j] = Σ[i](2 A[i,j] (A[i,k] x[k] - y[i]))" in text  # the gradient's axis follows x's letter
+    assert text.splitlines()[-2] == "result: ∂g_L[j]/∂x[a] = 2 A[i,j] A[i,a]"
+
+
 def test_seed_000_neuron_gradient_is_x_where_active():
     f = ed.parse("relu(w[i]*x[i] + b)", w=(3,), x=(3,), b=())
     text = ed.explain(f, ed.var("w", (3,)))
@@ -97,8 +129,8 @@ def test_every_so_line_matches_the_jacobian_it_names():
     W, x, b = ed.var("W", (3, 4)), ed.var("x", (4,)), ed.var("b", (3,))
     f = ed.tanh(W @ x + b) * ed.sigmoid(W @ x)
     text = ed.explain(f, W)
-    want = ed.to_index_notation(ed.jacobian(f, W), indices=("i", "a", "b")).split(" = ", 1)[1]
-    assert text.splitlines()[-2] == f"result: ∂f[i]/∂W[a,b] = {want.split(';')[0]}"
+    want = ed.to_index_notation(ed.jacobian(f, W), indices=("i", "a", "c")).split(" = ", 1)[1]
+    assert text.splitlines()[-2] == f"result: ∂f[i]/∂W[a,c] = {want.split(';')[0]}"  # b names a variable
     assert text.splitlines()[-1].startswith("in matrix notation: ∂f/∂vec(W) = diag(sigmoid(W x)) (")
 
 
@@ -187,7 +219,7 @@ def test_where_solve_logsumexp_and_detsign_state_their_rules():
     assert "where rule: ∂f[i]/∂b[a] = where(step(b[i]), ∂U1[i]/∂b[a], ∂U2[i]/∂b[a])" in where
     assert "chain rule for the elementwise softplus: ∂U1[i]/∂b[a] = sigmoid(b[i]) ∂b[i]/∂b[a]" in where
     both = ed.explain(ed.solve(X, X @ b), X)  # X in both arguments: one term each
-    assert "chain rule through U1: ∂f[i]/∂X[a,b] = (-inv(X)[i,a] solve(X, U1)[b]) + Σ[j](" in both
+    assert "chain rule through U1: ∂f[i]/∂X[a,c] = (-inv(X)[i,a] solve(X, U1)[c]) + Σ[j](" in both  # b: a variable
     lse = ed.explain(ed.logsumexp(z, 1), z)
     assert "logsumexp rule: ∂f[i]/∂z[a,b] = δ[i,a] exp(z[i,b] - logsumexp[j](z[i,j]))" in lse
     assert "sign of a determinant: ∂f/∂X[a,b] = 0" in ed.explain(ed.slogdet(X)[0], X)
