@@ -11,6 +11,7 @@ computed by :func:`einsdiff.jacobian`, so every line can be checked on its own.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 import numbers
@@ -26,9 +27,13 @@ from .matrixform import derivative_notation
 from .ops import OPS
 from .printing import _LETTERS, Latex, Text, _fmt_number, _Printer, render
 from .simplify import substitute
-from .variables import variables
+from .variables import children, topological, variables
 
 _MAX_PRINTED = 4096  # entries of a numeric matrix worth reading
+_BIG = 12  # nodes a subexpression spans written out, from which a second writing gets a name instead
+# Nodes of an intermediate up to which its level ends with its own simplified Jacobian ("so: ..."):
+# past it that Jacobian is long, and costs a derivative of its whole graph at each level.
+_SO_NODES = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +120,8 @@ class _Explainer:
         self.den = notation.style.ref(wrt.name, dnames)
         self.lines: list[str] = []
         self.named: dict[Expr, tuple[Var, tuple[str, ...]]] = {}
+        self.table: dict[Expr, str] = {}  # intermediates written by name: big ones seen before
+        self.seen: set[Expr] = set()  # big subexpressions already written out on the page
         self.derived: set[Expr] = set()
         self.intermediates = (f"U{k}" for k in itertools.count(1))
         self.top_chain = None  # (f with U as a variable, U, U's formula) for the numeric chain rule
@@ -130,7 +137,41 @@ class _Explainer:
         self.say(rule, f"{label} = {body}", note)
 
     def body(self, expr: Expr, names) -> str:
-        return render(expr, tuple(names), self.n.style, avoid=self.dnames, letters=self.letters)[1]
+        """``expr`` written out, with each big subexpression it repeats, or that an earlier line
+        wrote out, by the name of an intermediate: so a derivation grows with the size of the
+        expression's graph, not with the size of the formula written out (exponential in depth)."""
+        root = bare(expr)
+
+        def inner(node):  # a named subexpression is written as a name: its insides are not on the line
+            return () if node in self.table and node != root else tuple(bare(c) for c in children(node))
+
+        order = topological([root], inner)  # children first
+        size = {}
+        for node in order:
+            size[node] = min(1 + sum(size[c] for c in inner(node)), _BIG)
+        written = collections.Counter({root: 1})  # how often the line would write each node out
+        chosen = set()
+        for node in reversed(order):  # parents first: a node's count is complete when it is reached
+            if node != root and size[node] >= _BIG and (written[node] >= 2 or node in self.seen):
+                chosen.add(node)
+            for child in inner(node):
+                written[child] += 1 if node in chosen else written[node]
+        for node in order:
+            if node in chosen:
+                self.name(node)
+        text = render(expr, tuple(names), self.n.style, avoid=self.dnames, named=self.table, letters=self.letters)[1]
+        self.seen.update(node for node in topological([root], inner) if size.get(node, 0) >= _BIG)
+        return text
+
+    def name(self, node: Expr) -> None:
+        """Write ``node`` by the name of an intermediate from now on, defining one if it has none."""
+        if node not in self.named:
+            u = Var(next(self.intermediates), node.shape)
+            names = tuple(itertools.islice(self.spare(()), node.ndim))
+            self.named[node] = (u, names)
+            self.define("let", self.n.style.ref(u.name, names), self.body(node, names),
+                        f"{_intermediate(node, self.n)}, used more than once")
+        self.table[node] = self.named[node][0].name
 
     def result(self, node: Expr, names) -> str:
         return self.body(jacobian(node, self.wrt), tuple(names) + self.dnames)
@@ -165,8 +206,10 @@ class _Explainer:
         else:
             self.say("reshape", f"{dl} = {self.result(node, names)}")
             return
+        if top or not _small(node):  # the top level ends with the result
+            return
         so = f"{dl} = {self.result(node, names)}"
-        if not top and so != self.last_math:  # the top level ends with the result
+        if so != self.last_math:
             self.say("so", so)
 
     def add(self, node: Add, dl: str, names) -> None:
@@ -427,16 +470,28 @@ def explain(f: Expr, wrt, values: dict | None = None, order: str = "row", latex:
                f"({fs})×({ws}), a {rows}×{cols} matrix when flattened")
     ex.define("formula", label, ex.body(f, out_names))
     ex.derive(f, label, out_names, top=True)
-    ex.say("result", f"{dl} = {ex.result(f, out_names)}")
+    jac = jacobian(f, wrt)
+    ex.say("result", f"{dl} = {ex.body(jac, out_names + dnames)}")
     if not latex:  # the same, as matrix-calculus notes write it, where vectors and matrices can
         try:
-            ex.say("in matrix notation", derivative_notation(f, wrt, jacobian(f, wrt), 1, name, vec=order),
+            ex.say("in matrix notation", derivative_notation(f, wrt, jac, 1, name, vec=order),
                    "numerator layout: vectors are columns" if f.ndim + wrt.ndim <= 2 else f"vec stacks {order}s")
         except OptionError:
             pass
     if values is not None:
-        ex.lines += _numbers(f, wrt, values, order, n, ex.top_chain, name)
+        ex.lines += _numbers(f, wrt, jac, values, order, n, ex.top_chain, name)
     return "\n".join(ex.lines)
+
+
+def _small(node: Expr) -> bool:
+    """At most ``_SO_NODES`` nodes in ``node``'s graph (counted only that far, so a walk stays linear)."""
+    seen, todo = {node}, [node]
+    while todo and len(seen) <= _SO_NODES:
+        for child in children(todo.pop()):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return len(seen) <= _SO_NODES
 
 
 def _partial(node: Call, k: int) -> Expr:
@@ -476,7 +531,7 @@ def _letters(letters) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def _numbers(f: Expr, wrt: Var, values: dict, order: str, n: _Notation, chain, name: str) -> list[str]:
+def _numbers(f: Expr, wrt: Var, jac: Expr, values: dict, order: str, n: _Notation, chain, name: str) -> list[str]:
     """The Jacobian as numbers: a matrix of flattened indices (and the chain rule's product)."""
     if not isinstance(values, dict):
         raise OperandError(f"values must be a dict of arrays by variable name, got {type(values).__name__}")
@@ -498,7 +553,6 @@ def _numbers(f: Expr, wrt: Var, values: dict, order: str, n: _Notation, chain, n
         return [n.line(rule, f"{n.d(num, den)}", n.m(n.shape(matrix.shape)))] + n.matrix(matrix)
 
     where = f"{order}-major vec"
-    jac = jacobian(f, wrt)
     J = np.asarray(evaluate(jac, **_needed(jac, values)))
     lines = []
     if f.ndim == 0:

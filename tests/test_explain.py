@@ -241,3 +241,34 @@ def test_an_elementwise_slope_that_is_a_sum_is_bracketed():
     text = ed.explain(ed.sum(ed.tanh(ed.tanh(W @ x))), W)
     line = next(line for line in text.splitlines() if line.startswith("chain rule for the elementwise tanh"))
     assert ") ∂U" in line and "= (1 - square(tanh(U" in line, line
+
+
+def nested_tanh(depth: int):
+    """sum(tanh(W tanh(W ... tanh(W x)))), ``depth`` layers of one 3×3 W."""
+    W, h = ed.var("W", (3, 3)), ed.var("x", (3,))
+    for _ in range(depth):
+        h = ed.tanh(W @ h)
+    return ed.sum(h), W
+
+
+def test_a_deep_derivation_names_what_it_repeats_and_grows_linearly_with_depth():
+    """Written out, the Hessian of nested layers grows exponentially with depth; the derivation
+    names each big subexpression it would write again (an intermediate U), so it grows linearly."""
+    sizes = {}
+    for depth in (5, 10):
+        f, W = nested_tanh(depth)
+        text = ed.explain(ed.grad(f, W), W, name="g")
+        sizes[depth] = len(text)
+        defined = [line.split(" = ")[0] for line in text.splitlines() if line.startswith("let: ")]
+        assert len(defined) == len(set(defined))  # each intermediate defined once
+        assert "used more than once" in text
+    assert sizes[10] < 2.5 * sizes[5] and sizes[10] < 60_000, sizes  # was 99,089 and ~1.5 million characters
+
+
+def test_a_deep_derivation_still_prints_the_right_numbers():
+    f, W = nested_tanh(6)
+    rng = np.random.default_rng(0)
+    values = {"W": rng.uniform(-0.5, 0.5, (3, 3)), "x": rng.uniform(-1, 1, 3)}
+    text = ed.explain(ed.grad(f, W), W, values=values, name="g")
+    want = ed.evaluate(ed.hessian(f, W), **values).reshape(9, 9)
+    np.testing.assert_allclose(matrix_after(text, "Jacobian matrix (row-major vec)"), want, rtol=1e-5, atol=1e-6)
