@@ -5,8 +5,12 @@ product rule (one term per factor that depends on the variable), an elementwise
 function the chain rule with its derivative, a function of whole tensors (inv, det,
 solve, ...) its own rule and then the chain rule through its arguments. A factor that is itself a formula
 becomes a named intermediate ``U1, U2, ...``, and the chain rule through it is the
-contraction over its grouped indices. Each level ends with its simplified result,
-computed by :func:`einsdiff.jacobian`, so every line can be checked on its own.
+contraction over its grouped indices. Each level of a small intermediate ends with its
+simplified result, computed by :func:`einsdiff.jacobian`, so every line can be checked on its
+own. A big subexpression that a line would write twice, or that an earlier line wrote out,
+is written by the name of an intermediate (defined once, on a ``let`` line), so a
+derivation grows with the size of the expression's graph: linearly with the depth of
+nested layers, where the formula written out grows exponentially.
 """
 
 from __future__ import annotations
@@ -356,7 +360,10 @@ class _Explainer:
             if isinstance(op, Var | Const):
                 factors.append((op, slot, self.ref(op, slot, {}), op))
                 continue
-            u = self.intermediate(op, slot if len(set(slot)) == len(slot) else tuple(next(c for c in pool if c not in taken) for _ in slot))
+            own = slot  # U's definition needs distinct names; a repeated slot (U[k,k]) takes fresh ones
+            if len(set(slot)) < len(slot):
+                own = tuple(next(c for c in pool if c not in taken) for _ in slot)
+            u = self.intermediate(op, own)
             factors.append((op, slot, self.n.style.ref(u.name, slot), u))
         summed = [i for i in sorted(counts) if i not in node.output]
         explicit = [label_of[i] for i in summed if counts[i] < 2]
