@@ -116,7 +116,7 @@ def _number(v: float) -> str:
 
 
 class _Explainer:
-    def __init__(self, wrt: Var, dnames: tuple[str, ...], notation: _Notation, letters: dict):
+    def __init__(self, wrt: Var, dnames: tuple[str, ...], notation: _Notation, letters: dict, prefix: str):
         self.wrt, self.dnames, self.n = wrt, dnames, notation
         self.letters = letters  # each variable's axes as the formula wrote them: summed indices keep them
         self.printer = _Printer(notation.style)  # asked which letters an index runs along, as render does
@@ -127,7 +127,7 @@ class _Explainer:
         self.table: dict[Expr, str] = {}  # intermediates written by name: big ones seen before
         self.seen: set[Expr] = set()  # big subexpressions already written out on the page
         self.derived: set[Expr] = set()
-        self.intermediates = (f"U{k}" for k in itertools.count(1))
+        self.intermediates = (f"{prefix}{k}" for k in itertools.count(1))
         self.top_chain = None  # (f with U as a variable, U, U's formula) for the numeric chain rule
         self.shown: set[str] = set()  # right sides already on the page
         self.last_math = ""
@@ -460,7 +460,9 @@ def explain(f: Expr, wrt, values: dict | None = None, order: str = "row", latex:
     written = {c for ls in letters.values() for c in ls} | {v.name for v in variables(f)}
     dnames = _names(wrt_indices, wrt.shape, "wrt_indices", set(out_names), start="abcdefgh" + _LETTERS,
                     avoid=written)
-    ex = _Explainer(wrt, dnames, n, letters)
+    taken = {v.name for v in variables(f)}  # U1 names an intermediate unless a variable is called so
+    prefix = next(p for p in "UVQRS" if not any(t.startswith(p) and t[len(p):].isdigit() for t in taken))
+    ex = _Explainer(wrt, dnames, n, letters, prefix)
     label = n.style.ref(name, out_names)
     dl = n.d(label, ex.den)
     fs, ws = n.shape(f.shape), n.shape(wrt.shape)
@@ -486,7 +488,8 @@ def explain(f: Expr, wrt, values: dict | None = None, order: str = "row", latex:
         except OptionError:
             pass
     if values is not None:
-        ex.lines += _numbers(f, wrt, jac, values, order, n, ex.top_chain, name)
+        formulas = {u: expr for expr, (u, _) in ex.named.items()}
+        ex.lines += _numbers(f, wrt, jac, values, order, n, ex.top_chain, formulas, name)
     return "\n".join(ex.lines)
 
 
@@ -538,8 +541,10 @@ def _letters(letters) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def _numbers(f: Expr, wrt: Var, jac: Expr, values: dict, order: str, n: _Notation, chain, name: str) -> list[str]:
-    """The Jacobian as numbers: a matrix of flattened indices (and the chain rule's product)."""
+def _numbers(f: Expr, wrt: Var, jac: Expr, values: dict, order: str, n: _Notation, chain, formulas: dict,
+             name: str) -> list[str]:
+    """The Jacobian as numbers: a matrix of flattened indices (and the chain rule's product;
+    ``formulas`` gives each intermediate U's expression)."""
     if not isinstance(values, dict):
         raise OperandError(f"values must be a dict of arrays by variable name, got {type(values).__name__}")
     fortran = order == "column"
@@ -566,10 +571,7 @@ def _numbers(f: Expr, wrt: Var, jac: Expr, values: dict, order: str, n: _Notatio
         if chain is not None:
             network, u, formula = chain
             outer, inner = jacobian(network, u), jacobian(formula, wrt)
-            bound = _needed(outer, values, u.name)
-            if u in variables(outer):  # ∂f/∂U depends on U: evaluate the intermediate
-                bound[u.name] = evaluate(formula, **_needed(formula, values))
-            g = evaluate(outer, **bound)
+            g = evaluate(outer, **_needed(outer, values, formulas))  # ∂f/∂U may read U and other intermediates
             du = evaluate(inner, **_needed(inner, values))
             lines += show(f"chain rule in numbers ({where})", name, f"vec:{u.name}", flat(np.asarray(g)[None], 1))
             lines += show("times", f"vec:{u.name}", f"vec:{wrt.name}", flat(du, u.ndim))
@@ -580,11 +582,13 @@ def _numbers(f: Expr, wrt: Var, jac: Expr, values: dict, order: str, n: _Notatio
     return show(f"Jacobian matrix ({where})", f"vec:{name}", f"vec:{wrt.name}", flat(J, f.ndim))
 
 
-def _needed(expr: Expr, values: dict, skip: str = "") -> dict:
-    """The bindings ``expr`` reads (an unused value is no error here); a missing one is."""
+def _needed(expr: Expr, values: dict, formulas=None) -> dict:
+    """The bindings ``expr`` reads (an unused value is no error here; a missing one is), an
+    intermediate in ``formulas`` (U → its expression) evaluated from the values."""
     out = {}
     for v in variables(expr):
-        if v.name == skip:
+        if formulas and v in formulas:
+            out[v.name] = evaluate(formulas[v], **_needed(formulas[v], values))
             continue
         if v.name not in values:
             raise OperandError(f"explain needs a value for variable {v.name!r} of shape {v.shape} to print numbers")

@@ -57,7 +57,7 @@ def _transpose(m: _M) -> _M:
     if m.text.endswith("ᵀ") and _NAME.fullmatch(m.text[:-1]):
         return _M(m.text[:-1], m.code.removesuffix(".T"), m.ndim, 2)
     text = f"{m.text}ᵀ" if _NAME.fullmatch(m.text) else f"({m.text})ᵀ"
-    code = m.code if m.ndim == 1 else f"{m.atom().code}.T"
+    code = m.atom().code if m.ndim == 1 else f"{m.atom().code}.T"  # an atom: (a + b) @ v, not a + b @ v
     return _M(text, code, m.ndim, 2)
 
 

@@ -272,3 +272,19 @@ def test_a_deep_derivation_still_prints_the_right_numbers():
     text = ed.explain(ed.grad(f, W), W, values=values, name="g")
     want = ed.evaluate(ed.hessian(f, W), **values).reshape(9, 9)
     np.testing.assert_allclose(matrix_after(text, "Jacobian matrix (row-major vec)"), want, rtol=1e-5, atol=1e-6)
+
+
+def test_the_chain_rule_in_numbers_evaluates_the_other_intermediates_too():
+    # ∂f/∂U1 = U2 = softplus(v1): printing it in numbers needs U2's value, computed from v1.
+    v0, v1 = ed.var("v0", ()), ed.var("v1", ())
+    text = ed.explain(ed.softplus(v0) * ed.softplus(v1), v0, values={"v0": 1.0, "v1": 2.0})
+    np.testing.assert_allclose(matrix_after(text, "chain rule in numbers"), [[np.log1p(np.exp(2.0))]], rtol=1e-5)
+    np.testing.assert_allclose(matrix_after(text, "gradient as a row"),
+                               [[np.log1p(np.exp(2.0)) / (1 + np.exp(-1.0))]], rtol=1e-5)
+
+
+def test_intermediates_are_named_apart_from_the_variables():
+    U1, x = ed.var("U1", (3,)), ed.var("x", (3,))
+    text = ed.explain(ed.sum(ed.tanh(U1 * x) * ed.exp(x)), x)
+    assert "let: V1[i] = exp(x[i])" in text and "let: U1" not in text
+    assert text.splitlines()[-2] == "result: ∂f/∂x[a] = ((1 - square(tanh(x[a] U1[a]))) U1[a] + tanh(x[a] U1[a])) exp(x[a])"

@@ -104,6 +104,15 @@ def test_column_major_kronecker_forms_are_the_cookbooks(expr, rows, text):
     np.testing.assert_allclose(numpy_value(expr, values, rows, order="column"), want, rtol=1e-12, atol=1e-12)
 
 
+def test_a_transposed_sum_keeps_its_brackets_in_the_code():
+    # (e ⊙ v − sum(e ⊙ v) e)ᵀ v: the code of the transposed sum must be bracketed before @ v.
+    v0, v1 = ed.var("v0", ()), ed.var("v1", (2,))
+    expr = ed.hessian(ed.logsumexp(v0 * v1), v0)
+    assert ed.to_matrix_notation(expr).endswith(")ᵀ v1")
+    values = {"v0": np.array(0.7), "v1": np.array([0.3, -1.2])}
+    np.testing.assert_allclose(numpy_value(expr, values), ed.evaluate(expr, **values), rtol=1e-12)
+
+
 def test_what_matrices_cannot_say_is_refused():
     with pytest.raises(ed.OptionError, match=r"a tensor of 3 axes \(shape \(4, 4, 3\)\); use ed.to_index_notation"):
         ed.to_matrix_notation(ed.jacobian(A @ x, A))  # without rows=, no flattening
