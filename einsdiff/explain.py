@@ -314,6 +314,7 @@ class _Explainer:
 
     def intermediate(self, expr: Expr, names) -> Var:
         """The intermediate standing for ``expr``, defined (with index names ``names``) on first use."""
+        expr = bare(expr)  # one name for a value, whether or not it is marked for materializing
         if expr not in self.named:
             u = Var(next(self.intermediates), expr.shape)
             self.named[expr] = (u, tuple(names))
@@ -322,6 +323,7 @@ class _Explainer:
 
     def derive_intermediate(self, expr: Expr, u: Var) -> None:
         """Explain ∂U/∂wrt once, with U's own index names, however often U is used."""
+        expr = bare(expr)
         if expr in self.derived:
             return
         self.derived.add(expr)
