@@ -87,8 +87,8 @@ def _arguments() -> argparse.ArgumentParser:
                         "on a mismatch")
     p.add_argument("--value", action="append", default=[], metavar="NAME=JSON",
                    help="with --format explain: a value for its numbers, e.g. A=[[1,2,3],[4,5,6]]")
-    p.add_argument("--order", choices=("row", "column"), help="with --format explain: how it flattens matrices "
-                                                              "(default row)")
+    p.add_argument("--order", choices=("row", "column"), help="with --format explain or matrix: how vec flattens "
+                                                              "matrices, stacking rows or columns (default row)")
     p.add_argument("--seed", type=_seed, help="with --check: the seed of its random values (default 0)")
     return p
 
@@ -127,8 +127,8 @@ def _unused_options(args: argparse.Namespace) -> None:
 
     if args.value and args.format != "explain":
         refuse("--value", "gives --format explain its numbers", "add --format explain")
-    if args.order and args.format != "explain":
-        refuse("--order", "sets how --format explain flattens matrices", "add --format explain")
+    if args.order and args.format not in ("explain", "matrix"):
+        refuse("--order", "sets how --format explain and matrix flatten matrices", "add --format explain")
     if args.seed is not None and not args.check:
         refuse("--seed", "seeds the random values of --check", "add --check")
     if args.share and args.format not in ("text", "latex"):
@@ -246,18 +246,38 @@ def _operand_name(k: int) -> str:
     return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[k] if k < 26 else f"T{k}"
 
 
-def index_names(f: Expr, wrt: Var, out, letters, count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Free names of f (the formula's own), then derivative names that follow the variable's
-    letters where those are free, else a, b, c, ..."""
+def index_names(f: Expr, wrt: Var, out, letters, count: int, *,
+                written: dict | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Free names of f (the formula's own), then ``count`` groups of derivative names that
+    follow the variable's ``letters`` where those are free, else a, b, c, ... (never a
+    variable's name). With ``written`` (every variable's letters as the formula wrote them),
+    every group takes letters the formula does not write, so that a derivative printed beside
+    the formula keeps the formula's own letters and never reuses one for another index.
+
+    >>> import einsdiff as ed
+    >>> Z = ed.parse("Z[i,j] = A[i,k]*W[k,j]", A=(2, 3), W=(3, 2))
+    >>> W = ed.var("W", (3, 2))
+    >>> index_names(Z, W, "ij", "kj", 1)
+    (('i', 'j'), ('k', 'a'))
+    >>> index_names(Z, W, "ij", "kj", 1, written={"A": "ik", "W": "kj"})
+    (('i', 'j'), ('a', 'b'))
+    >>> index_names(Z, W, "ij", "kj", 2, written={"A": "ik", "W": "kj"})
+    (('i', 'j'), ('a', 'b', 'c', 'd'))
+    """
     out = tuple(out) if out is not None and len(out) == f.ndim else tuple(_LETTERS[: f.ndim])
+    own = tuple(letters) if letters is not None and len(letters) == wrt.ndim else ()
+    written_anywhere = {c for ls in (written or {}).values() for c in ls}
+    avoid = set(own) | {v.name for v in variables(f)}
     taken = set(out)
     derivative = []
     spare = (c for c in itertools.chain("abcdefgh", _LETTERS, (f"d{k}" for k in itertools.count(1))))
     for rep in range(count):
+        last = written is not None
         for p in range(wrt.ndim):
-            letter = letters[p] if letters is not None and rep == 0 and len(letters) == wrt.ndim else None
-            if letter is None or letter in taken or letters.count(letter) > 1:
-                letter = next(c for c in spare if c not in taken and (letters is None or c not in letters))
+            letter = own[p] if own and rep == 0 and not last else None
+            if letter is None or letter in taken or own.count(letter) > 1:
+                letter = next(c for c in spare if c not in taken and c not in avoid
+                              and not (last and c in written_anywhere))
             taken.add(letter)
             derivative.append(letter)
     return out, tuple(derivative)
@@ -453,11 +473,13 @@ def run(argv: list[str]) -> Output:
     f, wrt, fname, out, letters = build(args.expression, args.wrt, args.shape)
     order = 2 if args.hessian else 1
     derivative = hessian(f, wrt) if args.hessian else jacobian(f, wrt)
-    free, dnames = index_names(f, wrt, out, letters, order)
+    written = written_letters(args.expression, is_equation(args.expression, args.shape))
+    # Every format names the derivative's indices alike, apart from the letters the formula writes.
+    free, dnames = index_names(f, wrt, out, letters, order, written=written)
     lines = []
     if args.format in ("text", "latex"):
         style = Latex() if args.format == "latex" else Text()
-        letters = written_letters(args.expression, is_equation(args.expression, args.shape))
+        letters = written
         _, body, legend = render(f, free, style, letters=letters)
         named = shared(derivative) if args.share else {}
         _, dbody, dlegend = render(derivative, free + dnames, style, named=named, letters=letters)
@@ -473,7 +495,7 @@ def run(argv: list[str]) -> Output:
     elif args.format == "matrix":
         try:
             lines += [f"{fname} = {matrix_form(f).text}" if f.ndim <= 2 else f"{fname}: a tensor of {f.ndim} axes",
-                      derivative_notation(f, wrt, derivative, order, fname)]
+                      derivative_notation(f, wrt, derivative, order, fname, vec=args.order or "row")]
         except OptionError as err:  # its advice names the Python API
             raise _Usage("--format matrix: matrices cannot write this (it needs a commutation, a tensor of 3 or "
                          "more axes, or an index shared by three factors); use --format text for index "
@@ -485,7 +507,8 @@ def run(argv: list[str]) -> Output:
         lines.append(to_numpy_code({"value": f, key: derivative}, name=fname if fname != "f" else "f"))
     else:
         values = _values(args.value, variables(f)) if args.value else None
-        lines.append(derivation(f, wrt, fname, free, dnames, order, values, args.order or "row"))
+        lines.append(derivation(f, wrt, fname, free, dnames, order, values, args.order or "row",
+                                letters=written))
     if not args.check:
         return Output("\n".join(lines), (), 0)
     result = check(f, wrt, derivative, order, 0 if args.seed is None else args.seed)
@@ -493,13 +516,20 @@ def run(argv: list[str]) -> Output:
 
 
 
-def derivation(f: Expr, wrt: Var, fname: str, free, dnames, order: int, values=None, flatten: str = "row") -> str:
+def derivation(f: Expr, wrt: Var, fname: str, free, dnames, order: int, values=None, flatten: str = "row", *,
+               letters=None) -> str:
     """:func:`explain` of the derivative of ``order`` 1 or 2: a Hessian is explained as the
-    Jacobian of the gradient g_f."""
+    Jacobian of the gradient g_f. With ``letters`` (as :func:`written_letters` gives them),
+    summed indices keep the letters the formula wrote; derivative names among those letters
+    give way to ones the formula does not write (:func:`index_names`)."""
+    if letters is not None:
+        written = {c for ls in letters.values() for c in ls}
+        if set(dnames[(order - 1) * wrt.ndim:]) & written:
+            _, dnames = index_names(f, wrt, free, letters.get(wrt.name), order, written=letters)
     if order == 2:
         return explain(jacobian(f, wrt), wrt, values=values, order=flatten, name=f"g_{fname}",
-                       indices=tuple(free) + dnames[: wrt.ndim], wrt_indices=dnames[wrt.ndim:])
-    return explain(f, wrt, values=values, order=flatten, name=fname, indices=free, wrt_indices=dnames)
+                       indices=tuple(free) + dnames[: wrt.ndim], wrt_indices=dnames[wrt.ndim:], letters=letters)
+    return explain(f, wrt, values=values, order=flatten, name=fname, indices=free, wrt_indices=dnames, letters=letters)
 
 
 def shape_text(f: Expr, wrt: Var, order: int) -> str:

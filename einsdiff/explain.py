@@ -5,12 +5,17 @@ product rule (one term per factor that depends on the variable), an elementwise
 function the chain rule with its derivative, a function of whole tensors (inv, det,
 solve, ...) its own rule and then the chain rule through its arguments. A factor that is itself a formula
 becomes a named intermediate ``U1, U2, ...``, and the chain rule through it is the
-contraction over its grouped indices. Each level ends with its simplified result,
-computed by :func:`einsdiff.jacobian`, so every line can be checked on its own.
+contraction over its grouped indices. Each level of a small intermediate ends with its
+simplified result, computed by :func:`einsdiff.jacobian`, so every line can be checked on its
+own. A big subexpression that a line would write twice, or that an earlier line wrote out,
+is written by the name of an intermediate (defined once, on a ``let`` line), so a
+derivation grows with the size of the expression's graph: linearly with the depth of
+nested layers, where the formula written out grows exponentially.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 import numbers
@@ -24,11 +29,15 @@ from .evaluate import evaluate
 from .expr import Add, Call, Const, Contract, Expr, Map, Var, bare
 from .matrixform import derivative_notation
 from .ops import OPS
-from .printing import _LETTERS, Latex, Text, _fmt_number, render
+from .printing import _LETTERS, Latex, Text, _fmt_number, _Printer, render
 from .simplify import substitute
-from .variables import variables
+from .variables import children, topological, variables
 
 _MAX_PRINTED = 4096  # entries of a numeric matrix worth reading
+_BIG = 12  # nodes a subexpression spans written out, from which a second writing gets a name instead
+# Nodes of an intermediate up to which its level ends with its own simplified Jacobian ("so: ..."):
+# past it that Jacobian is long, and costs a derivative of its whole graph at each level.
+_SO_NODES = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,13 +116,18 @@ def _number(v: float) -> str:
 
 
 class _Explainer:
-    def __init__(self, wrt: Var, dnames: tuple[str, ...], notation: _Notation):
+    def __init__(self, wrt: Var, dnames: tuple[str, ...], notation: _Notation, letters: dict, prefix: str):
         self.wrt, self.dnames, self.n = wrt, dnames, notation
+        self.letters = letters  # each variable's axes as the formula wrote them: summed indices keep them
+        self.printer = _Printer(notation.style)  # asked which letters an index runs along, as render does
+        self.printer.letters = letters
         self.den = notation.style.ref(wrt.name, dnames)
         self.lines: list[str] = []
         self.named: dict[Expr, tuple[Var, tuple[str, ...]]] = {}
+        self.table: dict[Expr, str] = {}  # intermediates written by name: big ones seen before
+        self.seen: set[Expr] = set()  # big subexpressions already written out on the page
         self.derived: set[Expr] = set()
-        self.intermediates = (f"U{k}" for k in itertools.count(1))
+        self.intermediates = (f"{prefix}{k}" for k in itertools.count(1))
         self.top_chain = None  # (f with U as a variable, U, U's formula) for the numeric chain rule
         self.shown: set[str] = set()  # right sides already on the page
         self.last_math = ""
@@ -127,7 +141,41 @@ class _Explainer:
         self.say(rule, f"{label} = {body}", note)
 
     def body(self, expr: Expr, names) -> str:
-        return render(expr, tuple(names), self.n.style, avoid=self.dnames)[1]
+        """``expr`` written out, with each big subexpression it repeats, or that an earlier line
+        wrote out, by the name of an intermediate: so a derivation grows with the size of the
+        expression's graph, not with the size of the formula written out (exponential in depth)."""
+        root = bare(expr)
+
+        def inner(node):  # a named subexpression is written as a name: its insides are not on the line
+            return () if node in self.table and node != root else tuple(bare(c) for c in children(node))
+
+        order = topological([root], inner)  # children first
+        size = {}
+        for node in order:
+            size[node] = min(1 + sum(size[c] for c in inner(node)), _BIG)
+        written = collections.Counter({root: 1})  # how often the line would write each node out
+        chosen = set()
+        for node in reversed(order):  # parents first: a node's count is complete when it is reached
+            if node != root and size[node] >= _BIG and (written[node] >= 2 or node in self.seen):
+                chosen.add(node)
+            for child in inner(node):
+                written[child] += 1 if node in chosen else written[node]
+        for node in order:
+            if node in chosen:
+                self.name(node)
+        text = render(expr, tuple(names), self.n.style, avoid=self.dnames, named=self.table, letters=self.letters)[1]
+        self.seen.update(node for node in topological([root], inner) if size.get(node, 0) >= _BIG)
+        return text
+
+    def name(self, node: Expr) -> None:
+        """Write ``node`` by the name of an intermediate from now on, defining one if it has none."""
+        if node not in self.named:
+            u = Var(next(self.intermediates), node.shape)
+            names = tuple(itertools.islice(self.spare(()), node.ndim))
+            self.named[node] = (u, names)
+            self.define("let", self.n.style.ref(u.name, names), self.body(node, names),
+                        f"{_intermediate(node, self.n)}, used more than once")
+        self.table[node] = self.named[node][0].name
 
     def result(self, node: Expr, names) -> str:
         return self.body(jacobian(node, self.wrt), tuple(names) + self.dnames)
@@ -162,8 +210,10 @@ class _Explainer:
         else:
             self.say("reshape", f"{dl} = {self.result(node, names)}")
             return
+        if top or not _small(node):  # the top level ends with the result
+            return
         so = f"{dl} = {self.result(node, names)}"
-        if not top and so != self.last_math:  # the top level ends with the result
+        if so != self.last_math:
             self.say("so", so)
 
     def add(self, node: Add, dl: str, names) -> None:
@@ -264,6 +314,7 @@ class _Explainer:
 
     def intermediate(self, expr: Expr, names) -> Var:
         """The intermediate standing for ``expr``, defined (with index names ``names``) on first use."""
+        expr = bare(expr)  # one name for a value, whether or not it is marked for materializing
         if expr not in self.named:
             u = Var(next(self.intermediates), expr.shape)
             self.named[expr] = (u, tuple(names))
@@ -272,6 +323,7 @@ class _Explainer:
 
     def derive_intermediate(self, expr: Expr, u: Var) -> None:
         """Explain ∂U/∂wrt once, with U's own index names, however often U is used."""
+        expr = bare(expr)
         if expr in self.derived:
             return
         self.derived.add(expr)
@@ -287,8 +339,11 @@ class _Explainer:
             else:
                 label_of[i] = name
         pool = self.spare(names)
-        for i in sorted({i for idx in node.inputs for i in idx} - set(label_of)):
-            label_of[i] = next(pool)
+        taken = set(label_of.values())
+        for i in sorted({i for idx in node.inputs for i in idx} - set(label_of)):  # in render's order
+            written = [c for c in self.printer._letters(node, i) if c not in taken and c not in self.dnames]
+            label_of[i] = written[0] if written else next(c for c in pool if c not in taken)
+            taken.add(label_of[i])
         counts = {}
         for idx in node.inputs:
             for i in idx:
@@ -307,7 +362,10 @@ class _Explainer:
             if isinstance(op, Var | Const):
                 factors.append((op, slot, self.ref(op, slot, {}), op))
                 continue
-            u = self.intermediate(op, slot if len(set(slot)) == len(slot) else tuple(next(pool) for _ in slot))
+            own = slot  # U's definition needs distinct names; a repeated slot (U[k,k]) takes fresh ones
+            if len(set(slot)) < len(slot):
+                own = tuple(next(c for c in pool if c not in taken) for _ in slot)
+            u = self.intermediate(op, own)
             factors.append((op, slot, self.n.style.ref(u.name, slot), u))
         summed = [i for i in sorted(counts) if i not in node.output]
         explicit = [label_of[i] for i in summed if counts[i] < 2]
@@ -370,11 +428,15 @@ class _Explainer:
 
 
 def explain(f: Expr, wrt, values: dict | None = None, order: str = "row", latex: bool = False,
-            name: str = "f", indices=None, wrt_indices=None) -> str:
+            name: str = "f", indices=None, wrt_indices=None, *, letters=None) -> str:
     """The derivation of ∂f/∂wrt, one step a line: shapes, the sum, product and chain
     rules, each delta and the index it renames, and the simplified result. With
     ``values`` (arrays for the variables), also the Jacobian as a matrix of flattened
-    indices in ``order`` "row" (C) or "column" (Fortran) major order.
+    indices in ``order`` "row" (C) or "column" (Fortran) major order, and the matrix
+    notation for that order. ``letters`` (each variable's index letters as a formula
+    wrote them, ``{"A": "ik", "W": "kj"}``) keeps the formula's summed letters; the
+    derivative's own indices (``wrt_indices``, by default a, b, ...) are then letters the
+    formula does not write.
 
     >>> import einsdiff as ed
     >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
@@ -394,17 +456,22 @@ def explain(f: Expr, wrt, values: dict | None = None, order: str = "row", latex:
         raise OptionError(f"order={order!r}: use 'row' (row-major, C order) or 'column' (column-major)")
     if not isinstance(name, str) or not name.isidentifier():
         raise OperandError(f"name={name!r}: the function's name must be an identifier")
+    letters = _letters(letters)
     n = _Notation(bool(latex))
     out_names = _names(indices, f.shape, "indices", set())
-    dnames = _names(wrt_indices, wrt.shape, "wrt_indices", set(out_names), start="abcdefgh" + _LETTERS)
-    ex = _Explainer(wrt, dnames, n)
+    written = {c for ls in letters.values() for c in ls} | {v.name for v in variables(f)}
+    dnames = _names(wrt_indices, wrt.shape, "wrt_indices", set(out_names), start="abcdefgh" + _LETTERS,
+                    avoid=written)
+    taken = {v.name for v in variables(f)}  # U1 names an intermediate unless a variable is called so
+    prefix = next(p for p in "UVQRS" if not any(t.startswith(p) and t[len(p):].isdigit() for t in taken))
+    ex = _Explainer(wrt, dnames, n, letters, prefix)
     label = n.style.ref(name, out_names)
     dl = n.d(label, ex.den)
     fs, ws = n.shape(f.shape), n.shape(wrt.shape)
     rows, cols = math.prod(f.shape), math.prod(wrt.shape)
     if latex:
         ex.say("shapes", rf"{name} \in \mathbb{{R}}^{{{fs}}},\ {wrt.name} \in \mathbb{{R}}^{{{ws}}},\ "
-               rf"\frac{{\partial f}}{{\partial {wrt.name}}} \in \mathbb{{R}}^{{({fs}) \times ({ws})}} "
+               rf"\frac{{\partial {name}}}{{\partial {wrt.name}}} \in \mathbb{{R}}^{{({fs}) \times ({ws})}} "
                rf"\cong \mathbb{{R}}^{{{rows} \times {cols}}}")
     elif f.ndim == 0:
         ex.say("shapes", f"{name} is a scalar and {wrt.name} has shape {ws}, so ∂{name}/∂{wrt.name} has the shape "
@@ -414,16 +481,29 @@ def explain(f: Expr, wrt, values: dict | None = None, order: str = "row", latex:
                f"({fs})×({ws}), a {rows}×{cols} matrix when flattened")
     ex.define("formula", label, ex.body(f, out_names))
     ex.derive(f, label, out_names, top=True)
-    ex.say("result", f"{dl} = {ex.result(f, out_names)}")
+    jac = jacobian(f, wrt)
+    ex.say("result", f"{dl} = {ex.body(jac, out_names + dnames)}")
     if not latex:  # the same, as matrix-calculus notes write it, where vectors and matrices can
         try:
-            ex.say("in matrix notation", derivative_notation(f, wrt, jacobian(f, wrt), 1, name),
-                   "numerator layout: vectors are columns" if f.ndim + wrt.ndim <= 2 else "vec stacks rows")
+            ex.say("in matrix notation", derivative_notation(f, wrt, jac, 1, name, vec=order),
+                   "numerator layout: vectors are columns" if f.ndim + wrt.ndim <= 2 else f"vec stacks {order}s")
         except OptionError:
             pass
     if values is not None:
-        ex.lines += _numbers(f, wrt, values, order, n, ex.top_chain, name)
+        formulas = {u: expr for expr, (u, _) in ex.named.items()}
+        ex.lines += _numbers(f, wrt, jac, values, order, n, ex.top_chain, formulas, name)
     return "\n".join(ex.lines)
+
+
+def _small(node: Expr) -> bool:
+    """At most ``_SO_NODES`` nodes in ``node``'s graph (counted only that far, so a walk stays linear)."""
+    seen, todo = {node}, [node]
+    while todo and len(seen) <= _SO_NODES:
+        for child in children(todo.pop()):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return len(seen) <= _SO_NODES
 
 
 def _partial(node: Call, k: int) -> Expr:
@@ -433,10 +513,11 @@ def _partial(node: Call, k: int) -> Expr:
     return substitute(jacobian(own, probe), {probe: node.args[k]})
 
 
-def _names(given, shape, what: str, taken: set, start: str = _LETTERS) -> tuple[str, ...]:
+def _names(given, shape, what: str, taken: set, start: str = _LETTERS, avoid=frozenset()) -> tuple[str, ...]:
+    """The ``given`` index names, checked; by default the first of ``start`` not taken nor avoided."""
     if given is None:
         pool = (c for c in itertools.chain(start, (f"{c}{k}" for k in itertools.count(1) for c in _LETTERS))
-                if c not in taken)
+                if c not in taken and c not in avoid)
         return tuple(itertools.islice(pool, len(shape)))
     names = tuple(given)
     if len(names) != len(shape) or len(set(names)) != len(names) or set(names) & taken or not all(
@@ -446,8 +527,26 @@ def _names(given, shape, what: str, taken: set, start: str = _LETTERS) -> tuple[
     return names
 
 
-def _numbers(f: Expr, wrt: Var, values: dict, order: str, n: _Notation, chain, name: str) -> list[str]:
-    """The Jacobian as numbers: a matrix of flattened indices (and the chain rule's product)."""
+def _letters(letters) -> dict[str, tuple[str, ...]]:
+    """``letters`` checked, as a dict from variable names to tuples of index letters."""
+    if letters is None:
+        return {}
+    if not isinstance(letters, dict) or not all(isinstance(name, str) for name in letters):
+        raise OperandError(f"letters={letters!r}: give a dict from variable names to their index letters, "
+                           f"e.g. {{'A': 'ik', 'W': 'kj'}}")
+    out = {}
+    for name, written in letters.items():
+        written = tuple(written) if isinstance(written, str | tuple | list) else None
+        if written is None or not all(isinstance(c, str) and c.isidentifier() for c in written):
+            raise OperandError(f"letters[{name!r}]={letters[name]!r}: give the variable's index letters, e.g. 'ik'")
+        out[name] = written
+    return out
+
+
+def _numbers(f: Expr, wrt: Var, jac: Expr, values: dict, order: str, n: _Notation, chain, formulas: dict,
+             name: str) -> list[str]:
+    """The Jacobian as numbers: a matrix of flattened indices (and the chain rule's product;
+    ``formulas`` gives each intermediate U's expression)."""
     if not isinstance(values, dict):
         raise OperandError(f"values must be a dict of arrays by variable name, got {type(values).__name__}")
     fortran = order == "column"
@@ -468,17 +567,13 @@ def _numbers(f: Expr, wrt: Var, values: dict, order: str, n: _Notation, chain, n
         return [n.line(rule, f"{n.d(num, den)}", n.m(n.shape(matrix.shape)))] + n.matrix(matrix)
 
     where = f"{order}-major vec"
-    jac = jacobian(f, wrt)
     J = np.asarray(evaluate(jac, **_needed(jac, values)))
     lines = []
     if f.ndim == 0:
         if chain is not None:
             network, u, formula = chain
             outer, inner = jacobian(network, u), jacobian(formula, wrt)
-            bound = _needed(outer, values, u.name)
-            if u in variables(outer):  # ∂f/∂U depends on U: evaluate the intermediate
-                bound[u.name] = evaluate(formula, **_needed(formula, values))
-            g = evaluate(outer, **bound)
+            g = evaluate(outer, **_needed(outer, values, formulas))  # ∂f/∂U may read U and other intermediates
             du = evaluate(inner, **_needed(inner, values))
             lines += show(f"chain rule in numbers ({where})", name, f"vec:{u.name}", flat(np.asarray(g)[None], 1))
             lines += show("times", f"vec:{u.name}", f"vec:{wrt.name}", flat(du, u.ndim))
@@ -489,11 +584,13 @@ def _numbers(f: Expr, wrt: Var, values: dict, order: str, n: _Notation, chain, n
     return show(f"Jacobian matrix ({where})", f"vec:{name}", f"vec:{wrt.name}", flat(J, f.ndim))
 
 
-def _needed(expr: Expr, values: dict, skip: str = "") -> dict:
-    """The bindings ``expr`` reads (an unused value is no error here); a missing one is."""
+def _needed(expr: Expr, values: dict, formulas=None) -> dict:
+    """The bindings ``expr`` reads (an unused value is no error here; a missing one is), an
+    intermediate in ``formulas`` (U → its expression) evaluated from the values."""
     out = {}
     for v in variables(expr):
-        if v.name == skip:
+        if formulas and v in formulas:
+            out[v.name] = evaluate(formulas[v], **_needed(formulas[v], values))
             continue
         if v.name not in values:
             raise OperandError(f"explain needs a value for variable {v.name!r} of shape {v.shape} to print numbers")

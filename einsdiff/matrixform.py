@@ -7,9 +7,10 @@ a product ``A B x``, one that ends at two vectors a scalar ``xᵀ A y``, a close
 trace. An index shared by three factors (an elementwise product) is split by writing a
 vector on it as ``diag(v)``; ``diag(u) v`` then reads ``u ⊙ v``. An index summed in one
 factor only is a product with the ones vector ``𝟙``. A Jacobian of matrices (3 or 4 axes)
-whose network splits in two is, flattened row-major, a Kronecker product ``X ⊗ Y``. What
-cannot be written so (a commutation matrix, an index in three matrices) raises
-:class:`OptionError`: index notation says it.
+whose network splits in two is, flattened row-major (vec stacks rows) or column-major (vec
+stacks columns, the Matrix Cookbook's convention), a Kronecker product ``X ⊗ Y``. What cannot
+be written so (a commutation matrix, an index in three matrices) raises :class:`OptionError`:
+index notation says it.
 
 Each piece also carries NumPy code, which the tests evaluate against ``ed.evaluate``.
 """
@@ -56,7 +57,7 @@ def _transpose(m: _M) -> _M:
     if m.text.endswith("ᵀ") and _NAME.fullmatch(m.text[:-1]):
         return _M(m.text[:-1], m.code.removesuffix(".T"), m.ndim, 2)
     text = f"{m.text}ᵀ" if _NAME.fullmatch(m.text) else f"({m.text})ᵀ"
-    code = m.code if m.ndim == 1 else f"{m.atom().code}.T"
+    code = m.atom().code if m.ndim == 1 else f"{m.atom().code}.T"  # an atom: (a + b) @ v, not a + b @ v
     return _M(text, code, m.ndim, 2)
 
 
@@ -168,10 +169,11 @@ class _Converter:
             return _M(f"logsumexp({a.text})", f"np.log(np.sum(np.exp({a.code})))", 0, 2)
         raise _Unsupported(f"{node.fn}(...)")
 
-    def kronecker(self, node: Expr, rows: int) -> _M:
-        """A tensor of 3 or 4 axes, ``rows`` of them row axes, flattened row-major into a
-        matrix: a sum of products X[r1,c1] Y[r2,c2] is X ⊗ Y (a missing axis makes Y a
-        column or a row vector)."""
+    def kronecker(self, node: Expr, rows: int, column: bool = False) -> _M:
+        """A tensor of 3 or 4 axes, ``rows`` of them row axes, flattened into a matrix: a sum
+        of products X[r1,c1] Y[r2,c2] is X ⊗ Y (a missing axis makes Y a column or a row
+        vector). Row-major vec runs the last axis fastest; column-major vec (``column``) the
+        first, which is row-major vec of the tensor with each group's axes reversed."""
         node = bare(node)
         cols = node.ndim - rows
         if node.ndim not in (3, 4) or not (1 <= rows <= 2 and 1 <= cols <= 2):
@@ -180,10 +182,18 @@ class _Converter:
             if not node.terms:
                 shape = (math.prod(node.shape[:rows]), math.prod(node.shape[rows:]))
                 return _M("0", f"np.zeros({shape})", 2, 2)
-            return self._add_parts([self.kronecker(t, rows) for t in node.terms], node.coeffs)
+            return self._add_parts([self.kronecker(t, rows, column) for t in node.terms], node.coeffs)
         if not isinstance(node, Contract):
             raise _Unsupported(f"a tensor of {node.ndim} axes (shape {node.shape}) that is not a product")
-        scaled = self._row_scale(node, rows)
+        if column:  # J[r1,r2,c1,c2] read column-major is P[r2,r1,c2,c1] read row-major
+            output = node.output[:rows][::-1] + node.output[rows:][::-1]
+            node = Contract(node.operands, node.inputs, output, node.sizes)
+        return self._kron(node, rows, column)
+
+    def _kron(self, node: Contract, rows: int, column: bool) -> _M:
+        """The row-major Kronecker form of ``node`` (already reordered for a column-major vec)."""
+        cols = node.ndim - rows
+        scaled = self._row_scale(node, rows, column)
         if scaled is not None:
             return scaled
         # kron(X, Y)[(r1, r2), (c1, c2)] = X[r1,c1] Y[r2,c2]; with one axis fewer, X or Y is a vector.
@@ -199,35 +209,38 @@ class _Converter:
         for positions, ops in zip((first, second), parts, strict=True):
             m = self._part(ops, tuple(node.output[p] for p in positions), dict(enumerate(node.sizes)))
             if m.ndim == 1:  # a vector: a column on a row axis, a row on a column axis
-                column = positions[0] < rows
-                m = _M(m.text, f"{m.atom().code}[{':, None' if column else 'None, :'}]", 1, m.level) if column \
+                column_vector = positions[0] < rows
+                m = _M(m.text, f"{m.atom().code}[:, None]", 1, m.level) if column_vector \
                     else _M(_transpose(m).text, f"{m.atom().code}[None, :]", 1, 2)
             factors.append(m)
         x, y = factors
         # Level 0: as a factor it gets brackets, diag(v) (A ⊗ I), since ⊗ binds looser than juxtaposition.
         return _M(f"{x.factor().text} ⊗ {y.factor().text}", f"np.kron({x.atom().code}, {y.atom().code})", 2, 0)
 
-    def _row_scale(self, node: Contract, rows: int) -> _M | None:
+    def _row_scale(self, node: Contract, rows: int, column: bool) -> _M | None:
         """diag(vec(G)) (the rest): a factor on exactly the row indices scales each row (the
-        Jacobian of an elementwise function of A W is diag(vec(1 − tanh(A W)∘²)) (A ⊗ I))."""
+        Jacobian of an elementwise function of A W is diag(vec(1 − tanh(A W)∘²)) (A ⊗ I)).
+        ``node``'s row indices are reversed for a column-major vec, so G keeps its own
+        orientation there and vec stacks its columns."""
         row_indices = node.output[:rows]
         if len(set(row_indices)) < rows:
             return None
+        own = row_indices[::-1] if column else row_indices  # the function's axes in its own order
         for k, idx in enumerate(node.inputs):
             if set(idx) != set(row_indices) or len(idx) != rows:
                 continue
             g = self.convert(node.operands[k])
-            if rows == 2 and idx != row_indices:
+            if rows == 2 and idx != own:
                 g = _transpose(g)
             rest = Contract(node.operands[:k] + node.operands[k + 1:], node.inputs[:k] + node.inputs[k + 1:],
                             node.output, node.sizes)
             try:
-                inner = self.kronecker(rest, rows)
+                inner = self._kron(rest, rows, column)
             except _Unsupported:
                 return None
             vec = g.text if rows == 1 else f"vec({g.text})"
-            return _M(f"diag({vec}) {inner.factor().text}",
-                      f"np.diag(np.ravel({g.code})) @ {inner.atom().code}", 2, 1)
+            ravel = f"np.ravel({g.code}, order='F')" if column and rows == 2 else f"np.ravel({g.code})"
+            return _M(f"diag({vec}) {inner.factor().text}", f"np.diag({ravel}) @ {inner.atom().code}", 2, 1)
         return None
 
     @staticmethod
@@ -375,12 +388,14 @@ class _Converter:
         return _times(scalars, result)
 
 
-def to_matrix_notation(expr: Expr, name: str = "f", rows: int | None = None) -> str:
+def to_matrix_notation(expr: Expr, name: str = "f", rows: int | None = None, *, order: str = "row") -> str:
     """``expr`` in matrix notation, vectors as columns: ``f = 2 Aᵀ (A x − y)``; ``ᵀ``
     transposes, ``⊙`` and ``∘`` are elementwise, ``𝟙`` is the ones vector. A Jacobian of 3
-    or 4 axes, ``rows`` of them its function's, is written as the matrix of its row-major
-    flattening, in Kronecker products: ``∂vec(A W)/∂vec(W) = A ⊗ I``. Raises
-    :class:`OptionError` for what matrices cannot say (use :func:`to_index_notation`).
+    or 4 axes, ``rows`` of them its function's, is written as the matrix of its flattening
+    in Kronecker products: with ``order="row"`` vec stacks rows (C order), ``∂vec(A W)/∂vec(W)
+    = A ⊗ I``; with ``order="column"`` vec stacks columns, as the Matrix Cookbook does, and the
+    same Jacobian is ``I ⊗ A``. Raises :class:`OptionError` for what matrices cannot say (use
+    :func:`to_index_notation`).
 
     >>> import einsdiff as ed
     >>> A, x, y = ed.var("A", (4, 3)), ed.var("x", (3,)), ed.var("y", (4,))
@@ -391,30 +406,37 @@ def to_matrix_notation(expr: Expr, name: str = "f", rows: int | None = None) -> 
     >>> W = ed.var("W", (3, 2))
     >>> print(ed.to_matrix_notation(ed.jacobian(A @ W, W), name="J", rows=2))
     J = A ⊗ I
+    >>> print(ed.to_matrix_notation(ed.jacobian(A @ W, W), name="J", rows=2, order="column"))
+    J = I ⊗ A
     """
     if not isinstance(expr, Expr):
         raise OptionError(f"to_matrix_notation needs an einsdiff expression, got {type(expr).__name__}")
-    return f"{name} = {matrix_form(expr, rows).text}"
+    return f"{name} = {matrix_form(expr, rows, order=order).text}"
 
 
-def matrix_form(expr: Expr, rows: int | None = None) -> _M:
+def matrix_form(expr: Expr, rows: int | None = None, *, order: str = "row") -> _M:
     """The matrix form's text and NumPy code (the code reads ``_op(fn, x, param)`` for an
     elementwise function and the variables by name). With ``rows`` (for a Jacobian of 3 or 4
-    axes: how many lead axes are its function's), the matrix of the row-major flattening
-    ∂vec(f)/∂vec(X), as Kronecker products: ∂vec(A W + B)/∂vec(W) = A ⊗ I."""
+    axes: how many lead axes are its function's), the matrix ∂vec(f)/∂vec(X) of its
+    flattening in ``order`` ("row" or "column" major), as Kronecker products:
+    ∂vec(A W + B)/∂vec(W) = A ⊗ I row-major, I ⊗ A column-major."""
+    if order not in ("row", "column"):
+        raise OptionError(f"order={order!r}: use 'row' (vec stacks rows) or 'column' (vec stacks columns)")
     try:
         converter = _Converter()
         if rows is not None and expr.ndim > 2:
-            return converter.kronecker(expr, rows)
+            return converter.kronecker(expr, rows, column=order == "column")
         return converter.convert(expr)
     except _Unsupported as why:
         raise OptionError(f"no matrix notation for this expression: it has {why}; "
                           f"use ed.to_index_notation") from None
 
 
-def derivative_notation(f: Expr, wrt: Var, derivative: Expr, order: int, name: str = "f") -> str:
+def derivative_notation(f: Expr, wrt: Var, derivative: Expr, order: int, name: str = "f", *,
+                        vec: str = "row") -> str:
     """``∂L/∂x = 2 Aᵀ (A x − y)``, or for tensors of more axes ``∂vec(Z)/∂vec(W) = A ⊗ I``
-    (row-major vec); raises :class:`OptionError` where matrices cannot say it."""
+    (``vec`` "row": vec stacks rows; "column": ``I ⊗ A``); raises :class:`OptionError` where
+    matrices cannot say it."""
     if derivative.ndim <= 2:
         head = f"∂²{name}/∂{wrt.name}²" if order == 2 else f"∂{name}/∂{wrt.name}"
         return f"{head} = {matrix_form(derivative).text}"
@@ -422,4 +444,4 @@ def derivative_notation(f: Expr, wrt: Var, derivative: Expr, order: int, name: s
     num = f"vec({name})" if f.ndim > 1 else name
     den = f"vec({wrt.name})" if wrt.ndim > 1 else wrt.name
     head = f"∂²{num}/∂{den}²" if order == 2 else f"∂{num}/∂{den}"
-    return f"{head} = {matrix_form(derivative, rows).text}"
+    return f"{head} = {matrix_form(derivative, rows, order=vec).text}"

@@ -56,6 +56,48 @@ def test_column_major_order_flattens_columns_first():
     np.testing.assert_array_equal(matrix_after(text, "Jacobian matrix (column-major vec)"), want)
 
 
+def test_each_order_states_the_kronecker_form_of_the_matrix_it_prints():
+    """Row-major vec: A ⊗ I; column-major vec (the Cookbook's): I ⊗ A. Each line names the
+    matrix printed under it."""
+    Z = ed.parse("Z[i,j] = A[i,k]*W[k,j] + B[j]", **SHAPES_001)
+    for order, form, kron in (("row", "A ⊗ I", np.kron(A_001, np.eye(2))), ("column", "I ⊗ A", np.kron(np.eye(2), A_001))):
+        text = ed.explain(Z, ed.var("W", (3, 2)), values={"A": A_001}, order=order, name="Z")
+        assert f"in matrix notation: ∂vec(Z)/∂vec(W) = {form}   (vec stacks {order}s)" in text
+        np.testing.assert_array_equal(matrix_after(text, f"Jacobian matrix ({order}-major vec)"), kron)
+
+
+def test_the_letters_typed_stay_and_the_derivative_takes_letters_not_typed():
+    f = ed.parse("X[k,i]*A[k,l]*X[l,i]", X=(3, 2), A=(3, 3))
+    text = ed.explain(f, ed.var("X", (3, 2)), letters={"X": "ki", "A": "kl"})
+    assert "formula: f = X[k,i] X[l,i] A[k,l]" in text
+    assert "derivative of a variable: ∂X[l,i]/∂X[a,b] = δ[l,a] δ[i,b]" in text
+    assert "result: ∂f/∂X[a,b] = A[a,k] X[k,b] + A[k,a] X[k,b]" in text
+    Z = ed.parse("Z[i,j] = A[i,k]*W[k,j] + B[j]", **SHAPES_001)  # the quick start
+    text = ed.explain(Z, ed.var("W", (3, 2)), name="Z", indices="ij", letters={"A": "ik", "W": "kj", "B": "j"})
+    assert "formula: Z[i,j] = A[i,k] W[k,j] + B[j]" in text
+    assert "product rule: ∂(A[i,k] W[k,j])/∂W[a,b] = A[i,k] ∂W[k,j]/∂W[a,b]" in text
+    assert "result: ∂Z[i,j]/∂W[a,b] = δ[j,b] A[i,a]" in text
+    with pytest.raises(ed.OperandError, match="letters"):
+        ed.explain(Z, ed.var("W", (3, 2)), letters={"A": 3})
+
+
+def test_derivation_keeps_the_formulas_letters_and_renames_clashing_derivative_indices():
+    from einsdiff.cli import derivation, index_names, written_letters
+
+    formula = "Z[i,j] = A[i,k]*W[k,j] + B[j]"
+    Z, W = ed.parse(formula, **SHAPES_001), ed.var("W", (3, 2))
+    free, dnames = index_names(Z, W, "ij", "kj", 1)  # the text format's names: W[k,a]
+    text = derivation(Z, W, "Z", free, dnames, 1, letters=written_letters(formula, False))
+    assert "formula: Z[i,j] = A[i,k] W[k,j] + B[j]" in text and "W[k,a]" not in text
+    assert "result: ∂Z[i,j]/∂W[a,b] = δ[j,b] A[i,a]" in text
+    L = ed.parse("L = sum[i]((A[i,j]*x[j] - y[i])^2)", A=(2, 3), x=(3,), y=(2,))
+    x = ed.var("x", (3,))
+    free, dnames = index_names(L, x, (), "j", 2)
+    text = derivation(L, x, "L", free, dnames, 2, letters={"A": "ij", "x": "j", "y": "i"})
+    assert "formula: g_L[j] = Σ[i](2 A[i,j] (A[i,k] x[k] - y[i]))" in text  # the gradient's axis follows x's letter
+    assert text.splitlines()[-2] == "result: ∂g_L[j]/∂x[a] = 2 A[i,j] A[i,a]"
+
+
 def test_seed_000_neuron_gradient_is_x_where_active():
     f = ed.parse("relu(w[i]*x[i] + b)", w=(3,), x=(3,), b=())
     text = ed.explain(f, ed.var("w", (3,)))
@@ -87,8 +129,8 @@ def test_every_so_line_matches_the_jacobian_it_names():
     W, x, b = ed.var("W", (3, 4)), ed.var("x", (4,)), ed.var("b", (3,))
     f = ed.tanh(W @ x + b) * ed.sigmoid(W @ x)
     text = ed.explain(f, W)
-    want = ed.to_index_notation(ed.jacobian(f, W), indices=("i", "a", "b")).split(" = ", 1)[1]
-    assert text.splitlines()[-2] == f"result: ∂f[i]/∂W[a,b] = {want.split(';')[0]}"
+    want = ed.to_index_notation(ed.jacobian(f, W), indices=("i", "a", "c")).split(" = ", 1)[1]
+    assert text.splitlines()[-2] == f"result: ∂f[i]/∂W[a,c] = {want.split(';')[0]}"  # b names a variable
     assert text.splitlines()[-1].startswith("in matrix notation: ∂f/∂vec(W) = diag(sigmoid(W x)) (")
 
 
@@ -177,7 +219,7 @@ def test_where_solve_logsumexp_and_detsign_state_their_rules():
     assert "where rule: ∂f[i]/∂b[a] = where(step(b[i]), ∂U1[i]/∂b[a], ∂U2[i]/∂b[a])" in where
     assert "chain rule for the elementwise softplus: ∂U1[i]/∂b[a] = sigmoid(b[i]) ∂b[i]/∂b[a]" in where
     both = ed.explain(ed.solve(X, X @ b), X)  # X in both arguments: one term each
-    assert "chain rule through U1: ∂f[i]/∂X[a,b] = (-inv(X)[i,a] solve(X, U1)[b]) + Σ[j](" in both
+    assert "chain rule through U1: ∂f[i]/∂X[a,c] = (-inv(X)[i,a] solve(X, U1)[c]) + Σ[j](" in both  # b: a variable
     lse = ed.explain(ed.logsumexp(z, 1), z)
     assert "logsumexp rule: ∂f[i]/∂z[a,b] = δ[i,a] exp(z[i,b] - logsumexp[j](z[i,j]))" in lse
     assert "sign of a determinant: ∂f/∂X[a,b] = 0" in ed.explain(ed.slogdet(X)[0], X)
@@ -199,3 +241,50 @@ def test_an_elementwise_slope_that_is_a_sum_is_bracketed():
     text = ed.explain(ed.sum(ed.tanh(ed.tanh(W @ x))), W)
     line = next(line for line in text.splitlines() if line.startswith("chain rule for the elementwise tanh"))
     assert ") ∂U" in line and "= (1 - square(tanh(U" in line, line
+
+
+def nested_tanh(depth: int):
+    """sum(tanh(W tanh(W ... tanh(W x)))), ``depth`` layers of one 3×3 W."""
+    W, h = ed.var("W", (3, 3)), ed.var("x", (3,))
+    for _ in range(depth):
+        h = ed.tanh(W @ h)
+    return ed.sum(h), W
+
+
+def test_a_deep_derivation_names_what_it_repeats_and_grows_linearly_with_depth():
+    """Written out, the Hessian of nested layers grows exponentially with depth; the derivation
+    names each big subexpression it would write again (an intermediate U), so it grows linearly."""
+    sizes = {}
+    for depth in (5, 10):
+        f, W = nested_tanh(depth)
+        text = ed.explain(ed.grad(f, W), W, name="g")
+        sizes[depth] = len(text)
+        defined = [line.split(" = ")[0] for line in text.splitlines() if line.startswith("let: ")]
+        assert len(defined) == len(set(defined))  # each intermediate defined once
+        assert "used more than once" in text
+    assert sizes[10] < 2.5 * sizes[5] and sizes[10] < 60_000, sizes  # was 99,089 and ~1.5 million characters
+
+
+def test_a_deep_derivation_still_prints_the_right_numbers():
+    f, W = nested_tanh(6)
+    rng = np.random.default_rng(0)
+    values = {"W": rng.uniform(-0.5, 0.5, (3, 3)), "x": rng.uniform(-1, 1, 3)}
+    text = ed.explain(ed.grad(f, W), W, values=values, name="g")
+    want = ed.evaluate(ed.hessian(f, W), **values).reshape(9, 9)
+    np.testing.assert_allclose(matrix_after(text, "Jacobian matrix (row-major vec)"), want, rtol=1e-5, atol=1e-6)
+
+
+def test_the_chain_rule_in_numbers_evaluates_the_other_intermediates_too():
+    # ∂f/∂U1 = U2 = softplus(v1): printing it in numbers needs U2's value, computed from v1.
+    v0, v1 = ed.var("v0", ()), ed.var("v1", ())
+    text = ed.explain(ed.softplus(v0) * ed.softplus(v1), v0, values={"v0": 1.0, "v1": 2.0})
+    np.testing.assert_allclose(matrix_after(text, "chain rule in numbers"), [[np.log1p(np.exp(2.0))]], rtol=1e-5)
+    np.testing.assert_allclose(matrix_after(text, "gradient as a row"),
+                               [[np.log1p(np.exp(2.0)) / (1 + np.exp(-1.0))]], rtol=1e-5)
+
+
+def test_intermediates_are_named_apart_from_the_variables():
+    U1, x = ed.var("U1", (3,)), ed.var("x", (3,))
+    text = ed.explain(ed.sum(ed.tanh(U1 * x) * ed.exp(x)), x)
+    assert "let: V1[i] = exp(x[i])" in text and "let: U1" not in text
+    assert text.splitlines()[-2] == "result: ∂f/∂x[a] = ((1 - square(tanh(x[a] U1[a]))) U1[a] + tanh(x[a] U1[a])) exp(x[a])"

@@ -40,10 +40,10 @@ CASES = [  # (expression, its matrix notation), most from the notes' worked exam
 ]
 
 
-def numpy_value(expr, values, rows=None):
+def numpy_value(expr, values, rows=None, order="row"):
     namespace = {"np": np, "_op": lambda fn, v, p: OPS[fn].numpy(v, p), **values}
     with np.errstate(all="ignore"):
-        return eval(matrix_form(expr, rows).code, namespace)  # noqa: S307 - code einsdiff wrote
+        return eval(matrix_form(expr, rows, order=order).code, namespace)  # noqa: S307 - code einsdiff wrote
 
 
 @pytest.mark.parametrize("expr, text", CASES, ids=[t for _, t in CASES])
@@ -76,6 +76,43 @@ def test_jacobians_of_matrices_as_kronecker_products(expr, rows, text):
     np.testing.assert_allclose(numpy_value(expr, values, rows), want, rtol=1e-12, atol=1e-12)
 
 
+COLUMN_MAJOR = [  # (Jacobian, its rows, the matrix of its column-major flattening: vec stacks columns)
+    (ed.jacobian(A @ W + ed.var("Bias", (2,)), W), 2, "I ⊗ A"),  # seed 001; the Cookbook's ∂vec(AW)/∂vec(W)
+    (ed.jacobian(A @ W, A), 2, "Wᵀ ⊗ I"),
+    (ed.jacobian(A @ x, A), 1, "xᵀ ⊗ I"),  # seed 003; row-major it is I ⊗ xᵀ
+    (ed.jacobian(X @ X, X), 2, "I ⊗ X + Xᵀ ⊗ I"),
+    (ed.jacobian(ed.tanh(A @ W), W), 2, "diag(vec(𝟙 𝟙ᵀ − tanh(A W)∘²)) (I ⊗ A)"),  # a tanh layer
+    (ed.jacobian(ed.tanh(A @ x), A), 1, "diag(𝟙 − tanh(A x)∘²) (xᵀ ⊗ I)"),
+    (ed.hessian(ed.sum((A @ W) ** 2), W), 2, "2 (I ⊗ Aᵀ A)"),
+    (ed.jacobian(ed.outer(x, x), x), 2, "x ⊗ I + I ⊗ x"),
+]
+
+
+def column_major(J, rows):
+    """J flattened as vec stacks columns: each group's first axis runs fastest."""
+    axes = tuple(reversed(range(rows))) + tuple(reversed(range(rows, J.ndim)))
+    return J.transpose(axes).reshape(int(np.prod(J.shape[:rows])), -1)
+
+
+@pytest.mark.parametrize("expr, rows, text", COLUMN_MAJOR, ids=[t for _, _, t in COLUMN_MAJOR])
+def test_column_major_kronecker_forms_are_the_cookbooks(expr, rows, text):
+    """With vec stacking columns the text is the column-stacking form, and its np.kron code
+    equals the Jacobian reshaped column-major."""
+    assert ed.to_matrix_notation(expr, name="J", rows=rows, order="column") == f"J = {text}"
+    values = bindings_for(variables(expr), seed=7)
+    want = column_major(ed.evaluate(expr, **values), rows)
+    np.testing.assert_allclose(numpy_value(expr, values, rows, order="column"), want, rtol=1e-12, atol=1e-12)
+
+
+def test_a_transposed_sum_keeps_its_brackets_in_the_code():
+    # (e ⊙ v − sum(e ⊙ v) e)ᵀ v: the code of the transposed sum must be bracketed before @ v.
+    v0, v1 = ed.var("v0", ()), ed.var("v1", (2,))
+    expr = ed.hessian(ed.logsumexp(v0 * v1), v0)
+    assert ed.to_matrix_notation(expr).endswith(")ᵀ v1")
+    values = {"v0": np.array(0.7), "v1": np.array([0.3, -1.2])}
+    np.testing.assert_allclose(numpy_value(expr, values), ed.evaluate(expr, **values), rtol=1e-12)
+
+
 def test_what_matrices_cannot_say_is_refused():
     with pytest.raises(ed.OptionError, match=r"a tensor of 3 axes \(shape \(4, 4, 3\)\); use ed.to_index_notation"):
         ed.to_matrix_notation(ed.jacobian(A @ x, A))  # without rows=, no flattening
@@ -83,6 +120,8 @@ def test_what_matrices_cannot_say_is_refused():
         ed.to_matrix_notation(ed.jacobian(W.T, W), rows=2)  # a commutation matrix
     with pytest.raises(ed.OptionError, match="needs an einsdiff expression"):
         ed.to_matrix_notation("A x")
+    with pytest.raises(ed.OptionError, match="order='F'"):
+        ed.to_matrix_notation(ed.jacobian(A @ x, A), rows=1, order="F")
     assert ed.to_matrix_notation(ed.grad(ed.sum((A @ x - y) ** 2), x), name="g") == "g = 2 Aᵀ (A x − y)"
 
 
@@ -98,14 +137,15 @@ def test_the_text_means_what_the_expression_computes(expr, seed):
                               ((ed.jacobian, expr, expr.ndim), (ed.grad, scalar, 0), (ed.hessian, scalar, vs[0].ndim)) if vs]
     for e, rows in cases:
         rows = rows if e.ndim > 2 and rows else None
-        try:
-            form = matrix_form(e, rows)
-        except ed.OptionError as err:
-            assert "use ed.to_index_notation" in str(err)
-            continue
-        note(f"{form.text}\n{form.code}\n{e}")
-        want = ed.evaluate(e, **{v.name: values[v.name] for v in variables(e)})
-        if rows:
-            want = want.reshape(int(np.prod(want.shape[:rows])), -1)
-        np.testing.assert_allclose(numpy_value(e, values, rows), want, rtol=1e-9, atol=1e-9 * (1 + np.abs(want).max(initial=0)),
-                                   equal_nan=True)
+        for order in ("row", "column") if rows else ("row",):
+            try:
+                form = matrix_form(e, rows, order=order)
+            except ed.OptionError as err:
+                assert "use ed.to_index_notation" in str(err)
+                continue
+            note(f"{order}: {form.text}\n{form.code}\n{e}")
+            want = ed.evaluate(e, **{v.name: values[v.name] for v in variables(e)})
+            if rows:
+                want = column_major(want, rows) if order == "column" else want.reshape(int(np.prod(want.shape[:rows])), -1)
+            np.testing.assert_allclose(numpy_value(e, values, rows, order), want, rtol=1e-9,
+                                       atol=1e-9 * (1 + np.abs(want).max(initial=0)), equal_nan=True)

@@ -144,8 +144,9 @@ def test_a_long_derivative_names_what_it_repeats(client):
     assert lines[-1].startswith("∂²L/∂A[j,k] ∂A[a,b] = ")
     assert answer["typeset_note"] == "t1, …, t40 name subexpressions the derivative would otherwise repeat"
     assert answer["derivative_mathml"].count("<mtr>") == 41
-    assert answer["steps"][-1].startswith("… and ") and answer["steps"][-1].endswith("einsdiff itself has no such limit)")
-    assert sum(map(len, answer["steps"])) < 210_000
+    # The derivation names what it would write again too, so it comes whole, in tens of kilobytes.
+    assert answer["steps"][-1].startswith("result: ∂g_L[j,k]/∂A[a,b] = ")
+    assert sum(map(len, answer["steps"])) < 50_000
     short = client.post("/api/derive", json=SEED_001).json()
     assert short["typeset_note"] == "" and "\n" not in short["derivative_text"]
 
