@@ -104,6 +104,9 @@ class MathML(Text):
     def where(self, mask: str, a: str, b: str) -> str:
         return f"<mi>where</mi>{_APPLY}<mrow>({mask}, {a}, {b})</mrow>"
 
+    def extremum(self, fn: str, a: str, b: str) -> str:
+        return f"<mi>{fn[:3]}</mi>{_APPLY}<mrow>({a}, {b})</mrow>"
+
     def legend(self, sizes, constants=()) -> str:
         gap = '<mo separator="true">,</mo><mspace width="0.5em"/>'
         return "".join(f"{gap}{_mi(i)}<mo>∈</mo><mn>1</mn><mo>..</mo><mn>{n}</mn>" for i, n in sizes) + "".join(

@@ -22,6 +22,7 @@ import itertools
 
 import numpy as np
 
+from .build import subtract
 from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var, bare
 from .ops import OPS
 from .variables import children, topological, variables
@@ -96,6 +97,10 @@ class Text:
     def where(self, mask: str, a: str, b: str) -> str:
         return f"where({mask}, {a}, {b})"
 
+    def extremum(self, fn: str, a: str, b: str) -> str:
+        """``maximum(a, b)`` or ``minimum(a, b)``."""
+        return f"{fn}({a}, {b})"
+
     def legend(self, sizes, constants=()) -> str:
         """``; i:2, C0: constant (2, 3)``: index sizes, and the constant arrays, which
         ``ed.parse(text, C0=array)`` binds by name."""
@@ -158,6 +163,9 @@ class Latex(Text):
     def where(self, mask: str, a: str, b: str) -> str:
         return rf"\operatorname{{where}}{self.open}{mask}, {a}, {b}{self.close}"
 
+    def extremum(self, fn: str, a: str, b: str) -> str:
+        return rf"\{fn[:3]}{self.open}{a}, {b}{self.close}"
+
     def legend(self, sizes, constants=()) -> str:
         return "".join(rf", \; {i} \in 1..{n}" for i, n in sizes) + "".join(
             rf", \; {self.ref(label, ())} \text{{ a constant of shape }} {tuple(shape)}" for label, shape in constants)
@@ -219,6 +227,9 @@ class _Printer:
 
     def _call(self, node: Call, names) -> str:
         if node.fn == "where":  # elementwise: every argument carries the node's own indices
+            extremum = _extremum(node)
+            if extremum:
+                return self.style.extremum(extremum, *(self.show(arg, names) for arg in node.args[1:]))
             return self.style.where(*(self.show(arg, names) for arg in node.args))
         if node.fn == "logsumexp":
             return self._logsumexp(node, names)
@@ -388,6 +399,46 @@ def _numbers_first(pairs, named):
             op = Add(inner.terms, tuple(c / common for c in inner.coeffs), inner.shape)
         kept.append((op, idx))
     return kept, number
+
+
+def _extremum(node: Call) -> str | None:
+    """``maximum`` for where(step(a - b), a, b), as ed.maximum builds it, ``minimum`` for
+    where(step(b - a), a, b); None for any other where."""
+    mask, a, b = (bare(arg) for arg in node.args)
+    if not (isinstance(mask, Map) and mask.fn == "step"):
+        return None
+    a, b = _unbroadcast(a), _unbroadcast(b)
+    difference = _terms(mask.arg)
+    if difference == _terms(subtract(a, b)):
+        return "maximum"
+    return "minimum" if difference == _terms(subtract(b, a)) else None
+
+
+def _terms(node: Expr) -> collections.Counter:
+    """A sum's terms with their coefficients, in any order."""
+    node = bare(node)
+    return collections.Counter(zip(node.terms, node.coeffs, strict=True) if isinstance(node, Add) else [(node, 1.0)])
+
+
+def _unbroadcast(node: Expr) -> Expr | float:
+    """A number broadcast over axes, as the number (ed.maximum(x, 0.5) compares x with the
+    scalar 0.5); any other node as it is."""
+    number = _number(node)
+    return node if number is None else number
+
+
+def _number(node: Expr) -> float | None:
+    node = bare(node)
+    if isinstance(node, Const) and node.ndim == 0:
+        return float(node.value)
+    if isinstance(node, Contract) and not node.operands and len(set(node.output)) == len(node.output):
+        return 1.0  # ones
+    if isinstance(node, Contract) and len(node.operands) == 1 and not node.inputs[0]:
+        return _number(node.operands[0])
+    if isinstance(node, Add) and len(node.terms) == 1:
+        inner = _number(node.terms[0])
+        return None if inner is None else node.coeffs[0] * inner
+    return None
 
 
 def _scaled(node: Add) -> bool:
