@@ -14,7 +14,7 @@ per argument). ``logsumexp[j](x[i,j])`` and ``softmax[j](...)`` work along ``j``
 and ``a > b`` is the mask ``step(a - b)``. ``norm2(A[i,j] x[j] - y[i])`` (the Euclidean or
 Frobenius norm) and ``norm1(...)`` (the sum of absolute values) reduce over every index of
 their argument, ``norm2[j](A[i,j])`` along ``j`` only; ``tr`` is ``trace``, as matrix-calculus
-texts write it. ``reshape[k,l -> (6,)](X[k,l])[i]`` reshapes in numpy's row-major order.
+texts write it. ``reshape[k,l -> (9,)](X[k,l])[i]`` reshapes in numpy's row-major order.
 
 A name directly followed by ``(`` is always a function call: ``tr(X)`` is the trace, and an
 unknown name there is an error naming it. With a space between them the name is a call only
@@ -100,7 +100,7 @@ WHOLE = {
     "trace": _Whole(1, matrix.trace, _SCALAR.format("trace")),
     "tr": _Whole(1, matrix.trace, _SCALAR.format("tr")),  # the spelling of matrix-calculus texts
     "logsumexp": _Whole(1, matrix.logsumexp, "logsumexp(X) or logsumexp[j](x[i,j])"),  # over every axis
-    "reshape": _Whole(1, matrix.reshape, "reshape[k,l -> (6,)](X[k,l])[i]"),  # the new shape: Apply.param
+    "reshape": _Whole(1, matrix.reshape, "reshape[k,l -> (9,)](X[k,l])[i]"),  # the new shape: Apply.param
 }
 # Functions along named axes, as a sum names them: logsumexp[j](x[i,j]) reduces j; softmax keeps it.
 ALONG = {
@@ -497,6 +497,8 @@ class _Parser:
             self.take(")")
             return SumOver(indices, body, tok.pos)
         if tok.text in ("delta", "δ"):
+            if self.tok.text == "(":
+                raise self.error(f"a delta takes its indices in brackets, as in {tok.text}[i,j]", tok)
             indices = self.index_list()
             if len(indices) != 2:
                 raise self.error("a delta takes two indices, as in delta[i,j]", tok)
@@ -521,7 +523,8 @@ class _Parser:
             for k in range(self.k, len(self.tokens)):
                 depth += {"[": 1, "]": -1}.get(self.tokens[k].text, 0)
                 if depth == 0:
-                    return self.tokens[k + 1].text == "("
+                    after, spaced = self.tokens[k + 1], self.tokens[k + 1].pos != self.tokens[k].pos + 1
+                    return after.text == "(" and not (spaced and tok.text in self.variables)
         return False
 
     def call(self, tok: Token):
@@ -587,6 +590,7 @@ class _Lowering:
         self.known = known  # index sizes declared after a semicolon
         self.legend = legend or Legend({}, {})
         self.scope: dict[str, int] = {}  # the one size each index has on the formula's tensors, where it has one
+        self.calls: dict[int, Expr] = {}  # each function call's value, by the id of its syntax node
 
     def error(self, message: str, pos: int) -> ParseError:
         return ParseError(message, self.formula, pos)
@@ -720,7 +724,13 @@ class _Lowering:
         return self.indexed(value, f"{node.name}(...)", node.indices or (), self.free(node, protected), node.pos)
 
     def whole_call(self, node: Apply) -> Expr:
-        """The value of a function of whole tensors, its arguments read whole or by their bound indices."""
+        """The value of a function of whole tensors, its arguments read whole or by their bound indices
+        (once per call: sizing the formula's indices asks for it too)."""
+        if id(node) not in self.calls:
+            self.calls[id(node)] = self._whole_call(node)
+        return self.calls[id(node)]
+
+    def _whole_call(self, node: Apply) -> Expr:
         spec = WHOLE[node.name]
         if len(node.args) != spec.arity:
             raise self.error(f"{node.name} takes {spec.arity} argument{'s' * (spec.arity > 1)}, got {len(node.args)}",
