@@ -258,13 +258,14 @@ def _closest_function(name: str) -> str | None:
 
 
 class _Parser:
-    """The syntax tree of a formula; ``variables`` (names given a shape, when known) decide
-    whether a name, a space and ``(`` is a product or a call."""
+    """The syntax tree of a formula; ``variables``, the names given a shape (None where they
+    are not known yet), decide whether a name, a space and ``(`` is a product or a call."""
 
-    def __init__(self, formula: str, variables=frozenset()):
+    def __init__(self, formula: str, variables: frozenset[str] | None = None):
         self.formula = formula
         self.tokens = tokenize(formula)
-        self.variables = variables
+        self.known_names = variables is not None
+        self.variables = variables or frozenset()
         self.k = 0
 
     @property
@@ -360,7 +361,7 @@ class _Parser:
         if tok.text == "reshape" and param is None:
             raise self.error(f"reshape names its argument's axes and the new shape, as in {WHOLE['reshape'].example}",
                              tok)
-        if tok.text in ALONG and tok.text != "logsumexp" or (tok.text == "logsumexp" and groups is not None):
+        if tok.text in ALONG and (groups is not None or tok.text not in WHOLE):  # logsumexp is both
             if groups is not None and len(groups) != 1:
                 raise self.error(f"{tok.text}[...] takes one group of indices, the axes it works along", tok)
             if groups is None and tok.text not in _REDUCING:
@@ -517,7 +518,7 @@ class _Parser:
                 return True
             if tok.text in self.variables:
                 return False
-            return tok.text in FUNCTIONS or (self.variables != frozenset() and _closest_function(tok.text) is not None)
+            return tok.text in FUNCTIONS or (self.known_names and _closest_function(tok.text) is not None)
         if self.tok.text == "[" and (tok.text in WHOLE or tok.text in ALONG):
             depth = 0
             for k in range(self.k, len(self.tokens)):
@@ -925,13 +926,13 @@ def _binding(name: str, given) -> Expr:
     variable, a numpy array a constant, an expression stands for itself."""
     if isinstance(given, Expr):
         return given
-    if isinstance(given, np.ndarray | np.generic):
+    if isinstance(given, np.ndarray | np.floating):
         try:
             return build.as_expr(given, f"the array given for {name!r}")
         except EinsdiffError as err:
             raise ParseError(str(err)) from err
     try:
-        return Var(name, (given,) if isinstance(given, int) else tuple(given))
+        return Var(name, (given,) if isinstance(given, int | np.integer) else tuple(given))
     except (TypeError, ValueError, EinsdiffError) as err:
         raise ParseError(
             f"{name}={given!r}: give a shape (a tuple of sizes) for a variable, or a numpy array for a constant"
