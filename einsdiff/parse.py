@@ -701,7 +701,7 @@ class _Lowering:
                 f"{node.name!r} is a constant of shape {shape} (as the text after ';' says); pass its value, "
                 f"as in ed.parse(text, {node.name}=array)", node.pos
             )
-        if node.name in FUNCTIONS:
+        if node.name in FUNCTIONS and not node.indices:  # tanh x[i]; but tr[i,j] is a tensor
             raise self.error(f"{node.name} is a function: call it with parentheses, as in {node.name}(...)", node.pos)
         raise UnknownVariableError(node.name, len(node.indices), self.formula, node.pos)
 

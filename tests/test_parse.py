@@ -303,9 +303,12 @@ def test_an_unknown_function_is_named_with_what_it_likely_means(formula, message
     assert f"(column {column})" in text
 
 
-def test_an_unknown_name_before_a_spaced_bracket_is_still_an_unknown_variable():
+def test_an_unknown_name_before_a_spaced_bracket_or_with_indices_is_still_an_unknown_variable():
     with pytest.raises(ed.UnknownVariableError, match="unknown variable 'V'"):
         ed.parse("V (x[i] + 1)", x=(3,))
+    with pytest.raises(ed.UnknownVariableError, match="unknown variable 'tr'") as info:
+        ed.parse("tr[i,j] x[j]", x=(3,))  # a function's name used as a tensor's
+    assert info.value.ndim == 2
 
 
 def test_the_spellings_of_matrix_calculus_texts():
