@@ -395,9 +395,6 @@ def test_constant_labels_avoid_variables_and_name_one_array_alike_on_every_line(
     assert set(printed_constants(t * t + t, share=True)) == {"C0"}
 
 
-seeds_ = st.integers(0, 2**32 - 1)
-
-
 @st.composite
 def _reshaped(draw):
     """A drawn expression (with constant arrays) reshaped to a drawn factorization of its size,
@@ -414,7 +411,7 @@ def _reshaped(draw):
 
 
 @settings(max_examples=30, deadline=None)
-@given(_reshaped(), seeds_)
+@given(_reshaped(), seeds)
 def test_print_then_parse_reads_reshapes_and_binds_constants(expr, seed):
     b = bindings_for(variables(expr), seed)
     shapes = {v.name: v.shape for v in variables(expr)}
