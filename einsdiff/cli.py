@@ -15,7 +15,6 @@ flags; a failed ``--check`` exits with status 1.
 from __future__ import annotations
 
 import argparse
-import difflib
 import itertools
 import json
 import math
@@ -33,7 +32,7 @@ from .evaluate import evaluate
 from .explain import explain
 from .expr import Call, Expr, Var
 from .matrixform import derivative_notation, matrix_form
-from .parse import ALONG, ELEMENTWISE, WHOLE, formula_letters, parse
+from .parse import formula_letters, parse
 from .printing import _LETTERS, Latex, Text, definitions, render, shared
 from .subscripts import einsum
 from .testing import finite_difference_jacobian, finite_difference_margin
@@ -174,13 +173,9 @@ def build(expression: str, wrt: str, shapes: list[str]) -> tuple[Expr, Var, str,
         return build_formula(expression, wrt, sizes)
     except UnknownVariableError as err:  # its hint is Python's (x=(3, 4)): say it in flags
         example = "x".join(("3", "4", "5", "6", "7", "8")[: err.ndim]) or "scalar"
-        typo = ""
-        if err.formula[err.position + len(err.name):].lstrip().startswith("("):  # foo(x) is foo times x
-            near = difflib.get_close_matches(err.name, (*ELEMENTWISE, *WHOLE, *ALONG, "where", "sum"), n=1)
-            typo = f" (or, for the function {near[0]}, fix the spelling)" if near else ""
         raise _Usage(f"no shape for {err.name!r} (column {err.position + 1}), which the formula writes with "
                      f"{err.ndim} {'index' if err.ndim == 1 else 'indices'}; add --shape {err.name}={example}, "
-                     f"one size per index{typo}") from err
+                     f"one size per index") from err
 
 
 def build_formula(expression: str, wrt: str, sizes: dict) -> tuple[Expr, Var, str, tuple[str, ...], tuple[str, ...] | None]:

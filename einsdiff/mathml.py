@@ -76,10 +76,11 @@ class MathML(Text):
         sign = f'<munder><mo movablelimits="false">∑</mo>{_indices(names)}</munder>'
         return f"<mrow>{sign}" + (f"({body})" if self.is_sum(body) else body) + "</mrow>"
 
-    def reshape(self, names, shape, inner: str) -> str:
+    def reshape(self, names, shape, inner: str, outer) -> str:
         target = html.escape(str(tuple(shape)))
         label = f"<mrow>{_indices(names)}<mo>→</mo><mtext>{target}</mtext></mrow>"
-        return f"<msub><mi>reshape</mi>{label}</msub>{_APPLY}<mrow>({inner})</mrow>"
+        body = f"<msub><mi>reshape</mi>{label}</msub>{_APPLY}<mrow>({inner})</mrow>"
+        return _sub(f"<mrow><mo>[</mo>{body}<mo>]</mo></mrow>", outer)
 
     def call(self, fn: str, args, binders, names) -> str:
         if binders is not None:
@@ -103,13 +104,14 @@ class MathML(Text):
     def where(self, mask: str, a: str, b: str) -> str:
         return f"<mi>where</mi>{_APPLY}<mrow>({mask}, {a}, {b})</mrow>"
 
-    def legend(self, sizes) -> str:
-        return "".join(f'<mo separator="true">,</mo><mspace width="0.5em"/>{_mi(i)}<mo>∈</mo>'
-                       f"<mn>1</mn><mo>..</mo><mn>{n}</mn>" for i, n in sizes)
+    def extremum(self, fn: str, a: str, b: str) -> str:
+        return f"<mi>{fn[:3]}</mi>{_APPLY}<mrow>({a}, {b})</mrow>"
 
-    def const_legend(self, label: str, shape) -> str:
-        return (f'<mo separator="true">,</mo><mspace width="0.5em"/>{_mi(label)}'
-                f"<mtext>&#xA0;a constant of shape {html.escape(str(tuple(shape)))}</mtext>")
+    def legend(self, sizes, constants=()) -> str:
+        gap = '<mo separator="true">,</mo><mspace width="0.5em"/>'
+        return "".join(f"{gap}{_mi(i)}<mo>∈</mo><mn>1</mn><mo>..</mo><mn>{n}</mn>" for i, n in sizes) + "".join(
+            f"{gap}{_mi(label)}<mtext>&#xA0;a constant of shape {html.escape(str(tuple(shape)))}</mtext>"
+            for label, shape in constants)
 
     def is_sum(self, text: str) -> bool:
         """A sign at the outermost level, outside every bracket and every element."""

@@ -10,15 +10,29 @@ Functions of whole tensors read like tensors, ``inv(X)[i,j]``, ``logdet(X)``,
 ``solve(A, b)[i]``; an argument that is a formula gets its axes named first:
 ``inv[k,l](A[k,m] B[m,l])[i,j]``, ``solve[k,l; k](A[k,l], c[k,m] d[m])[i]`` (a group
 per argument). ``logsumexp[j](x[i,j])`` and ``softmax[j](...)`` work along ``j``;
-``where(x[i] > 0, x[i], 0.1*x[i])`` is elementwise, and ``a > b`` is the mask
-``step(a - b)``.
+``where(x[i] > 0, x[i], 0.1*x[i])``, ``maximum(x[i], 0)`` and ``minimum`` are elementwise,
+and ``a > b`` is the mask ``step(a - b)``. ``norm2(A[i,j] x[j] - y[i])`` (the Euclidean or
+Frobenius norm) and ``norm1(...)`` (the sum of absolute values) reduce over every index of
+their argument, ``norm2[j](A[i,j])`` along ``j`` only; ``tr`` is ``trace``, as matrix-calculus
+texts write it. ``reshape[k,l -> (9,)](X[k,l])[i]`` reshapes in numpy's row-major order.
+
+A name directly followed by ``(`` is always a function call: ``tr(X)`` is the trace, and an
+unknown name there is an error naming it. With a space between them the name is a call only
+if it is a function and not a variable given a shape, so ``s (a[i] + b[i])``, the way
+products print, stays a product.
+
+The text after ``;`` gives what the formula alone does not: index sizes ``i:3`` and constants
+``C0: constant (3, 3)``, whose value is bound like a variable's shape, ``C0=array``.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from . import build, matrix
 from .errors import EinsdiffError, ParseError, ShapeError, UnknownVariableError
@@ -31,7 +45,7 @@ ELEMENTWISE = tuple(sorted(name for name in OPS if name != "power"))
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z_0-9]*|Σ|δ)"
-    r"|(?P<op>\*\*|>=|<=|[-+*/^()\[\],=;:<>]))"
+    r"|(?P<op>\*\*|->|>=|<=|[-+*/^()\[\],=;:<>]))"
 )
 _COMPARISONS = (">", "<", ">=", "<=")
 
@@ -60,28 +74,47 @@ _HINTS = {
     ".": "; write functions without a module (tanh(x[i]), not np.tanh) and products as *",
     ",": "; an einsum equation like ij,j->i is written A[i,j]*x[j] here",
 }
+# Names a learner may reach for, and the function they mean (for "did you mean").
+_SPELLINGS = {"ln": "log", "max": "maximum", "min": "minimum", "norm": "norm2", "Tr": "tr", "logistic": "sigmoid"}
+
 
 @dataclass(frozen=True)
 class _Whole:
-    """A function of whole tensors: how many it takes and the builder that applies it."""
+    """A function of whole tensors: how many it takes, the builder that applies it, and a
+    call that reads (the hint for an argument written the wrong way)."""
 
     arity: int
     build: Callable[..., Expr]
+    example: str
 
 
 # Functions of whole tensors, indexed like tensors: inv(X)[i,j], solve[k,l; k](..., ...)[i].
+_SCALAR = "{0}(X) or {0}[k,l](A[k,m] B[m,l])"
 WHOLE = {
-    "inv": _Whole(1, matrix.inv),
-    "det": _Whole(1, matrix.det),
-    "logdet": _Whole(1, matrix.logdet),
-    "logabsdet": _Whole(1, lambda x: matrix.logdet(x, absolute=True)),
-    "detsign": _Whole(1, lambda x: matrix.slogdet(x)[0]),
-    "solve": _Whole(2, _solve),
-    "trace": _Whole(1, matrix.trace),
-    "logsumexp": _Whole(1, matrix.logsumexp),  # over every axis
+    "inv": _Whole(1, matrix.inv, "inv(X)[i,j] or inv[k,l](A[k,m] B[m,l])[i,j]"),
+    "det": _Whole(1, matrix.det, _SCALAR.format("det")),
+    "logdet": _Whole(1, matrix.logdet, _SCALAR.format("logdet")),
+    "logabsdet": _Whole(1, lambda x: matrix.logdet(x, absolute=True), _SCALAR.format("logabsdet")),
+    "detsign": _Whole(1, lambda x: matrix.slogdet(x)[0], _SCALAR.format("detsign")),
+    "solve": _Whole(2, _solve, "solve(A, b)[i] or solve[k,l; k](A[k,l], c[k,m] d[m])[i]"),
+    "trace": _Whole(1, matrix.trace, _SCALAR.format("trace")),
+    "tr": _Whole(1, matrix.trace, _SCALAR.format("tr")),  # the spelling of matrix-calculus texts
+    "logsumexp": _Whole(1, matrix.logsumexp, "logsumexp(X) or logsumexp[j](x[i,j])"),  # over every axis
+    "reshape": _Whole(1, matrix.reshape, "reshape[k,l -> (9,)](X[k,l])[i]"),  # the new shape: Apply.param
 }
 # Functions along named axes, as a sum names them: logsumexp[j](x[i,j]) reduces j; softmax keeps it.
-ALONG = {"logsumexp": matrix.logsumexp, "softmax": matrix.softmax, "log_softmax": matrix.log_softmax}
+ALONG = {
+    "logsumexp": matrix.logsumexp,
+    "softmax": matrix.softmax,
+    "log_softmax": matrix.log_softmax,
+    "norm2": lambda x, axes: matrix.norm(x, None, axes),  # as matrixcalculus.org: Euclidean, or Frobenius
+    "norm1": lambda x, axes: matrix.norm(x, 1, axes),  # the sum of absolute values
+}
+# Those that reduce their axes; written without axes, norm2(r[i]) reduces every index of its argument.
+_REDUCING = ("logsumexp", "norm2", "norm1")
+# Elementwise functions of several arguments, with how many they take.
+_PIECEWISE = {"where": (3, matrix.where), "maximum": (2, matrix.maximum), "minimum": (2, matrix.minimum)}
+FUNCTIONS = tuple(sorted({*ELEMENTWISE, *WHOLE, *ALONG, *_PIECEWISE}))
 
 
 @dataclass(frozen=True)
@@ -171,35 +204,68 @@ class SumOver:
 @dataclass(frozen=True)
 class Apply:
     """``inv(X)[i,j]``; with ``binders`` (a group of names per argument) ``inv[k,l](...)[i,j]``.
-    ``indices`` is None where no bracket follows: the whole result, as an argument."""
+    ``indices`` is None where no bracket follows: the whole result, as an argument. ``param``
+    is the new shape of a ``reshape[k -> (2, 3)](...)``."""
 
     name: str
     binders: tuple[tuple[str, ...], ...] | None
     args: tuple
     indices: tuple[str, ...] | None
     pos: int
+    param: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
 class Along:
-    """``logsumexp[j](body)``: a function along the named axes of its body."""
+    """``logsumexp[j](body)``: a function along the named axes of its body; ``indices`` None
+    (``norm2(body)``) reduces all of them."""
 
     name: str
-    indices: tuple[str, ...]
+    indices: tuple[str, ...] | None
     body: object
     pos: int
 
 
 @dataclass(frozen=True)
-class Where:
-    args: tuple  # mask, a, b
+class Piecewise:
+    """``where(mask, a, b)``, ``maximum(a, b)``, ``minimum(a, b)``: elementwise in every argument."""
+
+    name: str
+    args: tuple
     pos: int
 
 
+@dataclass(frozen=True)
+class Legend:
+    """What follows the ``;``: index sizes (``i:3``) and constants (``C0: constant (3, 3)``),
+    each constant with the column where the legend names it."""
+
+    sizes: dict[str, int]
+    constants: dict[str, tuple[tuple[int, ...], int]]
+
+
+def _is_whole(node) -> bool:
+    """Written as a whole tensor, without indices: ``X``, ``inv(X)``."""
+    return (isinstance(node, Ref) and not node.indices) or (isinstance(node, Apply) and node.indices is None)
+
+
+def _closest_function(name: str) -> str | None:
+    """The function a misspelled or foreign name most likely means, if any."""
+    if name in _SPELLINGS:
+        return _SPELLINGS[name]
+    close = difflib.get_close_matches(name.lower(), FUNCTIONS, n=1, cutoff=0.7)
+    return close[0] if close else None
+
+
 class _Parser:
-    def __init__(self, formula: str):
+    """The syntax tree of a formula; ``variables``, the names given a shape (None where they
+    are not known yet), decide whether a name, a space and ``(`` is a product or a call."""
+
+    def __init__(self, formula: str, variables: frozenset[str] | None = None):
         self.formula = formula
         self.tokens = tokenize(formula)
+        self.known_names = variables is not None
+        self.variables = variables or frozenset()
         self.k = 0
 
     @property
@@ -233,23 +299,44 @@ class _Parser:
             lhs = (start.text, indices)
             self.take("=")
         body = self.comparison()
-        sizes = {}
-        if self.accept(";"):  # "; i:2, j:3" gives sizes the formula alone does not fix
+        legend = Legend({}, {})
+        if self.accept(";"):  # "; i:2, C0: constant (3, 3)" gives what the formula alone does not
             while True:
-                if self.tok.kind != "name":
-                    raise self.error("expected an index name, as in '; i:3'")
-                name = self.tok.text
-                self.k += 1
-                self.take(":")
-                if self.tok.kind != "number" or not self.tok.text.isdigit():
-                    raise self.error("expected a whole number for the index size")
-                sizes[name] = int(self.tok.text)
-                self.k += 1
+                self.legend_item(legend)
                 if not self.accept(","):
                     break
         if self.tok.kind != "end":
             raise self.error(f"unexpected {self.tok.text!r}{_HINTS.get(self.tok.text, '')}")
-        return lhs, body, sizes
+        return lhs, body, legend
+
+    def legend_item(self, legend: Legend) -> None:
+        """``i:3``, an index size, or ``C0: constant (3, 3)``, a constant bound by name."""
+        if self.tok.kind != "name":
+            raise self.error("expected an index name, as in '; i:3'")
+        name = self.tok
+        self.k += 1
+        self.take(":")
+        if self.accept("constant"):
+            legend.constants[name.text] = (self.shape(), name.pos)
+            return
+        if self.tok.kind != "number" or not self.tok.text.isdigit():
+            raise self.error("expected a whole number for the index size (or 'constant (3, 3)' for a constant)")
+        legend.sizes[name.text] = int(self.tok.text)
+        self.k += 1
+
+    def shape(self) -> tuple[int, ...]:
+        """``(2, 3)``, ``(6,)`` or ``()``, as Python writes a shape."""
+        self.take("(")
+        sizes = []
+        while self.tok.text != ")":
+            if self.tok.kind != "number" or not self.tok.text.isdigit():
+                raise self.error("expected a whole number in the shape, as in (2, 3)")
+            sizes.append(int(self.tok.text))
+            self.k += 1
+            if not self.accept(","):
+                break
+        self.take(")")
+        return tuple(sizes)
 
     def arguments(self) -> tuple:
         self.take("(")
@@ -260,29 +347,44 @@ class _Parser:
         return tuple(args)
 
     def function(self, tok: Token):
-        """``inv(X)[i,j]``, ``inv[k,l](...)[i,j]``, ``solve[k,l; k](..., ...)[i]`` or ``logsumexp[j](...)``."""
-        groups = None
+        """``inv(X)[i,j]``, ``inv[k,l](...)[i,j]``, ``solve[k,l; k](..., ...)[i]``, ``logsumexp[j](...)``,
+        ``norm2(...)`` or ``reshape[k -> (2, 3)](...)[i,j]``."""
+        groups, param = None, None
         if self.accept("["):
-            groups = [self.names()]
+            groups = [self.names(empty=tok.text == "reshape")]
+            if tok.text == "reshape":
+                self.take("->")
+                param = self.shape()
             while self.accept(";"):
                 groups.append(self.names())
             self.take("]")
-        if tok.text in ALONG and groups is not None:
-            if len(groups) != 1:
+        if tok.text == "reshape" and param is None:
+            raise self.error(f"reshape names its argument's axes and the new shape, as in {WHOLE['reshape'].example}",
+                             tok)
+        if tok.text in ALONG and (groups is not None or tok.text not in WHOLE):  # logsumexp is both
+            if groups is not None and len(groups) != 1:
                 raise self.error(f"{tok.text}[...] takes one group of indices, the axes it works along", tok)
-            self.take("(")
-            body = self.comparison()
-            self.take(")")
-            return Along(tok.text, groups[0], body, tok.pos)
-        if tok.text not in WHOLE:
-            raise self.error(f"{tok.text} works along axes; name them, as in {tok.text}[j](x[i,j])", tok)
+            if groups is None and tok.text not in _REDUCING:
+                raise self.error(f"{tok.text} works along axes; name them, as in {tok.text}[j](x[i,j])", tok)
+            return Along(tok.text, None if groups is None else groups[0], self.single(tok), tok.pos)
         args = self.arguments()
+        if tok.text == "logsumexp" and len(args) == 1 and not _is_whole(args[0]):
+            return Along(tok.text, None, args[0], tok.pos)  # logsumexp(x[i,j]): over every index
         indices = self.index_list() if self.tok.text == "[" else None
-        return Apply(tok.text, None if groups is None else tuple(groups), args, indices, tok.pos)
+        return Apply(tok.text, None if groups is None else tuple(groups), args, indices, tok.pos, param)
 
-    def names(self) -> tuple[str, ...]:
-        """Index names separated by commas."""
+    def single(self, tok: Token):
+        """The one argument of a function that takes one."""
+        args = self.arguments()
+        if len(args) != 1:
+            raise self.error(f"{tok.text} takes one argument, got {len(args)}", tok)
+        return args[0]
+
+    def names(self, empty: bool = False) -> tuple[str, ...]:
+        """Index names separated by commas (none, where ``empty`` allows: a scalar's reshape)."""
         names = []
+        if empty and self.tok.text == "->":
+            return ()
         while True:
             if self.tok.kind != "name":
                 raise self.error("expected an index name")
@@ -388,30 +490,87 @@ class _Parser:
             raise self.error(f"expected a number, a variable, a function or '(', found {found}")
         self.k += 1
         if tok.text in ("sum", "Σ"):
+            if self.tok.text == "(":
+                raise self.sum_without_indices(tok)
             indices = self.index_list()
             self.take("(")
             body = self.comparison()
             self.take(")")
             return SumOver(indices, body, tok.pos)
         if tok.text in ("delta", "δ"):
+            if self.tok.text == "(":
+                raise self.error(f"a delta takes its indices in brackets, as in {tok.text}[i,j]", tok)
             indices = self.index_list()
             if len(indices) != 2:
                 raise self.error("a delta takes two indices, as in delta[i,j]", tok)
             return Delta(indices, tok.pos)
-        if tok.text in ELEMENTWISE:
-            self.take("(")
-            arg = self.comparison()
-            self.take(")")
-            return Func(tok.text, arg, tok.pos)
-        if tok.text == "where":
-            args = self.arguments()
-            if len(args) != 3:
-                raise self.error(f"where takes 3 arguments (a mask, then a and b), got {len(args)}", tok)
-            return Where(args, tok.pos)
-        if tok.text in WHOLE or tok.text in ALONG:
-            return self.function(tok)
+        if self.calls(tok):
+            return self.call(tok)
         indices = self.index_list() if self.tok.text == "[" else ()
         return Ref(tok.text, indices, tok.pos)
+
+    def calls(self, tok: Token) -> bool:
+        """Whether the name ``tok`` is a function call: directly followed by ``(`` always; after a
+        space only when it is a function (or nearly a function's name) and not a variable; and
+        ``inv[k,l](...)``, a function that names its argument's axes."""
+        if self.tok.text == "(":
+            if self.tok.pos == tok.pos + len(tok.text):
+                return True
+            if tok.text in self.variables:
+                return False
+            return tok.text in FUNCTIONS or (self.known_names and _closest_function(tok.text) is not None)
+        if self.tok.text == "[" and (tok.text in WHOLE or tok.text in ALONG):
+            depth = 0
+            for k in range(self.k, len(self.tokens)):
+                depth += {"[": 1, "]": -1}.get(self.tokens[k].text, 0)
+                if depth == 0:
+                    after, spaced = self.tokens[k + 1], self.tokens[k + 1].pos != self.tokens[k].pos + 1
+                    return after.text == "(" and not (spaced and tok.text in self.variables)
+        return False
+
+    def call(self, tok: Token):
+        if tok.text in ELEMENTWISE:
+            return Func(tok.text, self.single(tok), tok.pos)
+        if tok.text in _PIECEWISE:
+            arity = _PIECEWISE[tok.text][0]
+            args = self.arguments()
+            if len(args) != arity:
+                what = "a mask, then a and b" if tok.text == "where" else "a and b"
+                raise self.error(f"{tok.text} takes {arity} arguments ({what}), got {len(args)}", tok)
+            return Piecewise(tok.text, args, tok.pos)
+        if tok.text in WHOLE or tok.text in ALONG:
+            return self.function(tok)
+        spaced = self.tok.pos != tok.pos + len(tok.text)
+        raise self.unknown_function(tok, self.arguments(), spaced)
+
+    def unknown_function(self, tok: Token, args: tuple, spaced: bool) -> ParseError:
+        """``tahn(x[i])``: the name, what it likely means, and the functions there are."""
+        name = tok.text
+        indexing = all(isinstance(a, Ref) and not a.indices and a.name not in self.variables for a in args)
+        bracket = f"{name}[{','.join(a.name for a in args)}]" if indexing else ""
+        if name in self.variables:
+            fix = f"index it with brackets, {bracket}" if indexing else f"write a product with *, {name}*(...)"
+            return self.error(f"{name!r} is a variable, not a function: {fix}", tok)
+        guess = _closest_function(name)
+        message = f"unknown function {name!r}"
+        if guess:
+            message += f"; did you mean {guess}?"
+        elif indexing:
+            message += f"; to index a tensor, write {bracket}."
+        else:
+            message += "."
+        if spaced:
+            message += f" For a product, give {name}'s shape."
+        return self.error(f"{message} The functions are {', '.join(FUNCTIONS)}", tok)
+
+    def sum_without_indices(self, tok: Token) -> ParseError:
+        """``sum(x[i])``: a sum names the indices it sums."""
+        start = self.tok.pos
+        args = self.arguments()
+        inner = self.formula[start + 1:self.tokens[self.k - 1].pos].strip()
+        free = _Lowering(self.formula, {}, {}).free(args[0], frozenset()) if len(args) == 1 else ()
+        names = free or tuple(dict.fromkeys(i for a in args for r in _refs(a) for i in r.indices)) or ("i",)
+        return self.error(f"{tok.text} names the indices it sums: write {tok.text}[{','.join(names)}]({inner})", tok)
 
 
 # -- lowering to expressions ------------------------------------------------------
@@ -426,10 +585,13 @@ class _Indexed:
 
 
 class _Lowering:
-    def __init__(self, formula: str, variables: dict[str, Var], known: dict[str, int]):
+    def __init__(self, formula: str, variables: dict[str, Expr], known: dict[str, int], legend: Legend | None = None):
         self.formula = formula
-        self.variables = variables
+        self.variables = variables  # each name's variable, or the constant bound to it
         self.known = known  # index sizes declared after a semicolon
+        self.legend = legend or Legend({}, {})
+        self.scope: dict[str, int] = {}  # the one size each index has on the formula's tensors, where it has one
+        self.calls: dict[int, Expr] = {}  # each function call's value, by the id of its syntax node
 
     def error(self, message: str, pos: int) -> ParseError:
         return ParseError(message, self.formula, pos)
@@ -444,9 +606,11 @@ class _Lowering:
             indices = node.indices or ()
             return tuple(i for i in dict.fromkeys(indices) if indices.count(i) == 1 or i in protected)
         if isinstance(node, Along):
+            if node.indices is None:
+                return ()
             inner = self.free(node.body, protected | set(node.indices))
-            return tuple(i for i in inner if node.name != "logsumexp" or i not in node.indices)
-        if isinstance(node, Where):
+            return tuple(i for i in inner if node.name not in _REDUCING or i not in node.indices)
+        if isinstance(node, Piecewise):
             return tuple(dict.fromkeys(i for a in node.args for i in self.free(a, protected)))
         if isinstance(node, Func | Neg):
             return self.free(node.arg, protected)
@@ -494,9 +658,9 @@ class _Lowering:
             return self.apply_(node, protected)
         if isinstance(node, Along):
             return self.along(node, protected)
-        if isinstance(node, Where):
-            union, parts = self.aligned([self.lower(a, protected) for a in node.args], node.pos)
-            return _Indexed(matrix.where(*parts), union)
+        if isinstance(node, Piecewise):
+            union, parts = self.aligned([self.lower(a, protected) for a in node.args], node.pos, node.args)
+            return _Indexed(_PIECEWISE[node.name][1](*parts), union)
         if isinstance(node, SumOver):
             inner = self.lower(node.body, protected | set(node.indices))
             for i in node.indices:
@@ -507,8 +671,9 @@ class _Lowering:
         return self.product(node, protected)
 
     def delta(self, node: Delta, sizes: dict[str, int]) -> _Indexed:
-        """The identity on the delta's indices, sized by its siblings or by the '; i:n' sizes."""
-        n = [sizes.get(i, self.known.get(i)) for i in node.indices]
+        """The identity on the delta's indices, sized by its siblings, by the '; i:n' sizes, or by
+        the size the index has on the formula's tensors (Y[i,k] Y[j,k] - δ[i,j])."""
+        n = [sizes.get(i, self.known.get(i, self.scope.get(i))) for i in node.indices]
         if n.count(None) == 1:  # a delta is square: one known side sizes the other
             n = [m if m is not None else n[1 - k] for k, m in enumerate(n)]
         if None in n:
@@ -522,13 +687,23 @@ class _Lowering:
         return _Indexed(build.identity(n[0]), tuple(dict.fromkeys(node.indices)))
 
     def ref(self, node: Ref, out: tuple[str, ...]) -> _Indexed:
-        return self.indexed(self.variable(node), f"variable {node.name!r}", node.indices, out, node.pos)
+        value = self.variable(node)
+        what = f"variable {node.name!r}" if isinstance(value, Var) else f"constant {node.name!r}"
+        return self.indexed(value, what, node.indices, out, node.pos)
 
-    def variable(self, node: Ref) -> Var:
+    def variable(self, node: Ref) -> Expr:
         var = self.variables.get(node.name)
-        if var is None:
-            raise UnknownVariableError(node.name, len(node.indices), self.formula, node.pos)
-        return var
+        if var is not None:
+            return var
+        if node.name in self.legend.constants:
+            shape = self.legend.constants[node.name][0]
+            raise self.error(
+                f"{node.name!r} is a constant of shape {shape} (as the text after ';' says); pass its value, "
+                f"as in ed.parse(text, {node.name}=array)", node.pos
+            )
+        if node.name in FUNCTIONS and not node.indices:  # tanh x[i]; but tr[i,j] is a tensor
+            raise self.error(f"{node.name} is a function: call it with parentheses, as in {node.name}(...)", node.pos)
+        raise UnknownVariableError(node.name, len(node.indices), self.formula, node.pos)
 
     def indexed(self, expr: Expr, what: str, indices, out: tuple[str, ...], pos: int) -> _Indexed:
         """``expr`` with its axes named ``indices``, onto ``out`` (a repeated index takes the diagonal)."""
@@ -550,7 +725,13 @@ class _Lowering:
         return self.indexed(value, f"{node.name}(...)", node.indices or (), self.free(node, protected), node.pos)
 
     def whole_call(self, node: Apply) -> Expr:
-        """The value of a function of whole tensors, its arguments read whole or by their bound indices."""
+        """The value of a function of whole tensors, its arguments read whole or by their bound indices
+        (once per call: sizing the formula's indices asks for it too)."""
+        if id(node) not in self.calls:
+            self.calls[id(node)] = self._whole_call(node)
+        return self.calls[id(node)]
+
+    def _whole_call(self, node: Apply) -> Expr:
         spec = WHOLE[node.name]
         if len(node.args) != spec.arity:
             raise self.error(f"{node.name} takes {spec.arity} argument{'s' * (spec.arity > 1)}, got {len(node.args)}",
@@ -565,7 +746,7 @@ class _Lowering:
         else:
             args = [self.bound(arg, group, node) for arg, group in zip(node.args, node.binders, strict=True)]
         try:
-            return spec.build(*args)
+            return spec.build(*args) if node.param is None else spec.build(*args, node.param)
         except EinsdiffError as err:
             raise self.error(str(err), node.pos) from err
 
@@ -575,9 +756,12 @@ class _Lowering:
             return self.variable(arg)
         if isinstance(arg, Apply) and arg.indices is None:
             return self.whole_call(arg)
-        hint = f"write {fn}({arg.name}) and index the result" if isinstance(arg, Ref) else "name the axes of a formula"
-        raise self.error(f"{fn} takes whole tensors: {hint}, as in {fn}(X)[i,j] or {fn}[k,l](A[k,m] B[m,l])[i,j]",
-                         arg.pos)
+        if isinstance(arg, Ref):
+            indexed = WHOLE[fn].example.split(" or ")[0].endswith("]")  # inv(X)[i,j], but trace(X)
+            hint = f"write {fn}({arg.name})" + (" and index the result" if indexed else "")
+        else:
+            hint = "name the axes of a formula"
+        raise self.error(f"{fn} takes whole tensors: {hint}, as in {WHOLE[fn].example}", arg.pos)
 
     def bound(self, body, group: tuple[str, ...], node: Apply) -> Expr:
         """The argument ``body`` as a tensor whose axes are the indices ``group``, in order."""
@@ -592,16 +776,32 @@ class _Lowering:
             )
         sizes = dict(zip(inner.indices, inner.expr.shape, strict=True))
         for i in group:
-            if i not in sizes and i not in self.known:
+            size = sizes.get(i, self.known.get(i, self.scope.get(i)))
+            if size is None:
                 raise self.error(
                     f"the size of index {i!r} bound by {node.name} is not known; add it after a semicolon, "
                     f"as in '; {i}:3'", node.pos
                 )
-            sizes.setdefault(i, self.known.get(i))
+            sizes[i] = size
         return contract([inner.expr], [inner.indices], group, sizes)
 
     def along(self, node: Along, protected: frozenset) -> _Indexed:
-        """logsumexp[j](x[i,j]) over j; softmax[j] and log_softmax[j] keep j."""
+        """logsumexp[j](x[i,j]) over j; softmax[j] and log_softmax[j] keep j; norm2(r[i]) and
+        logsumexp(x[i,j]) reduce every index of their argument."""
+        if node.indices is None:
+            if _is_whole(node.body):
+                value = self.whole(node.body, node.name)
+            else:
+                inner = self.lower(node.body, frozenset())
+                shared = [i for i in inner.indices if i in protected]
+                if shared:
+                    raise self.error(
+                        f"index {shared[0]!r} is free both inside {node.name}(...) and outside it; {node.name}(...) "
+                        f"reduces every index of its argument: name those it reduces, as in {node.name}[j](A[{shared[0]},j])",
+                        node.pos,
+                    )
+                value = inner.expr
+            return _Indexed(ALONG[node.name](value, tuple(range(value.ndim))), ())
         inner = self.lower(node.body, protected | set(node.indices))
         for i in node.indices:
             if i not in inner.indices:
@@ -609,26 +809,42 @@ class _Lowering:
         if len(set(node.indices)) != len(node.indices):
             raise self.error(f"an index repeats in {node.name}[{','.join(node.indices)}]", node.pos)
         value = ALONG[node.name](inner.expr, tuple(inner.indices.index(i) for i in node.indices))
-        kept = tuple(i for i in inner.indices if node.name != "logsumexp" or i not in node.indices)
+        kept = tuple(i for i in inner.indices if node.name not in _REDUCING or i not in node.indices)
         return _Indexed(value, kept)
 
-    def sizes(self, parts: list[_Indexed], pos: int, known: dict | None = None) -> dict[str, int]:
-        sizes = dict(known or {})
-        for part in parts:
+    def sizes(self, parts: list[_Indexed], pos: int, sources=()) -> dict[str, int]:
+        """Each index's size across ``parts``; a conflict names the tensors of the syntax nodes
+        ``sources`` (one per part) that carry the index: A[i,j] has j:4, x[j] has j:3."""
+        sizes, origin = {}, {}
+        for k, part in enumerate(parts):
             for i, n in zip(part.indices, part.expr.shape, strict=True):
-                if sizes.setdefault(i, n) != n:
-                    raise self.error(f"index {i!r} has sizes {sizes[i]} and {n} here", pos)
+                if sizes.setdefault(i, n) == n:
+                    origin.setdefault(i, k)
+                    continue
+                seen = [(self.witness(sources[m], i, size) if sources else None, size)
+                        for m, size in ((origin[i], sizes[i]), (k, n))]
+                which = ", ".join(f"{w} has {i}:{size}" for w, size in seen if w)
+                raise self.error(f"index {i!r} has sizes {sizes[i]} and {n} here" + (f": {which}" if which else ""), pos)
         return sizes
 
+    def witness(self, node, i: str, n: int) -> str | None:
+        """A tensor in ``node`` on whose axis index ``i`` has size ``n``, as the formula writes it."""
+        for ref in _refs(node):
+            value = self.variables.get(ref.name)
+            if value is not None and value.ndim == len(ref.indices) and (i, n) in zip(ref.indices, value.shape):
+                return f"{ref.name}[{','.join(ref.indices)}]"
+        return None
+
     def sum_(self, node: Sum, protected: frozenset) -> _Indexed:
-        union, terms = self.aligned([self.lower(t, protected) for t, _ in node.terms], node.pos)
+        sources = [t for t, _ in node.terms]
+        union, terms = self.aligned([self.lower(t, protected) for t in sources], node.pos, sources)
         shape = terms[0].shape
         return _Indexed(add(terms, [s for _, s in node.terms], shape), union)
 
-    def aligned(self, parts: list[_Indexed], pos: int) -> tuple[tuple[str, ...], list[Expr]]:
+    def aligned(self, parts: list[_Indexed], pos: int, sources) -> tuple[tuple[str, ...], list[Expr]]:
         """The union of the parts' indices, and each part broadcast onto it (for a sum or a where)."""
         union = tuple(dict.fromkeys(i for p in parts for i in p.indices))
-        sizes = self.sizes(parts, pos)
+        sizes = self.sizes(parts, pos, sources)
         return union, [contract([p.expr], [p.indices], union, sizes) for p in parts]
 
     def product(self, node: Prod, protected: frozenset) -> _Indexed:
@@ -642,7 +858,8 @@ class _Lowering:
             if node.factors[k][1]:  # x / 4 is 0.25 x: a constant divisor folds
                 part = _Indexed(build.divide(1.0, part.expr), part.indices)
             lowered.append(part)
-        sizes = self.sizes([p for p in lowered if p is not None], node.pos)
+        sizes = self.sizes([p for p in lowered if p is not None], node.pos,
+                           [f for f, p in zip(factors, lowered, strict=True) if p is not None])
         operands, inputs = [], []
         for f, part in zip(factors, lowered, strict=True):
             if part is None:
@@ -666,15 +883,16 @@ def _refs(node):
         yield from _refs(child)
 
 
-def _indexed(node):
+def _indexed(node, into_binders: bool = False):
     """What carries the formula's own indices: tensor references and indexed functions, but
-    nothing inside a function that binds indices of its own (the k, l of inv[k,l](...))."""
+    nothing inside a function that binds indices of its own (the k, l of inv[k,l](...)),
+    unless ``into_binders``."""
     if isinstance(node, Ref) or (isinstance(node, Apply) and node.indices is not None):
         yield node
-    if isinstance(node, Apply) and node.binders is not None:
+    if isinstance(node, Apply) and node.binders is not None and not into_binders:
         return
     for child in _children_of(node):
-        yield from _indexed(child)
+        yield from _indexed(child, into_binders)
 
 
 def _children_of(node) -> tuple:
@@ -684,7 +902,7 @@ def _children_of(node) -> tuple:
         return (node.base,)
     if isinstance(node, SumOver | Along):
         return (node.body,)
-    if isinstance(node, Apply | Where):
+    if isinstance(node, Apply | Piecewise):
         return node.args
     if isinstance(node, Sum | Prod):
         return tuple(child for child, _ in (node.terms if isinstance(node, Sum) else node.factors))
@@ -694,18 +912,56 @@ def _children_of(node) -> tuple:
 def formula_letters(formula: str) -> tuple[str | None, tuple[str, ...], dict[str, tuple[str, ...]]]:
     """The left side's name (or None), the output's index names, and the letters each
     variable is first written with, so printed derivatives can use the formula's own names."""
-    lhs, body, known = _Parser(formula).formula_()
+    lhs, body, legend = _Parser(formula).formula_()
     letters: dict[str, tuple[str, ...]] = {}
     for ref in _refs(body):
         letters.setdefault(ref.name, ref.indices)
     if lhs is not None:
         return lhs[0], tuple(lhs[1]), letters
-    return None, _Lowering(formula, {}, known).free(body, frozenset()), letters
+    return None, _Lowering(formula, {}, legend.sizes).free(body, frozenset()), letters
+
+
+def _binding(name: str, given) -> Expr:
+    """What a keyword of :func:`parse` binds ``name`` to: a shape (a tuple or an int) makes a
+    variable, a numpy array a constant, an expression stands for itself."""
+    if isinstance(given, Expr):
+        return given
+    if isinstance(given, np.ndarray | np.floating):
+        try:
+            return build.as_expr(given, f"the array given for {name!r}")
+        except EinsdiffError as err:
+            raise ParseError(str(err)) from err
+    try:
+        return Var(name, (given,) if isinstance(given, int | np.integer) else tuple(given))
+    except (TypeError, ValueError, EinsdiffError) as err:
+        raise ParseError(
+            f"{name}={given!r}: give a shape (a tuple of sizes) for a variable, or a numpy array for a constant"
+        ) from err
+
+
+def _scope_sizes(body, lowering: _Lowering) -> dict[str, int]:
+    """The size of each index on the formula's tensors, where every tensor that carries it agrees
+    (an index reused with two sizes in separate sums has none)."""
+    seen: dict[str, set[int]] = {}
+    for node in _indexed(body, into_binders=True):
+        if isinstance(node, Ref):
+            value = lowering.variables.get(node.name)
+        else:
+            try:
+                value = lowering.whole_call(node)
+            except EinsdiffError:
+                value = None  # reported where the call itself is lowered
+        if value is not None and value.ndim == len(node.indices):
+            for i, n in zip(node.indices, value.shape, strict=True):
+                seen.setdefault(i, set()).add(n)
+    return {i: ns.pop() for i, ns in seen.items() if len(ns) == 1}
 
 
 def parse(formula: str, **shapes) -> Expr:
-    """An expression from a formula in index notation; ``shapes`` gives each variable's
-    shape (or the variable itself).
+    """An expression from a formula in index notation; each keyword binds a name: a shape
+    (a tuple, or an int for a vector) makes a variable, a numpy array a constant (the
+    ``C0: constant (3, 3)`` that printing writes for a constant array), an expression
+    stands for itself.
 
     >>> import einsdiff as ed
     >>> e = ed.parse("relu(W[i,j]*x[j] + b[i])", W=(3, 4), x=(4,), b=(3,))
@@ -715,17 +971,22 @@ def parse(formula: str, **shapes) -> Expr:
     ()
     >>> print(ed.parse("L = logdet(X) - inv(X)[i,j] A[j,i]", X=(3, 3), A=(3, 3)))
     f = logdet(X) - inv(X)[i,j] A[j,i]
+    >>> import numpy as np
+    >>> print(ed.parse("f[i] = C0[i,j] x[j]; C0: constant (2, 3)", C0=np.ones((2, 3)), x=(3,)))
+    f[i] = C0[i,j] x[j]; C0: constant (2, 3)
     """
     if not isinstance(formula, str):
         raise ParseError(f"a formula is a string, got {type(formula).__name__}")
-    variables = {}
-    for name, shape in shapes.items():
-        try:
-            variables[name] = shape if isinstance(shape, Var) else Var(name, tuple(shape) if not isinstance(shape, int) else (shape,))
-        except (TypeError, EinsdiffError) as err:
-            raise ParseError(f"the shape given for {name!r} is not a tuple of sizes: {shape!r}") from err
-    lhs, body, known = _Parser(formula).formula_()
-    lowering = _Lowering(formula, variables, known)
+    variables = {name: _binding(name, given) for name, given in shapes.items()}
+    lhs, body, legend = _Parser(formula, frozenset(variables)).formula_()
+    for name, (shape, pos) in legend.constants.items():
+        given = variables.get(name)
+        if given is not None and given.shape != shape:
+            raise ParseError(f"{name!r} is a constant of shape {shape} here, but what was given for it has shape "
+                             f"{given.shape}", formula, pos)
+    known = legend.sizes
+    lowering = _Lowering(formula, variables, known, legend)
+    lowering.scope = _scope_sizes(body, lowering)
     if lhs is None:
         result = lowering.lower(body, frozenset())
         return result.expr

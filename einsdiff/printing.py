@@ -10,7 +10,9 @@ A function of whole tensors reads like a tensor: ``inv(X)[i,j]``, ``det(X)``,
 each argument first: ``inv[k,l](A[k,m] B[m,l])[i,j]`` is the inverse of the matrix
 indexed ``k,l`` by the body, taken at ``i,j``; ``solve[k,l; k](..., ...)`` binds one group
 per argument. ``logsumexp[j](x[i,j])`` reduces over ``j`` as ``Σ[j]`` does, and
-``where(m[i], a[i], b[i])`` is elementwise.
+``where(m[i], a[i], b[i])`` is elementwise. A reshape names its argument's axes and the
+new shape, ``reshape[k,l -> (6,)](X[k,l])[i]``; a constant array is ``C0``, declared after
+the ``;`` as ``C0: constant (2, 3)``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from __future__ import annotations
 import collections
 import itertools
 
+import numpy as np
+
+from .build import subtract
 from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var, bare
 from .ops import OPS
 from .variables import children, topological, variables
@@ -77,8 +82,9 @@ class Text:
     def sigma(self, names, body: str) -> str:
         return f"Σ[{','.join(names)}]({body})"
 
-    def reshape(self, names, shape, inner: str) -> str:
-        return f"reshape[{','.join(names)} -> {shape}]({inner})"
+    def reshape(self, names, shape, inner: str, outer) -> str:
+        """``reshape[k,l -> (6,)](X[k,l])[i]``: the argument's axes, the new shape, the result's axes."""
+        return _bracket(f"reshape[{','.join(names)}{' ' if names else ''}-> {tuple(shape)}]({inner})", outer)
 
     def call(self, fn: str, args, binders, names) -> str:
         """``inv(X)[i,j]``; with ``binders`` (one group of names per argument) ``inv[k,l](...)[i,j]``."""
@@ -91,15 +97,19 @@ class Text:
     def where(self, mask: str, a: str, b: str) -> str:
         return f"where({mask}, {a}, {b})"
 
-    def legend(self, sizes) -> str:
-        return f"; {', '.join(f'{i}:{n}' for i, n in sizes)}" if sizes else ""
+    def extremum(self, fn: str, a: str, b: str) -> str:
+        """``maximum(a, b)`` or ``minimum(a, b)``."""
+        return f"{fn}({a}, {b})"
+
+    def legend(self, sizes, constants=()) -> str:
+        """``; i:2, C0: constant (2, 3)``: index sizes, and the constant arrays, which
+        ``ed.parse(text, C0=array)`` binds by name."""
+        items = [f"{i}:{n}" for i, n in sizes] + [f"{label}: constant {tuple(shape)}" for label, shape in constants]
+        return f"; {', '.join(items)}" if items else ""
 
     def is_sum(self, text: str) -> bool:
         """Whether ``text`` is a sum or a negation at its outermost level (so a factor must bracket it)."""
         return _is_sum(text)
-
-    def const_legend(self, label: str, shape) -> str:
-        return f"; {label} = const{tuple(shape)}"
 
 
 class Latex(Text):
@@ -137,8 +147,9 @@ class Latex(Text):
         # \sum_{k} a_{k} b_{k} needs no brackets; a sum under the sign does.
         return rf"\sum_{{{','.join(names)}}} " + (f"{self.open}{body}{self.close}" if self.is_sum(body) else body)
 
-    def reshape(self, names, shape, inner: str) -> str:
-        return rf"\operatorname{{reshape}}_{{{','.join(names)} \to {shape}}}{self.open}{inner}{self.close}"
+    def reshape(self, names, shape, inner: str, outer) -> str:
+        body = rf"\operatorname{{reshape}}_{{{','.join(names)} \to {tuple(shape)}}}{self.open}{inner}{self.close}"
+        return _subscript(rf"\left[{body}\right]", outer)
 
     def call(self, fn: str, args, binders, names) -> str:
         """``\\left(X^{-1}\\right)_{ij}``; a bound argument is ``\\left[A_{km} B_{ml}\\right]_{kl}``."""
@@ -152,23 +163,26 @@ class Latex(Text):
     def where(self, mask: str, a: str, b: str) -> str:
         return rf"\operatorname{{where}}{self.open}{mask}, {a}, {b}{self.close}"
 
-    def legend(self, sizes) -> str:
-        return "".join(rf", \; {i} \in 1..{n}" for i, n in sizes)
+    def extremum(self, fn: str, a: str, b: str) -> str:
+        return rf"\{fn[:3]}{self.open}{a}, {b}{self.close}"
 
-    def const_legend(self, label: str, shape) -> str:
-        return rf", \; {label} \text{{ a constant of shape }} {tuple(shape)}"
+    def legend(self, sizes, constants=()) -> str:
+        return "".join(rf", \; {i} \in 1..{n}" for i, n in sizes) + "".join(
+            rf", \; {self.ref(label, ())} \text{{ a constant of shape }} {tuple(shape)}" for label, shape in constants)
 
 
 class _Printer:
     def __init__(self, style: Text):
         self.style = style
         self.names = _Names()
-        self.consts: dict[Const, str] = {}
+        self.consts: dict[Const, str] = {}  # each constant array's label, C0, C1, ... (shared by a formula's lines)
+        self.shown_consts: dict[Const, None] = {}  # those this line shows, for its legend
         self.anchored: set[str] = set()  # index names that appear on a tensor, so their size shows
         self.emitted: collections.Counter[str] = collections.Counter()  # index names written so far
         self.unsized: dict[str, None] = {}  # inner names only a delta carries: the legend sizes them
         self.named: dict[Expr, str] = {}  # shared subexpressions printed as tensors of their own: t1[i]
         self.letters: dict[str, tuple[str, ...]] = {}  # each variable's axes as a formula wrote them
+        self.taken: set[str] = set()  # names of variables and named subexpressions: no constant's label
 
     def show(self, node: Expr, names: tuple[str, ...]) -> str:
         name = self.named.get(bare(node))
@@ -189,8 +203,11 @@ class _Printer:
                 return _fmt_number(float(node.value))
             self.anchored.update(names)
             self.emitted.update(names)
-            label = self.consts.setdefault(node, f"C{len(self.consts)}")
-            return self.style.ref(label, names)
+            if node not in self.consts:
+                taken = self.taken | set(self.consts.values())
+                self.consts[node] = next(c for k in itertools.count() if (c := f"C{k}") not in taken)
+            self.shown_consts[node] = None
+            return self.style.ref(self.consts[node], names)
         if isinstance(node, Map):
             return self.style.func(node.fn, self.show(node.arg, names), node.param)
         if isinstance(node, Call):
@@ -202,12 +219,17 @@ class _Printer:
         if isinstance(node, Materialize):
             return self.body(node.arg, names)
         if isinstance(node, Reshape):
+            self.anchored.update(names)  # the new shape gives their sizes
+            self.emitted.update(names)
             inner_names = tuple(self.names.fresh(n) for n in node.arg.shape)
-            return self.style.reshape(inner_names, node.shape, self.show(node.arg, inner_names))
+            return self.style.reshape(inner_names, node.shape, self.bound(node.arg, inner_names), names)
         raise TypeError(f"cannot print a {type(node).__name__}")
 
     def _call(self, node: Call, names) -> str:
         if node.fn == "where":  # elementwise: every argument carries the node's own indices
+            extremum = _extremum(node)
+            if extremum:
+                return self.style.extremum(extremum, *(self.show(arg, names) for arg in node.args[1:]))
             return self.style.where(*(self.show(arg, names) for arg in node.args))
         if node.fn == "logsumexp":
             return self._logsumexp(node, names)
@@ -379,6 +401,46 @@ def _numbers_first(pairs, named):
     return kept, number
 
 
+def _extremum(node: Call) -> str | None:
+    """``maximum`` for where(step(a - b), a, b), as ed.maximum builds it, ``minimum`` for
+    where(step(b - a), a, b); None for any other where."""
+    mask, a, b = (bare(arg) for arg in node.args)
+    if not (isinstance(mask, Map) and mask.fn == "step"):
+        return None
+    a, b = _unbroadcast(a), _unbroadcast(b)
+    difference = _terms(mask.arg)
+    if difference == _terms(subtract(a, b)):
+        return "maximum"
+    return "minimum" if difference == _terms(subtract(b, a)) else None
+
+
+def _terms(node: Expr) -> collections.Counter:
+    """A sum's terms with their coefficients, in any order."""
+    node = bare(node)
+    return collections.Counter(zip(node.terms, node.coeffs, strict=True) if isinstance(node, Add) else [(node, 1.0)])
+
+
+def _unbroadcast(node: Expr) -> Expr | float:
+    """A number broadcast over axes, as the number (ed.maximum(x, 0.5) compares x with the
+    scalar 0.5); any other node as it is."""
+    number = _number(node)
+    return node if number is None else number
+
+
+def _number(node: Expr) -> float | None:
+    node = bare(node)
+    if isinstance(node, Const) and node.ndim == 0:
+        return float(node.value)
+    if isinstance(node, Contract) and not node.operands and len(set(node.output)) == len(node.output):
+        return 1.0  # ones
+    if isinstance(node, Contract) and len(node.operands) == 1 and not node.inputs[0]:
+        return _number(node.operands[0])
+    if isinstance(node, Add) and len(node.terms) == 1:
+        inner = _number(node.terms[0])
+        return None if inner is None else node.coeffs[0] * inner
+    return None
+
+
 def _scaled(node: Add) -> bool:
     """A sum whose terms share one coefficient other than ±1: printed as 2 (a - b)."""
     return len(node.terms) > 1 and abs(node.coeffs[0]) != 1 and all(abs(c) == abs(node.coeffs[0]) for c in node.coeffs)
@@ -413,7 +475,9 @@ def to_index_notation(expr: Expr, name: str = "f", indices=None, share: bool = F
     """``expr`` as one line of index notation, e.g. ``f[i] = A[i,j] x[j]``; ``indices``
     names the free axes (default ``i, j, k, ...``). With ``share``, each subexpression the
     formula would repeat is written once, as a tensor of its own on a line before it
-    (:func:`shared`); each line reads back with ``ed.parse``.
+    (:func:`shared`); each line reads back with ``ed.parse``. A constant array is written
+    ``C0`` and declared after the ``;`` as ``C0: constant (2, 3)``; reading back binds its
+    value by that name, ``ed.parse(text, C0=array)`` (:func:`printed_constants` gives them all).
 
     >>> import einsdiff as ed
     >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
@@ -450,7 +514,7 @@ def aligned(lines: list[str]) -> str:
     return f"\\begin{{aligned}}\n{rows}\n\\end{{aligned}}"
 
 
-def _lines(expr: Expr, name: str, indices, style: Text, share: bool, caller: str) -> list[str]:
+def _lines(expr: Expr, name: str, indices, style: Text, share: bool, caller: str, constants=None) -> list[str]:
     """The formula's lines: the shared subexpressions' definitions (with ``share``), then itself."""
     from .errors import OperandError
 
@@ -461,15 +525,33 @@ def _lines(expr: Expr, name: str, indices, style: Text, share: bool, caller: str
     if share not in (True, False):
         raise OperandError(f"share={share!r}: give True (name repeated subexpressions) or False")
     named = shared(expr) if share else {}
-    free, body, legend = render(expr, indices, style, named=named)
-    return definitions(named, style) + [f"{style.ref(name, free)} = {body}{legend}"]
+    labels = {} if constants is None else constants
+    lines = definitions(named, style, constants=labels)
+    free, body, legend = render(expr, indices, style, named=named, constants=labels)
+    return lines + [f"{style.ref(name, free)} = {body}{legend}"]
 
 
-def definitions(named: dict[Expr, str], style: Text, letters=None) -> list[str]:
+def printed_constants(expr: Expr, share: bool = False) -> dict[str, np.ndarray]:
+    """The constant arrays of ``expr``'s printed formula, by the labels it gives them, so that
+    ``ed.parse(text, **shapes, **printed_constants(expr))`` reads the text back.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> e = ed.einsum("ij,j->i", np.eye(2), ed.var("x", (2,)))
+    >>> print(e)
+    f[i] = C0[i,j] x[j]; C0: constant (2, 2)
+    >>> printed_constants(e)["C0"].tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
+    labels: dict[Const, str] = {}
+    _lines(expr, "f", None, Text(), share, "printed_constants", labels)
+    return {label: c.value for c, label in labels.items()}
+
+
+def definitions(named: dict[Expr, str], style: Text, letters=None, constants=None) -> list[str]:
     """One line per named subexpression (from :func:`shared`): ``t1[i] = tanh(A[i,j] x[j])``."""
     lines = []
     for node, label in named.items():
-        free, body, legend = render(node, None, style, named=named, letters=letters)
+        free, body, legend = render(node, None, style, named=named, letters=letters, constants=constants)
         lines.append(f"{style.ref(label, free)} = {body}{legend}")
     return lines
 
@@ -478,16 +560,21 @@ def _formula(expr: Expr, name: str, indices, style: Text, caller: str) -> str:
     return _lines(expr, name, indices, style, False, caller)[0]
 
 
-def render(expr: Expr, indices, style: Text, avoid=(), named=None, letters=None) -> tuple[tuple[str, ...], str, str]:
+def render(expr: Expr, indices, style: Text, avoid=(), named=None, letters=None,
+           constants=None) -> tuple[tuple[str, ...], str, str]:
     """The free index names, the right side and the size legend of ``expr``'s formula;
     summed indices are named apart from ``avoid`` too, after the ``letters`` a formula wrote
     on each variable where they are free. Nodes in ``named`` are written as tensors of those
-    names (``expr`` itself is written out)."""
+    names (``expr`` itself is written out); ``constants`` (filled in as it goes) labels the
+    constant arrays alike across the lines of one formula."""
     from .errors import OperandError
 
     printer = _Printer(style)
     printer.named = dict(named or {})
     printer.letters = dict(letters or {})
+    printer.taken = {v.name for v in variables(expr)} | set(printer.named.values())
+    if constants is not None:  # one label per constant across the lines of one formula
+        printer.consts = constants
     printer.names.used.update(avoid)
     if indices is None:
         free = tuple(printer.names.fresh(n) for n in expr.shape)
@@ -502,15 +589,15 @@ def render(expr: Expr, indices, style: Text, avoid=(), named=None, letters=None)
     body = printer.body(expr, free)
     # Sizes a reader cannot see on any tensor (an index only on a delta, or broadcast).
     unseen = [i for i in free if i not in printer.anchored] + [i for i in printer.unsized if i not in free]
-    legend = style.legend([(i, printer.names.size_of[i]) for i in unseen])
-    legend += "".join(style.const_legend(label, c.shape) for c, label in printer.consts.items())
+    legend = style.legend([(i, printer.names.size_of[i]) for i in unseen],
+                          [(printer.consts[c], c.shape) for c in printer.shown_consts])
     return free, _unwrap(body, style), legend
 
 
 def _tensor_like(node: Expr, named=()) -> bool:
     """Printed with its indices in one bracket, as a tensor: X[i,j], inv(X)[i,j], t1[i,j]."""
     node = bare(node)
-    return (isinstance(node, Var | Const) or node in named
+    return (isinstance(node, Var | Const | Reshape) or node in named
             or (isinstance(node, Call) and node.fn in _TENSOR_FUNCTIONS))
 
 

@@ -355,7 +355,7 @@ def test_bare_letters_are_an_equation_unless_a_shape_names_them(capsys):
          "no shape for 'tr' (column 1), which the formula writes with 2 indices; add --shape tr=3x4"),
         (["x[i] + b", "--wrt", "x", "--shape", "x=4"], "add --shape b=scalar, one size per index"),
         (["reluu(x[i])", "--wrt", "x", "--shape", "x=4"],
-         "add --shape reluu=scalar, one size per index (or, for the function relu, fix the spelling)"),
+         "unknown function 'reluu'; did you mean relu?"),
         (["ij,j->i", "--wrt", "0", "--shape", "A=2x3", "--shape", "3"], "operands take shapes in order, without names"),
         (["Z[i,j] = W[j,i]", "--wrt", "W", "--shape", "W=3x2", "--format", "matrix"], "use --format text"),
         (["x[i]*y[j]", "--wrt", "x", "--shape", "x=3000", "--shape", "y=3000", "--check"],

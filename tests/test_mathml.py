@@ -3,6 +3,7 @@
 import re
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 
@@ -67,6 +68,13 @@ def references(markup: str) -> list[str]:
         (ed.sigmoid(x), "<mi>σ</mi><mo>&#x2061;</mo><mrow><mo>(</mo><msub><mi>x</mi>"),
         (x - 2 * ed.tanh(x), "<mo>−</mo><mn>2</mn><mi>tanh</mi>"),
         (ed.logdet(X), "<mi>log</mi><mo>&#x2061;</mo><mi>det</mi>"),
+        (ed.reshape(X, (9,)), "<msub><mrow><mo>[</mo><msub><mi>reshape</mi><mrow><mrow><mi>j</mi><mi>k</mi></mrow><mo>→</mo>"
+                              "<mtext>(9,)</mtext></mrow></msub>"),
+        (ed.reshape(X, (9,)), "<mo>]</mo></mrow><mrow><mi>i</mi></mrow></msub>"),  # the result's own index
+        (ed.maximum(x, 0.0), "<mi>max</mi><mo>&#x2061;</mo><mrow><mo>(</mo><msub><mi>x</mi>"),
+        (ed.minimum(x, b), "<mi>min</mi><mo>&#x2061;</mo>"),
+        (ed.einsum("ij,j->i", np.ones((3, 3)), b),
+         '<mo separator="true">,</mo><mspace width="0.5em"/><mi>C0</mi><mtext>&#xA0;a constant of shape (3, 3)</mtext>'),
     ],
 )
 def test_renders(expr, expected):

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 import einsdiff as ed
 from einsdiff.expr import Add, Call, Const, Contract, Var
+from einsdiff.parse import WHOLE
+from einsdiff.printing import printed_constants
 from einsdiff.testing import bindings_for, expressions
 from einsdiff.variables import children, topological, variables
 
@@ -224,7 +226,8 @@ def test_print_then_parse_gives_back_functions_of_whole_tensors(drawn, seed):
 
 
 _ALPHABET = "xyAWb[]ij,()+-*/^=;:<>0123 .eΣδ" + "".join(["tanh", "sum", "delta"])
-_WORDS = ["tanh", "sum", "delta", "inv", "det", "solve", "logsumexp", "softmax", "where", "[k,l; k]", "(A, b)"]
+_WORDS = ["tanh", "sum", "delta", "inv", "det", "solve", "logsumexp", "softmax", "where", "[k,l; k]", "(A, b)",
+          "tr", "norm2", "maximum", "tahn", "reshape[i -> (3,)]", "; C0: constant (3, 3)", "C0", "(i,j)", "[-> ()]"]
 
 
 @given(st.text(alphabet=_ALPHABET, max_size=40)
@@ -249,3 +252,257 @@ def test_fuzzed_text_raises_only_einsdiff_errors(text):
 def test_matrix_and_code_notation_get_a_hint(formula, hint):
     with pytest.raises(ed.ParseError, match=re.escape(hint)):
         ed.parse(formula, A=(3, 3), x=(3,))
+
+
+# -- a name before a bracket is a call (issue 13, item 1) -----------------------------------------
+
+
+def test_a_name_directly_before_a_bracket_is_a_call_never_a_product():
+    # Before: tr(X) read as the product X·tr.
+    with pytest.raises(ed.ParseError, match=r"trace: variable 'X' has shape \(\); it must be a square matrix"):
+        ed.parse("tr(X)", tr=(), X=())
+    X = MATRIX_VALUES["X"]
+    for formula in ("tr(X)", "tr (X)", "trace(X)"):
+        assert ed.evaluate(ed.parse(formula, X=(3, 3)), X=X) == pytest.approx(np.trace(X))
+    with pytest.raises(ed.ParseError, match=re.escape("'s' is a variable, not a function: write a product with *, s*(...)")):
+        ed.parse("s(x[i] + 1)", s=(), x=(3,))
+
+
+def test_a_variable_a_space_and_a_bracket_is_a_product_as_printed():
+    s, x = ed.var("s", ()), ed.var("x", (3,))
+    e = s * (x + 1.0)
+    assert str(e) == "f[i] = (x[i] + 1) s"
+    values = {"s": np.array(2.0), "x": np.array([1.0, 2, 3])}
+    for formula in ("s (x[i] + 1)", "(x[i] + 1) s", "s*(x[i] + 1)"):
+        np.testing.assert_allclose(ed.evaluate(ed.parse(formula, s=(), x=(3,)), **values), [4.0, 6, 8])
+    # A variable may share a function's name where it is not called: tr[i], norm2, maximum[i].
+    got = ed.parse("tr[i] maximum[i] + norm2", tr=(3,), maximum=(3,), norm2=())
+    assert ed.evaluate(got, tr=np.ones(3), maximum=np.arange(3.0), norm2=np.array(1.0)) == 4.0
+
+
+@pytest.mark.parametrize(
+    "formula, message",
+    [
+        ("tahn(x[i])", "unknown function 'tahn'; did you mean tanh? The functions are abs, cos,"),
+        ("tahn (x[i])", "unknown function 'tahn'; did you mean tanh? For a product, give tahn's shape."),
+        ("ln(x[i])", "unknown function 'ln'; did you mean log?"),
+        ("max(x[i], 0)", "unknown function 'max'; did you mean maximum?"),
+        ("foo(x[i])", "unknown function 'foo'. The functions are abs, cos, det, detsign, exp,"),
+        ("B(i,j) x[j]", "unknown function 'B'; to index a tensor, write B[i,j]."),
+        ("A(i,j) x[j]", "'A' is a variable, not a function: index it with brackets, A[i,j]"),
+        ("2 * tanh x[i]", "tanh is a function: call it with parentheses, as in tanh(...)"),
+        ("tanh(x[i], x[i])", "tanh takes one argument, got 2"),
+    ],
+)
+def test_an_unknown_function_is_named_with_what_it_likely_means(formula, message):
+    with pytest.raises(ed.ParseError) as info:
+        ed.parse(formula, A=(3, 3), x=(3,))
+    text = str(info.value)
+    assert message in text
+    column = formula.index(message.split("'")[1] if "'" in message else "tanh") + 1
+    assert f"(column {column})" in text
+
+
+def test_an_unknown_name_before_a_spaced_bracket_or_with_indices_is_still_an_unknown_variable():
+    with pytest.raises(ed.UnknownVariableError, match="unknown variable 'V'"):
+        ed.parse("V (x[i] + 1)", x=(3,))
+    with pytest.raises(ed.UnknownVariableError, match="unknown variable 'tr'") as info:
+        ed.parse("tr[i,j] x[j]", x=(3,))  # a function's name used as a tensor's
+    assert info.value.ndim == 2
+
+
+def test_the_spellings_of_matrix_calculus_texts():
+    rng = np.random.default_rng(3)
+    A, x, y, X = rng.normal(size=(4, 3)), rng.normal(size=3), rng.normal(size=4), rng.normal(size=(3, 3))
+    shapes = dict(A=(4, 3), x=(3,), y=(4,), X=(3, 3))
+    cases = {
+        "norm2(A[i,j] x[j] - y[i])": np.linalg.norm(A @ x - y),
+        "norm2(A[i,j] x[j] - y[i])^2": np.sum((A @ x - y) ** 2),
+        "norm2(x)": np.linalg.norm(x),
+        "norm2(X)": np.linalg.norm(X, "fro"),  # as matrixcalculus.org: Frobenius for a matrix
+        "norm1(A[i,j] x[j] - y[i])": np.sum(np.abs(A @ x - y)),
+        "norm1(X)": np.sum(np.abs(X)),  # the elementwise 1-norm, not numpy's max column sum
+        "f[i] = norm2[j](X[i,j])": np.linalg.norm(X, axis=1),
+        "f[j] = norm1[i](X[i,j])": np.sum(np.abs(X), axis=0),
+        "tr(X) + logdet[k,l](X[k,m] X[l,m] + delta[k,l])": np.trace(X) + np.linalg.slogdet(X @ X.T + np.eye(3))[1],
+        "logsumexp(A[i,j] x[j])": np.log(np.sum(np.exp(A @ x))),
+    }
+    values = dict(A=A, x=x, y=y, X=X)
+    for formula, want in cases.items():
+        e = ed.parse(formula, **shapes)
+        np.testing.assert_allclose(ed.evaluate(e, **values), want, rtol=1e-12, err_msg=formula)
+        again = ed.parse(str(e), **shapes)  # and what they print reads back
+        np.testing.assert_allclose(ed.evaluate(again, **values), want, rtol=1e-12, err_msg=str(e))
+
+
+def test_a_reduction_of_every_index_names_an_index_also_used_outside():
+    with pytest.raises(ed.ParseError, match="index 'i' is free both inside norm2.* name those it reduces, as in "
+                                            r"norm2\[j\]\(A\[i,j\]\)"):
+        ed.parse("f[i] = norm2(X[i,j])", X=(3, 3))
+
+
+# -- every printed node reads back (item 4) ------------------------------------------------------
+
+P, V, W = ed.var("P", (4,)), ed.var("V", (2,)), ed.var("W", (3, 3))
+RESHAPES = {  # before, each printed as reshape[k -> (2, 2)](P[k]) without its own indices, which nothing read
+    "f[i,j] = reshape[k -> (2, 2)](P[k])[i,j]": ed.reshape(P, (2, 2)),
+    "f[i,j] = reshape[-> (1, 1)](s)[i,j]": ed.reshape(ed.var("s", ()), (1, 1)),
+    "f[i] = reshape[k -> (2, 2)](P[k])[i,j] V[j]": ed.reshape(P, (2, 2)) @ V,
+    "f = reshape[j -> (2, 2)](P[j])[i,i]": ed.trace(ed.reshape(P, (2, 2))),
+    "f[i] = 2 reshape[j,k -> (9,)](tanh(W[j,k]))[i]": 2 * ed.reshape(ed.tanh(W), (9,)),
+    "f[i,j,k] = reshape[l,m,n,p -> (2, 2, 4)](δ[l,n] δ[m,p])[i,j,k]; l:2, m:2": ed.jacobian(ed.reshape(P, (2, 2)), P),
+    "f[i,j] = inv(reshape[k -> (2, 2)](P[k]))[i,j]": ed.inv(ed.reshape(P, (2, 2))),
+    "f[i,j] = reshape[k -> (3, 3)](reshape[l,m -> (9,)](W[l,m])[k])[i,j]": ed.reshape(ed.reshape(W, (9,)), (3, 3)),
+}
+
+
+@pytest.mark.parametrize("text", sorted(RESHAPES))
+def test_a_reshape_prints_its_own_indices_and_reads_back_as_itself(text):
+    e = RESHAPES[text]
+    assert str(e) == text
+    again = ed.parse(text, **{v.name: v.shape for v in variables(e)})
+    assert again == e
+
+
+def test_a_constant_array_is_declared_in_the_legend_and_bound_by_name():
+    C = np.arange(6.0).reshape(2, 3)
+    x = ed.var("x", (3,))
+    e = ed.einsum("ij,j->i", C, x)
+    text = "f[i] = C0[i,j] x[j]; C0: constant (2, 3)"
+    assert str(e) == text
+    assert ed.parse(text, C0=C, x=(3,)) == e
+    assert ed.parse(text, C0=C, x=3) == e  # an int is a vector's shape, an array a constant
+    with pytest.raises(ed.ParseError, match=re.escape("'C0' is a constant of shape (2, 3) (as the text after ';' says); "
+                                                      "pass its value, as in ed.parse(text, C0=array)")):
+        ed.parse(text, x=(3,))
+    with pytest.raises(ed.ParseError, match=r"'C0' is a constant of shape \(2, 3\) here, but what was given for it has "
+                                            r"shape \(3, 3\) \(column 22\)"):
+        ed.parse(text, C0=np.ones((3, 3)), x=(3,))
+    with pytest.raises(ed.ParseError, match="give a shape .* for a variable, or a numpy array for a constant"):
+        ed.parse(text, C0=C, x="three")
+
+
+def test_constant_labels_avoid_variables_and_name_one_array_alike_on_every_line():
+    C = np.arange(9.0).reshape(3, 3)
+    c0 = ed.var("C0", (3,))
+    e = ed.einsum("ij,j->i", C, c0)
+    assert str(e) == "f[i] = C1[i,j] C0[j]; C1: constant (3, 3)"
+    assert ed.parse(str(e), C0=(3,), C1=C) == e
+    t = ed.tanh(ed.einsum("ij,j->i", C, ed.var("x", (3,))))
+    shared = ed.to_index_notation(t * t + t, share=True)
+    assert shared.splitlines()[0].endswith("; C0: constant (3, 3)")
+    assert "C1" not in shared
+    assert set(printed_constants(t * t + t, share=True)) == {"C0"}
+
+
+@st.composite
+def _reshaped(draw):
+    """A drawn expression (with constant arrays) reshaped to a drawn factorization of its size,
+    then used by a product, so Jacobians carry reshapes inside contractions."""
+    expr = draw(expressions(max_depth=3, functions=True))
+    n, dims = expr.size, []
+    while n > 1 and len(dims) < 2:
+        d = draw(st.sampled_from([k for k in range(1, n + 1) if n % k == 0]))
+        dims.append(d)
+        n //= d
+    shape = tuple(dims) + ((n,) if n > 1 or not dims else ())
+    shaped = ed.reshape(expr, shape)
+    return shaped * ed.tanh(shaped) if draw(st.booleans()) else shaped
+
+
+@settings(max_examples=30, deadline=None)
+@given(_reshaped(), seeds)
+def test_print_then_parse_reads_reshapes_and_binds_constants(expr, seed):
+    b = bindings_for(variables(expr), seed)
+    shapes = {v.name: v.shape for v in variables(expr)}
+    for e in (expr, *(ed.jacobian(expr, v) for v in variables(expr))):
+        text = str(e)
+        note(text)
+        again = ed.parse(text, **shapes, **printed_constants(e))
+        assert again.shape == e.shape
+        want = ed.evaluate(e, **b)
+        scale = 1 + np.abs(want).max(initial=0)
+        np.testing.assert_allclose(ed.evaluate(again, **b), want, rtol=1e-10, atol=1e-10 * scale)
+
+
+# -- a delta sized by any tensor of the formula (item 7) -----------------------------------------
+
+
+def test_a_delta_takes_its_size_from_any_tensor_of_the_formula():
+    rng = np.random.default_rng(11)
+    Y, A, x = rng.normal(size=(3, 3)), rng.normal(size=(3, 3)), rng.normal(size=3)
+    shapes, values = dict(Y=(3, 3), A=(3, 3), x=(3,)), dict(Y=Y, A=A, x=x)
+    cases = {
+        "sum[i,j]((Y[i,k]*Y[j,k] - delta[i,j])^2)": np.sum((Y @ Y.T - np.eye(3)) ** 2),
+        "sum[i,j](tanh(delta[i,j]) * A[i,j])": np.tanh(1.0) * np.trace(A) + 0.0,
+        "f[i] = sum[j](where(x[j] > 0, delta[i,j], 0.5))": np.array([np.sum(np.where(x > 0, np.eye(3)[i], 0.5))
+                                                                     for i in range(3)]),
+        "logdet[k,l](A[k,m] A[l,m] + delta[k,l])": np.linalg.slogdet(A @ A.T + np.eye(3))[1],
+        "L = sum[i](x[i] + delta[i,j] x[j])": 2 * np.sum(x),
+    }
+    for formula, want in cases.items():
+        np.testing.assert_allclose(ed.evaluate(ed.parse(formula, **shapes), **values), want, rtol=1e-12, err_msg=formula)
+
+
+def test_a_delta_index_with_two_sizes_in_the_formula_still_asks_for_its_size():
+    with pytest.raises(ed.ParseError, match="the size of index 'i' of this delta is not known"):
+        ed.parse("sum[i](x[i]) + sum[i](y[i]) + sum[i,j](delta[i,j])", x=(3,), y=(4,))
+
+
+# -- errors that say more (item 11) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "formula, message",
+    [
+        ("A[i,j] x[j]", "index 'j' has sizes 4 and 3 here: A[i,j] has j:4, x[j] has j:3"),
+        ("x[i] + y[i]", "index 'i' has sizes 3 and 5 here: x[i] has i:3, y[i] has i:5"),
+        ("maximum(y[i], tanh(x[i]))", "index 'i' has sizes 5 and 3 here: y[i] has i:5, x[i] has i:3"),
+    ],
+)
+def test_a_size_conflict_names_the_tensors(formula, message):
+    with pytest.raises(ed.ParseError, match=re.escape(message)):
+        ed.parse(formula, A=(2, 4), x=(3,), y=(5,))
+
+
+@pytest.mark.parametrize(
+    "formula, suggestion",
+    [("sum(x[i])", "sum[i](x[i])"), ("sum(A[i,j] y[j])", "sum[i](A[i,j] y[j])"), ("Σ(A[i,i])", "Σ[i](A[i,i])")],
+)
+def test_a_sum_without_indices_says_how_to_write_it(formula, suggestion):
+    shapes = dict(x=(3,), y=(3,), A=(3, 3))
+    with pytest.raises(ed.ParseError, match=re.escape(f"names the indices it sums: write {suggestion} (column 1)")):
+        ed.parse(formula, **shapes)
+    ed.parse(suggestion, **shapes)  # and the suggestion reads
+
+
+def test_maximum_and_minimum_in_formulas_print_as_themselves_and_read_back():
+    x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    values = {"x": np.array([-1.0, 0.5, 2.0]), "y": np.array([0.0, 1.0, 1.0]), "A": np.arange(6.0).reshape(2, 3) - 2}
+    cases = {
+        "maximum(x[i], 0)": (ed.maximum(x, 0), np.maximum(values["x"], 0)),
+        "minimum(x[i], y[i])": (ed.minimum(x, y), np.minimum(values["x"], values["y"])),
+        "maximum(A[i,j], 2 x[j])": (ed.maximum(A, 2 * x), np.maximum(values["A"], 2 * values["x"])),
+        "minimum(x[i], 0.5)": (ed.minimum(x, 0.5), np.minimum(values["x"], 0.5)),
+    }
+    for formula, (built, want) in cases.items():
+        parsed = ed.parse(formula, x=(3,), y=(3,), A=(2, 3))
+        assert str(parsed) == str(built) == f"f[{'i' if built.ndim == 1 else 'i,j'}] = {formula}"
+        np.testing.assert_array_equal(ed.evaluate(parsed, **values), want)
+    assert ed.to_latex(ed.maximum(x, y)) == r"f_{i} = \max\left(x_{i}, y_{i}\right)"
+    with pytest.raises(ed.ParseError, match=re.escape("maximum takes 2 arguments (a and b), got 1")):
+        ed.parse("maximum(x[i])", x=(3,))
+
+
+@pytest.mark.parametrize("name", sorted(WHOLE))
+def test_the_example_each_function_suggests_reads(name):
+    shapes = dict(X=(3, 3), A=(3, 3), B=(3, 3), b=(3,), c=(3, 2), d=(2,), x=(2, 3))
+    for example in WHOLE[name].example.split(" or "):
+        ed.parse(example, **shapes)
+
+
+def test_the_hint_for_a_scalar_function_does_not_index_its_result():
+    with pytest.raises(ed.ParseError) as info:
+        ed.parse("trace(X[i,j])", X=(3, 3))
+    assert "write trace(X), as in trace(X) or trace[k,l](A[k,m] B[m,l])" in str(info.value)
+    assert "trace(X)[i,j]" not in str(info.value)

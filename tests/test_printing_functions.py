@@ -41,6 +41,17 @@ PRINTED = [
     (ed.grad(ed.logdet(X), X), "f[i,j] = inv(X)[j,i]", r"f_{ij} = \left(X^{-1}\right)_{ji}"),
     (ed.jacobian(ed.inv(X), X), "f[i,j,k,l] = -inv(X)[i,k] inv(X)[l,j]",
      r"f_{ijkl} = -\left(X^{-1}\right)_{ik} \left(X^{-1}\right)_{lj}"),
+    (ed.reshape(X, (9,)), "f[i] = reshape[j,k -> (9,)](X[j,k])[i]",
+     r"f_{i} = \left[\operatorname{reshape}_{j,k \to (9,)}\left(X_{jk}\right)\right]_{i}"),
+    (ed.inv(ed.reshape(ed.reshape(X, (9,)), (3, 3))), "f[i,j] = inv(reshape[k -> (3, 3)](reshape[l,m -> (9,)](X[l,m])[k]))[i,j]",
+     r"f_{ij} = \left(\left[\operatorname{reshape}_{k \to (3, 3)}\left(\left[\operatorname{reshape}_{l,m \to (9,)}"
+     r"\left(X_{lm}\right)\right]_{k}\right)\right]^{-1}\right)_{ij}"),
+    (ed.maximum(y, 0.0), "f[i] = maximum(y[i], 0)", r"f_{i} = \max\left(y_{i}, 0\right)"),
+    (ed.minimum(y, 2 * y + 1), "f[i] = minimum(y[i], 2 y[i] + 1)", r"f_{i} = \min\left(y_{i}, 2 y_{i} + 1\right)"),
+    (ed.where(y > ed.var("c", ()), ed.var("c", ()), y), "f[i] = minimum(c, y[i])",  # a where that is a minimum
+     r"f_{i} = \min\left(c, y_{i}\right)"),
+    (ed.einsum("ij,j->i", np.eye(3), b), "f[i] = C0[i,j] b[j]; C0: constant (3, 3)",
+     r"f_{i} = \mathrm{C0}_{ij} b_{j}, \; \mathrm{C0} \text{ a constant of shape } (3, 3)"),
 ]
 
 
@@ -66,6 +77,9 @@ def _round_trip_cases():
         "logsumexp": ed.hessian(ed.logsumexp(x, 1).sum(), x),
         "softmax": ed.jacobian(ed.softmax(x, 0), x),
         "logsumexp of a call": ed.grad(ed.logsumexp(ed.inv(X) @ A), A),
+        "reshape": ed.jacobian(ed.inv(ed.reshape(ed.reshape(X @ A, (9,)), (3, 3))), X),
+        "minimum of a reshape": ed.grad(ed.minimum(ed.reshape(x, (8,)), 0.5).sum(), x),
+        "maximum of a reshape and a vector": ed.jacobian(ed.maximum(ed.reshape(ed.reshape(x, (8,)), (2, 4)), ed.tanh(y)), y),
     }
     return cases
 
