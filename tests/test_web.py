@@ -203,9 +203,9 @@ def test_a_slow_request_is_stopped_and_the_server_keeps_serving():
 
 
 def test_a_crashed_worker_is_replaced(client):
-    child = client.app.state.worker._process
-    child.kill()  # as the kernel would, out of memory
-    child.join()
+    for worker in client.app.state.pool.workers:
+        worker._process.kill()  # as the kernel would, out of memory
+        worker._process.join()
     answer = client.post("/api/derive", json=SEED_001)
     assert answer.status_code == 200 and answer.json()["matrix"] == JACOBIAN_001
 
@@ -214,12 +214,20 @@ def test_serve_binds_to_localhost_by_default(monkeypatch):
     import einsdiff.web.app as web_app
 
     calls, probed = [], []
-    monkeypatch.setattr(web_app, "serve", lambda host, port: calls.append((host, port)))
+    monkeypatch.setattr(web_app, "serve", lambda host, port, workers: calls.append((host, port, workers)))
     # The free-port probe, recorded instead of run: port 8000 may be taken on a test machine.
     monkeypatch.setattr(socket, "create_server", lambda address: probed.append(address) or contextlib.nullcontext())
     assert main(["serve"]) == 0
-    assert main(["serve", "--port", "8123"]) == 0
-    assert calls == probed == [("127.0.0.1", 8000), ("127.0.0.1", 8123)]
+    assert main(["serve", "--port", "8123", "--workers", "3"]) == 0
+    assert probed == [("127.0.0.1", 8000), ("127.0.0.1", 8123)]
+    assert calls == [("127.0.0.1", 8000, None), ("127.0.0.1", 8123, 3)]  # None: one worker per core
+
+
+def test_serve_workers_default_to_one_per_core(capsys):
+    assert len(create_app().state.pool.workers) == os.cpu_count()
+    assert len(create_app(workers=3).state.pool.workers) == 3
+    assert main(["serve", "--workers", "0"]) == 2
+    assert "--workers 0: give at least 1" in capsys.readouterr().err
 
 
 def test_serve_on_a_taken_port_says_so(capsys):
