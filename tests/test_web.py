@@ -42,6 +42,7 @@ def test_seed_001_derivative(client):
     answer = client.post("/api/derive", json=SEED_001).json()
     assert answer["matrix"] == JACOBIAN_001
     assert answer["matrix_shape"] == [4, 6]
+    assert answer["layout"] == "a 4×6 matrix when flattened row by row"
     assert answer["shape"] == "(2×2)×(3×2)"
     assert answer["derivative_text"] == "∂Z[i,j]/∂W[k,a] = δ[j,a] A[i,k]; j:2, a:2"
     assert answer["matrix_note"] == "at random values in [0.5, 1.5] for W, B (seed 0)"
@@ -79,6 +80,47 @@ def test_matrix_notation_where_matrices_can_say_it(client):
     assert client.post("/api/derive", json=least_squares).json()["matrix_notation"] == "∂L/∂x = 2 Aᵀ (A x − y)"
     quadratic = next(e for e in EXAMPLES if e["title"].startswith("xᵀAx"))
     assert client.post("/api/derive", json=quadratic).json()["matrix_notation"] == "∂²q/∂x² = Aᵀ + A"
+
+
+def test_a_gradient_by_a_matrix_is_shown_in_its_shape(client):
+    # As explain shows it: ∂L/∂X of a scalar L has X's shape (3×3), not a 1×9 row.
+    payload = {"formula": "L = A[i,j]*X[i,j] + b", "wrt": "X", "shapes": {"A": "3x3", "X": "3x3", "b": ""},
+               "values": {"A": "[[1,2,3],[4,5,6],[7,8,9]]"}}
+    answer = client.post("/api/derive", json=payload).json()
+    assert answer["matrix"] == [[1, 2, 3], [4, 5, 6], [7, 8, 9]] and answer["matrix_shape"] == [3, 3]
+    assert answer["layout"] == "∂L/∂X in the shape of X, 3×3 (a 1×9 row when flattened row by row)"
+    assert answer["shape"] == "(1)×(3×3)"
+    hessian = client.post("/api/derive", json={**payload, "formula": "L = X[i,j]*A[j,k]*X[i,k]", "order": 2}).json()
+    assert hessian["matrix_shape"] == [9, 9] and hessian["layout"] == "a 9×9 matrix when flattened row by row"
+    by_vector = client.post("/api/derive", json={"formula": "L = x[i]*x[i]", "wrt": "x", "shapes": {"x": "3"}}).json()
+    assert by_vector["matrix_shape"] == [1, 3] and by_vector["layout"] == "a 1×3 row when flattened row by row"
+
+
+def test_an_empty_shape_is_a_scalar(client):
+    answer = client.post("/api/derive", json={"formula": "y[i] = x[i]*c", "wrt": "c", "shapes": {"x": "3", "c": ""},
+                                              "values": {"x": "[1,2,3]"}})
+    assert answer.status_code == 200 and answer.json()["matrix"] == [[1], [2], [3]]
+
+
+def test_the_share_decision_does_not_write_out_a_deep_derivative(monkeypatch):
+    # Nine nested layers: written out, the Hessian is 111,683 characters; the page shows it with
+    # names (t1, t2, ...), and deciding so must not write it out first (exponential in depth).
+    from einsdiff import cli
+    from einsdiff.web import service
+
+    monkeypatch.setattr(cli, "derivation", lambda *args, **kwargs: "")  # explain is not under test
+    longest = []
+
+    def render(*args, **kwargs):
+        out = real(*args, **kwargs)
+        longest.append(len(out[1]))
+        return out
+
+    real = service.render
+    monkeypatch.setattr(service, "render", render)
+    answer = service.derive(SLOW, Limits())
+    assert answer["typeset_note"].startswith("t1, …, t40 name subexpressions")
+    assert max(longest) < 20_000, max(longest)  # written out: 111,683
 
 
 def test_check_numerically(client):
@@ -120,8 +162,20 @@ def test_bad_formulas_mark_their_position(client, payload, message, position):
         ({"formula": "y = T[i,j,k]*T[i,j,k]", "wrt": "T", "shapes": {"T": "20x20x20"}},
          "T has shape 20×20×20; the playground takes axes up to 64 and up to 4,096 entries per variable"),
         ({**SEED_001, "shapes": {"A": "2by3", "W": "3x2", "B": "2"}}, "the shape of A: '2by3' is not a shape"),
-        ({**SEED_001, "values": {"A": "[1, 2]"}}, "the value of A has shape (2,); its shape is (2, 3)"),
-        ({**SEED_001, "values": {"A": "[[1, 2"}}, "the value of A is not a JSON number or array"),
+        ({**SEED_001, "values": {"A": "[1, 2]"}},
+         "values for A: expected a 2×3 nested list of numbers, like [[1,2,3],[4,5,6]]; got a list of 2 numbers"),
+        ({**SEED_001, "values": {"A": "[[1, 2"}}, "values for A: not valid JSON (expecting ',' delimiter at character 7); "
+                                                  "expected a 2×3 nested list of numbers"),
+        ({**SEED_001, "values": {"A": "[[1,2,3],[4,5]]"}},
+         "values for A: expected a 2×3 nested list of numbers, like [[1,2,3],[4,5,6]]; "
+         "got a list of 2 numbers at [1], where [0] is a list of 3 numbers"),
+        ({**SEED_001, "values": {"A": '[[1,2,3],[4,5,"6"]]'}}, 'got "6" at [1][2], where a number goes'),
+        ({**SEED_001, "values": {"A": "[[1,2,3],[4,5,null]]"}}, "got null at [1][2], where a number goes"),
+        ({**SEED_001, "values": {"B": "7"}}, "values for B: expected a list of 2 numbers, like [1,2]; got a number"),
+        ({**SEED_001, "shapes": {"A": "", "W": "3x2", "B": "2"}},
+         "the shape of A is empty, which means a scalar, but the formula writes A[i,k] with 2 indices: "
+         "give 2 sizes, e.g. 3x4"),
+        ({**SEED_001, "shapes": {"A": "2x3", "W": "3x2"}}, "unknown variable 'B': give its shape (1 size, e.g. 3)"),
         ({**SEED_001, "order": 3}, "order 3: the playground gives the first (1) or second (2) derivative"),
         ({**SEED_001, "wrt": "Q"}, "'Q' is not a variable of the formula; it has A, B, W"),
         ({**SEED_001, "formula": "x" * 501}, "the formula has 501 characters; the playground takes up to 500"),
@@ -165,7 +219,8 @@ def test_undefined_entries_travel_as_text(client):
     assert answer.json()["matrix"] == [["nan", 0, 0], [0, "inf", 0], [0, 0, 0.25]]
     assert "nan and inf mark entries" in answer.json()["matrix_note"]
     bad = client.post("/api/derive", json={**payload, "values": {"x": [1, 2, 3]}})
-    assert bad.status_code == 400 and "the value of x must be JSON text" in bad.json()["error"]["message"]
+    assert bad.status_code == 400
+    assert bad.json()["error"]["message"] == "values for x: send them as JSON text, like '[1,2,3]'; got [1, 2, 3]"
 
 
 def test_a_huge_derivative_is_shown_but_not_tabulated(client):

@@ -91,6 +91,7 @@ class Pool:
         self.workers = tuple(Worker(limits, handlers) for _ in range(size))
         self._idle: asyncio.Queue | None = None
         self._threads: ThreadPoolExecutor | None = None
+        self._restarts: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         """Start every worker (in parallel) on the running event loop."""
@@ -102,6 +103,7 @@ class Pool:
             self._idle.put_nowait(w)
 
     async def stop(self) -> None:
+        await asyncio.gather(*self._restarts)  # a child half started would outlive the pool
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(self._threads, w.stop) for w in self.workers))
         self._threads.shutdown(wait=False)
@@ -124,8 +126,17 @@ class Pool:
             self._idle.put_nowait(worker)
             return
         # Stopped or crashed: the reply has gone out; a replacement starts before it serves again.
-        loop = asyncio.get_running_loop()
-        loop.run_in_executor(self._threads, worker.start).add_done_callback(lambda _: self._idle.put_nowait(worker))
+        task = asyncio.get_running_loop().create_task(self._restart(worker))
+        self._restarts.add(task)
+        task.add_done_callback(self._restarts.discard)
+
+    async def _restart(self, worker: Worker) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._threads, worker.start)
+        except Exception:  # the next call tries again; the log says why this one failed
+            log.exception("a playground worker did not restart")
+        finally:
+            self._idle.put_nowait(worker)
 
 
 def _error(message: str) -> dict:
