@@ -381,7 +381,7 @@ def test_page_end_to_end(browser, server):  # the browser first: without one, no
     assert derivative.text.replace("\n", "").replace(" ", "").startswith("∂Z")
     assert "δ" in derivative.text
     assert browser.find_element(By.ID, "shape").text == "(2×2)×(3×2)"
-    assert browser.find_element(By.ID, "matrix-shape").text == "4×6"
+    assert browser.find_element(By.ID, "layout").text == "a 4×6 matrix when flattened row by row"
     rows = browser.find_elements(By.CSS_SELECTOR, "#matrix tr")
     table = [[int(td.text) for td in row.find_elements(By.TAG_NAME, "td")] for row in rows]
     assert table == JACOBIAN_001
@@ -415,6 +415,124 @@ def test_page_end_to_end(browser, server):  # the browser first: without one, no
     # The examples menu fills everything in and derives.
     Select(browser.find_element(By.ID, "examples")).select_by_index(5)
     wait.until(lambda d: "∂L" in d.find_element(By.ID, "derivative-math").text.replace("\n", ""))
-    assert browser.find_element(By.ID, "matrix-shape").text == "1×3"
+    assert browser.find_element(By.ID, "layout").text == "a 1×3 row when flattened row by row"
     assert browser.find_element(By.ID, "matrix-notation").text == "∂L/∂x = 2 Aᵀ (A x − y)"
     assert not browser.find_element(By.ID, "error").is_displayed()
+
+
+def _load_example(browser, wait, title_start: str):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    index = 1 + next(k for k, e in enumerate(EXAMPLES) if e["title"].startswith(title_start))
+    result = browser.find_element(By.ID, "result")
+    before = result.get_attribute("data-derivation")
+    Select(browser.find_element(By.ID, "examples")).select_by_index(index)
+    wait.until(lambda d: result.get_attribute("data-derivation") != before
+               and result.get_attribute("data-state") == "current" and result.is_displayed())
+
+
+def test_page_says_what_is_current(browser, server):
+    """Work in progress, out-of-date and failed results, the examples menu, placeholders."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as until
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 30)
+    browser.get(server)
+    wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
+    _load_example(browser, wait, "a relu neuron")
+    result, examples = browser.find_element(By.ID, "result"), browser.find_element(By.ID, "examples")
+    assert examples.get_attribute("value") == "1"
+    # Placeholders say what an empty field means: a scalar (b), random values; w needs sizes.
+    assert browser.find_element(By.ID, "shape-b").get_attribute("placeholder") == "scalar"
+    assert browser.find_element(By.ID, "shape-w").get_attribute("placeholder") == "e.g. 3"
+    assert browser.find_element(By.ID, "value-w").get_attribute("placeholder") == "random"
+
+    # Editing the formula: the menu is back to its title, the result is marked out of date.
+    browser.find_element(By.ID, "formula").send_keys(" + 1")
+    wait.until(lambda d: result.get_attribute("data-state") == "stale")
+    assert examples.get_attribute("value") == ""
+    assert browser.find_element(By.ID, "result-status").text.startswith("out of date")
+    assert float(result.find_element(By.TAG_NAME, "h2").value_of_css_property("opacity")) < 1
+
+    # A slow answer (the page's requests held back 1.5 s): "working…", the old result dimmed.
+    browser.execute_script("""
+        window.realFetch = window.fetch;
+        window.fetch = (...args) => new Promise((ok) => setTimeout(ok, 1500)).then(() => window.realFetch(...args));""")
+    browser.find_element(By.ID, "derive").click()
+    assert result.get_attribute("data-state") == "working"
+    assert browser.find_element(By.ID, "status").text.startswith("working…")
+    assert not browser.find_element(By.ID, "derive").is_enabled()
+    wait.until(lambda d: result.get_attribute("data-state") == "current")
+    assert browser.find_element(By.ID, "status").text == "" and browser.find_element(By.ID, "derive").is_enabled()
+    assert browser.find_element(By.ID, "formula-math").text.replace("\n", "").replace(" ", "").endswith("+1")
+    # An edit while a request is out: its answer arrives already out of date.
+    before = result.get_attribute("data-derivation")
+    browser.find_element(By.ID, "derive").click()
+    browser.find_element(By.ID, "shape-b").send_keys(" ")
+    wait.until(lambda d: result.get_attribute("data-derivation") != before and d.find_element(By.ID, "derive").is_enabled())
+    assert result.get_attribute("data-state") == "stale"
+    browser.execute_script("window.fetch = window.realFetch;")
+
+    # An error clears the result it would otherwise sit above; the message names the variable.
+    browser.find_element(By.ID, "value-w").send_keys("[1, 2")
+    browser.find_element(By.ID, "derive").click()
+    wait.until(until.visibility_of_element_located((By.ID, "error")))
+    assert browser.find_element(By.ID, "error").text.startswith("values for w: not valid JSON (")
+    assert not result.is_displayed()
+    browser.find_element(By.ID, "value-w").clear()  # the table is rebuilt on each derive: find anew
+    browser.find_element(By.ID, "shape-w").clear()  # empty: a scalar, which w[i] cannot be
+    browser.find_element(By.ID, "derive").click()
+    wait.until(lambda d: d.find_element(By.ID, "error").text.startswith("the shape of w is empty"))
+    assert not result.is_displayed()
+
+    # The gradient of a scalar by a 3×3 matrix, in the matrix's shape.
+    formula = browser.find_element(By.ID, "formula")
+    formula.clear()
+    formula.send_keys("L = A[i,j]*X[i,j]")
+    wait.until(until.visibility_of_element_located((By.ID, "shape-X")))
+    for name in "AX":
+        browser.find_element(By.ID, f"shape-{name}").send_keys("3x3")
+    browser.find_element(By.ID, "value-A").send_keys("[[1,2,3],[4,5,6],[7,8,9]]")
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element(By.ID, "wrt")).select_by_value("X")
+    browser.find_element(By.ID, "derive").click()
+    wait.until(lambda d: result.is_displayed() and result.get_attribute("data-state") == "current")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#matrix tr")
+    assert [[td.text for td in row.find_elements(By.TAG_NAME, "td")] for row in rows] == [
+        ["1", "2", "3"], ["4", "5", "6"], ["7", "8", "9"]]
+    assert browser.find_element(By.ID, "layout").text.startswith("∂L/∂X in the shape of X, 3×3")
+    assert not browser.find_element(By.ID, "error").is_displayed()
+
+
+def test_page_fits_a_phone(browser, server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # Headless Chromium's window is at least 500 px wide: emulate a 420 px screen instead.
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": 420, "height": 1400, "deviceScaleFactor": 1, "mobile": False})
+    try:
+        wait = WebDriverWait(browser, 30)
+        browser.get(server)
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
+        _load_example(browser, wait, "the MSE loss")
+        width = browser.execute_script("return window.innerWidth")
+        assert width == 420
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= width  # no sideways scroll
+        table = browser.find_element(By.ID, "variables")
+        right = table.location["x"] + table.size["width"]
+        assert right <= width
+        for row in table.find_elements(By.CSS_SELECTOR, "tbody tr"):  # one line a variable, inputs in the table
+            name, shape, values = row.find_elements(By.CSS_SELECTOR, "th, td")
+            assert name.location["y"] == shape.location["y"] == values.location["y"]
+            for cell in (shape, values):
+                box = cell.find_element(By.TAG_NAME, "input")
+                assert box.size["width"] >= 70 and box.location["x"] + box.size["width"] <= right
+        assert browser.find_element(By.CSS_SELECTOR, "#variables thead th:last-child").size["height"] < 30  # one line
+        ARTIFACTS.mkdir(exist_ok=True)
+        assert browser.save_screenshot(str(ARTIFACTS / "playground-420px.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -7,6 +7,7 @@ let examples = [];
 let inspected = null; // the last formula the server read: {name, indices, variables}
 let inspectTimer = null;
 let derivations = 0; // numbers each derive request: only the latest one's answer is shown
+let editedMeanwhile = false; // the inputs changed while a derive request was out
 
 async function ask(action, payload) {
   const response = await fetch(`/api/${action}`, {
@@ -119,6 +120,7 @@ function number(x) {
 
 // The result shown no longer matches the inputs: dimmed, with a note, until the next answer.
 function markStale() {
+  if ($("result").dataset.state === "working") editedMeanwhile = true;
   if ($("result").hidden || $("result").dataset.state === "working") return;
   $("result").dataset.state = "stale";
   $("result-status").textContent = "out of date: the inputs changed since; press Differentiate";
@@ -127,6 +129,7 @@ function markStale() {
 
 async function derive() {
   const mine = ++derivations;
+  editedMeanwhile = false;
   clearTimeout(inspectTimer);
   $("derive").disabled = true;
   $("result").dataset.state = "working";
@@ -155,6 +158,7 @@ async function derive() {
     }
     showError(null);
     show(answer);
+    $("result").dataset.derivation = String(mine); // which request it answers (tests wait on it)
   } finally {
     clearInterval(timer);
     if (mine === derivations) {
@@ -162,6 +166,7 @@ async function derive() {
       $("status").textContent = "";
       $("check").disabled = false;
       if ($("result").dataset.state === "working") $("result").dataset.state = "current";
+      if (editedMeanwhile) markStale(); // the answer is for the inputs as they were sent
     }
   }
 }
