@@ -204,7 +204,8 @@ def test_a_long_derivative_names_what_it_repeats(client):
 
 
 def test_a_derivative_too_long_to_typeset_comes_as_text():
-    with TestClient(create_app(Limits(typeset_chars=1000))) as c:
+    # The time limit of the module's client: explaining this Hessian takes seconds on a busy machine.
+    with TestClient(create_app(Limits(typeset_chars=1000, seconds=20))) as c:
         answer = c.post("/api/derive", json=SLOW).json()
     assert answer["derivative_mathml"] is None and answer["formula_mathml"].startswith("<math")
     assert answer["typeset_note"].endswith("characters in index notation: too long to typeset (up to 1,000), "
