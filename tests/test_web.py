@@ -229,6 +229,9 @@ def test_a_huge_derivative_is_shown_but_not_tabulated(client):
     answer = client.post("/api/derive", json=payload).json()
     assert answer["matrix"] is None and "too many for a table" in answer["matrix_note"]
     assert answer["matrix_shape"] == [4096, 4096]
+    typo = client.post("/api/derive", json={**payload, "values": {"A": "[1, 2]"}})  # reported, though not tabulated
+    assert typo.status_code == 400 and typo.json()["error"]["message"].startswith(
+        "values for A: expected a 64×64 nested list of numbers, like [[1,2,3,…],[65,66,67,…],[129,130,131,…],…]; got")
     checked = client.post("/api/check", json=payload)
     assert checked.status_code == 400 and "the playground checks up to" in checked.json()["error"]["message"]
 

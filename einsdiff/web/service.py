@@ -250,10 +250,6 @@ def _sizes_example(ndim: int) -> str:
 def _matrix(request: dict, f, derivative, dims: list[int], limits: Limits) -> dict:
     """The derivative as a ``dims`` table (row-major) at the given values, random ones for
     the rest, when it is small enough to read."""
-    if derivative.size > limits.table_entries:
-        return {"matrix": None, "values": {},
-                "matrix_note": f"{dims[0]}×{dims[1]} = {derivative.size:,} entries: too many for a table "
-                               f"(the page shows up to {limits.table_entries:,})"}
     point, _ = cli.sample_point(f, _seed(request))
     given = _field(request, "values", dict, {})
     used = {}
@@ -267,6 +263,10 @@ def _matrix(request: dict, f, derivative, dims: list[int], limits: Limits) -> di
             used[v.name] = "given"
         else:
             used[v.name] = "random"
+    if derivative.size > limits.table_entries:  # after the values: a typo in them is still reported
+        return {"matrix": None, "values": {},
+                "matrix_note": f"{dims[0]}×{dims[1]} = {derivative.size:,} entries: too many for a table "
+                               f"(the page shows up to {limits.table_entries:,})"}
     matrix = np.asarray(evaluate(derivative, **{v.name: point[v.name] for v in variables(derivative)}))
     randoms = [name for name, how in used.items() if how == "random"]
     note = (f"at random values in [0.5, 1.5] for {', '.join(randoms)} (seed {_seed(request)})" if randoms
@@ -326,7 +326,11 @@ def _regular(data, path: str) -> tuple[int, ...]:
 
 
 def _nested(shape: tuple[int, ...]) -> str:
-    """a number, a list of 3 numbers, a 2×3 nested list of numbers."""
+    """What a value of ``shape`` is, in words.
+
+    >>> _nested(()), _nested((3,)), _nested((2, 3))
+    ('a number', 'a list of 3 numbers', 'a 2×3 nested list of numbers')
+    """
     if not shape:
         return "a number"
     if len(shape) == 1:
@@ -335,7 +339,11 @@ def _nested(shape: tuple[int, ...]) -> str:
 
 
 def _example(shape: tuple[int, ...]) -> str:
-    """1, [1,2,3], [[1,2,3],[4,5,6]]: with ... past a few entries."""
+    """A value of ``shape`` to copy, with … past four entries an axis.
+
+    >>> _example(()), _example((2, 3)), _example((6,))
+    ('1', '[[1,2,3],[4,5,6]]', '[1,2,3,…]')
+    """
     count = iter(range(1, math.prod(shape) + 1))
 
     def nest(axes):
