@@ -136,6 +136,7 @@ async function derive() {
   $("check").disabled = true;
   const started = Date.now();
   const tick = () => {
+    if (mine !== derivations) return; // a newer request keeps the time
     const seconds = Math.floor((Date.now() - started) / 1000);
     $("status").textContent = seconds ? `working… ${seconds} s` : "working…";
   };
@@ -241,8 +242,10 @@ function showMath(id, markup, text) {
 async function check() {
   $("check").disabled = true;
   $("check-result").textContent = "checking…";
+  const of = derivations; // the result this check belongs to
   try {
     const answer = await ask("check", request());
+    if (of !== derivations) return; // a new derivation cleared the check
     if (answer.error) {
       $("check-result").textContent = answer.error.message;
       $("check-result").className = "error";
@@ -254,7 +257,7 @@ async function check() {
     $("check-result").title = answer.text;
     $("check-result").className = answer.ok ? "ok" : "error";
   } finally {
-    $("check").disabled = false;
+    $("check").disabled = $("result").dataset.state !== "current";
   }
 }
 
