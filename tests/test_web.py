@@ -16,6 +16,7 @@ pytest.importorskip("starlette")
 pytest.importorskip("httpx2")
 from starlette.testclient import TestClient  # noqa: E402
 
+from einsdiff import EinsdiffError  # noqa: E402
 from einsdiff.cli import main  # noqa: E402
 from einsdiff.web.app import create_app  # noqa: E402
 from einsdiff.web.service import EXAMPLES, Limits  # noqa: E402
@@ -285,6 +286,8 @@ def test_serve_binds_to_localhost_by_default(monkeypatch):
 def test_serve_workers_default_to_one_per_core(capsys):
     assert len(create_app().state.pool.workers) == os.cpu_count()
     assert len(create_app(workers=3).state.pool.workers) == 3
+    with pytest.raises(EinsdiffError, match="workers=0: a pool needs at least 1 worker"):
+        create_app(workers=0)
     assert main(["serve", "--workers", "0"]) == 2
     assert "--workers 0: give at least 1" in capsys.readouterr().err
 

@@ -15,6 +15,7 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
+from ..errors import OptionError
 from .service import Limits
 
 log = logging.getLogger("einsdiff.web")
@@ -84,9 +85,9 @@ class Pool:
     it alone, so a slow request delays only itself."""
 
     def __init__(self, limits: Limits, size: int | None = None, handlers: str = HANDLERS):
-        size = size or os.cpu_count() or 1
+        size = (os.cpu_count() or 1) if size is None else size
         if size < 1:
-            raise ValueError(f"a pool of {size} workers: give at least 1")
+            raise OptionError(f"workers={size}: a pool needs at least 1 worker")
         self.limits = limits
         self.workers = tuple(Worker(limits, handlers) for _ in range(size))
         self._idle: asyncio.Queue | None = None
