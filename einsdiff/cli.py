@@ -537,7 +537,12 @@ def _serve(argv: list[str]) -> int:
     p = _Parser(prog="einsdiff serve", description="The einsdiff playground: a page on this machine.")
     p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: this machine only)")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes; each request holds one, so a slow one delays only itself "
+                        "(default: one per core)")
     args = p.parse_args(argv)
+    if args.workers is not None and args.workers < 1:
+        raise _Usage(f"--workers {args.workers}: give at least 1")
     try:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
@@ -556,7 +561,7 @@ def _serve(argv: list[str]) -> int:
         return 2
     from .web.app import serve
 
-    serve(args.host, args.port)
+    serve(args.host, args.port, workers=args.workers)
     return 0
 
 

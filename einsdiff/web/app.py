@@ -1,23 +1,24 @@
 """The playground's HTTP side: a Starlette app that serves the page and hands each API request
-to the worker process. Errors are JSON ``{"error": {"message", "position"}}``, never a trace."""
+to a pool of worker processes. Errors are JSON ``{"error": {"message", "position"}}``, never a trace."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
 from pathlib import Path
 
 from .service import EXAMPLES, HANDLERS, Limits
-from .worker import Worker
+from .worker import HANDLERS as WORKER_HANDLERS, Pool
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("einsdiff.web")
 
 
-def create_app(limits: Limits | None = None):
-    """The playground as a Starlette app; its worker process starts with the app and ends with it."""
+def create_app(limits: Limits | None = None, workers: int | None = None, handlers: str = WORKER_HANDLERS):
+    """The playground as a Starlette app; its pool of ``workers`` processes (default: one per
+    core) starts with the app and ends with it. ``handlers`` (``module:attribute``) is the table
+    of actions the workers run: tests put a slow action in it."""
     # Imported here, so the package imports (and its doctests collect) without the web extra.
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
@@ -27,15 +28,15 @@ def create_app(limits: Limits | None = None):
     from starlette.staticfiles import StaticFiles
 
     limits = limits or Limits()
-    worker = Worker(limits)
+    pool = Pool(limits, workers, handlers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        await asyncio.to_thread(worker.start)
+        await pool.start()
         try:
             yield
         finally:
-            await asyncio.to_thread(worker.stop)
+            await pool.stop()
 
     async def page(request: Request):
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
@@ -61,7 +62,7 @@ def create_app(limits: Limits | None = None):
             return _error("the request body must be a JSON object", 400)
         if not isinstance(payload, dict):
             return _error("the request body must be a JSON object", 400)
-        answer = await asyncio.to_thread(worker.call, action, payload)
+        answer = await pool.call(action, payload)
         return JSONResponse(answer, status_code=400 if "error" in answer else 200)
 
     async def http_error(request: Request, exc: HTTPException):
@@ -79,7 +80,7 @@ def create_app(limits: Limits | None = None):
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={HTTPException: http_error, Exception: server_error})
-    app.state.limits, app.state.worker = limits, worker
+    app.state.limits, app.state.pool = limits, pool
     return app
 
 
@@ -89,9 +90,13 @@ def _error(message: str, status: int):
     return JSONResponse({"error": {"message": message, "position": None}}, status_code=status)
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = None) -> None:
-    """Run the playground until interrupted; on localhost unless ``host`` says otherwise."""
+def serve(host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = None, workers: int | None = None) -> None:
+    """Run the playground until interrupted; on localhost unless ``host`` says otherwise, with
+    ``workers`` worker processes (default: one per core)."""
     import uvicorn
 
-    print(f"einsdiff playground on http://{host}:{port}/ (Ctrl+C to stop)", flush=True)
-    uvicorn.run(create_app(limits), host=host, port=port, log_level="warning")
+    app = create_app(limits, workers)
+    size = len(app.state.pool.workers)
+    print(f"einsdiff playground on http://{host}:{port}/ with {size} worker{'s' * (size != 1)} "
+          f"(Ctrl+C to stop)", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -13,13 +13,14 @@ import numpy as np
 from .. import cli
 from ..codegen import to_einsum, to_numpy_code
 from ..derive import hessian, jacobian
-from ..errors import EinsdiffError, OptionError, ParseError
+from ..errors import EinsdiffError, OptionError, ParseError, UnknownVariableError
 from ..evaluate import evaluate
+from ..expr import bare
 from ..mathml import MathML, math as mathml, rows as table
 from ..matrixform import derivative_notation
 from ..parse import formula_letters
 from ..printing import Latex, Text, aligned, definitions, render, shared
-from ..variables import variables
+from ..variables import children, topological, variables
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,11 @@ def derive(request: dict, limits: Limits) -> dict:
         return definitions(named, s, letters) + [f"{head} = {body}{legend}"]
 
     formula_text = formula(text)
-    # Past a few lines, name what the written-out derivative would repeat (t1, t2, ...).
+    # Past a few lines, name what the written-out derivative would repeat (t1, t2, ...). Written
+    # out, it can be exponentially long: it is rendered to measure only when it must be short.
     named = shared(derivative)
-    if len("".join(derivative_formula(text, {}))) <= limits.share_chars:
+    if _written_leaves(derivative) <= limits.share_chars and \
+            len("".join(derivative_formula(text, {}))) <= limits.share_chars:
         named = {}
     derivative_text = "\n".join(derivative_formula(text, named))
     typeset = len(derivative_text) <= limits.typeset_chars
@@ -107,6 +110,7 @@ def derive(request: dict, limits: Limits) -> dict:
         notes.append(f"{len(derivative_text):,} characters in index notation: too long to typeset "
                      f"(up to {limits.typeset_chars:,}), so shown as text")
     rows = math.prod(f.shape) * (math.prod(wrt.shape) if order == 2 else 1)
+    dims, layout = _layout(f, wrt, fname, order, rows)
     code = to_numpy_code({"value": f, "hessian" if order == 2 else "jacobian": derivative}, name=fname)
     answer = {
         "formula_mathml": mathml(formula(style)) if len(formula_text) <= limits.typeset_chars else None,
@@ -115,15 +119,38 @@ def derive(request: dict, limits: Limits) -> dict:
         "latex": _clip(aligned(derivative_formula(latex, named)), limits),
         "derivative_text": _clip(derivative_text, limits),
         "typeset_note": "; ".join(notes),
-        "steps": _clip(cli.derivation(f, wrt, fname, free, dnames, order), limits).splitlines(),
+        "steps": _clip(cli.derivation(f, wrt, fname, free, dnames, order, letters=letters), limits).splitlines(),
         "matrix_notation": _matrix_notation(f, wrt, fname, derivative, order),
         "shape": cli.shape_text(f, wrt, order),
-        "matrix_shape": [rows, math.prod(wrt.shape)],
+        "matrix_shape": dims,
+        "layout": layout,
         "einsum": _clip(to_einsum(derivative), limits),
         "numpy": _clip(code, limits),
     }
     answer.update(_matrix(request, f, derivative, answer["matrix_shape"], limits))
     return answer
+
+
+def _layout(f, wrt, fname: str, order: int, rows: int) -> tuple[list[int], str]:
+    """How the page lays the derivative out as a table, as explain does: the gradient of a
+    scalar by a matrix in that matrix's shape, anything else flattened row by row."""
+    cols = math.prod(wrt.shape)
+    if order == 1 and f.ndim == 0 and wrt.ndim == 2:
+        return list(wrt.shape), (f"∂{fname}/∂{wrt.name} in the shape of {wrt.name}, {wrt.shape[0]}×{wrt.shape[1]} "
+                                 f"(a 1×{cols} row when flattened row by row)")
+    if rows == 1:
+        return [1, cols], f"a 1×{cols} row when flattened row by row"
+    return [rows, cols], f"a {rows}×{cols} matrix when flattened row by row"
+
+
+def _written_leaves(expr) -> int:
+    """How many variables and constants ``expr`` writes out, counting repeats: a lower bound
+    on the length of its text, in time linear in its DAG."""
+    count = {}
+    for node in topological([bare(expr)], lambda n: tuple(bare(c) for c in children(n))):
+        parts = [count[bare(c)] for c in children(node)]
+        count[node] = sum(parts) if parts else 1
+    return count[bare(expr)]
 
 
 def _matrix_notation(f, wrt, fname: str, derivative, order: int) -> str | None:
@@ -161,6 +188,9 @@ HANDLERS = {"inspect": inspect, "derive": derive, "check": check}
 def error_answer(err: EinsdiffError) -> dict:
     """What the page shows of an error: its first line, and for a formula the column it marks."""
     message = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if isinstance(err, UnknownVariableError):  # in the playground's words: shapes are typed 3x4
+        need = _sizes_example(err.ndim) if err.ndim else "empty or 'scalar'"
+        message = f"unknown variable {err.name!r}: give its shape ({need})"
     if isinstance(err, ParseError):
         message = message.removesuffix(f" (column {err.position + 1})")
         return {"error": {"message": message, "position": err.position}}
@@ -175,10 +205,10 @@ def _derivative(request: dict, limits: Limits):
     order = _field(request, "order", int, 1)
     if order not in (1, 2):
         raise RequestError(f"order {order}: the playground gives the first (1) or second (2) derivative")
-    sizes = _shapes(request, limits)
+    sizes = _shapes(request, limits, letters)
     f, wrt, fname, out, wrt_letters = cli.build_formula(formula, wrt_name, sizes)
     derivative = hessian(f, wrt) if order == 2 else jacobian(f, wrt)
-    free, dnames = cli.index_names(f, wrt, out, wrt_letters, order)
+    free, dnames = cli.index_names(f, wrt, out, wrt_letters, order, written=letters)  # as the CLI names them
     return f, wrt, fname, free, dnames, order, derivative, letters
 
 
@@ -192,13 +222,18 @@ def _formula(request: dict, limits: Limits) -> str:
     return formula
 
 
-def _shapes(request: dict, limits: Limits) -> dict[str, tuple[int, ...]]:
-    """The variables' shapes, each within the limits."""
+def _shapes(request: dict, limits: Limits, letters: dict) -> dict[str, tuple[int, ...]]:
+    """The variables' shapes, each within the limits; an empty shape is a scalar."""
     shapes = _field(request, "shapes", dict, {})
     sizes = {}
     for name, text in shapes.items():
         if not isinstance(text, str):
             raise RequestError(f"the shape of {name} must be text like 3x4, got {text!r}")
+        written = letters.get(name, ())
+        if not text.strip() and written:
+            raise RequestError(f"the shape of {name} is empty, which means a scalar, but the formula writes "
+                               f"{name}[{','.join(written)}] with {len(written)} "
+                               f"{'index' if len(written) == 1 else 'indices'}: give {_sizes_example(len(written))}")
         shape = cli.parse_shape(text, f"the shape of {name}")
         if any(n > limits.axis_size for n in shape) or math.prod(shape) > limits.variable_entries:
             raise RequestError(f"{name} has shape {'×'.join(map(str, shape))}; the playground takes axes up to "
@@ -207,13 +242,14 @@ def _shapes(request: dict, limits: Limits) -> dict[str, tuple[int, ...]]:
     return sizes
 
 
+def _sizes_example(ndim: int) -> str:
+    sizes = "x".join(str(n) for n in (3, 4, 5, 6, *[3] * ndim)[:ndim])
+    return f"{ndim} size{'s' * (ndim != 1)}, e.g. {sizes}"
+
+
 def _matrix(request: dict, f, derivative, dims: list[int], limits: Limits) -> dict:
-    """The derivative flattened to a matrix (row-major) at the given values, random ones for
+    """The derivative as a ``dims`` table (row-major) at the given values, random ones for
     the rest, when it is small enough to read."""
-    if derivative.size > limits.table_entries:
-        return {"matrix": None, "values": {},
-                "matrix_note": f"{dims[0]}×{dims[1]} = {derivative.size:,} entries: too many for a table "
-                               f"(the page shows up to {limits.table_entries:,})"}
     sample = cli.sample_point(f, _seed(request))
     point = dict(sample.values)
     given = _field(request, "values", dict, {})
@@ -221,12 +257,17 @@ def _matrix(request: dict, f, derivative, dims: list[int], limits: Limits) -> di
     for v in variables(f):
         text = given.get(v.name, "")
         if not isinstance(text, str):
-            raise RequestError(f"the value of {v.name} must be JSON text like [[1,2],[3,4]], got {text!r}")
+            raise RequestError(f"values for {v.name}: send them as JSON text, like {_example(v.shape)!r}; "
+                               f"got {text!r}")
         if text.strip():
             point[v.name] = _value(v, text)
             used[v.name] = "given"
         else:
             used[v.name] = "random"
+    if derivative.size > limits.table_entries:  # after the values: a typo in them is still reported
+        return {"matrix": None, "values": {},
+                "matrix_note": f"{dims[0]}×{dims[1]} = {derivative.size:,} entries: too many for a table "
+                               f"(the page shows up to {limits.table_entries:,})"}
     matrix = np.asarray(evaluate(derivative, {v.name: point[v.name] for v in variables(derivative)}))
     randoms = [name for name, how in used.items() if how == "random"]
     note = (f"at random values for {', '.join(randoms)}: {sample.describe(randoms)} (seed {_seed(request)})"
@@ -244,13 +285,75 @@ def _json_number(x: float) -> float | str:
 
 
 def _value(v, text: str) -> np.ndarray:
+    """The values typed for ``v``: JSON numbers nested in lists to ``v``'s shape."""
+    expected = f"expected {_nested(v.shape)}, like {_example(v.shape)}"
     try:
-        value = np.asarray(json.loads(text), dtype=float)
-    except (ValueError, TypeError) as err:
-        raise RequestError(f"the value of {v.name} is not a JSON number or array: {err}") from err
-    if value.shape != v.shape:
-        raise RequestError(f"the value of {v.name} has shape {value.shape}; its shape is {v.shape}")
-    return value
+        data = json.loads(text)
+    except ValueError as err:
+        where = f" at character {err.pos + 1}" if isinstance(err, json.JSONDecodeError) else ""
+        reason = getattr(err, "msg", str(err)).lower()
+        raise RequestError(f"values for {v.name}: not valid JSON ({reason}{where}); "
+                           f"{expected}") from err
+    try:
+        shape = _regular(data, "")
+    except _Irregular as err:
+        raise RequestError(f"values for {v.name}: {expected}; got {err}") from err
+    if shape != v.shape:
+        raise RequestError(f"values for {v.name}: {expected}; got {_nested(shape)}")
+    return np.asarray(data, dtype=float)
+
+
+class _Irregular(ValueError):
+    """What in a JSON value is not a number or not a list of equal parts."""
+
+
+def _regular(data, path: str) -> tuple[int, ...]:
+    """The shape of numbers nested in lists of equal lengths; ``path`` says where data sits."""
+    at = f" at {path}" if path else ""
+    if isinstance(data, list):
+        parts = [_regular(x, f"{path}[{k}]") for k, x in enumerate(data)]
+        for k, part in enumerate(parts):
+            if part != parts[0]:
+                raise _Irregular(f"{_nested(part)} at {path}[{k}], where {path}[0] is {_nested(parts[0])}")
+        return (len(data), *(parts[0] if parts else ()))
+    if isinstance(data, bool) or not isinstance(data, int | float):
+        what = "an object {…}" if isinstance(data, dict) else json.dumps(data)  # true, null, "a"
+        raise _Irregular(f"{what}{at}, where a number goes")
+    try:
+        float(data)
+    except OverflowError as err:
+        raise _Irregular(f"a number too large for a float{at}") from err
+    return ()
+
+
+def _nested(shape: tuple[int, ...]) -> str:
+    """What a value of ``shape`` is, in words.
+
+    >>> _nested(()), _nested((3,)), _nested((2, 3))
+    ('a number', 'a list of 3 numbers', 'a 2×3 nested list of numbers')
+    """
+    if not shape:
+        return "a number"
+    if len(shape) == 1:
+        return f"a list of {shape[0]} number{'s' * (shape[0] != 1)}"
+    return f"a {'×'.join(map(str, shape))} nested list of numbers"
+
+
+def _example(shape: tuple[int, ...]) -> str:
+    """A value of ``shape`` to copy, with … past four entries an axis.
+
+    >>> _example(()), _example((2, 3)), _example((6,))
+    ('1', '[[1,2,3],[4,5,6]]', '[1,2,3,…]')
+    """
+    count = iter(range(1, math.prod(shape) + 1))
+
+    def nest(axes):
+        if not axes:
+            return str(next(count))
+        items = [nest(axes[1:]) for _ in range(axes[0])]
+        return "[" + ",".join(items if len(items) <= 4 else items[:3] + ["…"]) + "]"
+
+    return nest(shape)
 
 
 def _seed(request: dict) -> int:

@@ -1,74 +1,78 @@
-"""The playground's requests run in one child process, so the server keeps serving whatever a
-request does: a request over its time limit is stopped by killing the child (a derivation in
-pure Python cannot be interrupted otherwise), memory is capped by the child's address space,
-and a crash costs only the child. A new child starts at once."""
+"""The playground's requests run in a small pool of child processes, so the server keeps
+serving whatever a request does: each request holds one child, a request over its time limit
+is stopped by killing its child (a derivation in pure Python cannot be interrupted otherwise),
+memory is capped by each child's address space, and a crash costs only that child. A killed
+child is replaced at once; the other children keep answering meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
 import multiprocessing
-import threading
+import os
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 
+from ..errors import OptionError
 from .service import Limits
 
 log = logging.getLogger("einsdiff.web")
 _START_SECONDS = 60.0  # a cold child imports numpy and einsdiff
+HANDLERS = "einsdiff.web.service:HANDLERS"
 
 
 class Worker:
-    """Runs :data:`einsdiff.web.service.HANDLERS` in a child process, one request at a time."""
+    """One child process that answers requests with the handlers named by ``handlers``
+    (``module:attribute``), one at a time; its caller (the :class:`Pool`) keeps it to one."""
 
-    def __init__(self, limits: Limits):
+    def __init__(self, limits: Limits, handlers: str = HANDLERS):
         self.limits = limits
+        self.handlers = handlers
         self._context = multiprocessing.get_context("spawn")  # no fork of a threaded server
-        self._lock = threading.Lock()
         self._process = None
         self._connection = None
 
-    def start(self) -> None:
-        with self._lock:
-            self._restart()
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
 
-    def stop(self) -> None:
-        with self._lock:
-            self._kill()
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     def call(self, action: str, request: dict) -> dict:
-        """The handler's answer, or ``{"error": {...}}``: for bad input, a time-out, a crash."""
-        # A request waits for the one before it at most one time limit more.
-        if not self._lock.acquire(timeout=self.limits.seconds * 2 + _START_SECONDS):
-            return _error("the playground is busy with other requests; try again in a moment")
+        """The handler's answer, or ``{"error": {...}}``: for bad input, a time-out, a crash.
+        After a time-out or a crash the child is gone: :meth:`start` a new one."""
+        if not self.alive:
+            self.start()
+        self._connection.send((action, request))
+        if not self._connection.poll(self.limits.seconds):
+            log.warning("%s took over %g s; stopping its worker", action, self.limits.seconds)
+            self.stop()
+            return _error(f"stopped after {self.limits.seconds:g} s: this request takes too long "
+                          f"for the playground; try smaller shapes or a shorter formula")
         try:
-            if self._process is None or not self._process.is_alive():
-                self._restart()
-            self._connection.send((action, request))
-            if not self._connection.poll(self.limits.seconds):
-                log.warning("%s took over %g s; restarting the worker", action, self.limits.seconds)
-                self._restart()
-                return _error(f"stopped after {self.limits.seconds:g} s: this request takes too long "
-                              f"for the playground; try smaller shapes or a shorter formula")
-            try:
-                return self._connection.recv()
-            except (EOFError, OSError):  # the child died mid-request: out of memory, most likely
-                self._restart()
-                return _error("the computation ran out of the memory the playground allows; try smaller shapes")
-        finally:
-            self._lock.release()
+            return self._connection.recv()
+        except (EOFError, OSError):  # the child died mid-request: out of memory, most likely
+            self.stop()
+            return _error("the computation ran out of the memory the playground allows; try smaller shapes")
 
-    def _restart(self) -> None:
-        self._kill()
+    def start(self) -> None:
+        """A fresh child, in place of the old one; returns once it is ready."""
+        self.stop()
         parent, child = self._context.Pipe()
-        self._process = self._context.Process(target=_serve, args=(child, self.limits), daemon=True,
-                                              name="einsdiff-web-worker")
+        self._process = self._context.Process(target=_serve, args=(child, self.limits, self.handlers),
+                                              daemon=True, name="einsdiff-web-worker")
         self._process.start()
         child.close()
         self._connection = parent
         if not parent.poll(_START_SECONDS) or parent.recv() != "ready":
+            self.stop()
             raise RuntimeError("the playground's worker process did not start")
 
-    def _kill(self) -> None:
+    def stop(self) -> None:
         if self._process is not None:
             self._process.kill()
             self._process.join()
@@ -76,11 +80,71 @@ class Worker:
             self._process = self._connection = None
 
 
+class Pool:
+    """``size`` workers (default: one per core); each request waits for an idle one and holds
+    it alone, so a slow request delays only itself."""
+
+    def __init__(self, limits: Limits, size: int | None = None, handlers: str = HANDLERS):
+        size = (os.cpu_count() or 1) if size is None else size
+        if size < 1:
+            raise OptionError(f"workers={size}: a pool needs at least 1 worker")
+        self.limits = limits
+        self.workers = tuple(Worker(limits, handlers) for _ in range(size))
+        self._idle: asyncio.Queue | None = None
+        self._threads: ThreadPoolExecutor | None = None
+        self._restarts: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        """Start every worker (in parallel) on the running event loop."""
+        self._idle = asyncio.Queue()
+        self._threads = ThreadPoolExecutor(len(self.workers), thread_name_prefix="einsdiff-web")
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(self._threads, w.start) for w in self.workers))
+        for w in self.workers:
+            self._idle.put_nowait(w)
+
+    async def stop(self) -> None:
+        await asyncio.gather(*self._restarts)  # a child half started would outlive the pool
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(self._threads, w.stop) for w in self.workers))
+        self._threads.shutdown(wait=False)
+
+    async def call(self, action: str, request: dict) -> dict:
+        """The answer of one worker; if none is free within two time limits, a busy message."""
+        try:
+            worker = await asyncio.wait_for(self._idle.get(), self.limits.seconds * 2 + _START_SECONDS)
+        except TimeoutError:
+            return _error("the playground is busy with other requests; try again in a moment")
+        loop = asyncio.get_running_loop()
+        running = loop.run_in_executor(self._threads, worker.call, action, request)
+        # The worker is free again when its call ends, not when this request does: a request
+        # cancelled (its client gone) must not hand out a worker that is still computing.
+        running.add_done_callback(lambda _: self._release(worker))
+        return await asyncio.shield(running)
+
+    def _release(self, worker: Worker) -> None:
+        if worker.alive:
+            self._idle.put_nowait(worker)
+            return
+        # Stopped or crashed: the reply has gone out; a replacement starts before it serves again.
+        task = asyncio.get_running_loop().create_task(self._restart(worker))
+        self._restarts.add(task)
+        task.add_done_callback(self._restarts.discard)
+
+    async def _restart(self, worker: Worker) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._threads, worker.start)
+        except Exception:  # the next call tries again; the log says why this one failed
+            log.exception("a playground worker did not restart")
+        finally:
+            self._idle.put_nowait(worker)
+
+
 def _error(message: str) -> dict:
     return {"error": {"message": message, "position": None}}
 
 
-def _serve(connection, limits: Limits) -> None:
+def _serve(connection, limits: Limits, handlers: str) -> None:
     """The child's loop: bounded memory, then one answer per request."""
     try:
         import resource
@@ -92,6 +156,8 @@ def _serve(connection, limits: Limits) -> None:
     from einsdiff.errors import EinsdiffError
     from einsdiff.web import service
 
+    module, _, attribute = handlers.partition(":")
+    table = getattr(importlib.import_module(module), attribute)
     einsdiff.config.max_dense_bytes = limits.memory_bytes // 4
     connection.send("ready")
     while True:
@@ -101,7 +167,7 @@ def _serve(connection, limits: Limits) -> None:
             return
         started = time.perf_counter()
         try:
-            answer = service.HANDLERS[action](request, limits)
+            answer = table[action](request, limits)
         except EinsdiffError as err:
             answer = service.error_answer(err)
         except MemoryError:

@@ -6,6 +6,8 @@ const $ = (id) => document.getElementById(id);
 let examples = [];
 let inspected = null; // the last formula the server read: {name, indices, variables}
 let inspectTimer = null;
+let derivations = 0; // numbers each derive request: only the latest one's answer is shown
+let editedMeanwhile = false; // the inputs changed while a derive request was out
 
 async function ask(action, payload) {
   const response = await fetch(`/api/${action}`, {
@@ -41,7 +43,7 @@ function showError(error) {
 function request() {
   const shapes = {}, values = {};
   for (const v of inspected ? inspected.variables : []) {
-    shapes[v.name] = $(`shape-${v.name}`).value.trim() || "scalar";
+    shapes[v.name] = $(`shape-${v.name}`).value.trim(); // empty: a scalar (the server says if it cannot be)
     const value = $(`value-${v.name}`).value.trim();
     if (value) values[v.name] = value;
   }
@@ -49,17 +51,19 @@ function request() {
   return {formula: $("formula").value, wrt: $("wrt").value, order, shapes, values};
 }
 
+// Reads the formula's variables into the table; false when the formula has an error (shown).
 async function inspect() {
   const formula = $("formula").value;
-  if (!formula.trim()) return;
+  if (!formula.trim()) return true; // nothing to read: derive says what to type
   const answer = await ask("inspect", {formula});
-  if (formula !== $("formula").value) return; // typed on meanwhile: a newer request follows
+  if (formula !== $("formula").value) return true; // typed on meanwhile: a newer request follows
   if (answer.error) {
     showError(answer.error);
-    return;
+    return false;
   }
   showError(null);
   setVariables(answer);
+  return true;
 }
 
 function setVariables(answer) {
@@ -78,15 +82,19 @@ function setVariables(answer) {
     name.textContent = v.letters.length ? `${v.name}[${v.letters.join(",")}]` : v.name;
     const shape = document.createElement("input");
     shape.id = `shape-${v.name}`;
-    shape.placeholder = v.letters.length ? v.letters.map(() => "3").join("x") : "scalar";
+    // A placeholder is not a value: empty means a scalar, which an indexed variable cannot be.
+    shape.placeholder = v.letters.length ? `e.g. ${[3, 4, 5, 6, 3, 3, 3, 3].slice(0, v.letters.length).join("x")}` : "scalar";
     shape.value = old[v.name] ? old[v.name].shape : "";
     shape.setAttribute("aria-label", `shape of ${v.name}`);
     const value = document.createElement("input");
     value.id = `value-${v.name}`;
-    value.placeholder = "e.g. [[1,2],[3,4]]";
+    value.placeholder = "random";
     value.value = old[v.name] ? old[v.name].value : "";
     value.setAttribute("aria-label", `values of ${v.name}`);
-    for (const input of [shape, value]) input.addEventListener("keydown", enterDerives);
+    for (const input of [shape, value]) {
+      input.addEventListener("keydown", enterDerives);
+      input.addEventListener("input", markStale);
+    }
     const cells = [name, document.createElement("td"), document.createElement("td")];
     cells[1].append(shape);
     cells[2].append(value);
@@ -97,7 +105,7 @@ function setVariables(answer) {
     $("wrt").append(option);
   }
   if (answer.variables.some((v) => v.name === wrt)) $("wrt").value = wrt;
-  $("variables").hidden = answer.variables.length === 0;
+  $("variables").hidden = $("variables-note").hidden = answer.variables.length === 0;
 }
 
 function enterDerives(event) {
@@ -110,21 +118,57 @@ function number(x) {
   return Number(x.toPrecision(4)).toString();
 }
 
+// The result shown no longer matches the inputs: dimmed, with a note, until the next answer.
+function markStale() {
+  if ($("result").dataset.state === "working") editedMeanwhile = true;
+  if ($("result").hidden || $("result").dataset.state === "working") return;
+  $("result").dataset.state = "stale";
+  $("result-status").textContent = "out of date: the inputs changed since; press Differentiate";
+  $("check").disabled = true;
+}
+
 async function derive() {
+  const mine = ++derivations;
+  editedMeanwhile = false;
   clearTimeout(inspectTimer);
-  await inspect();
-  if (!inspected) return;
   $("derive").disabled = true;
+  $("result").dataset.state = "working";
+  $("check").disabled = true;
+  const started = Date.now();
+  const tick = () => {
+    if (mine !== derivations) return; // a newer request keeps the time
+    const seconds = Math.floor((Date.now() - started) / 1000);
+    $("status").textContent = seconds ? `working… ${seconds} s` : "working…";
+  };
+  tick();
+  $("result-status").textContent = "working on the new inputs: this is the previous result";
+  const timer = setInterval(tick, 1000);
   try {
+    const readable = await inspect();
+    if (mine !== derivations) return;
+    if (!readable) { // the formula has an error, shown under it
+      $("result").hidden = true;
+      return;
+    }
     const answer = await ask("derive", request());
+    if (mine !== derivations) return; // a newer request is on its way
     if (answer.error) {
       showError(answer.error);
+      $("result").hidden = true; // an old result under a new error would read as its answer
       return;
     }
     showError(null);
     show(answer);
+    $("result").dataset.derivation = String(mine); // which request it answers (tests wait on it)
   } finally {
-    $("derive").disabled = false;
+    clearInterval(timer);
+    if (mine === derivations) {
+      $("derive").disabled = false;
+      $("status").textContent = "";
+      $("check").disabled = false;
+      if ($("result").dataset.state === "working") $("result").dataset.state = "current";
+      if (editedMeanwhile) markStale(); // the answer is for the inputs as they were sent
+    }
   }
 }
 
@@ -136,7 +180,7 @@ function show(answer) {
   $("matrix-notation").textContent = answer.matrix_notation || "";
   $("matrix-notation-line").hidden = !answer.matrix_notation;
   $("shape").textContent = answer.shape;
-  $("matrix-shape").textContent = answer.matrix_shape.join("×");
+  $("layout").textContent = answer.layout;
   const steps = $("steps");
   steps.replaceChildren();
   for (const line of answer.steps) {
@@ -176,6 +220,8 @@ function show(answer) {
   $("check-result").textContent = "";
   $("check-result").className = "";
   $("copied").textContent = $("copied-latex").textContent = "";
+  $("result-status").textContent = "";
+  $("result").dataset.state = "current";
   $("result").hidden = false;
 }
 
@@ -196,8 +242,10 @@ function showMath(id, markup, text) {
 async function check() {
   $("check").disabled = true;
   $("check-result").textContent = "checking…";
+  const of = derivations; // the result this check belongs to
   try {
     const answer = await ask("check", request());
+    if (of !== derivations) return; // a new derivation cleared the check
     if (answer.error) {
       $("check-result").textContent = answer.error.message;
       $("check-result").className = "error";
@@ -209,7 +257,7 @@ async function check() {
     $("check-result").title = answer.text;
     $("check-result").className = answer.ok ? "ok" : "error";
   } finally {
-    $("check").disabled = false;
+    $("check").disabled = $("result").dataset.state !== "current";
   }
 }
 
@@ -255,11 +303,15 @@ async function start() {
   });
   $("examples").addEventListener("change", (event) => loadExample(Number(event.target.value)));
   $("formula").addEventListener("input", () => {
+    $("examples").value = ""; // the formula is no longer the example's
+    markStale();
     clearTimeout(inspectTimer);
     inspectTimer = setTimeout(inspect, 250);
   });
   $("formula").addEventListener("keydown", enterDerives);
   $("derive").addEventListener("click", derive);
+  $("wrt").addEventListener("change", markStale);
+  for (const radio of document.querySelectorAll('input[name="order"]')) radio.addEventListener("change", markStale);
   $("check").addEventListener("click", check);
   $("copy").addEventListener("click", () => copyFrom("numpy", "copied"));
   $("copy-latex").addEventListener("click", () => copyFrom("latex", "copied-latex"));
