@@ -592,12 +592,31 @@ class _Lowering:
         self.legend = legend or Legend({}, {})
         self.scope: dict[str, int] = {}  # the one size each index has on the formula's tensors, where it has one
         self.calls: dict[int, Expr] = {}  # each function call's value, by the id of its syntax node
+        # Free indices by (id of a syntax node, the protected indices it writes): each level of a
+        # nested formula asks about its factors under two protections, so without this the work
+        # doubles with each level. Only protected indices the node writes can change its answer.
+        self.frees: dict[tuple[int, frozenset], tuple[str, ...]] = {}
+        self.written: dict[int, frozenset] = {}
 
     def error(self, message: str, pos: int) -> ParseError:
         return ParseError(message, self.formula, pos)
 
     def free(self, node, protected: frozenset) -> tuple[str, ...]:
         """The free indices of ``node`` (Einstein convention), without building anything."""
+        key = (id(node), protected & self.writes(node))
+        if key not in self.frees:
+            self.frees[key] = self._free(node, key[1])
+        return self.frees[key]
+
+    def writes(self, node) -> frozenset:
+        """Every index name written anywhere in ``node``."""
+        if id(node) not in self.written:
+            own = [getattr(node, "indices", None) or (), *(getattr(node, "binders", None) or ())]
+            self.written[id(node)] = frozenset(i for group in own for i in group).union(
+                *(self.writes(child) for child in _children_of(node)))
+        return self.written[id(node)]
+
+    def _free(self, node, protected: frozenset) -> tuple[str, ...]:
         if isinstance(node, Num):
             return ()
         if isinstance(node, Delta):

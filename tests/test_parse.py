@@ -506,3 +506,25 @@ def test_the_hint_for_a_scalar_function_does_not_index_its_result():
         ed.parse("trace(X[i,j])", X=(3, 3))
     assert "write trace(X), as in trace(X) or trace[k,l](A[k,m] B[m,l])" in str(info.value)
     assert "trace(X)[i,j]" not in str(info.value)
+
+
+def test_reading_a_deeply_nested_formula_is_linear_in_its_depth(monkeypatch):
+    from einsdiff import parse as parse_module
+
+    letters = "jklmnpqrsuvwxyzbcdefghoJKLMNPQRSUVWXYZ"
+
+    def nested(depth: int) -> str:
+        body = f"A[{letters[depth - 1]},t]*x[t]"
+        for d in range(depth - 2, -1, -1):
+            body = f"A[{letters[d]},{letters[d + 1]}]*tanh({body})"
+        return f"L = sum[j](tanh({body}))"
+
+    calls = []
+    original = parse_module._Lowering._free
+    monkeypatch.setattr(parse_module._Lowering, "_free", lambda self, node, p: calls.append(1) or original(self, node, p))
+    work = {}
+    for depth in (10, 20, 30):
+        calls.clear()
+        ed.parse(nested(depth), A=(3, 3), x=(3,))
+        work[depth] = len(calls)
+    assert work[30] < 4 * work[10], work  # it doubled with each level before: 2^30 calls at depth 30
