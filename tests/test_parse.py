@@ -509,7 +509,7 @@ def test_the_hint_for_a_scalar_function_does_not_index_its_result():
 
 
 def test_reading_a_deeply_nested_formula_is_linear_in_its_depth(monkeypatch):
-    from einsdiff import parse as parse_module
+    from einsdiff.parse import _Lowering
 
     letters = "jklmnpqrsuvwxyzbcdefghoJKLMNPQRSUVWXYZ"
 
@@ -520,8 +520,8 @@ def test_reading_a_deeply_nested_formula_is_linear_in_its_depth(monkeypatch):
         return f"L = sum[j](tanh({body}))"
 
     calls = []
-    original = parse_module._Lowering._free
-    monkeypatch.setattr(parse_module._Lowering, "_free", lambda self, node, p: calls.append(1) or original(self, node, p))
+    original = _Lowering._free
+    monkeypatch.setattr(_Lowering, "_free", lambda self, node, p: calls.append(1) or original(self, node, p))
     work = {}
     for depth in (10, 20, 30):
         calls.clear()
