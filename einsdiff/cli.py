@@ -156,7 +156,8 @@ def build(expression: str, wrt: str, shapes: list[str]) -> tuple[Expr, Var, str,
         raise _Usage('the expression is empty; write a formula, e.g. "A[i,j]*x[j]", or an einsum equation, e.g. "ij,j->i"')
     if is_equation(expression, shapes):
         return _from_einsum(expression, wrt, shapes)
-    names = tuple(formula_letters(expression)[2])  # a syntax error first: it marks the column
+    shaped = [item.partition("=")[0].strip() for item in shapes]
+    names = tuple(formula_letters(expression, shaped)[2])  # a syntax error first: it marks the column
     sizes, given = {}, {}
     for item in shapes:
         name, sep, dims = (part.strip() for part in item.partition("="))

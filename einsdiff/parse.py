@@ -928,10 +928,12 @@ def _children_of(node) -> tuple:
     return ()
 
 
-def formula_letters(formula: str) -> tuple[str | None, tuple[str, ...], dict[str, tuple[str, ...]]]:
+def formula_letters(formula: str, variables=()) -> tuple[str | None, tuple[str, ...], dict[str, tuple[str, ...]]]:
     """The left side's name (or None), the output's index names, and the letters each
-    variable is first written with, so printed derivatives can use the formula's own names."""
-    lhs, body, legend = _Parser(formula).formula_()
+    variable is first written with, so printed derivatives can use the formula's own names.
+    ``variables`` names those known to be variables (``A (x[i])`` is then a product), as
+    :func:`parse` reads them."""
+    lhs, body, legend = _Parser(formula, frozenset(variables)).formula_()
     letters: dict[str, tuple[str, ...]] = {}
     for ref in _refs(body):
         letters.setdefault(ref.name, ref.indices)

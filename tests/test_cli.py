@@ -382,3 +382,11 @@ def test_a_stack_of_matrices_gets_each_diagonal_raised():
     assert np.all(np.linalg.det(values) > 0) and np.all(np.diagonal(values, axis1=1, axis2=2) >= 5)
     assert (values < 0).any()
     assert cli.check(f, stack, jacobian(f, stack), 1, seed=0).ok
+
+
+def test_a_variable_called_like_a_function_is_told_to_use_brackets():
+    run = einsdiff("A(i,j)*x[j]", "--wrt", "x", "--shape", "A=2x3", "--shape", "x=3")
+    assert run.returncode == 2
+    assert "'A' is a variable, not a function: index it with brackets, A[i,j]" in run.stderr
+    run = einsdiff("s (x[i] + 1)", "--wrt", "x", "--shape", "s=scalar", "--shape", "x=3")
+    assert run.returncode == 0 and run.stdout.splitlines()[0] == "f[i] = (x[i] + 1) s"

@@ -200,7 +200,8 @@ def error_answer(err: EinsdiffError) -> dict:
 def _derivative(request: dict, limits: Limits):
     formula = _formula(request, limits)
     # A syntax error first (it marks a position); the letters name summed indices as typed.
-    letters = formula_letters(formula)[2]
+    shaped = request.get("shapes") if isinstance(request.get("shapes"), dict) else ()
+    letters = formula_letters(formula, shaped)[2]  # given shapes make A (x[i]) a product, A(i,j) a variable
     wrt_name = _field(request, "wrt", str)
     order = _field(request, "order", int, 1)
     if order not in (1, 2):
