@@ -6,9 +6,9 @@ Dynamic programming finds the flop-optimal order of a derivative network (opt_ei
 products). Its search combines pairs of connected sub-networks, so its time follows how
 many there are, not how many operands: a chain of 20 matrices has 210, while 14 vectors
 sharing one index have 16,383, and dp needs seconds. Before searching, the pairs are
-counted (cheaply, stopping past a limit); a network with too many is planned twice in
-bounded time, greedily and by dp with its most shared summed indices held open until the
-count fits, and keeps the plan with fewer flops.
+counted (cheaply, stopping past a limit); a network with too many is planned in bounded
+time by greedy, by opt_einsum's 'auto' and by dp with its most shared summed indices held
+open until the count fits, and keeps the plan with the fewest flops.
 """
 
 from __future__ import annotations
@@ -122,8 +122,8 @@ def held_open(inputs: list[str], output: str) -> str | None:
 
 def contraction_path(equation: str, shapes: list[tuple[int, ...]]):
     """opt_einsum's path and path info for ``equation`` over operands of ``shapes``: dp's
-    flop-optimal order where its search is small enough, else the better of greedy's
-    and dp's with the most shared indices held open.
+    flop-optimal order where its search is small enough, else the best of greedy's,
+    opt_einsum's 'auto' and dp's with the most shared indices held open.
 
     >>> path, info = contraction_path(",".join(["i"] * 14) + "->", [(2,)] * 14)
     >>> int(info.opt_cost)
@@ -132,7 +132,7 @@ def contraction_path(equation: str, shapes: list[tuple[int, ...]]):
     inputs, output = _split(equation)
     if dp_search_size(inputs, output) <= DP_SEARCH_LIMIT:
         return opt_einsum.contract_path(equation, *shapes, shapes=True, optimize="dp")
-    orders = ["greedy"]
+    orders = ["greedy", "auto"]  # auto: branch-and-bound up to 14 operands, greedy beyond
     held = held_open(inputs, output)
     if held is not None:
         relaxed = ",".join(inputs) + "->" + output + held
