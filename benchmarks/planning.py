@@ -1,8 +1,9 @@
 """Planning time of one contraction network, and the flops of the plans chosen.
 
 Rows of the first table are networks where one summed index joins many operands:
-issue 13's 14 vectors summed over one index (and 64 of them), and Hessian, hvp and
-hessian_diagonal networks of random 7-15-operation programs drawn from
+issue 13's 14 vectors summed over one index (and 64 of them), two other networks of 64
+operands (a batched chain of matrices, opt_einsum's random regular network), and Hessian,
+hvp and hessian_diagonal networks of random 7-15-operation programs drawn from
 ``einsdiff.testing.expressions`` (index ``a`` is the batch index of a batched inverse).
 Each is planned by einsdiff's planner, by the rule it replaces (opt_einsum's dp up to 24
 operands, greedy beyond), and by opt_einsum's 'auto' and 'auto-hq'; a search that runs
@@ -29,6 +30,7 @@ import time
 
 import numpy as np
 import opt_einsum
+from opt_einsum.testing import rand_equation
 
 from einsdiff import paths
 
@@ -46,6 +48,9 @@ CASES = {
     "13 vectors share i (issue 13)": network(",".join(["i"] * 13) + "->"),
     "14 vectors share i (issue 13)": network(",".join(["i"] * 14) + "->"),
     "64 vectors share i": network(",".join(["i"] * 64) + "->"),
+    "batched chain of 64 matrices": (",".join("a" + symbol(k + 1) + symbol(k + 2) for k in range(64)) + "->",
+                                     [(4, 8, 8)] * 64),
+    "random, 64 operands (opt_einsum rand_equation)": rand_equation(64, 4, n_out=2, seed=0),
     "hvp, 21 operands": network("abc,ade,afe,abg,,abe,,,,agh,afh,aci,adi,jkl,abejlk,j,j,,,,abe->", k=3, l=3),
     "hessian, 16 operands": network("abc,ade,afe,abg,a,a,abe,,,abe,b,,agh,afh,aci,adi->"),
     "hessian_diagonal, 15 operands": network("abc,ade,afg,a,a,,,adg,d,,,aeh,abh,aci,afi->"),
@@ -135,16 +140,18 @@ def task_networks():
 
 def tasks_table():
     rows = task_networks()
-    print("| task | networks | most operands | old flops | new flops | changed | slowest plan, old ms | new ms |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| task | networks | most operands | old flops | new flops | changed | slowest plan, old ms | new ms "
+          "| opt_einsum auto flops |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for task in dict.fromkeys(t for t, _, _ in rows):
         mine = [(e, s) for t, e, s in rows if t == task]
         old = [timed_plan(old_rule, e, s, 60) for e, s in mine]
         new = [timed_plan(paths.contraction_path, e, s, 60) for e, s in mine]
+        auto = [timed_plan(RULES["opt_einsum auto"], e, s, 60) for e, s in mine]
         changed = sum(o[1] != n[1] for o, n in zip(old, new, strict=True))
         print(f"| {task} | {len(mine)} | {max(len(s) for _, s in mine)} | {sum(o[1] for o in old):,} | "
               f"{sum(n[1] for n in new):,} | {changed} | {max(o[0] for o in old) * 1e3:.1f} | "
-              f"{max(n[0] for n in new) * 1e3:.1f} |", flush=True)
+              f"{max(n[0] for n in new) * 1e3:.1f} | {sum(a[1] for a in auto):,} |", flush=True)
 
 
 def corpus(examples):
