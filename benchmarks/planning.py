@@ -196,22 +196,26 @@ def corpus(examples):
 
 def corpus_summary(examples):
     n_programs, networks = corpus(examples)
-    new_times, ratios, slow_old = [], [], 0
+    new_times, ratios, auto_ratios, slow_old = [], [], [], 0
     for equation, shapes in networks:
         seconds, flops = timed_plan(paths.contraction_path, equation, shapes, 10)
         new_times.append(seconds)
         old_seconds, old_flops = timed_plan(old_rule, equation, shapes, 1.0)
         if old_seconds is None:
             slow_old += 1
-        else:
-            ratios.append(flops / old_flops)
-    new_times, ratios = np.array(new_times), np.array(ratios)
+            continue
+        ratios.append(flops / old_flops)
+        if paths.dp_search_size(*paths._split(equation)) <= paths.DP_SEARCH_LIMIT:
+            auto_ratios.append(timed_plan(RULES["opt_einsum auto"], equation, shapes, 10)[1] / old_flops)
+    new_times, ratios, auto_ratios = np.array(new_times), np.array(ratios), np.array(auto_ratios)
     print(f"{n_programs} programs, {len(networks)} networks of 1 to {max(len(s) for _, s in networks)} operands")
     print(f"einsdiff: slowest {new_times.max() * 1e3:.1f} ms, 99th percentile {np.quantile(new_times, 0.99) * 1e3:.1f} ms,"
           f" median {np.median(new_times) * 1e3:.2f} ms")
     print(f"old rule: {slow_old} networks took over 1 s (stopped)")
     print(f"flops against the old rule where it finished: equal on {np.mean(ratios == 1):.1%}, "
           f"mean ratio {ratios.mean():.3f}, worst {ratios.max():.2f}, better on {np.sum(ratios < 1)}")
+    print(f"opt_einsum auto against dp on the {auto_ratios.size} networks where einsdiff runs dp: more flops on "
+          f"{np.sum(auto_ratios > 1)} (worst {auto_ratios.max():.2f}x), fewer on {np.sum(auto_ratios < 1)}")
 
 
 def main():

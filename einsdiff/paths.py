@@ -45,6 +45,7 @@ def _adjacency(inputs: list[str], output: str) -> list[int]:
 
 
 def _bits(mask: int):
+    """Positions of the set bits of ``mask``, lowest first."""
     while mask:
         low = mask & -mask
         yield low.bit_length() - 1
@@ -98,9 +99,10 @@ def dp_search_size(inputs: list[str], output: str, limit: int = DP_SEARCH_LIMIT)
 
 
 def held_open(inputs: list[str], output: str) -> str | None:
-    """The fewest of the most shared summed indices that, kept like output indices
-    (contracted only at the end), bring dp's search within :data:`DP_SEARCH_LIMIT`;
-    None when that takes more than :data:`MAX_HELD_OPEN` of them.
+    """For a network whose dp search is past :data:`DP_SEARCH_LIMIT`: the fewest of its
+    most shared summed indices that, kept like output indices (contracted only at the
+    end), bring the search within it; None when that takes more than
+    :data:`MAX_HELD_OPEN` of them.
 
     >>> held_open(["i"] * 14, "")
     'i'
@@ -110,7 +112,7 @@ def held_open(inputs: list[str], output: str) -> str | None:
     if dp_search_size(inputs, output + order) > DP_SEARCH_LIMIT:
         return None
     # Holding an index open only removes connections, so the count falls as the prefix grows.
-    low, high = 1, len(order)  # the caller found that holding none does not fit
+    low, high = 1, len(order)  # holding none does not fit
     while low < high:
         middle = (low + high) // 2
         if dp_search_size(inputs, output + order[:middle]) <= DP_SEARCH_LIMIT:
