@@ -108,7 +108,10 @@ def planning_table(cap):
         cells = []
         for rule in RULES.values():
             seconds, flops = timed_plan(rule, equation, shapes, cap)
-            cells += [f"> {cap * 1e3:,.0f} (stopped)", "-"] if seconds is None else [f"{seconds * 1e3:,.1f}", f"{flops:,}"]
+            if seconds is None:
+                cells += [f"> {cap * 1e3:,.0f} (stopped)", "-"]
+            else:
+                cells += [f"{seconds * 1e3:,.1f}", f"{flops:,}"]
         print(f"| {case} | {len(shapes)} | " + " | ".join(cells) + " |", flush=True)
 
 
@@ -209,8 +212,8 @@ def corpus_summary(examples):
             auto_ratios.append(timed_plan(RULES["opt_einsum auto"], equation, shapes, 10)[1] / old_flops)
     new_times, ratios, auto_ratios = np.array(new_times), np.array(ratios), np.array(auto_ratios)
     print(f"{n_programs} programs, {len(networks)} networks of 1 to {max(len(s) for _, s in networks)} operands")
-    print(f"einsdiff: slowest {new_times.max() * 1e3:.1f} ms, 99th percentile {np.quantile(new_times, 0.99) * 1e3:.1f} ms,"
-          f" median {np.median(new_times) * 1e3:.2f} ms")
+    print(f"einsdiff: slowest {new_times.max() * 1e3:.1f} ms, "
+          f"99th percentile {np.quantile(new_times, 0.99) * 1e3:.1f} ms, median {np.median(new_times) * 1e3:.2f} ms")
     print(f"old rule: {slow_old} networks took over 1 s (stopped)")
     print(f"flops against the old rule where it finished: equal on {np.mean(ratios == 1):.1%}, "
           f"mean ratio {ratios.mean():.3f}, worst {ratios.max():.2f}, better on {np.sum(ratios < 1)}")
