@@ -279,7 +279,8 @@ def _canonical(e: Entries) -> Entries:
     if e.canonical:
         return e
     coords = e.where
-    order = np.lexsort(coords[::-1])  # the last key is the primary one
+    # The last key is the primary one; a 0-d tensor has no keys, and every entry sits at ().
+    order = np.lexsort(coords[::-1]) if len(coords) else np.arange(e.data.size)
     coords, data = coords[:, order], e.data[order]
     first = np.ones(data.size, dtype=bool)
     first[1:] = np.any(coords[:, 1:] != coords[:, :-1], axis=0)

@@ -141,6 +141,46 @@ def test_hessians_and_matrices_of_random_expressions(expr, seed, order):
         np.testing.assert_allclose(got.toarray(), want, rtol=1e-12, atol=1e-12 * (1 + np.abs(want).max(initial=0)))
 
 
+# -- degenerate shapes: 0-d results, one-element results, size-0 axes ------------------------
+v1, s0, z0, Z0 = ed.var("v", (1,)), ed.var("s", ()), ed.var("z", (0,)), ed.var("Z", (0, 3))
+
+# (name, expression, nnz): a 0-d result stores its one entry, a size-0 one none
+DEGENERATE = [
+    ("0-d reshape of a delta plus a constant", ed.reshape(ed.diag(v1) + 1.0, ()), 1),
+    ("0-d reshape of two deltas", ed.reshape(ed.diag(v1) + ed.diag(ed.sin(v1)), ()), 1),
+    ("0-d reshape of a delta", ed.reshape(ed.diag(v1), ()), 1),
+    ("0-d reshape plus a scalar", ed.reshape(ed.diag(v1) + 1.0, ()) + ed.sin(s0), 1),
+    ("0-d jacobian through a reshape", ed.jacobian(ed.reshape(ed.diag(v1) + ed.diag(v1 * v1), ()), v1), 1),
+    ("0-d hessian", ed.hessian(ed.sin(s0) * s0, s0), 1),
+    ("one element, reshaped up", ed.reshape(ed.diag(v1) + 2.0 * ed.diag(v1), (1, 1, 1)), 1),
+    ("one-element jacobian", ed.jacobian(ed.sin(v1) + v1, v1), 1),
+    ("size-0 jacobian", ed.jacobian(ed.sin(z0) + z0, z0), 0),
+    ("size-0 matmul jacobian", ed.jacobian(Z0 @ y, Z0), 0),
+    ("size-0 reshape of a delta plus a constant", ed.reshape(ed.diag(z0) + 1.0, (0,)), 0),
+    ("sum over a size-0 axis", ed.sin(z0).sum(), 1),
+]
+
+
+@pytest.mark.parametrize("name, expr, nnz", DEGENERATE, ids=[c[0] for c in DEGENERATE])
+def test_degenerate_shapes_equal_dense(name, expr, nnz):
+    """A 0-d sum of entries on several grids has no coordinate to sort by: one entry at ()."""
+    b = {v.name: np.full(v.shape, 0.3) for v in variables(expr)}
+    assert _assert_sparse_equals_dense(expr, b).nnz == nnz
+
+
+@settings(max_examples=min(50, settings.default.max_examples))
+@given(expressions(max_depth=3, max_size=1), seeds)
+def test_one_element_jacobians_reshaped_to_0d(expr, seed):
+    """Every shape of size 1, so each Jacobian reshapes to () and to (1,)."""
+    b = bindings_for(variables(expr), seed)
+    note(f"f = {expr}")
+    for v in variables(expr):
+        jac = ed.jacobian(expr, v)
+        assume(np.all(np.isfinite(ed.evaluate(jac, **b))))
+        for shape in ((), (1,)):
+            _assert_sparse_equals_dense(ed.reshape(jac + ed.jacobian(expr * expr, v), shape), b)
+
+
 # -- bad input ------------------------------------------------------------------------------
 def test_unknown_format_names_it_and_the_choices():
     with pytest.raises(ed.OptionError, match=r"format must be 'dense' or 'sparse', got 'csr'"):
