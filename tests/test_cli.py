@@ -390,3 +390,13 @@ def test_a_variable_called_like_a_function_is_told_to_use_brackets():
     assert "'A' is a variable, not a function: index it with brackets, A[i,j]" in run.stderr
     run = einsdiff("s (x[i] + 1)", "--wrt", "x", "--shape", "s=scalar", "--shape", "x=3")
     assert run.returncode == 0 and run.stdout.splitlines()[0] == "f[i] = (x[i] + 1) s"
+
+
+def test_the_einsum_format_runs_as_printed():
+    run = einsdiff("Z[i,j] = A[i,k]*W[k,j] + B[j]", "--wrt", "W", "--shape", "A=2x3", "--shape", "W=3x2",
+                   "--shape", "B=2", "--format", "einsum")
+    assert run.returncode == 0, run.stderr
+    A = np.arange(6.0).reshape(2, 3)
+    namespace = {"A": A, "W": np.ones((3, 2)), "B": np.ones(2)}
+    exec(run.stdout, namespace)  # numpy refuses "ik->ijkj": the delta must be a diagonal view
+    np.testing.assert_array_equal(namespace["f"], np.einsum("ik,jl->ijkl", A, np.eye(2)))
