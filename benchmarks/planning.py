@@ -30,7 +30,10 @@ import time
 
 import numpy as np
 import opt_einsum
-from opt_einsum.testing import rand_equation
+try:
+    from opt_einsum.testing import rand_equation
+except ImportError:  # opt_einsum < 3.4
+    from opt_einsum.helpers import rand_equation
 
 from einsdiff import paths
 

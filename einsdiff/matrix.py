@@ -62,7 +62,8 @@ def slogdet(x) -> tuple[Expr, Expr]:
 
 
 def solve(a, b) -> Expr:
-    """X with A X = B (numpy.linalg.solve: ``b`` a vector (n,) or matrices (..., n, k));
+    """X with A X = B (numpy.linalg.solve: ``b`` a vector (n,) or matrices (..., n, k), a
+    matrix (n, k) serving every matrix of a batch as numpy 2 reads it, on every numpy);
     evaluated by a linear solve, never by forming A⁻¹, and so are its derivatives."""
     a = _square("solve", a, "the matrix a")
     b = build.as_expr(b, "solve's right-hand side b")

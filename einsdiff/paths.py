@@ -132,6 +132,10 @@ def contraction_path(equation: str, shapes: list[tuple[int, ...]]):
     28
     """
     inputs, output = _split(equation)
+    if any(0 in shape for shape in shapes):
+        # An empty network: every order costs nothing, and opt_einsum 3.3's report divides
+        # its naive cost by its optimal one, 0 by 0. Plan it as if the empty axes had size 1.
+        shapes = [tuple(max(n, 1) for n in shape) for shape in shapes]
     if dp_search_size(inputs, output) <= DP_SEARCH_LIMIT:
         return opt_einsum.contract_path(equation, *shapes, shapes=True, optimize="dp")
     orders = ["greedy", "auto"]  # auto: branch-and-bound up to 14 operands, greedy beyond

@@ -606,9 +606,17 @@ def _solve(draw, a: Reference, more: Callable[[], Reference]) -> Reference:
     n, k = x.expr.shape[-1], draw(st.integers(1, 2))
     shape = draw(st.sampled_from([(n,), (n, k), x.expr.shape[:-2] + (n, k)]))
     rhs = _mix(draw, more(), shape, 1.0)
-    if len(shape) == 1:  # one right-hand side for every matrix of the batch
-        return Reference(matrix.solve(x.expr, rhs.expr), lambda b: np.linalg.solve(x.numpy(b), rhs.numpy(b)[:, None])[..., 0])
-    return Reference(matrix.solve(x.expr, rhs.expr), lambda b: np.linalg.solve(x.numpy(b), rhs.numpy(b)))
+    return Reference(matrix.solve(x.expr, rhs.expr), lambda b: _np_solve(x.numpy(b), rhs.numpy(b)))
+
+
+def _np_solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """numpy.linalg.solve with ``b`` a vector (n,) or matrices (..., n, k) for every matrix of
+    ``a``'s batch, written out in full: numpy 1.x reads a b of one axis fewer than ``a`` as
+    stacked vectors, numpy 2 as matrices, and both read a full batch of matrices alike."""
+    vector = b.ndim == 1
+    rhs = b[:, None] if vector else b
+    x = np.linalg.solve(a, np.broadcast_to(rhs, a.shape[:-2] + rhs.shape[-2:]))
+    return x[..., 0] if vector else x
 
 
 def _np_logsumexp(v: np.ndarray, axis) -> np.ndarray:

@@ -20,4 +20,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
 settings.register_profile("stress", parent=settings.get_profile("dev"), max_examples=2000)
+# The run on the lowest declared versions (.ci/run): deterministic, fewer examples, so CI fits twice.
+settings.register_profile("floor", parent=settings.get_profile("ci"), max_examples=60)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))

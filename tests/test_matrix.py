@@ -30,7 +30,9 @@ VALUE_CASES = [
     ("logdet absolute", lambda: ed.logdet(X - 6 * np.eye(3), absolute=True), lambda: np.linalg.slogdet(x0 - 6 * np.eye(3))[1]),
     ("slogdet sign", lambda: ed.slogdet(X - 6 * np.eye(3))[0], lambda: np.linalg.slogdet(x0 - 6 * np.eye(3))[0]),
     ("solve vector", lambda: ed.solve(X, v0[:3]), lambda: np.linalg.solve(x0, v0[:3])),
-    ("solve batched matrices", lambda: ed.solve(S, s0[0]), lambda: np.linalg.solve(s0, s0[0])),
+    # numpy 1.x reads a (3, 3) right-hand side beside a (2, 3, 3) stack as stacked vectors,
+    # numpy 2 as one matrix: ed.solve means the matrix, as numpy 2, on both.
+    ("solve batched matrices", lambda: ed.solve(S, s0[0]), lambda: np.linalg.solve(s0, np.broadcast_to(s0[0], s0.shape))),
     ("solve batched vector", lambda: ed.solve(S, v0[:3]), lambda: np.linalg.solve(s0, v0[:3][None, :, None])[..., 0]),
     ("trace batched", lambda: ed.trace(S), lambda: np.trace(s0, axis1=-2, axis2=-1)),
     ("diagonal batched", lambda: ed.diagonal(S), lambda: np.diagonal(s0, axis1=-2, axis2=-1)),

@@ -8,7 +8,10 @@ import sys
 import numpy as np
 import opt_einsum
 import pytest
-from opt_einsum.testing import rand_equation
+try:
+    from opt_einsum.testing import rand_equation
+except ImportError:  # opt_einsum < 3.4
+    from opt_einsum.helpers import rand_equation
 
 import einsdiff as ed
 from einsdiff import paths
@@ -34,11 +37,14 @@ def dp_calls(monkeypatch):
             raise SearchTooLong(f"dp scored more than {_WORK_CAP:,} pairs")
         return compare(*args)
 
-    # dp looks the function up through a cached parser of its `minimize` option.
-    opt_einsum.paths._parse_minimize.cache_clear()
+    # dp (3.4 on) looks the function up through a cached parser of its `minimize` option.
+    cached = getattr(opt_einsum.paths, "_parse_minimize", None)
+    if cached is not None:
+        cached.cache_clear()
     monkeypatch.setattr(opt_einsum.paths, "_dp_compare_flops", counted)
     yield calls
-    opt_einsum.paths._parse_minimize.cache_clear()
+    if cached is not None:
+        cached.cache_clear()
 
 
 def _network(name, equation, **sizes):
