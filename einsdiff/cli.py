@@ -491,7 +491,8 @@ def run(argv: list[str]) -> Output:
     elif args.format == "matrix":
         try:
             lines += [f"{fname} = {matrix_form(f).text}" if f.ndim <= 2 else f"{fname}: a tensor of {f.ndim} axes",
-                      derivative_notation(f, wrt, derivative, order, fname, vec=args.order or "row")]
+                      derivative_notation(f, wrt, derivative, order, fname, vec=args.order or "row")
+                      + (f"   (vec stacks {args.order or 'row'}s)" if derivative.ndim > 2 else "")]
         except OptionError as err:  # its advice names the Python API
             raise _Usage("--format matrix: matrices cannot write this (it needs a commutation, a tensor of 3 or "
                          "more axes, or an index shared by three factors); use --format text for index "

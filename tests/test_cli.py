@@ -108,7 +108,9 @@ def test_matrix_format():
     assert run.stdout.splitlines() == ["L = sum((A x − y)∘²)", "∂L/∂x = 2 Aᵀ (A x − y)"]
     assert einsdiff(*args, "--format", "matrix", "--hessian").stdout.splitlines()[-1] == "∂²L/∂x² = 2 Aᵀ A"
     run = einsdiff("Z[i,j] = A[i,k]*W[k,j] + B[j]", "--wrt", "W", *SEED_001, "--format", "matrix")
-    assert run.stdout.splitlines() == ["Z = A W + 𝟙 Bᵀ", "∂vec(Z)/∂vec(W) = A ⊗ I"]  # seed 001, row-major vec
+    assert run.stdout.splitlines() == ["Z = A W + 𝟙 Bᵀ", "∂vec(Z)/∂vec(W) = A ⊗ I   (vec stacks rows)"]  # seed 001
+    run = einsdiff("Z[i,j] = A[i,k]*W[k,j] + B[j]", "--wrt", "W", *SEED_001, "--format", "matrix", "--order", "column")
+    assert run.stdout.splitlines()[-1] == "∂vec(Z)/∂vec(W) = I ⊗ A   (vec stacks columns)"  # the Cookbook's form
     run = einsdiff("Z[i,j] = W[j,i]", "--wrt", "W", "--shape", "W=3x2", "--format", "matrix")  # a commutation
     assert run.returncode == 2 and "use --format text for index notation" in run.stderr and "ed." not in run.stderr
 

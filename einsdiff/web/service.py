@@ -159,7 +159,7 @@ def _matrix_notation(f, wrt, fname: str, derivative, order: int) -> str | None:
         text = derivative_notation(f, wrt, derivative, order, fname)
     except OptionError:
         return None
-    return f"{text}   (vec stacks rows)" if "vec(" in text else text
+    return f"{text}   (vec stacks rows)" if derivative.ndim > 2 else text  # a Kronecker form of the flattening
 
 
 def _clip(text: str, limits: Limits) -> str:
