@@ -575,7 +575,7 @@ def _partial(style, name: str, names) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        if argv[:1] == ["serve"]:
+        if argv[:1] == ["serve"] and "--wrt" not in argv:  # a formula may be a variable called serve
             return _serve(argv[1:])
         output = run(argv)
     except EinsdiffError as err:

@@ -402,3 +402,9 @@ def test_the_einsum_format_runs_as_printed():
     namespace = {"A": A, "W": np.ones((3, 2)), "B": np.ones(2)}
     exec(run.stdout, namespace)  # numpy refuses "ik->ijkj": the delta must be a diagonal view
     np.testing.assert_array_equal(namespace["f"], np.einsum("ik,jl->ijkl", A, np.eye(2)))
+
+
+def test_a_variable_called_serve_is_a_formula_not_the_subcommand():
+    run = einsdiff("serve", "--wrt", "serve", "--shape", "serve=3")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == "f[i] = serve[i]"
