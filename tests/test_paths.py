@@ -18,7 +18,7 @@ from einsdiff import paths
 
 # dp scores each pair of sub-networks it may join with this one function: its calls are
 # dp's search work. The networks below cost old-style dp millions of them (seconds).
-_WORK_CAP = 50_000
+_WORK_CAP = 200_000
 
 
 class SearchTooLong(Exception):
