@@ -79,7 +79,7 @@ def _arguments() -> argparse.ArgumentParser:
                    help="text and latex: write each subexpression the derivative would repeat once, as t1, t2, ...")
     p.add_argument("--check", action="store_true",
                    help="compare with central finite differences at random values ±[0.5, 1.5] with random signs "
-                        "(so both sides of relu, abs and where), redrawn near a kink; a variable where the "
+                        "(so both sides of relu, abs and where), redrawn near a kink or pole; a variable where the "
                         "formula is undefined at negative values (log, sqrt) is drawn positive; with a matrix "
                         "function (inv, det, logdet, solve, ...) a square n×n variable gets a positive diagonal "
                         "plus 1.5·n, so it is invertible with det > 0. The result goes to stderr; exit status 1 "
@@ -173,7 +173,7 @@ def build(expression: str, wrt: str, shapes: list[str]) -> tuple[Expr, Var, str,
     try:
         return build_formula(expression, wrt, sizes)
     except UnknownVariableError as err:  # its hint is Python's (x=(3, 4)): say it in flags
-        example = "x".join(("3", "4", "5", "6", "7", "8")[: err.ndim]) or "scalar"
+        example = "x".join(map(str, err.example)) or "scalar"
         raise _Usage(f"no shape for {err.name!r} (column {err.position + 1}), which the formula writes with "
                      f"{err.ndim} {'index' if err.ndim == 1 else 'indices'}; add --shape {err.name}={example}, "
                      f"one size per index") from err
@@ -267,13 +267,12 @@ def index_names(f: Expr, wrt: Var, out, letters, count: int, *,
     taken = set(out)
     derivative = []
     spare = (c for c in itertools.chain("abcdefgh", _LETTERS, (f"d{k}" for k in itertools.count(1))))
+    apart = written is not None  # every group apart from the formula's letters
     for rep in range(count):
-        last = written is not None
         for p in range(wrt.ndim):
-            letter = own[p] if own and rep == 0 and not last else None
+            letter = own[p] if own and rep == 0 and not apart else None
             if letter is None or letter in taken or own.count(letter) > 1:
-                letter = next(c for c in spare if c not in taken and c not in avoid
-                              and not (last and c in written_anywhere))
+                letter = next(c for c in spare if c not in taken and c not in avoid and c not in written_anywhere)
             taken.add(letter)
             derivative.append(letter)
     return out, tuple(derivative)
@@ -341,19 +340,19 @@ class Sample:
         parts += [f"{v.name}'s diagonal in [0.5, 1.5] + {1.5 * v.shape[-1]:g}, so {v.name} is invertible with det > 0"
                   for v in self.shifted if v.name in names]
         if self.margin <= _KINK_MARGIN:
-            parts.append(f"no draw kept all relu, abs, step and sqrt arguments {_KINK_MARGIN:g} from their kinks "
+            parts.append(f"no draw kept every argument {_KINK_MARGIN:g} from a kink or pole of its function "
                          f"(closest: {self.margin:.2g})")
         return "; ".join(parts)
 
 
-_KINK_MARGIN = 1e-3  # central differences step ~1e-6: an argument this far from a kink stays on its side
+_KINK_MARGIN = 1e-3  # central differences step ~1e-6: an argument this far from a kink or pole stays on its side
 _TRIES = 20
 
 
 def sample_point(f: Expr, seed: int) -> Sample:
     """Random values for the variables of f: magnitudes in [0.5, 1.5] with random signs, so
     both branches of relu, abs and where are exercised. Values are redrawn (up to 20 times)
-    while an argument of relu, abs, step or sqrt sits within 1e-3 of its kink. A variable at
+    while an argument sits within 1e-3 of a kink or pole (:func:`finite_difference_margin`). A variable at
     whose negative values f is undefined (log, sqrt, logdet of a product) is drawn positive.
     With a matrix function in f, each square matrix variable gets a positive diagonal plus
     1.5·n, which outweighs the rest of its row (at most 1.5·(n-1)): every eigenvalue has a
@@ -475,13 +474,12 @@ def run(argv: list[str]) -> Output:
     lines = []
     if args.format in ("text", "latex"):
         style = Latex() if args.format == "latex" else Text()
-        letters = written
-        _, body, legend = render(f, free, style, letters=letters)
+        _, body, legend = render(f, free, style, letters=written)
         named = shared(derivative) if args.share else {}
-        _, dbody, dlegend = render(derivative, free + dnames, style, named=named, letters=letters)
+        _, dbody, dlegend = render(derivative, free + dnames, style, named=named, letters=written)
         den = " ".join(_partial(style, wrt.name, dnames[k * wrt.ndim:(k + 1) * wrt.ndim]) for k in range(order))
         head = style.ref(fname, free)
-        lines += [f"{head} = {body}{legend}", *definitions(named, style, letters)]
+        lines += [f"{head} = {body}{legend}", *definitions(named, style, written)]
         if args.format == "latex":
             num = rf"\partial^{{2}} {head}" if order == 2 else rf"\partial {head}"
             lines.append(rf"\frac{{{num}}}{{{den}}} = {dbody}{dlegend}")
@@ -510,7 +508,6 @@ def run(argv: list[str]) -> Output:
         return Output("\n".join(lines), (), 0)
     result = check(f, wrt, derivative, order, 0 if args.seed is None else args.seed)
     return Output("\n".join(lines), (result.text,), 0 if result.ok else 1)
-
 
 
 def derivation(f: Expr, wrt: Var, fname: str, free, dnames, order: int, values=None, flatten: str = "row", *,

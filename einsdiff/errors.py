@@ -51,13 +51,18 @@ class ParseError(EinsdiffError, ValueError):
 
 
 class UnknownVariableError(ParseError):
-    """A formula names a variable whose shape was not given; ``name`` is that variable and
-    ``ndim`` the number of indices the formula gives it (front ends phrase the fix their way)."""
+    """A formula names a variable whose shape was not given; ``name`` is that variable,
+    ``ndim`` the number of indices the formula gives it and ``example`` a shape of that many
+    axes to suggest (front ends phrase the fix their way: ``x=(3, 4)``, ``--shape x=3x4``)."""
 
     def __init__(self, name: str, ndim: int, formula: str = "", position: int = 0):
-        self.name, self.ndim = name, ndim
-        example = "(" + ", ".join(str(n) for n in (3, 4, 5, 6)[:ndim]) + ("," if ndim == 1 else "") + ")"
-        super().__init__(f"unknown variable {name!r}; pass its shape, e.g. {name}={example}", formula, position)
+        self.name, self.ndim, self.example = name, ndim, example_shape(ndim)
+        super().__init__(f"unknown variable {name!r}; pass its shape, e.g. {name}={self.example}", formula, position)
+
+
+def example_shape(ndim: int) -> tuple[int, ...]:
+    """A shape of ``ndim`` axes to show in a hint: (3, 4, 5, 6, 3, 3, ...)."""
+    return tuple((3, 4, 5, 6)[k] if k < 4 else 3 for k in range(ndim))
 
 
 class EvaluationError(EinsdiffError, ArithmeticError):

@@ -567,14 +567,14 @@ def _numbers(f: Expr, wrt: Var, jac: Expr, values: dict, order: str, n: _Notatio
         return [n.line(rule, f"{n.d(num, den)}", n.m(n.shape(matrix.shape)))] + n.matrix(matrix)
 
     where = f"{order}-major vec"
-    J = np.asarray(evaluate(jac, **_needed(jac, values)))
+    J = np.asarray(evaluate(jac, _needed(jac, values)))
     lines = []
     if f.ndim == 0:
         if chain is not None:
             network, u, formula = chain
             outer, inner = jacobian(network, u), jacobian(formula, wrt)
-            g = evaluate(outer, **_needed(outer, values, formulas))  # ∂f/∂U may read U and other intermediates
-            du = evaluate(inner, **_needed(inner, values))
+            g = evaluate(outer, _needed(outer, values, formulas))  # ∂f/∂U may read U and other intermediates
+            du = evaluate(inner, _needed(inner, values))
             lines += show(f"chain rule in numbers ({where})", name, f"vec:{u.name}", flat(np.asarray(g)[None], 1))
             lines += show("times", f"vec:{u.name}", f"vec:{wrt.name}", flat(du, u.ndim))
         lines += show(f"gradient as a row ({where})", name, f"vec:{wrt.name}", flat(J[None], 1))
@@ -590,7 +590,7 @@ def _needed(expr: Expr, values: dict, formulas=None) -> dict:
     out = {}
     for v in variables(expr):
         if formulas and v in formulas:
-            out[v.name] = evaluate(formulas[v], **_needed(formulas[v], values))
+            out[v.name] = evaluate(formulas[v], _needed(formulas[v], values))
             continue
         if v.name not in values:
             raise OperandError(f"explain needs a value for variable {v.name!r} of shape {v.shape} to print numbers")

@@ -244,8 +244,8 @@ def test_sampled_points_keep_finite_differences_away_from_kinks():
 
 def test_no_point_away_from_a_kink_is_said():
     sample = cli.Sample({"x": np.zeros(2)}, (), (), 0.0)
-    assert sample.describe() == f"{SIGNS}; no draw kept all relu, abs, step and sqrt arguments 0.001 from their " \
-                                "kinks (closest: 0)"
+    assert sample.describe() == f"{SIGNS}; no draw kept every argument 0.001 from a kink or pole of its " \
+                                "function (closest: 0)"
 
 
 def test_a_variable_where_the_formula_needs_it_is_drawn_positive():

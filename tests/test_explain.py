@@ -288,3 +288,9 @@ def test_intermediates_are_named_apart_from_the_variables():
     text = ed.explain(ed.sum(ed.tanh(U1 * x) * ed.exp(x)), x)
     assert "let: V1[i] = exp(x[i])" in text and "let: U1" not in text
     assert text.splitlines()[-2] == "result: ∂f/∂x[a] = ((1 - square(tanh(x[a] U1[a]))) U1[a] + tanh(x[a] U1[a])) exp(x[a])"
+
+
+def test_numbers_for_variables_named_like_options():
+    x, A = ed.var("format", (2,)), ed.var("backend", (2, 2))
+    text = ed.explain((A @ x).sum(), x, values={"format": np.ones(2), "backend": np.array([[1.0, 2.0], [3.0, 4.0]])})
+    assert text.splitlines()[-1] == "  [ 4  6 ]"

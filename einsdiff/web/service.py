@@ -13,7 +13,7 @@ import numpy as np
 from .. import cli
 from ..codegen import to_einsum, to_numpy_code
 from ..derive import hessian, jacobian
-from ..errors import EinsdiffError, OptionError, ParseError, UnknownVariableError
+from ..errors import EinsdiffError, OptionError, ParseError, UnknownVariableError, example_shape
 from ..evaluate import evaluate
 from ..expr import bare
 from ..mathml import MathML, math as mathml, rows as table
@@ -244,8 +244,7 @@ def _shapes(request: dict, limits: Limits, letters: dict) -> dict[str, tuple[int
 
 
 def _sizes_example(ndim: int) -> str:
-    sizes = "x".join(str(n) for n in (3, 4, 5, 6, *[3] * ndim)[:ndim])
-    return f"{ndim} size{'s' * (ndim != 1)}, e.g. {sizes}"
+    return f"{ndim} size{'s' * (ndim != 1)}, e.g. {'x'.join(map(str, example_shape(ndim)))}"
 
 
 def _matrix(request: dict, f, derivative, dims: list[int], limits: Limits) -> dict:

@@ -113,7 +113,7 @@ class Pool:
         """The answer of one worker; if none is free within two time limits, a busy message."""
         try:
             worker = await asyncio.wait_for(self._idle.get(), self.limits.seconds * 2 + _START_SECONDS)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
             return _error("the playground is busy with other requests; try again in a moment")
         loop = asyncio.get_running_loop()
         running = loop.run_in_executor(self._threads, worker.call, action, request)
