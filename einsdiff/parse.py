@@ -80,27 +80,29 @@ _SPELLINGS = {"ln": "log", "max": "maximum", "min": "minimum", "norm": "norm2", 
 
 @dataclass(frozen=True)
 class _Whole:
-    """A function of whole tensors: how many it takes, the builder that applies it, and a
-    call that reads (the hint for an argument written the wrong way)."""
+    """A function of whole tensors: how many it takes, the builder that applies it, a call
+    that reads (the hint for an argument written the wrong way), and whether its result has
+    axes to index (inv(X)[i,j]; det(X) is a scalar)."""
 
     arity: int
     build: Callable[..., Expr]
     example: str
+    indexed: bool = False
 
 
 # Functions of whole tensors, indexed like tensors: inv(X)[i,j], solve[k,l; k](..., ...)[i].
 _SCALAR = "{0}(X) or {0}[k,l](A[k,m] B[m,l])"
 WHOLE = {
-    "inv": _Whole(1, matrix.inv, "inv(X)[i,j] or inv[k,l](A[k,m] B[m,l])[i,j]"),
+    "inv": _Whole(1, matrix.inv, "inv(X)[i,j] or inv[k,l](A[k,m] B[m,l])[i,j]", indexed=True),
     "det": _Whole(1, matrix.det, _SCALAR.format("det")),
     "logdet": _Whole(1, matrix.logdet, _SCALAR.format("logdet")),
     "logabsdet": _Whole(1, lambda x: matrix.logdet(x, absolute=True), _SCALAR.format("logabsdet")),
     "detsign": _Whole(1, lambda x: matrix.slogdet(x)[0], _SCALAR.format("detsign")),
-    "solve": _Whole(2, _solve, "solve(A, b)[i] or solve[k,l; k](A[k,l], c[k,m] d[m])[i]"),
+    "solve": _Whole(2, _solve, "solve(A, b)[i] or solve[k,l; k](A[k,l], c[k,m] d[m])[i]", indexed=True),
     "trace": _Whole(1, matrix.trace, _SCALAR.format("trace")),
     "tr": _Whole(1, matrix.trace, _SCALAR.format("tr")),  # the spelling of matrix-calculus texts
     "logsumexp": _Whole(1, matrix.logsumexp, "logsumexp(X) or logsumexp[j](x[i,j])"),  # over every axis
-    "reshape": _Whole(1, matrix.reshape, "reshape[k,l -> (9,)](X[k,l])[i]"),  # the new shape: Apply.param
+    "reshape": _Whole(1, matrix.reshape, "reshape[k,l -> (9,)](X[k,l])[i]", indexed=True),  # shape: Apply.param
 }
 # Functions along named axes, as a sum names them: logsumexp[j](x[i,j]) reduces j; softmax keeps it.
 ALONG = {
@@ -776,8 +778,7 @@ class _Lowering:
         if isinstance(arg, Apply) and arg.indices is None:
             return self.whole_call(arg)
         if isinstance(arg, Ref):
-            indexed = WHOLE[fn].example.split(" or ")[0].endswith("]")  # inv(X)[i,j], but trace(X)
-            hint = f"write {fn}({arg.name})" + (" and index the result" if indexed else "")
+            hint = f"write {fn}({arg.name})" + (" and index the result" if WHOLE[fn].indexed else "")
         else:
             hint = "name the axes of a formula"
         raise self.error(f"{fn} takes whole tensors: {hint}, as in {WHOLE[fn].example}", arg.pos)
