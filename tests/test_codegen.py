@@ -367,7 +367,7 @@ def test_to_einsum_lists_one_einsum_per_contraction():
 
 
 def test_to_einsum_writes_deltas_as_numpy_runs_them():
-    X, x = ed.var("X", (2, 3)), ed.var("x", (3,))
+    X = ed.var("X", (2, 3))
     text = ed.to_einsum(ed.jacobian(X, X))
     assert text == 'import numpy as np\nt0 = np.zeros((2, 3, 2, 3))\nnp.einsum("ijij->ij", t0)[...] = 1  # a view of the diagonal\nf = t0'
     np.testing.assert_array_equal(run_einsum_lines(ed.jacobian(X, X), {}), np.eye(6).reshape(2, 3, 2, 3))
