@@ -15,16 +15,7 @@ import time
 
 import einsdiff as ed
 from einsdiff.cli import derivation, index_names, written_letters
-
-_LETTERS = "jklmnpqrsuvwxyzbcd"
-
-
-def formula(depth: int) -> str:
-    body = f"A[{_LETTERS[depth - 1]},t]*x[t]"
-    for d in range(depth - 2, -1, -1):
-        body = f"A[{_LETTERS[d]},{_LETTERS[d + 1]}]*tanh({body})"
-    return f"L = sum[j](tanh({body}))"
-
+from einsdiff.testing import nested_tanh_formula
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -37,7 +28,7 @@ def main() -> None:
     print("| layers | explain characters | explain s | playground answer s |")
     print("|---|---|---|---|")
     for depth in map(int, args.depths.split(",")):
-        text = formula(depth)
+        text = nested_tanh_formula(depth)
         f, A = ed.parse(text, A=(3, 3), x=(3,)), ed.var("A", (3, 3))
         letters = written_letters(text, False)
         free, dnames = index_names(f, A, (), letters["A"], 2, written=letters)

@@ -299,6 +299,22 @@ def check_jacobian(expr: Expr, wrt, bindings: Mapping, eps: float = 1e-6, rtol: 
             )
 
 
+def nested_tanh_formula(depth: int) -> str:
+    """A scalar of ``depth`` nested tanh layers over A (n×n) and x (n): written out, its
+    derivatives repeat each level below, the case that must stay linear in depth.
+
+    >>> nested_tanh_formula(2)
+    'L = sum[j](tanh(A[j,k]*tanh(A[k,t]*x[t])))'
+    """
+    letters = "jklmnpqrsuvwxyzbcdefghoJKLMNPQRSUVWXYZ"
+    if not 1 <= depth <= len(letters):
+        raise ValueError(f"depth {depth}: give 1 to {len(letters)}")
+    body = f"A[{letters[depth - 1]},t]*x[t]"
+    for d in range(depth - 2, -1, -1):
+        body = f"A[{letters[d]},{letters[d + 1]}]*tanh({body})"
+    return f"L = sum[j](tanh({body}))"
+
+
 def kink_distance(expr: Expr, bindings: Mapping) -> float:
     """The smallest |u| over the arguments u of relu, abs, step and sign in ``expr``:
     finite differences are only trustworthy away from those kinks."""

@@ -510,14 +510,7 @@ def test_the_hint_for_a_scalar_function_does_not_index_its_result():
 
 def test_reading_a_deeply_nested_formula_is_linear_in_its_depth(monkeypatch):
     from einsdiff.parse import _Lowering
-
-    letters = "jklmnpqrsuvwxyzbcdefghoJKLMNPQRSUVWXYZ"
-
-    def nested(depth: int) -> str:
-        body = f"A[{letters[depth - 1]},t]*x[t]"
-        for d in range(depth - 2, -1, -1):
-            body = f"A[{letters[d]},{letters[d + 1]}]*tanh({body})"
-        return f"L = sum[j](tanh({body}))"
+    from einsdiff.testing import nested_tanh_formula as nested
 
     calls = []
     original = _Lowering._free
