@@ -14,7 +14,7 @@ import argparse
 import time
 
 import einsdiff as ed
-from einsdiff.cli import derivation, index_names, written_letters
+from einsdiff.frontends.cli import derivation, index_names, written_letters
 from einsdiff.testing import nested_tanh_formula
 
 def main() -> None:
@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("--depths", default="3,6,9,12")
     args = parser.parse_args()
     try:
-        from einsdiff.web import service
+        from einsdiff.frontends.web import service
     except ImportError:  # the web extra is optional
         service = None
     print("| layers | explain characters | explain s | playground answer s |")

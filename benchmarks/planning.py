@@ -35,7 +35,7 @@ try:
 except ImportError:  # opt_einsum < 3.4
     from opt_einsum.helpers import rand_equation
 
-from einsdiff import paths
+from einsdiff.engine import paths
 
 symbol = opt_einsum.get_symbol
 
@@ -121,8 +121,8 @@ def planning_table(cap):
 def task_networks():
     """(task, equation, shapes) of every contraction the compiled benchmark tasks run."""
     sys.path.insert(0, __file__.rsplit("/", 1)[0])
-    from einsdiff.evaluate import _placed, plan_contract
-    from einsdiff.expr import Add, Contract
+    from einsdiff.engine.evaluate import _placed, plan_contract
+    from einsdiff.ir.expr import Add, Contract
     from tasks import TASKS
 
     seen = {}
@@ -165,9 +165,9 @@ def corpus(examples):
     from hypothesis import HealthCheck, Phase, given, settings
 
     import einsdiff as ed
-    from einsdiff.expr import Const, Var
+    from einsdiff.ir.expr import Const, Var
     from einsdiff.testing import expressions
-    from einsdiff.variables import topological, variables
+    from einsdiff.ir.variables import topological, variables
 
     found, programs = {}, []
     for depth in (5, 6):

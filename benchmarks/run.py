@@ -98,10 +98,10 @@ def switch_off(features: str) -> None:
     runs the jax backend step by step, solves without the shared inverse, sums undistributed."""
     import importlib
 
-    evaluate = importlib.import_module("einsdiff.evaluate")
+    evaluate = importlib.import_module("einsdiff.engine.evaluate")
     for feature in filter(None, features.split(",")):
         if feature == "trace":
-            importlib.import_module("einsdiff.backends")._Jax.traced = False
+            importlib.import_module("einsdiff.engine.backends")._Jax.traced = False
         elif feature == "inverse":
             evaluate._reuse_inverses = lambda outputs: outputs
         elif feature == "distribute":

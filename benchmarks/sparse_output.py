@@ -56,7 +56,7 @@ def matmul_inputs(m):
 
 def einsdiff_matmul(m, fmt):
     import einsdiff as ed
-    from einsdiff.sparse import SparsePlan
+    from einsdiff.engine.sparse import SparsePlan
 
     a, w, b = matmul_inputs(m)
     A, W, B = ed.var("A", a.shape), ed.var("W", w.shape), ed.var("B", b.shape)
@@ -96,7 +96,7 @@ def elementwise_input():
 
 def einsdiff_elementwise():
     import einsdiff as ed
-    from einsdiff.sparse import SparsePlan
+    from einsdiff.engine.sparse import SparsePlan
 
     xv = elementwise_input()
     x = ed.var("x", xv.shape)

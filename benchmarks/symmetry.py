@@ -75,7 +75,7 @@ def run_einsdiff(case, d, symmetric=True):
     import einsdiff as ed
 
     if not symmetric:
-        evaluate = importlib.import_module("einsdiff.evaluate")
+        evaluate = importlib.import_module("einsdiff.engine.evaluate")
         evaluate._GRAM_MIN_FLOPS = float("inf")
         evaluate.transposed_twins = lambda terms, shape: {}
     v = {k: ed.var(k, np.shape(a)) for k, a in d.items()}

@@ -10,12 +10,13 @@ __version__ = "0.1.0"  # the one place the version is written; pyproject.toml re
 
 import numbers
 
-from .build import as_expr, greater, greater_equal, less, less_equal, matmul, transpose
-from .build import divide, power
-from .codegen import to_einsum, to_numpy_code
+from .ir.build import as_expr, greater, greater_equal, less, less_equal, matmul, transpose
+from .ir.build import divide, power
+from .notation.codegen import to_einsum, to_numpy_code
 from .config import config
-from .build import reduce_sum as sum  # noqa: A004 - mirrors numpy.sum
-from .derive import grad, hessian, jacobian, jacobian_matrix
+from .ir.build import reduce_sum as sum  # noqa: A004 - mirrors numpy.sum
+from .calculus.derive import grad, hessian, jacobian
+from .engine.matrices import jacobian_matrix
 from .errors import (
     BackendError,
     BindingError,
@@ -32,12 +33,12 @@ from .errors import (
     VariableConflictError,
     WrtError,
 )
-from .evaluate import Compiled, evaluate
-from .evaluate import compile_outputs as compile  # noqa: A004 - the public name
-from .directional import hessian_diagonal, hvp, jacobian_diagonal, jvp, vjp
-from .explain import explain
-from .optimize import scipy_objective, scipy_residuals
-from .matrix import (
+from .engine.evaluate import Compiled, evaluate
+from .engine.evaluate import compile_outputs as compile  # noqa: A004 - the public name
+from .calculus.directional import hessian_diagonal, hvp, jacobian_diagonal, jvp, vjp
+from .notation.explain import explain
+from .frontends.scipy import scipy_objective, scipy_residuals
+from .ir.matrix import (
     det,
     diag,
     diagonal,
@@ -57,13 +58,13 @@ from .matrix import (
     trace,
     where,
 )
-from .expr import Expr, Var
-from .mathml import to_mathml
-from .matrixform import to_matrix_notation
-from .parse import parse
-from .printing import to_index_notation, to_latex
-from .simplify import simplify, substitute
-from .subscripts import einsum
+from .ir.expr import Expr, Var
+from .notation.mathml import to_mathml
+from .notation.matrixform import to_matrix_notation
+from .notation.parse import parse
+from .notation.printing import to_index_notation, to_latex
+from .ir.simplify import simplify, substitute
+from .ir.subscripts import einsum
 
 
 def var(name: str, shape) -> Var:
@@ -89,7 +90,7 @@ def _iterable(x) -> tuple:
 
 def _elementwise(fn: str):
     def apply_fn(x) -> Expr:
-        from .build import elementwise
+        from .ir.build import elementwise
 
         return elementwise(fn, x)
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import einsdiff as ed
 from einsdiff.testing import bindings_for, expressions
-from einsdiff.variables import variables
+from einsdiff.ir.variables import variables
 
 MODULES = {"jax": "jax", "torch": "torch", "cupy": "cupy", "dask": "dask.array"}
 

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from test_explain import matrix_after
 
-from einsdiff import cli
-from einsdiff.cli import main
-from einsdiff.derive import hessian, jacobian
+from einsdiff.frontends import cli
+from einsdiff.frontends.cli import main
+from einsdiff.calculus.derive import hessian, jacobian
 from einsdiff.errors import OptionError
-from einsdiff.expr import Var
-from einsdiff.matrix import logdet
+from einsdiff.ir.expr import Var
+from einsdiff.ir.matrix import logdet
 from einsdiff.testing import finite_difference_margin
 
 SEED_001 = ["--shape", "A=2x3", "--shape", "W=3x2", "--shape", "B=2"]
@@ -181,7 +181,7 @@ def test_bad_input_exits_2_with_one_line(args, message):
 
 def test_console_script_is_declared():
     text = open("pyproject.toml", encoding="utf-8").read()
-    assert 'einsdiff = "einsdiff.cli:main"' in text
+    assert 'einsdiff = "einsdiff.frontends.cli:main"' in text
 
 
 # -- stdout holds only what was asked for (issue 13, item 6) ------------------------------

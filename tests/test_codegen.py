@@ -14,11 +14,11 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import einsdiff as ed
-from einsdiff.expr import Contract, Materialize, Var
-from einsdiff.functions import FUNCTIONS, solve_node
-from einsdiff.ops import OPS
+from einsdiff.ir.expr import Contract, Materialize, Var
+from einsdiff.ir.functions import FUNCTIONS, solve_node
+from einsdiff.ir.ops import OPS
 from einsdiff.testing import bindings_for, einsum_cases, expressions
-from einsdiff.variables import topological, variables
+from einsdiff.ir.variables import topological, variables
 
 seeds = st.integers(0, 2**32 - 1)
 

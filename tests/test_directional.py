@@ -7,9 +7,9 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import einsdiff as ed
-import einsdiff.directional as directional
+import einsdiff.calculus.directional as directional
 from einsdiff.testing import bindings_for, describe, expressions
-from einsdiff.variables import variables
+from einsdiff.ir.variables import variables
 
 seeds = st.integers(0, 2**32 - 1)
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import einsdiff as ed
-from einsdiff.expr import Add, Call, Contract
+from einsdiff.ir.expr import Add, Call, Contract
 
 
 def test_compile_plans_once_and_returns_a_list():

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 
 import einsdiff as ed
 from einsdiff.testing import expressions
-from einsdiff.variables import variables
+from einsdiff.ir.variables import variables
 
 NS = "{http://www.w3.org/1998/Math/MathML}"
 TOKENS = {"mi", "mn", "mo", "mtext"}

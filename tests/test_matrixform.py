@@ -7,10 +7,10 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import einsdiff as ed
-from einsdiff.matrixform import matrix_form
-from einsdiff.ops import OPS
+from einsdiff.notation.matrixform import matrix_form
+from einsdiff.ir.ops import OPS
 from einsdiff.testing import bindings_for, expressions
-from einsdiff.variables import variables
+from einsdiff.ir.variables import variables
 
 A, B, X = ed.var("A", (4, 3)), ed.var("B", (3, 3)), ed.var("X", (3, 3))
 W, x, y, b = ed.var("W", (3, 2)), ed.var("x", (3,)), ed.var("y", (4,)), ed.var("b", (3,))

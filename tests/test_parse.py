@@ -10,11 +10,11 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import einsdiff as ed
-from einsdiff.expr import Add, Call, Const, Contract, Var
-from einsdiff.parse import WHOLE
-from einsdiff.printing import printed_constants
+from einsdiff.ir.expr import Add, Call, Const, Contract, Var
+from einsdiff.notation.parse import WHOLE
+from einsdiff.notation.printing import printed_constants
 from einsdiff.testing import bindings_for, expressions
-from einsdiff.variables import children, topological, variables
+from einsdiff.ir.variables import children, topological, variables
 
 
 def test_issue_examples():
@@ -509,7 +509,7 @@ def test_the_hint_for_a_scalar_function_does_not_index_its_result():
 
 
 def test_reading_a_deeply_nested_formula_is_linear_in_its_depth(monkeypatch):
-    from einsdiff.parse import _Lowering
+    from einsdiff.notation.parse import _Lowering
     from einsdiff.testing import nested_tanh_formula as nested
 
     calls = []

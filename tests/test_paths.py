@@ -14,7 +14,7 @@ except ImportError:  # opt_einsum < 3.4
     from opt_einsum.helpers import rand_equation
 
 import einsdiff as ed
-from einsdiff import paths
+from einsdiff.engine import paths
 
 # dp scores each pair of sub-networks it may join with this one function: its calls are
 # dp's search work. The networks below cost old-style dp millions of them (seconds).
@@ -141,7 +141,7 @@ def test_held_open_takes_the_most_shared_indices_first():
 
 
 _CHILD = """
-import einsdiff.paths as p
+import einsdiff.engine.paths as p
 from test_paths import HUBS
 print([p.contraction_path(eq, shapes)[0] for _, eq, shapes in HUBS])
 """

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import einsdiff as ed
-from einsdiff.variables import variables
+from einsdiff.ir.variables import variables
 
 X, A, S = ed.var("X", (3, 3)), ed.var("A", (3, 3)), ed.var("S", (2, 3, 3))
 b, x, y = ed.var("b", (3,)), ed.var("x", (2, 4)), ed.var("y", (4,))

@@ -17,8 +17,8 @@ from einsdiff.testing import (
     finite_difference_margin,
     kink_distance,
 )
-from einsdiff.simplify import substitute
-from einsdiff.variables import variables
+from einsdiff.ir.simplify import substitute
+from einsdiff.ir.variables import variables
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -341,8 +341,8 @@ def test_functions_chain_rule_is_contraction_over_grouped_indices(g, data, seed)
 
 
 def test_the_brute_force_oracle_knows_every_node_type():
-    from einsdiff.functions import FUNCTIONS
-    from einsdiff.ops import OPS
+    from einsdiff.ir.functions import FUNCTIONS
+    from einsdiff.ir.ops import OPS
     from einsdiff.testing import _SCALAR
 
     assert set(OPS) - {"power"} <= set(_SCALAR)

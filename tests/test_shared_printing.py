@@ -10,10 +10,10 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import einsdiff as ed
-from einsdiff import printing
-from einsdiff.printing import shared
+from einsdiff.notation import printing
+from einsdiff.notation.printing import shared
 from einsdiff.testing import bindings_for, expressions
-from einsdiff.variables import variables
+from einsdiff.ir.variables import variables
 from test_parse import _constants_as_variables
 
 A, x = ed.var("A", (3, 3)), ed.var("x", (3,))

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 
 import einsdiff as ed
-from einsdiff.expr import Add, Contract
+from einsdiff.ir.expr import Add, Contract
 from einsdiff.testing import check_jacobian
 
 

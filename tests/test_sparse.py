@@ -11,9 +11,9 @@ from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 
 import einsdiff as ed
-from einsdiff.expr import Materialize
+from einsdiff.ir.expr import Materialize
 from einsdiff.testing import bindings_for, expressions
-from einsdiff.variables import variables
+from einsdiff.ir.variables import variables
 
 sparse = pytest.importorskip("sparse")
 scipy_sparse = pytest.importorskip("scipy.sparse")

@@ -11,14 +11,14 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import einsdiff as ed
-import einsdiff.symmetry as symmetry
-from einsdiff.evaluate import plan_contract
-from einsdiff.expr import Contract
-from einsdiff.simplify import substitute
+import einsdiff.engine.symmetry as symmetry
+from einsdiff.engine.evaluate import plan_contract
+from einsdiff.ir.expr import Contract
+from einsdiff.ir.simplify import substitute
 from einsdiff.testing import bindings_for, describe, expressions
-from einsdiff.variables import children, topological, variables
+from einsdiff.ir.variables import children, topological, variables
 
-evaluate_module = importlib.import_module("einsdiff.evaluate")  # ed.evaluate is the function
+evaluate_module = importlib.import_module("einsdiff.engine.evaluate")  # ed.evaluate is the function
 seeds = st.integers(0, 2**32 - 1)
 rng = np.random.default_rng(7)
 K, N = 600, 80  # 2 K N² flops: above the Gram form's threshold

@@ -17,9 +17,9 @@ pytest.importorskip("httpx2")
 from starlette.testclient import TestClient  # noqa: E402
 
 from einsdiff import EinsdiffError  # noqa: E402
-from einsdiff.cli import main  # noqa: E402
-from einsdiff.web.app import create_app  # noqa: E402
-from einsdiff.web.service import EXAMPLES, Limits  # noqa: E402
+from einsdiff.frontends.cli import main  # noqa: E402
+from einsdiff.frontends.web.app import create_app  # noqa: E402
+from einsdiff.frontends.web.service import EXAMPLES, Limits  # noqa: E402
 
 SEED_001 = {
     "formula": "Z[i,j] = A[i,k]*W[k,j] + B[j]", "wrt": "W", "order": 1,
@@ -107,8 +107,8 @@ def test_an_empty_shape_is_a_scalar(client):
 def test_the_share_decision_does_not_write_out_a_deep_derivative(monkeypatch):
     # Nine nested layers: written out, the Hessian is 111,683 characters; the page shows it with
     # names (t1, t2, ...), and deciding so must not write it out first (exponential in depth).
-    from einsdiff import cli
-    from einsdiff.web import service
+    from einsdiff.frontends import cli
+    from einsdiff.frontends.web import service
 
     monkeypatch.setattr(cli, "derivation", lambda *args, **kwargs: "")  # explain is not under test
     longest = []
@@ -274,7 +274,7 @@ def test_a_crashed_worker_is_replaced(client):
 
 
 def test_serve_binds_to_localhost_by_default(monkeypatch):
-    import einsdiff.web.app as web_app
+    import einsdiff.frontends.web.app as web_app
 
     calls, probed = [], []
     monkeypatch.setattr(web_app, "serve", lambda host, port, workers: calls.append((host, port, workers)))

@@ -14,8 +14,8 @@ import pytest
 pytest.importorskip("starlette")
 uvicorn = pytest.importorskip("uvicorn")
 
-from einsdiff.web import service  # noqa: E402
-from einsdiff.web.app import create_app  # noqa: E402
+from einsdiff.frontends.web import service  # noqa: E402
+from einsdiff.frontends.web.app import create_app  # noqa: E402
 
 
 def _derive_or_sleep(request: dict, limits: service.Limits) -> dict:

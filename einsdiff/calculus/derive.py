@@ -1,0 +1,309 @@
+"""Jacobians by index manipulation: one named rule per node type and direction.
+
+The Jacobian of f with respect to a variable X has shape ``f.shape + X.shape``.
+Differentiating X itself gives the identity, a contraction with no operands whose
+output repeats its indices (a Kronecker delta); splicing it into a parent network
+unifies indices, so the delta is eliminated by renaming wherever it meets a summed
+index. The chain rule is that splicing: nested contractions flatten into one.
+
+Two directions build the same tensor. Bottom-up (forward) carries dN/dX from the
+leaves to f; top-down (reverse) carries df/dN from f to the leaves. Flattening
+stops at sums (forward) or at nodes with several consumers (reverse), so the
+direction decides which intermediates are materialized: reverse when f is smaller
+than X (gradients), forward otherwise. Within each network, opt_einsum orders the
+contraction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..errors import NotScalarError, OperandError, OptionError, VariableConflictError, WrtError
+from ..ir.expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var, zero
+from ..ir.functions import FUNCTIONS
+from ..ir.ops import OPS
+from ..ir.simplify import add, contract
+from ..ir.variables import children, topological, variables
+
+
+def _derivative_labels(x: Var) -> tuple:
+    return tuple(("d", p) for p in range(x.ndim))
+
+
+def _var_rule(node: Var, wrt: Var, jac) -> Expr | None:
+    """dX/dX = δ (identity on X's indices); dY/dX = 0."""
+    if node != wrt:
+        return None
+    d = _derivative_labels(wrt)
+    return contract([], [], d + d, dict(zip(d, wrt.shape, strict=True)))
+
+
+def _const_rule(node: Const, wrt: Var, jac) -> Expr | None:
+    """dC/dX = 0."""
+    return None
+
+
+def _contract_rule(node: Contract, wrt: Var, jac) -> Expr | None:
+    """d(prod_k T_k) = sum_k (prod_{j != k} T_j) dT_k  (product rule, one network per operand)."""
+    d = _derivative_labels(wrt)
+    sizes = dict(enumerate(node.sizes))
+    sizes.update(zip(d, wrt.shape, strict=True))
+    terms = []
+    for k, operand in enumerate(node.operands):
+        dk = jac(operand)
+        if dk is None:
+            continue
+        operands = list(node.operands)
+        operands[k] = dk
+        inputs = list(node.inputs)
+        inputs[k] = node.inputs[k] + d
+        terms.append(contract(operands, inputs, node.output + d, sizes))
+    return _sum(terms, node.shape + wrt.shape)
+
+
+def _map_rule(node: Map, wrt: Var, jac) -> Expr | None:
+    """d f(u) = f'(u) ⊙ du: f'(u) rides on u's indices, never as a diagonal matrix."""
+    du = jac(node.arg)
+    if du is None:
+        return None
+    fprime = OPS[node.fn].derivative(node.arg, node, node.param)
+    if fprime is None:
+        return None
+    own = tuple(range(node.ndim))
+    d = _derivative_labels(wrt)
+    sizes = dict(zip(own, node.shape, strict=True)) | dict(zip(d, wrt.shape, strict=True))
+    return contract([fprime, du], [own, own + d], own + d, sizes)
+
+
+def _call_rule(node: Call, wrt: Var, jac) -> Expr | None:
+    """The function's own forward rule, from its arguments' Jacobians (einsdiff.ir.functions)."""
+    tangents = tuple(jac(a) for a in node.args)
+    if all(t is None for t in tangents):
+        return None
+    return FUNCTIONS[node.fn].jvp(node, tangents, wrt.shape)
+
+
+def _add_rule(node: Add, wrt: Var, jac) -> Expr | None:
+    """d(sum_k c_k T_k) = sum_k c_k dT_k."""
+    pairs = [(jac(t), c) for t, c in zip(node.terms, node.coeffs, strict=True)]
+    pairs = [(j, c) for j, c in pairs if j is not None]
+    if not pairs:
+        return None
+    return add([j for j, _ in pairs], [c for _, c in pairs], node.shape + wrt.shape)
+
+
+def _reshape_rule(node: Reshape, wrt: Var, jac) -> Expr | None:
+    """d reshape(T) = reshape(dT) on the leading axes."""
+    dt = jac(node.arg)
+    return None if dt is None else Reshape(dt, node.shape + wrt.shape)
+
+
+def _materialize_rule(node: Materialize, wrt: Var, jac) -> Expr | None:
+    """d M(T) = dT: materializing changes how a value is computed, not what it is."""
+    return jac(node.arg)
+
+
+FORWARD_RULES: dict[type, Callable] = {
+    Var: _var_rule,
+    Const: _const_rule,
+    Contract: _contract_rule,
+    Map: _map_rule,
+    Add: _add_rule,
+    Call: _call_rule,
+    Reshape: _reshape_rule,
+    Materialize: _materialize_rule,
+}
+
+
+def _sum(terms: list[Expr], shape) -> Expr | None:
+    return add(terms, [1.0] * len(terms), shape) if terms else None
+
+
+def _check_wrt(f: Expr, wrt, where: str = "wrt") -> Var:
+    if not isinstance(wrt, Var):
+        raise WrtError(
+            f"{where} must be a variable made by ed.var (or a tuple of them), got {type(wrt).__name__}"
+            + (f" of shape {wrt.shape}" if isinstance(wrt, Expr) else "")
+        )
+    for v in variables(f):
+        if v.name == wrt.name and v.shape != wrt.shape:
+            raise VariableConflictError(
+                f"wrt variable {wrt.name!r} has shape {wrt.shape} but the expression's variable "
+                f"{v.name!r} has shape {v.shape}; use one shape per name"
+            )
+    return wrt
+
+
+def _forward(f: Expr, x: Var) -> Expr | None:
+    memo: dict[Expr, Expr | None] = {}
+    for node in topological([f]):  # children first, so the rules only look up
+        memo[node] = FORWARD_RULES[type(node)](node, x, memo.__getitem__)
+    return memo[f]
+
+
+def _seed_labels(f: Expr) -> tuple:
+    return tuple(("f", p) for p in range(f.ndim))
+
+
+def _reverse_contract(node: Contract, adj: Expr, f: Expr, push) -> None:
+    """df/dT_k = df/dN contracted with the other operands, onto T_k's indices (repeats become deltas)."""
+    top = _seed_labels(f)
+    sizes = dict(enumerate(node.sizes)) | dict(zip(top, f.shape, strict=True))
+    for k, operand in enumerate(node.operands):
+        others = [j for j in range(len(node.operands)) if j != k]
+        push(
+            operand,
+            contract(
+                [adj] + [node.operands[j] for j in others],
+                [top + node.output] + [node.inputs[j] for j in others],
+                top + node.inputs[k],
+                sizes,
+            ),
+        )
+
+
+def _reverse_map(node: Map, adj: Expr, f: Expr, push) -> None:
+    """df/du = df/dN ⊙ f'(u) on u's indices."""
+    fprime = OPS[node.fn].derivative(node.arg, node, node.param)
+    if fprime is None:
+        return
+    top, own = _seed_labels(f), tuple(range(node.ndim))
+    sizes = dict(zip(own, node.shape, strict=True)) | dict(zip(top, f.shape, strict=True))
+    push(node.arg, contract([adj, fprime], [top + own, own], top + own, sizes))
+
+
+def _reverse_add(node: Add, adj: Expr, f: Expr, push) -> None:
+    """df/dT_k = c_k df/dN."""
+    for term, c in zip(node.terms, node.coeffs, strict=True):
+        push(term, add([adj], [c], adj.shape))
+
+
+def _reverse_call(node: Call, adj: Expr, f: Expr, push) -> None:
+    """Each argument's share of df/dN, by the function's own reverse rule (einsdiff.ir.functions)."""
+    for arg, share in zip(node.args, FUNCTIONS[node.fn].vjp(node, adj, f.shape), strict=True):
+        if share is not None:
+            push(arg, share)
+
+
+def _reverse_reshape(node: Reshape, adj: Expr, f: Expr, push) -> None:
+    """df/dT = df/dN reshaped back to T's shape on the trailing axes."""
+    push(node.arg, Reshape(adj, f.shape + node.arg.shape))
+
+
+def _reverse_materialize(node: Materialize, adj: Expr, f: Expr, push) -> None:
+    """df/dT = df/dM."""
+    push(node.arg, adj)
+
+
+REVERSE_RULES: dict[type, Callable] = {
+    Contract: _reverse_contract,
+    Map: _reverse_map,
+    Add: _reverse_add,
+    Call: _reverse_call,
+    Reshape: _reverse_reshape,
+    Materialize: _reverse_materialize,
+}
+
+
+def _reverse(f: Expr, xs: tuple[Var, ...]) -> dict[Var, Expr]:
+    """One top-down sweep from f to every variable in ``xs``.
+
+    For a scalar f this is backpropagation: an adjoint that flows on into several
+    operands is materialized once instead of spliced into (and recomputed by) each
+    consumer's network, so deep chains cost one pass, not one pass per variable.
+    """
+    order = topological([f])
+    depends: set[Expr] = set()
+    for node in order:
+        if node in xs or any(c in depends for c in children(node)):
+            depends.add(node)
+    top = _seed_labels(f)
+    parts: dict[Expr, list[Expr]] = {}
+    found: dict[Var, Expr] = {}
+
+    def push(node: Expr, contribution: Expr) -> None:
+        if node in depends:
+            parts.setdefault(node, []).append(contribution)
+
+    push(f, contract([], [], top + top, dict(zip(top, f.shape, strict=True))))  # df/df = δ
+    for node in reversed(order):  # every consumer before the node it consumes
+        if node not in parts:
+            continue
+        adj = _sum(parts.pop(node), f.shape + node.shape)
+        if node in xs:
+            found[node] = adj
+            continue
+        fan_out = sum(1 for c in children(node) if c in depends)
+        if f.size == 1 and fan_out > 1 and isinstance(adj, Contract) and len(adj.operands) > 1:
+            adj = Materialize(adj)
+        REVERSE_RULES[type(node)](node, adj, f, push)
+    return found
+
+
+MODES = ("auto", "forward", "reverse")
+
+
+def _check_f(f) -> Expr:
+    if not isinstance(f, Expr):
+        raise OperandError(f"f must be an einsdiff expression, got {type(f).__name__}; build it from ed.var")
+    return f
+
+
+def _check_all(f, wrt) -> None:
+    """Check ``f`` and every variable up front, naming a bad one by its position."""
+    _check_f(f)
+    if isinstance(wrt, tuple | list):
+        for k, w in enumerate(wrt):
+            _check_wrt(f, w, f"wrt[{k}]")
+
+
+def _jacobians(f: Expr, wrt: tuple, mode: str, names: tuple[str, ...]) -> tuple[Expr, ...]:
+    _check_f(f)
+    xs = tuple(_check_wrt(f, w, where) for w, where in zip(wrt, names, strict=True))
+    if mode not in MODES:
+        raise OptionError(f"mode must be one of {MODES}, got {mode!r}")
+    reverse = [x for x in xs if mode == "reverse" or (mode == "auto" and f.size <= x.size)]
+    swept = _reverse(f, tuple(dict.fromkeys(reverse))) if reverse else {}
+    results = []
+    for x in xs:
+        result = swept.get(x) if x in reverse else _forward(f, x)
+        results.append(zero(f.shape + x.shape) if result is None else result)
+    return tuple(results)
+
+
+def jacobian(f: Expr, wrt, mode: str = "auto"):
+    """The Jacobian of ``f`` with shape ``f.shape + wrt.shape``; a tuple for a tuple of variables.
+
+    ``mode`` picks the accumulation direction: "reverse" (top-down, as backpropagation),
+    "forward" (bottom-up), or "auto": reverse when ``f.size <= wrt.size``. All give the
+    same tensor; they differ in which intermediates are materialized.
+
+    >>> import einsdiff as ed
+    >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
+    >>> print(ed.jacobian(ed.einsum("ij,j->i", A, x), A))
+    f[i,j,k] = δ[i,j] x[k]; i:2, j:2
+    """
+    if isinstance(wrt, tuple | list):
+        return _jacobians(f, tuple(wrt), mode, tuple(f"wrt[{k}]" for k in range(len(wrt))))
+    return _jacobians(f, (wrt,), mode, ("wrt",))[0]
+
+
+def grad(f: Expr, wrt, mode: str = "auto"):
+    """The gradient of a scalar ``f``: shape ``wrt.shape`` (a tuple for a tuple of variables)."""
+    if _check_f(f).shape != ():
+        raise NotScalarError(
+            f"grad needs a scalar expression, got shape {f.shape}; use ed.jacobian, "
+            f"or reduce it first (e.g. .sum())"
+        )
+    return jacobian(f, wrt, mode)
+
+
+def hessian(f: Expr, wrt, mode: str = "auto"):
+    """The Jacobian of the Jacobian: shape ``f.shape + wrt.shape + wrt.shape``.
+
+    For a tuple of variables, a tuple of tuples of blocks ``H[i][j] = d/dw_j (d f / d w_i)``.
+    """
+    _check_all(f, wrt)
+    if isinstance(wrt, tuple | list):
+        return tuple(tuple(jacobian(jacobian(f, wi, mode), wj, mode) for wj in wrt) for wi in wrt)
+    return jacobian(jacobian(f, wrt, mode), wrt, mode)

@@ -1,0 +1,341 @@
+"""The expression IR: a few immutable, hashable node types.
+
+Every node has a ``shape``. Indices inside a :class:`Contract` are small integers
+``0 .. len(sizes) - 1``; ``sizes[i]`` is the extent of index ``i``. Equality is
+structural; the hash is a digest computed once at construction, because the DAG is compared
+and looked up far more often than it is built, and because it orders operands
+canonically (it is the same in every process).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from ..errors import ShapeError
+
+
+_REPR_CHARACTERS = 300
+
+
+class Expr:
+    """Base of all nodes; gives them numpy-like operators.
+
+    >>> import einsdiff as ed
+    >>> x = ed.var("x", (3,))
+    >>> (2 * x + 1).shape
+    (3,)
+    """
+
+    __slots__ = ()
+    __array_ufunc__ = None  # so ndarray + Expr defers to Expr.__radd__
+
+    # -- identity -----------------------------------------------------------
+    def _key(self):
+        return tuple(getattr(self, f.name) for f in fields(self) if f.compare)
+
+    def __eq__(self, other):
+        if self is other:
+            return True
+        return (
+            type(self) is type(other)
+            and self._hash == other._hash
+            and self._key() == other._key()
+        )
+
+    def __hash__(self):
+        return self._hash
+
+    def _set_hash(self):
+        digest = hashlib.blake2b(_stable((type(self).__name__,) + self._key()), digest_size=8)
+        object.__setattr__(self, "_hash", int.from_bytes(digest.digest(), "little", signed=True))
+
+    # -- shape --------------------------------------------------------------
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def T(self) -> Expr:
+        from . import build
+
+        return build.transpose(self)
+
+    def sum(self, axis=None) -> Expr:
+        from . import build
+
+        return build.reduce_sum(self, axis)
+
+    # -- arithmetic: each operator is one builder of einsdiff.ir.build -----------
+    def __neg__(self):
+        from . import build
+
+        return build.negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __bool__(self):
+        from ..errors import OperandError
+
+        raise OperandError("an einsdiff expression has no truth value; evaluate it first (ed.evaluate)")
+
+    # -- use ----------------------------------------------------------------
+    def evaluate(self, bindings=None, /, **keywords) -> np.ndarray:
+        """Evaluate with numpy arrays bound to the variables by name (a mapping and/or keywords)."""
+        from ..engine.evaluate import evaluate
+        from .variables import gather_bindings, variables
+
+        return evaluate(self, gather_bindings("evaluate", bindings, keywords, (), variables(self)))
+
+    def __str__(self):
+        from ..notation.printing import to_index_notation
+
+        return to_index_notation(self)
+
+    def __repr__(self):
+        """The formula with its shape, as the REPL shows it; a long one is cut (print shows all).
+
+        >>> import einsdiff as ed
+        >>> x = ed.var("x", (3,))
+        >>> ed.hessian(x @ x, x)
+        <f[i,j] = 2 δ[i,j]; i:3, j:3  shape (3, 3)>
+        """
+        from ..notation.printing import to_index_notation
+
+        text = to_index_notation(self, share=True)  # linear in the DAG's size, however deep
+        if len(text) > _REPR_CHARACTERS:
+            text = f"{text[:_REPR_CHARACTERS]}… ({len(text):,} characters; print() shows all)"
+        return f"<{text}  shape {self.shape}>"
+
+    def _repr_latex_(self) -> str:
+        """Jupyter shows an expression as its formula."""
+        from ..notation.printing import to_latex
+
+        return f"$${to_latex(self)}$$"
+
+
+def _operator(builder: str, reflected: bool = False):
+    def method(self, other):
+        from . import build
+
+        fn = getattr(build, builder)
+        return fn(other, self) if reflected else fn(self, other)
+
+    method.__name__ = f"__{'r' if reflected else ''}{builder}__"
+    return method
+
+
+for _name, _builder in [("add", "add"), ("sub", "subtract"), ("mul", "multiply"),
+                        ("truediv", "divide"), ("pow", "power"), ("matmul", "matmul")]:
+    setattr(Expr, f"__{_name}__", _operator(_builder))
+    setattr(Expr, f"__r{_name}__", _operator(_builder, reflected=True))
+# Comparisons give 0/1 masks (for ed.where); == and != stay structural equality.
+for _name, _builder in [("gt", "greater"), ("lt", "less"), ("ge", "greater_equal"), ("le", "less_equal")]:
+    setattr(Expr, f"__{_name}__", _operator(_builder))
+
+
+def _stable(obj) -> bytes:
+    """Bytes that identify ``obj`` in every process (``hash`` of a str is salted per process).
+
+    Sorting by this digest orders operands the same way on every run.
+    """
+    if isinstance(obj, Expr):
+        return obj._hash.to_bytes(8, "little", signed=True)
+    if isinstance(obj, tuple):
+        return b"(" + b",".join(_stable(o) for o in obj) + b")"
+    return repr(obj).encode()
+
+
+def _hash_field():
+    return field(default=0, compare=False, repr=False, init=False)
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Var(Expr):
+    """A named input tensor: the thing derivatives are taken with respect to."""
+
+    name: str
+    shape: tuple[int, ...]
+    _hash: int = _hash_field()
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", tuple(int(n) for n in self.shape))
+        if any(n < 0 for n in self.shape):
+            raise ShapeError(f"variable {self.name!r} has a negative size in shape {self.shape}")
+        self._set_hash()
+
+    def __repr__(self):
+        return f"var({self.name!r}, {self.shape})"
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Const(Expr):
+    """A constant array. Equal constants (same dtype, shape and bytes) are one node."""
+
+    value: np.ndarray = field(compare=False)
+    digest: str = field(default="", init=False)
+    _hash: int = _hash_field()
+
+    def __post_init__(self):
+        value = np.array(self.value)  # a private, read-only copy: the IR is immutable
+        if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.complexfloating)):
+            value = value.astype(np.float64)
+        value.flags.writeable = False
+        object.__setattr__(self, "value", value)
+        h = hashlib.blake2b(value.tobytes(), digest_size=16)
+        h.update(f"{value.dtype.str}{value.shape}".encode())
+        object.__setattr__(self, "digest", h.hexdigest())
+        self._set_hash()
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.value.shape
+
+    def __repr__(self):
+        return f"Const(shape={self.shape})"
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Contract(Expr):
+    """A generalized einsum over integer indices ``0 .. len(sizes) - 1``.
+
+    Beyond numpy's einsum: an index may repeat in ``output`` (a Kronecker delta:
+    the result lies on a diagonal) and an output index may appear in no input
+    (broadcasting). A summed index in no input contributes a factor of its size.
+    """
+
+    operands: tuple[Expr, ...]
+    inputs: tuple[tuple[int, ...], ...]
+    output: tuple[int, ...]
+    sizes: tuple[int, ...]
+    _hash: int = _hash_field()
+
+    def __post_init__(self):
+        if len(self.operands) != len(self.inputs):
+            raise ShapeError(f"{len(self.operands)} operands but {len(self.inputs)} index lists")
+        n = len(self.sizes)
+        for k, (op, idx) in enumerate(zip(self.operands, self.inputs, strict=True)):
+            if len(idx) != op.ndim:
+                raise ShapeError(f"operand {k} has {op.ndim} axes but {len(idx)} indices {idx}")
+            for axis, (i, extent) in enumerate(zip(idx, op.shape, strict=True)):
+                if not 0 <= i < n or self.sizes[i] != extent:
+                    raise ShapeError(f"operand {k} axis {axis} has size {extent}, index {i} does not match")
+        if any(not 0 <= i < n for i in self.output):
+            raise ShapeError(f"output indices {self.output} out of range for {n} indices")
+        self._set_hash()
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.sizes[i] for i in self.output)
+
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Map(Expr):
+    """An elementwise function ``fn`` (a name in :data:`einsdiff.ir.ops.OPS`) of ``arg``.
+
+    ``param`` is the constant of a parametrized function (the exponent of ``power``).
+    """
+
+    fn: str
+    arg: Expr
+    param: float | None = None
+    shape: tuple[int, ...] = field(default=(), compare=False, init=False)
+    _hash: int = _hash_field()
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", self.arg.shape)  # stored: chains of maps can be deep
+        self._set_hash()
+
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Call(Expr):
+    """A function of whole tensors that is not elementwise: ``fn`` names an entry of
+    :data:`einsdiff.ir.functions.FUNCTIONS` (inv, det, solve, logsumexp, where, ...).
+
+    ``param`` holds the function's constants (e.g. the reduced axes of logsumexp); the
+    builders in :mod:`einsdiff.ir.matrix` check the arguments and compute ``shape``.
+    """
+
+    fn: str
+    args: tuple[Expr, ...]
+    param: tuple = ()
+    shape: tuple[int, ...] = ()
+    _hash: int = _hash_field()
+
+    def __post_init__(self):
+        self._set_hash()
+
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Add(Expr):
+    """A weighted sum of same-shaped terms; with no terms it is the zero of ``shape``."""
+
+    terms: tuple[Expr, ...]
+    coeffs: tuple[float, ...]
+    shape: tuple[int, ...]
+    _hash: int = _hash_field()
+
+    def __post_init__(self):
+        if len(self.terms) != len(self.coeffs):
+            raise ShapeError(f"{len(self.terms)} terms but {len(self.coeffs)} coefficients")
+        for k, t in enumerate(self.terms):
+            if t.shape != self.shape:
+                raise ShapeError(f"term {k} has shape {t.shape}, the sum has shape {self.shape}")
+        self._set_hash()
+
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Reshape(Expr):
+    """``arg`` reshaped (row-major) to ``shape``."""
+
+    arg: Expr
+    shape: tuple[int, ...]
+    _hash: int = _hash_field()
+
+    def __post_init__(self):
+        if int(np.prod(self.shape, dtype=np.int64)) != self.arg.size:
+            raise ShapeError(f"cannot reshape {self.arg.shape} to {self.shape}")
+        self._set_hash()
+
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Materialize(Expr):
+    """``arg`` evaluated once into an array that several networks read, instead of being
+    spliced into (and recomputed by) each of them. Its value is ``arg``'s."""
+
+    arg: Expr
+    shape: tuple[int, ...] = field(default=(), compare=False, init=False)
+    _hash: int = _hash_field()
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", self.arg.shape)
+        self._set_hash()
+
+
+
+def zero(shape) -> Add:
+    """The zero tensor of ``shape`` (an :class:`Add` of no terms)."""
+    return Add((), (), tuple(shape))
+
+
+def bare(e: Expr) -> Expr:
+    """``e`` without the Materialize markers around it: the value it stands for."""
+    while isinstance(e, Materialize):
+        e = e.arg
+    return e
+
+
+def is_zero(e: Expr) -> bool:
+    return isinstance(e, Add) and not e.terms

@@ -1,0 +1,351 @@
+"""Smart constructors that keep expressions flat and canonical.
+
+``contract`` splices nested contractions into one network (the chain rule is
+flattening), eliminates deltas by unifying indices, folds scalar factors into a
+coefficient and renames indices canonically, so alpha-equivalent networks are
+equal nodes. ``add`` flattens nested sums, prunes zeros and merges equal terms.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Hashable, Mapping, Sequence
+
+from ..errors import OperandError, ShapeError
+from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var, bare, is_zero, zero
+from .ops import apply
+from .variables import topological
+
+
+class _Unifier:
+    """Union-find over index labels; merged indices must have one size."""
+
+    def __init__(self, sizes: Mapping[Hashable, int]):
+        self.parent: dict[Hashable, Hashable] = {}
+        self.sizes = dict(sizes)
+
+    def add(self, label, size: int):
+        self.sizes[label] = size
+
+    def find(self, label):
+        root = label
+        while self.parent.get(root, root) != root:
+            root = self.parent[root]
+        while label != root:  # path compression
+            label, self.parent[label] = self.parent.get(label, label), root
+        return root
+
+    def union(self, a, b):
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        if self.sizes[ra] != self.sizes[rb]:
+            raise ShapeError(
+                f"cannot identify two indices of sizes {self.sizes[ra]} and {self.sizes[rb]}"
+            )
+        self.parent[rb] = ra
+
+
+def contract(
+    operands: Sequence[Expr],
+    inputs: Sequence[Sequence[Hashable]],
+    output: Sequence[Hashable],
+    sizes: Mapping[Hashable, int],
+) -> Expr:
+    """Build the contraction ``output <- prod_k operands[k][inputs[k]]``, simplified.
+
+    Labels may be any hashable; ``sizes`` must give the extent of every label,
+    including summed labels that appear in no input (each is a factor of its size).
+
+    >>> import einsdiff as ed
+    >>> x = ed.var("x", (3,))
+    >>> contract([x], [("i",)], ("i",), {"i": 3}) is x
+    True
+    """
+    hoisted = _hoist_where(operands, inputs, output, sizes)
+    if hoisted is not None:
+        return hoisted
+    uf = _Unifier(sizes)
+    coeff = 1.0
+    ops: list[Expr] = []
+    idxs: list[tuple] = []
+    fresh = itertools.count()
+    work = list(zip(operands, (tuple(i) for i in inputs), strict=True))
+    while work:
+        op, idx = work.pop(0)
+        if is_zero(op):
+            return zero(tuple(uf.sizes[i] for i in output))
+        if isinstance(op, Add) and len(op.terms) == 1:
+            coeff *= op.coeffs[0]
+            work.insert(0, (op.terms[0], idx))
+        elif isinstance(op, Const) and op.ndim == 0 and op.value.dtype.kind == "f":
+            coeff *= float(op.value)
+        elif isinstance(op, Contract):
+            tag = next(fresh)
+            rename = {i: ("splice", tag, i) for i in range(len(op.sizes))}
+            for i, n in enumerate(op.sizes):
+                uf.add(rename[i], n)
+            for parent_label, child_index in zip(idx, op.output, strict=True):
+                uf.union(parent_label, rename[child_index])
+            work[0:0] = [
+                (child, tuple(rename[i] for i in cidx))
+                for child, cidx in zip(op.operands, op.inputs, strict=True)
+            ]
+        else:
+            ops.append(op)
+            idxs.append(idx)
+
+    out = [uf.find(i) for i in output]
+    ins = [tuple(uf.find(i) for i in idx) for idx in idxs]
+    ops, ins = _canonical_order(ops, ins, out)
+    # Canonical names: order of first appearance in the output, then the inputs.
+    canon: dict[Hashable, int] = {}
+    for label in itertools.chain(out, *ins):
+        canon.setdefault(label, len(canon))
+    # A summed index that appears nowhere is a factor of its size.
+    for root in {uf.find(label) for label in uf.sizes}:
+        if root not in canon:
+            coeff *= uf.sizes[root]
+    canon_sizes = [0] * len(canon)
+    for label, i in canon.items():
+        canon_sizes[i] = uf.sizes[label]
+    new_out = tuple(canon[i] for i in out)
+    new_ins = tuple(tuple(canon[i] for i in idx) for idx in ins)
+    shape = tuple(canon_sizes[i] for i in new_out)
+    if coeff == 0.0:
+        return zero(shape)
+    if len(ops) == 1 and new_ins[0] == new_out and len(set(new_out)) == len(new_out):
+        node = ops[0]
+    else:
+        node = Contract(tuple(ops), new_ins, new_out, tuple(canon_sizes))
+    return node if coeff == 1.0 else Add((node,), (coeff,), shape)
+
+
+def _hoist_where(operands, inputs, output, sizes) -> Expr | None:
+    """where(m, A, 0) · B = where(m, A · B, 0) when every index of the where is free: the
+    unchosen branch is then exactly 0, even where B is inf or nan (a reverse-mode adjoint
+    through a branch that is undefined where it is not chosen)."""
+    for k, (op, idx) in enumerate(zip(operands, inputs, strict=True)):
+        if not (isinstance(op, Call) and op.fn == "where" and set(idx) <= set(output)):
+            continue
+        mask, a, b = op.args
+        if not (is_zero(a) or is_zero(b)) or len(operands) == 1:
+            continue
+        rest = list(operands)
+        rest[k] = b if is_zero(a) else a
+        inner = contract(rest, inputs, output, sizes)
+        used = set(idx) | set(output)
+        spread = contract([mask], [tuple(idx)], output, {i: n for i, n in sizes.items() if i in used})
+        branches = (zero(inner.shape), inner) if is_zero(a) else (inner, zero(inner.shape))
+        return inner if is_zero(inner) else Call("where", (spread, *branches), (), inner.shape)
+    return None
+
+
+def _canonical_order(ops: list[Expr], ins: list[tuple], out: list) -> tuple[list, list]:
+    """Order operands by a key blind to index names, so product-rule twins coincide."""
+
+    def key(k: int):
+        idx = ins[k]
+        pattern = tuple(idx.index(i) for i in idx)  # repeated indices within the operand
+        places = tuple(out.index(i) if i in out else -1 for i in idx)
+        return (ops[k]._hash, pattern, places)
+
+    order = sorted(range(len(ops)), key=key)
+    return [ops[k] for k in order], [ins[k] for k in order]
+
+
+def add(terms: Sequence[Expr], coeffs: Sequence[float], shape: tuple[int, ...]) -> Expr:
+    """Build ``sum_k coeffs[k] * terms[k]``: nested sums flattened, zeros pruned, equal terms merged."""
+    merged: dict[Expr, float] = {}
+    stack = list(zip(terms, coeffs, strict=True))
+    flat: list[tuple[Expr, float]] = []
+    while stack:
+        term, c = stack.pop(0)
+        if term.shape != tuple(shape):
+            raise ShapeError(f"cannot add a term of shape {term.shape} to a sum of shape {tuple(shape)}")
+        if isinstance(term, Add):
+            stack[0:0] = [(t, c * k) for t, k in zip(term.terms, term.coeffs, strict=True)]
+        else:
+            flat.append((term, c))
+    for term, c in flat:
+        merged[term] = merged.get(term, 0.0) + c
+    kept = [(t, c) for t, c in merged.items() if c != 0.0 and not _zero_constant(t)]
+    if len(kept) == 1 and kept[0][1] == 1.0:
+        return kept[0][0]
+    merged_terms = _merge_vector_factors(kept)
+    if merged_terms is not None:
+        return add([t for t, _ in merged_terms], [c for _, c in merged_terms], shape)
+    factored = _factor_common(kept, tuple(shape))
+    if factored is not None:
+        return factored
+    return Add(tuple(t for t, _ in kept), tuple(c for _, c in kept), tuple(shape))
+
+
+def distribute(e: Contract, k: int) -> Add:
+    """``e`` as the sum over the terms of its operand ``k`` (a sum): Σ_t c_t e[operand k = t]."""
+    inner = bare(e.operands[k])
+    sizes = dict(enumerate(e.sizes))
+    terms = []
+    for t in inner.terms:
+        ops = list(e.operands)
+        ops[k] = t
+        terms.append(contract(ops, e.inputs, e.output, sizes))
+    return Add(tuple(terms), inner.coeffs, e.shape)
+
+
+def _zero_constant(t: Expr) -> bool:
+    """A constant that is all zeros (x > 0 is step(x - 0)): it adds nothing."""
+    return isinstance(t, Const) and not t.value.any()
+
+
+def _vector_splits(t: Contract) -> list[tuple[Expr, int, list[Expr]]]:
+    """For each index j that vectors multiply: (key, j, those vectors), where key is t with
+    them replaced by one placeholder vector on j."""
+    splits = []
+    for j in sorted({idx[0] for idx in t.inputs if len(idx) == 1}):
+        vec = [k for k, idx in enumerate(t.inputs) if idx == (j,)]
+        if len(vec) == len(t.operands):
+            continue
+        rest = [k for k in range(len(t.operands)) if k not in vec]
+        ops = [t.operands[k] for k in rest] + [_slot(t.sizes[j])]
+        ins = [t.inputs[k] for k in rest] + [(j,)]
+        key = contract(ops, ins, t.output, dict(enumerate(t.sizes)))
+        splits.append((key, j, [t.operands[k] for k in vec]))
+    return splits
+
+
+def _slot(n: int) -> Var:
+    return Var("_einsdiff_slot", (n,))  # a name no user variable can take
+
+
+def _merge_vector_factors(terms: list[tuple[Expr, float]]) -> list[tuple[Expr, float]] | None:
+    """sum_t c_t P[.., j] V_t[j] = P[.., j] (sum_t c_t V_t[j]): terms that differ only in the
+    vectors on one index j share the rest of their network, evaluated once (a Hessian-vector
+    product's terms s and s² of a logistic's second derivative)."""
+    groups: dict[Expr, list[tuple[int, int, list[Expr]]]] = {}
+    for k, (t, _) in enumerate(terms):
+        if isinstance(t, Contract):
+            for key, j, vectors in _vector_splits(t):
+                groups.setdefault(key, []).append((k, j, vectors))
+    used: set[int] = set()
+    merged: list[tuple[Expr, float]] = []
+    for key, members in groups.items():
+        members = [m for m in members if m[0] not in used]
+        if len(members) < 2 or len({m[0] for m in members}) < len(members):
+            continue
+        used.update(m[0] for m in members)
+        k, j, _ = members[0]
+        n = terms[k][0].sizes[j]  # the key may have simplified into another node (a hoisted where)
+        products = [contract(vs, [("j",)] * len(vs), ("j",), {"j": n}) for _, _, vs in members]
+        combined = add(products, [terms[k][1] for k, _, _ in members], (n,))
+        merged.append((substitute(key, {_slot(n): combined}), 1.0))
+    if not merged:
+        return None
+    return [tc for k, tc in enumerate(terms) if k not in used] + merged
+
+
+def _spectators(t: Contract) -> list[tuple[Expr, tuple[int, ...]]]:
+    """Operands all of whose indices are free: (operand, the output position of each of its axes)."""
+    first = {i: p for p, i in reversed(list(enumerate(t.output)))}
+    return [
+        (op, tuple(first[i] for i in idx))
+        for op, idx in zip(t.operands, t.inputs, strict=True)
+        if all(i in first for i in idx)
+    ]
+
+
+def _without(t: Contract, spectator: tuple[Expr, tuple[int, ...]], keep: list[int]) -> Expr:
+    """Term ``t`` with one occurrence of ``spectator`` removed, on the output positions ``keep``."""
+    op, pattern = spectator
+    first = {i: p for p, i in reversed(list(enumerate(t.output)))}
+    k = next(k for k, (o, idx) in enumerate(zip(t.operands, t.inputs, strict=True))
+             if o == op and all(i in first for i in idx) and tuple(first[i] for i in idx) == pattern)
+    ops = t.operands[:k] + t.operands[k + 1:]
+    ins = t.inputs[:k] + t.inputs[k + 1:]
+    out = tuple(t.output[p] for p in keep)
+    used = set(out).union(*ins)
+    return contract(ops, ins, out, {i: n for i, n in enumerate(t.sizes) if i in used})
+
+
+def _needed(t: Contract, position: int, pattern: tuple[int, ...]) -> bool:
+    """Whether the rest of ``t`` (without the spectator) varies along output ``position``."""
+    i = t.output[position]
+    occurrences = sum(idx.count(i) for idx in t.inputs) - sum(1 for p in pattern if t.output[p] == i)
+    return occurrences > 0 or t.output.count(i) > 1
+
+
+def _factor_common(terms: list[tuple[Expr, float]], shape: tuple[int, ...]) -> Expr | None:
+    """sum_t c_t O[free] R_t = O[free] sum_t c_t R_t: an operand whose indices are all free and
+    that multiplies every term is taken out of the sum, and the sum shrinks to the axes the
+    rests still vary along (a Hessian's X_ki X_kj s_k stays one product, not two dense terms)."""
+    if len(terms) < 2 or not all(isinstance(t, Contract) for t, _ in terms):
+        return None
+    common = _spectators(terms[0][0])
+    for t, _ in terms[1:]:
+        theirs = _spectators(t)
+        common = [s for s in common if s in theirs]
+    if not common:
+        return None
+    spectator = common[0]
+    _, pattern = spectator
+    keep = [p for p in range(len(shape))
+            if p not in pattern or any(_needed(t, p, pattern) for t, _ in terms)]
+    rests = [_without(t, spectator, keep) for t, _ in terms]
+    inner = add(rests, [c for _, c in terms], tuple(shape[p] for p in keep))
+    labels = tuple(("p", p) for p in range(len(shape)))
+    return contract(
+        [spectator[0], inner],
+        [tuple(labels[p] for p in pattern), tuple(labels[p] for p in keep)],
+        labels,
+        dict(zip(labels, shape, strict=True)),
+    )
+
+
+def substitute(expr: Expr, mapping: Mapping[Var, Expr]) -> Expr:
+    """``expr`` with each variable in ``mapping`` replaced by its expression (same shape).
+
+    >>> import einsdiff as ed
+    >>> x, y = ed.var("x", (2,)), ed.var("y", (2,))
+    >>> print(substitute(x * x, {x: y + 1}))
+    f[i] = (y[i] + 1) (y[i] + 1)
+    """
+    from .build import as_expr  # build depends on this module
+
+    if not isinstance(expr, Expr):
+        raise OperandError(f"substitute needs an einsdiff expression, got {type(expr).__name__}")
+    mapping = {v: as_expr(e, f"the value for {v!r}") for v, e in mapping.items()}
+    for v, e in mapping.items():
+        if not isinstance(v, Var):
+            raise OperandError(f"substitute replaces variables made by ed.var, got the key {v!r}")
+        if v.shape != e.shape:
+            raise ShapeError(f"cannot substitute an expression of shape {e.shape} for {v.name!r} of shape {v.shape}")
+    done: dict[Expr, Expr] = {}
+    for node in topological([expr]):
+        if isinstance(node, Var):
+            new = mapping.get(node, node)
+        elif isinstance(node, Contract):
+            new = contract(
+                [done[o] for o in node.operands], node.inputs, node.output, dict(enumerate(node.sizes))
+            )
+        elif isinstance(node, Map):
+            new = apply(node.fn, done[node.arg], node.param)
+        elif isinstance(node, Add):
+            new = add([done[t] for t in node.terms], node.coeffs, node.shape)
+        elif isinstance(node, Call):
+            new = Call(node.fn, tuple(done[a] for a in node.args), node.param, node.shape)
+        elif isinstance(node, Reshape):
+            new = Reshape(done[node.arg], node.shape)
+        elif isinstance(node, Materialize):
+            new = Materialize(done[node.arg])
+        else:
+            new = node
+        done[node] = new
+    return done[expr]
+
+
+def simplify(expr: Expr) -> Expr:
+    """``expr`` rebuilt through the smart constructors (flattened, merged, factored).
+
+    Expressions made by einsdiff are already simplified, so this is the identity on them.
+    """
+    return substitute(expr, {})

@@ -1,0 +1,599 @@
+"""Derivations a learner can follow: ``ed.explain(f, wrt)``, one rule a line.
+
+The walk goes top-down through ``f``: a sum takes the sum rule, a product the
+product rule (one term per factor that depends on the variable), an elementwise
+function the chain rule with its derivative, a function of whole tensors (inv, det,
+solve, ...) its own rule and then the chain rule through its arguments. A factor that is itself a formula
+becomes a named intermediate ``U1, U2, ...``, and the chain rule through it is the
+contraction over its grouped indices. Each level of a small intermediate ends with its
+simplified result, computed by :func:`einsdiff.jacobian`, so every line can be checked on its
+own. A big subexpression that a line would write twice, or that an earlier line wrote out,
+is written by the name of an intermediate (defined once, on a ``let`` line), so a
+derivation grows with the size of the expression's graph: linearly with the depth of
+nested layers, where the formula written out grows exponentially.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..calculus.derive import _check_f, _check_wrt, jacobian
+from ..errors import OperandError, OptionError
+from ..engine.evaluate import evaluate
+from ..ir.expr import Add, Call, Const, Contract, Expr, Map, Var, bare
+from .matrixform import derivative_notation
+from ..ir.ops import OPS
+from .printing import _LETTERS, Latex, Text, _fmt_number, _Printer, render
+from ..ir.simplify import substitute
+from ..ir.variables import children, topological, variables
+
+_MAX_PRINTED = 4096  # entries of a numeric matrix worth reading
+_BIG = 12  # nodes a subexpression spans written out, from which a second writing gets a name instead
+# Nodes of an intermediate up to which its level ends with its own simplified Jacobian ("so: ..."):
+# past it that Jacobian is long, and costs a derivative of its whole graph at each level.
+_SO_NODES = 12
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """The step through a function of whole tensors: its name, its rule as text and as LaTeX,
+    and the positions of the arguments it is constant in."""
+
+    name: str
+    text: str
+    latex: str
+    constant_in: tuple[int, ...] = ()
+
+
+_RULES = {
+    "inv": _Rule("inverse rule", "d(X⁻¹) = -X⁻¹ dX X⁻¹", r"d(X^{-1}) = -X^{-1}\, dX\, X^{-1}"),
+    "det": _Rule("determinant rule", "d det X = det X tr(X⁻¹ dX)",
+                 r"d \det X = \det X \operatorname{tr}(X^{-1} dX)"),
+    "logdet": _Rule("log-determinant rule", "d log det X = tr(X⁻¹ dX)",
+                    r"d \log\det X = \operatorname{tr}(X^{-1} dX)"),
+    "logabsdet": _Rule("log-determinant rule", "d log|det X| = tr(X⁻¹ dX)",
+                       r"d \log\lvert\det X\rvert = \operatorname{tr}(X^{-1} dX)"),
+    "detsign": _Rule("sign of a determinant", "piecewise constant: d sign(det X) = 0",
+                     r"d \operatorname{sign}\det X = 0", (0,)),
+    "solve": _Rule("solve rule", "X = A⁻¹ B, so dX = A⁻¹ (dB - dA X)",
+                   r"X = A^{-1} B,\ dX = A^{-1} (dB - dA\, X)"),
+    "logsumexp": _Rule("logsumexp rule", "the gradient of log Σ exp(x) is the softmax exp(x - logsumexp(x))",
+                       r"\nabla \log\sum e^{x} = e^{x - \log\sum e^{x}}"),
+    "where": _Rule("where rule",
+                   "branch by branch, d where(m, a, b) = where(m, da, db); the mask is not differentiated",
+                   r"d \operatorname{where}(m, a, b) = \operatorname{where}(m, da, db)", (0,)),
+}
+
+
+class _Notation:
+    """How a derivation line looks: plain text or LaTeX."""
+
+    def __init__(self, latex: bool):
+        self.latex = latex
+        self.style = Latex() if latex else Text()
+
+    def d(self, num: str, den: str) -> str:
+        return rf"\frac{{\partial {num}}}{{\partial {den}}}" if self.latex else f"∂{num}/∂{den}"
+
+    def sum_over(self, names, body: str) -> str:
+        return self.style.sigma(names, body) if names else body
+
+    def m(self, math_: str) -> str:
+        """Math inside a note: LaTeX notes are text, so math goes between dollars."""
+        return f"${math_}$" if self.latex else math_
+
+    def shape(self, shape) -> str:
+        return (r" \times " if self.latex else "×").join(map(str, shape)) or "1"
+
+    def line(self, rule: str, math_: str, note: str = "") -> str:
+        if self.latex:
+            tail = rf"\quad \text{{({note})}}" if note else ""
+            return rf"\text{{{rule}:}}\quad {math_}{tail}"
+        return f"{rule}: {math_}" + (f"   ({note})" if note else "")
+
+    def matrix(self, a: np.ndarray) -> list[str]:
+        cells = [[_number(v) for v in row] for row in np.atleast_2d(a)]
+        if self.latex:
+            rows = r" \\ ".join(" & ".join(row) for row in cells)
+            return [rf"\begin{{bmatrix}} {rows} \end{{bmatrix}}"]
+        width = max(len(c) for row in cells for c in row)
+        return ["  [ " + "  ".join(c.rjust(width) for c in row) + " ]" for row in cells]
+
+
+def _intermediate(expr: Expr, n: _Notation) -> str:
+    return f"an intermediate of shape {n.m(n.shape(expr.shape))}" if expr.ndim else "a scalar intermediate"
+
+
+def _number(v: float) -> str:
+    v = float(v)
+    return _fmt_number(v) if v.is_integer() else f"{v:.6g}"
+
+
+class _Explainer:
+    def __init__(self, wrt: Var, dnames: tuple[str, ...], notation: _Notation, letters: dict, prefix: str):
+        self.wrt, self.dnames, self.n = wrt, dnames, notation
+        self.letters = letters  # each variable's axes as the formula wrote them: summed indices keep them
+        self.printer = _Printer(notation.style)  # asked which letters an index runs along, as render does
+        self.printer.letters = letters
+        self.den = notation.style.ref(wrt.name, dnames)
+        self.lines: list[str] = []
+        self.named: dict[Expr, tuple[Var, tuple[str, ...]]] = {}
+        self.table: dict[Expr, str] = {}  # intermediates written by name: big ones seen before
+        self.seen: set[Expr] = set()  # big subexpressions already written out on the page
+        self.derived: set[Expr] = set()
+        self.intermediates = (f"{prefix}{k}" for k in itertools.count(1))
+        self.top_chain = None  # (f with U as a variable, U, U's formula) for the numeric chain rule
+        self.shown: set[str] = set()  # right sides already on the page
+        self.last_math = ""
+
+    def say(self, rule: str, math_: str, note: str = "") -> None:
+        self.lines.append(self.n.line(rule, math_, note))
+        self.last_math = math_
+
+    def define(self, rule: str, label: str, body: str, note: str = "") -> None:
+        self.shown.add(body)
+        self.say(rule, f"{label} = {body}", note)
+
+    def body(self, expr: Expr, names) -> str:
+        """``expr`` written out, with each big subexpression it repeats, or that an earlier line
+        wrote out, by the name of an intermediate: so a derivation grows with the size of the
+        expression's graph, not with the size of the formula written out (exponential in depth)."""
+        root = bare(expr)
+
+        def inner(node):  # a named subexpression is written as a name: its insides are not on the line
+            return () if node in self.table and node != root else tuple(bare(c) for c in children(node))
+
+        order = topological([root], inner)  # children first
+        size = {}
+        for node in order:
+            size[node] = min(1 + sum(size[c] for c in inner(node)), _BIG)
+        written = collections.Counter({root: 1})  # how often the line would write each node out
+        chosen = set()
+        for node in reversed(order):  # parents first: a node's count is complete when it is reached
+            if node != root and size[node] >= _BIG and (written[node] >= 2 or node in self.seen):
+                chosen.add(node)
+            for child in inner(node):
+                written[child] += 1 if node in chosen else written[node]
+        for node in order:
+            if node in chosen:
+                self.name(node)
+        text = render(expr, tuple(names), self.n.style, avoid=self.dnames, named=self.table, letters=self.letters)[1]
+        self.seen.update(node for node in topological([root], inner) if size.get(node, 0) >= _BIG)
+        return text
+
+    def name(self, node: Expr) -> None:
+        """Write ``node`` by the name of an intermediate from now on, defining one if it has none."""
+        if node not in self.named:
+            u = Var(next(self.intermediates), node.shape)
+            names = tuple(itertools.islice(self.spare(()), node.ndim))
+            self.named[node] = (u, names)
+            self.define("let", self.n.style.ref(u.name, names), self.body(node, names),
+                        f"{_intermediate(node, self.n)}, used more than once")
+        self.table[node] = self.named[node][0].name
+
+    def result(self, node: Expr, names) -> str:
+        return self.body(jacobian(node, self.wrt), tuple(names) + self.dnames)
+
+    def ref(self, node: Expr, names, labels: dict) -> str:
+        if isinstance(node, Const) and node.ndim == 0:
+            return _fmt_number(float(node.value))
+        return self.n.style.ref(labels.get(node, getattr(node, "name", "C")), names)
+
+    def derive(self, node: Expr, label: str, names: tuple[str, ...], top: bool = False) -> None:
+        """Explain ∂label/∂wrt, where ``label`` is ``node`` with free indices ``names``."""
+        dl = self.n.d(label, self.den)
+        if self.wrt not in variables(node):
+            self.say("constant", f"{dl} = 0", f"{self.n.m(label)} does not depend on {self.wrt.name}")
+            return
+        node = bare(node)
+        if node == self.wrt:
+            deltas = " ".join(self.n.style.delta(a, b) for a, b in zip(names, self.dnames, strict=True))
+            self.say("derivative of a variable", f"{dl} = {deltas or '1'}",
+                     "each index of the variable meets its derivative index in a delta")
+            return
+        if isinstance(node, Add):
+            self.add(node, dl, names)
+        elif isinstance(node, Contract):
+            self.product(node, label, dl, names, top)
+        elif isinstance(node, Map):
+            self.elementwise(node, dl, names)
+        elif isinstance(node, Call) and node.fn == "where":
+            self.where(node, dl, names)
+        elif isinstance(node, Call):
+            self.call(node, label, dl, names, top)
+        else:
+            self.say("reshape", f"{dl} = {self.result(node, names)}")
+            return
+        if top or not _small(node):  # the top level ends with the result
+            return
+        so = f"{dl} = {self.result(node, names)}"
+        if so != self.last_math:
+            self.say("so", so)
+
+    def add(self, node: Add, dl: str, names) -> None:
+        labels = []
+        for term in node.terms:
+            text = self.body(term, names)
+            self.shown.add(text)
+            labels.append(f"{self.n.style.open}{text}{self.n.style.close}" if " " in text else text)
+        parts = []
+        for k, (label, c) in enumerate(zip(labels, node.coeffs, strict=True)):
+            sign = "-" if c < 0 else ("+" if k else "")
+            mag = "" if abs(c) == 1 else f"{_fmt_number(abs(c))} "
+            parts.append(f"{sign} {mag}{self.n.d(label, self.den)}".strip())
+        self.say("sum rule", f"{dl} = {' '.join(parts)}", "differentiate term by term")
+        for term, label in zip(node.terms, labels, strict=True):
+            self.derive(term, label, names)
+
+    def elementwise(self, node: Map, dl: str, names) -> None:
+        arg_label, arg_var = self.operand_label(node.arg, names)
+        u = Var("u", ())
+        rule = OPS[node.fn].derivative(u, Map(node.fn, u, node.param), node.param)
+        here = OPS[node.fn].derivative(arg_var, Map(node.fn, arg_var, node.param), node.param)
+        outer = "0" if here is None else self.body(here, names)
+        if self.n.style.is_sum(outer):  # (1 - square(tanh(u))) ∂u, not 1 - square(tanh(u)) ∂u
+            outer = f"{self.n.style.open}{outer}{self.n.style.close}"
+        slope = "0" if rule is None else self.body(rule, ())
+        self.say(f"chain rule for the elementwise {node.fn}",
+                 f"{dl} = {outer} {self.n.d(arg_label, self.den)}", self.n.m(f"{node.fn}'(u) = {slope}"))
+        if arg_var != node.arg:
+            self.derive_intermediate(node.arg, arg_var)
+
+    def call(self, node: Call, label: str, dl: str, names, top: bool) -> None:
+        """The function's rule for ∂label/∂(each argument), then the chain rule through the arguments."""
+        rule = _RULES[node.fn]
+        note = self.n.m(rule.latex) if self.n.latex else rule.text
+        args = [bare(arg) for arg in node.args]
+        dependent = [k for k, arg in enumerate(args) if self.wrt in variables(arg) and k not in rule.constant_in]
+        if not dependent:
+            self.say(rule.name, f"{dl} = 0", note)
+            return
+        spare = self.spare(names)
+        slots = {k: self.dnames if args[k] == self.wrt else tuple(next(spare) for _ in args[k].shape)
+                 for k in dependent}
+        stands = [self.intermediate(arg, slots[k]) if k in slots and arg != self.wrt else arg
+                  for k, arg in enumerate(args)]
+        local = Call(node.fn, tuple(stands), node.param, node.shape)  # composite arguments as variables U
+        terms = []
+        for k in dependent:
+            text = self.n.style.ref(stands[k].name, slots[k])
+            outer = self.body(_partial(local, k), tuple(names) + slots[k])
+            partial = f"{outer}, one term of {dl}" if args[k] == self.wrt and len(dependent) > 1 else None
+            self.say(rule.name, partial or f"{self.n.d(label, text)} = {outer}", note if k == dependent[0] else "")
+            chain = self.n.d(label, text) + " " + self.n.d(text, self.den)
+            terms.append(self.n.style.open + outer + self.n.style.close if args[k] == self.wrt
+                         else self.n.sum_over(slots[k], chain))
+        through = [k for k in dependent if args[k] != self.wrt]
+        if len(terms) > 1 or through:
+            self.say("chain rule" + "".join(f" through {stands[k].name}" for k in through),
+                     f"{dl} = {' + '.join(terms)}",
+                     "the contraction over each argument's indices, one term per argument that depends on "
+                     f"{self.wrt.name}")
+        if top and len(dependent) == 1 and through:
+            self.top_chain = (local, stands[dependent[0]], args[dependent[0]])
+        for k in through:
+            self.derive_intermediate(args[k], stands[k])
+
+    def where(self, node: Call, dl: str, names) -> None:
+        """d where(m, a, b) = where(m, da, db): each branch's derivative where it is chosen."""
+        rule = _RULES["where"]
+        mask, *branches = (bare(arg) for arg in node.args)
+        parts, through = [], []
+        for branch in branches:
+            if self.wrt not in variables(branch):
+                parts.append("0")
+                continue
+            text, stand = self.operand_label(branch, names)
+            parts.append(self.n.d(text, self.den))
+            if stand != branch:
+                through.append((branch, stand))
+        self.say(rule.name, f"{dl} = {self.n.style.where(self.body(mask, names), *parts)}",
+                 self.n.m(rule.latex) if self.n.latex else rule.text)
+        for branch, stand in through:
+            self.derive_intermediate(branch, stand)
+
+    def spare(self, names):
+        """Index names for summed indices and arguments, as the printer names them: never a free
+        or a derivative index."""
+        taken = set(names) | set(self.dnames)
+        return (c for c in itertools.chain(_LETTERS, (f"{c}{k}" for k in itertools.count(1) for c in _LETTERS))
+                if c not in taken)
+
+    def operand_label(self, operand: Expr, names) -> tuple[str, Expr]:
+        """A variable or constant stands for itself; anything else becomes a named intermediate."""
+        if isinstance(operand, Var | Const):
+            return self.ref(operand, names, {}), operand
+        u = self.intermediate(operand, names)
+        return self.n.style.ref(u.name, names), u
+
+    def intermediate(self, expr: Expr, names) -> Var:
+        """The intermediate standing for ``expr``, defined (with index names ``names``) on first use."""
+        expr = bare(expr)  # one name for a value, whether or not it is marked for materializing
+        if expr not in self.named:
+            u = Var(next(self.intermediates), expr.shape)
+            self.named[expr] = (u, tuple(names))
+            self.define("let", self.n.style.ref(u.name, names), self.body(expr, names), _intermediate(expr, self.n))
+        return self.named[expr][0]
+
+    def derive_intermediate(self, expr: Expr, u: Var) -> None:
+        """Explain ∂U/∂wrt once, with U's own index names, however often U is used."""
+        expr = bare(expr)
+        if expr in self.derived:
+            return
+        self.derived.add(expr)
+        names = self.named[expr][1]
+        self.derive(expr, self.n.style.ref(u.name, names), names)
+
+    def product(self, node: Contract, label: str, dl: str, names, top: bool) -> None:
+        label_of: dict[int, str] = {}
+        deltas = []
+        for name, i in zip(names, node.output, strict=True):
+            if i in label_of:
+                deltas.append(self.n.style.delta(label_of[i], name))
+            else:
+                label_of[i] = name
+        pool = self.spare(names)
+        taken = set(label_of.values())
+        for i in sorted({i for idx in node.inputs for i in idx} - set(label_of)):  # in render's order
+            written = [c for c in self.printer._letters(node, i) if c not in taken and c not in self.dnames]
+            label_of[i] = written[0] if written else next(c for c in pool if c not in taken)
+            taken.add(label_of[i])
+        counts = {}
+        for idx in node.inputs:
+            for i in idx:
+                counts[i] = counts.get(i, 0) + 1
+        scale = math.prod(n for i, n in enumerate(node.sizes) if i not in counts and i not in node.output)
+        # Factors as references: composite operands become intermediates U1, U2, ...
+        factors = []  # (operand, its index names, its text, the variable standing for it)
+        first_place = {i: p for p, i in reversed(list(enumerate(node.output)))}
+        pairs = sorted(  # as the printer orders them: A[i,k] W[k,j], factors of early output indices first
+            zip(node.operands, node.inputs, strict=True),
+            key=lambda pair: min((first_place.get(i, len(node.output)) for i in pair[1]), default=len(node.output)),
+        )
+        inputs = [idx for _, idx in pairs]
+        for op, idx in pairs:
+            slot = tuple(label_of[i] for i in idx)
+            if isinstance(op, Var | Const):
+                factors.append((op, slot, self.ref(op, slot, {}), op))
+                continue
+            own = slot  # U's definition needs distinct names; a repeated slot (U[k,k]) takes fresh ones
+            if len(set(slot)) < len(slot):
+                own = tuple(next(c for c in pool if c not in taken) for _ in slot)
+            u = self.intermediate(op, own)
+            factors.append((op, slot, self.n.style.ref(u.name, slot), u))
+        summed = [i for i in sorted(counts) if i not in node.output]
+        explicit = [label_of[i] for i in summed if counts[i] < 2]
+        lead = [_fmt_number(scale)] if scale != 1 else []
+        text = self.n.sum_over(explicit, " ".join(lead + deltas + [f[2] for f in factors]) or "1")
+        if text not in self.shown and self.n.style.open + text + self.n.style.close != label:
+            self.say("as a product", f"{label} = {text}")
+        terms, dependent = [], []
+        for k, (op, slot, ftext, stand) in enumerate(factors):
+            if self.wrt not in variables(op):
+                continue
+            body = " ".join(lead + deltas + [self.n.d(f[2], self.den) if m == k else f[2] for m, f in enumerate(factors)])
+            terms.append(self.n.sum_over(explicit, body))
+            dependent.append(k)
+        rule = "product rule" if len(factors) > 1 else "linearity"
+        note = "one term per factor that depends on " + self.wrt.name if len(factors) > 1 else ""
+        if len(factors) > 1 or factors[0][0] == self.wrt:  # a lone intermediate: the chain rule says it
+            self.say(rule, f"{dl} = {' + '.join(terms)}", note)
+        network = Contract(tuple(f[3] for f in factors), tuple(inputs), node.output, node.sizes)
+        done = set()
+        for k in dependent:
+            op, slot, ftext, stand = factors[k]
+            if op == self.wrt:
+                self.variable_factor(node, inputs[k], slot, ftext, label_of)
+                continue
+            if stand in done:
+                continue
+            grouped = list(dict.fromkeys(n for n, i in zip(slot, inputs[k], strict=True) if i not in node.output))
+            uses = [m for m in dependent if factors[m][3] == stand]
+            if len(grouped) == len(slot) and all(factors[m][1] == slot for m in uses):
+                # ∂f/∂U itself, so a factor used twice (U[i] U[i]) shows as one term (2 U[i]).
+                outer = self.body(jacobian(network, stand), tuple(names) + slot)
+                done.add(stand)
+                whole = len(uses) == len(dependent)
+            else:
+                outer = " ".join(lead + deltas + [f[2] for m, f in enumerate(factors) if m != k]) or "1"
+                whole = len(dependent) == 1
+            chain = self.n.sum_over(grouped, self.n.d(label, ftext) + " " + self.n.d(ftext, self.den))
+            self.say(
+                f"chain rule through {stand.name}",
+                f"{dl} = {chain}" if whole else f"{chain}, one term of {dl}",
+                f"the contraction over the grouped indices {','.join(grouped) or '(none)'} of {stand.name} "
+                f"(shape {self.n.m(self.n.shape(op.shape))}), with {self.n.m(self.n.d(label, ftext) + ' = ' + outer)}",
+            )
+            if top and whole:
+                self.top_chain = (network, stand, op)
+            self.derive_intermediate(op, stand)
+
+    def variable_factor(self, node: Contract, idx, slot, ftext: str, label_of) -> None:
+        """∂W[l,j]/∂W[k,a] = δ[l,k] δ[j,a], and what each delta does to the product."""
+        deltas = [self.n.style.delta(a, b) for a, b in zip(slot, self.dnames, strict=True)]
+        self.say("derivative of a variable", f"{self.n.d(ftext, self.den)} = {' '.join(deltas) or '1'}")
+        free = set(node.output)
+        for delta, i, b in zip(deltas, idx, self.dnames, strict=True):
+            a = label_of[i]
+            if i in free:
+                self.say("delta", delta, f"{a} is free: the entry depends on {self.n.m(self.den)} only where {a} = {b}")
+            else:
+                self.say("delta", delta, f"renames the summed {a} to {b}: the sum over {a} collapses")
+
+
+def explain(f: Expr, wrt, values: dict | None = None, order: str = "row", latex: bool = False,
+            name: str = "f", indices=None, wrt_indices=None, *, letters=None) -> str:
+    """The derivation of ∂f/∂wrt, one step a line: shapes, the sum, product and chain
+    rules, each delta and the index it renames, and the simplified result. With
+    ``values`` (arrays for the variables), also the Jacobian as a matrix of flattened
+    indices in ``order`` "row" (C) or "column" (Fortran) major order, and the matrix
+    notation for that order. ``letters`` (each variable's index letters as a formula
+    wrote them, ``{"A": "ik", "W": "kj"}``) keeps the formula's summed letters; the
+    derivative's own indices (``wrt_indices``, by default a, b, ...) are then letters the
+    formula does not write.
+
+    >>> import einsdiff as ed
+    >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
+    >>> print(ed.explain(A @ x, A))
+    shapes: f has shape 2 and A has shape 2×3, so ∂f/∂A has shape (2)×(2×3), a 2×6 matrix when flattened
+    formula: f[i] = A[i,j] x[j]
+    product rule: ∂f[i]/∂A[a,b] = ∂A[i,j]/∂A[a,b] x[j]   (one term per factor that depends on A)
+    derivative of a variable: ∂A[i,j]/∂A[a,b] = δ[i,a] δ[j,b]
+    delta: δ[i,a]   (i is free: the entry depends on A[a,b] only where i = a)
+    delta: δ[j,b]   (renames the summed j to b: the sum over j collapses)
+    result: ∂f[i]/∂A[a,b] = δ[i,a] x[b]
+    in matrix notation: ∂f/∂vec(A) = I ⊗ xᵀ   (vec stacks rows)
+    """
+    f = _check_f(f)
+    wrt = _check_wrt(f, wrt)
+    if order not in ("row", "column"):
+        raise OptionError(f"order={order!r}: use 'row' (row-major, C order) or 'column' (column-major)")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise OperandError(f"name={name!r}: the function's name must be an identifier")
+    letters = _letters(letters)
+    n = _Notation(bool(latex))
+    out_names = _names(indices, f.shape, "indices", set())
+    written = {c for ls in letters.values() for c in ls} | {v.name for v in variables(f)}
+    dnames = _names(wrt_indices, wrt.shape, "wrt_indices", set(out_names), start="abcdefgh" + _LETTERS,
+                    avoid=written)
+    taken = {v.name for v in variables(f)}  # U1 names an intermediate unless a variable is called so
+    prefix = next(p for p in "UVQRS" if not any(t.startswith(p) and t[len(p):].isdigit() for t in taken))
+    ex = _Explainer(wrt, dnames, n, letters, prefix)
+    label = n.style.ref(name, out_names)
+    dl = n.d(label, ex.den)
+    fs, ws = n.shape(f.shape), n.shape(wrt.shape)
+    rows, cols = math.prod(f.shape), math.prod(wrt.shape)
+    if latex:
+        ex.say("shapes", rf"{name} \in \mathbb{{R}}^{{{fs}}},\ {wrt.name} \in \mathbb{{R}}^{{{ws}}},\ "
+               rf"\frac{{\partial {name}}}{{\partial {wrt.name}}} \in \mathbb{{R}}^{{({fs}) \times ({ws})}} "
+               rf"\cong \mathbb{{R}}^{{{rows} \times {cols}}}")
+    elif f.ndim == 0:
+        ex.say("shapes", f"{name} is a scalar and {wrt.name} has shape {ws}, so ∂{name}/∂{wrt.name} has the shape "
+               f"of {wrt.name}, {ws} (a 1×{cols} row when flattened)")
+    else:
+        ex.say("shapes", f"{name} has shape {fs} and {wrt.name} has shape {ws}, so ∂{name}/∂{wrt.name} has shape "
+               f"({fs})×({ws}), a {rows}×{cols} matrix when flattened")
+    ex.define("formula", label, ex.body(f, out_names))
+    ex.derive(f, label, out_names, top=True)
+    jac = jacobian(f, wrt)
+    ex.say("result", f"{dl} = {ex.body(jac, out_names + dnames)}")
+    if not latex:  # the same, as matrix-calculus notes write it, where vectors and matrices can
+        try:
+            ex.say("in matrix notation", derivative_notation(f, wrt, jac, 1, name, vec=order),
+                   "numerator layout: vectors are columns" if f.ndim + wrt.ndim <= 2 else f"vec stacks {order}s")
+        except OptionError:
+            pass
+    if values is not None:
+        formulas = {u: expr for expr, (u, _) in ex.named.items()}
+        ex.lines += _numbers(f, wrt, jac, values, order, n, ex.top_chain, formulas, name)
+    return "\n".join(ex.lines)
+
+
+def _small(node: Expr) -> bool:
+    """At most ``_SO_NODES`` nodes in ``node``'s graph (counted only that far, so a walk stays linear)."""
+    seen, todo = {node}, [node]
+    while todo and len(seen) <= _SO_NODES:
+        for child in children(todo.pop()):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return len(seen) <= _SO_NODES
+
+
+def _partial(node: Call, k: int) -> Expr:
+    """∂node/∂(its argument k) alone, even where that argument also stands at another place (solve(X, X))."""
+    probe = Var("∂", node.args[k].shape)  # a name no variable has
+    own = Call(node.fn, node.args[:k] + (probe,) + node.args[k + 1:], node.param, node.shape)
+    return substitute(jacobian(own, probe), {probe: node.args[k]})
+
+
+def _names(given, shape, what: str, taken: set, start: str = _LETTERS, avoid=frozenset()) -> tuple[str, ...]:
+    """The ``given`` index names, checked; by default the first of ``start`` not taken nor avoided."""
+    if given is None:
+        pool = (c for c in itertools.chain(start, (f"{c}{k}" for k in itertools.count(1) for c in _LETTERS))
+                if c not in taken and c not in avoid)
+        return tuple(itertools.islice(pool, len(shape)))
+    names = tuple(given)
+    if len(names) != len(shape) or len(set(names)) != len(names) or set(names) & taken or not all(
+        isinstance(c, str) and c.isidentifier() for c in names
+    ):
+        raise OperandError(f"{what}={given!r}: give {len(shape)} distinct identifier names, not used elsewhere")
+    return names
+
+
+def _letters(letters) -> dict[str, tuple[str, ...]]:
+    """``letters`` checked, as a dict from variable names to tuples of index letters."""
+    if letters is None:
+        return {}
+    if not isinstance(letters, dict) or not all(isinstance(name, str) for name in letters):
+        raise OperandError(f"letters={letters!r}: give a dict from variable names to their index letters, "
+                           f"e.g. {{'A': 'ik', 'W': 'kj'}}")
+    out = {}
+    for name, written in letters.items():
+        written = tuple(written) if isinstance(written, str | tuple | list) else None
+        if written is None or not all(isinstance(c, str) and c.isidentifier() for c in written):
+            raise OperandError(f"letters[{name!r}]={letters[name]!r}: give the variable's index letters, e.g. 'ik'")
+        out[name] = written
+    return out
+
+
+def _numbers(f: Expr, wrt: Var, jac: Expr, values: dict, order: str, n: _Notation, chain, formulas: dict,
+             name: str) -> list[str]:
+    """The Jacobian as numbers: a matrix of flattened indices (and the chain rule's product;
+    ``formulas`` gives each intermediate U's expression)."""
+    if not isinstance(values, dict):
+        raise OperandError(f"values must be a dict of arrays by variable name, got {type(values).__name__}")
+    fortran = order == "column"
+    rows, cols = math.prod(f.shape), math.prod(wrt.shape)
+    if rows * cols > _MAX_PRINTED:
+        return [n.line("numbers", f"the {rows}×{cols} Jacobian matrix is too large to print")]
+
+    def flat(j, lead: int) -> np.ndarray:
+        """Rows: the first ``lead`` axes flattened (vec); columns: the rest."""
+        j = np.asarray(j)
+        if fortran:
+            j = np.transpose(j, tuple(reversed(range(lead))) + tuple(reversed(range(lead, j.ndim))))
+        return np.reshape(j, (math.prod(j.shape[:lead]), math.prod(j.shape[lead:])))
+
+    def show(rule: str, num: str, den: str, matrix: np.ndarray) -> list[str]:
+        vec = (lambda t: rf"\operatorname{{vec}}({t})") if n.latex else (lambda t: f"vec({t})")
+        num, den = (vec(num[4:]) if num.startswith("vec:") else num), (vec(den[4:]) if den.startswith("vec:") else den)
+        return [n.line(rule, f"{n.d(num, den)}", n.m(n.shape(matrix.shape)))] + n.matrix(matrix)
+
+    where = f"{order}-major vec"
+    J = np.asarray(evaluate(jac, _needed(jac, values)))
+    lines = []
+    if f.ndim == 0:
+        if chain is not None:
+            network, u, formula = chain
+            outer, inner = jacobian(network, u), jacobian(formula, wrt)
+            g = evaluate(outer, _needed(outer, values, formulas))  # ∂f/∂U may read U and other intermediates
+            du = evaluate(inner, _needed(inner, values))
+            lines += show(f"chain rule in numbers ({where})", name, f"vec:{u.name}", flat(np.asarray(g)[None], 1))
+            lines += show("times", f"vec:{u.name}", f"vec:{wrt.name}", flat(du, u.ndim))
+        lines += show(f"gradient as a row ({where})", name, f"vec:{wrt.name}", flat(J[None], 1))
+        if wrt.ndim == 2:
+            lines += show(f"reshaped to the shape of {wrt.name}", name, wrt.name, J)
+        return lines
+    return show(f"Jacobian matrix ({where})", f"vec:{name}", f"vec:{wrt.name}", flat(J, f.ndim))
+
+
+def _needed(expr: Expr, values: dict, formulas=None) -> dict:
+    """The bindings ``expr`` reads (an unused value is no error here; a missing one is), an
+    intermediate in ``formulas`` (U → its expression) evaluated from the values."""
+    out = {}
+    for v in variables(expr):
+        if formulas and v in formulas:
+            out[v.name] = evaluate(formulas[v], _needed(formulas[v], values))
+            continue
+        if v.name not in values:
+            raise OperandError(f"explain needs a value for variable {v.name!r} of shape {v.shape} to print numbers")
+        value = values[v.name]
+        out[v.name] = np.asarray(value, dtype=float) if isinstance(value, list | tuple | numbers.Number) else value
+    return out
