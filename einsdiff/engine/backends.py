@@ -19,9 +19,18 @@ import numpy as np
 import opt_einsum
 
 from ..errors import BackendError, OptionError
+from ..ir.layout import Layout
 
 # What to pip install for each backend.
 _PACKAGES = {"jax": "jax", "torch": "torch", "cupy": "cupy-cuda12x (or the cupy wheel for your CUDA)", "dask": "einsdiff[dask]"}
+
+
+@dataclass(frozen=True, slots=True)
+class Eye:
+    """An identity tying a later occurrence of a repeated output index to its first."""
+
+    size: int
+    axis: int | None  # the core axis it is contracted with, if any (dask matches its chunks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,29 +40,32 @@ class Placement:
     occurrence of a repeated index and one vector of ones per absent index."""
 
     expression: Callable | None  # an opt_einsum expression; None when the core is already the output
-    eyes: tuple[tuple[int, int | None], ...]  # (size, the core axis it ties to, if any) of each identity
-    ones: tuple[int, ...]
+    eyes: tuple[Eye, ...]
+    ones: tuple[int, ...]  # the size of each vector of ones
 
 
-def placement(core_axes: tuple[int, ...], distinct_shape: tuple[int, ...], diagonal: tuple[int, ...] | None) -> Placement:
-    """δ[i,j] x[i] is ``i,ij->ij``; c[i] broadcast over j is ``i,j->ij`` with ones[j].
+def placement(layout: Layout) -> Placement:
+    """δ[i,j] x[i] is ``i,ij->ij``; c[i] broadcast over j is ``i,j->ij`` with ones[j]:
+    ``layout`` (:mod:`einsdiff.ir.layout`) written as one einsum, for libraries without
+    writable views.
 
-    ``core_axes`` are the distinct indices the core holds, ``diagonal`` the distinct index at
-    each output position (None: no index repeats).
-
-    >>> placement((0,), (3,), (0, 0)).expression.contraction  # x[i] onto the diagonal
+    >>> from einsdiff.ir.expr import Contract, Var
+    >>> from einsdiff.ir.layout import layout
+    >>> x = Var("x", (3,))
+    >>> placement(layout(Contract((x,), ((0,),), (0, 0), (3,)))).expression.contraction  # onto the diagonal
     'a,ab->ab'
-    >>> placement((0,), (3, 2), None).expression.contraction  # x[i] broadcast over j
+    >>> placement(layout(Contract((x,), ((0,),), (0, 1), (3, 2)))).expression.contraction  # broadcast over j
     'a,b->ab'
     """
     symbol = opt_einsum.get_symbol
-    positions = diagonal if diagonal is not None else tuple(range(len(distinct_shape)))
+    distinct_shape, core_axes = layout.distinct_shape, layout.core_axes
+    positions = layout.diagonal or tuple(range(len(distinct_shape)))
     output, eye_terms, eyes, tied = [], [], [], set()
     for p, index in enumerate(positions):
         if index in positions[:p]:  # a later occurrence: a fresh letter tied to the first by an identity
             fresh = symbol(len(distinct_shape) + len(eyes))
             eye_terms.append(symbol(index) + fresh)
-            eyes.append((distinct_shape[index], core_axes.index(index) if index in core_axes else None))
+            eyes.append(Eye(distinct_shape[index], core_axes.index(index) if index in core_axes else None))
             tied.add(index)
             output.append(fresh)
         else:
@@ -63,7 +75,7 @@ def placement(core_axes: tuple[int, ...], distinct_shape: tuple[int, ...], diago
         return Placement(None, (), ())
     terms = ["".join(symbol(k) for k in core_axes)] + eye_terms + [symbol(k) for k in absent]
     ones = tuple(distinct_shape[k] for k in absent)
-    shapes = [tuple(distinct_shape[k] for k in core_axes)] + [(n, n) for n, _ in eyes] + [(n,) for n in ones]
+    shapes = [tuple(distinct_shape[k] for k in core_axes)] + [(e.size, e.size) for e in eyes] + [(n,) for n in ones]
     expression = opt_einsum.contract_expression(",".join(terms) + "->" + "".join(output), *shapes)
     return Placement(expression, tuple(eyes), ones)
 
@@ -116,7 +128,7 @@ class Backend:
     def place(self, core, where: Placement):
         if where.expression is None:
             return core
-        eyes = [self.eye(n, core, axis) for n, axis in where.eyes]
+        eyes = [self.eye(e.size, core, e.axis) for e in where.eyes]
         return self.contract(where.expression, [core, *eyes, *(self.ones(n, core) for n in where.ones)])
 
 

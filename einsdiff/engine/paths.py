@@ -14,6 +14,8 @@ open until the count fits, and keeps the plan with the fewest flops.
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import opt_einsum
 
@@ -148,8 +150,41 @@ def contraction_path(equation: str, shapes: list[tuple[int, ...]]):
     return min(plans, key=lambda plan: plan[1].opt_cost)
 
 
-def contraction(equation: str, shapes: list[tuple[int, ...]]):
-    """(opt_einsum expression, flops, largest intermediate in elements) for ``equation``."""
+@dataclass(frozen=True, slots=True)
+class PathPlan:
+    """How one network contracts: opt_einsum's order for ``inputs -> output`` (index
+    numbers, lettered by ``opt_einsum.get_symbol``), its cost and the expression that runs it.
+
+    >>> plan = plan_path(((0, 1), (1,)), (0,), [(2, 3), (3,)])
+    >>> plan.equation, plan.flops, plan.path
+    ('ab,b->a', 12, ((0, 1),))
+    """
+
+    inputs: tuple[tuple[int, ...], ...]
+    output: tuple[int, ...]
+    equation: str
+    path: tuple[tuple[int, ...], ...]  # opt_einsum's: positions in the list of operands left, popped, result appended
+    flops: int  # opt_einsum's count for this order
+    largest_intermediate: int  # elements
+    expression: Callable  # an opt_einsum expression: call it with the operands
+
+
+def equation_of(inputs, output) -> str:
+    """The opt_einsum equation of a network given by index numbers: ``((0, 1), (1,)), (0,)`` is ``'ab,b->a'``."""
+    symbol = opt_einsum.get_symbol
+    return ",".join("".join(symbol(i) for i in idx) for idx in inputs) + "->" + "".join(symbol(i) for i in output)
+
+
+def plan_path(inputs, output, shapes: list[tuple[int, ...]]) -> PathPlan:
+    """The :class:`PathPlan` of the network ``inputs -> output`` over operands of ``shapes``."""
+    equation = equation_of(inputs, output)
     path, info = contraction_path(equation, shapes)
-    expression = opt_einsum.contract_expression(equation, *shapes, optimize=path)
-    return expression, int(info.opt_cost), int(info.largest_intermediate)
+    return PathPlan(
+        inputs=tuple(tuple(idx) for idx in inputs),
+        output=tuple(output),
+        equation=equation,
+        path=tuple(tuple(int(k) for k in step) for step in path),
+        flops=int(info.opt_cost),
+        largest_intermediate=int(info.largest_intermediate),
+        expression=opt_einsum.contract_expression(equation, *shapes, optimize=path),
+    )

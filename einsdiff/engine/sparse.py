@@ -31,8 +31,10 @@ import numpy as np
 
 from ..config import config
 from ..errors import MemoryLimitError, OptionError
-from .evaluate import ContractPlan, compile_outputs, plan_contract
+from .contraction import Contraction, plan_contraction
+from .evaluate import compile_outputs
 from ..ir.expr import Add, Contract, Expr, Materialize, Reshape
+from ..ir.layout import Layout
 from ..ir.simplify import contract
 from ..ir.variables import topological
 
@@ -69,6 +71,11 @@ class Grid:
 
     sizes: tuple[int, ...]
     position: tuple[int, ...]
+
+    @classmethod
+    def of(cls, layout: Layout) -> Grid:
+        """The grid of a contraction's distinct output indices, placed as its layout places them."""
+        return cls(layout.distinct_shape, layout.diagonal or tuple(range(len(layout.distinct))))
 
     def coords(self, dtype) -> np.ndarray:
         """Row p: the output coordinate p of each entry, in grid order (sorted, distinct)."""
@@ -145,7 +152,7 @@ class SparsePlan:
         self.expr = expr
         self._bound = _stored_bounds(expr)
         self._terms: dict[Expr, Terms] = {}
-        self._plans: dict[Contract, ContractPlan] = {}
+        self._plans: dict[Contract, Contraction] = {}
         leaves: dict[Expr, None] = {}  # evaluated densely, all in one compiled call
         for node, _ in self._expand(expr):
             self._collect(node, leaves)
@@ -194,7 +201,7 @@ class SparsePlan:
     def _collect(self, node: Expr, leaves: dict) -> None:
         """Record the nodes a term evaluates densely."""
         if isinstance(node, Contract):
-            self._plans.setdefault(node, plan_contract(node))
+            self._plans.setdefault(node, plan_contraction(node))
             leaves.update(dict.fromkeys(node.operands))
         elif isinstance(node, Reshape):
             for t, _ in self._expand(node.arg):
@@ -206,7 +213,7 @@ class SparsePlan:
         total = 0
         for node, _ in terms:
             if isinstance(node, Contract):
-                total += math.prod(self._plans[node].distinct_shape)
+                total += math.prod(self._plans[node].layout.distinct_shape)
             elif isinstance(node, Reshape):
                 total += self._count(self._expand(node.arg))
             else:
@@ -265,9 +272,8 @@ class SparsePlan:
     def _entries(self, node: Expr, scale: float, values: dict, dtype) -> Entries:
         if isinstance(node, Contract):
             plan = self._plans[node]
-            core = plan.spread([values[op] for op in node.operands], dtype, scale)
-            position = plan.diagonal or tuple(range(len(plan.distinct_shape)))
-            return Entries(node.shape, np.ravel(core), Grid(plan.distinct_shape, position))
+            spread = plan.spread([values[op] for op in node.operands], dtype, scale)
+            return Entries(node.shape, np.ravel(spread), Grid.of(plan.layout))
         if isinstance(node, Reshape):
             return _reshape(self._sum(self._expand(node.arg), node.arg.shape, values, dtype), node.shape, scale)
         return Entries.dense(values[node], scale)

@@ -21,10 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import opt_einsum
 
 from ..ir.expr import Contract, Expr
-from .paths import contraction
+from .paths import PathPlan, plan_path
 from ..ir.simplify import contract
 
 _SEARCH_BUDGET = 10_000  # backtracking steps; networks with many equal operands give up
@@ -36,8 +35,8 @@ class Gram:
 
     left: tuple[int, ...]  # operand positions of L
     middle: tuple[int, ...]  # operand positions of w (the operands the mirror fixes)
-    left_expression: object  # opt_einsum expression: L's operands (and sqrt|w|) -> Y[S..., I...]
-    middle_expression: object | None  # w's operands -> w over the S indices it has
+    left_plan: PathPlan  # L's operands (and sqrt|w|) -> Y[S..., I...]
+    middle_plan: PathPlan | None  # w's operands -> w over the S indices it has (None: no weights)
     shared_shape: tuple[int, ...]  # sizes of S
     weight_shape: tuple[int, ...]  # w's shape with 1 where an S index is absent from it
     block_shape: tuple[int, ...]  # sizes of I (and of J)
@@ -48,15 +47,15 @@ class Gram:
     def __call__(self, *args: np.ndarray, scale: float = 1.0) -> np.ndarray:
         rows, cols = math.prod(self.shared_shape), math.prod(self.block_shape)
         operands = [args[p] for p in self.left]
-        if self.middle_expression is None:  # no weights: scale the (smaller) result
-            y = np.reshape(self.left_expression(*operands), (rows, cols))
+        if self.middle_plan is None:  # no weights: scale the (smaller) result
+            y = np.reshape(self.left_plan.expression(*operands), (rows, cols))
             core = _signed_gram(y, None)
             if scale != 1:
                 core *= scale
         else:
-            w = self.middle_expression(*(args[p] for p in self.middle)) * scale
+            w = self.middle_plan.expression(*(args[p] for p in self.middle)) * scale
             # sqrt|w| joins L's own contraction: one pass over the rows, not two.
-            y = np.reshape(self.left_expression(*operands, np.sqrt(np.abs(w))), (rows, cols))
+            y = np.reshape(self.left_plan.expression(*operands, np.sqrt(np.abs(w))), (rows, cols))
             core = _signed_gram(y, np.broadcast_to(np.reshape(w, self.weight_shape), self.shared_shape).reshape(rows))
         return core.reshape(self.block_shape * 2).transpose(self.axes)
 
@@ -118,30 +117,23 @@ def gram(
     shared = list(dict.fromkeys(t for t in in_left if sigma[t] == t))
     in_middle = {t for p in middle for t in inputs[p]}
     weight = [t for t in shared if t in in_middle]
-    symbol = opt_einsum.get_symbol
-
-    def expression(ins, out, positions, extra=None):
-        eq = ",".join("".join(map(symbol, idx)) for idx in ins) + "->" + "".join(map(symbol, out))
-        shapes = [operands[p].shape for p in positions]
-        if extra is not None:
-            shapes.append(tuple(sizes[t] for t in extra))
-        return contraction(eq, shapes)
-
-    middle_expression, flops, largest = None, 0, 0
-    left_inputs = [inputs[p] for p in left]
+    middle_plan, flops, largest = None, 0, 0
+    left_inputs, left_shapes = [inputs[p] for p in left], [operands[p].shape for p in left]
     if middle:
-        middle_expression, flops, largest = expression([inputs[p] for p in middle], weight, middle)
+        middle_plan = plan_path([inputs[p] for p in middle], weight, [operands[p].shape for p in middle])
+        flops, largest = middle_plan.flops, middle_plan.largest_intermediate
         left_inputs.append(tuple(weight))
-    left_expression, left_flops, left_largest = expression(left_inputs, shared + block, left, weight if middle else None)
+        left_shapes.append(tuple(sizes[t] for t in weight))
+    left_plan = plan_path(left_inputs, shared + block, left_shapes)
     rows, cols = math.prod(sizes[t] for t in shared), math.prod(sizes[t] for t in block)
-    flops += left_flops + rows * cols * (cols + 1)  # syrk: half of the multiply-adds
-    largest = max(largest, left_largest)
+    flops += left_plan.flops + rows * cols * (cols + 1)  # syrk: half of the multiply-adds
+    largest = max(largest, left_plan.largest_intermediate)
     order = block + [sigma[t] for t in block]
     return Gram(
         left=tuple(left),
         middle=tuple(middle),
-        left_expression=left_expression,
-        middle_expression=middle_expression,
+        left_plan=left_plan,
+        middle_plan=middle_plan,
         shared_shape=tuple(sizes[t] for t in shared),
         weight_shape=tuple(sizes[t] if t in weight else 1 for t in shared),
         block_shape=tuple(sizes[t] for t in block),
@@ -196,15 +188,23 @@ def _mirror(operands, inputs, core) -> tuple[list[int], dict[int, int]] | None:
     return None if sigma is None else (pi, sigma)
 
 
-def transposed_twins(terms: Sequence[Expr], shape: tuple[int, ...]) -> dict[int, tuple[int, tuple[int, ...]]]:
-    """Terms equal to an earlier term with two equal-shaped blocks of axes swapped:
-    ``{position: (position of that term, axes)}`` with ``terms[position] == terms[source].transpose(axes)``."""
+@dataclass(frozen=True, slots=True)
+class Twin:
+    """A term that is ``terms[source].transpose(axes)``."""
+
+    source: int
+    axes: tuple[int, ...]
+
+
+def transposed_twins(terms: Sequence[Expr], shape: tuple[int, ...]) -> dict[int, Twin]:
+    """Terms equal to an earlier term with two equal-shaped blocks of axes swapped, by position:
+    ``terms[position] == terms[twin.source].transpose(twin.axes)``."""
     swaps = _block_swaps(shape)
     groups: dict[tuple[int, ...], list[int]] = {}
     for k, t in enumerate(terms):
         if swaps and isinstance(t, Contract):  # a twin has the same operands
             groups.setdefault(tuple(sorted(op._hash for op in t.operands)), []).append(k)
-    found: dict[int, tuple[int, tuple[int, ...]]] = {}
+    found: dict[int, Twin] = {}
     for members in groups.values():
         for a in members[:-1]:
             if a in found:
@@ -214,7 +214,7 @@ def transposed_twins(terms: Sequence[Expr], shape: tuple[int, ...]) -> dict[int,
                 image = contract([terms[a]], [labels], [labels[i] for i in axes], dict(zip(labels, shape)))
                 for b in members:
                     if b > a and b not in found and terms[b] == image:
-                        found[b] = (a, axes)
+                        found[b] = Twin(a, axes)
     return found
 
 

@@ -1,12 +1,13 @@
 """Code out of expressions: the einsum calls that evaluate them, and standalone NumPy functions.
 
 Both walk the expression DAG in dependency order and give each node one line, so a
-shared subexpression is computed once. ``to_numpy_code`` follows the plan of
-:mod:`einsdiff.engine.evaluate`: one ``np.einsum`` per contraction over the output indices
-that some operand carries (the core), with its contraction order fixed in advance;
-the core is then broadcast over the other output indices, and written onto a
-diagonal view of a zeroed array where an output index repeats, so a Kronecker delta
-never becomes a dense identity operand.
+shared subexpression is computed once. ``to_numpy_code`` prints the program that
+``ed.compile`` runs (:mod:`einsdiff.engine.program`): one ``np.einsum`` per contraction
+over the output indices that some operand carries (the core), in the order compile chose
+(or compile's Gram form); the core is then placed as the contraction's
+:class:`~einsdiff.ir.layout.Layout` says: broadcast over the other output indices, and
+written onto a diagonal view of a zeroed array where an output index repeats, so a
+Kronecker delta never becomes a dense identity operand.
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from dataclasses import dataclass
 import numpy as np
 import opt_einsum
 
+from ..engine.contraction import Contraction
+from ..engine.program import Step, WeightedSum, compile_program, plan_step
 from ..errors import OperandError
-from ..engine.evaluate import _placed, evaluation_graph
 from ..ir.expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var
 from ..ir.functions import FUNCTIONS
+from ..ir.layout import layout
 from ..ir.ops import OPS
-from ..engine.paths import contraction_path
-from .printing import to_index_notation
 from ..ir.variables import children, topological, variables
+from .printing import to_index_notation
 
 # Einsum letters from i, as in textbooks; np.einsum takes these 52 only.
 _ASCII_LETTERS = "ijklmnopqrstuvwxyzabcdefgh" + "ijklmnopqrstuvwxyzabcdefgh".upper()
@@ -78,22 +80,31 @@ class _Einsum:
 
 
 def _as_einsum(node: Contract) -> _Einsum:
-    """Operands carrying earlier output indices first (``ij,j->i``, not ``j,ij->i``); letters
-    from ``i`` in order of first appearance in the output, then the inputs."""
-    first_place = {i: p for p, i in reversed(list(enumerate(node.output)))}
-    pairs = sorted(
-        zip(node.operands, node.inputs, strict=True),
-        key=lambda pair: min((first_place.get(i, len(node.output)) for i in pair[1]), default=len(node.output)),
-    )
-    inputs = tuple(idx for _, idx in pairs)
+    """Operands in the layout's reading order, carrying earlier output indices first (``ij,j->i``,
+    not ``j,ij->i``); letters from ``i`` in order of first appearance in the output, then the inputs."""
+    order = layout(node).order
+    inputs = tuple(node.inputs[k] for k in order)
     used = dict.fromkeys(i for idx in (node.output, *inputs) for i in idx)
-    return _Einsum(tuple(op for op, _ in pairs), inputs, {i: _letter(k) for k, i in enumerate(used)})
+    return _Einsum(tuple(node.operands[k] for k in order), inputs, {i: _letter(k) for k, i in enumerate(used)})
 
 
-def _summed_factor(node: Contract) -> int:
-    """Summing over an index that no operand carries multiplies by its size."""
-    carried = {i for idx in node.inputs for i in idx}
-    return math.prod(n for i, n in enumerate(node.sizes) if i not in carried and i not in node.output)
+def _reading_path(path: tuple[tuple[int, ...], ...], order: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """A contraction path over operands in node order, restated over the same operands in
+    ``order``: each step pops its operands (positions in the list left) and appends the result.
+
+    >>> _reading_path(((0, 2), (0, 1)), (2, 0, 1))  # operands c, a, b: a with c, then b with ac
+    [(0, 1), (0, 1)]
+    """
+    ids, read, restated = list(range(len(order))), list(order), []
+    for made, step in enumerate(path, start=len(order)):  # ``made`` names the step's result
+        taken = [ids[k] for k in step]
+        restated.append(tuple(sorted(read.index(t) for t in taken)))
+        for t in taken:
+            ids.remove(t)
+            read.remove(t)
+        ids.append(made)
+        read.append(made)
+    return restated
 
 
 def _linear_combination(names: list[str], coeffs: tuple[float, ...]) -> str:
@@ -144,7 +155,7 @@ def to_einsum(expr: Expr, name: str = "f") -> str:
         raise OperandError(f"the result's name {name!r} would hide a name the lines use; pick another")
     writer = _NumpyWriter(names | {name} | _reserved(), plain=True)
     for node in topological([expr]):
-        writer.write(node)
+        writer.write(plan_step(node))
     sections = ["import numpy as np", *writer.constants, *writer.helpers, *writer.lines, f"{name} = {writer.names[expr]}"]
     return "\n".join(section.rstrip("\n") for section in sections)
 
@@ -238,8 +249,9 @@ class _NumpyWriter:
         self.lines.append(f"{name} = {text}")
         return name
 
-    def write(self, node: Expr) -> None:
-        """Define ``node``'s value, its inputs being defined already."""
+    def write(self, step: Step) -> None:
+        """Define the value of ``step``'s node, its inputs being defined already."""
+        node = step.node
         if isinstance(node, Var):
             self.names[node] = node.name
         elif isinstance(node, Const):
@@ -263,10 +275,10 @@ class _NumpyWriter:
             self.assign(node, f"np.reshape({self.names[node.arg]}, {node.shape})")
             if self.names[node.arg] in self.shared_views:
                 self.shared_views.add(self.names[node])
-        elif isinstance(node, Contract):
-            self.contraction(node, node, 1.0)
-        elif isinstance(node, Add):
-            self.sum(node)
+        elif isinstance(step.plan, Contraction):
+            self.contraction(node, step.plan, 1.0)
+        elif isinstance(step.plan, WeightedSum):
+            self.sum(step)
         else:
             raise TypeError(f"cannot write a {type(node).__name__} as NumPy code")
 
@@ -276,69 +288,77 @@ class _NumpyWriter:
         self.uses_dtype = True
         return f"np.zeros({shape}, dtype={self.dtype})"
 
-    def sum(self, node: Add) -> None:
-        """A weighted sum; a term with a delta adds its core into the sum's diagonal."""
-        placed = [(t, c) for t, c in zip(node.terms, node.coeffs, strict=True) if _placed(t, node)]
-        dense = [(t, c) for t, c in zip(node.terms, node.coeffs, strict=True) if not _placed(t, node)]
-        if not dense and len(placed) == 1:
-            self.contraction(node, placed[0][0], placed[0][1])
+    def sum(self, step: Step) -> None:
+        """A weighted sum; a term with a delta adds its core into the sum's diagonal, a
+        transposed twin is read as the transpose of the term it mirrors."""
+        node, plan = step.node, step.plan
+        names = [self.names[t] for t in step.inputs[: len(plan.dense)]]
+        names += [f"{names[t.source]}.transpose({_tuple(t.axes)})" for t in plan.twins]
+        coeffs = plan.dense + tuple(t.coefficient for t in plan.twins)
+        if not names and len(plan.placed) == 1:
+            self.contraction(node, plan.placed[0].contraction, plan.placed[0].coefficient)
             return
-        if not dense:
+        if not names:
             name = self.assign(node, self.zeros(node.shape))
-        elif len(dense) == 1 and dense[0][1] == 1:
-            name = self.assign(node, f"{self.names[dense[0][0]]}.copy()")  # a fresh array to add into
+        elif len(names) == 1 and coeffs[0] == 1:
+            name = self.assign(node, f"{names[0]}.copy()")  # a fresh array to add into
         else:
-            name = self.assign(node, _linear_combination([self.names[t] for t, _ in dense], tuple(c for _, c in dense)))
-        for term, c in placed:
-            self.contraction(node, term, c, into=name)
+            name = self.assign(node, _linear_combination(names, coeffs))
+        for term in plan.placed:
+            self.contraction(node, term.contraction, term.coefficient, into=name)
 
-    def contraction(self, node: Expr, term: Contract, scale: float, into: str | None = None) -> None:
-        """``node = scale * term``, or ``into += scale * term`` when ``into`` is given."""
+    def contraction(self, node: Expr, plan: Contraction, scale: float, into: str | None = None) -> None:
+        """``node = scale * term``, or ``into += scale * term`` when ``into`` is given, for the
+        contraction ``term`` that ``plan`` computes, placed as its layout says."""
+        term, lay = plan.node, plan.layout
         e = _as_einsum(term)
-        carried = {i for idx in term.inputs for i in idx}
-        distinct = tuple(dict.fromkeys(term.output))
-        absent = tuple(i for i in distinct if i not in carried)
-        factor = _summed_factor(term) * scale
+        factor = lay.factor * scale
         if not term.operands:
             core = _number(factor)  # a product of no operands is the number itself
+        elif plan.gram is not None and not self.plain and len(e.letter) <= len(_ASCII_LETTERS):
+            core = self.gram(e, plan, factor)
         else:
-            core = self.core(e, tuple(i for i in distinct if i in carried))
+            core = self.core(e, lay.core, plan)
             core = core if factor == 1 else f"{_number(factor)} * {core}"
-        if len(distinct) < len(term.output):  # a delta: the core goes onto a diagonal view
+        if lay.repeats:  # a delta: the core goes onto a diagonal view
             target = into or self.assign(node, self.zeros(term.shape))
-            view = e.word(term.output) + "->" + e.word(absent + tuple(i for i in distinct if i not in absent))
+            # Absent indices first: the core broadcasts against the view's leading axes for free.
+            view = e.word(term.output) + "->" + e.word(lay.absent + lay.core)
             operator = "+=" if into else "="
             self.lines.append(f'np.einsum("{view}", {target})[...] {operator} {core}  # a view of the diagonal')
         elif not term.operands:
             self.uses_dtype = not self.plain
             dtype = ", dtype=float" if self.plain else f", dtype={self.dtype}"
             self.assign(node, f"np.full({term.shape}, {core}{dtype})")
-        elif absent:
+        elif lay.absent:
             # Broadcast: new axes where absent indices follow a carried one (leading ones come free).
-            positions = [p for p, i in enumerate(term.output) if i in carried]
+            positions = [p for p, i in enumerate(term.output) if i in lay.core]
             tail = term.output[positions[0]:] if positions else ()
-            if any(i in absent for i in tail):
-                core += "[" + ", ".join("None" if i in absent else ":" for i in tail) + "]"
+            if any(i in lay.absent for i in tail):
+                core += "[" + ", ".join("None" if i in lay.absent else ":" for i in tail) + "]"
             self.assign(node, f"np.broadcast_to({core}, {term.shape})")
             self.shared_views.add(self.names[node])
-        elif core.isidentifier():  # already computed, by the steps of a long network
+        elif core.isidentifier():  # already computed, by the steps of a long network or a Gram form
             self.names[node] = core
         else:
             name = self.assign(node, core)
             if len(term.operands) == 1 and self.names[term.operands[0]] in self.shared_views:
                 self.shared_views.add(name)  # a one-operand einsum may be a view of its operand
 
-    def core(self, e: _Einsum, kept: tuple[int, ...]) -> str:
-        """Source of the contraction of ``e``'s operands onto the indices ``kept``."""
+    def core(self, e: _Einsum, kept: tuple[int, ...], plan: Contraction) -> str:
+        """Source of the contraction of ``e``'s operands onto the indices ``kept``, in the order ``plan`` chose."""
         args = [self.names[op] for op in e.operands]
         equation = ",".join(e.word(idx) for idx in e.inputs) + "->" + e.word(kept)
         if len(args) == 1:
             return args[0] if e.inputs[0] == kept else _np_einsum(equation, args)
-        path, info = contraction_path(equation, [op.shape for op in e.operands])
+        path = _reading_path(plan.path.path, layout(plan.node).order)
         if len(e.letter) <= len(_ASCII_LETTERS):
             return _np_einsum(equation, args, "greedy" if self.plain else path)
         # Too many indices for one np.einsum call: one call per step of the path, each
         # with letters of its own (opt_einsum lists a step's operands as it pops them).
+        # Empty axes count as size 1: opt_einsum's report would divide 0 flops by 0.
+        shapes = [tuple(max(n, 1) for n in op.shape) for op in e.operands]
+        _, info = opt_einsum.contract_path(equation, *shapes, shapes=True, optimize=path)
         for step in info.contraction_list:
             positions, step_equation = step[0], step[2]
             step_args = [args.pop(k) for k in positions]
@@ -349,10 +369,56 @@ class _NumpyWriter:
             args.append(name)
         return args[0]
 
+    def gram(self, e: _Einsum, plan: Contraction, factor: float) -> str:
+        """The name of ``factor`` times the core in its Gram form: Y = √|w| L contracted once,
+        then Yᵀ Y through syrk, one triangle, as the compiled function computes it."""
+        g = plan.gram
+        self.helpers[_GRAM_HELPER] = None
+        rows, cols = math.prod(g.shared_shape), math.prod(g.block_shape)
+
+        def einsum(path_plan, args: list[str]) -> str:
+            equation = ",".join(e.word(idx) for idx in path_plan.inputs) + "->" + e.word(path_plan.output)
+            return _np_einsum(equation, args, list(path_plan.path))
+
+        left = [self.names[plan.node.operands[p]] for p in g.left]
+        if g.middle_plan is None:
+            y = self.fresh("t", numbered=True)
+            self.lines.append(f"{y} = np.reshape({einsum(g.left_plan, left)}, ({rows}, {cols}))")
+            gram = f"_gram({y})" if factor == 1 else f"(_gram({y}) * {_number(factor)})"
+        else:
+            w = self.fresh("t", numbered=True)
+            weights = einsum(g.middle_plan, [self.names[plan.node.operands[p]] for p in g.middle])
+            self.lines.append(f"{w} = {weights}" + ("" if factor == 1 else f" * {_number(factor)}"))
+            y = self.fresh("t", numbered=True)
+            self.lines.append(f"{y} = np.reshape({einsum(g.left_plan, [*left, f'np.sqrt(np.abs({w}))'])}, ({rows}, {cols}))")
+            spread = f"np.broadcast_to(np.reshape({w}, {g.weight_shape}), {g.shared_shape}).reshape({rows})"
+            gram = f"_gram({y}, {spread})"
+        name = self.fresh("t", numbered=True)
+        self.lines.append(f"{name} = {gram}.reshape({g.block_shape * 2}).transpose({_tuple(g.axes)})  # symmetric: one triangle")
+        return name
+
+
+# Σ_s sign(w[s]) y[s,I] y[s,J] as the compiled function computes it (einsdiff.engine.symmetry).
+_GRAM_HELPER = '''\
+def _gram(y, weights=None):
+    """Yᵀ Y through BLAS syrk (one triangle, mirrored), rows of negative weight subtracted."""
+    if weights is None:
+        y = np.ascontiguousarray(y)
+        return y.T @ y
+    positive = weights >= 0
+    if positive.all() or not positive.any():
+        y = np.ascontiguousarray(y)
+        return y.T @ y if positive.all() else -(y.T @ y)
+    up, down = y[positive], y[~positive]
+    core = up.T @ up
+    core -= down.T @ down
+    return core
+'''
+
 
 def _reserved() -> set[str]:
     """Names generated code uses for itself: numpy, the input check and the helper functions."""
-    return {"np", _helper_name(_INPUT_HELPER)} | {
+    return {"np", _helper_name(_INPUT_HELPER), _helper_name(_GRAM_HELPER)} | {
         _helper_name(entry.helper) for entry in (*OPS.values(), *FUNCTIONS.values()) if entry.helper
     }
 
@@ -387,14 +453,17 @@ def _array_literal(value: np.ndarray) -> str:
     return f"np.array({element(value.tolist())}, dtype=np.{value.dtype.name})"
 
 
-def to_numpy_code(exprs, name: str = "f") -> str:
+def to_numpy_code(exprs, name: str = "f", *, passes=None) -> str:
     """Source of a standalone Python function ``name`` that computes ``exprs`` with numpy alone.
 
     ``exprs`` is an expression (the function returns one array), a sequence of them (a
     tuple) or a dict of them (a dict with the same keys). The function takes the
     variables as arguments, sorted by name, checks their shapes, and computes each
-    shared subexpression once. Every ``np.einsum`` carries its contraction order
-    (``optimize=['einsum_path', ...]``), so numpy searches for none at run time.
+    shared subexpression once. It is the program ``ed.compile(exprs, passes=passes)`` runs
+    (:mod:`einsdiff.engine.program`), step for step: every ``np.einsum`` carries the
+    contraction order compile chose (``optimize=['einsum_path', ...]``), so numpy searches
+    for none at run time, and a symmetric network runs in its Gram form (``_gram``: one
+    triangle through syrk) where compile's does.
 
     >>> import einsdiff as ed, numpy as np
     >>> x = ed.var("x", (3,))
@@ -420,16 +489,10 @@ def to_numpy_code(exprs, name: str = "f") -> str:
 
     writer = _NumpyWriter({v.name for v in inputs} | {name} | reserved)
 
-    def inputs_of(node: Expr) -> tuple[Expr, ...]:
-        if isinstance(node, Add):  # as evaluate: a term with a delta is read through its operands
-            return tuple(t for t in node.terms if not _placed(t, node)) + tuple(
-                op for t in node.terms if _placed(t, node) for op in t.operands
-            )
-        return children(node)
-
-    graph = evaluation_graph(outputs.exprs)  # what ed.compile computes, for the same speed
-    for node in topological(graph, inputs_of):
-        writer.write(node)
+    program = compile_program(outputs.exprs, passes=passes)  # the steps ed.compile runs
+    for step in program.steps:
+        writer.write(step)
+    graph = program.outputs
 
     body = [f'{v.name} = _input("{v.name}", {v.name}, {v.shape})' for v in inputs]
     if writer.uses_dtype:
