@@ -11,8 +11,8 @@ is another's transpose is read as that transpose). :class:`Plan` summarizes the 
 >>> [type(s.node).__name__ for s in program.steps]
 ['Var', 'Var', 'Contract']
 >>> print(program.plan)
-ab,b->a: 600 flops, largest intermediate 30 elements -> shape (30,)
-total: 600 flops in 1 contraction(s)
+ab,b->a: 1,200 flops, largest intermediate 30 elements -> shape (30,)
+total: 1,200 flops in 1 contraction(s)
 """
 
 from __future__ import annotations

@@ -377,24 +377,36 @@ class _NumpyWriter:
         rows, cols = math.prod(g.shared_shape), math.prod(g.block_shape)
 
         def einsum(path_plan, args: list[str]) -> str:
+            if len(args) == 1 and path_plan.inputs[0] == path_plan.output:
+                return args[0]
             equation = ",".join(e.word(idx) for idx in path_plan.inputs) + "->" + e.word(path_plan.output)
             return _np_einsum(equation, args, list(path_plan.path))
 
+        def scaled(text: str) -> str:
+            return text if factor == 1 else f"{_number(factor)} * {text}"
+
         left = [self.names[plan.node.operands[p]] for p in g.left]
-        if g.middle_plan is None:
+        if g.middle_plan is None:  # no weights: the result is scaled
             y = self.fresh("t", numbered=True)
             self.lines.append(f"{y} = np.reshape({einsum(g.left_plan, left)}, ({rows}, {cols}))")
-            gram = f"_gram({y})" if factor == 1 else f"(_gram({y}) * {_number(factor)})"
-        else:
-            w = self.fresh("t", numbered=True)
-            weights = einsum(g.middle_plan, [self.names[plan.node.operands[p]] for p in g.middle])
-            self.lines.append(f"{w} = {weights}" + ("" if factor == 1 else f" * {_number(factor)}"))
+            gram = f"_gram({y})"
+        else:  # the weights are scaled
+            weights = scaled(einsum(g.middle_plan, [self.names[plan.node.operands[p]] for p in g.middle]))
+            w = weights if weights.isidentifier() else self.fresh("t", numbered=True)
+            if w != weights:
+                self.lines.append(f"{w} = {weights}")
             y = self.fresh("t", numbered=True)
             self.lines.append(f"{y} = np.reshape({einsum(g.left_plan, [*left, f'np.sqrt(np.abs({w}))'])}, ({rows}, {cols}))")
-            spread = f"np.broadcast_to(np.reshape({w}, {g.weight_shape}), {g.shared_shape}).reshape({rows})"
-            gram = f"_gram({y}, {spread})"
+            row_weights = f"np.reshape({w}, {rows})"
+            if g.weight_shape != g.shared_shape:  # w lacks some of the summed indices: repeat it along them
+                row_weights = f"np.broadcast_to(np.reshape({w}, {g.weight_shape}), {g.shared_shape}).reshape({rows})"
+            gram = f"_gram({y}, {row_weights})"
+        if len(g.block_shape) > 1:
+            gram += f".reshape({g.block_shape * 2})"
+        if g.axes != tuple(range(len(g.axes))):
+            gram += f".transpose({_tuple(g.axes)})"
         name = self.fresh("t", numbered=True)
-        self.lines.append(f"{name} = {gram}.reshape({g.block_shape * 2}).transpose({_tuple(g.axes)})  # symmetric: one triangle")
+        self.lines.append(f"{name} = {scaled(gram) if g.middle_plan is None else gram}  # symmetric: one triangle (syrk)")
         return name
 
 
