@@ -121,26 +121,16 @@ def planning_table(cap):
 def task_networks():
     """(task, equation, shapes) of every contraction the compiled benchmark tasks run."""
     sys.path.insert(0, __file__.rsplit("/", 1)[0])
-    from einsdiff.engine.evaluate import _placed, plan_contract
-    from einsdiff.ir.expr import Add, Contract
     from tasks import TASKS
 
     seen = {}
     for task in TASKS.values():
         run = task._einsdiff(task.inputs(np.random.default_rng(0)))
         run()  # builds, compiles and runs it once, as benchmarks/run.py does
-        for step in run.state["fn"].compiled.steps:
-            node = step.node
-            if isinstance(node, Contract):
-                terms = [node]
-            elif isinstance(node, Add):  # deltas written into the sum: planned as networks of their own
-                terms = [t for t in node.terms if _placed(t, node)]
-            else:
-                terms = []
-            for term in terms:
-                if term.operands:
-                    equation = plan_contract(term).equation
-                    seen.setdefault((equation, tuple(op.shape for op in term.operands)), task.name)
+        # Deltas written into a sum are planned as networks of their own: the plan lists them all.
+        for contraction in run.state["fn"].compiled.plan.contractions:
+            shapes = tuple(op.shape for op in contraction.node.operands)
+            seen.setdefault((contraction.equation, shapes), task.name)
     return [(task, equation, list(shapes)) for (equation, shapes), task in seen.items()]
 
 

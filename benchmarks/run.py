@@ -51,8 +51,8 @@ def worker(task_key: str, system: str, budget: float) -> dict:
     if system != "numpy":  # the first call measures deriving/tracing and planning, not importing
         for module in {"einsdiff-jax": ["einsdiff", "jax"]}.get(system, [system]):
             __import__(module)
-    switch_off(os.environ.get("EINSDIFF_BENCH_WITHOUT", ""))
-    fn = task.builders[system](inputs)
+    passes = switch_off(os.environ.get("EINSDIFF_BENCH_WITHOUT", ""))
+    fn = task.builders(passes)[system](inputs)
     t0 = time.perf_counter()
     got = fn()
     first = time.perf_counter() - t0
@@ -93,21 +93,28 @@ def worker(task_key: str, system: str, budget: float) -> dict:
                 reps=len(times))
 
 
-def switch_off(features: str) -> None:
+# EINSDIFF_BENCH_WITHOUT's names for compile-time passes (einsdiff.engine.passes); any pass name works too.
+_PASS_OF = {"inverse": "reuse_inverses", "distribute": "distribute_sums"}
+
+
+def switch_off(features: str) -> tuple[str, ...] | None:
     """For before/after comparisons in one run: EINSDIFF_BENCH_WITHOUT=trace,inverse,distribute
-    runs the jax backend step by step, solves without the shared inverse, sums undistributed."""
+    runs the jax backend step by step, solves without the shared inverse, sums undistributed
+    (gram, twins: without the symmetric forms). Returns the passes to compile with (None: all)."""
     import importlib
 
-    evaluate = importlib.import_module("einsdiff.engine.evaluate")
+    from einsdiff.engine.passes import ALL
+
+    passes = list(ALL)
     for feature in filter(None, features.split(",")):
         if feature == "trace":
             importlib.import_module("einsdiff.engine.backends")._Jax.traced = False
-        elif feature == "inverse":
-            evaluate._reuse_inverses = lambda outputs: outputs
-        elif feature == "distribute":
-            evaluate._distribute_cheap_sums = lambda outputs: outputs
+        elif _PASS_OF.get(feature, feature) in passes:
+            passes.remove(_PASS_OF.get(feature, feature))
         else:
-            raise SystemExit(f"EINSDIFF_BENCH_WITHOUT: unknown feature {feature!r} (trace, inverse, distribute)")
+            raise SystemExit(f"EINSDIFF_BENCH_WITHOUT: unknown feature {feature!r} "
+                             f"(trace, inverse, distribute, or a pass: {', '.join(ALL)})")
+    return None if len(passes) == len(ALL) else tuple(passes)
 
 
 def run_pair(task_key: str, system: str, budget: float) -> dict:
@@ -185,7 +192,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.profile:
         inputs = TASKS[args.profile].inputs(np.random.default_rng(0))
-        fn = TASKS[args.profile].builders["einsdiff"](inputs)
+        fn = TASKS[args.profile].builders()["einsdiff"](inputs)
         fn()
         print(fn.state["fn"].compiled.profile(repeat=20, **inputs))
         return

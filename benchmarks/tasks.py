@@ -29,16 +29,17 @@ class Task:
     forward: bool = False  # peers use forward-mode jacobians (narrow input, wide output)
     dense_output: bool = False  # the peak-memory target applies
 
-    @property
-    def builders(self) -> dict[str, Callable[[dict], Callable[[], list]]]:
-        return {"numpy": lambda d: lambda: self.closed_form(d), "einsdiff": self._einsdiff,
-                "einsdiff-jax": lambda d: self._einsdiff(d, backend="jax"),
+    def builders(self, passes=None) -> dict[str, Callable[[dict], Callable[[], list]]]:
+        """Each system's builder; ``passes`` (None: all) are einsdiff's compile-time passes."""
+        return {"numpy": lambda d: lambda: self.closed_form(d),
+                "einsdiff": lambda d: self._einsdiff(d, passes=passes),
+                "einsdiff-jax": lambda d: self._einsdiff(d, backend="jax", passes=passes),
                 "jax": self._jax, "torch": self._torch, "autograd": self._autograd}
 
     def _split(self, d):
         return [d[k] for k in self.wrt], {k: v for k, v in d.items() if k not in self.wrt}
 
-    def _einsdiff(self, d, backend="numpy"):
+    def _einsdiff(self, d, backend="numpy", passes=None):
         def build():
             import einsdiff as ed
             ns = SimpleNamespace(tanh=ed.tanh, sin=ed.sin, exp=ed.exp, log=ed.log, relu=ed.relu,
@@ -49,7 +50,7 @@ class Task:
             outs = {"jacobian": lambda: [ed.jacobian(f, w) for w in ws],
                     "hessian": lambda: [ed.hessian(f, w) for w in ws],
                     "grad": lambda: list(ed.grad(f, ws))}[self.kind]()
-            compiled = ed.compile(outs, backend=backend)
+            compiled = ed.compile(outs, backend=backend, passes=passes)
             if backend == "jax":  # as the JAX peer: inputs on the device once, results back as numpy
                 import jax
                 jax.config.update("jax_enable_x64", True)

@@ -41,7 +41,7 @@ def _rewrite(outputs: Outputs, rewrite: Callable[[Expr], Expr | None]) -> Output
     return tuple(done[o] for o in outputs)
 
 
-def reuse_inverses(outputs: Outputs) -> Outputs:
+def reuse_inverses(outputs: Outputs, passes: tuple[str, ...] = ()) -> Outputs:
     """solve(A, B) where inv(A) is computed anyway is inv(A) B: one matrix product instead of
     a second LU factorization of A (the gradient of log det S + tr(S⁻¹ C) needs both)."""
     nodes = topological(outputs)
@@ -60,11 +60,12 @@ def reuse_inverses(outputs: Outputs) -> Outputs:
     return _rewrite(outputs, rewrite)
 
 
-def distribute_sums(outputs: Outputs) -> Outputs:
+def distribute_sums(outputs: Outputs, passes: tuple[str, ...] = ("gram",)) -> Outputs:
     """A contraction with a sum as an operand runs as one contraction per term when that
     costs fewer flops, and the sum, a pass over memory, is never made: the Hessian of
     logsumexp(Ax) is (A − 𝟙 pᵀA)ᵀ diag(p) A, whose terms are a Gram form (syrk) and a
-    rank-one product."""
+    rank-one product. Costs count Gram forms where ``passes`` has "gram"."""
+    symmetric = "gram" in passes
     readers = collections.Counter(bare(c) for n in topological(outputs) for c in children(n))
 
     def rewrite(node: Expr) -> Expr | None:
@@ -74,10 +75,11 @@ def distribute_sums(outputs: Outputs) -> Outputs:
                 if isinstance(bare(op), Add) and len(bare(op).terms) > 1 and readers[bare(op)] == 1]
         if not sums:
             return None
-        before = plan_contraction(node).flops
+        before = plan_contraction(node, symmetric).flops
         for k in sums:
             split = distribute(node, k)
-            after = sum(plan_contraction(t).flops if isinstance(t, Contract) else t.size for t in split.terms)
+            after = sum(plan_contraction(t, symmetric).flops if isinstance(t, Contract) else t.size
+                        for t in split.terms)
             if after < before:  # and the sum's pass over memory is saved too
                 return split
         return None
@@ -87,10 +89,11 @@ def distribute_sums(outputs: Outputs) -> Outputs:
 
 @dataclass(frozen=True, slots=True)
 class Pass:
-    """A named compile-time pass: a graph rewrite, or (``rewrite`` None) a form the planner may choose."""
+    """A named compile-time pass: a graph rewrite (given the outputs and the names of every
+    pass that runs), or (``rewrite`` None) a form the planner may choose."""
 
     name: str
-    rewrite: Callable[[Outputs], Outputs] | None
+    rewrite: Callable[[Outputs, tuple[str, ...]], Outputs] | None
     summary: str
 
 
@@ -127,5 +130,5 @@ def run_passes(outputs: Outputs, passes: tuple[str, ...]) -> Outputs:
     """``outputs`` after the graph rewrites among ``passes`` (checked names), in order."""
     for p in PASSES:
         if p.rewrite is not None and p.name in passes:
-            outputs = p.rewrite(outputs)
+            outputs = p.rewrite(outputs, passes)
     return outputs
