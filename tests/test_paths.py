@@ -157,3 +157,14 @@ def test_plans_do_not_depend_on_hash_seeds(tmp_path):
         assert child.returncode == 0, child.stderr
         runs.append(child.stdout)
     assert runs[0] == runs[1]
+
+
+def test_plan_path_is_a_record_of_the_searched_order():
+    """The order, its cost and the expression that runs it, by name: A B x over index numbers."""
+    shapes = [(4, 5), (5, 6), (6,)]
+    plan = paths.plan_path(((0, 1), (1, 2), (2,)), (0,), shapes)
+    want_path, info = paths.contraction_path("ab,bc,c->a", shapes)
+    assert plan.equation == "ab,bc,c->a" and list(plan.path) == [tuple(step) for step in want_path]
+    assert (plan.flops, plan.largest_intermediate) == (int(info.opt_cost), int(info.largest_intermediate))
+    arrays = [np.arange(float(np.prod(s))).reshape(s) for s in shapes]
+    np.testing.assert_allclose(plan.expression(*arrays), arrays[0] @ arrays[1] @ arrays[2])
