@@ -71,10 +71,7 @@ def test_direction_may_be_a_variable_bound_at_evaluation():
 
 
 def _largest(expr) -> int:
-    plan = ed.compile([expr]).plan
-    sizes = [int(line.split("largest intermediate ")[1].split(" ")[0].replace(",", ""))
-             for line in plan.splitlines() if "largest intermediate" in line]
-    return max(sizes, default=0)
+    return ed.compile([expr]).plan.largest_intermediate
 
 
 def test_costs_are_those_of_the_result_not_the_dense_tensor():

@@ -79,7 +79,7 @@ def test_terms_differing_only_in_vectors_on_one_index_share_their_network():
     X, w, v = ed.var("X", (6, 3)), ed.var("w", (3,)), ed.var("v", (3,))
     loss = ed.log(1 + ed.exp(X @ w)).sum()
     plan = ed.compile([ed.hvp(loss, w, v)]).plan
-    assert sum(line.endswith("-> shape (3,)") for line in plan.splitlines()) == 1, plan  # one Xᵀ(.. X v) network
+    assert sum(c.node.shape == (3,) for c in plan.contractions) == 1, plan  # one Xᵀ(.. X v) network
     rng = np.random.default_rng(0)
     x0, w0, v0 = rng.normal(size=(6, 3)), rng.normal(size=3), rng.normal(size=3)
     s = 1 / (1 + np.exp(-x0 @ w0))

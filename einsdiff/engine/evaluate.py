@@ -63,13 +63,13 @@ def _backend_runner(step: Step, backend: Backend) -> Runner:
     if isinstance(plan, Contraction):
         where, factor = placement(plan.layout), plan.layout.factor
 
-        def contract(args, env, dtype):
+        def contract_and_place(args, env, dtype):
             if plan.path is None:
                 return backend.place(backend.scalar(factor, dtype), where)
             core = backend.contract(plan.path.expression, args)
             return backend.place(core * factor if factor != 1 else core, where)
 
-        return contract
+        return contract_and_place
     if isinstance(node, Map):
         op = OPS[node.fn]
         return lambda args, env, dtype: op.array(xp, args[0], node.param)
@@ -154,8 +154,8 @@ class Compiled:
             if i not in self._outputs:
                 self._release[k].append(i)
         self._const_dtypes = [n.value.dtype for n in self.nodes if isinstance(n, Const)]
-        # The largest dense array a call creates, in elements, and the step creating it.
-        self._largest = max(((step.dense_elements, k) for k, step in enumerate(self.steps)), default=(0, 0))
+        # The step creating the largest dense array a call creates (its elements: plan.peak_elements).
+        self._largest_step = max(range(len(self.steps)), key=lambda k: (self.steps[k].dense_elements, k), default=0)
         self._tracings: dict[np.dtype, object] = {}  # backends that trace: one function per dtype
         self.plan: Plan = self.program.plan
 
@@ -193,9 +193,9 @@ class Compiled:
         if not env:  # e.g. an identity Jacobian: follow the precision of what was passed
             dtypes += [v.dtype for v in bindings.values() if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
         dtype = backend.computes_in(np.result_type(*dtypes) if dtypes else np.dtype(np.float64))
-        elements, largest = self._largest
+        elements = self.plan.peak_elements
         if not backend.lazy and elements * dtype.itemsize > config.max_dense_bytes:
-            raise self._too_large(largest, elements * dtype.itemsize, dtype)
+            raise self._too_large(self._largest_step, elements * dtype.itemsize, dtype)
         if backend.traced and times is None:
             return list(self._traced(dtype)(env))
         results = self._run(env, dtype, times)

@@ -133,7 +133,15 @@ def _stored_bounds(root: Expr) -> dict[Expr, int]:
     return bound
 
 
-Terms = tuple[tuple[Expr, float], ...]
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One term of an expression expanded into a sum: ``coefficient * node``."""
+
+    node: Expr
+    coefficient: float
+
+
+Terms = tuple[Term, ...]
 
 
 class SparsePlan:
@@ -154,8 +162,8 @@ class SparsePlan:
         self._terms: dict[Expr, Terms] = {}
         self._plans: dict[Contract, Contraction] = {}
         leaves: dict[Expr, None] = {}  # evaluated densely, all in one compiled call
-        for node, _ in self._expand(expr):
-            self._collect(node, leaves)
+        for term in self._expand(expr):
+            self._collect(term.node, leaves)
         self._leaves = tuple(leaves)
         self._compiled = compile_outputs(list(self._leaves)) if self._leaves else None
         self.stored = self._count(self._expand(expr))  # entries before duplicates are summed
@@ -171,14 +179,14 @@ class SparsePlan:
         if node in self._terms:
             return self._terms[node]
         if isinstance(node, Add):
-            terms = tuple((t, c * k) for term, c in zip(node.terms, node.coeffs, strict=True)
-                          for t, k in self._expand(term))
+            terms = tuple(Term(t.node, c * t.coefficient) for term, c in zip(node.terms, node.coeffs, strict=True)
+                          for t in self._expand(term))
         elif isinstance(node, Materialize):
             terms = self._expand(node.arg)
         elif isinstance(node, Contract):
             terms = self._distribute(node)
         else:
-            terms = ((node, 1.0),)
+            terms = (Term(node, 1.0),)
         self._terms[node] = terms
         return terms
 
@@ -186,16 +194,16 @@ class SparsePlan:
         """prod_k (sum_t c_kt T_kt) = sum over choices of prod_k c_kt T_kt: each choice is one
         network, where a delta inside T_kt becomes the product's own."""
         structured = [self._structured(op) for op in node.operands]
-        choices = [self._expand(op) if s else ((op, 1.0),)
+        choices = [self._expand(op) if s else (Term(op, 1.0),)
                    for op, s in zip(node.operands, structured, strict=True)]
         if not any(structured) or math.prod(len(c) for c in choices) > _MAX_TERMS:
-            return ((node, 1.0),)
+            return (Term(node, 1.0),)
         terms = []
         for choice in itertools.product(*choices):
-            product = contract([t for t, _ in choice], node.inputs, node.output, dict(enumerate(node.sizes)))
-            scale = math.prod(c for _, c in choice)
-            expanded = ((product, 1.0),) if product == node else self._expand(product)
-            terms.extend((t, scale * k) for t, k in expanded)
+            product = contract([t.node for t in choice], node.inputs, node.output, dict(enumerate(node.sizes)))
+            scale = math.prod(t.coefficient for t in choice)
+            expanded = (Term(product, 1.0),) if product == node else self._expand(product)
+            terms.extend(Term(t.node, scale * t.coefficient) for t in expanded)
         return tuple(terms)
 
     def _collect(self, node: Expr, leaves: dict) -> None:
@@ -204,14 +212,14 @@ class SparsePlan:
             self._plans.setdefault(node, plan_contraction(node))
             leaves.update(dict.fromkeys(node.operands))
         elif isinstance(node, Reshape):
-            for t, _ in self._expand(node.arg):
-                self._collect(t, leaves)
+            for t in self._expand(node.arg):
+                self._collect(t.node, leaves)
         else:
             leaves[node] = None
 
     def _count(self, terms: Terms) -> int:
         total = 0
-        for node, _ in terms:
+        for node in (t.node for t in terms):
             if isinstance(node, Contract):
                 total += math.prod(self._plans[node].layout.distinct_shape)
             elif isinstance(node, Reshape):
@@ -251,8 +259,8 @@ class SparsePlan:
         concatenated (duplicates are summed when the result is built)."""
         on_grid: dict[Grid, np.ndarray] = {}
         loose: list[Entries] = []
-        for node, c in terms:
-            e = self._entries(node, c, values, dtype)
+        for term in terms:
+            e = self._entries(term.node, term.coefficient, values, dtype)
             if isinstance(e.where, Grid):
                 on_grid[e.where] = on_grid[e.where] + e.data if e.where in on_grid else e.data
             else:

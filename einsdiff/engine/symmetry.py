@@ -80,10 +80,10 @@ def gram(
     operands: Sequence[Expr], inputs: Sequence[tuple[int, ...]], core: Sequence[int], sizes: Sequence[int]
 ) -> Gram | None:
     """The Gram form of the network ``core <- Π operands[inputs]``, or None when it has none."""
-    found = _mirror(operands, inputs, core)
-    if found is None:
+    mirror = _mirror(operands, inputs, core)
+    if mirror is None:
         return None
-    pi, sigma = found
+    pi, sigma = mirror.operands, mirror.indices
     moved = [p for p in range(len(operands)) if pi[p] != p]
     # Operands joined by a moved index belong to the same side of the mirror.
     side = list(range(len(operands)))
@@ -143,7 +143,16 @@ def gram(
     )
 
 
-def _mirror(operands, inputs, core) -> tuple[list[int], dict[int, int]] | None:
+@dataclass(frozen=True, slots=True)
+class _Mirror:
+    """An involution of a network: the operand at position p maps to the one at ``operands[p]``,
+    index t to ``indices[t]``."""
+
+    operands: tuple[int, ...]
+    indices: dict[int, int]
+
+
+def _mirror(operands, inputs, core) -> _Mirror | None:
     """An involution ``pi`` of the operand positions and ``sigma`` of the indices with
     ``operands[pi[p]] == operands[p]`` and ``sigma(inputs[p]) == inputs[pi[p]]`` that moves
     every core index to another core index; None when there is none."""
@@ -185,7 +194,7 @@ def _mirror(operands, inputs, core) -> tuple[list[int], dict[int, int]] | None:
         return None
 
     sigma = search(0, {})
-    return None if sigma is None else (pi, sigma)
+    return None if sigma is None else _Mirror(tuple(pi), sigma)
 
 
 @dataclass(frozen=True, slots=True)
