@@ -1,10 +1,12 @@
-"""Planning and running expressions: ``compile`` once, call many times.
+"""Running expressions: ``compile`` once, call many times.
 
-Each :class:`~einsdiff.ir.expr.Contract` becomes one ``opt_einsum`` contraction over
-its operands with repeated and absent output indices removed; the result is then
-broadcast over absent indices and written onto the diagonal of a zeroed array for
-repeated ones, so a Kronecker delta never becomes a dense identity operand. Other
-array libraries run the same plans through :mod:`einsdiff.engine.backends`.
+``compile`` builds the program once (:mod:`einsdiff.engine.program`: the passes, then a
+planned step per node); a call runs its steps. Each :class:`~einsdiff.ir.expr.Contract`
+is one ``opt_einsum`` contraction over its operands onto the output indices they carry,
+placed by its :class:`~einsdiff.ir.layout.Layout`: broadcast over absent indices and
+written onto the diagonal of a zeroed array for repeated ones, so a Kronecker delta never
+becomes a dense identity operand. Other array libraries run the same program through
+:mod:`einsdiff.engine.backends`.
 
 Before a call allocates anything, the largest dense array it will create (a node's
 result, or an intermediate opt_einsum reported when planning) is compared with

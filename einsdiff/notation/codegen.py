@@ -24,7 +24,7 @@ import opt_einsum
 from ..engine.contraction import Contraction
 from ..engine.program import Step, WeightedSum, compile_program, plan_step
 from ..errors import OperandError
-from ..ir.expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var
+from ..ir.expr import Call, Const, Contract, Expr, Map, Materialize, Reshape, Var
 from ..ir.functions import FUNCTIONS
 from ..ir.layout import layout
 from ..ir.ops import OPS
