@@ -146,3 +146,12 @@ def test_reading_path_restates_a_path_over_reordered_operands():
     assert _reading_path(((0, 2), (0, 1)), (2, 0, 1)) == [(0, 1), (0, 1)]
     assert _reading_path(((0, 1),), (1, 0)) == [(0, 1)]
     assert _reading_path(((1, 2), (0, 1)), (0, 1, 2)) == [(1, 2), (0, 1)]
+
+
+def test_steps_carry_their_layout_and_costs():
+    expr, _ = _mlp_gradient()
+    f = ed.compile(expr)
+    for step in f.steps:
+        if step.layout is not None:
+            assert step.layout is layout(step.node) and step.flops == step.plan.flops
+    assert sum(s.flops for s in f.steps) == f.plan.total_flops

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir.expr import Add, Const, Contract, Expr, Materialize, Reshape, Var
+from ..ir.layout import Layout
 from ..ir.variables import children, topological
 from .contraction import Contraction, plan_contraction
 from .passes import check_passes, run_passes
@@ -115,6 +116,16 @@ class Step:
         if isinstance(self.plan, WeightedSum):
             return tuple(t.contraction for t in self.plan.placed)
         return ()
+
+    @property
+    def layout(self) -> Layout | None:
+        """A contraction's layout (None for other steps; a sum's placed terms carry their own)."""
+        return self.plan.layout if isinstance(self.plan, Contraction) else None
+
+    @property
+    def flops(self) -> int:
+        """opt_einsum's count for the step's contractions (elementwise work is not counted)."""
+        return sum(c.flops for c in self.contractions)
 
     @property
     def intermediate(self) -> int:
