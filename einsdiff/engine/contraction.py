@@ -26,7 +26,6 @@ _GRAM_MIN_FLOPS = 2**22
 class Contraction:
     """How ``node`` runs: its core by ``path`` (or by ``gram`` where set), placed by ``layout``.
 
-    >>> import einsdiff as ed
     >>> from einsdiff.ir.expr import Contract, Var
     >>> A, x = Var("A", (2, 3)), Var("x", (3,))
     >>> c = plan_contraction(Contract((A, x), ((0, 1), (1,)), (0,), (2, 3)))
