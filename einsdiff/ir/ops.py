@@ -60,7 +60,7 @@ def elementwise(name: str, array, derivative, latex_name: str, source: str, help
     templates = {
         "text": f"{name}({{0}})",
         "latex": latex_name.replace("{", "{{").replace("}", "}}") + r"\left({0}\right)",
-        "mathml": f"<mi>{_mathml_name(latex_name)}</mi>&#x2061;<mrow>({{0}})</mrow>",
+        "mathml": f"<mi>{_mathml_name(latex_name)}</mi><mo>&#x2061;</mo><mrow>({{0}})</mrow>",
         "matrix": f"{name}({{0}})",
     } | notation
     return Function(

@@ -245,7 +245,7 @@ def diag(x) -> Expr:
 
 # -- the entries ----------------------------------------------------------------------------------
 _INVERSE = "<mrow><mo>−</mo><mn>1</mn></mrow>"  # MathML's ⁻¹
-_APPLY = "&#x2061;"  # MathML's function application
+_APPLY = "<mo>&#x2061;</mo>"  # MathML's function application
 _SCALAR = "{name}(X) or {name}[k,l](A[k,m] B[m,l])"  # how a formula calls a scalar function of a matrix
 
 
@@ -315,6 +315,8 @@ ENTRIES = (
         builder=solve, numpy=_solve_numpy, array=_solve_array, jvp=_solve_jvp, vjp=_solve_vjp,
         source="_solve({0}, {1})", helper=_SOLVE_SOURCE,
     ),
+    # (detsign, logabsdet), as numpy.linalg.slogdet returns them.
+    Function("slogdet", "composite", Notation("slogdet"), builder=slogdet),
     Function("trace", "composite", Notation("trace", matrix="tr({0})"),
              Syntax(("trace", "tr"), "whole", 1, trace, example=_SCALAR, spellings=(("Tr", "tr"),)), builder=trace),
     Function("diagonal", "composite", Notation("diagonal", matrix="diag({0})"), builder=diagonal),
