@@ -131,7 +131,9 @@ class Function:
       it by transposing ``jvp`` (write one only where that is faster, as solve's, which solves
       with Aᵀ instead of forming an inverse, or where ``jvp`` itself needs it, as where's);
       ``source``, NumPy source with ``{0}``, ``{1}``, ... the arguments and ``{p}`` the
-      parameter; ``constant_in``, the arguments it is not differentiated in (where's mask).
+      parameter; ``constant_in``, the arguments it is not differentiated in (where's mask);
+      ``node(*args)``, the node's smart constructor when it rewrites (inv_node writes (Aᵀ)⁻¹ as
+      (A⁻¹)ᵀ), used where a rule built over placeholders is bound to real arguments.
     - "composite" (built from other nodes, no node of its own: trace is an einsum): ``builder``.
 
     Every kind has ``builder`` (the public constructor, ``ed.inv``), ``notation`` and ``syntax``
@@ -154,6 +156,7 @@ class Function:
     source: str = ""
     helper: str = ""
     constant_in: tuple[int, ...] = ()
+    node: Callable | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
