@@ -380,15 +380,22 @@ def _gram_jvp(node, tangents, extra):
 
 def test_a_new_whole_tensor_function_is_one_entry(monkeypatch):
     """XᵀX as a node of its own: value, forward rule and notation; its reverse rule is derived."""
+    def build(x):
+        return Call("gram", (x,), (), (x.shape[1], x.shape[1]))
+
     gram = Function(
-        "gram", "call", Notation("gram", text="gram({0})", latex="{0}^T {0}", matrix="{0:name}ᵀ {0:name}", indexed=True),
-        numpy=lambda node, a: a[0].T @ a[0], array=lambda xp, node, a: a[0].T @ a[0], jvp=_gram_jvp,
+        "gram", "call",
+        Notation("gram", text="gram({0})", latex=r"{0}^\top {0}", mathml="<msup>{0}<mi>T</mi></msup>{0}",
+                 matrix="{0:name}ᵀ {0:name}", matrix_binds="product", indexed=True, rule="Gram rule",
+                 rule_text="d(XᵀX) = dXᵀ X + Xᵀ dX", rule_latex=r"d(X^\top X) = dX^\top X + X^\top dX"),
+        Syntax(("gram",), "whole", 1, build, indexed=True, example="gram(X)[i,j] or gram[k,l](A[k,m] B[m,l])[i,j]"),
+        builder=build, numpy=lambda node, a: a[0].T @ a[0], array=lambda xp, node, a: a[0].T @ a[0], jvp=_gram_jvp,
         source="{0}.T @ {0}",
     )
     monkeypatch.setitem(FUNCTIONS, "gram", gram)
     W = ed.var("W", (4, 3))
     C = ed.var("C", (3, 3))
-    f = ed.sum(Call("gram", (W,), (), (3, 3)) * C)
+    f = ed.sum(build(W) * C)
     values = {"W": np.random.default_rng(1).standard_normal((4, 3)), "C": np.random.default_rng(2).standard_normal((3, 3))}
     want = values["W"] @ (values["C"] + values["C"].T)
     for mode in ("reverse", "forward"):

@@ -210,23 +210,18 @@ REVERSE_RULES: dict[type, Callable] = {
 }
 
 
-def _reverse(f: Expr, xs: tuple[Var, ...], seed: Expr | None = None, lead: tuple[int, ...] | None = None,
-             leaves: frozenset = frozenset()) -> dict[Var, Expr]:
+def _reverse(f: Expr, xs: tuple[Var, ...], seed: Expr | None = None, lead: tuple[int, ...] | None = None) -> dict[Var, Expr]:
     """One top-down sweep from f to every variable in ``xs``, starting from ``seed`` (df/df = δ
-    by default; any adjoint with the axes ``lead`` in front of f's). The sweep never enters
-    ``leaves``, nodes known not to contain any of ``xs``.
+    by default; any adjoint with the axes ``lead`` in front of f's).
 
     For a scalar f this is backpropagation: an adjoint that flows on into several
     operands is materialized once instead of spliced into (and recomputed by) each
     consumer's network, so deep chains cost one pass, not one pass per variable.
     """
-    def children_of(node: Expr) -> tuple[Expr, ...]:
-        return () if node in leaves else children(node)
-
-    order = topological([f], children_of)
+    order = topological([f])
     depends: set[Expr] = set()
     for node in order:
-        if node in xs or any(c in depends for c in children_of(node)):
+        if node in xs or any(c in depends for c in children(node)):
             depends.add(node)
     if seed is None:
         lead = f.shape
@@ -248,7 +243,7 @@ def _reverse(f: Expr, xs: tuple[Var, ...], seed: Expr | None = None, lead: tuple
         if node in xs:
             found[node] = adj
             continue
-        fan_out = sum(1 for c in children_of(node) if c in depends)
+        fan_out = sum(1 for c in children(node) if c in depends)
         if scalar and fan_out > 1 and isinstance(adj, Contract) and len(adj.operands) > 1:
             adj = Materialize(adj)
         REVERSE_RULES[type(node)](node, adj, lead, push)

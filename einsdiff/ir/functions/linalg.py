@@ -249,9 +249,8 @@ _APPLY = "<mo>&#x2061;</mo>"  # MathML's function application
 _SCALAR = "{name}(X) or {name}[k,l](A[k,m] B[m,l])"  # how a formula calls a scalar function of a matrix
 
 
-def _whole(name: str, builder, example: str = _SCALAR, indexed: bool = False, arity: int = 1,
-           names: tuple[str, ...] = ()) -> Syntax:
-    return Syntax(names or (name,), "whole", arity, builder, indexed=indexed, example=example)
+def _whole(name: str, builder, example: str = _SCALAR, indexed: bool = False, arity: int = 1) -> Syntax:
+    return Syntax((name,), "whole", arity, builder, indexed=indexed, example=example)
 
 
 ENTRIES = (
