@@ -99,6 +99,13 @@ def test_along_piecewise_and_elementwise_builders_build_what_parse_builds():
         assert _syntax("elementwise")[name][1].builder(x) == apply(name, x)
 
 
+@pytest.mark.parametrize("name", sorted(parse._PIECEWISE))
+def test_piecewise_operands_are_what_parse_says_on_a_wrong_count(name):
+    syntax = _syntax("piecewise")[name][1]
+    with pytest.raises(ed.ParseError, match=re.escape(f"{name} takes {syntax.arity} arguments ({syntax.operands})")):
+        ed.parse(f"{name}(x[i])", x=(3,))
+
+
 def test_formulas_call_every_function_with_syntax():
     X = ed.var("X", (2, 2))
     values = {"X": np.array([[2.0, 0.3], [-0.4, 1.5]])}

@@ -66,7 +66,8 @@ ENTRIES = (
         # The Reshape node: {r} the argument's axes, {p} the new shape; the result is indexed.
         Notation("reshape", text="reshape[{r} -> {p}]({0})",
                  latex=r"\operatorname{{reshape}}_{{{r} \to {p}}}\left({0}\right)",
-                 mathml="<msub><mi>reshape</mi><mrow>{r}<mo>→</mo><mtext>{p}</mtext></mrow></msub><mo>&#x2061;</mo><mrow>({0})</mrow>",
+                 mathml=("<msub><mi>reshape</mi><mrow>{r}<mo>→</mo><mtext>{p}</mtext></mrow></msub>"
+                         "<mo>&#x2061;</mo><mrow>({0})</mrow>"),
                  indexed=True),
         Syntax(("reshape",), "whole", 1, reshape, indexed=True, param="shape", example="reshape[k,l -> (9,)](X[k,l])[i]"),
         builder=reshape,
