@@ -35,6 +35,7 @@ def test_every_node_function_and_every_builder_has_one_entry():
         if name != "flatten":  # a helper of reshape and outer, not a function of formulas or of ed
             assert getattr(matrix, name) in builders, name
             assert getattr(ed, name) is getattr(matrix, name)
+    assert ed.transpose in builders
     for name in set(OPS) - {"power", "step", "sign"}:  # ed.pow is build.power; step and sign are internal
         assert getattr(ed, name) is OPS[name].builder, name
     assert all(f.name == name and f.notation.name == name for name, f in FUNCTIONS.items())
@@ -243,6 +244,9 @@ def test_piecewise_and_logsumexp_notation_is_what_the_printers_print():
 
 def test_composite_matrix_notation_is_what_the_matrix_form_prints():
     assert ed.to_matrix_notation(ed.trace(A @ X)) == "f = " + FUNCTIONS["trace"].notation.matrix.format("X A")
+    transpose = FUNCTIONS["transpose"].notation.matrix
+    assert ed.to_matrix_notation(ed.transpose(A)) == "f = " + transpose.format(_Arg("A"))
+    assert ed.to_matrix_notation(ed.transpose(ed.tanh(A))) == "f = " + transpose.format(_Arg("tanh(A)", "atom"))
     for fn, arg in (("diag", ed.var("v", (3,))), ("diagonal", A)):
         assert ed.to_matrix_notation(FUNCTIONS[fn].builder(arg)) == "f = " + FUNCTIONS[fn].notation.matrix.format(arg.name)
 

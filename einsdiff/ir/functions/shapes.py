@@ -1,4 +1,4 @@
-"""Functions that rearrange: dot, outer (contractions) and reshape (a node of its own type)."""
+"""Functions that rearrange: transpose, dot, outer (contractions) and reshape (a node of its own type)."""
 
 from __future__ import annotations
 
@@ -59,6 +59,7 @@ def reshape(x, shape) -> Expr:
 
 
 ENTRIES = (
+    Function("transpose", "composite", Notation("transpose", matrix="{0:name}ᵀ"), builder=build.transpose),
     Function("dot", "composite", Notation("dot"), builder=dot),
     Function("outer", "composite", Notation("outer"), builder=outer),
     Function(
