@@ -379,6 +379,12 @@ def test_a_transposed_rule_is_built_once_per_function_and_shapes():
     assert "inv(Y)[j,i]" in str(g)  # (Yᵀ)⁻¹ bound through inv_node: the transpose of the one inverse
 
 
+def test_a_forward_rule_that_applies_its_own_function_to_the_tangent_needs_a_reverse_rule(monkeypatch):
+    monkeypatch.setitem(FUNCTIONS, "solve", dataclasses.replace(FUNCTIONS["solve"], vjp=None))
+    with pytest.raises(ValueError, match="give the registry entry 'solve' a vjp"):
+        ed.grad(ed.sum(ed.solve(X, B)), B)
+
+
 # -- a new function is one entry ------------------------------------------------------------------
 def _gram_jvp(node, tangents, extra):
     """d(Xᵀ X) = dXᵀ X + Xᵀ dX."""

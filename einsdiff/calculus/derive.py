@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import threading
 from collections.abc import Callable
 
 from ..errors import NotScalarError, OperandError, OptionError, VariableConflictError, WrtError
@@ -284,14 +285,29 @@ def _bind(expr: Expr, mapping: dict[Expr, Expr]) -> Expr:
     return done[expr]
 
 
+_TRANSPOSING = threading.local()  # .names: the functions whose reverse rule this thread is deriving
+
+
 @functools.lru_cache(maxsize=512)
 def _transposed(entry, shapes: tuple, param: tuple, shape: tuple, lead: tuple, k: int):
     """Argument k's share of an adjoint, built once per function and shapes over placeholders:
     the node, its arguments and the adjoint (the node itself, so the share may use its value)."""
+    if not hasattr(_TRANSPOSING, "names"):
+        _TRANSPOSING.names = set()
+    busy = _TRANSPOSING.names
+    if entry.name in busy:
+        raise ValueError(
+            f"the forward rule of {entry.name} applies {entry.name} to the tangent, so transposing it needs the "
+            f"reverse rule being derived; give the registry entry {entry.name!r} a vjp (as solve's)"
+        )
     args = tuple(_placeholder(s) for s in shapes)
     node, seed, tangent = Call(entry.name, args, param, shape), _placeholder(lead + shape), _placeholder(shapes[k])
-    linear = entry.jvp(node, tuple(tangent if j == k else None for j in range(len(args))), ())
-    share = None if linear is None else _reverse(linear, (tangent,), seed, lead).get(tangent)
+    busy.add(entry.name)
+    try:
+        linear = entry.jvp(node, tuple(tangent if j == k else None for j in range(len(args))), ())
+        share = None if linear is None else _reverse(linear, (tangent,), seed, lead).get(tangent)
+    finally:
+        busy.discard(entry.name)
     return share, node, args, seed
 
 
