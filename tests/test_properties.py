@@ -343,7 +343,7 @@ def test_functions_chain_rule_is_contraction_over_grouped_indices(g, data, seed)
 def test_the_brute_force_oracle_knows_every_node_type():
     from einsdiff.ir.functions import FUNCTIONS
     from einsdiff.ir.ops import OPS
-    from einsdiff.testing import _SCALAR
+    from einsdiff.testing.oracles import _SCALAR
 
     assert set(OPS) - {"power"} <= set(_SCALAR)
     X, z = ed.var("X", (2, 2)), ed.var("z", (2,))
