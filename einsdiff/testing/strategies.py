@@ -419,6 +419,7 @@ def expressions(
     logsumexp, softmax, where, maximum, minimum, norm, softplus); guard finite differences
     with :func:`finite_difference_margin`. Draws an expression; its variables are
     ``variables(expr)``."""
+    return expressions_with_reference(max_depth, max_size, n_vars, over, smooth, functions).map(lambda r: r.expr)
 
 
 def nested_tanh_formula(depth: int) -> str:
