@@ -56,7 +56,8 @@ def test_the_table_has_every_node_type_and_every_function():
     kinds = {type(n) for e in CASES.values() for n in topological([e])}
     every = {c for c in vars(nodes).values() if isinstance(c, type) and issubclass(c, nodes.Expr) and c is not nodes.Expr}
     assert every <= kinds, f"no case for {sorted(c.__name__ for c in every - kinds)}"
-    assert {e.fn for e in CALLS.values() for e in topological([e]) if isinstance(e, nodes.Call)} == set(FUNCTIONS)
+    calls = {name for name, f in FUNCTIONS.items() if getattr(f, "kind", "call") == "call"}  # entries with a Call node
+    assert {e.fn for e in CALLS.values() for e in topological([e]) if isinstance(e, nodes.Call)} == calls
 
 
 @pytest.mark.parametrize("mode", ["forward", "reverse"])
