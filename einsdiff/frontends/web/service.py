@@ -18,7 +18,8 @@ from ...notation.codegen import to_einsum
 from ...notation.mathml import MathML, math as mathml, rows as table
 from ...notation.parse import formula_letters
 from ...notation.printing import Latex, Text, aligned, shared
-from ..session import Derivation, build_formula, check as check_numerically, differentiate, parse_shape, sample_point
+from ..session import (Derivation, build_formula, check as check_numerically, differentiate, heading, parse_shape,
+                       sample_point)
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,8 @@ def _layout(d: Derivation, rows: int) -> tuple[list[int], str]:
     f, wrt, fname = d.formula.expr, d.formula.wrt, d.formula.name
     cols = math.prod(wrt.shape)
     if d.order == 1 and f.ndim == 0 and wrt.ndim == 2:
-        return list(wrt.shape), (f"∂{fname}/∂{wrt.name} in the shape of {wrt.name}, {wrt.shape[0]}×{wrt.shape[1]} "
+        return list(wrt.shape), (f"{heading(Text(), fname, (), wrt.name, (), 1)} in the shape of {wrt.name}, "
+                                 f"{wrt.shape[0]}×{wrt.shape[1]} "
                                  f"(a 1×{cols} row when flattened row by row)")
     if rows == 1:
         return [1, cols], f"a 1×{cols} row when flattened row by row"
