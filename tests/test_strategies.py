@@ -3,7 +3,7 @@ variables asked for, and carries a numpy twin that agrees with it."""
 
 import numpy as np
 import pytest
-from hypothesis import given, note
+from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import einsdiff as ed
@@ -30,6 +30,7 @@ def test_bindings_are_seeded_float64_within_bounds():
     assert np.all((2.0 <= bindings_for(vs, 1, 2.0, 3.0)["a"]) & (bindings_for(vs, 1, 2.0, 3.0)["a"] < 3.0))
 
 
+@settings(max_examples=100)
 @given(einsum_cases(), seeds)
 def test_every_einsum_case_is_one_numpy_accepts(case, seed):
     b = bindings_for(case.variables(), seed)
@@ -38,6 +39,7 @@ def test_every_einsum_case_is_one_numpy_accepts(case, seed):
     assert len(set(case.variables())) == len(case.variables())
 
 
+@settings(max_examples=30)  # each example compiles an expression: a few dozen say it
 @given(st.data())
 def test_expressions_use_the_variables_they_are_given_and_leave_out_kinks_when_smooth(data):
     u = ed.var("u", (2, 3))
@@ -48,6 +50,7 @@ def test_expressions_use_the_variables_they_are_given_and_leave_out_kinks_when_s
 
 
 @pytest.mark.parametrize("kind", FUNCTION_KINDS)
+@settings(max_examples=20)
 @given(data=st.data(), seed=seeds)
 def test_each_function_kind_agrees_with_its_numpy_twin(kind, data, seed):
     v, w = ed.var("v", (3, 2)), ed.var("w", (2,))
