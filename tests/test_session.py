@@ -23,7 +23,7 @@ from einsdiff.frontends.session import (
 from einsdiff.ir.expr import Var
 from einsdiff.ir.matrix import logdet
 from einsdiff.notation.mathml import MathML
-from einsdiff.notation.printing import Latex, Text
+from einsdiff.notation.printing import Latex, Text, shared
 from einsdiff.testing import finite_difference_margin
 
 SIGNS = "±[0.5, 1.5] with random signs, both in every variable of 2 or more entries"  # how the check draws values
@@ -170,3 +170,17 @@ def test_a_stack_of_matrices_gets_each_diagonal_raised():
     assert np.all(np.linalg.det(values) > 0) and np.all(np.diagonal(values, axis1=1, axis2=2) >= 5)
     assert (values < 0).any()
     assert _check(f, stack, jacobian(f, stack), 1, 0).ok
+
+
+def test_a_derivation_writes_its_matrix_form_steps_and_shared_names():
+    d = differentiate(build_formula("Z[i,j] = A[i,k]*W[k,j]", "W", {"A": (2, 3), "W": (3, 2)}), 1)
+    assert d.matrix_notation().endswith("   (vec stacks rows)") and "⊗" in d.matrix_notation()
+    assert d.matrix_notation("column").endswith("   (vec stacks columns)")
+    assert d.steps().splitlines()[-2] == "result: ∂Z[i,j]/∂W[a,b] = δ[j,b] A[i,a]"
+    L = differentiate(build_formula("L = sum[i](tanh(tanh(A[i,j]*x[j])))", "x", {"A": (2, 2), "x": (2,)}), 2)
+    named = shared(L.derivative)
+    lines = L.derivative_lines(Text(), named)
+    assert named and [line.split(" = ")[0].split("[")[0] for line in lines[:-1]] == list(named.values())
+    assert lines[-1].startswith("∂²L/∂x[a] ∂x[b] = ")
+    with pytest.raises(OptionError):  # a tensor of three axes by a matrix: no matrix form
+        differentiate(build_formula("T[i,j,k] = A[i,j]*x[k]", "A", {"A": (2, 2), "x": (2,)}), 1).matrix_notation()
