@@ -7,13 +7,9 @@ import numpy as np
 import pytest
 from test_explain import matrix_after
 
-from einsdiff.frontends import cli
+from einsdiff.calculus.derive import jacobian
+from einsdiff.frontends import session
 from einsdiff.frontends.cli import main
-from einsdiff.calculus.derive import hessian, jacobian
-from einsdiff.errors import OptionError
-from einsdiff.ir.expr import Var
-from einsdiff.ir.matrix import logdet
-from einsdiff.testing import finite_difference_margin
 
 SEED_001 = ["--shape", "A=2x3", "--shape", "W=3x2", "--shape", "B=2"]
 SIGNS = "±[0.5, 1.5] with random signs, both in every variable of 2 or more entries"  # how --check draws values
@@ -200,85 +196,11 @@ def test_numpy_format_with_check_writes_a_file_python_runs(tmp_path):
 
 
 def test_a_failed_check_exits_1_with_the_mismatch_on_stderr(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "jacobian", lambda f, wrt: jacobian(f, wrt) * 1.5)  # a wrong derivative
+    monkeypatch.setattr(session, "jacobian", lambda f, wrt: jacobian(f, wrt) * 1.5)  # a wrong derivative
     assert main(["relu(x[i])", "--wrt", "x", "--shape", "x=3", "--check"]) == 1
     out, err = capsys.readouterr()
     assert out.startswith("f[i] = relu(x[i])") and "check" not in out
     assert err.strip().endswith(": MISMATCH")
-
-
-# -- the check samples both signs, away from kinks (issue 13, item 9) ---------------------
-
-
-def _formula(text, **shapes):
-    f, wrt, *_ = cli.build_formula(text, "x", shapes)
-    return f, wrt
-
-
-@pytest.mark.parametrize("formula", ["relu(x[i])", "abs(x[i])", "where(x[i] > 0, x[i], 0.1*x[i])"])
-def test_check_catches_a_derivative_wrong_on_the_negative_side(formula):
-    f, x = _formula(formula, x=(6,))
-    positive_branch = jacobian(Var("x", (6,)) * 1.0, x)  # right for x > 0 only
-    assert cli.check(f, x, jacobian(f, x), 1, seed=0).ok
-    assert not cli.check(f, x, positive_branch, 1, seed=0).ok
-
-
-def test_sampled_values_have_both_signs_and_magnitudes_in_half_to_three_halves():
-    f, x = _formula("relu(W[i,j]*x[j] + b[i])", W=(4, 5), x=(5,), b=(4,))
-    for seed in range(5):
-        sample = cli.sample_point(f, seed)
-        everything = np.concatenate([v.ravel() for v in sample.values.values()])
-        assert (everything < 0).any() and (everything > 0).any()
-        assert np.all((0.5 <= np.abs(everything)) & (np.abs(everything) <= 1.5))
-        assert sample.describe() == SIGNS
-
-
-def test_sampled_points_keep_finite_differences_away_from_kinks():
-    # with both signs, x[i] + y[i] often lands near 0: those draws are redrawn
-    f, x = _formula("sum[i](abs(x[i] + y[i]) + relu(x[i] - y[i]))", x=(8,), y=(8,))
-    for seed in range(10):
-        sample = cli.sample_point(f, seed)
-        assert finite_difference_margin(f, sample.values) > 1e-3
-        assert cli.check(f, x, jacobian(f, x), 1, seed).ok
-
-
-def test_no_point_away_from_a_kink_is_said():
-    sample = cli.Sample({"x": np.zeros(2)}, (), (), 0.0)
-    assert sample.describe() == f"{SIGNS}; no draw kept every argument 0.001 from a kink or pole of its " \
-                                "function (closest: 0)"
-
-
-def test_a_variable_where_the_formula_needs_it_is_drawn_positive():
-    f, x = _formula("sum[i](log(x[i]) * relu(y[i]))", x=(6,), y=(6,))
-    for seed in range(5):
-        sample = cli.sample_point(f, seed)
-        assert sample.positive == ("x",) and np.all(sample.values["x"] > 0)
-        assert (sample.values["y"] < 0).any()
-        assert "x positive (the formula is undefined at some negative x)" in sample.describe()
-        assert cli.check(f, x, jacobian(f, x), 1, seed).ok
-
-
-@pytest.mark.parametrize("n", [1, 2, 3, 5])
-def test_matrix_variables_get_both_signs_off_the_diagonal_and_stay_invertible_with_positive_det(n):
-    f, x = _formula("logdet(x) + sum[i](solve(x, y)[i])", x=(n, n), y=(n,))
-    for seed in range(20):
-        sample = cli.sample_point(f, seed)
-        value = sample.values["x"]
-        off = value[~np.eye(n, dtype=bool)]
-        assert n < 3 or ((off < 0).any() and (off > 0).any())
-        assert np.all(np.diag(value) >= 0.5 + 1.5 * n)  # outweighs the rest of its row, at most 1.5·(n - 1)
-        assert np.linalg.det(value) > 0 and np.linalg.eigvals(value).real.min() >= 2 - 1e-9
-        assert sample.positive == ()
-    assert sample.describe() == (f"{SIGNS}; x's diagonal in [0.5, 1.5] + {1.5 * n:g}, "
-                                 "so x is invertible with det > 0")
-    assert cli.check(f, x, hessian(f, x), 2, seed=0).ok
-
-
-def test_sampling_is_deterministic_and_refuses_a_negative_seed():
-    f, _ = _formula("relu(x[i])", x=(4,))
-    np.testing.assert_array_equal(cli.sample_point(f, 3).values["x"], cli.sample_point(f, 3).values["x"])
-    with pytest.raises(OptionError, match="whole number >= 0, got -1"):
-        cli.sample_point(f, -1)
 
 
 # -- the command reads what a user types (issue 13, item 10) ------------------------------
@@ -375,15 +297,6 @@ def test_every_mistake_is_one_line_in_the_commands_own_terms(args, message, caps
     assert out == "" and err.count("\n") == 1 and err.startswith("einsdiff: error: "), err
     assert message in err, err
     assert "ed." not in err and "=(" not in err, err  # no Python syntax in a command's hint
-
-
-def test_a_stack_of_matrices_gets_each_diagonal_raised():
-    stack = Var("X", (2, 3, 3))
-    f = logdet(stack)
-    values = cli.sample_point(f, 0).values["X"]
-    assert np.all(np.linalg.det(values) > 0) and np.all(np.diagonal(values, axis1=1, axis2=2) >= 5)
-    assert (values < 0).any()
-    assert cli.check(f, stack, jacobian(f, stack), 1, seed=0).ok
 
 
 def test_a_variable_called_like_a_function_is_told_to_use_brackets():

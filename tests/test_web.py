@@ -107,10 +107,10 @@ def test_an_empty_shape_is_a_scalar(client):
 def test_the_share_decision_does_not_write_out_a_deep_derivative(monkeypatch):
     # Nine nested layers: written out, the Hessian is 111,683 characters; the page shows it with
     # names (t1, t2, ...), and deciding so must not write it out first (exponential in depth).
-    from einsdiff.frontends import cli
+    from einsdiff.frontends import session
     from einsdiff.frontends.web import service
 
-    monkeypatch.setattr(cli, "derivation", lambda *args, **kwargs: "")  # explain is not under test
+    monkeypatch.setattr(session, "derivation", lambda *args, **kwargs: "")  # explain is not under test
     longest = []
 
     def render(*args, **kwargs):
@@ -118,8 +118,8 @@ def test_the_share_decision_does_not_write_out_a_deep_derivative(monkeypatch):
         longest.append(len(out[1]))
         return out
 
-    real = service.render
-    monkeypatch.setattr(service, "render", render)
+    real = session.render
+    monkeypatch.setattr(session, "render", render)
     answer = service.derive(SLOW, Limits())
     assert answer["typeset_note"].startswith("t1, …, t40 name subexpressions")
     assert max(longest) < 20_000, max(longest)  # written out: 111,683

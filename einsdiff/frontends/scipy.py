@@ -13,15 +13,13 @@ import numpy as np
 
 from ..calculus.derive import _check_f, _check_wrt, grad, hessian, jacobian
 from ..calculus.directional import hvp
-from ..errors import NotScalarError, OptionError
-from ..engine.evaluate import compile_outputs
-from ..ir.expr import Expr, Var
+from ..engine.evaluate import compile_outputs, evaluate
+from ..errors import BindingError, NotScalarError, OptionError
+from ..ir.expr import Expr, Reshape, Var
 from ..ir.variables import gather_bindings, variables
 
 
 def _check_constants(f: Expr, x: Var, constants: dict) -> dict:
-    from ..errors import BindingError
-
     missing = [v.name for v in variables(f) if v.name != x.name and v.name not in constants]
     if missing:
         raise BindingError(
@@ -82,8 +80,6 @@ class Objective(_Flat):
     def hess(self, z):
         n = self.x.size
         if self.hess_format == "sparse":
-            from ..engine.evaluate import evaluate
-
             return evaluate(_as_matrix(self._hessian, n, n), self._bind(z), format="sparse").tocsr()
         if self._hess is None:
             self._hess = compile_outputs([self._hessian])
@@ -108,16 +104,12 @@ class Residuals(_Flat):
 
     def jac(self, z):
         if self._jac is None:
-            from ..engine.evaluate import evaluate
-
             return evaluate(self._jacobian, self._bind(z), format="sparse").tocsr()
         return self._jac(self._bind(z))[0]
 
     @property
     def jac_sparsity(self):
         """Where the Jacobian can be nonzero, read off its delta structure (a scipy CSR of ones)."""
-        from ..engine.evaluate import evaluate
-
         ones = {k: np.ones_like(v) for k, v in self.constants.items()} | {self.x.name: np.ones(self.x.shape)}
         pattern = evaluate(self._jacobian, ones, format="sparse").tocsr()
         pattern.data[:] = 1.0
@@ -125,16 +117,13 @@ class Residuals(_Flat):
 
 
 def _as_matrix(e: Expr, rows: int, cols: int) -> Expr:
-    from ..ir.expr import Reshape
-
     return e if e.shape == (rows, cols) else Reshape(e, (rows, cols))
 
 
 def scipy_objective(loss: Expr, x: Var, constants=None, /, *, hess_format: str = "dense", **keywords) -> Objective:
     """``fun``, ``jac``, ``hess`` and ``hessp`` of a scalar ``loss`` on the flattened ``x``, the
     other variables bound to ``constants`` (a mapping and/or keywords); ``hess_format="sparse"``
-    gives scipy.sparse Hessians
-    (e.g. for ``method="trust-constr"``).
+    gives scipy.sparse Hessians (e.g. for ``method="trust-constr"``).
 
     >>> import numpy as np, einsdiff as ed
     >>> x = ed.var("x", (2,))

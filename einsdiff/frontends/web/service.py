@@ -10,17 +10,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import cli
-from ...notation.codegen import to_einsum, to_numpy_code
-from ...calculus.derive import hessian, jacobian
 from ...errors import EinsdiffError, OptionError, ParseError, UnknownVariableError, example_shape
 from ...engine.evaluate import evaluate
 from ...ir.expr import bare
-from ...notation.mathml import MathML, math as mathml, rows as table
-from ...notation.matrixform import derivative_notation
-from ...notation.parse import formula_letters
-from ...notation.printing import Latex, Text, aligned, definitions, render, shared
 from ...ir.variables import children, topological, variables
+from ...notation.codegen import to_einsum
+from ...notation.mathml import MathML, math as mathml, rows as table
+from ...notation.parse import formula_letters
+from ...notation.printing import Latex, Text, aligned, shared
+from ..session import (Derivation, build_formula, check as check_numerically, differentiate, heading, parse_shape,
+                       sample_point)
 
 
 @dataclass(frozen=True)
@@ -72,36 +71,17 @@ def derive(request: dict, limits: Limits) -> dict:
     einsum form, NumPy code, and the derivative as a matrix at the given (or random) values.
     A derivative can be exponentially longer than its formula (nested functions): past
     ``limits.typeset_chars`` it comes as text only, and long texts are clipped."""
-    f, wrt, fname, free, dnames, order, derivative, letters = _derivative(request, limits)
+    d = _derivation(request, limits)
+    f, wrt, derivative = d.formula.expr, d.formula.wrt, d.derivative
     text, style, latex = Text(), MathML(), Latex()
-
-    def den(s):
-        d = {text: "∂", latex: "\\partial "}.get(s, "<mo>∂</mo>")
-        return " ".join(f"{d}{s.ref(wrt.name, dnames[k * wrt.ndim:(k + 1) * wrt.ndim])}" for k in range(order))
-
-    def formula(s):
-        _, body, legend = render(f, free, s, letters=letters)
-        return f"{s.ref(fname, free)} = {body}{legend}"
-
-    def derivative_formula(s, named):
-        _, body, legend = render(derivative, free + dnames, s, named=named, letters=letters)
-        if s is text:
-            head = f"{'∂²' if order == 2 else '∂'}{s.ref(fname, free)}/{den(s)}"
-        elif s is latex:
-            head = f"\\frac{{\\partial{'^{2}' if order == 2 else ''} {s.ref(fname, free)}}}{{{den(s)}}}"
-        else:
-            partial = "<mo>∂</mo>" if order == 1 else "<msup><mo>∂</mo><mn>2</mn></msup>"
-            head = f"<mfrac><mrow>{partial}{s.ref(fname, free)}</mrow><mrow>{den(s)}</mrow></mfrac>"
-        return definitions(named, s, letters) + [f"{head} = {body}{legend}"]
-
-    formula_text = formula(text)
+    formula_text = d.formula_line(text)
     # Past a few lines, name what the written-out derivative would repeat (t1, t2, ...). Written
     # out, it can be exponentially long: it is rendered to measure only when it must be short.
     named = shared(derivative)
     if _written_leaves(derivative) <= limits.share_chars and \
-            len("".join(derivative_formula(text, {}))) <= limits.share_chars:
+            len("".join(d.derivative_lines(text))) <= limits.share_chars:
         named = {}
-    derivative_text = "\n".join(derivative_formula(text, named))
+    derivative_text = "\n".join(d.derivative_lines(text, named))
     typeset = len(derivative_text) <= limits.typeset_chars
     labels = list(named.values())
     listed = ", ".join(labels) if len(labels) <= 3 else f"{labels[0]}, …, {labels[-1]}"
@@ -109,34 +89,35 @@ def derive(request: dict, limits: Limits) -> dict:
     if not typeset:
         notes.append(f"{len(derivative_text):,} characters in index notation: too long to typeset "
                      f"(up to {limits.typeset_chars:,}), so shown as text")
-    rows = math.prod(f.shape) * (math.prod(wrt.shape) if order == 2 else 1)
-    dims, layout = _layout(f, wrt, fname, order, rows)
-    code = to_numpy_code({"value": f, "hessian" if order == 2 else "jacobian": derivative}, name=fname)
+    rows = math.prod(f.shape) * (math.prod(wrt.shape) if d.order == 2 else 1)
+    dims, layout = _layout(d, rows)
     answer = {
-        "formula_mathml": mathml(formula(style)) if len(formula_text) <= limits.typeset_chars else None,
-        "derivative_mathml": mathml(table(derivative_formula(style, named))) if typeset else None,
+        "formula_mathml": mathml(d.formula_line(style)) if len(formula_text) <= limits.typeset_chars else None,
+        "derivative_mathml": mathml(table(d.derivative_lines(style, named))) if typeset else None,
         "formula_text": _clip(formula_text, limits),
-        "latex": _clip(aligned(derivative_formula(latex, named)), limits),
+        "latex": _clip(aligned(d.derivative_lines(latex, named)), limits),
         "derivative_text": _clip(derivative_text, limits),
         "typeset_note": "; ".join(notes),
-        "steps": _clip(cli.derivation(f, wrt, fname, free, dnames, order, letters=letters), limits).splitlines(),
-        "matrix_notation": _matrix_notation(f, wrt, fname, derivative, order),
-        "shape": cli.shape_text(f, wrt, order),
+        "steps": _clip(d.steps(), limits).splitlines(),
+        "matrix_notation": _matrix_notation(d),
+        "shape": d.shape_text,
         "matrix_shape": dims,
         "layout": layout,
         "einsum": _clip(to_einsum(derivative), limits),
-        "numpy": _clip(code, limits),
+        "numpy": _clip(d.numpy_code(), limits),
     }
     answer.update(_matrix(request, f, derivative, answer["matrix_shape"], limits))
     return answer
 
 
-def _layout(f, wrt, fname: str, order: int, rows: int) -> tuple[list[int], str]:
+def _layout(d: Derivation, rows: int) -> tuple[list[int], str]:
     """How the page lays the derivative out as a table, as explain does: the gradient of a
     scalar by a matrix in that matrix's shape, anything else flattened row by row."""
+    f, wrt, fname = d.formula.expr, d.formula.wrt, d.formula.name
     cols = math.prod(wrt.shape)
-    if order == 1 and f.ndim == 0 and wrt.ndim == 2:
-        return list(wrt.shape), (f"∂{fname}/∂{wrt.name} in the shape of {wrt.name}, {wrt.shape[0]}×{wrt.shape[1]} "
+    if d.order == 1 and f.ndim == 0 and wrt.ndim == 2:
+        return list(wrt.shape), (f"{heading(Text(), fname, (), wrt.name, (), 1)} in the shape of {wrt.name}, "
+                                 f"{wrt.shape[0]}×{wrt.shape[1]} "
                                  f"(a 1×{cols} row when flattened row by row)")
     if rows == 1:
         return [1, cols], f"a 1×{cols} row when flattened row by row"
@@ -153,13 +134,12 @@ def _written_leaves(expr) -> int:
     return count[bare(expr)]
 
 
-def _matrix_notation(f, wrt, fname: str, derivative, order: int) -> str | None:
+def _matrix_notation(d: Derivation) -> str | None:
     """∂L/∂x = 2 Aᵀ (A x − y) or ∂vec(Z)/∂vec(W) = A ⊗ I, where matrices can say it."""
     try:
-        text = derivative_notation(f, wrt, derivative, order, fname)
+        return d.matrix_notation()
     except OptionError:
         return None
-    return f"{text}   (vec stacks rows)" if derivative.ndim > 2 else text  # a Kronecker form of the flattening
 
 
 def _clip(text: str, limits: Limits) -> str:
@@ -171,13 +151,13 @@ def _clip(text: str, limits: Limits) -> str:
 
 def check(request: dict, limits: Limits) -> dict:
     """The derivative against central finite differences at random inputs."""
-    f, wrt, _, _, _, order, derivative, _ = _derivative(request, limits)
-    work = derivative.size * (math.prod(wrt.shape) if order == 2 else 1)
+    d = _derivation(request, limits)
+    work = d.derivative.size * (math.prod(d.formula.wrt.shape) if d.order == 2 else 1)
     if work > limits.check_entries:
-        raise RequestError(f"the numeric check of a derivative with {derivative.size:,} entries would take "
+        raise RequestError(f"the numeric check of a derivative with {d.derivative.size:,} entries would take "
                            f"{work:,} function entries; the playground checks up to {limits.check_entries:,}: "
                            f"make the shapes smaller")
-    result = cli.check(f, wrt, derivative, order, _seed(request))
+    result = check_numerically(d, _seed(request))
     return {"max_error": _json_number(result.error), "scale": _json_number(result.scale), "entries": result.entries,
             "ok": result.ok, "sampled": result.sampled, "text": result.text}
 
@@ -197,7 +177,7 @@ def error_answer(err: EinsdiffError) -> dict:
     return {"error": {"message": message, "position": None}}
 
 
-def _derivative(request: dict, limits: Limits):
+def _derivation(request: dict, limits: Limits) -> Derivation:
     formula = _formula(request, limits)
     # A syntax error first (it marks a position); the letters name summed indices as typed.
     shaped = request.get("shapes") if isinstance(request.get("shapes"), dict) else ()
@@ -206,11 +186,7 @@ def _derivative(request: dict, limits: Limits):
     order = _field(request, "order", int, 1)
     if order not in (1, 2):
         raise RequestError(f"order {order}: the playground gives the first (1) or second (2) derivative")
-    sizes = _shapes(request, limits, letters)
-    f, wrt, fname, out, wrt_letters = cli.build_formula(formula, wrt_name, sizes)
-    derivative = hessian(f, wrt) if order == 2 else jacobian(f, wrt)
-    free, dnames = cli.index_names(f, wrt, out, wrt_letters, order, written=letters)  # as the CLI names them
-    return f, wrt, fname, free, dnames, order, derivative, letters
+    return differentiate(build_formula(formula, wrt_name, _shapes(request, limits, letters)), order)
 
 
 def _formula(request: dict, limits: Limits) -> str:
@@ -235,7 +211,7 @@ def _shapes(request: dict, limits: Limits, letters: dict) -> dict[str, tuple[int
             raise RequestError(f"the shape of {name} is empty, which means a scalar, but the formula writes "
                                f"{name}[{','.join(written)}] with {len(written)} "
                                f"{'index' if len(written) == 1 else 'indices'}: give {_sizes_example(len(written))}")
-        shape = cli.parse_shape(text, f"the shape of {name}")
+        shape = parse_shape(text, f"the shape of {name}")
         if any(n > limits.axis_size for n in shape) or math.prod(shape) > limits.variable_entries:
             raise RequestError(f"{name} has shape {'×'.join(map(str, shape))}; the playground takes axes up to "
                                f"{limits.axis_size} and up to {limits.variable_entries:,} entries per variable")
@@ -250,7 +226,7 @@ def _sizes_example(ndim: int) -> str:
 def _matrix(request: dict, f, derivative, dims: list[int], limits: Limits) -> dict:
     """The derivative as a ``dims`` table (row-major) at the given values, random ones for
     the rest, when it is small enough to read."""
-    sample = cli.sample_point(f, _seed(request))
+    sample = sample_point(f, _seed(request))
     point = dict(sample.values)
     given = _field(request, "values", dict, {})
     used = {}

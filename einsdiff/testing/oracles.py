@@ -1,0 +1,372 @@
+"""Oracles that do not trust einsdiff's rules: central finite differences, a brute-force
+loop evaluator with forward-mode tangents for every node type, and :func:`check_jacobian`,
+which checks derivatives of every order and accumulation mode against finite differences.
+No hypothesis here: the command line's ``--check`` uses these too.
+
+>>> import numpy as np, einsdiff as ed
+>>> x = ed.var("x", (3,))
+>>> check_jacobian(ed.tanh(x) * x, x, {"x": np.array([0.1, -0.2, 0.3])}, order=2)
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..calculus.derive import jacobian
+from ..engine.evaluate import evaluate
+from ..errors import EvaluationError, OptionError
+from ..ir.expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var
+from ..ir.variables import topological
+from .dump import describe
+
+
+def finite_difference_jacobian(expr: Expr, wrt: Var, bindings: Mapping, eps: float = 1e-6) -> np.ndarray:
+    """Central differences, one element of ``wrt`` at a time: shape ``expr.shape + wrt.shape``."""
+    base = {k: np.asarray(v, dtype=np.float64) for k, v in bindings.items()}
+    x0 = base[wrt.name]
+    out = np.zeros(expr.shape + wrt.shape)
+    for e in np.ndindex(*wrt.shape):
+        h = eps * max(1.0, abs(float(x0[e])))
+        plus, minus = x0.copy(), x0.copy()
+        plus[e] += h
+        minus[e] -= h
+        f_plus = evaluate(expr, {**base, wrt.name: plus})
+        f_minus = evaluate(expr, {**base, wrt.name: minus})
+        out[(...,) + e] = (f_plus - f_minus) / (2 * h)
+    return out
+
+
+# Values and derivatives of the elementwise functions, written independently of
+# einsdiff.ir.ops so the brute-force oracle does not trust the rules it checks.
+_SCALAR = {
+    "exp": (math.exp, math.exp),
+    "log": (math.log, lambda u: 1 / u),
+    "log1p": (math.log1p, lambda u: 1 / (1 + u)),
+    "sin": (math.sin, math.cos),
+    "cos": (math.cos, lambda u: -math.sin(u)),
+    "tanh": (math.tanh, lambda u: 1 - math.tanh(u) ** 2),
+    "sigmoid": (lambda u: 1 / (1 + math.exp(-u)), lambda u: math.exp(-u) / (1 + math.exp(-u)) ** 2),
+    "softplus": (lambda u: max(u, 0.0) + math.log1p(math.exp(-abs(u))), lambda u: 1 / (1 + math.exp(-u))),
+    "relu": (lambda u: max(u, 0.0), lambda u: 1.0 if u > 0 else 0.0),
+    "abs": (abs, lambda u: (u > 0) - (u < 0)),
+    "step": (lambda u: 1.0 if u > 0 else 0.0, lambda u: 0.0),
+    "sign": (lambda u: float((u > 0) - (u < 0)), lambda u: 0.0),
+    "sqrt": (math.sqrt, lambda u: 0.5 / math.sqrt(u)),
+    "square": (lambda u: u * u, lambda u: 2 * u),
+    "reciprocal": (lambda u: 1 / u, lambda u: -1 / (u * u)),
+}
+
+
+def _scalar(fn: str, param):
+    if fn == "power":
+        return (lambda u: u**param, lambda u: param * u ** (param - 1))
+    return _SCALAR[fn]
+
+
+def brute_force_jacobian(expr: Expr, wrt: Var, bindings: Mapping) -> np.ndarray:
+    """Exact Jacobian by explicit loops over every index assignment (forward mode, one
+    element of ``wrt`` at a time). For tiny shapes only: it never calls numpy.einsum
+    or einsdiff's derivative rules."""
+    out = np.zeros(expr.shape + wrt.shape)
+    for e in np.ndindex(*wrt.shape):
+        seed = np.zeros(wrt.shape)
+        seed[e] = 1.0
+        _, tangent = _dual_evaluate(expr, wrt, seed, bindings)
+        out[(...,) + e] = tangent
+    return out
+
+
+def brute_force_value(expr: Expr, bindings: Mapping) -> np.ndarray:
+    """The value of ``expr`` by explicit loops (tiny shapes only)."""
+    probe = Var("__no_variable__", ())
+    return _dual_evaluate(expr, probe, np.zeros(()), bindings)[0]
+
+
+def _dual_evaluate(expr: Expr, wrt: Var, seed: np.ndarray, bindings: Mapping):
+    values: dict[Expr, tuple[np.ndarray, np.ndarray]] = {}
+    for node in topological([expr]):
+        if isinstance(node, Var):
+            v = np.asarray(bindings[node.name], dtype=np.float64)
+            values[node] = (v, seed if node == wrt else np.zeros(node.shape))
+        elif isinstance(node, Const):
+            values[node] = (np.asarray(node.value, dtype=np.float64), np.zeros(node.shape))
+        elif isinstance(node, Map):
+            u, du = values[node.arg]
+            f, fprime = _scalar(node.fn, node.param)
+            val, tan = np.zeros(node.shape), np.zeros(node.shape)
+            for p in np.ndindex(*node.shape):
+                val[p] = f(float(u[p]))
+                tan[p] = fprime(float(u[p])) * du[p] if du[p] != 0 else 0.0
+            values[node] = (val, tan)
+        elif isinstance(node, Add):
+            val, tan = np.zeros(node.shape), np.zeros(node.shape)
+            for term, c in zip(node.terms, node.coeffs, strict=True):
+                val = val + c * values[term][0]
+                tan = tan + c * values[term][1]
+            values[node] = (val, tan)
+        elif isinstance(node, Reshape):
+            u, du = values[node.arg]
+            values[node] = (u.reshape(node.shape), du.reshape(node.shape))
+        elif isinstance(node, Materialize):
+            values[node] = values[node.arg]
+        elif isinstance(node, Contract):
+            values[node] = _loop_contract(node, [values[o] for o in node.operands])
+        elif isinstance(node, Call):
+            values[node] = _loop_call(node, [values[a] for a in node.args])
+        else:
+            raise TypeError(f"the brute-force oracle has no rule for a {type(node).__name__} node")
+    return values[expr]
+
+
+@dataclass(frozen=True, slots=True)
+class _Dual:
+    """A number with its tangent: forward mode by hand, for the whole-tensor functions."""
+
+    v: float
+    t: float = 0.0
+
+    def __add__(self, o):
+        o = _dual(o)
+        return _Dual(self.v + o.v, self.t + o.t)
+
+    __radd__ = __add__
+
+    def __sub__(self, o):
+        o = _dual(o)
+        return _Dual(self.v - o.v, self.t - o.t)
+
+    def __mul__(self, o):
+        o = _dual(o)
+        return _Dual(self.v * o.v, self.t * o.v + self.v * o.t)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, o):
+        o = _dual(o)
+        return _Dual(self.v / o.v, (self.t * o.v - self.v * o.t) / (o.v * o.v))
+
+
+def _dual(x) -> _Dual:
+    return x if isinstance(x, _Dual) else _Dual(float(x))
+
+
+def _d_exp(x: _Dual) -> _Dual:
+    return _Dual(math.exp(x.v), math.exp(x.v) * x.t)
+
+
+def _d_log(x: _Dual) -> _Dual:
+    return _Dual(math.log(x.v), x.t / x.v)
+
+
+def _leibniz(m) -> _Dual:
+    """det M = Σ_σ sign(σ) Π_i M[i, σ(i)], over all permutations (tiny n only)."""
+    n = len(m)
+    total = _Dual(0.0)
+    for perm in itertools.permutations(range(n)):
+        inversions = sum(perm[a] > perm[b] for a in range(n) for b in range(a + 1, n))
+        term = _Dual(-1.0 if inversions % 2 else 1.0)
+        for i in range(n):
+            term = term * m[i][perm[i]]
+        total = total + term
+    return total
+
+
+def _inverse(m) -> list:
+    """M⁻¹ = adj(M) / det M, the adjugate from cofactors (Cramer's rule)."""
+    n, det = len(m), _leibniz(m)
+    if det.v == 0:
+        raise EvaluationError("the brute-force oracle met a singular matrix")
+
+    def minor(r, c):
+        return [[m[i][j] for j in range(n) if j != c] for i in range(n) if i != r]
+
+    cof = [[_leibniz(minor(r, c)) * (-1.0 if (r + c) % 2 else 1.0) if n > 1 else _Dual(1.0) for c in range(n)]
+           for r in range(n)]
+    return [[cof[c][r] / det for c in range(n)] for r in range(n)]
+
+
+def _duals(value: np.ndarray, tangent: np.ndarray) -> np.ndarray:
+    out = np.empty(value.shape, dtype=object)
+    for p in np.ndindex(*value.shape):
+        out[p] = _Dual(float(value[p]), float(tangent[p]))
+    return out
+
+
+def _split(duals: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
+    val, tan = np.zeros(shape), np.zeros(shape)
+    for p in np.ndindex(*shape):
+        val[p], tan[p] = duals[p].v, duals[p].t
+    return val, tan
+
+
+def _loop_call(node: Call, args):
+    """A function of whole tensors from its definition, one matrix (or reduced slice) at a time."""
+    a = [_duals(v, t) for v, t in args]
+    out = np.empty(node.shape, dtype=object)
+    if node.fn == "where":
+        for p in np.ndindex(*node.shape):
+            out[p] = a[1][p] if a[0][p].v != 0 else a[2][p]
+        return _split(out, node.shape)
+    if node.fn == "logsumexp":
+        axes = tuple(ax % a[0].ndim for ax in node.param)
+        kept = [ax for ax in range(a[0].ndim) if ax not in axes]
+        for p in np.ndindex(*node.shape):
+            where = [slice(None)] * a[0].ndim
+            for ax, k in zip(kept, p, strict=True):
+                where[ax] = k
+            entries = list(a[0][tuple(where)].ravel())
+            m = max(e.v for e in entries)
+            total = _Dual(0.0)
+            for e in entries:
+                total = total + _d_exp(e - m)
+            out[p] = _d_log(total) + m
+        return _split(out, node.shape)
+    batch = node.args[0].shape[:-2]
+    for b in np.ndindex(*batch):
+        m = a[0][b].tolist()
+        if node.fn in ("det", "logdet", "logabsdet", "detsign"):
+            det = _leibniz(m)
+            if node.fn == "det":
+                out[b] = det
+            elif node.fn == "detsign":
+                out[b] = _Dual(float(np.sign(det.v)))
+            elif node.fn == "logdet" and det.v <= 0:
+                raise EvaluationError("logdet: the brute-force oracle met a determinant <= 0")
+            else:
+                out[b] = _d_log(det) if det.v > 0 else _d_log(_Dual(0.0) - det)
+        elif node.fn == "inv":
+            out[b] = np.array(_inverse(m), dtype=object)
+        elif node.fn == "solve":
+            inv, rhs, n = _inverse(m), a[1][b], len(m)
+            for q in np.ndindex(*rhs.shape[1:]):
+                for i in range(n):
+                    total = _Dual(0.0)
+                    for k in range(n):
+                        total = total + inv[i][k] * rhs[(k,) + q]
+                    out[b + (i,) + q] = total
+        else:
+            raise TypeError(f"the brute-force oracle has no rule for the function {node.fn!r}")
+    return _split(out, node.shape)
+
+
+def _loop_contract(node: Contract, args):
+    val, tan = np.zeros(node.shape), np.zeros(node.shape)
+    for assignment in itertools.product(*(range(n) for n in node.sizes)):
+        place = tuple(assignment[i] for i in node.output)
+        factors = [(v[tuple(assignment[i] for i in idx)], t[tuple(assignment[i] for i in idx)])
+                   for (v, t), idx in zip(args, node.inputs, strict=True)]
+        product = 1.0
+        for f, _ in factors:
+            product *= f
+        derivative = 0.0
+        for k, (_, dk) in enumerate(factors):
+            if dk != 0:
+                rest = 1.0
+                for j, (f, _) in enumerate(factors):
+                    if j != k:
+                        rest *= f
+                derivative += dk * rest
+        val[place] += product
+        tan[place] += derivative
+    return val, tan
+
+
+def kink_distance(expr: Expr, bindings: Mapping) -> float:
+    """The smallest |u| over the arguments u of relu, abs, step and sign in ``expr``:
+    finite differences are only trustworthy away from those kinks."""
+    smallest = math.inf
+    for node in topological([expr]):
+        if isinstance(node, Map) and node.fn in ("relu", "abs", "step", "sign"):
+            u = evaluate(node.arg, bindings)
+            smallest = min(smallest, float(np.min(np.abs(u), initial=math.inf)))
+    return smallest
+
+
+def finite_difference_margin(expr: Expr, bindings: Mapping) -> float:
+    """How far ``bindings`` are from a point where central differences of ``expr`` break
+    down: :func:`kink_distance`, or the distance to a pole or the edge of a domain if that
+    is smaller (log, sqrt and fractional powers at 0, where a norm's derivative blows up
+    too; reciprocal and negative powers at 0; log1p at -1). Negative where ``expr`` is
+    undefined."""
+    smallest = kink_distance(expr, bindings)
+    for node in topological([expr]):
+        if not isinstance(node, Map) or node.fn not in _EDGES:
+            continue
+        edge = _EDGES[node.fn](node.param)
+        if edge is not None:
+            smallest = min(smallest, float(np.min(edge(evaluate(node.arg, bindings)), initial=math.inf)))
+    return smallest
+
+
+def _power_edge(p):
+    if p is None or p >= 1 and float(p).is_integer():
+        return None  # a polynomial: smooth everywhere
+    return np.abs if float(p).is_integer() else (lambda u: u)  # a pole at 0, or a domain u >= 0
+
+
+# For each function with a pole or a domain edge: the distance to it, as a function of the argument.
+_EDGES = {
+    "log": lambda p: (lambda u: u),
+    "sqrt": lambda p: (lambda u: u),
+    "log1p": lambda p: (lambda u: 1 + u),
+    "reciprocal": lambda p: np.abs,
+    "power": _power_edge,
+}
+
+
+MODES = ("forward", "reverse")
+
+
+def check_jacobian(expr: Expr, wrt, bindings: Mapping, eps: float = 1e-6, rtol: float = 1e-5, *,
+                   modes=MODES, order: int = 1) -> None:
+    """Assert that ``ed.jacobian(expr, w, mode)`` matches central finite differences for each
+    variable ``w`` of ``wrt`` (one or a tuple) and each of ``modes``; with ``order=2`` also each
+    second derivative ``jacobian(jacobian(expr, w, mode), v, mode)``, against finite differences
+    of the first (as autograd's ``check_grads(f, modes, order)``).
+
+    Tolerances scale with the magnitude of the values; on failure the message names the
+    derivative, the mode, the variable and the worst entry.
+
+    >>> import numpy as np, einsdiff as ed
+    >>> x = ed.var("x", (2,))
+    >>> check_jacobian(ed.sin(x).sum(), x, {"x": np.array([0.3, -1.2])}, order=2)
+    """
+    if order not in (1, 2):
+        raise OptionError(f"check_jacobian checks derivatives of order 1 or 2, got order={order!r}")
+    ws = tuple(wrt) if isinstance(wrt, tuple | list) else (wrt,)
+    for w in ws:
+        want = _Differences(expr, w, bindings, eps)  # one set of differences for every mode
+        for mode in modes:
+            first = jacobian(expr, w, mode)
+            want.compare(first, rtol, f"the jacobian of {describe(expr)} ({mode} mode)")
+            for v in ws if order == 2 else ():
+                _Differences(first, v, bindings, eps).compare(
+                    jacobian(first, v, mode), rtol,
+                    f"the second derivative of {describe(expr)} by {w.name} and {v.name} ({mode} mode)")
+
+
+class _Differences:
+    """Central differences of ``of`` by ``w``, and the magnitude a derivative's error is judged by."""
+
+    def __init__(self, of: Expr, w: Var, bindings: Mapping, eps: float):
+        self.w, self.bindings = w, bindings
+        self.want = finite_difference_jacobian(of, w, bindings, eps)
+        self.scale = max(1.0, float(np.max(np.abs(self.want), initial=0.0)),
+                         float(np.max(np.abs(evaluate(of, bindings)), initial=0.0)))
+
+    def compare(self, derivative: Expr, rtol: float, what: str) -> None:
+        """Assert that ``derivative`` evaluates to these differences, within ``rtol`` of the scale."""
+        got, want = evaluate(derivative, self.bindings), self.want
+        err = np.abs(got - want)
+        if not np.all(err <= rtol * self.scale + rtol * np.abs(want)):
+            worst = np.unravel_index(np.argmax(err), err.shape) if err.size else ()
+            raise AssertionError(
+                f"{what} with respect to {self.w.name} disagrees with finite differences: "
+                f"max error {float(err.max()):.3g} at {worst} (got {got[worst]!r}, want {want[worst]!r}); "
+                f"bindings {dict(self.bindings)!r}"
+            )
