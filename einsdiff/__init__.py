@@ -33,8 +33,9 @@ from .errors import (
     VariableConflictError,
     WrtError,
 )
-from .engine.evaluate import Compiled, evaluate
-from .engine.evaluate import compile_outputs as compile  # noqa: A004 - the public name
+from .engine.compiled import Compiled
+from .engine.evaluate import evaluate
+from .engine.compiled import compile_outputs as compile  # noqa: A004 - the public name
 from .calculus.directional import hessian_diagonal, hvp, jacobian_diagonal, jvp, vjp
 from .notation.explain import explain
 from .frontends.scipy import scipy_objective, scipy_residuals

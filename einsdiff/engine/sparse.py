@@ -32,7 +32,7 @@ import numpy as np
 from ..config import config
 from ..errors import MemoryLimitError, OptionError
 from .contraction import Contraction, plan_contraction
-from .evaluate import compile_outputs
+from .compiled import compile_outputs
 from ..ir.expr import Add, Contract, Expr, Materialize, Reshape
 from ..ir.layout import Layout
 from ..ir.simplify import contract

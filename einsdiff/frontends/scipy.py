@@ -13,7 +13,8 @@ import numpy as np
 
 from ..calculus.derive import _check_f, _check_wrt, grad, hessian, jacobian
 from ..calculus.directional import hvp
-from ..engine.evaluate import compile_outputs, evaluate
+from ..engine.compiled import compile_outputs
+from ..engine.evaluate import evaluate
 from ..errors import BindingError, NotScalarError, OptionError
 from ..ir.expr import Expr, Reshape, Var
 from ..ir.variables import gather_bindings, variables

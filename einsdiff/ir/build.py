@@ -10,27 +10,12 @@ import numbers
 
 import numpy as np
 
-from ..errors import OperandError, ShapeError
-from .expr import Const, Expr
+from ..errors import ShapeError
+from .expr import Const, Expr, as_expr  # noqa: F401 - as_expr is one of the builders
 from .ops import apply
 from .simplify import add as add_terms
 from .simplify import contract
-
-
-def as_expr(value, what: str = "operand") -> Expr:
-    """``value`` as an expression: expressions pass through, array-likes become constants."""
-    if isinstance(value, Expr):
-        return value
-    try:
-        array = np.asarray(value)
-    except Exception as err:  # numpy raises many kinds for ragged or odd input
-        raise OperandError(f"{what} cannot be read as an array: {err}") from err
-    if array.dtype.kind not in "biuf":
-        raise OperandError(
-            f"{what} is a {type(value).__name__} with dtype {array.dtype}; "
-            f"give an einsdiff expression or a real numeric array"
-        )
-    return Const(array)
+from .subscripts import einsum
 
 
 def _is_scalar(value) -> bool:
@@ -167,8 +152,6 @@ def less_equal(a, b) -> Expr:
 
 def matmul(a, b) -> Expr:
     """numpy's ``@``: vectors, matrices and stacks of matrices, as one einsum."""
-    from .subscripts import einsum
-
     a, b = as_expr(a), as_expr(b)
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul needs operands with at least one axis, got shapes {a.shape} and {b.shape}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import OperandError, ShapeError
 
 
 _REPR_CHARACTERS = 300
@@ -82,8 +82,6 @@ class Expr:
         return self
 
     def __bool__(self):
-        from ..errors import OperandError
-
         raise OperandError("an einsdiff expression has no truth value; evaluate it first (ed.evaluate)")
 
     # -- use ----------------------------------------------------------------
@@ -339,3 +337,19 @@ def bare(e: Expr) -> Expr:
 
 def is_zero(e: Expr) -> bool:
     return isinstance(e, Add) and not e.terms
+
+
+def as_expr(value, what: str = "operand") -> Expr:
+    """``value`` as an expression: expressions pass through, array-likes become constants."""
+    if isinstance(value, Expr):
+        return value
+    try:
+        array = np.asarray(value)
+    except Exception as err:  # numpy raises many kinds for ragged or odd input
+        raise OperandError(f"{what} cannot be read as an array: {err}") from err
+    if array.dtype.kind not in "biuf":
+        raise OperandError(
+            f"{what} is a {type(value).__name__} with dtype {array.dtype}; "
+            f"give an einsdiff expression or a real numeric array"
+        )
+    return Const(array)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .expr import Expr, Map
+from .expr import Expr, Map, as_expr
 from .registry import Function, Notation, Syntax
 
 
@@ -72,9 +72,7 @@ def elementwise(name: str, array, derivative, latex_name: str, source: str, help
     } | notation
 
     def public(x) -> Expr:
-        from .build import elementwise as make  # build sits on this module: imported when called
-
-        return make(name, x)
+        return apply(name, as_expr(x))
 
     public.__name__ = public.__qualname__ = name
     public.__doc__ = f"Elementwise {name}; its derivative rides on the argument's indices."

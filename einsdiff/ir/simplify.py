@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Hashable, Mapping, Sequence
 
 from ..errors import OperandError, ShapeError
-from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var, bare, is_zero, zero
+from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var, as_expr, bare, is_zero, zero
 from .ops import apply
 from .variables import topological
 
@@ -309,7 +309,6 @@ def substitute(expr: Expr, mapping: Mapping[Var, Expr]) -> Expr:
     >>> print(substitute(x * x, {x: y + 1}))
     f[i] = (y[i] + 1) (y[i] + 1)
     """
-    from .build import as_expr  # build depends on this module
 
     if not isinstance(expr, Expr):
         raise OperandError(f"substitute needs an einsdiff expression, got {type(expr).__name__}")

@@ -9,9 +9,8 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 
-from .build import as_expr
 from ..errors import ShapeError, SubscriptError
-from .expr import Expr
+from .expr import Expr, as_expr
 from .simplify import contract
 
 ELLIPSIS = "..."
