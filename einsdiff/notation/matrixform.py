@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from ..errors import OptionError
 from ..ir.expr import Add, Call, Const, Contract, Expr, Map, Var, bare
-from .printing import _fmt_number, _scaled
+from .printing import _fmt_number
+from .tree import scaled
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|𝟙")
 _SUPERSCRIPT = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")
@@ -281,7 +282,7 @@ class _Converter:
         slots: list[tuple[_M, list[int]]] = []
         for op, idx in zip(node.operands, node.inputs, strict=True):
             inner = bare(op)
-            if isinstance(inner, Add) and _scaled(inner):  # 2 Aᵀ (A x − y), not Aᵀ (2 A x − 2 y)
+            if isinstance(inner, Add) and scaled(inner):  # 2 Aᵀ (A x − y), not Aᵀ (2 A x − 2 y)
                 common = abs(inner.coeffs[0])
                 scalars.append(_M(_fmt_number(common), repr(common), 0, 2))
                 op = Add(inner.terms, tuple(c / common for c in inner.coeffs), inner.shape)
