@@ -353,7 +353,7 @@ def test_the_brute_force_oracle_knows_every_node_type():
         "detsign": ed.slogdet(X)[0], "solve": ed.solve(X, z), "logsumexp": ed.logsumexp(z, 0),
         "where": ed.where(z > 0, z, 3 * z),
     }
-    assert set(cases) == set(FUNCTIONS)
+    assert set(cases) == {name for name, f in FUNCTIONS.items() if f.kind == "call"}
     for fn, e in cases.items():
         np.testing.assert_allclose(brute_force_value(e, b), ed.evaluate(e, b), rtol=1e-12, atol=1e-14, err_msg=fn)
         for v in variables(e):

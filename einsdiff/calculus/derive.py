@@ -16,6 +16,8 @@ contraction.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
 
 from ..errors import NotScalarError, OperandError, OptionError, VariableConflictError, WrtError
@@ -141,14 +143,15 @@ def _forward(f: Expr, x: Var) -> Expr | None:
     return memo[f]
 
 
-def _seed_labels(f: Expr) -> tuple:
-    return tuple(("f", p) for p in range(f.ndim))
+def _seed_labels(lead: tuple[int, ...]) -> tuple:
+    return tuple(("f", p) for p in range(len(lead)))
 
 
-def _reverse_contract(node: Contract, adj: Expr, f: Expr, push) -> None:
+# The reverse rules carry df/dN with the axes ``lead`` (f's) in front of N's.
+def _reverse_contract(node: Contract, adj: Expr, lead: tuple[int, ...], push) -> None:
     """df/dT_k = df/dN contracted with the other operands, onto T_k's indices (repeats become deltas)."""
-    top = _seed_labels(f)
-    sizes = dict(enumerate(node.sizes)) | dict(zip(top, f.shape, strict=True))
+    top = _seed_labels(lead)
+    sizes = dict(enumerate(node.sizes)) | dict(zip(top, lead, strict=True))
     for k, operand in enumerate(node.operands):
         others = [j for j in range(len(node.operands)) if j != k]
         push(
@@ -162,35 +165,36 @@ def _reverse_contract(node: Contract, adj: Expr, f: Expr, push) -> None:
         )
 
 
-def _reverse_map(node: Map, adj: Expr, f: Expr, push) -> None:
+def _reverse_map(node: Map, adj: Expr, lead: tuple[int, ...], push) -> None:
     """df/du = df/dN ⊙ f'(u) on u's indices."""
     fprime = OPS[node.fn].derivative(node.arg, node, node.param)
     if fprime is None:
         return
-    top, own = _seed_labels(f), tuple(range(node.ndim))
-    sizes = dict(zip(own, node.shape, strict=True)) | dict(zip(top, f.shape, strict=True))
+    top, own = _seed_labels(lead), tuple(range(node.ndim))
+    sizes = dict(zip(own, node.shape, strict=True)) | dict(zip(top, lead, strict=True))
     push(node.arg, contract([adj, fprime], [top + own, own], top + own, sizes))
 
 
-def _reverse_add(node: Add, adj: Expr, f: Expr, push) -> None:
+def _reverse_add(node: Add, adj: Expr, lead: tuple[int, ...], push) -> None:
     """df/dT_k = c_k df/dN."""
     for term, c in zip(node.terms, node.coeffs, strict=True):
         push(term, add([adj], [c], adj.shape))
 
 
-def _reverse_call(node: Call, adj: Expr, f: Expr, push) -> None:
-    """Each argument's share of df/dN, by the function's own reverse rule (einsdiff.ir.functions)."""
-    for arg, share in zip(node.args, FUNCTIONS[node.fn].vjp(node, adj, f.shape), strict=True):
+def _reverse_call(node: Call, adj: Expr, lead: tuple[int, ...], push) -> None:
+    """Each argument's share of df/dN, by the function's reverse rule: its own, or its forward rule transposed."""
+    rule = FUNCTIONS[node.fn].vjp or transposed_vjp
+    for arg, share in zip(node.args, rule(node, adj, lead), strict=True):
         if share is not None:
             push(arg, share)
 
 
-def _reverse_reshape(node: Reshape, adj: Expr, f: Expr, push) -> None:
+def _reverse_reshape(node: Reshape, adj: Expr, lead: tuple[int, ...], push) -> None:
     """df/dT = df/dN reshaped back to T's shape on the trailing axes."""
-    push(node.arg, Reshape(adj, f.shape + node.arg.shape))
+    push(node.arg, Reshape(adj, tuple(lead) + node.arg.shape))
 
 
-def _reverse_materialize(node: Materialize, adj: Expr, f: Expr, push) -> None:
+def _reverse_materialize(node: Materialize, adj: Expr, lead: tuple[int, ...], push) -> None:
     """df/dT = df/dM."""
     push(node.arg, adj)
 
@@ -205,8 +209,9 @@ REVERSE_RULES: dict[type, Callable] = {
 }
 
 
-def _reverse(f: Expr, xs: tuple[Var, ...]) -> dict[Var, Expr]:
-    """One top-down sweep from f to every variable in ``xs``.
+def _reverse(f: Expr, xs: tuple[Var, ...], seed: Expr | None = None, lead: tuple[int, ...] | None = None) -> dict[Var, Expr]:
+    """One top-down sweep from f to every variable in ``xs``, starting from ``seed`` (df/df = δ
+    by default; any adjoint with the axes ``lead`` in front of f's).
 
     For a scalar f this is backpropagation: an adjoint that flows on into several
     operands is materialized once instead of spliced into (and recomputed by) each
@@ -217,7 +222,11 @@ def _reverse(f: Expr, xs: tuple[Var, ...]) -> dict[Var, Expr]:
     for node in order:
         if node in xs or any(c in depends for c in children(node)):
             depends.add(node)
-    top = _seed_labels(f)
+    if seed is None:
+        lead = f.shape
+        top = _seed_labels(lead)
+        seed = contract([], [], top + top, dict(zip(top, lead, strict=True)))  # df/df = δ
+    scalar = math.prod(lead) == 1
     parts: dict[Expr, list[Expr]] = {}
     found: dict[Var, Expr] = {}
 
@@ -225,19 +234,50 @@ def _reverse(f: Expr, xs: tuple[Var, ...]) -> dict[Var, Expr]:
         if node in depends:
             parts.setdefault(node, []).append(contribution)
 
-    push(f, contract([], [], top + top, dict(zip(top, f.shape, strict=True))))  # df/df = δ
+    push(f, seed)
     for node in reversed(order):  # every consumer before the node it consumes
         if node not in parts:
             continue
-        adj = _sum(parts.pop(node), f.shape + node.shape)
+        adj = _sum(parts.pop(node), tuple(lead) + node.shape)
         if node in xs:
             found[node] = adj
             continue
         fan_out = sum(1 for c in children(node) if c in depends)
-        if f.size == 1 and fan_out > 1 and isinstance(adj, Contract) and len(adj.operands) > 1:
+        if scalar and fan_out > 1 and isinstance(adj, Contract) and len(adj.operands) > 1:
             adj = Materialize(adj)
-        REVERSE_RULES[type(node)](node, adj, f, push)
+        REVERSE_RULES[type(node)](node, adj, lead, push)
     return found
+
+
+def _placeholder(node: Call, k: int) -> Var:
+    """A variable standing for argument k's tangent, named like no variable under ``node``."""
+    taken = {v.name for v in variables(node)}
+    name = next(n for n in (f"d{k}" + "′" * m for m in itertools.count()) if n not in taken)
+    return Var(name, node.args[k].shape)
+
+
+def transposed_vjp(node: Call, adj: Expr, lead: tuple[int, ...]) -> tuple[Expr | None, ...]:
+    """The reverse rule of a function from its forward rule: jvp is linear in each tangent dX_k,
+    so ⟨adj, jvp(dX_k)⟩ = ⟨vjp_k(adj), dX_k⟩ and vjp_k is the reverse sweep of jvp(T) from
+    ``adj`` down to a placeholder tangent T (no derivative axes: ``extra`` is empty).
+
+    >>> import einsdiff as ed
+    >>> X = ed.var("X", (2, 2))
+    >>> from einsdiff.ir.expr import Var
+    >>> (share,) = transposed_vjp(ed.inv(X), Var("G", (2, 2)), ())  # -X⁻ᵀ G X⁻ᵀ
+    >>> print(share)
+    f[i,j] = -inv(X)[k,i] inv(X)[j,l] G[k,l]
+    """
+    entry = FUNCTIONS[node.fn]
+    shares: list[Expr | None] = []
+    for k in range(len(node.args)):
+        if k in entry.constant_in:
+            shares.append(None)
+            continue
+        tangent = _placeholder(node, k)
+        linear = entry.jvp(node, tuple(tangent if j == k else None for j in range(len(node.args))), ())
+        shares.append(None if linear is None else _reverse(linear, (tangent,), adj, tuple(lead)).get(tangent))
+    return tuple(shares)
 
 
 MODES = ("auto", "forward", "reverse")

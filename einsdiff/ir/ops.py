@@ -1,34 +1,22 @@
-"""The table of elementwise functions: one entry per function.
+"""The elementwise functions (the :class:`~einsdiff.ir.expr.Map` node): one registry entry each.
 
 Each entry holds the implementation, written against an array namespace ``xp`` under
 numpy's names (numpy itself, or a backend's: see :mod:`einsdiff.engine.backends`), the
 derivative as an expression of the argument ``u`` and the result ``ans`` (``None`` when
-the derivative is zero), the name used when printing, and the NumPy source that
+the derivative is zero), its notation, how a formula calls it, and the NumPy source that
 generated code uses (with any helper function that source calls). Adding a function
-means adding one entry here.
+means adding one entry here; :data:`einsdiff.ir.functions.FUNCTIONS` lists it with the rest.
+
+>>> OPS["tanh"].notation.latex.format("x_{i}")
+'\\\\tanh\\\\left(x_{i}\\\\right)'
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
 
 from .expr import Expr, Map
-
-
-@dataclass(frozen=True, slots=True)
-class ElementwiseOp:
-    name: str
-    array: Callable  # (xp, x, param) -> fn(x), with xp numpy or a backend's namespace
-    derivative: Callable[[Expr, Expr, float | None], Expr | None]
-    latex: str
-    source: str  # NumPy source with {x} for the argument and {p} for the parameter
-    helper: str = ""  # source of a function that ``source`` calls, emitted once when used
-
-    def numpy(self, x: np.ndarray, param: float | None = None) -> np.ndarray:
-        return self.array(np, x, param)
+from .registry import Function, Notation, Syntax
 
 
 def apply(fn: str, u: Expr, param: float | None = None) -> Expr:
@@ -60,39 +48,73 @@ def _sigmoid(x):
 """
 
 
-def _table() -> dict[str, ElementwiseOp]:
+def _mathml_name(latex_name: str) -> str:
+    name = latex_name.removeprefix(r"\operatorname{").removesuffix("}").removeprefix("\\")
+    return {"sigma": "σ"}.get(name, name)
+
+
+def elementwise(name: str, array, derivative, latex_name: str, source: str, helper: str = "",
+                syntax: bool = True, spellings: tuple[tuple[str, str], ...] = (), **notation) -> Function:
+    """The entry of an elementwise function: ``name(x[i])`` in every notation unless ``notation``
+    overrides a template; a formula calls it by ``name`` unless ``syntax`` is False."""
+    templates = {
+        "text": f"{name}({{0}})",
+        "latex": latex_name.replace("{", "{{").replace("}", "}}") + r"\left({0}\right)",
+        "mathml": f"<mi>{_mathml_name(latex_name)}</mi><mo>&#x2061;</mo><mrow>({{0}})</mrow>",
+        "matrix": f"{name}({{0}})",
+    } | notation
+    return Function(
+        name, "elementwise", Notation(name, latex_name=latex_name, **templates),
+        Syntax((name,), "elementwise", builder=lambda u: apply(name, u), spellings=spellings) if syntax else None,
+        builder=lambda u, param=None: apply(name, u, param),
+        array=array, numpy=lambda x, param=None: array(np, x, param), derivative=derivative,
+        source=source, helper=helper,
+    )
+
+
+def _table() -> dict[str, Function]:
     """d exp = exp; d log = 1/u; ... (one line per rule below)."""
 
     def rec(u):
         return apply("reciprocal", u)
 
     entries = [
-        ElementwiseOp("exp", lambda xp, x, p: xp.exp(x), lambda u, ans, p: ans, r"\exp", "np.exp({x})"),
-        ElementwiseOp("log", lambda xp, x, p: xp.log(x), lambda u, ans, p: rec(u), r"\log", "np.log({x})"),
-        ElementwiseOp("log1p", lambda xp, x, p: xp.log1p(x), lambda u, ans, p: rec(1 + u), r"\operatorname{log1p}", "np.log1p({x})"),
-        ElementwiseOp("sin", lambda xp, x, p: xp.sin(x), lambda u, ans, p: apply("cos", u), r"\sin", "np.sin({x})"),
-        ElementwiseOp("cos", lambda xp, x, p: xp.cos(x), lambda u, ans, p: -apply("sin", u), r"\cos", "np.cos({x})"),
-        ElementwiseOp("tanh", lambda xp, x, p: xp.tanh(x), lambda u, ans, p: 1 - apply("square", ans), r"\tanh", "np.tanh({x})"),
-        ElementwiseOp("sigmoid", lambda xp, x, p: _sigmoid(xp, x), lambda u, ans, p: ans * (1 - ans), r"\sigma", "_sigmoid({x})", _SIGMOID_SOURCE),
+        elementwise("exp", lambda xp, x, p: xp.exp(x), lambda u, ans, p: ans, r"\exp", "np.exp({x})"),
+        elementwise("log", lambda xp, x, p: xp.log(x), lambda u, ans, p: rec(u), r"\log", "np.log({x})",
+                    spellings=(("ln", "log"),)),
+        elementwise("log1p", lambda xp, x, p: xp.log1p(x), lambda u, ans, p: rec(1 + u), r"\operatorname{log1p}", "np.log1p({x})"),
+        elementwise("sin", lambda xp, x, p: xp.sin(x), lambda u, ans, p: apply("cos", u), r"\sin", "np.sin({x})"),
+        elementwise("cos", lambda xp, x, p: xp.cos(x), lambda u, ans, p: -apply("sin", u), r"\cos", "np.cos({x})"),
+        elementwise("tanh", lambda xp, x, p: xp.tanh(x), lambda u, ans, p: 1 - apply("square", ans), r"\tanh", "np.tanh({x})"),
+        elementwise("sigmoid", lambda xp, x, p: _sigmoid(xp, x), lambda u, ans, p: ans * (1 - ans), r"\sigma", "_sigmoid({x})",
+                    _SIGMOID_SOURCE, spellings=(("logistic", "sigmoid"),)),
         # log(1 + e^x) as logaddexp(0, x): no overflow for large x, no log(1) rounding for very negative x.
-        ElementwiseOp("softplus", lambda xp, x, p: xp.logaddexp(0.0, x), lambda u, ans, p: apply("sigmoid", u), r"\operatorname{softplus}", "np.logaddexp(0.0, {x})"),
+        elementwise("softplus", lambda xp, x, p: xp.logaddexp(0.0, x), lambda u, ans, p: apply("sigmoid", u),
+                    r"\operatorname{softplus}", "np.logaddexp(0.0, {x})"),
         # relu'(0) = 0 and abs'(0) = 0: the derivative is 0 for u <= 0 (seed 000).
-        ElementwiseOp("relu", lambda xp, x, p: xp.maximum(x, 0), lambda u, ans, p: apply("step", u), r"\operatorname{relu}", "np.maximum({x}, 0)"),
-        ElementwiseOp("abs", lambda xp, x, p: xp.abs(x), lambda u, ans, p: apply("sign", u), r"\operatorname{abs}", "np.abs({x})"),
-        ElementwiseOp("step", lambda xp, x, p: xp.heaviside(x, 0.0), lambda u, ans, p: None, r"\operatorname{H}", "np.heaviside({x}, 0.0)"),
-        ElementwiseOp("sign", lambda xp, x, p: xp.sign(x), lambda u, ans, p: None, r"\operatorname{sign}", "np.sign({x})"),
-        ElementwiseOp("sqrt", lambda xp, x, p: xp.sqrt(x), lambda u, ans, p: 0.5 * rec(ans), r"\sqrt", "np.sqrt({x})"),
-        ElementwiseOp("square", lambda xp, x, p: xp.square(x), lambda u, ans, p: 2 * u, r"\operatorname{square}", "np.square({x})"),
-        ElementwiseOp("reciprocal", lambda xp, x, p: xp.reciprocal(x), lambda u, ans, p: -apply("square", ans), r"\operatorname{recip}", "np.reciprocal({x})"),
-        ElementwiseOp(
-            "power",
-            lambda xp, x, p: xp.power(x, p),
-            lambda u, ans, p: None if p == 0 else p * apply("power", u, p - 1),
-            r"\operatorname{pow}",
-            "np.power({x}, {p})",
-        ),
+        elementwise("relu", lambda xp, x, p: xp.maximum(x, 0), lambda u, ans, p: apply("step", u), r"\operatorname{relu}",
+                    "np.maximum({x}, 0)"),
+        elementwise("abs", lambda xp, x, p: xp.abs(x), lambda u, ans, p: apply("sign", u), r"\operatorname{abs}", "np.abs({x})"),
+        elementwise("step", lambda xp, x, p: xp.heaviside(x, 0.0), lambda u, ans, p: None, r"\operatorname{H}",
+                    "np.heaviside({x}, 0.0)"),
+        elementwise("sign", lambda xp, x, p: xp.sign(x), lambda u, ans, p: None, r"\operatorname{sign}", "np.sign({x})"),
+        elementwise("sqrt", lambda xp, x, p: xp.sqrt(x), lambda u, ans, p: 0.5 * rec(ans), r"\sqrt", "np.sqrt({x})",
+                    latex=r"\sqrt{{{0}}}", mathml="<msqrt>{0}</msqrt>"),
+        elementwise("square", lambda xp, x, p: xp.square(x), lambda u, ans, p: 2 * u, r"\operatorname{square}", "np.square({x})",
+                    latex=r"\left({0}\right)^{{2}}", mathml="<msup><mrow>({0})</mrow><mn>2</mn></msup>",
+                    matrix="{0:atom}∘²", matrix_scalar="{0:atom}²"),
+        elementwise("reciprocal", lambda xp, x, p: xp.reciprocal(x), lambda u, ans, p: -apply("square", ans),
+                    r"\operatorname{recip}", "np.reciprocal({x})",
+                    latex=r"\frac{{1}}{{{0}}}", mathml="<mfrac><mn>1</mn><mrow>{0}</mrow></mfrac>",
+                    matrix_scalar="1/{0:atom}", matrix_scalar_binds="product"),
+        # Written (x)^p, not called by name: a formula writes x[i]^3 or x[i]**3.
+        elementwise("power", lambda xp, x, p: xp.power(x, p), lambda u, ans, p: None if p == 0 else p * apply("power", u, p - 1),
+                    r"\operatorname{pow}", "np.power({x}, {p})", syntax=False,
+                    text="({0})^{p}", latex=r"\left({0}\right)^{{{p}}}", mathml="<msup><mrow>({0})</mrow>{p}</msup>",
+                    matrix="{0:atom}∘{p}", matrix_scalar="{0:atom}{p}"),
     ]
     return {op.name: op for op in entries}
 
 
-OPS: dict[str, ElementwiseOp] = _table()
+OPS: dict[str, Function] = _table()
+"""The elementwise entries of :data:`einsdiff.ir.functions.FUNCTIONS`, by name."""

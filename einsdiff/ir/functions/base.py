@@ -1,0 +1,87 @@
+"""What the entries of :mod:`einsdiff.ir.functions` share: labelled contractions, argument checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .. import build
+from ...errors import EvaluationError, ShapeError
+from ..expr import Expr, Var
+from ..simplify import add
+from ..simplify import contract as _contract
+
+
+def labels(tag: str, n: int) -> tuple:
+    return tuple((tag, p) for p in range(n))
+
+
+def sizes_of(names: tuple, shape: tuple[int, ...]) -> dict:
+    return dict(zip(names, shape, strict=True))
+
+
+def contract(operands, inputs, output, sizes) -> Expr:
+    """A network over labels; ``sizes`` may list more labels than it uses (a label absent
+    from the network would otherwise count as a summed index, a factor of its size)."""
+    used = set(output).union(*inputs)
+    return _contract(operands, inputs, output, {k: n for k, n in sizes.items() if k in used})
+
+
+def neg(e: Expr) -> Expr:
+    return add([e], [-1.0], e.shape)
+
+
+def describe(x: Expr) -> str:
+    return f"variable {x.name!r}" if isinstance(x, Var) else "its argument"
+
+
+def name_of(x: Expr) -> str:
+    return f"variable {x.name!r}" if isinstance(x, Var) else "the argument"
+
+
+def square_matrix(fn: str, x, what: str = "") -> Expr:
+    """``x`` as an Expr, checked to be a square matrix or a stack of them."""
+    x = build.as_expr(x, f"{fn}'s argument")
+    if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
+        raise ShapeError(
+            f"{fn}: {what or name_of(x)} has shape {x.shape}; it must be a square matrix "
+            f"(or a stack of them: shape (..., n, n))"
+        )
+    return x
+
+
+def axes_of(x: Expr, axis, fn: str) -> tuple[int, ...]:
+    try:
+        return build.axes_of(x, axis)
+    except ShapeError as err:
+        raise ShapeError(f"{fn}: {err}") from err
+
+
+def matrix_labels(node_arg: Expr, extra: tuple[int, ...], lead: tuple[int, ...] = ()):
+    """Batch labels, the size of the matrices, derivative (or lead) labels and all sizes."""
+    nb = node_arg.ndim - 2
+    batch, n = labels("b", nb), node_arg.shape[-1]
+    d, t = labels("d", len(extra)), labels("t", len(lead))
+    sizes = sizes_of(batch, node_arg.shape[:nb]) | sizes_of(d, extra) | sizes_of(t, lead)
+    sizes |= {"i": n, "j": n, "k": n, "l": n}
+    return batch, d, t, sizes
+
+
+def linalg(node, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """Run ``compute``, turning numpy's singular-matrix failure into an einsdiff error."""
+    x = node.args[0]
+    try:
+        with np.errstate(all="ignore"):
+            out = compute()
+    except np.linalg.LinAlgError as err:
+        raise EvaluationError(
+            f"{node.fn}: {describe(x)} (a matrix of shape {x.shape}) is singular at the given values "
+            f"({err}); make it invertible, e.g. add a multiple of the identity"
+        ) from err
+    return out
+
+
+def no_jvp(node, tangents, extra):
+    """A piecewise constant function: its derivative is zero."""
+    return None
