@@ -7,18 +7,18 @@ element of its own (``<mo>``, ``<mn>``); juxtaposition is the product, as in pri
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 
 from ..ir.expr import Expr
-from ..ir.ops import OPS
+from ..ir.functions import FUNCTIONS
 from . import tree as t
 from .printing import Text, _fmt_number, _lines
 from .tree import Legend
 
 _NS = "http://www.w3.org/1998/Math/MathML"
-# Entities MathML Core needs: function application and the separator between subscripts.
-_APPLY = "<mo>&#x2061;</mo>"
+# The separator between subscripts longer than a letter.
 _COMMA = '<mo separator="true">,</mo>'
 _OPEN, _CLOSE, _SEP = "<mo>(</mo>", "<mo>)</mo>", "<mo>,</mo>"
 
@@ -42,15 +42,32 @@ def _sub(base: str, names) -> str:
     return f"<msub>{base}{_indices(names)}</msub>" if names else base
 
 
-def _function_name(fn: str) -> str:
-    latex = OPS[fn].latex
-    name = latex.removeprefix(r"\operatorname{").removesuffix("}").removeprefix("\\")
-    return {"sigma": "σ"}.get(name, name)
+_TAG = re.compile(r"(<[^>]*>)")
+_TOKEN_ELEMENTS = ("mi", "mn", "mo", "mtext")
 
 
-def _bracketed(*parts: str) -> str:
-    """``(a, b)`` as tokens in one row."""
-    return f"<mrow>{_OPEN}{_SEP.join(parts)}{_CLOSE}</mrow>"
+@functools.cache
+def _template(fn: str) -> str:
+    """A registry entry's MathML template with its bare brackets and commas as ``<mo>``
+    tokens (its contract leaves them bare): the template's own text, before any argument is
+    put in."""
+    out, inside = [], 0
+    for piece in _TAG.split(FUNCTIONS[fn].notation.mathml):
+        if piece.startswith("<"):
+            name = piece.strip("</>").split()[0]
+            if name in _TOKEN_ELEMENTS and not piece.endswith("/>"):
+                inside += -1 if piece.startswith("</") else 1
+            out.append(piece)
+        elif inside:
+            out.append(piece)
+        else:
+            out.append(re.sub(r"\s+", "", piece).replace("(", _OPEN).replace(")", _CLOSE).replace(",", _SEP))
+    return "".join(out)
+
+
+def _bracketed(part: str) -> str:
+    """``(a)`` as tokens in one row."""
+    return f"<mrow>{_OPEN}{part}{_CLOSE}</mrow>"
 
 
 class MathML(Text):
@@ -74,15 +91,14 @@ class MathML(Text):
     def _delta(self, node: t.Delta) -> str:
         return _sub("<mi>δ</mi>", (node.a, node.b))
 
-    def _func(self, node: t.Func) -> str:
-        inner, fn = self.render(node.arg), node.fn
-        if fn == "reciprocal":
-            return f"<mfrac><mn>1</mn><mrow>{inner}</mrow></mfrac>"
-        if fn == "sqrt":
-            return f"<msqrt>{inner}</msqrt>"
-        if fn in ("square", "power"):
-            return f"<msup>{_bracketed(inner)}{_mn(2 if fn == 'square' else node.param)}</msup>"
-        return f"{_mi(_function_name(fn))}{_APPLY}{_bracketed(inner)}"
+    def template(self, fn: str) -> str:
+        return _template(fn)
+
+    def indices(self, names) -> str:
+        return _indices(names)
+
+    def parameter(self, value: float) -> str:
+        return _mn(value)
 
     def _sigma(self, node: t.Sigma) -> str:
         sign = f'<munder><mo movablelimits="false">∑</mo>{_indices(node.indices)}</munder>'
@@ -90,9 +106,8 @@ class MathML(Text):
         return f"<mrow>{sign}" + (self.paren(body) if t.is_sum(node.body) else body) + "</mrow>"
 
     def _reshape(self, node: t.Reshape) -> str:
-        target = html.escape(str(tuple(node.shape)))
-        label = f"<mrow>{_indices(node.names)}<mo>→</mo><mtext>{target}</mtext></mrow>"
-        body = f"<msub><mi>reshape</mi>{label}</msub>{_APPLY}{_bracketed(self.render(node.arg))}"
+        body = self.template("reshape").format(self.render(node.arg), r=_indices(node.names),
+                                               p=html.escape(str(tuple(node.shape))))
         return _sub(f"<mrow><mo>[</mo>{body}<mo>]</mo></mrow>", node.indices)
 
     def _call(self, node: t.Call) -> str:
@@ -100,26 +115,8 @@ class MathML(Text):
         if node.binders is not None:
             args = [f"<msub><mrow><mo>[</mo>{a}<mo>]</mo></mrow>{_indices(group)}</msub>"
                     for a, group in zip(args, node.binders, strict=True)]
-        args = [f"<mrow>{a}</mrow>" for a in args]
-        inverse = "<mrow><mo>−</mo><mn>1</mn></mrow>"
-        body = {
-            "inv": lambda a: f"<msup>{a[0]}{inverse}</msup>",
-            "det": lambda a: f"<mi>det</mi>{_APPLY}{a[0]}",
-            "logdet": lambda a: f"<mi>log</mi>{_APPLY}<mi>det</mi>{_APPLY}{a[0]}",
-            "logabsdet": lambda a: f"<mi>log</mi>{_APPLY}<mrow><mo>|</mo><mi>det</mi>{_APPLY}{a[0]}<mo>|</mo></mrow>",
-            "detsign": lambda a: f"<mi>sign</mi>{_APPLY}<mi>det</mi>{_APPLY}{a[0]}",
-            "solve": lambda a: f"<msup>{a[0]}{inverse}</msup>{a[1]}",
-        }[node.fn](args)
+        body = self.template(node.fn).format(*(f"<mrow>{a}</mrow>" for a in args))
         return _sub(_bracketed(body), node.indices)
-
-    def _logsumexp(self, node: t.LogSumExp) -> str:
-        return f"<mi>log</mi>{_APPLY}{_bracketed(self.render(t.Sigma(node.reduced, t.Func('exp', node.body))))}"
-
-    def _where(self, node: t.Where) -> str:
-        return f"<mi>where</mi>{_APPLY}{_bracketed(*map(self.render, (node.mask, node.a, node.b)))}"
-
-    def _extremum(self, node: t.Extremum) -> str:
-        return f"<mi>{node.fn[:3]}</mi>{_APPLY}{_bracketed(self.render(node.a), self.render(node.b))}"
 
     def _partial(self, node: t.Partial) -> str:
         partial = "<mo>∂</mo>" if len(node.den) == 1 else "<msup><mo>∂</mo><mn>2</mn></msup>"

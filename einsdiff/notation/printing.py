@@ -22,7 +22,7 @@ import collections
 import numpy as np
 
 from ..ir.expr import Const, Expr, bare
-from ..ir.ops import OPS
+from ..ir.functions import FUNCTIONS
 from ..ir.variables import children, topological, variables
 from . import tree as t
 from .tree import LETTERS as _LETTERS, Formula, Legend, Node, to_tree
@@ -82,9 +82,22 @@ class Text:
     def _paren(self, node: t.Paren) -> str:
         return self.paren(self.render(node.body))
 
+    def template(self, fn: str) -> str:
+        """The function's own notation in this style, from its registry entry (the one hook
+        through which a renderer reads per-function text)."""
+        return FUNCTIONS[fn].notation.text
+
+    def indices(self, names) -> str:
+        """A list of index names, as a template's ``{r}`` takes it."""
+        return ",".join(names)
+
+    def parameter(self, value: float) -> str:
+        """A function's parameter, as a template's ``{p}`` takes it."""
+        return _fmt_number(value)
+
     def _func(self, node: t.Func) -> str:
-        inner = self.render(node.arg)
-        return f"({inner})^{_fmt_number(node.param)}" if node.fn == "power" else f"{node.fn}({inner})"
+        param = None if node.param is None else self.parameter(node.param)
+        return self.template(node.fn).format(self.render(node.arg), p=param)
 
     def _sum(self, node: t.Sum) -> str:
         out = ""
@@ -122,17 +135,19 @@ class Text:
                         node.indices)
 
     def _call(self, node: t.Call) -> str:
-        head = node.fn if node.binders is None else f"{node.fn}[{'; '.join(','.join(g) for g in node.binders)}]"
+        """``inv(X)[i,j]``, ``inv[k,l](A[k,m] B[m,l])[i,j]``: as ``ed.parse`` reads every function of whole tensors."""
+        name = FUNCTIONS[node.fn].notation.name
+        head = name if node.binders is None else f"{name}[{'; '.join(','.join(g) for g in node.binders)}]"
         return _bracket(f"{head}({', '.join(self.render(a) for a in node.args)})", node.indices)
 
     def _logsumexp(self, node: t.LogSumExp) -> str:
-        return f"logsumexp[{','.join(node.reduced)}]({self.render(node.body)})"
+        return self.template("logsumexp").format(self.render(node.body), r=self.indices(node.reduced))
 
     def _where(self, node: t.Where) -> str:
-        return f"where({self.render(node.mask)}, {self.render(node.a)}, {self.render(node.b)})"
+        return self.template("where").format(*map(self.render, (node.mask, node.a, node.b)))
 
     def _extremum(self, node: t.Extremum) -> str:
-        return f"{node.fn}({self.render(node.a)}, {self.render(node.b)})"
+        return self.template(node.fn).format(self.render(node.a), self.render(node.b))
 
     def _partial(self, node: t.Partial) -> str:
         head = "∂²" if len(node.den) == 2 else "∂"
@@ -184,15 +199,9 @@ class Latex(Text):
 
     open, close = r"\left(", r"\right)"
     named_reductions = True
-    # {0}, {1}: the arguments, a variable's name or a bracketed formula with its axes below it.
-    calls = {
-        "inv": "{0}^{{-1}}",
-        "det": r"\det {0}",
-        "logdet": r"\log\det {0}",
-        "logabsdet": r"\log\left\lvert\det {0}\right\rvert",
-        "detsign": r"\operatorname{{sign}}\det {0}",
-        "solve": "{0}^{{-1}} {1}",
-    }
+
+    def template(self, fn: str) -> str:
+        return FUNCTIONS[fn].notation.latex
 
     def _ref(self, node: t.Ref) -> str:
         name = node.name
@@ -206,21 +215,11 @@ class Latex(Text):
 
     def _call_head(self, node: t.Call) -> str:
         """The function's template, the arguments left out."""
-        return self.calls[node.fn]
+        return self.template(node.fn)
 
     def _delta(self, node: t.Delta) -> str:
         a, b = node.a, node.b
         return rf"\delta_{{{a}{b}}}" if len(a) == len(b) == 1 else rf"\delta_{{{a},{b}}}"
-
-    def _func(self, node: t.Func) -> str:
-        inner, fn = self.render(node.arg), node.fn
-        if fn == "reciprocal":
-            return rf"\frac{{1}}{{{inner}}}"
-        if fn == "sqrt":
-            return rf"\sqrt{{{inner}}}"
-        if fn in ("square", "power"):
-            return rf"{self.open}{inner}{self.close}^{{{_fmt_number(2 if fn == 'square' else node.param)}}}"
-        return rf"{OPS[fn].latex}{self.open}{inner}{self.close}"
 
     def _sigma(self, node: t.Sigma) -> str:
         # \sum_{k} a_{k} b_{k} needs no brackets; a sum under the sign does.
@@ -228,29 +227,19 @@ class Latex(Text):
         return rf"\sum_{{{','.join(node.indices)}}} " + (self.paren(body) if t.is_sum(node.body) else body)
 
     def _reshape(self, node: t.Reshape) -> str:
-        body = (rf"\operatorname{{reshape}}_{{{','.join(node.names)} \to {tuple(node.shape)}}}"
-                rf"{self.open}{self.render(node.arg)}{self.close}")
+        body = self.template("reshape").format(self.render(node.arg), r=self.indices(node.names), p=tuple(node.shape))
         return _subscript(rf"\left[{body}\right]", node.indices)
 
     def _call_body(self, node: t.Call) -> str:
         args = [self.render(a) for a in node.args]
         if node.binders is not None:
             args = [_subscript(rf"\left[{a}\right]", group) for a, group in zip(args, node.binders, strict=True)]
-        return self.calls[node.fn].format(*args)
+        return self.template(node.fn).format(*args)
 
     def _call(self, node: t.Call) -> str:
         """``\\left(X^{-1}\\right)_{ij}``; a bound argument is ``\\left[A_{km} B_{ml}\\right]_{kl}``."""
         body = self._call_body(node)
         return body if node.bare else _subscript(self.paren(body), node.indices)
-
-    def _logsumexp(self, node: t.LogSumExp) -> str:
-        return rf"\log{self.paren(self.render(t.Sigma(node.reduced, t.Func('exp', node.body))))}"
-
-    def _where(self, node: t.Where) -> str:
-        return rf"\operatorname{{where}}{self.open}{self.render(node.mask)}, {self.render(node.a)}, {self.render(node.b)}{self.close}"
-
-    def _extremum(self, node: t.Extremum) -> str:
-        return rf"\{node.fn[:3]}{self.open}{self.render(node.a)}, {self.render(node.b)}{self.close}"
 
     def _partial(self, node: t.Partial) -> str:
         head = r"\partial^{2}" if len(node.den) == 2 else r"\partial"
