@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import OptionError
 from ..ir.expr import Add, Call, Const, Contract, Expr, Map, Var, bare
-from ..ir.ops import OPS
+from ..ir.functions import FUNCTIONS
 from .printing import _fmt_number
 from .tree import scaled
 
@@ -229,15 +229,22 @@ def _name_like(m: M) -> bool:
     return isinstance(m, Name | Ones | Identity)
 
 
+def _notation(m: Elementwise | Function) -> tuple[str, str]:
+    """The function's matrix template and how tightly it binds, from its registry entry
+    (a scalar argument may read differently: x², 1/x)."""
+    note = FUNCTIONS[m.fn].notation
+    if m.ndim == 0 and note.matrix_scalar:
+        return note.matrix_scalar, note.matrix_scalar_binds
+    return note.matrix, note.matrix_binds
+
+
 def _binding(m: M) -> int:
     if isinstance(m, Number):
         return _ATOM if m.value >= 0 else _LOOSE
-    if isinstance(m, Elementwise) and m.fn == "reciprocal" and m.ndim == 0:
-        return _PRODUCT
     if isinstance(m, Matmul | Scale | Outer):
         return _PRODUCT
-    if isinstance(m, Function):
-        return _PRODUCT if m.fn == "solve" else _ATOM
+    if isinstance(m, Elementwise | Function):
+        return _PRODUCT if _notation(m)[1] == "product" else _ATOM
     if isinstance(m, Hadamard | Kron):
         return _LOOSE
     if isinstance(m, Sum):
@@ -290,25 +297,22 @@ def _sum_text(m: Sum) -> str:
     return out
 
 
-def _elementwise_text(m: Elementwise) -> str:
-    if m.fn in ("square", "power"):
-        mark = "" if m.ndim == 0 else "∘"  # ∘: elementwise, not a matrix power
-        return f"{_atom(m.arg)}{mark}{_fmt_number(2 if m.fn == 'square' else m.param).translate(_SUPERSCRIPT)}"
-    if m.fn == "reciprocal" and m.ndim == 0:
-        return f"1/{_atom(m.arg)}"
-    return f"{m.fn}({text(m.arg)})"
+@dataclass(frozen=True, slots=True)
+class _Argument:
+    """An argument put into a template; its format spec says how it is bracketed: ``name``
+    unless a bare name, ``atom`` unless it binds as an atom, ``factor`` when it is a sum."""
+
+    m: M
+
+    def __format__(self, spec: str) -> str:
+        return {"": text, "name": _named, "atom": _atom, "factor": _factor}[spec](self.m)
 
 
-def _function_text(m: Function) -> str:
-    a = m.args
-    return {
-        "inv": lambda: f"{_named(a[0])}⁻¹",
-        "det": lambda: f"det({text(a[0])})",
-        "logdet": lambda: f"log det({text(a[0])})",
-        "solve": lambda: f"{_named(a[0])}⁻¹ {_factor(a[1])}",
-        "where": lambda: f"where({', '.join(map(text, a))})",
-        "logsumexp": lambda: f"logsumexp({text(a[0])})",
-    }[m.fn]()
+def _function_text(m: Elementwise | Function) -> str:
+    args = (m.arg,) if isinstance(m, Elementwise) else m.args
+    param = getattr(m, "param", None)
+    p = "" if param is None else _fmt_number(param).translate(_SUPERSCRIPT)
+    return _notation(m)[0].format(*map(_Argument, args), p=p)
 
 
 def _hadamard_text(m: Hadamard) -> str:
@@ -332,7 +336,7 @@ _TEXT = {
     AsMatrix: lambda m: text(transpose(m.arg)) if m.row else text(m.arg),
     Trace: lambda m: f"tr({text(m.arg)})",
     Total: lambda m: f"sum({text(m.arg)})",
-    Elementwise: _elementwise_text,
+    Elementwise: _function_text,
     Function: _function_text,
     Sum: _sum_text,
 }
@@ -341,18 +345,6 @@ _TEXT = {
 def evaluate(m: M, values) -> np.ndarray:
     """The matrix form's value with numpy, the variables' arrays by name from ``values``."""
     return _VALUE[type(m)](m, lambda node: evaluate(node, values), values)
-
-
-def _function_value(m: Function, value) -> np.ndarray:
-    args = [value(a) for a in m.args]
-    return {
-        "inv": lambda: np.linalg.inv(args[0]),
-        "det": lambda: np.linalg.det(args[0]),
-        "logdet": lambda: np.linalg.slogdet(args[0])[1],
-        "solve": lambda: np.linalg.solve(*args),
-        "where": lambda: np.where(args[0] != 0, args[1], args[2]),
-        "logsumexp": lambda: np.log(np.sum(np.exp(args[0]))),
-    }[m.fn]()
 
 
 def _transpose_value(m: Transpose, value) -> np.ndarray:
@@ -377,8 +369,8 @@ _VALUE = {
     AsMatrix: lambda m, value, values: value(m.arg)[None, :] if m.row else value(m.arg)[:, None],
     Trace: lambda m, value, values: np.trace(value(m.arg)),
     Total: lambda m, value, values: np.sum(value(m.arg)),
-    Elementwise: lambda m, value, values: OPS[m.fn].numpy(value(m.arg), m.param),
-    Function: lambda m, value, values: _function_value(m, value),
+    Elementwise: lambda m, value, values: FUNCTIONS[m.fn].numpy(value(m.arg), m.param),
+    Function: lambda m, value, values: FUNCTIONS[m.fn].numpy(m.node, [value(a) for a in m.args]),
     Sum: lambda m, value, values: sum(c * value(t) for c, t in m.terms),
 }
 
@@ -463,14 +455,16 @@ class _Converter:
         return Sum(tuple((c, self.convert(term)) for term, c in ordered), node.ndim)
 
     def _call(self, node: Call) -> M:
+        """A function with a matrix template of its own (``X⁻¹``, ``det(X)``), its arguments
+        whole: none broadcast, a reduction over all of its argument (logsumexp(x), not along an axis)."""
         args = tuple(self.convert(a) for a in node.args)
-        if node.fn in ("inv", "det", "logdet", "solve"):
-            return Function(node.fn, args, node, node.ndim)
-        if node.fn == "where" and all(arg.shape == node.shape for arg in node.args):  # elementwise
-            return Function(node.fn, args, node, node.ndim)
-        if node.fn == "logsumexp" and len(node.param) == args[0].ndim:  # over all of a
-            return Function(node.fn, args, node, 0)
-        raise _Unsupported(f"{node.fn}(...)")
+        entry = FUNCTIONS[node.fn]
+        broadcast = entry.syntax is not None and entry.syntax.form == "piecewise" and any(
+            arg.shape != node.shape for arg in node.args)
+        partial = bool(node.param) and len(node.param) != node.args[0].ndim
+        if not entry.notation.matrix or broadcast or partial:
+            raise _Unsupported(f"{node.fn}(...)")
+        return Function(node.fn, args, node, node.ndim)
 
     def kronecker(self, node: Expr, rows: int, column: bool = False) -> M:
         """A tensor of 3 or 4 axes, ``rows`` of them row axes, flattened into a matrix: a sum
