@@ -28,7 +28,7 @@ from ..errors import OperandError, OptionError
 from ..engine.evaluate import evaluate
 from ..ir.expr import Add, Call, Const, Contract, Expr, Map, Var, bare
 from .matrixform import derivative_notation
-from ..ir.ops import OPS
+from ..ir.functions import FUNCTIONS
 from .printing import Latex, Text, _fmt_number
 from .tree import (LETTERS as _LETTERS, Builder, Delta, Equals, Node, Number, Paren, Partial, Phrase, Product, Ref,
                    Sigma, Terms, Where, Word, is_sum, product, reading_order, supply, to_tree, unshown_factor)
@@ -40,37 +40,6 @@ _BIG = 12  # nodes a subexpression spans written out, from which a second writin
 # Nodes of an intermediate up to which its level ends with its own simplified Jacobian ("so: ..."):
 # past it that Jacobian is long, and costs a derivative of its whole graph at each level.
 _SO_NODES = 12
-
-
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    """The step through a function of whole tensors: its name, its rule as text and as LaTeX,
-    and the positions of the arguments it is constant in."""
-
-    name: str
-    text: str
-    latex: str
-    constant_in: tuple[int, ...] = ()
-
-
-_RULES = {
-    "inv": _Rule("inverse rule", "d(X⁻¹) = -X⁻¹ dX X⁻¹", r"d(X^{-1}) = -X^{-1}\, dX\, X^{-1}"),
-    "det": _Rule("determinant rule", "d det X = det X tr(X⁻¹ dX)",
-                 r"d \det X = \det X \operatorname{tr}(X^{-1} dX)"),
-    "logdet": _Rule("log-determinant rule", "d log det X = tr(X⁻¹ dX)",
-                    r"d \log\det X = \operatorname{tr}(X^{-1} dX)"),
-    "logabsdet": _Rule("log-determinant rule", "d log|det X| = tr(X⁻¹ dX)",
-                       r"d \log\lvert\det X\rvert = \operatorname{tr}(X^{-1} dX)"),
-    "detsign": _Rule("sign of a determinant", "piecewise constant: d sign(det X) = 0",
-                     r"d \operatorname{sign}\det X = 0", (0,)),
-    "solve": _Rule("solve rule", "X = A⁻¹ B, so dX = A⁻¹ (dB - dA X)",
-                   r"X = A^{-1} B,\ dX = A^{-1} (dB - dA\, X)"),
-    "logsumexp": _Rule("logsumexp rule", "the gradient of log Σ exp(x) is the softmax exp(x - logsumexp(x))",
-                       r"\nabla \log\sum e^{x} = e^{x - \log\sum e^{x}}"),
-    "where": _Rule("where rule",
-                   "branch by branch, d where(m, a, b) = where(m, da, db); the mask is not differentiated",
-                   r"d \operatorname{where}(m, a, b) = \operatorname{where}(m, da, db)", (0,)),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,8 +246,8 @@ class _Explainer:
     def elementwise(self, node: Map, dl: Node, names) -> None:
         arg_label, arg_var = self.operand_label(node.arg, names)
         u = Var("u", ())
-        rule = OPS[node.fn].derivative(u, Map(node.fn, u, node.param), node.param)
-        here = OPS[node.fn].derivative(arg_var, Map(node.fn, arg_var, node.param), node.param)
+        rule = FUNCTIONS[node.fn].derivative(u, Map(node.fn, u, node.param), node.param)
+        here = FUNCTIONS[node.fn].derivative(arg_var, Map(node.fn, arg_var, node.param), node.param)
         slope_here = Number(0.0) if here is None else self.body(here, names)
         if is_sum(slope_here):  # (1 - square(tanh(u))) ∂u, not 1 - square(tanh(u)) ∂u
             slope_here = Paren(slope_here)
@@ -289,17 +258,19 @@ class _Explainer:
         if arg_var != node.arg:
             self.derive_intermediate(node.arg, arg_var)
 
-    def rule_note(self, rule: _Rule) -> tuple:
-        return (Word(rule.latex),) if self.n.latex else (rule.text,)
+    def rule_note(self, fn: str) -> tuple:
+        """The function's rule, from its registry entry, as a step's note."""
+        note = FUNCTIONS[fn].notation
+        return (Word(note.rule_latex),) if self.n.latex else (note.rule_text,)
 
     def call(self, node: Call, label: Node, dl: Node, names, top: bool) -> None:
         """The function's rule for ∂label/∂(each argument), then the chain rule through the arguments."""
-        rule = _RULES[node.fn]
-        note = self.rule_note(rule)
+        entry = FUNCTIONS[node.fn]
+        rule, note = entry.notation.rule, self.rule_note(node.fn)
         args = [bare(arg) for arg in node.args]
-        dependent = [k for k, arg in enumerate(args) if self.wrt in variables(arg) and k not in rule.constant_in]
+        dependent = [k for k, arg in enumerate(args) if self.wrt in variables(arg) and k not in entry.constant_in]
         if not dependent:
-            self.say(rule.name, Equals((dl, Number(0.0))), note)
+            self.say(rule, Equals((dl, Number(0.0))), note)
             return
         spare = self.spare(names)
         slots = {k: self.dnames if args[k] == self.wrt else tuple(next(spare) for _ in args[k].shape)
@@ -313,7 +284,7 @@ class _Explainer:
             outer = self.body(_partial(local, k), tuple(names) + slots[k])
             partial = (Phrase((outer, Word(", one term of "), dl)) if args[k] == self.wrt and len(dependent) > 1
                        else Equals((_d(label, ref), outer)))
-            self.say(rule.name, partial, note if k == dependent[0] else ())
+            self.say(rule, partial, note if k == dependent[0] else ())
             chain = Product(1.0, (_d(label, ref), _d(ref, self.den)))
             terms.append(Paren(outer) if args[k] == self.wrt else _over(slots[k], chain))
         through = [k for k in dependent if args[k] != self.wrt]
@@ -329,7 +300,6 @@ class _Explainer:
 
     def where(self, node: Call, dl: Node, names) -> None:
         """d where(m, a, b) = where(m, da, db): each branch's derivative where it is chosen."""
-        rule = _RULES["where"]
         mask, *branches = (bare(arg) for arg in node.args)
         parts, through = [], []
         for branch in branches:
@@ -340,7 +310,8 @@ class _Explainer:
             parts.append(_d(label, self.den))
             if stand != branch:
                 through.append((branch, stand))
-        self.say(rule.name, Equals((dl, Where(self.body(mask, names), *parts))), self.rule_note(rule))
+        self.say(FUNCTIONS["where"].notation.rule, Equals((dl, Where(self.body(mask, names), *parts))),
+                 self.rule_note("where"))
         for branch, stand in through:
             self.derive_intermediate(branch, stand)
 
