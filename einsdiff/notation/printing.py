@@ -25,7 +25,7 @@ from ..ir.expr import Const, Expr, bare
 from ..ir.functions import FUNCTIONS
 from ..ir.variables import children, topological, variables
 from . import tree as t
-from .tree import LETTERS as _LETTERS, Formula, Legend, Node, to_tree
+from .tree import LETTERS as _LETTERS, Formula, Legend, Node, to_tree  # noqa: F401 - _LETTERS: the CLI names indices by it
 
 
 def _fmt_number(c: float) -> str:
