@@ -40,6 +40,7 @@ from ..ir.functions import FUNCTIONS as _ENTRIES
 from ..ir.ops import apply
 from ..ir.registry import Syntax
 from ..ir.simplify import add, contract
+from . import tree as t
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
@@ -887,6 +888,63 @@ def _children_of(node) -> tuple:
     if isinstance(node, Sum | Prod):
         return tuple(child for child, _ in (node.terms if isinstance(node, Sum) else node.factors))
     return ()
+
+
+def read_tree(formula: str, variables=()) -> tuple[t.Ref | None, t.Formula]:
+    """The formula's left side (None when it has none) and its notation tree, the same kind
+    of tree :func:`einsdiff.notation.tree.to_tree` builds from an expression; ``variables``
+    names those known to be variables (``A (x[i])`` is then a product), as :func:`parse`
+    reads them.
+
+    >>> lhs, formula = read_tree("f[i] = 2 A[i,j] x[j]; j:3")
+    >>> lhs, formula.body
+    (Ref(name='f', indices=('i',)), Product(scale=2.0, factors=(Ref(name='A', indices=('i', 'j')), Ref(name='x', indices=('j',)))))
+    >>> formula.legend
+    Legend(sizes=(('j', 3),), constants=())
+    """
+    lhs, body, legend = _Parser(formula, frozenset(variables)).formula_()
+    free = tuple(lhs[1]) if lhs is not None else _Lowering(formula, {}, legend.sizes).free(body, frozenset())
+    tree_legend = t.Legend(tuple(legend.sizes.items()), tuple((name, shape) for name, (shape, _) in legend.constants.items()))
+    return (None if lhs is None else t.Ref(lhs[0], tuple(lhs[1]))), t.Formula(free, _lifted(body), tree_legend)
+
+
+def _lifted(node) -> t.Node:
+    """A syntax node as a notation tree node (a product of numbers and factors, signed terms, ...)."""
+    if isinstance(node, Num):
+        return t.Number(node.value)
+    if isinstance(node, Ref):
+        return t.Ref(node.name, tuple(node.indices))
+    if isinstance(node, Delta):
+        return t.Delta(*node.indices)
+    if isinstance(node, Func):
+        return t.Func(node.name, _lifted(node.arg))
+    if isinstance(node, Pow):
+        return t.Func("power", _lifted(node.base), node.exponent)
+    if isinstance(node, Neg):
+        return t.Product(-1.0, (_lifted(node.arg),))
+    if isinstance(node, Prod):
+        factors = [t.Func("reciprocal", _lifted(f)) if divides else _lifted(f) for f, divides in node.factors]
+        scale = factors.pop(0).value if isinstance(factors[0], t.Number) else 1.0  # 2 A[i,j]: the number in front
+        return t.product(scale, factors)
+    if isinstance(node, Sum):
+        return t.Sum(tuple(t.Term(sign, _lifted(term)) for term, sign in node.terms))
+    if isinstance(node, SumOver):
+        return t.Sigma(tuple(node.indices), _lifted(node.body))
+    if isinstance(node, Apply):
+        args = tuple(map(_lifted, node.args))
+        if node.name == "reshape":
+            return t.Reshape(tuple(node.binders[0]), tuple(node.param), args[0], tuple(node.indices or ()))
+        binders = None if node.binders is None else tuple(map(tuple, node.binders))
+        return t.Call(node.name, args, binders, tuple(node.indices or ()))
+    if isinstance(node, Along):
+        if node.indices is None:
+            return t.Call(node.name, (_lifted(node.body),), None, ())
+        return t.LogSumExp(tuple(node.indices), _lifted(node.body)) if node.name == "logsumexp" else \
+            t.Call(node.name, (_lifted(node.body),), (tuple(node.indices),), ())
+    if isinstance(node, Piecewise):
+        args = tuple(map(_lifted, node.args))
+        return t.Where(*args) if node.name == "where" else t.Extremum(node.name, *args)
+    raise TypeError(f"no notation node for a {type(node).__name__}")
 
 
 def formula_letters(formula: str, variables=()) -> tuple[str | None, tuple[str, ...], dict[str, tuple[str, ...]]]:

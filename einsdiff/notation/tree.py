@@ -20,12 +20,11 @@ import itertools
 from dataclasses import dataclass, replace
 
 from ..ir.build import subtract
+from ..ir.functions import FUNCTIONS
 from ..ir.expr import Add, Call as CallExpr, Const, Contract, Expr, Map, Materialize, Reshape as ReshapeExpr, Var, bare
 from ..ir.variables import variables
 
 LETTERS = "ijklmnpqrstuvwabcdefgh"
-# Functions of whole tensors whose result is indexed like a tensor: inv(X)[i,j].
-_TENSOR_FUNCTIONS = ("inv", "det", "logdet", "logabsdet", "detsign", "solve")
 
 
 def supply(start=LETTERS):
@@ -582,7 +581,7 @@ def _tensor_like(node: Expr, named=()) -> bool:
     """Printed with its indices in one bracket, as a tensor: X[i,j], inv(X)[i,j], t1[i,j]."""
     node = bare(node)
     return (isinstance(node, Var | Const | ReshapeExpr) or node in named
-            or (isinstance(node, CallExpr) and node.fn in _TENSOR_FUNCTIONS))
+            or (isinstance(node, CallExpr) and FUNCTIONS[node.fn].notation.indexed))
 
 
 def _whole(node: Expr, named=()) -> bool:
@@ -590,3 +589,61 @@ def _whole(node: Expr, named=()) -> bool:
     node = bare(node)
     return node in named or (_tensor_like(node) and (not isinstance(node, CallExpr)
                                                     or all(_whole(arg, named) for arg in node.args)))
+
+
+def normal(node: Node) -> Node:
+    """``node`` up to how it is written: no brackets (a reader infers them from the
+    structure), numbers folded into a product's scale, products flattened, a lone term or
+    factor as a product, a sign as a coefficient. Two formulas that read the same have the
+    same normal tree: what a printed formula reads back as (:func:`einsdiff.notation.parse.read_tree`)
+    is compared with what it was printed from this way.
+
+    >>> normal(Sum((Term(-2.0, Product(1.0, (Paren(Ref("x", ("i",))),))),)))
+    Product(scale=-2.0, factors=(Ref(name='x', indices=('i',)),))
+    """
+    if isinstance(node, Paren):
+        return normal(node.body)
+    if isinstance(node, Sum):
+        terms = tuple(_normal_term(term.coeff, normal(term.body)) for term in node.terms)
+        if len(terms) == 1:
+            coeff, body = terms[0].coeff, terms[0].body
+            return _normal_product(coeff, (body,))
+        return Sum(terms)
+    if isinstance(node, Product):
+        return _normal_product(node.scale, tuple(normal(f) for f in node.factors))
+    if isinstance(node, Func):
+        return Func(node.fn, normal(node.arg), node.param)
+    if isinstance(node, Sigma):
+        return Sigma(node.indices, normal(node.body))
+    if isinstance(node, Call):
+        return Call(node.fn, tuple(map(normal, node.args)), node.binders, node.indices)
+    if isinstance(node, LogSumExp):
+        return LogSumExp(node.reduced, normal(node.body))
+    if isinstance(node, Where):
+        return Where(normal(node.mask), normal(node.a), normal(node.b))
+    if isinstance(node, Extremum):
+        return Extremum(node.fn, normal(node.a), normal(node.b))
+    if isinstance(node, Reshape):
+        return Reshape(node.names, node.shape, normal(node.arg), node.indices)
+    return node
+
+
+def _normal_product(scale: float, factors: tuple[Node, ...]) -> Node:
+    flat = []
+    for f in factors:
+        if isinstance(f, Product):
+            scale *= f.scale
+            flat += f.factors
+        elif isinstance(f, Number):
+            scale *= f.value
+        else:
+            flat.append(f)
+    return product(float(scale), flat)
+
+
+def _normal_term(coeff: float, body: Node) -> Term:
+    if isinstance(body, Number):
+        return Term(coeff * body.value, Number(1.0))
+    if isinstance(body, Product):
+        return Term(coeff * body.scale, product(1.0, body.factors))
+    return Term(coeff, body)
