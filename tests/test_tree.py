@@ -129,3 +129,29 @@ def test_matrix_steps_carry_numbers_not_text():
 
     steps = explain_steps(A @ x, x, values={"A": np.arange(6.0).reshape(2, 3)}).steps
     assert steps[-1] == Matrix(((0.0, 1.0, 2.0), (3.0, 4.0, 5.0)))
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_the_derivative_heading_is_one_tree_for_every_style(order):
+    """derivative_head and line write what the CLI and the playground join by hand today."""
+    from einsdiff.notation.mathml import math
+    from einsdiff.notation.printing import derivative_head, line, render
+
+    f = ed.sum(ed.tanh(A @ x)) if order == 2 else ed.tanh(A @ x)
+    d = ed.hessian(f, x) if order == 2 else ed.jacobian(f, x)
+    free, dnames = tuple("i"[:f.ndim]), ("a", "b")[:order]
+    for style in (Text(), Latex(), MathML()):
+        _, body, legend = render(d, free + dnames, style)
+        refs = [style.ref("x", (n,)) for n in dnames]
+        if isinstance(style, Latex):
+            den = " ".join(rf"\partial {r}" for r in refs)
+            head = f"\\frac{{\\partial{'^{2}' if order == 2 else ''} {style.ref('f', free)}}}{{{den}}}"
+        elif isinstance(style, MathML):
+            partial = "<mo>∂</mo>" if order == 1 else "<msup><mo>∂</mo><mn>2</mn></msup>"
+            den = " ".join(f"<mo>∂</mo>{r}" for r in refs)
+            head = f"<mfrac><mrow>{partial}{style.ref('f', free)}</mrow><mrow>{den}</mrow></mfrac>"
+        else:
+            head = f"{'∂²' if order == 2 else '∂'}{style.ref('f', free)}/" + " ".join(f"∂{r}" for r in refs)
+        joined = f"{head} = {body}{legend}"
+        ours = line(style, derivative_head("f", free, "x", dnames, order), d, free + dnames)
+        assert (math(ours) == math(joined)) if isinstance(style, MathML) else (ours == joined)

@@ -361,6 +361,28 @@ def definitions(named: dict[Expr, str], style: Text, letters=None, constants=Non
     return lines
 
 
+def derivative_head(name: str, free, wrt: str, dnames, order: int = 1) -> t.Partial:
+    r"""The left side of a derivative's formula, ``∂f[i]/∂x[a]`` (``∂²f/∂x[a] ∂x[b]`` for a
+    Hessian): ``dnames`` names the variable's axes, ``order`` times over, as a tree every
+    style renders.
+
+    >>> Text().render(derivative_head("f", (), "x", ("a", "b"), order=2))
+    '∂²f/∂x[a] ∂x[b]'
+    >>> print(Latex().render(derivative_head("f", ("i",), "W", ("a", "b"))))
+    \frac{\partial f_{i}}{\partial W_{ab}}
+    """
+    dnames = tuple(dnames)
+    n = len(dnames) // order
+    return t.Partial(t.Ref(name, tuple(free)), tuple(t.Ref(wrt, dnames[k * n:(k + 1) * n]) for k in range(order)))
+
+
+def line(style: Text, head: Node, expr: Expr, indices, named=None, letters=None, constants=None) -> str:
+    """One formula, ``head = expr; legend``, in ``style`` (``head`` a tree: a name with its
+    indices, ``t.Ref("f", ("i",))``, or a :func:`derivative_head`)."""
+    formula = to_tree(expr, indices, letters, named=named, constants=constants, named_reductions=style.named_reductions)
+    return style.line(head, formula)
+
+
 def render(expr: Expr, indices, style: Text, avoid=(), named=None, letters=None,
            constants=None) -> tuple[tuple[str, ...], str, str]:
     """The free index names, the right side and the size legend of ``expr``'s formula;
