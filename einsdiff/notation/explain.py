@@ -31,7 +31,7 @@ from .matrixform import derivative_notation
 from ..ir.functions import FUNCTIONS
 from .printing import Latex, Text, _fmt_number
 from .tree import (LETTERS as _LETTERS, Builder, Delta, Equals, Node, Number, Paren, Partial, Phrase, Product, Ref,
-                   Sigma, Terms, Where, Word, is_sum, product, reading_order, supply, to_tree, unshown_factor)
+                   Piecewise, Sigma, Terms, Word, is_sum, product, reading_order, supply, to_tree, unshown_factor)
 from ..ir.simplify import substitute
 from ..ir.variables import children, topological, variables
 
@@ -310,7 +310,7 @@ class _Explainer:
             parts.append(_d(label, self.den))
             if stand != branch:
                 through.append((branch, stand))
-        self.say(FUNCTIONS["where"].notation.rule, Equals((dl, Where(self.body(mask, names), *parts))),
+        self.say(FUNCTIONS["where"].notation.rule, Equals((dl, Piecewise("where", (self.body(mask, names), *parts)))),
                  self.rule_note("where"))
         for branch, stand in through:
             self.derive_intermediate(branch, stand)

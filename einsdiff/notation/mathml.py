@@ -28,8 +28,8 @@ def _mi(name: str) -> str:
 
 
 def _mn(number: float) -> str:
-    text = _fmt_number(number)
-    return f"<mrow><mo>−</mo><mn>{text[1:]}</mn></mrow>" if text.startswith("-") else f"<mn>{text}</mn>"
+    """A number as one token, a negative one in a row with its sign (an exponent: x⁻²)."""
+    return f"<mrow><mo>−</mo><mn>{_fmt_number(-number)}</mn></mrow>" if number < 0 else f"<mn>{_fmt_number(number)}</mn>"
 
 
 def _indices(names) -> str:

@@ -939,11 +939,10 @@ def _lifted(node) -> t.Node:
     if isinstance(node, Along):
         if node.indices is None:
             return t.Call(node.name, (_lifted(node.body),), None, ())
-        return t.LogSumExp(tuple(node.indices), _lifted(node.body)) if node.name == "logsumexp" else \
-            t.Call(node.name, (_lifted(node.body),), (tuple(node.indices),), ())
+        return t.Along(node.name, tuple(node.indices), _lifted(node.body))
     if isinstance(node, Piecewise):
         args = tuple(map(_lifted, node.args))
-        return t.Where(*args) if node.name == "where" else t.Extremum(node.name, *args)
+        return t.Piecewise(node.name, args)
     raise TypeError(f"no notation node for a {type(node).__name__}")
 
 

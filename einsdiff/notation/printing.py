@@ -140,14 +140,11 @@ class Text:
         head = name if node.binders is None else f"{name}[{'; '.join(','.join(g) for g in node.binders)}]"
         return _bracket(f"{head}({', '.join(self.render(a) for a in node.args)})", node.indices)
 
-    def _logsumexp(self, node: t.LogSumExp) -> str:
-        return self.template("logsumexp").format(self.render(node.body), r=self.indices(node.reduced))
+    def _along(self, node: t.Along) -> str:
+        return self.template(node.fn).format(self.render(node.body), r=self.indices(node.indices))
 
-    def _where(self, node: t.Where) -> str:
-        return self.template("where").format(*map(self.render, (node.mask, node.a, node.b)))
-
-    def _extremum(self, node: t.Extremum) -> str:
-        return self.template(node.fn).format(self.render(node.a), self.render(node.b))
+    def _piecewise(self, node: t.Piecewise) -> str:
+        return self.template(node.fn).format(*map(self.render, node.args))
 
     def _partial(self, node: t.Partial) -> str:
         head = "∂²" if len(node.den) == 2 else "∂"
@@ -170,7 +167,7 @@ class Text:
         than one symbol (a derivation brackets it as the numerator of a ∂)."""
         if isinstance(node, t.Ref | t.Number | t.Delta):
             return False
-        if isinstance(node, t.Func | t.Paren | t.Sigma | t.LogSumExp):
+        if isinstance(node, t.Func | t.Paren | t.Sigma | t.Along):
             return self.spaced(node.arg if isinstance(node, t.Func) else node.body)
         if isinstance(node, t.Sum):
             (term, *more) = node.terms
@@ -209,7 +206,7 @@ class Latex(Text):
         return _subscript(name if len(name) == 1 else rf"\mathrm{{{escaped}}}", node.indices)
 
     def spaced(self, node: Node) -> bool:
-        if isinstance(node, t.Sigma | t.LogSumExp):
+        if isinstance(node, t.Sigma | t.Along):
             return True  # \sum_{k} ...
         return super().spaced(node)
 

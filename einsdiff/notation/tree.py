@@ -122,27 +122,20 @@ class Call(Node):
 
 
 @dataclass(frozen=True, slots=True)
-class LogSumExp(Node):
-    """``logsumexp[j](body)``: reduced along the named indices."""
+class Along(Node):
+    """A function along named axes of its argument: ``logsumexp[j](x[i,j])``."""
 
-    reduced: tuple[str, ...]
+    fn: str
+    indices: tuple[str, ...]
     body: Node
 
 
 @dataclass(frozen=True, slots=True)
-class Where(Node):
-    mask: Node
-    a: Node
-    b: Node
-
-
-@dataclass(frozen=True, slots=True)
-class Extremum(Node):
-    """``maximum(a, b)`` or ``minimum(a, b)``."""
+class Piecewise(Node):
+    """A function elementwise in several arguments: ``where(m[i], a[i], b[i])``, ``maximum(a[i], b[i])``."""
 
     fn: str
-    a: Node
-    b: Node
+    args: tuple[Node, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,13 +322,14 @@ class Builder:
         raise TypeError(f"cannot print a {type(node).__name__}")
 
     def _call(self, node: CallExpr, names) -> Node:
-        if node.fn == "where":  # elementwise: every argument carries the node's own indices
+        syntax = FUNCTIONS[node.fn].syntax
+        if syntax is not None and syntax.form == "piecewise":  # every argument carries the node's own indices
             extremum = _extremum(node)
-            if extremum:
-                return Extremum(extremum, *(self.show(arg, names) for arg in node.args[1:]))
-            return Where(*(self.show(arg, names) for arg in node.args))
-        if node.fn == "logsumexp":
-            return self._logsumexp(node, names)
+            if extremum:  # maximum(a, b), as ed.maximum builds it from where
+                return Piecewise(extremum, tuple(self.show(arg, names) for arg in node.args[1:]))
+            return Piecewise(node.fn, tuple(self.show(arg, names) for arg in node.args))
+        if syntax is not None and syntax.along is not None:
+            return self._along(node, names)
         self._written(names)
         if all(_whole(arg, self.named) for arg in node.args):
             return Call(node.fn, tuple(self.show(arg, ()) for arg in node.args), None, names)
@@ -343,15 +337,15 @@ class Builder:
         args = tuple(self.bound(arg, group) for arg, group in zip(node.args, binders, strict=True))
         return Call(node.fn, args, binders, names)
 
-    def _logsumexp(self, node: CallExpr, names) -> Node:
-        """logsumexp[j](x[i,j]): the reduced indices named as a sum names them, the kept ones free."""
+    def _along(self, node: CallExpr, names) -> Node:
+        """logsumexp[j](x[i,j]): the axes ``param`` names, named as a sum names them, the others free."""
         (x,) = node.args
         if not self.named_reductions and len(node.param) == x.ndim and _whole(x, self.named):
-            return Call("logsumexp", (self.show(x, ()),), None, ())
-        reduced = {p: self.names.fresh(x.shape[p]) for p in node.param}
+            return Call(node.fn, (self.show(x, ()),), None, ())
+        along = {p: self.names.fresh(x.shape[p]) for p in node.param}
         kept = iter(names)
-        body = self.bound(x, tuple(reduced[p] if p in reduced else next(kept) for p in range(x.ndim)))
-        return LogSumExp(tuple(reduced.values()), body)
+        body = self.bound(x, tuple(along[p] if p in along else next(kept) for p in range(x.ndim)))
+        return Along(node.fn, tuple(along.values()), body)
 
     def letters_of(self, node: Contract, i: int) -> list[str]:
         """The letters a formula wrote on the variables' axes that index ``i`` runs along."""
@@ -617,12 +611,10 @@ def normal(node: Node) -> Node:
         return Sigma(node.indices, normal(node.body))
     if isinstance(node, Call):
         return Call(node.fn, tuple(map(normal, node.args)), node.binders, node.indices)
-    if isinstance(node, LogSumExp):
-        return LogSumExp(node.reduced, normal(node.body))
-    if isinstance(node, Where):
-        return Where(normal(node.mask), normal(node.a), normal(node.b))
-    if isinstance(node, Extremum):
-        return Extremum(node.fn, normal(node.a), normal(node.b))
+    if isinstance(node, Along):
+        return Along(node.fn, node.indices, normal(node.body))
+    if isinstance(node, Piecewise):
+        return Piecewise(node.fn, tuple(map(normal, node.args)))
     if isinstance(node, Reshape):
         return Reshape(node.names, node.shape, normal(node.arg), node.indices)
     return node
