@@ -377,7 +377,16 @@ _VALUE = {
 
 @dataclass(frozen=True, slots=True)
 class MatrixForm:
-    """An expression's matrix form: its tree, the text it reads as, and its value."""
+    """An expression's matrix form: its tree, the text it reads as, and its value.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> A, x = ed.var("A", (2, 2)), ed.var("x", (2,))
+    >>> form = matrix_form(ed.grad(x @ A @ x, x))
+    >>> form.text
+    'A x + Aᵀ x'
+    >>> form.evaluate({"A": np.eye(2), "x": np.ones(2)}).tolist()
+    [2.0, 2.0]
+    """
 
     tree: M
 

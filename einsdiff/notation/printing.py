@@ -375,7 +375,13 @@ def derivative_head(name: str, free, wrt: str, dnames, order: int = 1) -> t.Part
 
 def line(style: Text, head: Node, expr: Expr, indices, named=None, letters=None, constants=None) -> str:
     """One formula, ``head = expr; legend``, in ``style`` (``head`` a tree: a name with its
-    indices, ``t.Ref("f", ("i",))``, or a :func:`derivative_head`)."""
+    indices, ``t.Ref("f", ("i",))``, or a :func:`derivative_head`).
+
+    >>> import einsdiff as ed
+    >>> x = ed.var("x", (3,))
+    >>> line(Text(), derivative_head("f", ("i",), "x", ("a",)), ed.jacobian(ed.tanh(x), x), "ia")
+    '∂f[i]/∂x[a] = δ[i,a] (1 - square(tanh(x[i]))); a:3'
+    """
     formula = to_tree(expr, indices, letters, named=named, constants=constants, named_reductions=style.named_reductions)
     return style.line(head, formula)
 
