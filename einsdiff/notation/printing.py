@@ -48,6 +48,8 @@ class Text:
     tree (:mod:`einsdiff.notation.tree`) that brackets by the tree's structure."""
 
     open, close = "(", ")"
+    equals = " = "
+    space = " "  # between the factors of a product
     named_reductions = False  # logsumexp(x) for all of x; LaTeX always names the summed indices
 
     def render(self, node: Node) -> str:
@@ -66,8 +68,6 @@ class Text:
     def line(self, head: Node, formula: Formula) -> str:
         """``head = body; legend``."""
         return f"{self.render(head)}{self.equals}{self.top(formula.body)}{self.legend(formula.legend)}"
-
-    equals = " = "
 
     # -- one method per node --------------------------------------------------------
     def _ref(self, node: t.Ref) -> str:
@@ -110,8 +110,6 @@ class Text:
                 text = self.number(mag) if term.body == t.Number(1.0) else f"{self.number(mag)}{self.space}{text}"
             out += self.sign(term.coeff < 0, k) + text
         return out
-
-    space = " "
 
     def number(self, value: float) -> str:
         return self.render(t.Number(float(value)))
@@ -177,11 +175,10 @@ class Text:
         if isinstance(node, t.Call):
             return (len(node.args) > 1 or len(node.binders or ()) > 1 or any(map(self.spaced, node.args))
                     or " " in self._call_head(node))
-        if isinstance(node, t.Partial):
-            return len(node.den) > 1 or self.spaced(node.num) or self.spaced(node.den[0])
         return True  # where(m, a, b), reshape[k -> (6,)](...), a line's pieces
 
     def _call_head(self, node: t.Call) -> str:
+        """What the style writes around a call's arguments, when they are left out (text: its name)."""
         return ""
 
     def legend(self, legend: Legend) -> str:
@@ -211,7 +208,7 @@ class Latex(Text):
         return super().spaced(node)
 
     def _call_head(self, node: t.Call) -> str:
-        """The function's template, the arguments left out."""
+        """The function's template (registry data, not printed text): \\det {0} has a space, {0}^{-1} none."""
         return self.template(node.fn)
 
     def _delta(self, node: t.Delta) -> str:
