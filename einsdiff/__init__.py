@@ -59,6 +59,7 @@ from .ir.matrix import (
     where,
 )
 from .ir.expr import Expr, Var
+from .ir.ops import OPS
 from .notation.mathml import to_mathml
 from .notation.matrixform import to_matrix_notation
 from .notation.parse import parse
@@ -88,31 +89,11 @@ def _iterable(x) -> tuple:
         return (None,)
 
 
-def _elementwise(fn: str):
-    def apply_fn(x) -> Expr:
-        from .ir.build import elementwise
-
-        return elementwise(fn, x)
-
-    apply_fn.__name__ = fn
-    apply_fn.__qualname__ = fn
-    apply_fn.__doc__ = f"Elementwise {fn}; its derivative rides on the argument's indices."
-    return apply_fn
-
-
-exp = _elementwise("exp")
-log = _elementwise("log")
-log1p = _elementwise("log1p")
-sin = _elementwise("sin")
-cos = _elementwise("cos")
-tanh = _elementwise("tanh")
-sigmoid = _elementwise("sigmoid")
-relu = _elementwise("relu")
-abs = _elementwise("abs")  # noqa: A001 - mirrors numpy.abs
-sqrt = _elementwise("sqrt")
-square = _elementwise("square")
-softplus = _elementwise("softplus")
-reciprocal = _elementwise("reciprocal")
+exp, log, log1p, sin, cos, tanh, sigmoid, relu, sqrt, square, softplus, reciprocal = (
+    OPS[name].builder
+    for name in ("exp", "log", "log1p", "sin", "cos", "tanh", "sigmoid", "relu", "sqrt", "square", "softplus", "reciprocal")
+)
+abs = OPS["abs"].builder  # noqa: A001 - mirrors numpy.abs
 
 
 def pow(x, c) -> Expr:  # noqa: A001 - mirrors numpy.power

@@ -35,6 +35,9 @@ def test_every_node_function_and_every_builder_has_one_entry():
         if name != "flatten":  # a helper of reshape and outer, not a function of formulas or of ed
             assert getattr(matrix, name) in builders, name
             assert getattr(ed, name) is getattr(matrix, name)
+    assert ed.transpose in builders
+    for name in set(OPS) - {"power", "step", "sign"}:  # ed.pow is build.power; step and sign are internal
+        assert getattr(ed, name) is OPS[name].builder, name
     assert all(f.name == name and f.notation.name == name for name, f in FUNCTIONS.items())
 
 
@@ -61,6 +64,13 @@ def test_parse_reads_every_name_with_syntax_and_no_other():
     assert parse._SPELLINGS == {wrong: right for f in FUNCTIONS.values() if f.syntax for wrong, right in f.syntax.spellings}
     for name in ("WHOLE", "ALONG", "_PIECEWISE", "_REDUCING", "ELEMENTWISE"):
         assert not hasattr(parse, name)
+
+
+@pytest.mark.parametrize("name", sorted(parse._PIECEWISE))
+def test_piecewise_operands_are_what_parse_says_on_a_wrong_count(name):
+    syntax = _syntax("piecewise")[name][1]
+    with pytest.raises(ed.ParseError, match=re.escape(f"{name} takes {syntax.arity} arguments ({syntax.operands})")):
+        ed.parse(f"{name}(x[i])", x=(3,))
 
 
 def test_formulas_call_every_function_with_syntax():
@@ -198,6 +208,9 @@ def test_piecewise_and_logsumexp_notation_is_what_the_printers_print():
 
 def test_composite_matrix_notation_is_what_the_matrix_form_prints():
     assert ed.to_matrix_notation(ed.trace(A @ X)) == "f = " + FUNCTIONS["trace"].notation.matrix.format("X A")
+    transpose = FUNCTIONS["transpose"].notation.matrix
+    assert ed.to_matrix_notation(ed.transpose(A)) == "f = " + transpose.format(_Arg("A"))
+    assert ed.to_matrix_notation(ed.transpose(ed.tanh(A))) == "f = " + transpose.format(_Arg("tanh(A)", "atom"))
     for fn, arg in (("diag", ed.var("v", (3,))), ("diagonal", A)):
         assert ed.to_matrix_notation(FUNCTIONS[fn].builder(arg)) == "f = " + FUNCTIONS[fn].notation.matrix.format(arg.name)
 
@@ -303,6 +316,7 @@ GRADIENT_CASES = {  # printed gradients and plans hang on these; same Exprs mean
     "logabsdet": lambda: (ed.logdet(X @ A, absolute=True) * ed.slogdet(X)[0], (X, A)),
     "logsumexp": lambda: (ed.sum(ed.logsumexp(ed.var("Z", (2, 4)), 1) ** 2), (ed.var("Z", (2, 4)),)),
     "solve_of_inv": lambda: (ed.sum(ed.solve(X, ed.inv(A) @ B)), (X, A, B)),
+    "det_of_transpose": lambda: (ed.det(A.T) * ed.logdet(X.T @ A), (X, A)),
 }
 
 
@@ -317,11 +331,22 @@ def test_gradients_with_derived_rules_are_those_of_the_hand_written_rules(case, 
     assert [str(ed.compile([j]).plan) for j in derived] == [str(ed.compile([j]).plan) for j in hand]
 
 
-def test_a_placeholder_tangent_never_meets_a_variable_of_the_node():
-    d0 = ed.var("d0", (3, 3))
-    node = ed.inv(d0)
-    (share,) = transposed_vjp(node, Var("G", (3, 3)), ())
-    assert share == HAND["inv"](node, Var("G", (3, 3)), ())[0]
+def test_a_transposed_rule_is_built_once_per_function_and_shapes():
+    from einsdiff.calculus.derive import _transposed
+
+    Y = ed.var("Y", (5, 5))
+    ed.grad(ed.logdet(Y), Y)
+    before = _transposed.cache_info()
+    g = ed.grad(ed.logdet(Y @ Y) + ed.logdet(Y.T), Y)
+    after = _transposed.cache_info()
+    assert after.hits == before.hits + 2 and after.misses == before.misses
+    assert "inv(Y)[j,i]" in str(g)  # (Yᵀ)⁻¹ bound through inv_node: the transpose of the one inverse
+
+
+def test_a_forward_rule_that_applies_its_own_function_to_the_tangent_needs_a_reverse_rule(monkeypatch):
+    monkeypatch.setitem(FUNCTIONS, "solve", dataclasses.replace(FUNCTIONS["solve"], vjp=None))
+    with pytest.raises(ValueError, match="give the registry entry 'solve' a vjp"):
+        ed.grad(ed.sum(ed.solve(X, B)), B)
 
 
 # -- a new function is one entry ------------------------------------------------------------------
@@ -338,15 +363,22 @@ def _gram_jvp(node, tangents, extra):
 
 def test_a_new_whole_tensor_function_is_one_entry(monkeypatch):
     """XᵀX as a node of its own: value, forward rule and notation; its reverse rule is derived."""
+    def build(x):
+        return Call("gram", (x,), (), (x.shape[1], x.shape[1]))
+
     gram = Function(
-        "gram", "call", Notation("gram", text="gram({0})", latex="{0}^T {0}", matrix="{0:name}ᵀ {0:name}", indexed=True),
-        numpy=lambda node, a: a[0].T @ a[0], array=lambda xp, node, a: a[0].T @ a[0], jvp=_gram_jvp,
+        "gram", "call",
+        Notation("gram", text="gram({0})", latex=r"{0}^\top {0}", mathml="<msup>{0}<mi>T</mi></msup>{0}",
+                 matrix="{0:name}ᵀ {0:name}", matrix_binds="product", indexed=True, rule="Gram rule",
+                 rule_text="d(XᵀX) = dXᵀ X + Xᵀ dX", rule_latex=r"d(X^\top X) = dX^\top X + X^\top dX"),
+        Syntax(("gram",), "whole", 1, build, indexed=True, example="gram(X)[i,j] or gram[k,l](A[k,m] B[m,l])[i,j]"),
+        builder=build, numpy=lambda node, a: a[0].T @ a[0], array=lambda xp, node, a: a[0].T @ a[0], jvp=_gram_jvp,
         source="{0}.T @ {0}",
     )
     monkeypatch.setitem(FUNCTIONS, "gram", gram)
     W = ed.var("W", (4, 3))
     C = ed.var("C", (3, 3))
-    f = ed.sum(Call("gram", (W,), (), (3, 3)) * C)
+    f = ed.sum(build(W) * C)
     values = {"W": np.random.default_rng(1).standard_normal((4, 3)), "C": np.random.default_rng(2).standard_normal((3, 3))}
     want = values["W"] @ (values["C"] + values["C"].T)
     for mode in ("reverse", "forward"):

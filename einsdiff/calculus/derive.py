@@ -16,8 +16,10 @@ contraction.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
+import threading
 from collections.abc import Callable
 
 from ..errors import NotScalarError, OperandError, OptionError, VariableConflictError, WrtError
@@ -249,17 +251,74 @@ def _reverse(f: Expr, xs: tuple[Var, ...], seed: Expr | None = None, lead: tuple
     return found
 
 
-def _placeholder(node: Call, k: int) -> Var:
-    """A variable standing for argument k's tangent, named like no variable under ``node``."""
-    taken = {v.name for v in variables(node)}
-    name = next(n for n in (f"d{k}" + "′" * m for m in itertools.count()) if n not in taken)
-    return Var(name, node.args[k].shape)
+# Placeholders stand for a rule's inputs while it is built once per function and shape; a
+# process-wide counter keeps them distinct from each other and, not being identifiers, from variables.
+_PLACEHOLDERS = itertools.count()
+
+
+def _placeholder(shape: tuple[int, ...]) -> Var:
+    return Var(f"⟨{next(_PLACEHOLDERS)}⟩", shape)
+
+
+def _bind(expr: Expr, mapping: dict[Expr, Expr]) -> Expr:
+    """``expr`` with the nodes in ``mapping`` replaced, rebuilt by the smart constructors (a
+    Call by its entry's ``node``) only above what changes."""
+    done: dict[Expr, Expr] = {}
+    for node in topological([expr], lambda n: () if n in mapping else children(n)):
+        if node in mapping:
+            done[node] = mapping[node]
+        elif all(done[c] is c for c in children(node)):
+            done[node] = node
+        elif isinstance(node, Contract):
+            done[node] = contract([done[o] for o in node.operands], node.inputs, node.output, dict(enumerate(node.sizes)))
+        elif isinstance(node, Add):
+            done[node] = add([done[t] for t in node.terms], node.coeffs, node.shape)
+        elif isinstance(node, Map):
+            done[node] = Map(node.fn, done[node.arg], node.param)
+        elif isinstance(node, Call):
+            args, make = tuple(done[a] for a in node.args), FUNCTIONS[node.fn].node
+            done[node] = make(*args) if make else Call(node.fn, args, node.param, node.shape)
+        elif isinstance(node, Reshape):
+            done[node] = Reshape(done[node.arg], node.shape)
+        else:
+            done[node] = Materialize(done[node.arg])
+    return done[expr]
+
+
+_TRANSPOSING = threading.local()  # .names: the functions whose reverse rule this thread is deriving
+
+
+@functools.lru_cache(maxsize=512)
+def _transposed(entry, shapes: tuple, param: tuple, shape: tuple, lead: tuple, k: int):
+    """Argument k's share of an adjoint, built once per function and shapes over placeholders:
+    the node, its arguments and the adjoint (the node itself, so the share may use its value)."""
+    if not hasattr(_TRANSPOSING, "names"):
+        _TRANSPOSING.names = set()
+    busy = _TRANSPOSING.names
+    if entry.name in busy:
+        raise ValueError(
+            f"the forward rule of {entry.name} applies {entry.name} to the tangent, so transposing it needs the "
+            f"reverse rule being derived; give the registry entry {entry.name!r} a vjp (as solve's)"
+        )
+    args = tuple(_placeholder(s) for s in shapes)
+    node, seed, tangent = Call(entry.name, args, param, shape), _placeholder(lead + shape), _placeholder(shapes[k])
+    busy.add(entry.name)
+    try:
+        linear = entry.jvp(node, tuple(tangent if j == k else None for j in range(len(args))), ())
+        share = None if linear is None else _reverse(linear, (tangent,), seed, lead).get(tangent)
+    finally:
+        busy.discard(entry.name)
+    return share, node, args, seed
 
 
 def transposed_vjp(node: Call, adj: Expr, lead: tuple[int, ...]) -> tuple[Expr | None, ...]:
     """The reverse rule of a function from its forward rule: jvp is linear in each tangent dX_k,
-    so ⟨adj, jvp(dX_k)⟩ = ⟨vjp_k(adj), dX_k⟩ and vjp_k is the reverse sweep of jvp(T) from
-    ``adj`` down to a placeholder tangent T (no derivative axes: ``extra`` is empty).
+    so ⟨adj, jvp(dX_k)⟩ = ⟨vjp_k(adj), dX_k⟩ and vjp_k is the reverse sweep of jvp(T) down to a
+    placeholder tangent T (no derivative axes: ``extra`` is empty). The sweep runs once per
+    function and shapes, from a placeholder adjoint over placeholder arguments, which are then
+    bound to ``adj`` and the node's own; so a jvp should see its arguments through their
+    shapes and the node constructors (``inv_node``), and a scale the rule puts on the adjoint
+    stays a coefficient of the whole share, as a hand-written rule writes it.
 
     >>> import einsdiff as ed
     >>> X = ed.var("X", (2, 2))
@@ -269,14 +328,15 @@ def transposed_vjp(node: Call, adj: Expr, lead: tuple[int, ...]) -> tuple[Expr |
     f[i,j] = -inv(X)[k,i] inv(X)[j,l] G[k,l]
     """
     entry = FUNCTIONS[node.fn]
+    shapes, lead = tuple(a.shape for a in node.args), tuple(lead)
     shares: list[Expr | None] = []
     for k in range(len(node.args)):
-        if k in entry.constant_in:
-            shares.append(None)
-            continue
-        tangent = _placeholder(node, k)
-        linear = entry.jvp(node, tuple(tangent if j == k else None for j in range(len(node.args))), ())
-        shares.append(None if linear is None else _reverse(linear, (tangent,), adj, tuple(lead)).get(tangent))
+        share = None
+        if k not in entry.constant_in:
+            share, own, args, seed = _transposed(entry, shapes, node.param, node.shape, lead, k)
+        if share is not None:
+            share = _bind(share, {own: node, seed: adj} | dict(zip(args, node.args, strict=True)))
+        shares.append(share)
     return tuple(shares)
 
 

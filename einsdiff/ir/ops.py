@@ -33,6 +33,13 @@ def apply(fn: str, u: Expr, param: float | None = None) -> Expr:
     return Map(fn, u, param)
 
 
+def _power(x, c) -> Expr:
+    """``x ** c`` (ed.pow): a constant exponent is one elementwise power."""
+    from .build import power  # build sits on this module: imported when called
+
+    return power(x, c)
+
+
 def _sigmoid(xp, x):
     # exp of a non-positive number only: no overflow for large |x|.
     e = xp.exp(-xp.abs(x))
@@ -54,7 +61,7 @@ def _mathml_name(latex_name: str) -> str:
 
 
 def elementwise(name: str, array, derivative, latex_name: str, source: str, helper: str = "",
-                syntax: bool = True, spellings: tuple[tuple[str, str], ...] = (), **notation) -> Function:
+                syntax: bool = True, spellings: tuple[tuple[str, str], ...] = (), builder=None, **notation) -> Function:
     """The entry of an elementwise function: ``name(x[i])`` in every notation unless ``notation``
     overrides a template; a formula calls it by ``name`` unless ``syntax`` is False."""
     templates = {
@@ -63,10 +70,18 @@ def elementwise(name: str, array, derivative, latex_name: str, source: str, help
         "mathml": f"<mi>{_mathml_name(latex_name)}</mi><mo>&#x2061;</mo><mrow>({{0}})</mrow>",
         "matrix": f"{name}({{0}})",
     } | notation
+
+    def public(x) -> Expr:
+        from .build import elementwise as make  # build sits on this module: imported when called
+
+        return make(name, x)
+
+    public.__name__ = public.__qualname__ = name
+    public.__doc__ = f"Elementwise {name}; its derivative rides on the argument's indices."
     return Function(
         name, "elementwise", Notation(name, latex_name=latex_name, **templates),
         Syntax((name,), "elementwise", builder=lambda u: apply(name, u), spellings=spellings) if syntax else None,
-        builder=lambda u, param=None: apply(name, u, param),
+        builder=builder or public,
         array=array, numpy=lambda x, param=None: array(np, x, param), derivative=derivative,
         source=source, helper=helper,
     )
@@ -109,7 +124,7 @@ def _table() -> dict[str, Function]:
                     matrix_scalar="1/{0:atom}", matrix_scalar_binds="product"),
         # Written (x)^p, not called by name: a formula writes x[i]^3 or x[i]**3.
         elementwise("power", lambda xp, x, p: xp.power(x, p), lambda u, ans, p: None if p == 0 else p * apply("power", u, p - 1),
-                    r"\operatorname{pow}", "np.power({x}, {p})", syntax=False,
+                    r"\operatorname{pow}", "np.power({x}, {p})", syntax=False, builder=_power,
                     text="({0})^{p}", latex=r"\left({0}\right)^{{{p}}}", mathml="<msup><mrow>({0})</mrow>{p}</msup>",
                     matrix="{0:atom}∘{p}", matrix_scalar="{0:atom}{p}"),
     ]

@@ -24,9 +24,10 @@ class Notation:
     arguments as the printer has already written (and, where needed, bracketed) them, ``{p}``
     for the parameter (a number, written as the printer writes numbers; in ``matrix`` as
     superscript digits), ``{r}`` for the indices the function binds on its argument (those
-    logsumexp sums, those reshape reads), written as that printer writes a list of indices. Templates are ``str.format`` strings: a literal brace is
-    doubled (``"{0}^{{-1}}"``). An empty template means the printer has no form of its own
-    for the function (a composite prints as the nodes it is built from).
+    logsumexp sums, those reshape reads), written as that printer writes a list of indices.
+    Templates are ``str.format`` strings: a literal brace is doubled (``"{0}^{{-1}}"``). An
+    empty template means the printer has no form of its own for the function (a composite
+    prints as the nodes it is built from; the matrix form raises as for any unsupported node).
 
     - ``name``: the name in index notation, the one ``ed.parse`` reads back.
     - ``text``: index notation (``inv({0})``); a tensor-valued result then takes its indices
@@ -46,7 +47,8 @@ class Notation:
       ``matrix_binds`` and ``matrix_scalar_binds`` say how tightly the result binds: "atom" (a
       name, ``f(...)``, a postfix) or "product" (juxtaposed factors ``A⁻¹ B``, ``1/x``).
     - ``indexed``: the result is written indexed like a tensor (``inv(X)[i,j]``, ``det(X)``
-      with no indices) rather than by the printer's elementwise rule (``tanh(x[i])``).
+      with no indices) rather than by the printer's elementwise rule (``tanh(x[i])``): the
+      printer brackets the template and puts the indices after it (below, in LaTeX and MathML).
     - ``rule``, ``rule_text``, ``rule_latex``: explain's step through the function: its name
       and its rule in text and LaTeX (an elementwise function's rule is the generic chain rule).
     """
@@ -131,7 +133,9 @@ class Function:
       it by transposing ``jvp`` (write one only where that is faster, as solve's, which solves
       with Aᵀ instead of forming an inverse, or where ``jvp`` itself needs it, as where's);
       ``source``, NumPy source with ``{0}``, ``{1}``, ... the arguments and ``{p}`` the
-      parameter; ``constant_in``, the arguments it is not differentiated in (where's mask).
+      parameter; ``constant_in``, the arguments it is not differentiated in (where's mask);
+      ``node(*args)``, the node's smart constructor when it rewrites (inv_node writes (Aᵀ)⁻¹ as
+      (A⁻¹)ᵀ), used where a rule built over placeholders is bound to real arguments.
     - "composite" (built from other nodes, no node of its own: trace is an einsum): ``builder``.
 
     Every kind has ``builder`` (the public constructor, ``ed.inv``), ``notation`` and ``syntax``
@@ -154,6 +158,7 @@ class Function:
     source: str = ""
     helper: str = ""
     constant_in: tuple[int, ...] = ()
+    node: Callable | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:

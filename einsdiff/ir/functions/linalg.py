@@ -249,9 +249,8 @@ _APPLY = "<mo>&#x2061;</mo>"  # MathML's function application
 _SCALAR = "{name}(X) or {name}[k,l](A[k,m] B[m,l])"  # how a formula calls a scalar function of a matrix
 
 
-def _whole(name: str, builder, example: str = _SCALAR, indexed: bool = False, arity: int = 1,
-           names: tuple[str, ...] = ()) -> Syntax:
-    return Syntax(names or (name,), "whole", arity, builder, indexed=indexed, example=example)
+def _whole(name: str, builder, example: str = _SCALAR, indexed: bool = False, arity: int = 1) -> Syntax:
+    return Syntax((name,), "whole", arity, builder, indexed=indexed, example=example)
 
 
 ENTRIES = (
@@ -262,7 +261,7 @@ ENTRIES = (
                  rule_latex=r"d(X^{-1}) = -X^{-1}\, dX\, X^{-1}"),
         _whole("inv", inv, "inv(X)[i,j] or inv[k,l](A[k,m] B[m,l])[i,j]", indexed=True),
         builder=inv, numpy=_inv_numpy, array=lambda xp, node, a: xp.linalg.inv(a[0]), jvp=_inv_jvp,
-        source="np.linalg.inv({0})",
+        source="np.linalg.inv({0})", node=inv_node,
     ),
     Function(
         "det", "call",
@@ -313,7 +312,7 @@ ENTRIES = (
         _whole("solve", solve_indexed, "solve(A, b)[i] or solve[k,l; k](A[k,l], c[k,m] d[m])[i]", indexed=True,
                arity=2),
         builder=solve, numpy=_solve_numpy, array=_solve_array, jvp=_solve_jvp, vjp=_solve_vjp,
-        source="_solve({0}, {1})", helper=_SOLVE_SOURCE,
+        source="_solve({0}, {1})", helper=_SOLVE_SOURCE, node=solve_node,
     ),
     # (detsign, logabsdet), as numpy.linalg.slogdet returns them.
     Function("slogdet", "composite", Notation("slogdet"), builder=slogdet),

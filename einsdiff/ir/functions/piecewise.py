@@ -75,7 +75,7 @@ ENTRIES = (
         Syntax(("where",), "piecewise", 3, where, operands="a mask, then a and b"),
         builder=where, numpy=lambda node, a: np.where(a[0] != 0, a[1], a[2]),
         array=lambda xp, node, a: xp.where(a[0] != 0, a[1], a[2]), jvp=_where_jvp, vjp=_where_vjp,
-        source="np.where({0} != 0, {1}, {2})", constant_in=(0,),
+        source="np.where({0} != 0, {1}, {2})", constant_in=(0,), node=where_node,
     ),
     Function("maximum", "composite",
              Notation("maximum", text="maximum({0}, {1})", latex=r"\max\left({0}, {1}\right)",

@@ -1,4 +1,4 @@
-"""Functions that rearrange: dot, outer (contractions) and reshape (a node of its own type)."""
+"""Functions that rearrange: transpose, dot, outer (contractions) and reshape (a node of its own type)."""
 
 from __future__ import annotations
 
@@ -59,6 +59,7 @@ def reshape(x, shape) -> Expr:
 
 
 ENTRIES = (
+    Function("transpose", "composite", Notation("transpose", matrix="{0:name}ᵀ"), builder=build.transpose),
     Function("dot", "composite", Notation("dot"), builder=dot),
     Function("outer", "composite", Notation("outer"), builder=outer),
     Function(
@@ -66,7 +67,8 @@ ENTRIES = (
         # The Reshape node: {r} the argument's axes, {p} the new shape; the result is indexed.
         Notation("reshape", text="reshape[{r} -> {p}]({0})",
                  latex=r"\operatorname{{reshape}}_{{{r} \to {p}}}\left({0}\right)",
-                 mathml="<msub><mi>reshape</mi><mrow>{r}<mo>→</mo><mtext>{p}</mtext></mrow></msub><mo>&#x2061;</mo><mrow>({0})</mrow>",
+                 mathml=("<msub><mi>reshape</mi><mrow>{r}<mo>→</mo><mtext>{p}</mtext></mrow></msub>"
+                         "<mo>&#x2061;</mo><mrow>({0})</mrow>"),
                  indexed=True),
         Syntax(("reshape",), "whole", 1, reshape, indexed=True, param="shape", example="reshape[k,l -> (9,)](X[k,l])[i]"),
         builder=reshape,
