@@ -13,6 +13,10 @@ per argument. ``logsumexp[j](x[i,j])`` reduces over ``j`` as ``Σ[j]`` does, and
 ``where(m[i], a[i], b[i])`` is elementwise. A reshape names its argument's axes and the
 new shape, ``reshape[k,l -> (6,)](X[k,l])[i]``; a constant array is ``C0``, declared after
 the ``;`` as ``C0: constant (2, 3)``.
+
+The formula is first a notation tree (:func:`einsdiff.notation.tree.to_tree`, which names
+every index); :class:`Text` and :class:`Latex` (and :class:`einsdiff.notation.mathml.MathML`)
+render it, bracketing by its structure, each function by its registry entry's template.
 """
 
 from __future__ import annotations
