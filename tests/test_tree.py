@@ -58,7 +58,9 @@ def test_renderers_bracket_by_the_tree():
     reads like a sum does not (the IR allows any name: the renderers never look at text)."""
     odd = Var("a - b", (2,))
     tree = t.Sum((t.Term(1.0, t.Ref("c", ("i",))), t.Term(1.0, t.Ref(odd.name, ("i",)))))
-    assert Text().render(tree) == "c[i] + a - b[i]"  # the old printer bracketed it: c[i] + (a - b[i])
+    assert Text().render(tree) == "c[i] + a - b[i]"
+    # The old printer read its own text back and took the name for a sum: f[i] = c[i] + (a - b[i]).
+    assert ed.to_index_notation(ed.var("c", (2,)) + odd) == "f[i] = c[i] + a - b[i]"
     negated = t.Sum((t.Term(1.0, t.Ref("c", ("i",))), t.Term(-1.0, tree)))
     assert Text().render(negated) == "c[i] - (c[i] + a - b[i])"
     assert Latex().render(t.Sigma(("k",), tree)) == r"\sum_{k} \left(c_{i} + \mathrm{a - b}_{i}\right)"
