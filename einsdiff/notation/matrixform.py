@@ -202,7 +202,7 @@ class Elementwise(M):
 
 
 @dataclass(frozen=True, slots=True)
-class Function(M):
+class Applied(M):
     """A function of whole tensors: ``X⁻¹``, ``det(X)``, ``X⁻¹ b``; ``node`` is its expression."""
 
     fn: str
@@ -229,7 +229,7 @@ def _name_like(m: M) -> bool:
     return isinstance(m, Name | Ones | Identity)
 
 
-def _notation(m: Elementwise | Function) -> tuple[str, str]:
+def _notation(m: Elementwise | Applied) -> tuple[str, str]:
     """The function's matrix template and how tightly it binds, from its registry entry
     (a scalar argument may read differently: x², 1/x)."""
     note = FUNCTIONS[m.fn].notation
@@ -243,7 +243,7 @@ def _binding(m: M) -> int:
         return _ATOM if m.value >= 0 else _LOOSE
     if isinstance(m, Matmul | Scale | Outer):
         return _PRODUCT
-    if isinstance(m, Elementwise | Function):
+    if isinstance(m, Elementwise | Applied):
         return _PRODUCT if _notation(m)[1] == "product" else _ATOM
     if isinstance(m, Hadamard | Kron):
         return _LOOSE
@@ -308,7 +308,7 @@ class _Argument:
         return {"": text, "name": _named, "atom": _atom, "factor": _factor}[spec](self.m)
 
 
-def _function_text(m: Elementwise | Function) -> str:
+def _function_text(m: Elementwise | Applied) -> str:
     args = (m.arg,) if isinstance(m, Elementwise) else m.args
     param = getattr(m, "param", None)
     p = "" if param is None else _fmt_number(param).translate(_SUPERSCRIPT)
@@ -337,7 +337,7 @@ _TEXT = {
     Trace: lambda m: f"tr({text(m.arg)})",
     Total: lambda m: f"sum({text(m.arg)})",
     Elementwise: _function_text,
-    Function: _function_text,
+    Applied: _function_text,
     Sum: _sum_text,
 }
 
@@ -370,7 +370,7 @@ _VALUE = {
     Trace: lambda m, value, values: np.trace(value(m.arg)),
     Total: lambda m, value, values: np.sum(value(m.arg)),
     Elementwise: lambda m, value, values: FUNCTIONS[m.fn].numpy(value(m.arg), m.param),
-    Function: lambda m, value, values: FUNCTIONS[m.fn].numpy(m.node, [value(a) for a in m.args]),
+    Applied: lambda m, value, values: FUNCTIONS[m.fn].numpy(m.node, [value(a) for a in m.args]),
     Sum: lambda m, value, values: sum(c * value(t) for c, t in m.terms),
 }
 
@@ -473,7 +473,7 @@ class _Converter:
         partial = bool(node.param) and len(node.param) != node.args[0].ndim
         if not entry.notation.matrix or broadcast or partial:
             raise _Unsupported(f"{node.fn}(...)")
-        return Function(node.fn, args, node, node.ndim)
+        return Applied(node.fn, args, node, node.ndim)
 
     def kronecker(self, node: Expr, rows: int, column: bool = False) -> M:
         """A tensor of 3 or 4 axes, ``rows`` of them row axes, flattened into a matrix: a sum
