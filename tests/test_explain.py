@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 import einsdiff as ed
+from einsdiff.notation import tree as t
+from einsdiff.notation.explain import Explanation, Matrix, explain_steps
 
 A_001 = np.array([[1.0, 2, 3], [4, 5, 6]])
 SHAPES_001 = dict(A=(2, 3), W=(3, 2), B=(2,))
@@ -34,6 +36,12 @@ def test_seed_001_jacobian_of_aw_plus_b_is_the_4_by_6matrix_after():
     assert "result: ∂Z[i,j]/∂W[a,b] = δ[j,b] A[i,a]" in text
     want = [[1, 0, 2, 0, 3, 0], [0, 1, 0, 2, 0, 3], [4, 0, 5, 0, 6, 0], [0, 4, 0, 5, 0, 6]]
     np.testing.assert_array_equal(matrix_after(text, "Jacobian matrix (row-major vec)"), want)
+
+
+def matrix_step(steps, rule: str) -> np.ndarray:
+    """The numbers printed under the step whose rule starts with ``rule``."""
+    k = next(k for k, step in enumerate(steps) if not isinstance(step, Matrix) and step.rule.startswith(rule))
+    return np.array(steps[k + 1].rows)
 
 
 def test_seed_001_chain_rule_through_z_gives_5_5_7_7_9_9():
@@ -238,8 +246,12 @@ def test_latex_explain_of_functions_is_balanced_and_text_free():
 def test_an_elementwise_slope_that_is_a_sum_is_bracketed():
     # tanh'(u) ∂u is (1 - square(tanh(u))) ∂u: without brackets it would read 1 - (square(tanh(u)) ∂u).
     W, x = ed.var("W", (3, 3)), ed.var("x", (3,))
-    text = ed.explain(ed.sum(ed.tanh(ed.tanh(W @ x))), W)
-    line = next(line for line in text.splitlines() if line.startswith("chain rule for the elementwise tanh"))
+    steps = explain_steps(ed.sum(ed.tanh(ed.tanh(W @ x))), W).steps
+    step = next(s for s in steps if not isinstance(s, Matrix) and s.rule == "chain rule for the elementwise tanh")
+    slope, partial = step.math.sides[1].factors
+    assert isinstance(slope, t.Paren) and t.is_sum(slope.body) and isinstance(partial, t.Partial)
+    assert slope.body.terms[0] == t.Term(1.0, t.Number(1.0))
+    line = str(Explanation((step,)))
     assert ") ∂U" in line and "= (1 - square(tanh(U" in line, line
 
 
@@ -257,11 +269,11 @@ def test_a_deep_derivation_names_what_it_repeats_and_grows_linearly_with_depth()
     sizes = {}
     for depth in (5, 10):
         f, W = nested_tanh(depth)
-        text = ed.explain(ed.grad(f, W), W, name="g")
-        sizes[depth] = len(text)
-        defined = [line.split(" = ")[0] for line in text.splitlines() if line.startswith("let: ")]
+        steps = explain_steps(ed.grad(f, W), W, name="g")
+        sizes[depth] = len(str(steps))
+        defined = [step.math.sides[0] for step in steps.steps if step.rule == "let"]
         assert len(defined) == len(set(defined))  # each intermediate defined once
-        assert "used more than once" in text
+        assert any(step.note[-1] == ", used more than once" for step in steps.steps if step.rule == "let")
     assert sizes[10] < 2.5 * sizes[5] and sizes[10] < 60_000, sizes  # was 99,089 and ~1.5 million characters
 
 
@@ -277,10 +289,10 @@ def test_a_deep_derivation_still_prints_the_right_numbers():
 def test_the_chain_rule_in_numbers_evaluates_the_other_intermediates_too():
     # ∂f/∂U1 = U2 = softplus(v1): printing it in numbers needs U2's value, computed from v1.
     v0, v1 = ed.var("v0", ()), ed.var("v1", ())
-    text = ed.explain(ed.softplus(v0) * ed.softplus(v1), v0, values={"v0": 1.0, "v1": 2.0})
-    np.testing.assert_allclose(matrix_after(text, "chain rule in numbers"), [[np.log1p(np.exp(2.0))]], rtol=1e-5)
-    np.testing.assert_allclose(matrix_after(text, "gradient as a row"),
-                               [[np.log1p(np.exp(2.0)) / (1 + np.exp(-1.0))]], rtol=1e-5)
+    steps = explain_steps(ed.softplus(v0) * ed.softplus(v1), v0, values={"v0": 1.0, "v1": 2.0}).steps
+    np.testing.assert_allclose(matrix_step(steps, "chain rule in numbers"), [[np.log1p(np.exp(2.0))]], rtol=1e-12)
+    np.testing.assert_allclose(matrix_step(steps, "gradient as a row"),
+                               [[np.log1p(np.exp(2.0)) / (1 + np.exp(-1.0))]], rtol=1e-12)
 
 
 def test_intermediates_are_named_apart_from_the_variables():

@@ -28,8 +28,10 @@ from ..errors import OperandError, OptionError
 from ..engine.evaluate import evaluate
 from ..ir.expr import Add, Call, Const, Contract, Expr, Map, Var, bare
 from .matrixform import derivative_notation
-from ..ir.ops import OPS
-from .printing import _LETTERS, Latex, Text, _fmt_number, _Printer, render
+from ..ir.functions import FUNCTIONS
+from .printing import Latex, Text, _fmt_number
+from .tree import (LETTERS as _LETTERS, Builder, Delta, Equals, Node, Number, Paren, Partial, Phrase, Product, Ref,
+                   Piecewise, Sigma, Terms, Word, is_sum, product, reading_order, supply, to_tree, unshown_factor)
 from ..ir.simplify import substitute
 from ..ir.variables import children, topological, variables
 
@@ -41,34 +43,35 @@ _SO_NODES = 12
 
 
 @dataclass(frozen=True, slots=True)
-class _Rule:
-    """The step through a function of whole tensors: its name, its rule as text and as LaTeX,
-    and the positions of the arguments it is constant in."""
+class Step:
+    """One line of a derivation: the rule it applies, what it says (a notation tree) and a
+    note (wording, with math in it)."""
 
-    name: str
-    text: str
-    latex: str
-    constant_in: tuple[int, ...] = ()
+    rule: str
+    math: Node
+    note: tuple[str | Node, ...] = ()
 
 
-_RULES = {
-    "inv": _Rule("inverse rule", "d(X⁻¹) = -X⁻¹ dX X⁻¹", r"d(X^{-1}) = -X^{-1}\, dX\, X^{-1}"),
-    "det": _Rule("determinant rule", "d det X = det X tr(X⁻¹ dX)",
-                 r"d \det X = \det X \operatorname{tr}(X^{-1} dX)"),
-    "logdet": _Rule("log-determinant rule", "d log det X = tr(X⁻¹ dX)",
-                    r"d \log\det X = \operatorname{tr}(X^{-1} dX)"),
-    "logabsdet": _Rule("log-determinant rule", "d log|det X| = tr(X⁻¹ dX)",
-                       r"d \log\lvert\det X\rvert = \operatorname{tr}(X^{-1} dX)"),
-    "detsign": _Rule("sign of a determinant", "piecewise constant: d sign(det X) = 0",
-                     r"d \operatorname{sign}\det X = 0", (0,)),
-    "solve": _Rule("solve rule", "X = A⁻¹ B, so dX = A⁻¹ (dB - dA X)",
-                   r"X = A^{-1} B,\ dX = A^{-1} (dB - dA\, X)"),
-    "logsumexp": _Rule("logsumexp rule", "the gradient of log Σ exp(x) is the softmax exp(x - logsumexp(x))",
-                       r"\nabla \log\sum e^{x} = e^{x - \log\sum e^{x}}"),
-    "where": _Rule("where rule",
-                   "branch by branch, d where(m, a, b) = where(m, da, db); the mask is not differentiated",
-                   r"d \operatorname{where}(m, a, b) = \operatorname{where}(m, da, db)", (0,)),
-}
+@dataclass(frozen=True, slots=True)
+class Matrix:
+    """Numbers printed under the step before, as rows."""
+
+    rows: tuple[tuple[float, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """A derivation's steps and how they are written (plain text or LaTeX); ``str()`` gives its lines."""
+
+    steps: tuple[Step | Matrix, ...]
+    latex: bool = False
+
+    def lines(self) -> list[str]:
+        n = _Notation(self.latex)
+        return [line for step in self.steps for line in n.lines(step)]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
 
 
 class _Notation:
@@ -78,36 +81,43 @@ class _Notation:
         self.latex = latex
         self.style = Latex() if latex else Text()
 
-    def d(self, num: str, den: str) -> str:
-        return rf"\frac{{\partial {num}}}{{\partial {den}}}" if self.latex else f"∂{num}/∂{den}"
+    def shape(self, shape) -> Word:
+        return Word((r" \times " if self.latex else "×").join(map(str, shape)) or "1")
 
-    def sum_over(self, names, body: str) -> str:
-        return self.style.sigma(names, body) if names else body
+    def note(self, note) -> str:
+        """Wording as it is; math in it rendered, between dollars in LaTeX (whose notes are text)."""
+        return "".join(piece if isinstance(piece, str) else
+                       f"${self.style.render(piece)}$" if self.latex else self.style.render(piece) for piece in note)
 
-    def m(self, math_: str) -> str:
-        """Math inside a note: LaTeX notes are text, so math goes between dollars."""
-        return f"${math_}$" if self.latex else math_
-
-    def shape(self, shape) -> str:
-        return (r" \times " if self.latex else "×").join(map(str, shape)) or "1"
-
-    def line(self, rule: str, math_: str, note: str = "") -> str:
+    def lines(self, step) -> list[str]:
+        if isinstance(step, Matrix):
+            return self.matrix(step.rows)
+        math_, note = self.style.render(step.math), self.note(step.note)
         if self.latex:
             tail = rf"\quad \text{{({note})}}" if note else ""
-            return rf"\text{{{rule}:}}\quad {math_}{tail}"
-        return f"{rule}: {math_}" + (f"   ({note})" if note else "")
+            return [rf"\text{{{step.rule}:}}\quad {math_}{tail}"]
+        return [f"{step.rule}: {math_}" + (f"   ({note})" if note else "")]
 
-    def matrix(self, a: np.ndarray) -> list[str]:
-        cells = [[_number(v) for v in row] for row in np.atleast_2d(a)]
+    def matrix(self, rows) -> list[str]:
+        cells = [[_number(v) for v in row] for row in rows]
         if self.latex:
-            rows = r" \\ ".join(" & ".join(row) for row in cells)
-            return [rf"\begin{{bmatrix}} {rows} \end{{bmatrix}}"]
+            body = r" \\ ".join(" & ".join(row) for row in cells)
+            return [rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"]
         width = max(len(c) for row in cells for c in row)
         return ["  [ " + "  ".join(c.rjust(width) for c in row) + " ]" for row in cells]
 
 
-def _intermediate(expr: Expr, n: _Notation) -> str:
-    return f"an intermediate of shape {n.m(n.shape(expr.shape))}" if expr.ndim else "a scalar intermediate"
+def _d(num: Node, den: Node) -> Partial:
+    return Partial(num, (den,))
+
+
+def _over(names, body: Node) -> Node:
+    """``body`` summed over ``names`` (none: as it is)."""
+    return Sigma(tuple(names), body) if names else body
+
+
+def _intermediate(expr: Expr, n: _Notation) -> tuple:
+    return ("an intermediate of shape ", n.shape(expr.shape)) if expr.ndim else ("a scalar intermediate",)
 
 
 def _number(v: float) -> str:
@@ -119,28 +129,27 @@ class _Explainer:
     def __init__(self, wrt: Var, dnames: tuple[str, ...], notation: _Notation, letters: dict, prefix: str):
         self.wrt, self.dnames, self.n = wrt, dnames, notation
         self.letters = letters  # each variable's axes as the formula wrote them: summed indices keep them
-        self.printer = _Printer(notation.style)  # asked which letters an index runs along, as render does
-        self.printer.letters = letters
-        self.den = notation.style.ref(wrt.name, dnames)
-        self.lines: list[str] = []
+        self.builder = Builder(letters=letters)  # asked which letters an index runs along, as to_tree does
+        self.den = Ref(wrt.name, dnames)
+        self.steps: list[Step | Matrix] = []
         self.named: dict[Expr, tuple[Var, tuple[str, ...]]] = {}
         self.table: dict[Expr, str] = {}  # intermediates written by name: big ones seen before
         self.seen: set[Expr] = set()  # big subexpressions already written out on the page
         self.derived: set[Expr] = set()
         self.intermediates = (f"{prefix}{k}" for k in itertools.count(1))
         self.top_chain = None  # (f with U as a variable, U, U's formula) for the numeric chain rule
-        self.shown: set[str] = set()  # right sides already on the page
-        self.last_math = ""
+        self.shown: set[Node] = set()  # right sides already on the page
+        self.last_math: Node | None = None
 
-    def say(self, rule: str, math_: str, note: str = "") -> None:
-        self.lines.append(self.n.line(rule, math_, note))
+    def say(self, rule: str, math_: Node, note=()) -> None:
+        self.steps.append(Step(rule, math_, tuple(note)))
         self.last_math = math_
 
-    def define(self, rule: str, label: str, body: str, note: str = "") -> None:
+    def define(self, rule: str, label: Node, body: Node, note=()) -> None:
         self.shown.add(body)
-        self.say(rule, f"{label} = {body}", note)
+        self.say(rule, Equals((label, body)), note)
 
-    def body(self, expr: Expr, names) -> str:
+    def body(self, expr: Expr, names) -> Node:
         """``expr`` written out, with each big subexpression it repeats, or that an earlier line
         wrote out, by the name of an intermediate: so a derivation grows with the size of the
         expression's graph, not with the size of the formula written out (exponential in depth)."""
@@ -163,9 +172,10 @@ class _Explainer:
         for node in order:
             if node in chosen:
                 self.name(node)
-        text = render(expr, tuple(names), self.n.style, avoid=self.dnames, named=self.table, letters=self.letters)[1]
+        tree = to_tree(expr, tuple(names), self.letters, avoid=self.dnames, named=self.table,
+                       named_reductions=self.n.style.named_reductions).body
         self.seen.update(node for node in topological([root], inner) if size.get(node, 0) >= _BIG)
-        return text
+        return tree
 
     def name(self, node: Expr) -> None:
         """Write ``node`` by the name of an intermediate from now on, defining one if it has none."""
@@ -173,29 +183,30 @@ class _Explainer:
             u = Var(next(self.intermediates), node.shape)
             names = tuple(itertools.islice(self.spare(()), node.ndim))
             self.named[node] = (u, names)
-            self.define("let", self.n.style.ref(u.name, names), self.body(node, names),
-                        f"{_intermediate(node, self.n)}, used more than once")
+            self.define("let", Ref(u.name, names), self.body(node, names),
+                        (*_intermediate(node, self.n), ", used more than once"))
         self.table[node] = self.named[node][0].name
 
-    def result(self, node: Expr, names) -> str:
+    def result(self, node: Expr, names) -> Node:
         return self.body(jacobian(node, self.wrt), tuple(names) + self.dnames)
 
-    def ref(self, node: Expr, names, labels: dict) -> str:
+    @staticmethod
+    def ref(node: Expr, names) -> Node:
         if isinstance(node, Const) and node.ndim == 0:
-            return _fmt_number(float(node.value))
-        return self.n.style.ref(labels.get(node, getattr(node, "name", "C")), names)
+            return Number(float(node.value))
+        return Ref(getattr(node, "name", "C"), tuple(names))
 
-    def derive(self, node: Expr, label: str, names: tuple[str, ...], top: bool = False) -> None:
+    def derive(self, node: Expr, label: Node, names: tuple[str, ...], top: bool = False) -> None:
         """Explain ∂label/∂wrt, where ``label`` is ``node`` with free indices ``names``."""
-        dl = self.n.d(label, self.den)
+        dl = _d(label, self.den)
         if self.wrt not in variables(node):
-            self.say("constant", f"{dl} = 0", f"{self.n.m(label)} does not depend on {self.wrt.name}")
+            self.say("constant", Equals((dl, Number(0.0))), (label, f" does not depend on {self.wrt.name}"))
             return
         node = bare(node)
         if node == self.wrt:
-            deltas = " ".join(self.n.style.delta(a, b) for a, b in zip(names, self.dnames, strict=True))
-            self.say("derivative of a variable", f"{dl} = {deltas or '1'}",
-                     "each index of the variable meets its derivative index in a delta")
+            deltas = [Delta(a, b) for a, b in zip(names, self.dnames, strict=True)]
+            self.say("derivative of a variable", Equals((dl, product(1, deltas))),
+                     ("each index of the variable meets its derivative index in a delta",))
             return
         if isinstance(node, Add):
             self.add(node, dl, names)
@@ -208,51 +219,58 @@ class _Explainer:
         elif isinstance(node, Call):
             self.call(node, label, dl, names, top)
         else:
-            self.say("reshape", f"{dl} = {self.result(node, names)}")
+            self.say("reshape", Equals((dl, self.result(node, names))))
             return
         if top or not _small(node):  # the top level ends with the result
             return
-        so = f"{dl} = {self.result(node, names)}"
+        so = Equals((dl, self.result(node, names)))
         if so != self.last_math:
             self.say("so", so)
 
-    def add(self, node: Add, dl: str, names) -> None:
+    def add(self, node: Add, dl: Node, names) -> None:
         labels = []
         for term in node.terms:
-            text = self.body(term, names)
-            self.shown.add(text)
-            labels.append(f"{self.n.style.open}{text}{self.n.style.close}" if " " in text else text)
+            tree = self.body(term, names)
+            self.shown.add(tree)
+            labels.append(Paren(tree) if self.n.style.spaced(tree) else tree)
         parts = []
         for k, (label, c) in enumerate(zip(labels, node.coeffs, strict=True)):
             sign = "-" if c < 0 else ("+" if k else "")
             mag = "" if abs(c) == 1 else f"{_fmt_number(abs(c))} "
-            parts.append(f"{sign} {mag}{self.n.d(label, self.den)}".strip())
-        self.say("sum rule", f"{dl} = {' '.join(parts)}", "differentiate term by term")
+            lead = f"{sign} {mag}".lstrip()
+            parts += [Word(" " if k else ""), Word(lead), _d(label, self.den)]
+        self.say("sum rule", Equals((dl, Phrase(tuple(parts)))), ("differentiate term by term",))
         for term, label in zip(node.terms, labels, strict=True):
             self.derive(term, label, names)
 
-    def elementwise(self, node: Map, dl: str, names) -> None:
+    def elementwise(self, node: Map, dl: Node, names) -> None:
         arg_label, arg_var = self.operand_label(node.arg, names)
         u = Var("u", ())
-        rule = OPS[node.fn].derivative(u, Map(node.fn, u, node.param), node.param)
-        here = OPS[node.fn].derivative(arg_var, Map(node.fn, arg_var, node.param), node.param)
-        outer = "0" if here is None else self.body(here, names)
-        if self.n.style.is_sum(outer):  # (1 - square(tanh(u))) ∂u, not 1 - square(tanh(u)) ∂u
-            outer = f"{self.n.style.open}{outer}{self.n.style.close}"
-        slope = "0" if rule is None else self.body(rule, ())
+        rule = FUNCTIONS[node.fn].derivative(u, Map(node.fn, u, node.param), node.param)
+        here = FUNCTIONS[node.fn].derivative(arg_var, Map(node.fn, arg_var, node.param), node.param)
+        slope_here = Number(0.0) if here is None else self.body(here, names)
+        if is_sum(slope_here):  # (1 - square(tanh(u))) ∂u, not 1 - square(tanh(u)) ∂u
+            slope_here = Paren(slope_here)
+        slope = Number(0.0) if rule is None else self.body(rule, ())
         self.say(f"chain rule for the elementwise {node.fn}",
-                 f"{dl} = {outer} {self.n.d(arg_label, self.den)}", self.n.m(f"{node.fn}'(u) = {slope}"))
+                 Equals((dl, Product(1.0, (slope_here, _d(arg_label, self.den))))),
+                 (Equals((Word(f"{node.fn}'(u)"), slope)),))
         if arg_var != node.arg:
             self.derive_intermediate(node.arg, arg_var)
 
-    def call(self, node: Call, label: str, dl: str, names, top: bool) -> None:
+    def rule_note(self, fn: str) -> tuple:
+        """The function's rule, from its registry entry, as a step's note."""
+        note = FUNCTIONS[fn].notation
+        return (Word(note.rule_latex),) if self.n.latex else (note.rule_text,)
+
+    def call(self, node: Call, label: Node, dl: Node, names, top: bool) -> None:
         """The function's rule for ∂label/∂(each argument), then the chain rule through the arguments."""
-        rule = _RULES[node.fn]
-        note = self.n.m(rule.latex) if self.n.latex else rule.text
+        entry = FUNCTIONS[node.fn]
+        rule, note = entry.notation.rule, self.rule_note(node.fn)
         args = [bare(arg) for arg in node.args]
-        dependent = [k for k, arg in enumerate(args) if self.wrt in variables(arg) and k not in rule.constant_in]
+        dependent = [k for k, arg in enumerate(args) if self.wrt in variables(arg) and k not in entry.constant_in]
         if not dependent:
-            self.say(rule.name, f"{dl} = 0", note)
+            self.say(rule, Equals((dl, Number(0.0))), note)
             return
         spare = self.spare(names)
         slots = {k: self.dnames if args[k] == self.wrt else tuple(next(spare) for _ in args[k].shape)
@@ -262,39 +280,38 @@ class _Explainer:
         local = Call(node.fn, tuple(stands), node.param, node.shape)  # composite arguments as variables U
         terms = []
         for k in dependent:
-            text = self.n.style.ref(stands[k].name, slots[k])
+            ref = Ref(stands[k].name, slots[k])
             outer = self.body(_partial(local, k), tuple(names) + slots[k])
-            partial = f"{outer}, one term of {dl}" if args[k] == self.wrt and len(dependent) > 1 else None
-            self.say(rule.name, partial or f"{self.n.d(label, text)} = {outer}", note if k == dependent[0] else "")
-            chain = self.n.d(label, text) + " " + self.n.d(text, self.den)
-            terms.append(self.n.style.open + outer + self.n.style.close if args[k] == self.wrt
-                         else self.n.sum_over(slots[k], chain))
+            partial = (Phrase((outer, Word(", one term of "), dl)) if args[k] == self.wrt and len(dependent) > 1
+                       else Equals((_d(label, ref), outer)))
+            self.say(rule, partial, note if k == dependent[0] else ())
+            chain = Product(1.0, (_d(label, ref), _d(ref, self.den)))
+            terms.append(Paren(outer) if args[k] == self.wrt else _over(slots[k], chain))
         through = [k for k in dependent if args[k] != self.wrt]
         if len(terms) > 1 or through:
             self.say("chain rule" + "".join(f" through {stands[k].name}" for k in through),
-                     f"{dl} = {' + '.join(terms)}",
-                     "the contraction over each argument's indices, one term per argument that depends on "
-                     f"{self.wrt.name}")
+                     Equals((dl, Terms(tuple(terms)))),
+                     ("the contraction over each argument's indices, one term per argument that depends on "
+                      f"{self.wrt.name}",))
         if top and len(dependent) == 1 and through:
             self.top_chain = (local, stands[dependent[0]], args[dependent[0]])
         for k in through:
             self.derive_intermediate(args[k], stands[k])
 
-    def where(self, node: Call, dl: str, names) -> None:
+    def where(self, node: Call, dl: Node, names) -> None:
         """d where(m, a, b) = where(m, da, db): each branch's derivative where it is chosen."""
-        rule = _RULES["where"]
         mask, *branches = (bare(arg) for arg in node.args)
         parts, through = [], []
         for branch in branches:
             if self.wrt not in variables(branch):
-                parts.append("0")
+                parts.append(Number(0.0))
                 continue
-            text, stand = self.operand_label(branch, names)
-            parts.append(self.n.d(text, self.den))
+            label, stand = self.operand_label(branch, names)
+            parts.append(_d(label, self.den))
             if stand != branch:
                 through.append((branch, stand))
-        self.say(rule.name, f"{dl} = {self.n.style.where(self.body(mask, names), *parts)}",
-                 self.n.m(rule.latex) if self.n.latex else rule.text)
+        self.say(FUNCTIONS["where"].notation.rule, Equals((dl, Piecewise("where", (self.body(mask, names), *parts)))),
+                 self.rule_note("where"))
         for branch, stand in through:
             self.derive_intermediate(branch, stand)
 
@@ -302,15 +319,14 @@ class _Explainer:
         """Index names for summed indices and arguments, as the printer names them: never a free
         or a derivative index."""
         taken = set(names) | set(self.dnames)
-        return (c for c in itertools.chain(_LETTERS, (f"{c}{k}" for k in itertools.count(1) for c in _LETTERS))
-                if c not in taken)
+        return (c for c in supply() if c not in taken)
 
-    def operand_label(self, operand: Expr, names) -> tuple[str, Expr]:
+    def operand_label(self, operand: Expr, names) -> tuple[Node, Expr]:
         """A variable or constant stands for itself; anything else becomes a named intermediate."""
         if isinstance(operand, Var | Const):
-            return self.ref(operand, names, {}), operand
+            return self.ref(operand, names), operand
         u = self.intermediate(operand, names)
-        return self.n.style.ref(u.name, names), u
+        return Ref(u.name, tuple(names)), u
 
     def intermediate(self, expr: Expr, names) -> Var:
         """The intermediate standing for ``expr``, defined (with index names ``names``) on first use."""
@@ -318,7 +334,7 @@ class _Explainer:
         if expr not in self.named:
             u = Var(next(self.intermediates), expr.shape)
             self.named[expr] = (u, tuple(names))
-            self.define("let", self.n.style.ref(u.name, names), self.body(expr, names), _intermediate(expr, self.n))
+            self.define("let", Ref(u.name, tuple(names)), self.body(expr, names), _intermediate(expr, self.n))
         return self.named[expr][0]
 
     def derive_intermediate(self, expr: Expr, u: Var) -> None:
@@ -328,68 +344,64 @@ class _Explainer:
             return
         self.derived.add(expr)
         names = self.named[expr][1]
-        self.derive(expr, self.n.style.ref(u.name, names), names)
+        self.derive(expr, Ref(u.name, names), names)
 
-    def product(self, node: Contract, label: str, dl: str, names, top: bool) -> None:
+    def product(self, node: Contract, label: Node, dl: Node, names, top: bool) -> None:
         label_of: dict[int, str] = {}
         deltas = []
         for name, i in zip(names, node.output, strict=True):
             if i in label_of:
-                deltas.append(self.n.style.delta(label_of[i], name))
+                deltas.append(Delta(label_of[i], name))
             else:
                 label_of[i] = name
         pool = self.spare(names)
         taken = set(label_of.values())
-        for i in sorted({i for idx in node.inputs for i in idx} - set(label_of)):  # in render's order
-            written = [c for c in self.printer._letters(node, i) if c not in taken and c not in self.dnames]
+        for i in sorted({i for idx in node.inputs for i in idx} - set(label_of)):  # in to_tree's order
+            written = [c for c in self.builder.letters_of(node, i) if c not in taken and c not in self.dnames]
             label_of[i] = written[0] if written else next(c for c in pool if c not in taken)
             taken.add(label_of[i])
-        counts = {}
-        for idx in node.inputs:
-            for i in idx:
-                counts[i] = counts.get(i, 0) + 1
-        scale = math.prod(n for i, n in enumerate(node.sizes) if i not in counts and i not in node.output)
+        counts = collections.Counter(i for idx in node.inputs for i in idx)
+        scale = unshown_factor(node)
         # Factors as references: composite operands become intermediates U1, U2, ...
-        factors = []  # (operand, its index names, its text, the variable standing for it)
-        first_place = {i: p for p, i in reversed(list(enumerate(node.output)))}
-        pairs = sorted(  # as the printer orders them: A[i,k] W[k,j], factors of early output indices first
-            zip(node.operands, node.inputs, strict=True),
-            key=lambda pair: min((first_place.get(i, len(node.output)) for i in pair[1]), default=len(node.output)),
-        )
+        factors = []  # (operand, its index names, its tree, the variable standing for it)
+        pairs = reading_order(node)  # as the printer orders them: A[i,k] W[k,j]
         inputs = [idx for _, idx in pairs]
         for op, idx in pairs:
             slot = tuple(label_of[i] for i in idx)
             if isinstance(op, Var | Const):
-                factors.append((op, slot, self.ref(op, slot, {}), op))
+                factors.append((op, slot, self.ref(op, slot), op))
                 continue
             own = slot  # U's definition needs distinct names; a repeated slot (U[k,k]) takes fresh ones
             if len(set(slot)) < len(slot):
                 own = tuple(next(c for c in pool if c not in taken) for _ in slot)
             u = self.intermediate(op, own)
-            factors.append((op, slot, self.n.style.ref(u.name, slot), u))
+            factors.append((op, slot, Ref(u.name, slot), u))
         summed = [i for i in sorted(counts) if i not in node.output]
         explicit = [label_of[i] for i in summed if counts[i] < 2]
-        lead = [_fmt_number(scale)] if scale != 1 else []
-        text = self.n.sum_over(explicit, " ".join(lead + deltas + [f[2] for f in factors]) or "1")
-        if text not in self.shown and self.n.style.open + text + self.n.style.close != label:
-            self.say("as a product", f"{label} = {text}")
+
+        def side_by_side(trees) -> Node:
+            return product(scale, deltas + list(trees))
+
+        whole = _over(explicit, side_by_side(f[2] for f in factors))
+        if whole not in self.shown and Paren(whole) != label:
+            self.say("as a product", Equals((label, whole)))
         terms, dependent = [], []
-        for k, (op, slot, ftext, stand) in enumerate(factors):
+        for k, (op, slot, ftree, stand) in enumerate(factors):
             if self.wrt not in variables(op):
                 continue
-            body = " ".join(lead + deltas + [self.n.d(f[2], self.den) if m == k else f[2] for m, f in enumerate(factors)])
-            terms.append(self.n.sum_over(explicit, body))
+            terms.append(_over(explicit, side_by_side(_d(f[2], self.den) if m == k else f[2]
+                                                      for m, f in enumerate(factors))))
             dependent.append(k)
         rule = "product rule" if len(factors) > 1 else "linearity"
-        note = "one term per factor that depends on " + self.wrt.name if len(factors) > 1 else ""
+        note = ("one term per factor that depends on " + self.wrt.name,) if len(factors) > 1 else ()
         if len(factors) > 1 or factors[0][0] == self.wrt:  # a lone intermediate: the chain rule says it
-            self.say(rule, f"{dl} = {' + '.join(terms)}", note)
+            self.say(rule, Equals((dl, Terms(tuple(terms)))), note)
         network = Contract(tuple(f[3] for f in factors), tuple(inputs), node.output, node.sizes)
         done = set()
         for k in dependent:
-            op, slot, ftext, stand = factors[k]
+            op, slot, ftree, stand = factors[k]
             if op == self.wrt:
-                self.variable_factor(node, inputs[k], slot, ftext, label_of)
+                self.variable_factor(node, inputs[k], slot, ftree, label_of)
                 continue
             if stand in done:
                 continue
@@ -399,44 +411,37 @@ class _Explainer:
                 # ∂f/∂U itself, so a factor used twice (U[i] U[i]) shows as one term (2 U[i]).
                 outer = self.body(jacobian(network, stand), tuple(names) + slot)
                 done.add(stand)
-                whole = len(uses) == len(dependent)
+                whole_chain = len(uses) == len(dependent)
             else:
-                outer = " ".join(lead + deltas + [f[2] for m, f in enumerate(factors) if m != k]) or "1"
-                whole = len(dependent) == 1
-            chain = self.n.sum_over(grouped, self.n.d(label, ftext) + " " + self.n.d(ftext, self.den))
+                outer = side_by_side(f[2] for m, f in enumerate(factors) if m != k)
+                whole_chain = len(dependent) == 1
+            chain = _over(grouped, Product(1.0, (_d(label, ftree), _d(ftree, self.den))))
             self.say(
                 f"chain rule through {stand.name}",
-                f"{dl} = {chain}" if whole else f"{chain}, one term of {dl}",
-                f"the contraction over the grouped indices {','.join(grouped) or '(none)'} of {stand.name} "
-                f"(shape {self.n.m(self.n.shape(op.shape))}), with {self.n.m(self.n.d(label, ftext) + ' = ' + outer)}",
+                Equals((dl, chain)) if whole_chain else Phrase((chain, Word(", one term of "), dl)),
+                (f"the contraction over the grouped indices {','.join(grouped) or '(none)'} of {stand.name} (shape ",
+                 self.n.shape(op.shape), "), with ", Equals((_d(label, ftree), outer))),
             )
-            if top and whole:
+            if top and whole_chain:
                 self.top_chain = (network, stand, op)
             self.derive_intermediate(op, stand)
 
-    def variable_factor(self, node: Contract, idx, slot, ftext: str, label_of) -> None:
+    def variable_factor(self, node: Contract, idx, slot, ftree: Node, label_of) -> None:
         """∂W[l,j]/∂W[k,a] = δ[l,k] δ[j,a], and what each delta does to the product."""
-        deltas = [self.n.style.delta(a, b) for a, b in zip(slot, self.dnames, strict=True)]
-        self.say("derivative of a variable", f"{self.n.d(ftext, self.den)} = {' '.join(deltas) or '1'}")
+        deltas = [Delta(a, b) for a, b in zip(slot, self.dnames, strict=True)]
+        self.say("derivative of a variable", Equals((_d(ftree, self.den), product(1, deltas))))
         free = set(node.output)
         for delta, i, b in zip(deltas, idx, self.dnames, strict=True):
             a = label_of[i]
             if i in free:
-                self.say("delta", delta, f"{a} is free: the entry depends on {self.n.m(self.den)} only where {a} = {b}")
+                self.say("delta", delta, (f"{a} is free: the entry depends on ", self.den, f" only where {a} = {b}"))
             else:
-                self.say("delta", delta, f"renames the summed {a} to {b}: the sum over {a} collapses")
+                self.say("delta", delta, (f"renames the summed {a} to {b}: the sum over {a} collapses",))
 
 
 def explain(f: Expr, wrt, values: dict | None = None, order: str = "row", latex: bool = False,
             name: str = "f", indices=None, wrt_indices=None, *, letters=None) -> str:
-    """The derivation of ∂f/∂wrt, one step a line: shapes, the sum, product and chain
-    rules, each delta and the index it renames, and the simplified result. With
-    ``values`` (arrays for the variables), also the Jacobian as a matrix of flattened
-    indices in ``order`` "row" (C) or "column" (Fortran) major order, and the matrix
-    notation for that order. ``letters`` (each variable's index letters as a formula
-    wrote them, ``{"A": "ik", "W": "kj"}``) keeps the formula's summed letters; the
-    derivative's own indices (``wrt_indices``, by default a, b, ...) are then letters the
-    formula does not write.
+    """The derivation of ∂f/∂wrt as text, one step a line: :func:`explain_steps` written out.
 
     >>> import einsdiff as ed
     >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
@@ -449,6 +454,28 @@ def explain(f: Expr, wrt, values: dict | None = None, order: str = "row", latex:
     delta: δ[j,b]   (renames the summed j to b: the sum over j collapses)
     result: ∂f[i]/∂A[a,b] = δ[i,a] x[b]
     in matrix notation: ∂f/∂vec(A) = I ⊗ xᵀ   (vec stacks rows)
+    """
+    return str(explain_steps(f, wrt, values, order, latex, name, indices, wrt_indices, letters=letters))
+
+
+def explain_steps(f: Expr, wrt, values: dict | None = None, order: str = "row", latex: bool = False,
+                  name: str = "f", indices=None, wrt_indices=None, *, letters=None) -> Explanation:
+    """The derivation of ∂f/∂wrt, one step a line: shapes, the sum, product and chain
+    rules, each delta and the index it renames, and the simplified result. With
+    ``values`` (arrays for the variables), also the Jacobian as a matrix of flattened
+    indices in ``order`` "row" (C) or "column" (Fortran) major order, and the matrix
+    notation for that order. ``letters`` (each variable's index letters as a formula
+    wrote them, ``{"A": "ik", "W": "kj"}``) keeps the formula's summed letters; the
+    derivative's own indices (``wrt_indices``, by default a, b, ...) are then letters the
+    formula does not write.
+
+    >>> import einsdiff as ed
+    >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
+    >>> steps = explain_steps(A @ x, A).steps
+    >>> [step.rule for step in steps][:3]
+    ['shapes', 'formula', 'product rule']
+    >>> steps[-2].math
+    Equals(sides=(Partial(num=Ref(name='f', indices=('i',)), den=(Ref(name='A', indices=('a', 'b')),)), Product(scale=1.0, factors=(Delta(a='i', b='a'), Ref(name='x', indices=('b',))))))
     """
     f = _check_f(f)
     wrt = _check_wrt(f, wrt)
@@ -465,34 +492,35 @@ def explain(f: Expr, wrt, values: dict | None = None, order: str = "row", latex:
     taken = {v.name for v in variables(f)}  # U1 names an intermediate unless a variable is called so
     prefix = next(p for p in "UVQRS" if not any(t.startswith(p) and t[len(p):].isdigit() for t in taken))
     ex = _Explainer(wrt, dnames, n, letters, prefix)
-    label = n.style.ref(name, out_names)
-    dl = n.d(label, ex.den)
-    fs, ws = n.shape(f.shape), n.shape(wrt.shape)
+    label = Ref(name, out_names)
+    dl = _d(label, ex.den)
+    fs, ws = n.shape(f.shape).text, n.shape(wrt.shape).text
     rows, cols = math.prod(f.shape), math.prod(wrt.shape)
     if latex:
-        ex.say("shapes", rf"{name} \in \mathbb{{R}}^{{{fs}}},\ {wrt.name} \in \mathbb{{R}}^{{{ws}}},\ "
-               rf"\frac{{\partial {name}}}{{\partial {wrt.name}}} \in \mathbb{{R}}^{{({fs}) \times ({ws})}} "
-               rf"\cong \mathbb{{R}}^{{{rows} \times {cols}}}")
+        shapes = (rf"{name} \in \mathbb{{R}}^{{{fs}}},\ {wrt.name} \in \mathbb{{R}}^{{{ws}}},\ "
+                  rf"\frac{{\partial {name}}}{{\partial {wrt.name}}} \in \mathbb{{R}}^{{({fs}) \times ({ws})}} "
+                  rf"\cong \mathbb{{R}}^{{{rows} \times {cols}}}")
     elif f.ndim == 0:
-        ex.say("shapes", f"{name} is a scalar and {wrt.name} has shape {ws}, so ∂{name}/∂{wrt.name} has the shape "
-               f"of {wrt.name}, {ws} (a 1×{cols} row when flattened)")
+        shapes = (f"{name} is a scalar and {wrt.name} has shape {ws}, so ∂{name}/∂{wrt.name} has the shape "
+                  f"of {wrt.name}, {ws} (a 1×{cols} row when flattened)")
     else:
-        ex.say("shapes", f"{name} has shape {fs} and {wrt.name} has shape {ws}, so ∂{name}/∂{wrt.name} has shape "
-               f"({fs})×({ws}), a {rows}×{cols} matrix when flattened")
+        shapes = (f"{name} has shape {fs} and {wrt.name} has shape {ws}, so ∂{name}/∂{wrt.name} has shape "
+                  f"({fs})×({ws}), a {rows}×{cols} matrix when flattened")
+    ex.say("shapes", Word(shapes))
     ex.define("formula", label, ex.body(f, out_names))
     ex.derive(f, label, out_names, top=True)
     jac = jacobian(f, wrt)
-    ex.say("result", f"{dl} = {ex.body(jac, out_names + dnames)}")
+    ex.say("result", Equals((dl, ex.body(jac, out_names + dnames))))
     if not latex:  # the same, as matrix-calculus notes write it, where vectors and matrices can
         try:
-            ex.say("in matrix notation", derivative_notation(f, wrt, jac, 1, name, vec=order),
-                   "numerator layout: vectors are columns" if f.ndim + wrt.ndim <= 2 else f"vec stacks {order}s")
+            ex.say("in matrix notation", Word(derivative_notation(f, wrt, jac, 1, name, vec=order)),
+                   ("numerator layout: vectors are columns" if f.ndim + wrt.ndim <= 2 else f"vec stacks {order}s",))
         except OptionError:
             pass
     if values is not None:
         formulas = {u: expr for expr, (u, _) in ex.named.items()}
-        ex.lines += _numbers(f, wrt, jac, values, order, n, ex.top_chain, formulas, name)
-    return "\n".join(ex.lines)
+        ex.steps += _numbers(f, wrt, jac, values, order, n, ex.top_chain, formulas, name)
+    return Explanation(tuple(ex.steps), bool(latex))
 
 
 def _small(node: Expr) -> bool:
@@ -516,8 +544,7 @@ def _partial(node: Call, k: int) -> Expr:
 def _names(given, shape, what: str, taken: set, start: str = _LETTERS, avoid=frozenset()) -> tuple[str, ...]:
     """The ``given`` index names, checked; by default the first of ``start`` not taken nor avoided."""
     if given is None:
-        pool = (c for c in itertools.chain(start, (f"{c}{k}" for k in itertools.count(1) for c in _LETTERS))
-                if c not in taken and c not in avoid)
+        pool = (c for c in supply(start) if c not in taken and c not in avoid)
         return tuple(itertools.islice(pool, len(shape)))
     names = tuple(given)
     if len(names) != len(shape) or len(set(names)) != len(names) or set(names) & taken or not all(
@@ -544,7 +571,7 @@ def _letters(letters) -> dict[str, tuple[str, ...]]:
 
 
 def _numbers(f: Expr, wrt: Var, jac: Expr, values: dict, order: str, n: _Notation, chain, formulas: dict,
-             name: str) -> list[str]:
+             name: str) -> list:
     """The Jacobian as numbers: a matrix of flattened indices (and the chain rule's product;
     ``formulas`` gives each intermediate U's expression)."""
     if not isinstance(values, dict):
@@ -552,7 +579,7 @@ def _numbers(f: Expr, wrt: Var, jac: Expr, values: dict, order: str, n: _Notatio
     fortran = order == "column"
     rows, cols = math.prod(f.shape), math.prod(wrt.shape)
     if rows * cols > _MAX_PRINTED:
-        return [n.line("numbers", f"the {rows}×{cols} Jacobian matrix is too large to print")]
+        return [Step("numbers", Word(f"the {rows}×{cols} Jacobian matrix is too large to print"))]
 
     def flat(j, lead: int) -> np.ndarray:
         """Rows: the first ``lead`` axes flattened (vec); columns: the rest."""
@@ -561,10 +588,12 @@ def _numbers(f: Expr, wrt: Var, jac: Expr, values: dict, order: str, n: _Notatio
             j = np.transpose(j, tuple(reversed(range(lead))) + tuple(reversed(range(lead, j.ndim))))
         return np.reshape(j, (math.prod(j.shape[:lead]), math.prod(j.shape[lead:])))
 
-    def show(rule: str, num: str, den: str, matrix: np.ndarray) -> list[str]:
-        vec = (lambda t: rf"\operatorname{{vec}}({t})") if n.latex else (lambda t: f"vec({t})")
-        num, den = (vec(num[4:]) if num.startswith("vec:") else num), (vec(den[4:]) if den.startswith("vec:") else den)
-        return [n.line(rule, f"{n.d(num, den)}", n.m(n.shape(matrix.shape)))] + n.matrix(matrix)
+    def vec(name: str) -> Word:
+        return Word(rf"\operatorname{{vec}}({name})" if n.latex else f"vec({name})")
+
+    def show(rule: str, num: Word, den: Word, matrix: np.ndarray) -> list:
+        rows_ = tuple(tuple(float(v) for v in row) for row in np.atleast_2d(matrix))
+        return [Step(rule, _d(num, den), (n.shape(matrix.shape),)), Matrix(rows_)]
 
     where = f"{order}-major vec"
     J = np.asarray(evaluate(jac, _needed(jac, values)))
@@ -575,13 +604,13 @@ def _numbers(f: Expr, wrt: Var, jac: Expr, values: dict, order: str, n: _Notatio
             outer, inner = jacobian(network, u), jacobian(formula, wrt)
             g = evaluate(outer, _needed(outer, values, formulas))  # ∂f/∂U may read U and other intermediates
             du = evaluate(inner, _needed(inner, values))
-            lines += show(f"chain rule in numbers ({where})", name, f"vec:{u.name}", flat(np.asarray(g)[None], 1))
-            lines += show("times", f"vec:{u.name}", f"vec:{wrt.name}", flat(du, u.ndim))
-        lines += show(f"gradient as a row ({where})", name, f"vec:{wrt.name}", flat(J[None], 1))
+            lines += show(f"chain rule in numbers ({where})", Word(name), vec(u.name), flat(np.asarray(g)[None], 1))
+            lines += show("times", vec(u.name), vec(wrt.name), flat(du, u.ndim))
+        lines += show(f"gradient as a row ({where})", Word(name), vec(wrt.name), flat(J[None], 1))
         if wrt.ndim == 2:
-            lines += show(f"reshaped to the shape of {wrt.name}", name, wrt.name, J)
+            lines += show(f"reshaped to the shape of {wrt.name}", Word(name), Word(wrt.name), J)
         return lines
-    return show(f"Jacobian matrix ({where})", f"vec:{name}", f"vec:{wrt.name}", flat(J, f.ndim))
+    return show(f"Jacobian matrix ({where})", vec(name), vec(wrt.name), flat(J, f.ndim))
 
 
 def _needed(expr: Expr, values: dict, formulas=None) -> dict:

@@ -1,30 +1,26 @@
 """Index notation as MathML Core, which every current browser renders with no script.
 
-The printer in :mod:`einsdiff.notation.printing` writes signs, numbers, brackets and spaces itself
-and asks its style for everything else. The :class:`MathML` style answers with elements;
-:func:`finish` then turns the printer's own bare text into ``<mo>``/``<mn>`` tokens. Its
-brackets stay bare characters until then, so the printer's bracket counting works on
-MathML as it does on plain text.
+:class:`MathML` renders the notation tree (:mod:`einsdiff.notation.tree`) as the
+printers in :mod:`einsdiff.notation.printing` do, every sign, number and bracket a token
+element of its own (``<mo>``, ``<mn>``); juxtaposition is the product, as in print.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 
 from ..ir.expr import Expr
-from ..ir.ops import OPS
+from ..ir.functions import FUNCTIONS
+from . import tree as t
 from .printing import Text, _fmt_number, _lines
+from .tree import Legend
 
 _NS = "http://www.w3.org/1998/Math/MathML"
-_TOKEN = re.compile(r"<(/?)(mi|mn|mo|mtext)\b[^>]*>")
-# What is_sum needs to see: tags (which nest), bare brackets, and bare signs between terms.
-_SCAN = re.compile(r"<(/?)[a-z]+\b[^>]*?(/?)>|[()]| [-+] ")
-_BARE = re.compile(r"\s+|\d+(?:\.\d*)?(?:e[+-]?\d+)?|inf|nan|[-+=(),;:]")
-_OPERATORS = {"-": "−", "+": "+", "=": "=", "(": "(", ")": ")", ",": ",", ";": ";", ":": ":"}
-# Entities MathML Core needs: function application and the separator between subscripts.
-_APPLY = "<mo>&#x2061;</mo>"
+# The separator between subscripts longer than a letter.
 _COMMA = '<mo separator="true">,</mo>'
+_OPEN, _CLOSE, _SEP = "<mo>(</mo>", "<mo>)</mo>", "<mo>,</mo>"
 
 
 def _mi(name: str) -> str:
@@ -32,8 +28,8 @@ def _mi(name: str) -> str:
 
 
 def _mn(number: float) -> str:
-    text = _fmt_number(number)
-    return f"<mrow><mo>−</mo><mn>{text[1:]}</mn></mrow>" if text.startswith("-") else f"<mn>{text}</mn>"
+    """A number as one token, a negative one in a row with its sign (an exponent: x⁻²)."""
+    return f"<mrow><mo>−</mo><mn>{_fmt_number(-number)}</mn></mrow>" if number < 0 else f"<mn>{_fmt_number(number)}</mn>"
 
 
 def _indices(names) -> str:
@@ -46,127 +42,108 @@ def _sub(base: str, names) -> str:
     return f"<msub>{base}{_indices(names)}</msub>" if names else base
 
 
-def _function_name(fn: str) -> str:
-    latex = OPS[fn].latex
-    name = latex.removeprefix(r"\operatorname{").removesuffix("}").removeprefix("\\")
-    return {"sigma": "σ"}.get(name, name)
+_TAG = re.compile(r"(<[^>]*>)")
+_TOKEN_ELEMENTS = ("mi", "mn", "mo", "mtext")
+
+
+@functools.cache
+def _template(fn: str) -> str:
+    """A registry entry's MathML template with its bare brackets and commas as ``<mo>``
+    tokens (its contract leaves them bare): the template's own text, before any argument is
+    put in."""
+    out, inside = [], 0
+    for piece in _TAG.split(FUNCTIONS[fn].notation.mathml):
+        if piece.startswith("<"):
+            name = piece.strip("</>").split()[0]
+            if name in _TOKEN_ELEMENTS and not piece.endswith("/>"):
+                inside += -1 if piece.startswith("</") else 1
+            out.append(piece)
+        elif inside:
+            out.append(piece)
+        else:
+            out.append(re.sub(r"\s+", "", piece).replace("(", _OPEN).replace(")", _CLOSE).replace(",", _SEP))
+    return "".join(out)
+
+
+def _bracketed(part: str) -> str:
+    """``(a)`` as tokens in one row."""
+    return f"<mrow>{_OPEN}{part}{_CLOSE}</mrow>"
 
 
 class MathML(Text):
-    """Elements for the style's hooks; the printer's own text is finished by :func:`finish`."""
+    """The notation tree as MathML elements."""
 
+    open, close = _OPEN, _CLOSE
     named_reductions = True
+    equals = "<mo>=</mo>"
+    space = ""
 
-    def ref(self, name: str, names) -> str:
-        return _sub(_mi(name), names)
+    def sign(self, negative: bool, position: int) -> str:
+        return "<mo>−</mo>" if negative else "<mo>+</mo>" if position else ""
 
-    def delta(self, a: str, b: str) -> str:
-        return _sub("<mi>δ</mi>", (a, b))
+    def _ref(self, node: t.Ref) -> str:
+        return _sub(_mi(node.name), node.indices)
 
-    def func(self, fn: str, inner: str, param) -> str:
-        if fn == "reciprocal":
-            return f"<mfrac><mn>1</mn><mrow>{inner}</mrow></mfrac>"
-        if fn == "sqrt":
-            return f"<msqrt>{inner}</msqrt>"
-        if fn in ("square", "power"):
-            return f"<msup><mrow>({inner})</mrow>{_mn(2 if fn == 'square' else param)}</msup>"
-        return f"{_mi(_function_name(fn))}{_APPLY}<mrow>({inner})</mrow>"
+    def _number(self, node: t.Number) -> str:
+        value = node.value
+        return f"<mo>−</mo><mn>{_fmt_number(-value)}</mn>" if value < 0 else f"<mn>{_fmt_number(value)}</mn>"
 
-    def sigma(self, names, body: str) -> str:
-        sign = f'<munder><mo movablelimits="false">∑</mo>{_indices(names)}</munder>'
-        return f"<mrow>{sign}" + (f"({body})" if self.is_sum(body) else body) + "</mrow>"
+    def _delta(self, node: t.Delta) -> str:
+        return _sub("<mi>δ</mi>", (node.a, node.b))
 
-    def reshape(self, names, shape, inner: str, outer) -> str:
-        target = html.escape(str(tuple(shape)))
-        label = f"<mrow>{_indices(names)}<mo>→</mo><mtext>{target}</mtext></mrow>"
-        body = f"<msub><mi>reshape</mi>{label}</msub>{_APPLY}<mrow>({inner})</mrow>"
-        return _sub(f"<mrow><mo>[</mo>{body}<mo>]</mo></mrow>", outer)
+    def template(self, fn: str) -> str:
+        return _template(fn)
 
-    def call(self, fn: str, args, binders, names) -> str:
-        if binders is not None:
+    def indices(self, names) -> str:
+        return _indices(names)
+
+    def parameter(self, value: float) -> str:
+        return _mn(value)
+
+    def _sigma(self, node: t.Sigma) -> str:
+        sign = f'<munder><mo movablelimits="false">∑</mo>{_indices(node.indices)}</munder>'
+        body = self.render(node.body)
+        return f"<mrow>{sign}" + (self.paren(body) if t.is_sum(node.body) else body) + "</mrow>"
+
+    def _reshape(self, node: t.Reshape) -> str:
+        body = self.template("reshape").format(self.render(node.arg), r=_indices(node.names),
+                                               p=html.escape(str(tuple(node.shape))))
+        return _sub(f"<mrow><mo>[</mo>{body}<mo>]</mo></mrow>", node.indices)
+
+    def _call(self, node: t.Call) -> str:
+        args = [self.render(a) for a in node.args]
+        if node.binders is not None:
             args = [f"<msub><mrow><mo>[</mo>{a}<mo>]</mo></mrow>{_indices(group)}</msub>"
-                    for a, group in zip(args, binders, strict=True)]
-        args = [f"<mrow>{a}</mrow>" for a in args]
-        inverse = "<mrow><mo>−</mo><mn>1</mn></mrow>"
-        body = {
-            "inv": lambda a: f"<msup>{a[0]}{inverse}</msup>",
-            "det": lambda a: f"<mi>det</mi>{_APPLY}{a[0]}",
-            "logdet": lambda a: f"<mi>log</mi>{_APPLY}<mi>det</mi>{_APPLY}{a[0]}",
-            "logabsdet": lambda a: f"<mi>log</mi>{_APPLY}<mrow><mo>|</mo><mi>det</mi>{_APPLY}{a[0]}<mo>|</mo></mrow>",
-            "detsign": lambda a: f"<mi>sign</mi>{_APPLY}<mi>det</mi>{_APPLY}{a[0]}",
-            "solve": lambda a: f"<msup>{a[0]}{inverse}</msup>{a[1]}",
-        }[fn](args)
-        return _sub(f"<mrow>({body})</mrow>", names)
+                    for a, group in zip(args, node.binders, strict=True)]
+        body = self.template(node.fn).format(*(f"<mrow>{a}</mrow>" for a in args))
+        return _sub(_bracketed(body), node.indices)
 
-    def logsumexp(self, reduced, body: str) -> str:
-        return f"<mi>log</mi>{_APPLY}<mrow>({self.sigma(reduced, self.func('exp', body, None))})</mrow>"
+    def _partial(self, node: t.Partial) -> str:
+        partial = "<mo>∂</mo>" if len(node.den) == 1 else "<msup><mo>∂</mo><mn>2</mn></msup>"
+        den = "".join(f"<mo>∂</mo>{self.render(d)}" for d in node.den)
+        return f"<mfrac><mrow>{partial}{self.render(node.num)}</mrow><mrow>{den}</mrow></mfrac>"
 
-    def where(self, mask: str, a: str, b: str) -> str:
-        return f"<mi>where</mi>{_APPLY}<mrow>({mask}, {a}, {b})</mrow>"
-
-    def extremum(self, fn: str, a: str, b: str) -> str:
-        return f"<mi>{fn[:3]}</mi>{_APPLY}<mrow>({a}, {b})</mrow>"
-
-    def legend(self, sizes, constants=()) -> str:
+    def legend(self, legend: Legend) -> str:
         gap = '<mo separator="true">,</mo><mspace width="0.5em"/>'
-        return "".join(f"{gap}{_mi(i)}<mo>∈</mo><mn>1</mn><mo>..</mo><mn>{n}</mn>" for i, n in sizes) + "".join(
-            f"{gap}{_mi(label)}<mtext>&#xA0;a constant of shape {html.escape(str(tuple(shape)))}</mtext>"
-            for label, shape in constants)
-
-    def is_sum(self, text: str) -> bool:
-        """A sign at the outermost level, outside every bracket and every element."""
-        if text.startswith("-"):
-            return True
-        depth = 0
-        for match in _SCAN.finditer(text):
-            token = match.group(0)
-            if token[0] == "<":
-                depth += 0 if match.group(2) else -1 if match.group(1) else 1
-            elif token in "()":
-                depth += 1 if token == "(" else -1
-            elif depth == 0:
-                return True
-        return False
+        return "".join(f"{gap}{_mi(i)}<mo>∈</mo><mn>1</mn><mo>..</mo><mn>{n}</mn>" for i, n in legend.sizes) + "".join(
+            f"{gap}{_mi(label)}<mtext>&#xA0;a constant of shape {html.escape(str(shape))}</mtext>"
+            for label, shape in legend.constants)
 
 
-def finish(text: str) -> str:
-    """Turn the printer's bare signs, numbers and brackets into MathML tokens; spaces between
-    factors go (juxtaposition is the product, as in print)."""
-    out, position, inside = [], 0, 0
-    for match in re.finditer(r"<[^>]*>", text):
-        out.append(text[position:match.start()] if inside else _tokens(text[position:match.start()]))
-        out.append(match.group(0))
-        token = _TOKEN.fullmatch(match.group(0))
-        if token and not match.group(0).endswith("/>"):
-            inside += -1 if token.group(1) else 1
-        position = match.end()
-    out.append(_tokens(text[position:]))
-    return "".join(out)
-
-
-def _tokens(bare: str) -> str:
-    out, position = [], 0
-    for match in _BARE.finditer(bare):
-        if match.start() != position:
-            raise AssertionError(f"unexpected text {bare[position:match.start()]!r} in MathML")
-        piece = match.group(0)
-        if piece in _OPERATORS:
-            out.append(f"<mo>{_OPERATORS[piece]}</mo>")
-        elif not piece.isspace():
-            out.append(f"<mn>{piece}</mn>")
-        position = match.end()
-    if position != len(bare):
-        raise AssertionError(f"unexpected text {bare[position:]!r} in MathML")
-    return "".join(out)
+def _joined(content: str) -> str:
+    """Rendered lines as callers joined them (``head = body``, heads spaced apart): the
+    ``=`` they wrote as a token, the spaces between elements gone. Rendered elements pass
+    as they are."""
+    return re.sub(r">\s+<", "><", content.replace(" = ", "<mo>=</mo>"))
 
 
 def math(content: str, display: str = "block") -> str:
-    """``content`` (elements, or the printer's text) as one ``<math>`` element."""
+    """``content`` (rendered elements) as one ``<math>`` element."""
     from ..errors import OptionError
 
     if display not in ("block", "inline"):
         raise OptionError(f'display={display!r}: give "block" (its own line) or "inline" (in running text)')
-    return f'<math xmlns="{_NS}" display="{display}"><mrow>{finish(content)}</mrow></math>'
+    return f'<math xmlns="{_NS}" display="{display}"><mrow>{_joined(content)}</mrow></math>'
 
 
 def to_mathml(expr: Expr, name: str = "f", indices=None, display: str = "block", share: bool = False) -> str:

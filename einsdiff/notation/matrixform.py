@@ -12,88 +12,425 @@ stacks columns, the Matrix Cookbook's convention), a Kronecker product ``X ⊗ Y
 be written so (a commutation matrix, an index in three matrices) raises :class:`OptionError`:
 index notation says it.
 
-Each piece also carries NumPy code, which the tests evaluate against ``ed.evaluate``.
+The form is a small tree (products, transposes, Kronecker products, diag, ⊙, traces);
+one visitor writes its text, another evaluates it with numpy, which the tests compare with
+``ed.evaluate``.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..errors import OptionError
 from ..ir.expr import Add, Call, Const, Contract, Expr, Map, Var, bare
-from .printing import _fmt_number, _scaled
+from ..ir.functions import FUNCTIONS
+from .printing import _fmt_number
+from .tree import scaled
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|𝟙")
 _SUPERSCRIPT = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")
+_ATOM, _PRODUCT, _LOOSE = 2, 1, 0  # how tightly a piece binds: a name or f(...); juxtaposed factors; a sum, ⊙, ⊗
 
 
 class _Unsupported(Exception):
     """This part has no matrix form; the message says why."""
 
 
-@dataclass(frozen=True)
-class _M:
-    """A piece of the formula: its text, its NumPy code, and how tightly it binds."""
+# -- the matrix form's tree ------------------------------------------------------------
 
-    text: str
-    code: str
+
+class M:
+    """Base of the matrix form's nodes."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Name(M):
+    """A variable: a scalar, a vector (a column) or a matrix."""
+
+    name: str
     ndim: int
-    level: int  # 0: a sum or a negation, 1: a product, 2: an atom (a name, f(...), (...))
-    vector: _M | None = None  # for diag(v), v
-
-    def atom(self) -> _M:
-        return self if self.level == 2 else _M(f"({self.text})", f"({self.code})", self.ndim, 2)
-
-    def factor(self) -> _M:
-        """As a factor of a product: a sum gets brackets."""
-        return self if self.level >= 1 else self.atom()
 
 
-def _transpose(m: _M) -> _M:
-    if m.ndim == 0 or m.vector is not None:  # diag(v)ᵀ = diag(v)
+@dataclass(frozen=True, slots=True)
+class Number(M):
+    value: float
+    ndim = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Ones(M):
+    """The ones vector ``𝟙``."""
+
+    size: int
+    ndim = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Identity(M):
+    """The identity matrix ``I``."""
+
+    size: int
+    ndim = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Zeros(M):
+    shape: tuple[int, ...]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+
+@dataclass(frozen=True, slots=True)
+class Transpose(M):
+    arg: M
+
+    @property
+    def ndim(self) -> int:
+        return self.arg.ndim
+
+
+@dataclass(frozen=True, slots=True)
+class Matmul(M):
+    """``A B``: the matrix product (a row vector first, a column vector last)."""
+
+    left: M
+    right: M
+    ndim: int
+
+
+@dataclass(frozen=True, slots=True)
+class Scale(M):
+    """Scalars in front: ``2 c Aᵀ x``."""
+
+    factors: tuple[M, ...]
+
+    @property
+    def ndim(self) -> int:
+        return self.factors[-1].ndim
+
+
+@dataclass(frozen=True, slots=True)
+class Hadamard(M):
+    """``u ⊙ v``, the elementwise product of vectors."""
+
+    left: M
+    right: M
+    ndim = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Kron(M):
+    """``X ⊗ Y``."""
+
+    left: M
+    right: M
+    ndim = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Outer(M):
+    """``u vᵀ``."""
+
+    left: M
+    right: M
+    ndim = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Diag(M):
+    """``diag(v)``, a vector on a diagonal, or ``diag(A)``, a matrix's diagonal. With
+    ``hadamard`` it splits an index three factors share: it is symmetric, and times a
+    vector reads ``u ⊙ v``."""
+
+    arg: M
+    hadamard: bool = False
+
+    @property
+    def ndim(self) -> int:
+        return 2 if self.arg.ndim == 1 else 1
+
+
+@dataclass(frozen=True, slots=True)
+class Vec(M):
+    """``vec(G)``: a matrix's entries stacked by rows, or by columns with ``column``."""
+
+    arg: M
+    column: bool
+    ndim = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AsMatrix(M):
+    """A vector as a one-column matrix, or as a one-row matrix (written ``vᵀ``) with ``row``."""
+
+    arg: M
+    row: bool
+    ndim = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Trace(M):
+    arg: M
+    ndim = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Total(M):
+    """``sum(v)``: 𝟙ᵀ v."""
+
+    arg: M
+    ndim = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Elementwise(M):
+    """``tanh(A x)``, ``x∘²``, ``1/c``."""
+
+    fn: str
+    arg: M
+    param: float | None = None
+
+    @property
+    def ndim(self) -> int:
+        return self.arg.ndim
+
+
+@dataclass(frozen=True, slots=True)
+class Applied(M):
+    """A function of whole tensors: ``X⁻¹``, ``det(X)``, ``X⁻¹ b``; ``node`` is its expression."""
+
+    fn: str
+    args: tuple[M, ...]
+    node: Call
+    ndim: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sum(M):
+    """Terms with their coefficients, in the order they print. ``loose`` (a Kronecker form's
+    terms): no term is bracketed, ⊗ binding tighter than + and −."""
+
+    terms: tuple[tuple[float, M], ...]
+    ndim: int
+    loose: bool = False
+
+
+# -- questions of the tree -------------------------------------------------------------
+
+
+def _name_like(m: M) -> bool:
+    """Written as a single name: a transpose or an inverse needs no brackets around it."""
+    return isinstance(m, Name | Ones | Identity)
+
+
+def _notation(m: Elementwise | Applied) -> tuple[str, str]:
+    """The function's matrix template and how tightly it binds, from its registry entry
+    (a scalar argument may read differently: x², 1/x)."""
+    note = FUNCTIONS[m.fn].notation
+    if m.ndim == 0 and note.matrix_scalar:
+        return note.matrix_scalar, note.matrix_scalar_binds
+    return note.matrix, note.matrix_binds
+
+
+def _binding(m: M) -> int:
+    if isinstance(m, Number):
+        return _ATOM if m.value >= 0 else _LOOSE
+    if isinstance(m, Matmul | Scale | Outer):
+        return _PRODUCT
+    if isinstance(m, Elementwise | Applied):
+        return _PRODUCT if _notation(m)[1] == "product" else _ATOM
+    if isinstance(m, Hadamard | Kron):
+        return _LOOSE
+    if isinstance(m, Sum):
+        return _LOOSE if len(m.terms) > 1 or m.terms[0][0] < 0 else _PRODUCT
+    if isinstance(m, AsMatrix):
+        return _ATOM if m.row else _binding(m.arg)
+    return _ATOM
+
+
+def transpose(m: M) -> M:
+    """``mᵀ``: a scalar and diag(v) are their own transposes, and (Aᵀ)ᵀ is A."""
+    if m.ndim == 0 or (isinstance(m, Diag) and m.hadamard):
         return m
-    if m.text.endswith("ᵀ") and _NAME.fullmatch(m.text[:-1]):
-        return _M(m.text[:-1], m.code.removesuffix(".T"), m.ndim, 2)
-    text = f"{m.text}ᵀ" if _NAME.fullmatch(m.text) else f"({m.text})ᵀ"
-    code = m.atom().code if m.ndim == 1 else f"{m.atom().code}.T"  # an atom: (a + b) @ v, not a + b @ v
-    return _M(text, code, m.ndim, 2)
+    if isinstance(m, Transpose) and _name_like(m.arg):
+        return m.arg
+    return Transpose(m)
 
 
-def _product(factors: list[_M], ndim: int) -> _M:
+# -- rendering: one visitor writes text, another evaluates with numpy ------------------
+
+
+def text(m: M) -> str:
+    """The matrix form as matrix-calculus notes write it."""
+    return _TEXT[type(m)](m)
+
+
+def _atom(m: M) -> str:
+    return text(m) if _binding(m) == _ATOM else f"({text(m)})"
+
+
+def _factor(m: M) -> str:
+    """As a factor of a product: a sum gets brackets."""
+    return text(m) if _binding(m) >= _PRODUCT else f"({text(m)})"
+
+
+def _named(m: M) -> str:
+    return text(m) if _name_like(m) else f"({text(m)})"
+
+
+def _sum_text(m: Sum) -> str:
+    out = ""
+    for k, (c, term) in enumerate(m.terms):
+        if abs(c) != 1:
+            body = f"{_fmt_number(abs(c))} {_factor(term)}"
+        elif m.loose or _binding(term) >= _PRODUCT or (k == 0 and c > 0):
+            body = text(term)
+        else:
+            body = _atom(term)
+        out += (f"−{body}" if c < 0 else body) if k == 0 else f" {'−' if c < 0 else '+'} {body}"
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Argument:
+    """An argument put into a template; its format spec says how it is bracketed: ``name``
+    unless a bare name, ``atom`` unless it binds as an atom, ``factor`` when it is a sum."""
+
+    m: M
+
+    def __format__(self, spec: str) -> str:
+        return {"": text, "name": _named, "atom": _atom, "factor": _factor}[spec](self.m)
+
+
+def _function_text(m: Elementwise | Applied) -> str:
+    args = (m.arg,) if isinstance(m, Elementwise) else m.args
+    param = getattr(m, "param", None)
+    p = "" if param is None else _fmt_number(param).translate(_SUPERSCRIPT)
+    return _notation(m)[0].format(*map(_Argument, args), p=p)
+
+
+def _hadamard_text(m: Hadamard) -> str:
+    return f"{_atom(m.left)} ⊙ {_atom(m.right)}"  # a product inside ⊙ gets brackets: y ⊙ (A x)
+
+
+_TEXT = {
+    Name: lambda m: m.name,
+    Number: lambda m: _fmt_number(m.value),
+    Ones: lambda m: "𝟙",
+    Identity: lambda m: "I",
+    Zeros: lambda m: "0",
+    Transpose: lambda m: f"{_named(m.arg)}ᵀ",
+    Matmul: lambda m: f"{_factor(m.left)} {_factor(m.right)}",
+    Scale: lambda m: " ".join(map(_factor, m.factors)),
+    Hadamard: _hadamard_text,
+    Kron: lambda m: f"{_factor(m.left)} ⊗ {_factor(m.right)}",
+    Outer: lambda m: f"{_factor(m.left)} {text(transpose(m.right))}",
+    Diag: lambda m: f"diag({text(m.arg)})",
+    Vec: lambda m: f"vec({text(m.arg)})",
+    AsMatrix: lambda m: text(transpose(m.arg)) if m.row else text(m.arg),
+    Trace: lambda m: f"tr({text(m.arg)})",
+    Total: lambda m: f"sum({text(m.arg)})",
+    Elementwise: _function_text,
+    Applied: _function_text,
+    Sum: _sum_text,
+}
+
+
+def evaluate(m: M, values) -> np.ndarray:
+    """The matrix form's value with numpy, the variables' arrays by name from ``values``."""
+    return _VALUE[type(m)](m, lambda node: evaluate(node, values), values)
+
+
+def _transpose_value(m: Transpose, value) -> np.ndarray:
+    v = value(m.arg)
+    return v.T if m.ndim == 2 else v
+
+
+_VALUE = {
+    Name: lambda m, value, values: np.asarray(values[m.name]),
+    Number: lambda m, value, values: m.value,
+    Ones: lambda m, value, values: np.ones(m.size),
+    Identity: lambda m, value, values: np.eye(m.size),
+    Zeros: lambda m, value, values: np.zeros(m.shape),
+    Transpose: lambda m, value, values: _transpose_value(m, value),
+    Matmul: lambda m, value, values: value(m.left) @ value(m.right),
+    Scale: lambda m, value, values: math.prod((value(f) for f in m.factors[1:]), start=value(m.factors[0])),
+    Hadamard: lambda m, value, values: value(m.left) * value(m.right),
+    Kron: lambda m, value, values: np.kron(value(m.left), value(m.right)),
+    Outer: lambda m, value, values: np.outer(value(m.left), value(m.right)),
+    Diag: lambda m, value, values: np.diag(value(m.arg)),
+    Vec: lambda m, value, values: np.ravel(value(m.arg), order="F" if m.column else "C"),
+    AsMatrix: lambda m, value, values: value(m.arg)[None, :] if m.row else value(m.arg)[:, None],
+    Trace: lambda m, value, values: np.trace(value(m.arg)),
+    Total: lambda m, value, values: np.sum(value(m.arg)),
+    Elementwise: lambda m, value, values: FUNCTIONS[m.fn].numpy(value(m.arg), m.param),
+    Applied: lambda m, value, values: FUNCTIONS[m.fn].numpy(m.node, [value(a) for a in m.args]),
+    Sum: lambda m, value, values: sum(c * value(t) for c, t in m.terms),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixForm:
+    """An expression's matrix form: its tree, the text it reads as, and its value.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> A, x = ed.var("A", (2, 2)), ed.var("x", (2,))
+    >>> form = matrix_form(ed.grad(x @ A @ x, x))
+    >>> form.text
+    'A x + Aᵀ x'
+    >>> form.evaluate({"A": np.eye(2), "x": np.ones(2)}).tolist()
+    [2.0, 2.0]
+    """
+
+    tree: M
+
+    @property
+    def text(self) -> str:
+        return text(self.tree)
+
+    def evaluate(self, values) -> np.ndarray:
+        """The value with numpy, each variable's array by name from ``values``."""
+        with np.errstate(all="ignore"):
+            return np.asarray(evaluate(self.tree, values), dtype=float)
+
+
+# -- from expressions ------------------------------------------------------------------
+
+
+def _product(factors: list[M], ndim: int) -> M:
     """Factors already oriented (a row vector first, a column vector last) multiplied. In
     a vector, diag(u) times the rest is u ⊙ (the rest)."""
     acc = factors[-1]
     for f in reversed(factors[:-1]):
-        if f.vector is not None and ndim == 1:
-            u = f.vector  # a product inside ⊙ gets brackets: y ⊙ (A x)
-            left = u.atom().text if u.level < 2 else u.text
-            right = acc.atom().text if acc.level == 1 else acc.factor().text
-            acc = _M(f"{left} ⊙ {right}", f"{u.atom().code} * {acc.atom().code}", 1, 0)
+        if isinstance(f, Diag) and f.hadamard and ndim == 1:
+            acc = Hadamard(f.arg, acc)
         else:
-            acc = _M(f"{f.factor().text} {acc.factor().text}", f"{f.atom().code} @ {acc.atom().code}", ndim, 1)
-    return _M(acc.text, acc.code, ndim, acc.level, acc.vector if len(factors) == 1 else None)
+            acc = Matmul(f, acc, ndim)
+    return acc
 
 
-def _times(scalars: list[_M], m: _M) -> _M:
+def _times(scalars: list[M], m: M) -> M:
     """Scalar factors in front: ``2 c Aᵀ x``."""
     if not scalars:
         return m
-    if m.text == "1" and m.ndim == 0:
+    if m == Number(1.0):
         m, scalars = scalars[-1], scalars[:-1]
         if not scalars:
             return m
-    text = " ".join(s.factor().text for s in scalars + [m])
-    code = " * ".join(s.atom().code for s in scalars + [m])
-    return _M(text, code, m.ndim, 1)
+    return Scale((*scalars, m))
 
 
 class _Converter:
     def __init__(self):
-        self.done: dict[Expr, _M] = {}
+        self.done: dict[Expr, M] = {}
 
-    def convert(self, node: Expr) -> _M:
+    def convert(self, node: Expr) -> M:
         node = bare(node)
         if node not in self.done:
             if node.ndim > 2:
@@ -101,16 +438,15 @@ class _Converter:
             self.done[node] = self._convert(node)
         return self.done[node]
 
-    def _convert(self, node: Expr) -> _M:
+    def _convert(self, node: Expr) -> M:
         if isinstance(node, Var):
-            return _M(node.name, node.name, node.ndim, 2)
+            return Name(node.name, node.ndim)
         if isinstance(node, Const):
             if node.ndim:
                 raise _Unsupported(f"a constant array of shape {node.shape}")
-            c = float(node.value)
-            return _M(_fmt_number(c), repr(c), 0, 2 if c >= 0 else 0)
+            return Number(float(node.value))
         if isinstance(node, Map):
-            return self._map(node)
+            return Elementwise(node.fn, self.convert(node.arg), node.param)
         if isinstance(node, Add):
             return self._add(node)
         if isinstance(node, Call):
@@ -119,57 +455,27 @@ class _Converter:
             return self._contract(node)
         raise _Unsupported(f"a {type(node).__name__.lower()}")
 
-    def _map(self, node: Map) -> _M:
-        x = self.convert(node.arg)
-        code = f"_op({node.fn!r}, {x.code}, {node.param!r})"
-        if node.fn in ("square", "power"):
-            p = 2 if node.fn == "square" else node.param
-            mark = "" if x.ndim == 0 else "∘"  # ∘: elementwise, not a matrix power
-            return _M(f"{x.atom().text}{mark}{_fmt_number(p).translate(_SUPERSCRIPT)}", code, x.ndim, 2)
-        if node.fn == "reciprocal" and x.ndim == 0:
-            return _M(f"1/{x.atom().text}", code, 0, 1)
-        return _M(f"{node.fn}({x.text})", code, x.ndim, 2)
-
-    def _add(self, node: Add) -> _M:
+    def _add(self, node: Add) -> M:
         if not node.terms:
-            return _M("0", f"np.zeros({node.shape})", node.ndim, 2)
+            return Zeros(node.shape)
         if node.coeffs == (1.0,):
             return self.convert(node.terms[0])
-        text, code = "", []
-        for k, (term, c) in enumerate(sorted(zip(node.terms, node.coeffs, strict=True), key=lambda tc: tc[1] < 0)):
-            t = self.convert(term)
-            body = t.factor().text if abs(c) != 1 else (t.text if t.level >= 1 or k == 0 and c > 0 else t.atom().text)
-            if abs(c) != 1:
-                body = f"{_fmt_number(abs(c))} {body}"
-            if k == 0:
-                text = f"−{body}" if c < 0 else body
-            else:
-                text += f" {'−' if c < 0 else '+'} {body}"
-            code.append(f"{c!r} * {t.atom().code}")
-        level = 0 if len(node.terms) > 1 or node.coeffs[0] < 0 else 1
-        return _M(text, " + ".join(code), node.ndim, level)
+        ordered = sorted(zip(node.terms, node.coeffs, strict=True), key=lambda tc: tc[1] < 0)
+        return Sum(tuple((c, self.convert(term)) for term, c in ordered), node.ndim)
 
-    def _call(self, node: Call) -> _M:
-        args = [self.convert(a) for a in node.args]
-        a = args[0]
-        if node.fn == "inv":
-            name = a.text if _NAME.fullmatch(a.text) else f"({a.text})"
-            return _M(f"{name}⁻¹", f"np.linalg.inv({a.code})", 2, 2)
-        if node.fn == "det":
-            return _M(f"det({a.text})", f"np.linalg.det({a.code})", 0, 2)
-        if node.fn == "logdet":
-            return _M(f"log det({a.text})", f"np.linalg.slogdet({a.code})[1]", 0, 2)
-        if node.fn == "solve":
-            name = a.text if _NAME.fullmatch(a.text) else f"({a.text})"
-            return _M(f"{name}⁻¹ {args[1].factor().text}", f"np.linalg.solve({a.code}, {args[1].code})", args[1].ndim, 1)
-        if node.fn == "where" and all(arg.shape == node.shape for arg in node.args):  # elementwise
-            m, p, q = args
-            return _M(f"where({m.text}, {p.text}, {q.text})", f"np.where({m.code} != 0, {p.code}, {q.code})", a.ndim, 2)
-        if node.fn == "logsumexp" and len(node.param) == a.ndim:  # over all of a
-            return _M(f"logsumexp({a.text})", f"np.log(np.sum(np.exp({a.code})))", 0, 2)
-        raise _Unsupported(f"{node.fn}(...)")
+    def _call(self, node: Call) -> M:
+        """A function with a matrix template of its own (``X⁻¹``, ``det(X)``), its arguments
+        whole: none broadcast, a reduction over all of its argument (logsumexp(x), not along an axis)."""
+        args = tuple(self.convert(a) for a in node.args)
+        entry = FUNCTIONS[node.fn]
+        broadcast = entry.syntax is not None and entry.syntax.form == "piecewise" and any(
+            arg.shape != node.shape for arg in node.args)
+        partial = bool(node.param) and len(node.param) != node.args[0].ndim
+        if not entry.notation.matrix or broadcast or partial:
+            raise _Unsupported(f"{node.fn}(...)")
+        return Applied(node.fn, args, node, node.ndim)
 
-    def kronecker(self, node: Expr, rows: int, column: bool = False) -> _M:
+    def kronecker(self, node: Expr, rows: int, column: bool = False) -> M:
         """A tensor of 3 or 4 axes, ``rows`` of them row axes, flattened into a matrix: a sum
         of products X[r1,c1] Y[r2,c2] is X ⊗ Y (a missing axis makes Y a column or a row
         vector). Row-major vec runs the last axis fastest; column-major vec (``column``) the
@@ -180,9 +486,9 @@ class _Converter:
             raise _Unsupported(f"a tensor of {node.ndim} axes (shape {node.shape})")
         if isinstance(node, Add):
             if not node.terms:
-                shape = (math.prod(node.shape[:rows]), math.prod(node.shape[rows:]))
-                return _M("0", f"np.zeros({shape})", 2, 2)
-            return self._add_parts([self.kronecker(t, rows, column) for t in node.terms], node.coeffs)
+                return Zeros((math.prod(node.shape[:rows]), math.prod(node.shape[rows:])))
+            parts = [self.kronecker(t, rows, column) for t in node.terms]
+            return Sum(tuple(zip(node.coeffs, parts, strict=True)), 2, loose=True)
         if not isinstance(node, Contract):
             raise _Unsupported(f"a tensor of {node.ndim} axes (shape {node.shape}) that is not a product")
         if column:  # J[r1,r2,c1,c2] read column-major is P[r2,r1,c2,c1] read row-major
@@ -190,12 +496,12 @@ class _Converter:
             node = Contract(node.operands, node.inputs, output, node.sizes)
         return self._kron(node, rows, column)
 
-    def _kron(self, node: Contract, rows: int, column: bool) -> _M:
+    def _kron(self, node: Contract, rows: int, column: bool) -> M:
         """The row-major Kronecker form of ``node`` (already reordered for a column-major vec)."""
         cols = node.ndim - rows
-        scaled = self._row_scale(node, rows, column)
-        if scaled is not None:
-            return scaled
+        scaled_rows = self._row_scale(node, rows, column)
+        if scaled_rows is not None:
+            return scaled_rows
         # kron(X, Y)[(r1, r2), (c1, c2)] = X[r1,c1] Y[r2,c2]; with one axis fewer, X or Y is a vector.
         splits = {(2, 2): [((0, 2), (1, 3))], (2, 1): [((0, 2), (1,)), ((0,), (1, 2))],
                   (1, 2): [((0, 1), (2,)), ((1,), (0, 2))]}[rows, cols]
@@ -209,15 +515,11 @@ class _Converter:
         for positions, ops in zip((first, second), parts, strict=True):
             m = self._part(ops, tuple(node.output[p] for p in positions), dict(enumerate(node.sizes)))
             if m.ndim == 1:  # a vector: a column on a row axis, a row on a column axis
-                column_vector = positions[0] < rows
-                m = _M(m.text, f"{m.atom().code}[:, None]", 1, m.level) if column_vector \
-                    else _M(_transpose(m).text, f"{m.atom().code}[None, :]", 1, 2)
+                m = AsMatrix(m, row=positions[0] >= rows)
             factors.append(m)
-        x, y = factors
-        # Level 0: as a factor it gets brackets, diag(v) (A ⊗ I), since ⊗ binds looser than juxtaposition.
-        return _M(f"{x.factor().text} ⊗ {y.factor().text}", f"np.kron({x.atom().code}, {y.atom().code})", 2, 0)
+        return Kron(*factors)
 
-    def _row_scale(self, node: Contract, rows: int, column: bool) -> _M | None:
+    def _row_scale(self, node: Contract, rows: int, column: bool) -> M | None:
         """diag(vec(G)) (the rest): a factor on exactly the row indices scales each row (the
         Jacobian of an elementwise function of A W is diag(vec(1 − tanh(A W)∘²)) (A ⊗ I)).
         ``node``'s row indices are reversed for a column-major vec, so G keeps its own
@@ -231,16 +533,14 @@ class _Converter:
                 continue
             g = self.convert(node.operands[k])
             if rows == 2 and idx != own:
-                g = _transpose(g)
+                g = transpose(g)
             rest = Contract(node.operands[:k] + node.operands[k + 1:], node.inputs[:k] + node.inputs[k + 1:],
                             node.output, node.sizes)
             try:
                 inner = self._kron(rest, rows, column)
             except _Unsupported:
                 return None
-            vec = g.text if rows == 1 else f"vec({g.text})"
-            ravel = f"np.ravel({g.code}, order='F')" if column and rows == 2 else f"np.ravel({g.code})"
-            return _M(f"diag({vec}) {inner.factor().text}", f"np.diag({ravel}) @ {inner.atom().code}", 2, 1)
+            return Matmul(Diag(g if rows == 1 else Vec(g, column)), inner, 2)
         return None
 
     @staticmethod
@@ -261,51 +561,43 @@ class _Converter:
             return None
         return part_x, part_y
 
-    def _part(self, ops, output: tuple[int, ...], sizes) -> _M:
+    def _part(self, ops, output: tuple[int, ...], sizes) -> M:
         used = sorted({i for _, idx in ops for i in idx} | set(output))
         renumber = {i: k for k, i in enumerate(used)}
         sub = Contract(tuple(op for op, _ in ops), tuple(tuple(renumber[i] for i in idx) for _, idx in ops),
                        tuple(renumber[i] for i in output), tuple(sizes[i] for i in used))
         return self._contract(sub)
 
-    def _add_parts(self, parts: list[_M], coeffs) -> _M:
-        text, code = "", []
-        for k, (m, c) in enumerate(zip(parts, coeffs, strict=True)):
-            body = m.text if abs(c) == 1 else f"{_fmt_number(abs(c))} {m.factor().text}"
-            text = (f"−{body}" if c < 0 else body) if k == 0 else f"{text} {'−' if c < 0 else '+'} {body}"
-            code.append(f"{c!r} * {m.atom().code}")
-        return _M(text, " + ".join(code), 2, 0 if len(parts) > 1 or coeffs[0] < 0 else 1)
-
-    def _contract(self, node: Contract) -> _M:
-        scalars: list[_M] = []
-        slots: list[tuple[_M, list[int]]] = []
+    def _contract(self, node: Contract) -> M:
+        scalars: list[M] = []
+        slots: list[tuple[M, list[int]]] = []
         for op, idx in zip(node.operands, node.inputs, strict=True):
             inner = bare(op)
-            if isinstance(inner, Add) and _scaled(inner):  # 2 Aᵀ (A x − y), not Aᵀ (2 A x − 2 y)
+            if isinstance(inner, Add) and scaled(inner):  # 2 Aᵀ (A x − y), not Aᵀ (2 A x − 2 y)
                 common = abs(inner.coeffs[0])
-                scalars.append(_M(_fmt_number(common), repr(common), 0, 2))
+                scalars.append(Number(common))
                 op = Add(inner.terms, tuple(c / common for c in inner.coeffs), inner.shape)
             m = self.convert(op)
             if not idx:
                 scalars.append(m)
             elif len(idx) == 2 and idx[0] == idx[1]:
-                slots.append((_M(f"diag({m.text})", f"np.diagonal({m.code})", 1, 2), [idx[0]]))
+                slots.append((Diag(m), [idx[0]]))
             else:
                 slots.append((m, list(idx)))
         out = list(dict.fromkeys(node.output))
         size = dict(enumerate(node.sizes))
         for i in range(len(node.sizes)):  # a summed index on no factor: a factor of its size
             if i not in out and not any(i in idx for _, idx in slots):
-                scalars.append(_M(str(size[i]), str(size[i]), 0, 2))
+                scalars.append(Number(float(size[i])))
         slots = self._split(slots, out, size)
         core = self._chains(slots, out, scalars)
         if len(node.output) == 2 and node.output[0] == node.output[1]:  # a delta: the core on a diagonal
-            if core.text == "𝟙":
-                return _M("I", f"np.eye({size[out[0]]})", 2, 2)
-            if core.text.endswith(" 𝟙") and core.level == 1:
-                scale = core.text[: -len(" 𝟙")]
-                return _M(f"{scale} I", f"{core.code} * np.eye({size[out[0]]})", 2, 1)
-            return _M(f"diag({core.text})", f"np.diag({core.code})", 2, 2)
+            n = size[out[0]]
+            if isinstance(core, Ones):
+                return Identity(n)
+            if isinstance(core, Scale) and isinstance(core.factors[-1], Ones):  # c 𝟙 on a diagonal: c I
+                return Scale(core.factors[:-1] + (Identity(n),))
+            return Diag(core)
         if len(node.output) == 2 and node.output != (out[0], out[1]):
             raise _Unsupported("a repeated output index")
         return core
@@ -327,14 +619,14 @@ class _Converter:
                 j = max(size) + 1
                 size[j] = size[i]
                 m, _ = slots[vector]
-                slots[vector] = (_M(f"diag({m.text})", f"np.diag({m.code})", 2, 2, m), [i, j])
+                slots[vector] = (Diag(m, hadamard=True), [i, j])
                 om, oidx = slots[other]
                 slots[other] = (om, [j if x == i else x for x in oidx])
             if count(i) == 1:
-                slots.append((_M("𝟙", f"np.ones({size[i]})", 1, 2), [i]))
+                slots.append((Ones(size[i]), [i]))
         return slots
 
-    def _chains(self, slots, out, scalars) -> _M:
+    def _chains(self, slots, out, scalars) -> M:
         used: set[int] = set()
 
         def follow(i):
@@ -348,7 +640,7 @@ class _Converter:
                 m, idx = slots[k]
                 if len(idx) == 1:
                     return chain + [m], None
-                chain.append(m if idx[0] == i else _transpose(m))
+                chain.append(m if idx[0] == i else transpose(m))
                 i = idx[1] if idx[0] == i else idx[0]
 
         result = None
@@ -362,28 +654,25 @@ class _Converter:
             else:
                 first = _product(chain, 1)
                 second, _ = follow(out[1])
-                second = _product(second, 1)
-                result = _M(f"{first.factor().text} {_transpose(second).text}",
-                            f"np.outer({first.code}, {second.code})", 2, 1)
+                result = Outer(first, _product(second, 1))
         # What is left closes into scalars: paths between two vectors first (from a ones
         # vector where there is one: 𝟙ᵀ v is sum(v)), then loops.
-        for k, (m, idx) in sorted(enumerate(slots), key=lambda ks: (len(ks[1][1]), ks[1][0].text != "𝟙")):
+        for k, (m, idx) in sorted(enumerate(slots), key=lambda ks: (len(ks[1][1]), not isinstance(ks[1][0], Ones))):
             if k in used:
                 continue
             used.add(k)
             if len(idx) == 1:  # xᵀ A y
                 rest, _ = follow(idx[0])
-                if m.text == "𝟙" and len(rest) == 1:
-                    scalars.append(_M(f"sum({rest[0].text})", f"np.sum({rest[0].code})", 0, 2))
+                if isinstance(m, Ones) and len(rest) == 1:
+                    scalars.append(Total(rest[0]))
                 else:
-                    scalars.append(_product([_transpose(m)] + rest, 0))
+                    scalars.append(_product([transpose(m)] + rest, 0))
             else:  # tr(A B C)
                 rest, _ = follow(idx[1])
-                loop = _product([m] + rest, 2)
-                scalars.append(_M(f"tr({loop.text})", f"np.trace({loop.code})", 0, 2))
+                scalars.append(Trace(_product([m] + rest, 2)))
         if result is None:
             if not scalars:
-                return _M("1", "1.0", 0, 2)
+                return Number(1.0)
             return _times(scalars[:-1], scalars[-1])
         return _times(scalars, result)
 
@@ -414,9 +703,8 @@ def to_matrix_notation(expr: Expr, name: str = "f", rows: int | None = None, *, 
     return f"{name} = {matrix_form(expr, rows, order=order).text}"
 
 
-def matrix_form(expr: Expr, rows: int | None = None, *, order: str = "row") -> _M:
-    """The matrix form's text and NumPy code (the code reads ``_op(fn, x, param)`` for an
-    elementwise function and the variables by name). With ``rows`` (for a Jacobian of 3 or 4
+def matrix_form(expr: Expr, rows: int | None = None, *, order: str = "row") -> MatrixForm:
+    """The matrix form: its tree, its text, and its value with numpy. With ``rows`` (for a Jacobian of 3 or 4
     axes: how many lead axes are its function's), the matrix ∂vec(f)/∂vec(X) of its
     flattening in ``order`` ("row" or "column" major), as Kronecker products:
     ∂vec(A W + B)/∂vec(W) = A ⊗ I row-major, I ⊗ A column-major."""
@@ -425,8 +713,8 @@ def matrix_form(expr: Expr, rows: int | None = None, *, order: str = "row") -> _
     try:
         converter = _Converter()
         if rows is not None and expr.ndim > 2:
-            return converter.kronecker(expr, rows, column=order == "column")
-        return converter.convert(expr)
+            return MatrixForm(converter.kronecker(expr, rows, column=order == "column"))
+        return MatrixForm(converter.convert(expr))
     except _Unsupported as why:
         raise OptionError(f"no matrix notation for this expression: it has {why}; "
                           f"use ed.to_index_notation") from None

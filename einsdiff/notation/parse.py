@@ -29,41 +29,25 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import build, matrix
-from ..errors import EinsdiffError, ParseError, ShapeError, UnknownVariableError
+from ..ir import build
+from ..errors import EinsdiffError, ParseError, UnknownVariableError
 from ..ir.expr import Expr, Var
-from ..ir.functions import solve_node
-from ..ir.ops import OPS, apply
+from ..ir.functions import FUNCTIONS as _ENTRIES
+from ..ir.ops import apply
+from ..ir.registry import Syntax
 from ..ir.simplify import add, contract
+from . import tree as t
 
-ELEMENTWISE = tuple(sorted(name for name in OPS if name != "power"))
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z_0-9]*|Σ|δ)"
     r"|(?P<op>\*\*|->|>=|<=|[-+*/^()\[\],=;:<>]))"
 )
 _COMPARISONS = (">", "<", ">=", "<=")
-
-
-def _solve(a: Expr, b: Expr) -> Expr:
-    """A⁻¹ B for B of shape batch + (n,) + any trailing axes (as the printer writes it); a
-    vector b serves every matrix of a batch, as in ed.solve."""
-    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
-        what = f"variable {a.name!r}" if isinstance(a, Var) else "the matrix a"
-        raise ShapeError(f"solve: {what} has shape {a.shape}; it must be a square matrix (or a stack of them)")
-    if b.ndim == 1 and a.ndim > 2:
-        b = build.broadcast_to(b, a.shape[:-1])
-    if b.shape[: a.ndim - 1] != a.shape[:-1]:
-        raise ShapeError(
-            f"solve: a has shape {a.shape} but b has shape {b.shape}; b's leading axes must be {a.shape[:-1]} "
-            f"(a's batch, then its size n)"
-        )
-    return solve_node(a, b)
 
 
 # Matrix and code notation a learner may type, and how index notation writes it.
@@ -74,49 +58,27 @@ _HINTS = {
     ".": "; write functions without a module (tanh(x[i]), not np.tanh) and products as *",
     ",": "; an einsum equation like ij,j->i is written A[i,j]*x[j] here",
 }
+# What a formula may call, by every name it may call it by: each function's syntax, from its registry entry.
+SYNTAX: dict[str, Syntax] = {name: f.syntax for f in _ENTRIES.values() if f.syntax for name in f.syntax.names}
+FUNCTIONS = tuple(sorted(SYNTAX))
 # Names a learner may reach for, and the function they mean (for "did you mean").
-_SPELLINGS = {"ln": "log", "max": "maximum", "min": "minimum", "norm": "norm2", "Tr": "tr", "logistic": "sigmoid"}
+_SPELLINGS = {wrong: right for syntax in SYNTAX.values() for wrong, right in syntax.spellings}
 
 
-@dataclass(frozen=True)
-class _Whole:
-    """A function of whole tensors: how many it takes, the builder that applies it, a call
-    that reads (the hint for an argument written the wrong way), and whether its result has
-    axes to index (inv(X)[i,j]; det(X) is a scalar)."""
-
-    arity: int
-    build: Callable[..., Expr]
-    example: str
-    indexed: bool = False
+def _form(name: str) -> str | None:
+    """How a formula calls ``name`` (elementwise, piecewise, whole, along), None if no function."""
+    syntax = SYNTAX.get(name)
+    return None if syntax is None else syntax.form
 
 
-# Functions of whole tensors, indexed like tensors: inv(X)[i,j], solve[k,l; k](..., ...)[i].
-_SCALAR = "{0}(X) or {0}[k,l](A[k,m] B[m,l])"
-WHOLE = {
-    "inv": _Whole(1, matrix.inv, "inv(X)[i,j] or inv[k,l](A[k,m] B[m,l])[i,j]", indexed=True),
-    "det": _Whole(1, matrix.det, _SCALAR.format("det")),
-    "logdet": _Whole(1, matrix.logdet, _SCALAR.format("logdet")),
-    "logabsdet": _Whole(1, lambda x: matrix.logdet(x, absolute=True), _SCALAR.format("logabsdet")),
-    "detsign": _Whole(1, lambda x: matrix.slogdet(x)[0], _SCALAR.format("detsign")),
-    "solve": _Whole(2, _solve, "solve(A, b)[i] or solve[k,l; k](A[k,l], c[k,m] d[m])[i]", indexed=True),
-    "trace": _Whole(1, matrix.trace, _SCALAR.format("trace")),
-    "tr": _Whole(1, matrix.trace, _SCALAR.format("tr")),  # the spelling of matrix-calculus texts
-    "logsumexp": _Whole(1, matrix.logsumexp, "logsumexp(X) or logsumexp[j](x[i,j])"),  # over every axis
-    "reshape": _Whole(1, matrix.reshape, "reshape[k,l -> (9,)](X[k,l])[i]", indexed=True),  # shape: Apply.param
-}
-# Functions along named axes, as a sum names them: logsumexp[j](x[i,j]) reduces j; softmax keeps it.
-ALONG = {
-    "logsumexp": matrix.logsumexp,
-    "softmax": matrix.softmax,
-    "log_softmax": matrix.log_softmax,
-    "norm2": lambda x, axes: matrix.norm(x, None, axes),  # as matrixcalculus.org: Euclidean, or Frobenius
-    "norm1": lambda x, axes: matrix.norm(x, 1, axes),  # the sum of absolute values
-}
-# Those that reduce their axes; written without axes, norm2(r[i]) reduces every index of its argument.
-_REDUCING = ("logsumexp", "norm2", "norm1")
-# Elementwise functions of several arguments, with how many they take.
-_PIECEWISE = {"where": (3, matrix.where), "maximum": (2, matrix.maximum), "minimum": (2, matrix.minimum)}
-FUNCTIONS = tuple(sorted({*ELEMENTWISE, *WHOLE, *ALONG, *_PIECEWISE}))
+def _along(name: str) -> bool:
+    """Whether ``name`` works along named axes (``logsumexp[j](...)``, ``softmax[j](...)``)."""
+    syntax = SYNTAX.get(name)
+    return syntax is not None and syntax.along is not None
+
+
+def _example(name: str) -> str:
+    return SYNTAX[name].example.format(name=name)
 
 
 @dataclass(frozen=True)
@@ -361,12 +323,12 @@ class _Parser:
                 groups.append(self.names())
             self.take("]")
         if tok.text == "reshape" and param is None:
-            raise self.error(f"reshape names its argument's axes and the new shape, as in {WHOLE['reshape'].example}",
+            raise self.error(f"reshape names its argument's axes and the new shape, as in {_example('reshape')}",
                              tok)
-        if tok.text in ALONG and (groups is not None or tok.text not in WHOLE):  # logsumexp is both
+        if _along(tok.text) and (groups is not None or _form(tok.text) != "whole"):  # logsumexp is both
             if groups is not None and len(groups) != 1:
                 raise self.error(f"{tok.text}[...] takes one group of indices, the axes it works along", tok)
-            if groups is None and tok.text not in _REDUCING:
+            if groups is None and not SYNTAX[tok.text].reduces:
                 raise self.error(f"{tok.text} works along axes; name them, as in {tok.text}[j](x[i,j])", tok)
             return Along(tok.text, None if groups is None else groups[0], self.single(tok), tok.pos)
         args = self.arguments()
@@ -521,7 +483,7 @@ class _Parser:
             if tok.text in self.variables:
                 return False
             return tok.text in FUNCTIONS or (self.known_names and _closest_function(tok.text) is not None)
-        if self.tok.text == "[" and (tok.text in WHOLE or tok.text in ALONG):
+        if self.tok.text == "[" and (_form(tok.text) == "whole" or _along(tok.text)):
             depth = 0
             for k in range(self.k, len(self.tokens)):
                 depth += {"[": 1, "]": -1}.get(self.tokens[k].text, 0)
@@ -531,16 +493,15 @@ class _Parser:
         return False
 
     def call(self, tok: Token):
-        if tok.text in ELEMENTWISE:
+        if _form(tok.text) == "elementwise":
             return Func(tok.text, self.single(tok), tok.pos)
-        if tok.text in _PIECEWISE:
-            arity = _PIECEWISE[tok.text][0]
+        if _form(tok.text) == "piecewise":
+            syntax = SYNTAX[tok.text]
             args = self.arguments()
-            if len(args) != arity:
-                what = "a mask, then a and b" if tok.text == "where" else "a and b"
-                raise self.error(f"{tok.text} takes {arity} arguments ({what}), got {len(args)}", tok)
+            if len(args) != syntax.arity:
+                raise self.error(f"{tok.text} takes {syntax.arity} arguments ({syntax.operands}), got {len(args)}", tok)
             return Piecewise(tok.text, args, tok.pos)
-        if tok.text in WHOLE or tok.text in ALONG:
+        if _form(tok.text) == "whole" or _along(tok.text):
             return self.function(tok)
         spaced = self.tok.pos != tok.pos + len(tok.text)
         raise self.unknown_function(tok, self.arguments(), spaced)
@@ -630,7 +591,7 @@ class _Lowering:
             if node.indices is None:
                 return ()
             inner = self.free(node.body, protected | set(node.indices))
-            return tuple(i for i in inner if node.name not in _REDUCING or i not in node.indices)
+            return tuple(i for i in inner if not SYNTAX[node.name].reduces or i not in node.indices)
         if isinstance(node, Piecewise):
             return tuple(dict.fromkeys(i for a in node.args for i in self.free(a, protected)))
         if isinstance(node, Func | Neg):
@@ -681,7 +642,7 @@ class _Lowering:
             return self.along(node, protected)
         if isinstance(node, Piecewise):
             union, parts = self.aligned([self.lower(a, protected) for a in node.args], node.pos, node.args)
-            return _Indexed(_PIECEWISE[node.name][1](*parts), union)
+            return _Indexed(SYNTAX[node.name].builder(*parts), union)
         if isinstance(node, SumOver):
             inner = self.lower(node.body, protected | set(node.indices))
             for i in node.indices:
@@ -753,7 +714,7 @@ class _Lowering:
         return self.calls[id(node)]
 
     def _whole_call(self, node: Apply) -> Expr:
-        spec = WHOLE[node.name]
+        spec = SYNTAX[node.name]
         if len(node.args) != spec.arity:
             raise self.error(f"{node.name} takes {spec.arity} argument{'s' * (spec.arity > 1)}, got {len(node.args)}",
                              node.pos)
@@ -767,7 +728,7 @@ class _Lowering:
         else:
             args = [self.bound(arg, group, node) for arg, group in zip(node.args, node.binders, strict=True)]
         try:
-            return spec.build(*args) if node.param is None else spec.build(*args, node.param)
+            return spec.builder(*args) if node.param is None else spec.builder(*args, node.param)
         except EinsdiffError as err:
             raise self.error(str(err), node.pos) from err
 
@@ -778,10 +739,10 @@ class _Lowering:
         if isinstance(arg, Apply) and arg.indices is None:
             return self.whole_call(arg)
         if isinstance(arg, Ref):
-            hint = f"write {fn}({arg.name})" + (" and index the result" if WHOLE[fn].indexed else "")
+            hint = f"write {fn}({arg.name})" + (" and index the result" if SYNTAX[fn].indexed else "")
         else:
             hint = "name the axes of a formula"
-        raise self.error(f"{fn} takes whole tensors: {hint}, as in {WHOLE[fn].example}", arg.pos)
+        raise self.error(f"{fn} takes whole tensors: {hint}, as in {_example(fn)}", arg.pos)
 
     def bound(self, body, group: tuple[str, ...], node: Apply) -> Expr:
         """The argument ``body`` as a tensor whose axes are the indices ``group``, in order."""
@@ -821,15 +782,15 @@ class _Lowering:
                         node.pos,
                     )
                 value = inner.expr
-            return _Indexed(ALONG[node.name](value, tuple(range(value.ndim))), ())
+            return _Indexed(SYNTAX[node.name].along(value, tuple(range(value.ndim))), ())
         inner = self.lower(node.body, protected | set(node.indices))
         for i in node.indices:
             if i not in inner.indices:
                 raise self.error(f"{node.name} over {i!r}, which its body does not use", node.pos)
         if len(set(node.indices)) != len(node.indices):
             raise self.error(f"an index repeats in {node.name}[{','.join(node.indices)}]", node.pos)
-        value = ALONG[node.name](inner.expr, tuple(inner.indices.index(i) for i in node.indices))
-        kept = tuple(i for i in inner.indices if node.name not in _REDUCING or i not in node.indices)
+        value = SYNTAX[node.name].along(inner.expr, tuple(inner.indices.index(i) for i in node.indices))
+        kept = tuple(i for i in inner.indices if not SYNTAX[node.name].reduces or i not in node.indices)
         return _Indexed(value, kept)
 
     def sizes(self, parts: list[_Indexed], pos: int, sources=()) -> dict[str, int]:
@@ -927,6 +888,62 @@ def _children_of(node) -> tuple:
     if isinstance(node, Sum | Prod):
         return tuple(child for child, _ in (node.terms if isinstance(node, Sum) else node.factors))
     return ()
+
+
+def read_tree(formula: str, variables=()) -> tuple[t.Ref | None, t.Formula]:
+    """The formula's left side (None when it has none) and its notation tree, the same kind
+    of tree :func:`einsdiff.notation.tree.to_tree` builds from an expression; ``variables``
+    names those known to be variables (``A (x[i])`` is then a product), as :func:`parse`
+    reads them.
+
+    >>> lhs, formula = read_tree("f[i] = 2 A[i,j] x[j]; j:3")
+    >>> lhs, formula.body
+    (Ref(name='f', indices=('i',)), Product(scale=2.0, factors=(Ref(name='A', indices=('i', 'j')), Ref(name='x', indices=('j',)))))
+    >>> formula.legend
+    Legend(sizes=(('j', 3),), constants=())
+    """
+    lhs, body, legend = _Parser(formula, frozenset(variables)).formula_()
+    free = tuple(lhs[1]) if lhs is not None else _Lowering(formula, {}, legend.sizes).free(body, frozenset())
+    tree_legend = t.Legend(tuple(legend.sizes.items()), tuple((name, shape) for name, (shape, _) in legend.constants.items()))
+    return (None if lhs is None else t.Ref(lhs[0], tuple(lhs[1]))), t.Formula(free, _lifted(body), tree_legend)
+
+
+def _lifted(node) -> t.Node:
+    """A syntax node as a notation tree node (a product of numbers and factors, signed terms, ...)."""
+    if isinstance(node, Num):
+        return t.Number(node.value)
+    if isinstance(node, Ref):
+        return t.Ref(node.name, tuple(node.indices))
+    if isinstance(node, Delta):
+        return t.Delta(*node.indices)
+    if isinstance(node, Func):
+        return t.Func(node.name, _lifted(node.arg))
+    if isinstance(node, Pow):
+        return t.Func("power", _lifted(node.base), node.exponent)
+    if isinstance(node, Neg):
+        return t.Product(-1.0, (_lifted(node.arg),))
+    if isinstance(node, Prod):
+        factors = [t.Func("reciprocal", _lifted(f)) if divides else _lifted(f) for f, divides in node.factors]
+        scale = factors.pop(0).value if isinstance(factors[0], t.Number) else 1.0  # 2 A[i,j]: the number in front
+        return t.product(scale, factors)
+    if isinstance(node, Sum):
+        return t.Sum(tuple(t.Term(sign, _lifted(term)) for term, sign in node.terms))
+    if isinstance(node, SumOver):
+        return t.Sigma(tuple(node.indices), _lifted(node.body))
+    if isinstance(node, Apply):
+        args = tuple(map(_lifted, node.args))
+        if node.name == "reshape":
+            return t.Reshape(tuple(node.binders[0]), tuple(node.param), args[0], tuple(node.indices or ()))
+        binders = None if node.binders is None else tuple(map(tuple, node.binders))
+        return t.Call(node.name, args, binders, tuple(node.indices or ()))
+    if isinstance(node, Along):
+        if node.indices is None:
+            return t.Call(node.name, (_lifted(node.body),), None, ())
+        return t.Along(node.name, tuple(node.indices), _lifted(node.body))
+    if isinstance(node, Piecewise):
+        args = tuple(map(_lifted, node.args))
+        return t.Piecewise(node.name, args)
+    raise TypeError(f"no notation node for a {type(node).__name__}")
 
 
 def formula_letters(formula: str, variables=()) -> tuple[str | None, tuple[str, ...], dict[str, tuple[str, ...]]]:
