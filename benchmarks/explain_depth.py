@@ -14,7 +14,8 @@ import argparse
 import time
 
 import einsdiff as ed
-from einsdiff.frontends.cli import derivation, index_names, written_letters
+from einsdiff.frontends.cli import written_letters
+from einsdiff.frontends.session import derivation, index_names
 from einsdiff.testing import nested_tanh_formula
 
 def main() -> None:

@@ -90,7 +90,8 @@ def test_the_letters_typed_stay_and_the_derivative_takes_letters_not_typed():
 
 
 def test_derivation_keeps_the_formulas_letters_and_renames_clashing_derivative_indices():
-    from einsdiff.frontends.cli import derivation, index_names, written_letters
+    from einsdiff.frontends.cli import written_letters
+    from einsdiff.frontends.session import derivation, index_names
 
     formula = "Z[i,j] = A[i,k]*W[k,j] + B[j]"
     Z, W = ed.parse(formula, **SHAPES_001), ed.var("W", (3, 2))

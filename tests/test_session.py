@@ -70,7 +70,7 @@ def test_wrt_must_be_a_variable_of_the_formula():
     (Latex(), 1, r"\frac{\partial f_{i}}{\partial x_{a}}"),
     (Latex(), 2, r"\frac{\partial^{2} f_{i}}{\partial x_{a} \partial x_{b}}"),
     (MathML(), 2, "<mfrac><mrow><msup><mo>∂</mo><mn>2</mn></msup><msub><mi>f</mi><mrow><mi>i</mi></mrow></msub>"
-                  "</mrow><mrow><mo>∂</mo><msub><mi>x</mi><mrow><mi>a</mi></mrow></msub> <mo>∂</mo><msub>"
+                  "</mrow><mrow><mo>∂</mo><msub><mi>x</mi><mrow><mi>a</mi></mrow></msub><mo>∂</mo><msub>"
                   "<mi>x</mi><mrow><mi>b</mi></mrow></msub></mrow></mfrac>"),
 ])
 def test_one_heading_for_every_style(style, order, want):

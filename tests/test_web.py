@@ -113,13 +113,13 @@ def test_the_share_decision_does_not_write_out_a_deep_derivative(monkeypatch):
     monkeypatch.setattr(session, "derivation", lambda *args, **kwargs: "")  # explain is not under test
     longest = []
 
-    def render(*args, **kwargs):
+    def line(*args, **kwargs):
         out = real(*args, **kwargs)
-        longest.append(len(out[1]))
+        longest.append(len(out))
         return out
 
-    real = session.render
-    monkeypatch.setattr(session, "render", render)
+    real = session.line
+    monkeypatch.setattr(session, "line", line)
     answer = service.derive(SLOW, Limits())
     assert answer["typeset_note"].startswith("t1, …, t40 name subexpressions")
     assert max(longest) < 20_000, max(longest)  # written out: 111,683

@@ -32,8 +32,6 @@ from ..notation.matrixform import matrix_form
 from ..notation.parse import formula_letters
 from ..notation.printing import Latex, Text, shared
 from .session import Formula, build_formula, check, differentiate, parse_shape
-# derivation and index_names are imported from here by tests/test_explain.py and benchmarks/explain_depth.py
-from .session import derivation, index_names  # noqa: F401
 
 FORMATS = ("text", "latex", "matrix", "einsum", "numpy", "explain")
 _EINSUM = re.compile(r"^[\sA-Za-z.,]*(->[\sA-Za-z.]*)?$")

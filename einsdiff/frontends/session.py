@@ -29,10 +29,10 @@ from ..ir.expr import Call, Expr, Var
 from ..ir.variables import topological, variables
 from ..notation.codegen import to_numpy_code
 from ..notation.explain import explain
-from ..notation.mathml import MathML
 from ..notation.matrixform import derivative_notation
 from ..notation.parse import formula_letters, parse
-from ..notation.printing import _LETTERS, Latex, Text, definitions, render
+from ..notation.printing import Latex, Text, definitions, derivative_head, line  # noqa: F401 - Latex: doctests
+from ..notation.tree import LETTERS, Ref
 from ..testing.oracles import finite_difference_jacobian, finite_difference_margin
 
 __all__ = ["Check", "Derivation", "Formula", "Sample", "build_formula", "check", "derivation", "differentiate",
@@ -71,18 +71,17 @@ class Derivation:
 
     def formula_line(self, style: Text) -> str:
         """``Z[i,j] = A[i,k] W[k,j]`` in ``style``."""
-        _, body, legend = render(self.formula.expr, self.indices, style, letters=self.formula.letters)
-        return f"{style.ref(self.formula.name, self.indices)} = {body}{legend}"
+        return line(style, Ref(self.formula.name, self.indices), self.formula.expr, self.indices,
+                    letters=self.formula.letters)
 
     def derivative_lines(self, style: Text, named: Mapping | None = None) -> list[str]:
         """The definitions of the subexpressions ``named`` (t1, t2, ...), then
         ``∂Z[i,j]/∂W[a,b] = ...`` in ``style``."""
         named = named or {}
         letters = self.formula.letters
-        _, body, legend = render(self.derivative, self.indices + self.wrt_indices, style, named=named,
-                                 letters=letters)
-        head = heading(style, self.formula.name, self.indices, self.formula.wrt.name, self.wrt_indices, self.order)
-        return [*definitions(named, style, letters), f"{head} = {body}{legend}"]
+        head = derivative_head(self.formula.name, self.indices, self.formula.wrt.name, self.wrt_indices, self.order)
+        return [*definitions(named, style, letters),
+                line(style, head, self.derivative, self.indices + self.wrt_indices, named=named, letters=letters)]
 
     def matrix_notation(self, vec: str = "row") -> str:
         """∂L/∂x = 2 Aᵀ (A x − y), or ∂vec(Z)/∂vec(W) = A ⊗ I with how vec flattens; raises
@@ -121,16 +120,7 @@ def heading(style: Text, name: str, indices, wrt: str, wrt_indices, order: int) 
     >>> heading(Text(), "f", "i", "x", "ab", 2), heading(Latex(), "f", "i", "x", "a", 1)
     ('∂²f[i]/∂x[a] ∂x[b]', '\\\\frac{\\\\partial f_{i}}{\\\\partial x_{a}}')
     """
-    head, groups = style.ref(name, tuple(indices)), len(wrt_indices) // order
-    refs = [style.ref(wrt, tuple(wrt_indices[k * groups:(k + 1) * groups])) for k in range(order)]
-    if isinstance(style, MathML):
-        partial = "<mo>∂</mo>" if order == 1 else "<msup><mo>∂</mo><mn>2</mn></msup>"
-        den = " ".join(f"<mo>∂</mo>{ref}" for ref in refs)
-        return f"<mfrac><mrow>{partial}{head}</mrow><mrow>{den}</mrow></mfrac>"
-    if isinstance(style, Latex):
-        den = " ".join(rf"\partial {ref}" for ref in refs)
-        return rf"\frac{{\partial{'^{2}' if order == 2 else ''} {head}}}{{{den}}}"
-    return f"{'∂²' if order == 2 else '∂'}{head}/" + " ".join(f"∂{ref}" for ref in refs)
+    return style.render(derivative_head(name, tuple(indices), wrt, tuple(wrt_indices), order))
 
 
 def parse_shape(text: str, what: str) -> tuple[int, ...]:
@@ -180,13 +170,13 @@ def index_names(f: Expr, wrt: Var, out, letters, count: int, *,
     >>> index_names(Z, W, "ij", "kj", 2, written={"A": "ik", "W": "kj"})
     (('i', 'j'), ('a', 'b', 'c', 'd'))
     """
-    out = tuple(out) if out is not None and len(out) == f.ndim else tuple(_LETTERS[: f.ndim])
+    out = tuple(out) if out is not None and len(out) == f.ndim else tuple(LETTERS[: f.ndim])
     own = tuple(letters) if letters is not None and len(letters) == wrt.ndim else ()
     written_anywhere = {c for ls in (written or {}).values() for c in ls}
     avoid = set(own) | {v.name for v in variables(f)}
     taken = set(out)
     derivative = []
-    spare = (c for c in itertools.chain("abcdefgh", _LETTERS, (f"d{k}" for k in itertools.count(1))))
+    spare = (c for c in itertools.chain("abcdefgh", LETTERS, (f"d{k}" for k in itertools.count(1))))
     apart = written is not None  # every group apart from the formula's letters
     for rep in range(count):
         for p in range(wrt.ndim):

@@ -67,7 +67,7 @@ def elementwise(name: str, array, derivative, latex_name: str, source: str, help
     templates = {
         "text": f"{name}({{0}})",
         "latex": latex_name.replace("{", "{{").replace("}", "}}") + r"\left({0}\right)",
-        "mathml": f"<mi>{_mathml_name(latex_name)}</mi><mo>&#x2061;</mo><mrow>({{0}})</mrow>",
+        "mathml": f"<mi>{_mathml_name(latex_name)}</mi><mo>&#x2061;</mo><mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>",
         "matrix": f"{name}({{0}})",
     } | notation
 
@@ -114,7 +114,7 @@ def _table() -> dict[str, Function]:
         elementwise("sqrt", lambda xp, x, p: xp.sqrt(x), lambda u, ans, p: 0.5 * rec(ans), r"\sqrt", "np.sqrt({x})",
                     latex=r"\sqrt{{{0}}}", mathml="<msqrt>{0}</msqrt>"),
         elementwise("square", lambda xp, x, p: xp.square(x), lambda u, ans, p: 2 * u, r"\operatorname{square}", "np.square({x})",
-                    latex=r"\left({0}\right)^{{2}}", mathml="<msup><mrow>({0})</mrow><mn>2</mn></msup>",
+                    latex=r"\left({0}\right)^{{2}}", mathml="<msup><mrow><mo>(</mo>{0}<mo>)</mo></mrow><mn>2</mn></msup>",
                     matrix="{0:atom}∘²", matrix_scalar="{0:atom}²"),
         elementwise("reciprocal", lambda xp, x, p: xp.reciprocal(x), lambda u, ans, p: -apply("square", ans),
                     r"\operatorname{recip}", "np.reciprocal({x})",
@@ -123,7 +123,7 @@ def _table() -> dict[str, Function]:
         # Written (x)^p, not called by name: a formula writes x[i]^3 or x[i]**3.
         elementwise("power", lambda xp, x, p: xp.power(x, p), lambda u, ans, p: None if p == 0 else p * apply("power", u, p - 1),
                     r"\operatorname{pow}", "np.power({x}, {p})", syntax=False, builder=_power,
-                    text="({0})^{p}", latex=r"\left({0}\right)^{{{p}}}", mathml="<msup><mrow>({0})</mrow>{p}</msup>",
+                    text="({0})^{p}", latex=r"\left({0}\right)^{{{p}}}", mathml="<msup><mrow><mo>(</mo>{0}<mo>)</mo></mrow>{p}</msup>",
                     matrix="{0:atom}∘{p}", matrix_scalar="{0:atom}{p}"),
     ]
     return {op.name: op for op in entries}

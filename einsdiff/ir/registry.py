@@ -34,8 +34,8 @@ class Notation:
       as a tensor does (``inv(X)[i,j]``), see ``indexed``.
     - ``latex``: LaTeX, complete with its brackets (``\\tanh\\left({0}\\right)``, ``{0}^{{-1}}``);
       ``latex_name`` the bare command an elementwise function is written with (``\\tanh``).
-    - ``mathml``: MathML Core elements (``<mo>&#x2061;</mo>`` is function application); bare
-      ``(``, ``)``, ``,`` are left for the printer to turn into ``<mo>``. The arguments are the
+    - ``mathml``: MathML Core elements, every bracket and comma an ``<mo>`` (``<mo>&#x2061;</mo>``
+      is function application), so a printer puts it in as it is. The arguments are the
       printer's fragments, each in an ``<mrow>`` for an ``indexed`` function; ``{r}`` is an
       ``<mrow>`` of ``<mi>`` indices and ``{p}`` an ``<mn>``.
     - ``matrix``: matrix notation (``{0}⁻¹``, ``det({0})``); ``matrix_scalar`` when a scalar

@@ -27,11 +27,12 @@ from ..calculus.derive import _check_f, _check_wrt, jacobian
 from ..errors import OperandError, OptionError
 from ..engine.evaluate import evaluate
 from ..ir.expr import Add, Call, Const, Contract, Expr, Map, Var, bare
+from ..ir.layout import layout
 from .matrixform import derivative_notation
 from ..ir.functions import FUNCTIONS
 from .printing import Latex, Text, _fmt_number
 from .tree import (LETTERS as _LETTERS, Builder, Delta, Equals, Node, Number, Paren, Partial, Phrase, Product, Ref,
-                   Piecewise, Sigma, Terms, Word, is_sum, product, reading_order, supply, to_tree, unshown_factor)
+                   Piecewise, Sigma, Terms, Word, is_sum, product, reading_order, supply, to_tree)
 from ..ir.simplify import substitute
 from ..ir.variables import children, topological, variables
 
@@ -361,7 +362,7 @@ class _Explainer:
             label_of[i] = written[0] if written else next(c for c in pool if c not in taken)
             taken.add(label_of[i])
         counts = collections.Counter(i for idx in node.inputs for i in idx)
-        scale = unshown_factor(node)
+        scale = layout(node).factor
         # Factors as references: composite operands become intermediates U1, U2, ...
         factors = []  # (operand, its index names, its tree, the variable standing for it)
         pairs = reading_order(node)  # as the printer orders them: A[i,k] W[k,j]

@@ -7,9 +7,7 @@ element of its own (``<mo>``, ``<mn>``); juxtaposition is the product, as in pri
 
 from __future__ import annotations
 
-import functools
 import html
-import re
 
 from ..ir.expr import Expr
 from ..ir.functions import FUNCTIONS
@@ -42,29 +40,6 @@ def _sub(base: str, names) -> str:
     return f"<msub>{base}{_indices(names)}</msub>" if names else base
 
 
-_TAG = re.compile(r"(<[^>]*>)")
-_TOKEN_ELEMENTS = ("mi", "mn", "mo", "mtext")
-
-
-@functools.cache
-def _template(fn: str) -> str:
-    """A registry entry's MathML template with its bare brackets and commas as ``<mo>``
-    tokens (its contract leaves them bare): the template's own text, before any argument is
-    put in."""
-    out, inside = [], 0
-    for piece in _TAG.split(FUNCTIONS[fn].notation.mathml):
-        if piece.startswith("<"):
-            name = piece.strip("</>").split()[0]
-            if name in _TOKEN_ELEMENTS and not piece.endswith("/>"):
-                inside += -1 if piece.startswith("</") else 1
-            out.append(piece)
-        elif inside:
-            out.append(piece)
-        else:
-            out.append(re.sub(r"\s+", "", piece).replace("(", _OPEN).replace(")", _CLOSE).replace(",", _SEP))
-    return "".join(out)
-
-
 def _bracketed(part: str) -> str:
     """``(a)`` as tokens in one row."""
     return f"<mrow>{_OPEN}{part}{_CLOSE}</mrow>"
@@ -92,7 +67,7 @@ class MathML(Text):
         return _sub("<mi>δ</mi>", (node.a, node.b))
 
     def template(self, fn: str) -> str:
-        return _template(fn)
+        return FUNCTIONS[fn].notation.mathml
 
     def indices(self, names) -> str:
         return _indices(names)
@@ -130,20 +105,13 @@ class MathML(Text):
             for label, shape in legend.constants)
 
 
-def _joined(content: str) -> str:
-    """Rendered lines as callers joined them (``head = body``, heads spaced apart): the
-    ``=`` they wrote as a token, the spaces between elements gone. Rendered elements pass
-    as they are."""
-    return re.sub(r">\s+<", "><", content.replace(" = ", "<mo>=</mo>"))
-
-
 def math(content: str, display: str = "block") -> str:
     """``content`` (rendered elements) as one ``<math>`` element."""
     from ..errors import OptionError
 
     if display not in ("block", "inline"):
         raise OptionError(f'display={display!r}: give "block" (its own line) or "inline" (in running text)')
-    return f'<math xmlns="{_NS}" display="{display}"><mrow>{_joined(content)}</mrow></math>'
+    return f'<math xmlns="{_NS}" display="{display}"><mrow>{content}</mrow></math>'
 
 
 def to_mathml(expr: Expr, name: str = "f", indices=None, display: str = "block", share: bool = False) -> str:

@@ -29,7 +29,7 @@ from ..ir.expr import Const, Expr, bare
 from ..ir.functions import FUNCTIONS
 from ..ir.variables import children, topological, variables
 from . import tree as t
-from .tree import LETTERS as _LETTERS, Formula, Legend, Node, to_tree  # noqa: F401 - _LETTERS: the CLI names indices by it
+from .tree import Formula, Legend, Node, to_tree
 
 
 def _fmt_number(c: float) -> str:
@@ -385,15 +385,3 @@ def line(style: Text, head: Node, expr: Expr, indices, named=None, letters=None,
     """
     formula = to_tree(expr, indices, letters, named=named, constants=constants, named_reductions=style.named_reductions)
     return style.line(head, formula)
-
-
-def render(expr: Expr, indices, style: Text, avoid=(), named=None, letters=None,
-           constants=None) -> tuple[tuple[str, ...], str, str]:
-    """The free index names, the right side and the size legend of ``expr``'s formula;
-    summed indices are named apart from ``avoid`` too, after the ``letters`` a formula wrote
-    on each variable where they are free. Nodes in ``named`` are written as tensors of those
-    names (``expr`` itself is written out); ``constants`` (filled in as it goes) labels the
-    constant arrays alike across the lines of one formula."""
-    formula = to_tree(expr, indices, letters, avoid=avoid, named=named, constants=constants,
-                      named_reductions=style.named_reductions)
-    return formula.free, style.top(formula.body), style.legend(formula.legend)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from ..ir.build import subtract
 from ..ir.functions import FUNCTIONS
 from ..ir.expr import Add, Call as CallExpr, Const, Contract, Expr, Map, Materialize, Reshape as ReshapeExpr, Var, bare
+from ..ir.layout import layout
 from ..ir.variables import variables
 
 LETTERS = "ijklmnpqrstuvwabcdefgh"
@@ -484,23 +485,9 @@ def to_tree(expr: Expr, indices=None, letters=None, *, avoid=(), named=None, con
 
 
 def reading_order(node: Contract) -> list[tuple[Expr, tuple[int, ...]]]:
-    """A product's operands as a textbook reads them: factors carrying earlier output indices
-    first (A[i,j] x[j])."""
-    first_place = {i: p for p, i in reversed(list(enumerate(node.output)))}
-    return sorted(
-        zip(node.operands, node.inputs, strict=True),
-        key=lambda pair: min((first_place.get(i, len(node.output)) for i in pair[1]), default=len(node.output)),
-    )
-
-
-def unshown_factor(node: Contract) -> int:
-    """The product of the sizes of the summed indices no operand carries (summing what does not vary)."""
-    carried = {i for idx in node.inputs for i in idx}
-    out = 1
-    for i, n in enumerate(node.sizes):
-        if i not in carried and i not in node.output:
-            out *= n
-    return out
+    """A product's operands (with their indices) as a textbook reads them, its layout's order:
+    factors carrying earlier output indices first (A[i,j] x[j])."""
+    return [(node.operands[p], node.inputs[p]) for p in layout(node).order]
 
 
 def _numbers_first(pairs, named):

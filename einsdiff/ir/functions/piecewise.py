@@ -68,7 +68,7 @@ ENTRIES = (
     Function(
         "where", "call",
         Notation("where", text="where({0}, {1}, {2})", latex=r"\operatorname{{where}}\left({0}, {1}, {2}\right)",
-                 mathml="<mi>where</mi><mo>&#x2061;</mo><mrow>({0}, {1}, {2})</mrow>", matrix="where({0}, {1}, {2})",
+                 mathml="<mi>where</mi><mo>&#x2061;</mo><mrow><mo>(</mo>{0}<mo>,</mo>{1}<mo>,</mo>{2}<mo>)</mo></mrow>", matrix="where({0}, {1}, {2})",
                  rule="where rule",
                  rule_text="branch by branch, d where(m, a, b) = where(m, da, db); the mask is not differentiated",
                  rule_latex=r"d \operatorname{where}(m, a, b) = \operatorname{where}(m, da, db)"),
@@ -79,12 +79,12 @@ ENTRIES = (
     ),
     Function("maximum", "composite",
              Notation("maximum", text="maximum({0}, {1})", latex=r"\max\left({0}, {1}\right)",
-                      mathml="<mi>max</mi><mo>&#x2061;</mo><mrow>({0}, {1})</mrow>"),
+                      mathml="<mi>max</mi><mo>&#x2061;</mo><mrow><mo>(</mo>{0}<mo>,</mo>{1}<mo>)</mo></mrow>"),
              Syntax(("maximum",), "piecewise", 2, maximum, operands=_PAIR, spellings=(("max", "maximum"),)),
              builder=maximum),
     Function("minimum", "composite",
              Notation("minimum", text="minimum({0}, {1})", latex=r"\min\left({0}, {1}\right)",
-                      mathml="<mi>min</mi><mo>&#x2061;</mo><mrow>({0}, {1})</mrow>"),
+                      mathml="<mi>min</mi><mo>&#x2061;</mo><mrow><mo>(</mo>{0}<mo>,</mo>{1}<mo>)</mo></mrow>"),
              Syntax(("minimum",), "piecewise", 2, minimum, operands=_PAIR, spellings=(("min", "minimum"),)),
              builder=minimum),
 )

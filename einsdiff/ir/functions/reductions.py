@@ -130,8 +130,8 @@ ENTRIES = (
         "logsumexp", "call",
         # Text writes logsumexp({0}) for a whole argument reduced over every axis.
         Notation("logsumexp", text="logsumexp[{r}]({0})", latex=r"\log\left(\sum_{{{r}}} \exp\left({0}\right)\right)",
-                 mathml=('<mi>log</mi><mo>&#x2061;</mo><mrow>(<mrow><munder><mo movablelimits="false">∑</mo>{r}</munder>'
-                         "<mi>exp</mi><mo>&#x2061;</mo><mrow>({0})</mrow></mrow>)</mrow>"),
+                 mathml=('<mi>log</mi><mo>&#x2061;</mo><mrow><mo>(</mo><mrow><munder><mo movablelimits="false">∑</mo>{r}</munder>'
+                         "<mi>exp</mi><mo>&#x2061;</mo><mrow><mo>(</mo>{0}<mo>)</mo></mrow></mrow><mo>)</mo></mrow>"),
                  matrix="logsumexp({0})", rule="logsumexp rule",
                  rule_text="the gradient of log Σ exp(x) is the softmax exp(x - logsumexp(x))",
                  rule_latex=r"\nabla \log\sum e^{x} = e^{x - \log\sum e^{x}}"),

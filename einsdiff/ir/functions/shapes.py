@@ -68,7 +68,7 @@ ENTRIES = (
         Notation("reshape", text="reshape[{r} -> {p}]({0})",
                  latex=r"\operatorname{{reshape}}_{{{r} \to {p}}}\left({0}\right)",
                  mathml=("<msub><mi>reshape</mi><mrow>{r}<mo>→</mo><mtext>{p}</mtext></mrow></msub>"
-                         "<mo>&#x2061;</mo><mrow>({0})</mrow>"),
+                         "<mo>&#x2061;</mo><mrow><mo>(</mo>{0}<mo>)</mo></mrow>"),
                  indexed=True),
         Syntax(("reshape",), "whole", 1, reshape, indexed=True, param="shape", example="reshape[k,l -> (9,)](X[k,l])[i]"),
         builder=reshape,
