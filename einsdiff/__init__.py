@@ -37,7 +37,7 @@ from .engine.compiled import Compiled
 from .engine.evaluate import evaluate
 from .engine.compiled import compile_outputs as compile  # noqa: A004 - the public name
 from .calculus.directional import hessian_diagonal, hvp, jacobian_diagonal, jvp, vjp
-from .notation.explain import explain
+from .notation.explain import explain, explain_steps
 from .frontends.scipy import scipy_objective, scipy_residuals
 from .ir.matrix import (
     det,
@@ -134,6 +134,7 @@ __all__ = [
     "evaluate",
     "exp",
     "explain",
+    "explain_steps",
     "grad",
     "hessian_diagonal",
     "hvp",

@@ -39,11 +39,7 @@ class Expr:
     def __eq__(self, other):
         if self is other:
             return True
-        return (
-            type(self) is type(other)
-            and self._hash == other._hash
-            and self._key() == other._key()
-        )
+        return type(self) is type(other) and self._hash == other._hash and _same(self, other)
 
     def __hash__(self):
         return self._hash
@@ -117,6 +113,33 @@ class Expr:
         from ..notation.printing import to_latex
 
         return f"$${to_latex(self)}$$"
+
+
+def _same(a: Expr, b: Expr) -> bool:
+    """Structural equality, each pair of distinct nodes compared once: graphs share
+    subexpressions, and comparing two equal graphs as trees takes time exponential in depth."""
+    done: set[tuple[int, int]] = set()
+    pending = [(a, b)]
+    while pending:
+        x, y = pending.pop()
+        if x is y or (id(x), id(y)) in done:
+            continue
+        if type(x) is not type(y) or x._hash != y._hash:
+            return False
+        done.add((id(x), id(y)))
+        if not _fields_match(x._key(), y._key(), pending):
+            return False
+    return True
+
+
+def _fields_match(u, v, pending: list) -> bool:
+    """Whether two field values match, the nodes inside them queued to compare (not recursed into)."""
+    if isinstance(u, Expr) and isinstance(v, Expr):
+        pending.append((u, v))
+        return True
+    if isinstance(u, tuple) and isinstance(v, tuple):
+        return len(u) == len(v) and all(_fields_match(p, q, pending) for p, q in zip(u, v))
+    return not isinstance(u, Expr | tuple) and not isinstance(v, Expr | tuple) and u == v
 
 
 def _operator(builder: str, reflected: bool = False):

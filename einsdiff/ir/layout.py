@@ -93,22 +93,27 @@ class Layout:
         return self.onto_diagonal(self.broadcast(core))
 
 
-@functools.lru_cache(maxsize=4096)
 def layout(node: Contract) -> Layout:
-    """The layout of ``node`` (cached by node: nodes are immutable and hashable)."""
-    carried = {i for idx in node.inputs for i in idx}
-    distinct = tuple(dict.fromkeys(node.output))
-    first_place = {i: p for p, i in reversed(list(enumerate(node.output)))}
-    never = len(node.output)
-    order = sorted(range(len(node.inputs)),
-                   key=lambda k: min((first_place.get(i, never) for i in node.inputs[k]), default=never))
+    """The layout of ``node``: it depends only on the indices, so it is cached by them (a
+    cache keyed by nodes would keep whole graphs alive and compare them)."""
+    return _layout(node.inputs, node.output, node.sizes)
+
+
+@functools.lru_cache(maxsize=4096)
+def _layout(inputs: tuple[tuple[int, ...], ...], output: tuple[int, ...], sizes: tuple[int, ...]) -> Layout:
+    carried = {i for idx in inputs for i in idx}
+    distinct = tuple(dict.fromkeys(output))
+    first_place = {i: p for p, i in reversed(list(enumerate(output)))}
+    never = len(output)
+    order = sorted(range(len(inputs)),
+                   key=lambda k: min((first_place.get(i, never) for i in inputs[k]), default=never))
     return Layout(
-        output=node.output,
-        sizes=node.sizes,
+        output=output,
+        sizes=sizes,
         distinct=distinct,
         core=tuple(i for i in distinct if i in carried),
         absent=tuple(i for i in distinct if i not in carried),
-        summed=tuple(sorted(carried - set(node.output))),
-        factor=math.prod(n for i, n in enumerate(node.sizes) if i not in carried and i not in node.output),
+        summed=tuple(sorted(carried - set(output))),
+        factor=math.prod(n for i, n in enumerate(sizes) if i not in carried and i not in output),
         order=tuple(order),
     )
