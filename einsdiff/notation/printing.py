@@ -69,6 +69,10 @@ class Text:
     def ref(self, name: str, names) -> str:
         return self.render(t.Ref(name, tuple(names)))
 
+    def block(self, lines: int) -> Text:
+        """The style that writes ``lines`` lines of one formula (LaTeX lines them up at ``=``)."""
+        return self
+
     def line(self, head: Node, formula: Formula) -> str:
         """``head = body; legend``."""
         return f"{self.render(head)}{self.equals}{self.top(formula.body)}{self.legend(formula.legend)}"
@@ -198,6 +202,9 @@ class Latex(Text):
     open, close = r"\left(", r"\right)"
     named_reductions = True
 
+    def block(self, lines: int) -> Text:
+        return AlignedLatex() if lines > 1 else self
+
     def template(self, fn: str) -> str:
         return FUNCTIONS[fn].notation.latex
 
@@ -309,11 +316,17 @@ def to_latex(expr: Expr, name: str = "f", indices=None, share: bool = False) -> 
     return aligned(_lines(expr, name, indices, Latex(), share, "to_latex"))
 
 
+class AlignedLatex(Latex):
+    """LaTeX lines of an ``aligned`` block: each ``=`` is where they line up."""
+
+    equals = " &= "
+
+
 def aligned(lines: list[str]) -> str:
-    """One LaTeX formula as it is; several as an ``aligned`` block, lined up at their ``=``."""
+    """One LaTeX formula as it is; several (written by ``Latex().block(n)``) as an ``aligned`` block."""
     if len(lines) == 1:
         return lines[0]
-    rows = " \\\\\n".join(line.replace(" = ", " &= ", 1) for line in lines)
+    rows = " \\\\\n".join(lines)
     return f"\\begin{{aligned}}\n{rows}\n\\end{{aligned}}"
 
 
@@ -328,6 +341,7 @@ def _lines(expr: Expr, name: str, indices, style: Text, share: bool, caller: str
     if share not in (True, False):
         raise OperandError(f"share={share!r}: give True (name repeated subexpressions) or False")
     named = shared(expr) if share else {}
+    style = style.block(len(named) + 1)
     labels = {} if constants is None else constants
     lines = definitions(named, style, constants=labels)
     formula = to_tree(expr, indices, avoid=(), named=named, constants=labels, named_reductions=style.named_reductions)

@@ -95,7 +95,7 @@ def derive(request: dict, limits: Limits) -> dict:
         "formula_mathml": mathml(d.formula_line(style)) if len(formula_text) <= limits.typeset_chars else None,
         "derivative_mathml": mathml(table(d.derivative_lines(style, named))) if typeset else None,
         "formula_text": _clip(formula_text, limits),
-        "latex": _clip(aligned(d.derivative_lines(latex, named)), limits),
+        "latex": _clip(aligned(d.derivative_lines(latex.block(len(named) + 1), named)), limits),
         "derivative_text": _clip(derivative_text, limits),
         "typeset_note": "; ".join(notes),
         "steps": _clip(d.steps(), limits).splitlines(),
