@@ -168,9 +168,3 @@ class Function:
         missing = [field for field in needs if not getattr(self, field)]
         if missing:
             raise ValueError(f"Function {self.name!r} ({self.kind}) needs {', '.join(missing)}")
-
-    @property
-    def latex(self) -> str:
-        """The LaTeX command of an elementwise function (``\\tanh``), for printers that predate
-        :class:`Notation`."""
-        return self.notation.latex_name
