@@ -9,6 +9,7 @@ canonically (it is the same in every process).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field, fields
 
@@ -34,7 +35,7 @@ class Expr:
 
     # -- identity -----------------------------------------------------------
     def _key(self):
-        return tuple(getattr(self, f.name) for f in fields(self) if f.compare)
+        return tuple(getattr(self, name) for name in _compared(type(self)))
 
     def __eq__(self, other):
         if self is other:
@@ -115,6 +116,15 @@ class Expr:
         return f"$${to_latex(self)}$$"
 
 
+_CHILDREN = ("operands", "terms", "args", "arg")  # the fields that hold nodes
+
+
+@functools.cache
+def _compared(cls: type) -> tuple[str, ...]:
+    """The names of the fields that equality and the content hash read, in order."""
+    return tuple(f.name for f in fields(cls) if f.compare)
+
+
 def _same(a: Expr, b: Expr) -> bool:
     """Structural equality, each pair of distinct nodes compared once: graphs share
     subexpressions, and comparing two equal graphs as trees takes time exponential in depth."""
@@ -122,24 +132,25 @@ def _same(a: Expr, b: Expr) -> bool:
     pending = [(a, b)]
     while pending:
         x, y = pending.pop()
-        if x is y or (id(x), id(y)) in done:
+        if x is y:
             continue
         if type(x) is not type(y) or x._hash != y._hash:
             return False
+        if (id(x), id(y)) in done:
+            continue
         done.add((id(x), id(y)))
-        if not _fields_match(x._key(), y._key(), pending):
-            return False
+        for name in _compared(type(x)):
+            u, v = getattr(x, name), getattr(y, name)
+            if name not in _CHILDREN:
+                if u != v:
+                    return False
+            elif isinstance(u, Expr):
+                pending.append((u, v))
+            elif len(u) != len(v):
+                return False
+            else:
+                pending.extend(zip(u, v))
     return True
-
-
-def _fields_match(u, v, pending: list) -> bool:
-    """Whether two field values match, the nodes inside them queued to compare (not recursed into)."""
-    if isinstance(u, Expr) and isinstance(v, Expr):
-        pending.append((u, v))
-        return True
-    if isinstance(u, tuple) and isinstance(v, tuple):
-        return len(u) == len(v) and all(_fields_match(p, q, pending) for p, q in zip(u, v))
-    return not isinstance(u, Expr | tuple) and not isinstance(v, Expr | tuple) and u == v
 
 
 def _operator(builder: str, reflected: bool = False):
