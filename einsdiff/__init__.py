@@ -90,10 +90,12 @@ def _iterable(x) -> tuple:
         return (None,)
 
 
-exp, log, log1p, sin, cos, tanh, sigmoid, relu, sqrt, square, softplus, reciprocal = (
+exp, log, log1p, sin, cos, tan, tanh, sigmoid, relu, sqrt, square, softplus, reciprocal = (
     OPS[name].builder
-    for name in ("exp", "log", "log1p", "sin", "cos", "tanh", "sigmoid", "relu", "sqrt", "square", "softplus", "reciprocal")
+    for name in ("exp", "log", "log1p", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "sqrt", "square", "softplus",
+                 "reciprocal")
 )
+arcsin, arccos, arctan = (OPS[name].builder for name in ("arcsin", "arccos", "arctan"))
 abs = OPS["abs"].builder  # noqa: A001 - mirrors numpy.abs
 
 
@@ -121,6 +123,9 @@ __all__ = [
     "VariableConflictError",
     "WrtError",
     "abs",
+    "arccos",
+    "arcsin",
+    "arctan",
     "as_expr",
     "compile",
     "config",
@@ -175,6 +180,7 @@ __all__ = [
     "softplus",
     "solve",
     "sqrt",
+    "tan",
     "square",
     "substitute",
     "sum",

@@ -42,7 +42,8 @@ NODES = {  # one case per node type, each with more than one way in
     "reshape": ed.reshape(X @ X, (4,)) * np.arange(1.0, 5.0),
     "materialize": Materialize(X @ z) * z,
 }
-MAPS = {f"map: {fn}": Map(fn, x, POWER if fn == "power" else None) for fn in OPS}
+INSIDE = {"arcsin", "arccos", "tan"}  # defined on (-1, 1), or with poles past it: at half of x
+MAPS = {f"map: {fn}": Map(fn, 0.5 * x if fn in INSIDE else x, POWER if fn == "power" else None) for fn in OPS}
 CALLS = {
     "call: inv": ed.inv(X), "call: det": ed.det(X), "call: logdet": ed.logdet(X),
     "call: logabsdet": ed.logdet(-X, absolute=True), "call: detsign": ed.slogdet(X)[0] * ed.det(X),

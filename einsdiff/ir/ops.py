@@ -99,6 +99,14 @@ def _table() -> dict[str, Function]:
         elementwise("sin", lambda xp, x, p: xp.sin(x), lambda u, ans, p: apply("cos", u), r"\sin", "np.sin({x})"),
         elementwise("cos", lambda xp, x, p: xp.cos(x), lambda u, ans, p: -apply("sin", u), r"\cos", "np.cos({x})"),
         elementwise("tanh", lambda xp, x, p: xp.tanh(x), lambda u, ans, p: 1 - apply("square", ans), r"\tanh", "np.tanh({x})"),
+        # tan' = 1 + tan²; arcsin' = 1/√(1 - u²) = -arccos'; arctan' = 1/(1 + u²).
+        elementwise("tan", lambda xp, x, p: xp.tan(x), lambda u, ans, p: 1 + apply("square", ans), r"\tan", "np.tan({x})"),
+        elementwise("arcsin", lambda xp, x, p: xp.arcsin(x), lambda u, ans, p: rec(apply("sqrt", 1 - apply("square", u))),
+                    r"\arcsin", "np.arcsin({x})", spellings=(("asin", "arcsin"),)),
+        elementwise("arccos", lambda xp, x, p: xp.arccos(x), lambda u, ans, p: -rec(apply("sqrt", 1 - apply("square", u))),
+                    r"\arccos", "np.arccos({x})", spellings=(("acos", "arccos"),)),
+        elementwise("arctan", lambda xp, x, p: xp.arctan(x), lambda u, ans, p: rec(1 + apply("square", u)),
+                    r"\arctan", "np.arctan({x})", spellings=(("atan", "arctan"),)),
         elementwise("sigmoid", lambda xp, x, p: _sigmoid(xp, x), lambda u, ans, p: ans * (1 - ans), r"\sigma", "_sigmoid({x})",
                     _SIGMOID_SOURCE, spellings=(("logistic", "sigmoid"),)),
         # log(1 + e^x) as logaddexp(0, x): no overflow for large x, no log(1) rounding for very negative x.

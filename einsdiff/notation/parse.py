@@ -217,6 +217,10 @@ def _closest_function(name: str) -> str | None:
     """The function a misspelled or foreign name most likely means, if any."""
     if name in _SPELLINGS:
         return _SPELLINGS[name]
+    # Swapped letters first: tahn is tanh, though difflib finds tan a little closer.
+    swapped = [f for f in sorted(FUNCTIONS) if sorted(f) == sorted(name.lower())]
+    if swapped:
+        return swapped[0]
     close = difflib.get_close_matches(name.lower(), FUNCTIONS, n=1, cutoff=0.7)
     return close[0] if close else None
 

@@ -50,6 +50,10 @@ _SCALAR = {
     "sin": (math.sin, math.cos),
     "cos": (math.cos, lambda u: -math.sin(u)),
     "tanh": (math.tanh, lambda u: 1 - math.tanh(u) ** 2),
+    "tan": (math.tan, lambda u: 1 / math.cos(u) ** 2),
+    "arcsin": (math.asin, lambda u: 1 / math.sqrt(1 - u * u)),
+    "arccos": (math.acos, lambda u: -1 / math.sqrt(1 - u * u)),
+    "arctan": (math.atan, lambda u: 1 / (1 + u * u)),
     "sigmoid": (lambda u: 1 / (1 + math.exp(-u)), lambda u: math.exp(-u) / (1 + math.exp(-u)) ** 2),
     "softplus": (lambda u: max(u, 0.0) + math.log1p(math.exp(-abs(u))), lambda u: 1 / (1 + math.exp(-u))),
     "relu": (lambda u: max(u, 0.0), lambda u: 1.0 if u > 0 else 0.0),
@@ -315,6 +319,9 @@ _EDGES = {
     "sqrt": lambda p: (lambda u: u),
     "log1p": lambda p: (lambda u: 1 + u),
     "reciprocal": lambda p: np.abs,
+    "tan": lambda p: (lambda u: np.abs(np.cos(u))),  # poles where cos u = 0: |cos u| ≈ the distance to one
+    "arcsin": lambda p: (lambda u: 1 - np.abs(u)),  # the domain is |u| <= 1, the derivative infinite at its ends
+    "arccos": lambda p: (lambda u: 1 - np.abs(u)),
     "power": _power_edge,
 }
 
