@@ -132,9 +132,8 @@ def _check_wrt(f: Expr, wrt, where: str = "wrt") -> Var:
     for v in variables(f):
         if v.name == wrt.name and v.shape == wrt.shape and v.symmetric != wrt.symmetric:
             raise VariableConflictError(
-                f"wrt variable {wrt.name!r} is {'' if wrt.symmetric else 'not '}symmetric but the expression's "
-                f"variable {v.name!r} is {'' if v.symmetric else 'not '}; differentiate with respect to the "
-                f"variable the expression holds"
+                f"wrt variable {wrt.name!r} is {_kind(wrt)} but the expression's variable {v.name!r} is "
+                f"{_kind(v)}; differentiate with respect to the variable the expression holds"
             )
         if v.name == wrt.name and v.shape != wrt.shape:
             raise VariableConflictError(
@@ -142,6 +141,10 @@ def _check_wrt(f: Expr, wrt, where: str = "wrt") -> Var:
                 f"{v.name!r} has shape {v.shape}; use one shape per name"
             )
     return wrt
+
+
+def _kind(v: Var) -> str:
+    return "symmetric" if v.symmetric else "not symmetric"
 
 
 def _forward(f: Expr, x: Var) -> Expr | None:
