@@ -386,6 +386,15 @@ def bare(e: Expr) -> Expr:
     return e
 
 
+def is_symmetric(e: Expr) -> bool:
+    """Whether ``e`` is known to be symmetric in its last two axes: a symmetric variable, or
+    the inverse of one (so its transpose is itself)."""
+    e = bare(e)
+    while isinstance(e, Call) and e.fn == "inv":
+        e = bare(e.args[0])
+    return isinstance(e, Var) and e.symmetric
+
+
 def is_zero(e: Expr) -> bool:
     return isinstance(e, Add) and not e.terms
 

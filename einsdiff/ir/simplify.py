@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Hashable, Mapping, Sequence
 
 from ..errors import OperandError, ShapeError
-from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var, as_expr, bare, is_zero, zero
+from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var, as_expr, bare, is_symmetric, is_zero, zero
 from .ops import apply
 from .variables import topological
 
@@ -147,7 +147,7 @@ def _canonical_names(ops: list[Expr], ins: list[tuple], out: list) -> tuple[list
     A symmetric variable reads alike with its last two indices swapped (S[i,j] = S[j,i]), so
     of the networks those swaps give, the one with the least canonical index lists is taken:
     S x and Sᵀ x become one term, and Sᵀ becomes S."""
-    flips = [k for k, op in enumerate(ops) if _symmetric(op) and ins[k][-1] != ins[k][-2]]
+    flips = [k for k, op in enumerate(ops) if is_symmetric(op) and ins[k][-1] != ins[k][-2]]
     best = None
     for chosen in itertools.product((False, True), repeat=min(len(flips), _MOST_FLIPS)):
         variant = list(ins)
@@ -162,14 +162,6 @@ def _canonical_names(ops: list[Expr], ins: list[tuple], out: list) -> tuple[list
         if best is None or key < best[0]:
             best = (key, ordered, variant, canon)
     return best[1], best[2], best[3]
-
-
-def _symmetric(e: Expr) -> bool:
-    """Whether ``e`` is known to be symmetric in its last two axes: a symmetric variable, or
-    the inverse of something symmetric."""
-    while isinstance(e, Call) and e.fn == "inv":
-        e = e.args[0]
-    return isinstance(e, Var) and e.symmetric
 
 
 def _canonical_order(ops: list[Expr], ins: list[tuple], out: list) -> tuple[list, list]:
