@@ -198,3 +198,11 @@ def test_matrix_form_writes_no_transpose_of_a_symmetric_matrix():
     assert ed.to_matrix_notation(ed.grad(x @ ed.inv(S) @ x, x)) == "f = 2 S⁻¹ x"
     assert ed.to_matrix_notation(ed.grad(ed.trace(ed.inv(S) @ A), S)) == "f = −0.5 S⁻¹ A S⁻¹ − 0.5 S⁻¹ Aᵀ S⁻¹"
     assert ed.to_matrix_notation(ed.jacobian(x @ S, x)) == "f = S"
+
+
+def test_explain_states_the_convention():
+    steps = ed.explain_steps(ed.trace(S @ A), S).steps
+    rules = [step.rule for step in steps]
+    assert rules.index("symmetric variable") == rules.index("result") - 1
+    assert "(G + Gᵀ)/2" in ed.explain(ed.trace(S @ A), S)
+    assert "symmetric variable" not in ed.explain(ed.trace(P @ A), P)
