@@ -206,3 +206,12 @@ def test_explain_states_the_convention():
     assert rules.index("symmetric variable") == rules.index("result") - 1
     assert "(G + Gᵀ)/2" in ed.explain(ed.trace(S @ A), S)
     assert "symmetric variable" not in ed.explain(ed.trace(P @ A), P)
+
+
+def test_check_jacobian_handles_symmetric_variables():
+    from einsdiff.testing import bindings_for, check_jacobian
+
+    f = ed.trace(ed.inv(S) @ A) + x @ S @ x
+    b = bindings_for((S, x, A), seed=5)
+    b["S"] = b["S"] + 4 * np.eye(N)
+    check_jacobian(f, (S, x), b, order=2)
