@@ -137,7 +137,7 @@ def _hoist_where(operands, inputs, output, sizes) -> Expr | None:
     return None
 
 
-_MOST_FLIPS = 6  # symmetric operands whose index orders are searched; beyond, each is sorted as found
+_MOST_FLIPS = 6  # symmetric operands whose index orders are searched; beyond, the rest stay as they come
 
 
 def _canonical_names(ops: list[Expr], ins: list[tuple], out: list) -> tuple[list, list, dict]:
@@ -147,17 +147,19 @@ def _canonical_names(ops: list[Expr], ins: list[tuple], out: list) -> tuple[list
     A symmetric variable reads alike with its last two indices swapped (S[i,j] = S[j,i]), so
     of the networks those swaps give, the one with the least canonical index lists is taken:
     S x and Sᵀ x become one term, and Sᵀ becomes S."""
-    flips = [k for k, op in enumerate(ops) if is_symmetric(op) and ins[k][-1] != ins[k][-2]]
+    flips = [k for k, op in enumerate(ops) if op.ndim >= 2 and ins[k][-1] != ins[k][-2] and is_symmetric(op)]
     best = None
     for chosen in itertools.product((False, True), repeat=min(len(flips), _MOST_FLIPS)):
         variant = list(ins)
-        for k, flip in zip(flips, chosen + (False,) * len(flips), strict=False):
+        for k, flip in zip(flips, chosen, strict=False):
             if flip:
                 variant[k] = variant[k][:-2] + (variant[k][-1], variant[k][-2])
         ordered, variant = _canonical_order(ops, variant, out)
         canon: dict[Hashable, int] = {}
         for label in itertools.chain(out, *variant):
             canon.setdefault(label, len(canon))
+        if not flips:
+            return ordered, variant, canon
         key = tuple(tuple(canon[i] for i in idx) for idx in variant)
         if best is None or key < best[0]:
             best = (key, ordered, variant, canon)
