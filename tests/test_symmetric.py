@@ -215,3 +215,15 @@ def test_check_jacobian_handles_symmetric_variables():
     b = bindings_for((S, x, A), seed=5)
     b["S"] = b["S"] + 4 * np.eye(N)
     check_jacobian(f, (S, x), b, order=2)
+
+
+def test_directional_derivatives_agree_with_the_jacobian(values):
+    f = ed.inv(S) @ x
+    v = np.random.default_rng(6).standard_normal((N, N))  # not symmetric: its symmetric part counts
+    j = ed.evaluate(ed.jacobian(f, S), values)
+    np.testing.assert_allclose(ed.evaluate(ed.jvp(f, S, v), values), np.einsum("iab,ab->i", j, v), atol=1e-12)
+    u = np.arange(1.0, N + 1)
+    np.testing.assert_allclose(ed.evaluate(ed.vjp(f, S, u), values), np.einsum("i,iab->ab", u, j), atol=1e-12)
+    g = x @ ed.inv(S) @ x
+    h = ed.evaluate(ed.hessian(g, S), values)
+    np.testing.assert_allclose(ed.evaluate(ed.hvp(g, S, v), values), np.einsum("abcd,cd->ab", h, v), atol=1e-12)
