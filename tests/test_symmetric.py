@@ -227,3 +227,10 @@ def test_directional_derivatives_agree_with_the_jacobian(values):
     g = x @ ed.inv(S) @ x
     h = ed.evaluate(ed.hessian(g, S), values)
     np.testing.assert_allclose(ed.evaluate(ed.hvp(g, S, v), values), np.einsum("abcd,cd->ab", h, v), atol=1e-12)
+
+
+def test_the_derivative_of_s_by_itself_is_the_symmetrizer():
+    j = ed.jacobian(S, S)
+    assert ed.to_index_notation(j) == "f[i,j,k,l] = 0.5 (δ[i,k] δ[j,l] + δ[j,k] δ[i,l]); i:3, j:3, k:3, l:3"
+    expected = (np.einsum("ik,jl->ijkl", np.eye(N), np.eye(N)) + np.einsum("il,jk->ijkl", np.eye(N), np.eye(N))) / 2
+    np.testing.assert_array_equal(ed.evaluate(j, S=np.eye(N)), expected)
