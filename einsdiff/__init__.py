@@ -69,18 +69,27 @@ from .ir.simplify import simplify, substitute
 from .ir.subscripts import einsum
 
 
-def var(name: str, shape) -> Var:
+def var(name: str, shape, *, symmetric: bool = False) -> Var:
     """A variable: a named input tensor of a fixed shape.
+
+    ``symmetric=True`` makes a symmetric matrix (or a stack of them: shape ``(..., n, n)``).
+    Simplification then knows Sᵀ = S, the array bound to it must be symmetric (a
+    BindingError says so otherwise), and a derivative with respect to it is the gradient
+    within the symmetric matrices under the Frobenius inner product: (G + Gᵀ)/2, where G is
+    the derivative with respect to an unconstrained matrix.
 
     >>> var("W", (3, 4)).shape
     (3, 4)
+    >>> S, x = var("S", (3, 3), symmetric=True), var("x", (3,))
+    >>> print(grad(x @ S @ x, x))
+    f[i] = 2 S[i,j] x[j]
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise OperandError(f"a variable name must be an identifier string, got {name!r}")
     dims = (shape,) if isinstance(shape, numbers.Integral) else shape
     if isinstance(dims, str) or not all(isinstance(n, numbers.Integral) for n in _iterable(dims)):
         raise ShapeError(f"variable {name!r}: shape must be a tuple of non-negative ints, got {shape!r}")
-    return Var(name, tuple(int(n) for n in dims))
+    return Var(name, tuple(int(n) for n in dims), symmetric)
 
 
 def _iterable(x) -> tuple:

@@ -130,12 +130,21 @@ def _check_wrt(f: Expr, wrt, where: str = "wrt") -> Var:
             + (f" of shape {wrt.shape}" if isinstance(wrt, Expr) else "")
         )
     for v in variables(f):
+        if v.name == wrt.name and v.shape == wrt.shape and v.symmetric != wrt.symmetric:
+            raise VariableConflictError(
+                f"wrt variable {wrt.name!r} is {_kind(wrt)} but the expression's variable {v.name!r} is "
+                f"{_kind(v)}; differentiate with respect to the variable the expression holds"
+            )
         if v.name == wrt.name and v.shape != wrt.shape:
             raise VariableConflictError(
                 f"wrt variable {wrt.name!r} has shape {wrt.shape} but the expression's variable "
                 f"{v.name!r} has shape {v.shape}; use one shape per name"
             )
     return wrt
+
+
+def _kind(v: Var) -> str:
+    return "symmetric" if v.symmetric else "not symmetric"
 
 
 def _forward(f: Expr, x: Var) -> Expr | None:
@@ -367,8 +376,22 @@ def _jacobians(f: Expr, wrt: tuple, mode: str, names: tuple[str, ...]) -> tuple[
     results = []
     for x in xs:
         result = swept.get(x) if x in reverse else _forward(f, x)
-        results.append(zero(f.shape + x.shape) if result is None else result)
+        results.append(zero(f.shape + x.shape) if result is None else _symmetrized(result, x))
     return tuple(results)
+
+
+def _symmetrized(jac: Expr, x: Var) -> Expr:
+    """For a symmetric x, the Jacobian within the symmetric matrices: (J + Jᵀ)/2 on x's last two
+    axes. J is the derivative as if x were unconstrained; the directional derivative along a
+    symmetric V is ⟨J, V⟩ = ⟨(J + Jᵀ)/2, V⟩, and (J + Jᵀ)/2 is the one symmetric tensor that
+    gives it (the Frobenius-inner-product convention, as matrixcalculus.org's). Both modes end
+    here, so the convention is applied once: J·P, with P the symmetrizer the seed would carry."""
+    if not x.symmetric:
+        return jac
+    axes = tuple(range(jac.ndim))
+    swapped = axes[:-2] + (axes[-1], axes[-2])
+    transposed = contract([jac], [axes], swapped, dict(zip(axes, jac.shape, strict=True)))
+    return add([jac, transposed], [0.5, 0.5], jac.shape)
 
 
 def jacobian(f: Expr, wrt, mode: str = "auto"):
@@ -377,6 +400,10 @@ def jacobian(f: Expr, wrt, mode: str = "auto"):
     ``mode`` picks the accumulation direction: "reverse" (top-down, as backpropagation),
     "forward" (bottom-up), or "auto": reverse when ``f.size <= wrt.size``. All give the
     same tensor; they differ in which intermediates are materialized.
+
+    With respect to a symmetric variable (``ed.var(..., symmetric=True)``) the result is the
+    derivative within the symmetric matrices: (J + Jᵀ)/2 on its last two axes, J being the
+    derivative with respect to an unconstrained matrix (so d tr(S A)/dS = (A + Aᵀ)/2).
 
     >>> import einsdiff as ed
     >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))

@@ -11,7 +11,7 @@ it, so an elementwise Jacobian's diagonal is the elementwise derivative, not an 
 from __future__ import annotations
 
 from ..ir.build import as_expr
-from .derive import _check_f, _check_wrt, grad, jacobian
+from .derive import _check_f, _check_wrt, _symmetrized, grad, jacobian
 from ..errors import NotScalarError, ShapeError
 from ..ir.expr import Add, Call, Contract, Expr, Materialize, Var, bare, is_zero, zero
 from ..ir.functions import where_node
@@ -24,7 +24,7 @@ def _direction(x: Var, v, what: str) -> Expr:
     v = as_expr(v, what)
     if v.shape != x.shape:
         raise ShapeError(f"{what} has shape {v.shape}; it must have the shape of {x.name!r}, {x.shape}")
-    return v
+    return _symmetrized(v, x)  # a symmetric x moves along v's symmetric part: J v with J = ed.jacobian's
 
 
 def jvp(f: Expr, x: Var, v) -> Expr:

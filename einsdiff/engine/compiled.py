@@ -93,9 +93,11 @@ def _backend_runner(step: Step, backend: Backend) -> Runner:
     return _numpy_runner(step)  # Var, Materialize: no arrays of their own
 
 
-def _as_input(backend: Backend, name: str, value, shape: tuple[int, ...]):
+def _as_input(backend: Backend, name: str, value, shape: tuple[int, ...], symmetric: bool = False):
     """The backend's array for a bound value: the backend's own arrays as they are,
-    anything else read by numpy and converted; integers become float64."""
+    anything else read by numpy and converted; integers become float64. A value for a
+    symmetric variable read by numpy must be symmetric (another library's arrays are taken
+    on trust: reading them back may copy them off a device)."""
     native = backend.is_native(value)
     if not native:
         try:
@@ -109,9 +111,32 @@ def _as_input(backend: Backend, name: str, value, shape: tuple[int, ...]):
         raise BindingError(
             f"variable {name!r} expects shape {shape} but was given an array of shape {tuple(value.shape)}"
         )
+    if symmetric and isinstance(value, np.ndarray):
+        _check_symmetric(name, value)
     if not native:
         return backend.from_numpy(value.astype(np.float64) if dtype.kind in "biu" else value)
     return backend.astype(value, np.dtype(np.float64)) if dtype.kind in "biu" else value
+
+
+def _check_symmetric(name: str, value: np.ndarray) -> None:
+    """A symmetric variable's value must equal its transpose (over its last two axes) up to
+    rounding: simplification reads S[j,i] for S[i,j], which is only right if they agree."""
+    transposed = np.swapaxes(value, -1, -2)
+    with np.errstate(invalid="ignore"):  # inf - inf: such entries are compared for equality instead
+        differences = np.abs(value - transposed)
+    same = (value == transposed) | (np.isnan(value) & np.isnan(transposed))  # nan or inf in both places
+    differences = np.where(same, 0.0, np.where(np.isnan(differences), np.inf, differences))
+    gap = float(np.max(differences, initial=0.0))
+    finite = np.abs(value[np.isfinite(value)])
+    scale = float(np.max(finite, initial=0.0))
+    tolerance = max(1e-12, 8 * float(np.finfo(value.dtype).eps)) if value.dtype.kind == "f" else 0.0
+    if gap > tolerance * scale:
+        i, j = np.unravel_index(int(np.argmax(differences)), value.shape)[-2:]
+        raise BindingError(
+            f"variable {name!r} is symmetric but the bound array is not: entries [{i},{j}] and [{j},{i}] "
+            f"differ by {gap:.3g} (relative {gap / scale if scale else float('inf'):.3g}); bind a symmetric "
+            f"array, e.g. (M + M.T) / 2"
+        )
 
 
 class Compiled:
@@ -190,7 +215,7 @@ class Compiled:
                 raise BindingError(
                     f"variable {v.name!r} (shape {v.shape}) has no value; pass {v.name}=<array of shape {v.shape}>"
                 )
-            env[v.name] = _as_input(backend, v.name, bindings[v.name], v.shape)
+            env[v.name] = _as_input(backend, v.name, bindings[v.name], v.shape, v.symmetric)
         dtypes = [backend.dtype(a) for a in env.values()] + self._const_dtypes
         if not env:  # e.g. an identity Jacobian: follow the precision of what was passed
             dtypes += [v.dtype for v in bindings.values() if isinstance(v, np.ndarray) and v.dtype.kind == "f"]

@@ -191,20 +191,37 @@ def _hash_field():
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Var(Expr):
-    """A named input tensor: the thing derivatives are taken with respect to."""
+    """A named input tensor: the thing derivatives are taken with respect to.
+
+    A ``symmetric`` variable is a stack of symmetric matrices (its last two axes): S[..., i, j]
+    = S[..., j, i]. It is another variable than a plain one of the same name and shape.
+    """
 
     name: str
     shape: tuple[int, ...]
+    symmetric: bool = False
     _hash: int = _hash_field()
 
     def __post_init__(self):
         object.__setattr__(self, "shape", tuple(int(n) for n in self.shape))
+        object.__setattr__(self, "symmetric", bool(self.symmetric))
         if any(n < 0 for n in self.shape):
             raise ShapeError(f"variable {self.name!r} has a negative size in shape {self.shape}")
+        if self.symmetric and (self.ndim < 2 or self.shape[-1] != self.shape[-2]):
+            raise ShapeError(
+                f"symmetric variable {self.name!r} has shape {self.shape}; a symmetric matrix needs "
+                f"its last two axes of one size, e.g. ({self.shape[-1] if self.shape else 3}, "
+                f"{self.shape[-1] if self.shape else 3})"
+            )
         self._set_hash()
 
+    def _key(self):
+        # A plain variable hashes as it did before the flag existed: hashes order operands, so
+        # printed forms of expressions without symmetric variables stay as they were.
+        return (self.name, self.shape, "symmetric") if self.symmetric else (self.name, self.shape)
+
     def __repr__(self):
-        return f"var({self.name!r}, {self.shape})"
+        return f"var({self.name!r}, {self.shape}{', symmetric=True' if self.symmetric else ''})"
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -367,6 +384,15 @@ def bare(e: Expr) -> Expr:
     while isinstance(e, Materialize):
         e = e.arg
     return e
+
+
+def is_symmetric(e: Expr) -> bool:
+    """Whether ``e`` is known to be symmetric in its last two axes: a symmetric variable, or
+    the inverse of one (so its transpose is itself)."""
+    e = bare(e)
+    while isinstance(e, Call) and e.fn == "inv":
+        e = bare(e.args[0])
+    return isinstance(e, Var) and e.symmetric
 
 
 def is_zero(e: Expr) -> bool:

@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Hashable, Mapping, Sequence
 
 from ..errors import OperandError, ShapeError
-from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var, as_expr, bare, is_zero, zero
+from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var, as_expr, bare, is_symmetric, is_zero, zero
 from .ops import apply
 from .variables import topological
 
@@ -97,11 +97,7 @@ def contract(
 
     out = [uf.find(i) for i in output]
     ins = [tuple(uf.find(i) for i in idx) for idx in idxs]
-    ops, ins = _canonical_order(ops, ins, out)
-    # Canonical names: order of first appearance in the output, then the inputs.
-    canon: dict[Hashable, int] = {}
-    for label in itertools.chain(out, *ins):
-        canon.setdefault(label, len(canon))
+    ops, ins, canon = _canonical_names(ops, ins, out)
     # A summed index that appears nowhere is a factor of its size.
     for root in {uf.find(label) for label in uf.sizes}:
         if root not in canon:
@@ -139,6 +135,35 @@ def _hoist_where(operands, inputs, output, sizes) -> Expr | None:
         branches = (zero(inner.shape), inner) if is_zero(a) else (inner, zero(inner.shape))
         return inner if is_zero(inner) else Call("where", (spread, *branches), (), inner.shape)
     return None
+
+
+_MOST_FLIPS = 6  # symmetric operands whose index orders are searched; beyond, the rest stay as they come
+
+
+def _canonical_names(ops: list[Expr], ins: list[tuple], out: list) -> tuple[list, list, dict]:
+    """The operands in canonical order and each label's canonical name: order of first
+    appearance in the output, then the inputs.
+
+    A symmetric variable reads alike with its last two indices swapped (S[i,j] = S[j,i]), so
+    of the networks those swaps give, the one with the least canonical index lists is taken:
+    S x and Sᵀ x become one term, and Sᵀ becomes S."""
+    flips = [k for k, op in enumerate(ops) if op.ndim >= 2 and ins[k][-1] != ins[k][-2] and is_symmetric(op)]
+    best = None
+    for chosen in itertools.product((False, True), repeat=min(len(flips), _MOST_FLIPS)):
+        variant = list(ins)
+        for k, flip in zip(flips, chosen, strict=False):
+            if flip:
+                variant[k] = variant[k][:-2] + (variant[k][-1], variant[k][-2])
+        ordered, variant = _canonical_order(ops, variant, out)
+        canon: dict[Hashable, int] = {}
+        for label in itertools.chain(out, *variant):
+            canon.setdefault(label, len(canon))
+        if not flips:
+            return ordered, variant, canon
+        key = tuple(tuple(canon[i] for i in idx) for idx in variant)
+        if best is None or key < best[0]:
+            best = (key, ordered, variant, canon)
+    return best[1], best[2], best[3]
 
 
 def _canonical_order(ops: list[Expr], ins: list[tuple], out: list) -> tuple[list, list]:

@@ -46,6 +46,11 @@ def variables(*roots: Expr) -> tuple[Var, ...]:
     for node in topological(roots):
         if isinstance(node, Var):
             other = found.setdefault(node.name, node)
+            if other.symmetric != node.symmetric and other.shape == node.shape:
+                raise VariableConflictError(
+                    f"two variables are named {node.name!r}, one symmetric and one not; make "
+                    f"{node.name!r} with ed.var({node.name!r}, {node.shape}, symmetric=True) everywhere, or rename one"
+                )
             if other.shape != node.shape:
                 raise VariableConflictError(
                     f"two variables are named {node.name!r}, with shapes {other.shape} and "

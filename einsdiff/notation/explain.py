@@ -511,6 +511,13 @@ def explain_steps(f: Expr, wrt, values: dict | None = None, order: str = "row", 
     ex.define("formula", label, ex.body(f, out_names))
     ex.derive(f, label, out_names, top=True)
     jac = jacobian(f, wrt)
+    if wrt.symmetric:  # the steps above treat it as unconstrained; jacobian applies the convention
+        said = (f"{wrt.name} is symmetric, so the derivative is the one within the symmetric matrices: "
+                f"(G + Gᵀ)/2 of the G above, over {wrt.name}'s last two indices")
+        if latex:
+            said = (rf"\text{{{wrt.name} is symmetric: within the symmetric matrices the derivative is }} "
+                    rf"\tfrac{{1}}{{2}}(G + G^\top)")
+        ex.say("symmetric variable", Word(said))
     ex.say("result", Equals((dl, ex.body(jac, out_names + dnames))))
     if not latex:  # the same, as matrix-calculus notes write it, where vectors and matrices can
         try:

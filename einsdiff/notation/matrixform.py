@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import OptionError
-from ..ir.expr import Add, Call, Const, Contract, Expr, Map, Var, bare
+from ..ir.expr import Add, Call, Const, Contract, Expr, Map, Var, bare, is_symmetric
 from ..ir.functions import FUNCTIONS
 from .printing import _fmt_number
 from .tree import scaled
@@ -53,6 +53,7 @@ class Name(M):
 
     name: str
     ndim: int
+    symmetric: bool = False  # Sᵀ is S
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +261,8 @@ def transpose(m: M) -> M:
         return m
     if isinstance(m, Transpose) and _name_like(m.arg):
         return m.arg
+    if (isinstance(m, Name) and m.symmetric) or (isinstance(m, Applied) and is_symmetric(m.node)):
+        return m
     return Transpose(m)
 
 
@@ -440,7 +443,7 @@ class _Converter:
 
     def _convert(self, node: Expr) -> M:
         if isinstance(node, Var):
-            return Name(node.name, node.ndim)
+            return Name(node.name, node.ndim, node.symmetric)
         if isinstance(node, Const):
             if node.ndim:
                 raise _Unsupported(f"a constant array of shape {node.shape}")

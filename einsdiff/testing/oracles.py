@@ -26,18 +26,24 @@ from .dump import describe
 
 
 def finite_difference_jacobian(expr: Expr, wrt: Var, bindings: Mapping, eps: float = 1e-6) -> np.ndarray:
-    """Central differences, one element of ``wrt`` at a time: shape ``expr.shape + wrt.shape``."""
+    """Central differences, one element of ``wrt`` at a time: shape ``expr.shape + wrt.shape``.
+
+    A symmetric ``wrt`` moves along the symmetric direction E_ab + E_ba, which stays a valid
+    value; the difference is ⟨G, E_ab + E_ba⟩ = 2 G_ab off the diagonal (G symmetric), so it is
+    halved there: the derivative within the symmetric matrices, as ed.jacobian gives it."""
     base = {k: np.asarray(v, dtype=np.float64) for k, v in bindings.items()}
     x0 = base[wrt.name]
     out = np.zeros(expr.shape + wrt.shape)
     for e in np.ndindex(*wrt.shape):
+        mirror = e[:-2] + (e[-1], e[-2]) if wrt.symmetric else e
         h = eps * max(1.0, abs(float(x0[e])))
         plus, minus = x0.copy(), x0.copy()
-        plus[e] += h
-        minus[e] -= h
+        for entry in dict.fromkeys((e, mirror)):
+            plus[entry] += h
+            minus[entry] -= h
         f_plus = evaluate(expr, {**base, wrt.name: plus})
         f_minus = evaluate(expr, {**base, wrt.name: minus})
-        out[(...,) + e] = (f_plus - f_minus) / (2 * h)
+        out[(...,) + e] = (f_plus - f_minus) / (2 * h * (1 if mirror == e else 2))
     return out
 
 

@@ -92,9 +92,14 @@ def einsum_cases(max_operands: int = 3, max_size: int = 3, ellipsis: bool = True
 
 
 def bindings_for(vars_: tuple[Var, ...], seed: int, low: float = -1.0, high: float = 1.0) -> dict:
-    """Random float64 arrays for ``vars_`` from a seeded generator (reproducible)."""
+    """Random float64 arrays for ``vars_`` from a seeded generator (reproducible); a symmetric
+    variable's is symmetrized."""
     rng = np.random.default_rng(seed)
-    return {v.name: rng.uniform(low, high, v.shape) for v in vars_}
+    values = {v.name: rng.uniform(low, high, v.shape) for v in vars_}
+    for v in vars_:
+        if v.symmetric:
+            values[v.name] = (values[v.name] + np.swapaxes(values[v.name], -1, -2)) / 2
+    return values
 
 
 # Domain-safe wrappers: every function is applied where it is smooth and finite. Each
