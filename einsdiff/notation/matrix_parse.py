@@ -44,6 +44,8 @@ _SYNTAX = {name: f.syntax for f in _ENTRIES.values() if f.syntax for name in f.s
 _ELEMENTWISE = frozenset(name for name, s in _SYNTAX.items() if s.form == "elementwise")
 _OWN = ("sum", "diag", "eye")
 _KNOWN = tuple(sorted(set(_SYNTAX) | set(_OWN)))
+_HINTS = {".": "; write functions without a module (tanh(x), not np.tanh)",
+          "[": "; a formula with index brackets is index notation"}
 _SPELLINGS = {wrong: right for s in _SYNTAX.values() for wrong, right in s.spellings}
 
 
@@ -64,7 +66,8 @@ def tokenize(formula: str) -> list[Token]:
         m = _TOKEN.match(formula, pos)
         if not m:
             bad = pos + len(formula[pos:]) - len(formula[pos:].lstrip())
-            raise ParseError(f"unexpected character {formula[bad]!r} in matrix notation", formula, bad)
+            hint = _HINTS.get(formula[bad], "")
+            raise ParseError(f"unexpected character {formula[bad]!r} in matrix notation{hint}", formula, bad)
         tokens.append(Token(m.lastgroup, m.group(m.lastgroup), m.start(m.lastgroup)))
         pos = m.end()
     tokens.append(Token("end", "", len(formula)))
@@ -146,8 +149,16 @@ class _Reader:
             self.k += 2  # "f = ...": the left side names the result
         v = self.sum_()
         if self.tok.kind != "end":
-            raise self.error(f"unexpected {self.tok.text!r}")
+            raise self.unexpected()
         return build.as_expr(v.expr)
+
+    def unexpected(self) -> ParseError:
+        """What follows a complete formula; a factor right after another is a product without ``*``."""
+        if self.tok.kind in ("name", "number") or self.tok.text == "(":
+            before = self.formula[:self.tok.pos].rstrip()
+            return self.error(f"unexpected {self.tok.text!r}: matrix notation writes a product with *, as in "
+                              f"{before[-12:].split()[-1] if before.split() else before}*{self.tok.text}")
+        return self.error(f"unexpected {self.tok.text!r}")
 
     def sum_(self) -> _Val:
         left = self.product()
@@ -300,8 +311,8 @@ class _Reader:
             found = "the end of the formula" if tok.kind == "end" else repr(tok.text)
             raise self.error(f"expected a number, a variable, a function or '(', found {found}")
         self.k += 1
-        if self.tok.text == "(" and tok.text not in self.variables:
-            return self.call(tok)
+        if self.tok.text == "(" and (self.tok.pos == tok.pos + len(tok.text) or tok.text not in self.variables):
+            return self.call(tok)  # tr(X) is a call even where tr is also a variable, as in index notation
         value = self.variables.get(tok.text)
         if value is None:
             if tok.text in _KNOWN:
@@ -326,6 +337,9 @@ class _Reader:
     def call(self, tok: Token) -> _Val:
         name = tok.text
         if name not in _KNOWN:
+            if name in self.variables:
+                raise self.error(f"{name!r} is a variable, not a function: write a product with *, {name}*(...)",
+                                 tok.pos)
             guess = _SPELLINGS.get(name) or next(iter(difflib.get_close_matches(name.lower(), _KNOWN, n=1)), None)
             hint = f"; did you mean {guess}?" if guess else "."
             raise self.error(f"unknown function {name!r}{hint} The functions are {', '.join(_KNOWN)}", tok.pos)
