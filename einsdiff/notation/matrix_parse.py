@@ -16,7 +16,7 @@ elementwise function of the registry (``exp``, ``log``, ``tanh``, ...).
 >>> read("A*x", {"x": ed.var("x", (4,)), "A": ed.var("A", (4, 3))})
 Traceback (most recent call last):
 ...
-einsdiff.errors.ShapeError: A*x: A is 4×3 but x has 4 entries (column 2)
+einsdiff.notation.matrix_parse.MatrixShapeError: A*x: A is 4×3 but x has 4 entries (column 2)
   A*x
    ^
 """
@@ -67,7 +67,9 @@ def tokenize(formula: str) -> list[Token]:
         if not m:
             bad = pos + len(formula[pos:]) - len(formula[pos:].lstrip())
             hint = _HINTS.get(formula[bad], "")
-            raise ParseError(f"unexpected character {formula[bad]!r} in matrix notation{hint}", formula, bad)
+            err = ParseError(f"unexpected character {formula[bad]!r} in matrix notation{hint}", formula, bad)
+            err.syntax = True
+            raise err
         tokens.append(Token(m.lastgroup, m.group(m.lastgroup), m.start(m.lastgroup)))
         pos = m.end()
     tokens.append(Token("end", "", len(formula)))
@@ -119,6 +121,13 @@ class _Reader:
     def error(self, message: str, pos: int | None = None) -> ParseError:
         return ParseError(message, self.formula, self.tok.pos if pos is None else pos)
 
+    def syntax_error(self, message: str) -> ParseError:
+        """An error in the formula's form (not in its names or shapes): ``ed.parse`` then
+        reports index notation's reading of a formula that reads as index notation."""
+        err = self.error(message)
+        err.syntax = True
+        return err
+
     def text(self, v: _Val) -> str:
         return self.formula[v.start:v.end].strip()
 
@@ -131,7 +140,7 @@ class _Reader:
     def take(self, text: str) -> Token:
         if self.tok.text != text or self.tok.kind == "end":
             found = "the end" if self.tok.kind == "end" else repr(self.tok.text)
-            raise self.error(f"expected {text!r}, found {found}")
+            raise self.syntax_error(f"expected {text!r}, found {found}")
         self.k += 1
         return self.tokens[self.k - 1]
 
@@ -156,9 +165,9 @@ class _Reader:
         """What follows a complete formula; a factor right after another is a product without ``*``."""
         if self.tok.kind in ("name", "number") or self.tok.text == "(":
             before = self.formula[:self.tok.pos].rstrip()
-            return self.error(f"unexpected {self.tok.text!r}: matrix notation writes a product with *, as in "
+            return self.syntax_error(f"unexpected {self.tok.text!r}: matrix notation writes a product with *, as in "
                               f"{before[-12:].split()[-1] if before.split() else before}*{self.tok.text}")
-        return self.error(f"unexpected {self.tok.text!r}")
+        return self.syntax_error(f"unexpected {self.tok.text!r}")
 
     def sum_(self) -> _Val:
         left = self.product()
@@ -257,8 +266,8 @@ class _Reader:
         if base.ndim == 2 and p is not None and p == int(p) and p != 0:
             return self.matrix_power(base, int(p), op, end)
         hint = "a whole number" if base.ndim == 2 else "a scalar; write .^ entry by entry"
-        raise self.error(f"{self.formula[base.start:end].strip()}: ^ of a {'matrix' if base.ndim == 2 else 'vector'} "
-                         f"takes {hint}", op.pos)
+        raise MatrixShapeError(f"{self.formula[base.start:end].strip()}: ^ of a "
+                               f"{'matrix' if base.ndim == 2 else 'vector'} takes {hint}", self.formula, op.pos)
 
     def matrix_power(self, base: _Val, p: int, op: Token, end: int) -> _Val:
         rows, cols = base.expr.shape
@@ -309,7 +318,7 @@ class _Reader:
             return _Val(inner.expr, tok.pos, close.pos + 1, inner.row)
         if tok.kind != "name":
             found = "the end of the formula" if tok.kind == "end" else repr(tok.text)
-            raise self.error(f"expected a number, a variable, a function or '(', found {found}")
+            raise self.syntax_error(f"expected a number, a variable, a function or '(', found {found}")
         self.k += 1
         if self.tok.text == "(" and (self.tok.pos == tok.pos + len(tok.text) or tok.text not in self.variables):
             return self.call(tok)  # tr(X) is a call even where tr is also a variable, as in index notation

@@ -1011,8 +1011,9 @@ def parse(formula: str, *, notation: str = "auto", **shapes) -> Expr:
     when that reading succeeds (scalar formulas like ``s*t``, whole-tensor calls like
     ``logdet(X)``: there both readings agree, and index notation keeps their meaning), and
     otherwise as matrix notation (:mod:`einsdiff.notation.matrix_parse`: ``x'*A*x``,
-    ``norm2(A*x - y)^2``); when neither reads it, the error is that of the reading that got
-    further, matrix notation's on a tie. ``"index"`` and ``"matrix"`` choose one.
+    ``norm2(A*x - y)^2``); when neither reads it, the error is matrix notation's, unless the
+    formula has index notation's form but not matrix notation's (``s t`` for a product, ``a > b``).
+    ``"index"`` and ``"matrix"`` choose one.
 
     >>> import einsdiff as ed
     >>> e = ed.parse("relu(W[i,j]*x[j] + b[i])", W=(3, 4), x=(4,), b=(3,))
@@ -1043,9 +1044,18 @@ def parse(formula: str, *, notation: str = "auto", **shapes) -> Expr:
         try:
             return read_matrix(formula, variables)
         except EinsdiffError as matrix_error:
-            if getattr(index_error, "position", 0) > getattr(matrix_error, "position", 0):
+            if getattr(matrix_error, "syntax", False) and _reads_as_index(formula, variables):
                 raise index_error from None
             raise
+
+
+def _reads_as_index(formula: str, variables) -> bool:
+    """Whether the formula has the form of index notation (its names and shapes aside)."""
+    try:
+        _Parser(formula, frozenset(variables)).formula_()
+    except ParseError:
+        return False
+    return True
 
 
 def _parse_index(formula: str, variables: dict[str, Expr]) -> Expr:
