@@ -405,6 +405,26 @@ class _Reader:
 _ENTRIES_BY_NAME = {name: f.name for f in _ENTRIES.values() if f.syntax for name in f.syntax.names}
 
 
+def names(formula: str) -> tuple[str | None, tuple[str, ...]]:
+    """The left side's name (None without one) and the variables a matrix formula writes, in
+    order of first appearance: every name but those called (``tr(X)``) and the ``T`` of ``^T``.
+
+    >>> names("f = x'*A*x + tr(X^T)")
+    ('f', ('x', 'A', 'X'))
+    """
+    tokens = tokenize(formula)
+    lhs = None
+    if len(tokens) > 2 and tokens[0].kind == "name" and tokens[1].text == "=":
+        lhs, tokens = tokens[0].text, tokens[2:]
+    found = []
+    for k, tok in enumerate(tokens[:-1]):  # the last is the end
+        called = tokens[k + 1].text == "(" and tokens[k + 1].pos == tok.pos + len(tok.text)
+        transpose = tok.text == "T" and k and tokens[k - 1].text == "^"
+        if tok.kind == "name" and not called and not transpose:
+            found.append(tok.text)
+    return lhs, tuple(dict.fromkeys(found))
+
+
 def read(formula: str, variables: dict[str, Expr]) -> Expr:
     """The expression a formula in matrix notation means; ``variables`` binds each name to
     its variable (or constant), as :func:`einsdiff.parse` makes them from its keywords.
@@ -419,4 +439,4 @@ def read(formula: str, variables: dict[str, Expr]) -> Expr:
     return _Reader(formula, variables).formula_()
 
 
-__all__ = ["read", "tokenize", "MatrixShapeError"]
+__all__ = ["read", "names", "tokenize", "MatrixShapeError"]

@@ -41,6 +41,7 @@ from ..ir.ops import apply
 from ..ir.registry import Syntax
 from ..ir.simplify import add, contract
 from . import tree as t
+from .matrix_parse import names as matrix_names
 from .matrix_parse import read as read_matrix
 
 _TOKEN = re.compile(
@@ -947,11 +948,22 @@ def _lifted(node) -> t.Node:
     raise TypeError(f"no notation node for a {type(node).__name__}")
 
 
-def formula_letters(formula: str, variables=()) -> tuple[str | None, tuple[str, ...], dict[str, tuple[str, ...]]]:
+def formula_letters(formula: str, variables=(), notation: str = "auto"
+                    ) -> tuple[str | None, tuple[str, ...], dict[str, tuple[str, ...]]]:
     """The left side's name (or None), the output's index names, and the letters each
     variable is first written with, so printed derivatives can use the formula's own names.
     ``variables`` names those known to be variables (``A (x[i])`` is then a product), as
-    :func:`parse` reads them."""
+    :func:`parse` reads them. A formula in matrix notation (chosen as :func:`parse` chooses)
+    writes no letters: its variables map to ``()`` and its output to ``()``."""
+    if notation == "matrix" or (notation == "auto" and "[" not in formula and "->" not in formula
+                                and not _reads_as_index(formula, variables)):
+        try:
+            name, found = matrix_names(formula)
+        except ParseError:
+            if notation == "matrix":
+                raise
+        else:
+            return name, (), {v: () for v in found}
     lhs, body, legend = _Parser(formula, frozenset(variables)).formula_()
     letters: dict[str, tuple[str, ...]] = {}
     for ref in _refs(body):
