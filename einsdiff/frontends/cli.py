@@ -42,6 +42,7 @@ _EPILOG = """examples:
   einsdiff "ij,j->i" --wrt 0 --shape 2x3 --shape 3
   einsdiff "relu(W[i,j]*x[j] + b[i])" --wrt W --shape W=3x4 --shape x=4 --shape b=3 --check
   einsdiff "-sum[i](z[i])" --wrt z --shape z=3      (an expression may start with -)
+  einsdiff "x'*A*x" --wrt x --shape x=3 --shape A=3x3   (matrix notation: no index brackets)
 
 the web playground:
   einsdiff serve [--host HOST] [--port PORT]       (pip install 'einsdiff[web]'; einsdiff serve --help)"""
