@@ -43,6 +43,7 @@ TABLE = [
     ("x*y'", lambda v: np.outer(v["x"], v["y"])),
     ("norm2(A*x - z)^2", lambda v: np.sum((v["A"] @ v["x"] - v["z"]) ** 2)),
     ("norm2(A)", lambda v: np.linalg.norm(v["A"])),
+    ("‖A*x - z‖^2", lambda v: np.sum((v["A"] @ v["x"] - v["z"]) ** 2)),
     ("norm1(x)", lambda v: np.abs(v["x"]).sum()),
     ("tr(Y'*S*Y)", lambda v: np.trace(v["Y"].T @ v["S"] @ v["Y"])),
     ("log(det(X))", lambda v: np.log(np.linalg.det(v["X"]))),

@@ -6,7 +6,7 @@ scalar; ``'``, ``ᵀ``, ``^T`` and ``.T`` transpose; ``.*`` (or ``⊙``), ``./``
 entry by entry; ``/`` divides by a scalar and ``^`` raises a scalar (``X^-1``, ``X⁻¹`` and
 ``X^2`` are the inverse and powers of a square matrix); a scalar added to a vector or matrix
 adds to every entry; a 1×1 result (``x'*y``) is a scalar. Functions: ``tr``, ``det``,
-``logdet``, ``inv``, ``norm1``, ``norm2`` (Euclidean for vectors, Frobenius for matrices),
+``logdet``, ``inv``, ``norm1``, ``norm2`` (Euclidean for vectors, Frobenius for matrices; ``‖r‖``),
 ``sum`` (every entry), ``diag`` (vector to diagonal matrix and back), ``eye(n)``, and every
 elementwise function of the registry (``exp``, ``log``, ``tanh``, ...).
 
@@ -37,7 +37,7 @@ from ..ir.simplify import contract
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z_0-9]*)"
-    r"|(?P<op>\.T(?![A-Za-z_0-9])|\.\*|\./|\.\^|\*\*|⁻¹|[-+*/^()',=@⊙ᵀ²]))"
+    r"|(?P<op>\.T(?![A-Za-z_0-9])|\.\*|\./|\.\^|\*\*|⁻¹|[-+*/^()',=@⊙ᵀ²‖]))"
 )
 # What a formula may call, by every name: the registry's syntax, plus matrix notation's own.
 _SYNTAX = {name: f.syntax for f in _ENTRIES.values() if f.syntax for name in f.syntax.names}
@@ -316,6 +316,12 @@ class _Reader:
             inner = self.sum_()
             close = self.take(")")
             return _Val(inner.expr, tok.pos, close.pos + 1, inner.row)
+        if tok.text == "‖":  # ‖r‖, as the norm prints: norm2(r)
+            self.k += 1
+            inner = self.sum_()
+            close = self.take("‖")
+            return _Val(_SYNTAX["norm2"].along(build.as_expr(inner.expr), tuple(range(inner.ndim))), tok.pos,
+                        close.pos + 1)
         if tok.kind != "name":
             found = "the end of the formula" if tok.kind == "end" else repr(tok.text)
             raise self.syntax_error(f"expected a number, a variable, a function or '(', found {found}")
