@@ -92,11 +92,11 @@ class _Val:
 
     @property
     def rows_cols(self) -> tuple:
-        """(rows, columns), None where a vector has no such axis (a column's columns)."""
-        shape = () if isinstance(self.expr, float) else self.expr.shape
+        """A vector's or a matrix's (rows, columns), None where a vector has no such axis."""
+        shape = self.expr.shape
         if len(shape) == 1:
             return (None, shape[0]) if self.row else (shape[0], None)
-        return shape if len(shape) == 2 else (None, None)
+        return shape
 
 
 def _describe(text: str, v: _Val) -> str:
@@ -131,10 +131,10 @@ class _Reader:
     def text(self, v: _Val) -> str:
         return self.formula[v.start:v.end].strip()
 
-    def shape_error(self, op: str, a: _Val, b: _Val, pos: int, what: str = "") -> ShapeError:
+    def shape_error(self, a: _Val, b: _Val, pos: int, what: str = "") -> ShapeError:
+        """``A*x: A is 4×3 but x has 4 entries``: the operation as written, then both operands' shapes."""
         whole = self.formula[a.start:b.end].strip()
-        message = f"{whole}: {_describe(self.text(a), a)} but {_describe(self.text(b), b)}".replace(
-            " is a scalar but", " is a scalar and") + what
+        message = f"{whole}: {_describe(self.text(a), a)} but {_describe(self.text(b), b)}{what}"
         return MatrixShapeError(message, self.formula, pos)
 
     def take(self, text: str) -> Token:
@@ -180,7 +180,7 @@ class _Reader:
 
     def add(self, a: _Val, b: _Val, op: Token) -> _Val:
         if a.ndim and b.ndim and (a.expr.shape != b.expr.shape or a.row != b.row):
-            raise self.shape_error(op.text, a, b, op.pos)
+            raise self.shape_error(a, b, op.pos)
         fn = build.add if op.text == "+" else build.subtract
         if isinstance(a.expr, float) and isinstance(b.expr, float):
             value = a.expr + b.expr if op.text == "+" else a.expr - b.expr
@@ -202,13 +202,13 @@ class _Reader:
             return self.matmul(a, b, op)
         if op.text == "/":
             if b.ndim:
-                raise self.shape_error("/", a, b, op.pos, "; / divides by a scalar: use ./ entry by entry, "
+                raise self.shape_error(a, b, op.pos, "; / divides by a scalar: use ./ entry by entry, "
                                        "or *inv(...) for a matrix")
             if isinstance(a.expr, float) and isinstance(b.expr, float):
                 return _Val(a.expr / b.expr, a.start, b.end)
             return _Val(build.divide(a.expr, b.expr), a.start, b.end, a.row)
         if a.ndim and b.ndim and (a.expr.shape != b.expr.shape or a.row != b.row):
-            raise self.shape_error(op.text, a, b, op.pos)
+            raise self.shape_error(a, b, op.pos)
         row = a.row if a.ndim else b.row
         if isinstance(a.expr, float) and isinstance(b.expr, float):
             return _Val(a.expr / b.expr if op.text == "./" else a.expr * b.expr, a.start, b.end)
@@ -219,10 +219,10 @@ class _Reader:
     def matmul(self, a: _Val, b: _Val, op: Token) -> _Val:
         """The matrix product, a vector a column (a transposed one a row); 1×1 is a scalar."""
         if a.ndim > 2 or b.ndim > 2:
-            raise self.shape_error(op.text, a, b, op.pos, "; the matrix product takes vectors and matrices")
+            raise self.shape_error(a, b, op.pos, "; the matrix product takes vectors and matrices")
         (ra, ca), (rb, cb) = a.rows_cols, b.rows_cols
         if (ca or 1) != (rb or 1):
-            raise self.shape_error(op.text, a, b, op.pos)
+            raise self.shape_error(a, b, op.pos)
         # Axis labels: rows "i", the shared inner axis "j" (unshared when only one side has it: size 1,
         # summed away), columns "k".
         inner_a, inner_b = ("j", "j") if ca and rb else ("ja", "jb")
@@ -256,7 +256,7 @@ class _Reader:
     def raise_(self, base: _Val, exponent: _Val, op: Token) -> _Val:
         end = exponent.end
         if exponent.ndim and (op.text != ".^" or exponent.expr.shape != getattr(base.expr, "shape", ())):
-            raise self.shape_error(op.text, base, exponent, op.pos, "; an exponent is a scalar (or, with .^, "
+            raise self.shape_error(base, exponent, op.pos, "; an exponent is a scalar (or, with .^, "
                                    "of the base's shape)")
         if isinstance(base.expr, float) and isinstance(exponent.expr, float):
             return _Val(base.expr ** exponent.expr, base.start, end)
