@@ -321,3 +321,20 @@ def test_a_variable_called_serve_is_a_formula_not_the_subcommand():
     run = einsdiff("serve", "--wrt", "serve", "--shape", "serve=scalar")
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines()[:2] == ["f = serve", "∂f/∂serve = 1"]
+
+
+def test_matrix_notation_is_read_by_default_and_checks():
+    run = einsdiff("norm2(A*x - y)^2", "--wrt", "x", "--shape", "A=4x3", "--shape", "x=3", "--shape", "y=4", "--check")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "shape: (1)×(3) = (3,)"
+    assert run.stderr.strip().endswith("seed 0): ok")
+    run = einsdiff("x'*A*x", "--wrt", "x", "--shape", "x=3", "--shape", "A=3x3")
+    assert run.stdout.splitlines()[0] == "f = x[i] x[j] A[i,j]", run.stderr
+
+
+def test_notation_flag_chooses_the_reading():
+    run = einsdiff("x'*A*x", "--wrt", "x", "--shape", "x=3", "--shape", "A=3x3", "--notation", "index")
+    assert run.returncode == 2 and "write a transpose by swapping indices" in run.stderr
+    run = einsdiff("x'*Q*x", "--wrt", "x", "--shape", "x=3")
+    assert run.returncode == 2
+    assert "no shape for 'Q' (column 4); add --shape Q=3x4, or Q=3 for a vector" in run.stderr

@@ -158,7 +158,7 @@ def test_functions_of_whole_tensors_typed_as_formulas(formula):
     [
         ("det(W)", "det: variable 'W' has shape (3, 4); it must be a square matrix", 1),
         ("1 + inv(X[i,j])[i,j]", "inv takes whole tensors: write inv(X) and index the result", 9),
-        ("inv(X)", "inv(...) has shape (3, 3); name its axes, as in inv(...)[i,j]", 1),
+        ("inv(X)[i,j] + inv(X)", "inv(...) has shape (3, 3); name its axes, as in inv(...)[i,j]", 15),
         ("inv(X)[i,j,k]", "inv(...) has shape (3, 3) (2 axes) but 3 indices", 1),
         ("solve(X)[i]", "solve takes 2 arguments, got 1", 1),
         ("solve(X, x)[i,j]", "b's leading axes must be (3,)", 1),
@@ -250,8 +250,9 @@ def test_fuzzed_text_raises_only_einsdiff_errors(text):
     ],
 )
 def test_matrix_and_code_notation_get_a_hint(formula, hint):
+    # Read as index notation: formulas without brackets are matrix notation by default (issue 15).
     with pytest.raises(ed.ParseError, match=re.escape(hint)):
-        ed.parse(formula, A=(3, 3), x=(3,))
+        ed.parse(formula, A=(3, 3), x=(3,), notation="index")
 
 
 # -- a name before a bracket is a call (issue 13, item 1) -----------------------------------------

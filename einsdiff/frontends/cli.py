@@ -5,7 +5,8 @@
     einsdiff serve --port 8000      # the web playground (pip install 'einsdiff[web]')
 
 An expression is an einsum equation (operands named A, B, C, ... by position) or a
-formula in index notation (as ``ed.parse`` reads it); it may start with ``-``. Standard
+formula in index or matrix notation (as ``ed.parse`` reads it, ``--notation`` to choose);
+it may start with ``-``. Standard
 output holds only what was asked for (``--format numpy > f.py`` is a module), diagnostics
 such as the ``--check`` line go to stderr. Bad input, including an option that would
 change nothing, exits with status 2 and one line on stderr phrased in the command's own
@@ -29,7 +30,7 @@ from ..ir.subscripts import einsum
 from ..ir.variables import variables
 from ..notation.codegen import to_einsum
 from ..notation.matrixform import matrix_form
-from ..notation.parse import formula_letters
+from ..notation.parse import NOTATIONS, formula_letters
 from ..notation.printing import Latex, Text, shared
 from .session import Formula, build_formula, check, differentiate, parse_shape
 
@@ -41,6 +42,7 @@ _EPILOG = """examples:
   einsdiff "ij,j->i" --wrt 0 --shape 2x3 --shape 3
   einsdiff "relu(W[i,j]*x[j] + b[i])" --wrt W --shape W=3x4 --shape x=4 --shape b=3 --check
   einsdiff "-sum[i](z[i])" --wrt z --shape z=3      (an expression may start with -)
+  einsdiff "x'*A*x" --wrt x --shape x=3 --shape A=3x3   (matrix notation: no index brackets)
 
 the web playground:
   einsdiff serve [--host HOST] [--port PORT]       (pip install 'einsdiff[web]'; einsdiff serve --help)"""
@@ -55,7 +57,7 @@ class _Parser(argparse.ArgumentParser):
         raise _Usage(f"{message} (see {self.prog} --help)")
 
 
-_VALUED = ("--wrt", "--shape", "--format", "--value", "--order", "--seed")  # the options below that take a value
+_VALUED = ("--wrt", "--shape", "--format", "--value", "--order", "--seed", "--notation")  # the options below that take a value
 
 
 def _arguments() -> argparse.ArgumentParser:
@@ -83,6 +85,9 @@ def _arguments() -> argparse.ArgumentParser:
                    help="with --format explain: a value for its numbers, e.g. A=[[1,2,3],[4,5,6]]")
     p.add_argument("--order", choices=("row", "column"), help="with --format explain or matrix: how vec flattens "
                                                               "matrices, stacking rows or columns (default row)")
+    p.add_argument("--notation", choices=NOTATIONS, default="auto",
+                   help="how the formula is written: index notation (W[i,j]*x[j]), matrix notation (x'*A*x), or "
+                        "auto (default: matrix notation when the formula has no index brackets)")
     p.add_argument("--seed", type=_seed, help="with --check: the seed of its random values (default 0)")
     return p
 
@@ -129,14 +134,14 @@ def _unused_options(args: argparse.Namespace) -> None:
         refuse("--share", "names repeated subexpressions in --format text and latex", "use it with one of those")
 
 
-def build(expression: str, wrt: str, shapes: list[str]) -> Formula:
+def build(expression: str, wrt: str, shapes: list[str], notation: str = "auto") -> Formula:
     """The formula to differentiate, from the command's text: ``shapes`` as ``--shape`` takes them."""
     if not expression.strip():
         raise _Usage('the expression is empty; write a formula, e.g. "A[i,j]*x[j]", or an einsum equation, e.g. "ij,j->i"')
-    if is_equation(expression, shapes):
+    if notation != "matrix" and is_equation(expression, shapes):
         return _from_einsum(expression, wrt, shapes)
     shaped = [item.partition("=")[0].strip() for item in shapes]
-    names = tuple(formula_letters(expression, shaped)[2])  # a syntax error first: it marks the column
+    names = tuple(formula_letters(expression, shaped, notation)[2])  # a syntax error first: it marks the column
     sizes, given = {}, {}
     for item in shapes:
         name, sep, dims = (part.strip() for part in item.partition("="))
@@ -150,9 +155,12 @@ def build(expression: str, wrt: str, shapes: list[str]) -> Formula:
             raise _Usage(f"--shape {item}: no sizes after '='; write e.g. {name}=3x4, or {name}=scalar")
         sizes[name], given[name] = parse_shape(dims, f"--shape {item}"), dims
     try:
-        return build_formula(expression, wrt, sizes)
+        return build_formula(expression, wrt, sizes, notation)
     except UnknownVariableError as err:  # its hint is Python's (x=(3, 4)): say it in flags
         example = "x".join(map(str, err.example)) or "scalar"
+        if "[" not in expression:  # matrix notation writes no indices to count
+            raise _Usage(f"no shape for {err.name!r} (column {err.position + 1}); add --shape {err.name}={example}, "
+                         f"or {err.name}=3 for a vector, {err.name}=scalar for a number") from err
         raise _Usage(f"no shape for {err.name!r} (column {err.position + 1}), which the formula writes with "
                      f"{err.ndim} {'index' if err.ndim == 1 else 'indices'}; add --shape {err.name}={example}, "
                      f"one size per index") from err
@@ -246,7 +254,7 @@ def run(argv: list[str]) -> Output:
     """The command's output for ``argv`` (without the program name)."""
     args = _arguments().parse_args(_expression_last(argv))
     _unused_options(args)
-    d = differentiate(build(args.expression, args.wrt, args.shape), 2 if args.hessian else 1)
+    d = differentiate(build(args.expression, args.wrt, args.shape, args.notation), 2 if args.hessian else 1)
     f = d.formula
     lines = []
     if args.format in ("text", "latex"):

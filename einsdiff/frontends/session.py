@@ -138,12 +138,12 @@ def parse_shape(text: str, what: str) -> tuple[int, ...]:
     return tuple(int(part) for part in parts)
 
 
-def build_formula(expression: str, wrt: str, sizes: Mapping[str, tuple[int, ...]]) -> Formula:
-    """A formula in index notation with its variables' shapes, to differentiate by ``wrt``.
-    The variables given ``sizes`` are read as variables (``A (x[i])`` is then a product), as
-    :func:`~einsdiff.parse` reads them."""
-    f = parse(expression, **sizes)
-    name, out, letters = formula_letters(expression, tuple(sizes))
+def build_formula(expression: str, wrt: str, sizes: Mapping[str, tuple[int, ...]], notation: str = "auto") -> Formula:
+    """A formula in index or matrix notation (``notation`` as :func:`~einsdiff.parse` takes it)
+    with its variables' shapes, to differentiate by ``wrt``. The variables given ``sizes`` are
+    read as variables (``A (x[i])`` is then a product), as :func:`~einsdiff.parse` reads them."""
+    f = parse(expression, notation=notation, **sizes)
+    name, out, letters = formula_letters(expression, tuple(sizes), notation)
     by_name = {v.name: v for v in variables(f)}
     var = by_name.get(wrt)
     if var is None:

@@ -34,13 +34,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import build
-from ..errors import EinsdiffError, ParseError, UnknownVariableError
+from ..errors import EinsdiffError, OptionError, ParseError, UnknownVariableError
 from ..ir.expr import Expr, Var
 from ..ir.functions import FUNCTIONS as _ENTRIES
 from ..ir.ops import apply
 from ..ir.registry import Syntax
 from ..ir.simplify import add, contract
 from . import tree as t
+from .matrix_parse import names as matrix_names
+from .matrix_parse import read as read_matrix
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
@@ -950,11 +952,22 @@ def _lifted(node) -> t.Node:
     raise TypeError(f"no notation node for a {type(node).__name__}")
 
 
-def formula_letters(formula: str, variables=()) -> tuple[str | None, tuple[str, ...], dict[str, tuple[str, ...]]]:
+def formula_letters(formula: str, variables=(), notation: str = "auto"
+                    ) -> tuple[str | None, tuple[str, ...], dict[str, tuple[str, ...]]]:
     """The left side's name (or None), the output's index names, and the letters each
     variable is first written with, so printed derivatives can use the formula's own names.
     ``variables`` names those known to be variables (``A (x[i])`` is then a product), as
-    :func:`parse` reads them."""
+    :func:`parse` reads them. A formula in matrix notation (chosen as :func:`parse` chooses)
+    writes no letters: its variables map to ``()`` and its output to ``()``."""
+    if notation == "matrix" or (notation == "auto" and "[" not in formula and "->" not in formula
+                                and not _reads_as_index(formula, variables)):
+        try:
+            name, found = matrix_names(formula)
+        except ParseError:
+            if notation == "matrix":
+                raise
+        else:
+            return name, (), {v: () for v in found}
     lhs, body, legend = _Parser(formula, frozenset(variables)).formula_()
     letters: dict[str, tuple[str, ...]] = {}
     for ref in _refs(body):
@@ -1000,11 +1013,23 @@ def _scope_sizes(body, lowering: _Lowering) -> dict[str, int]:
     return {i: ns.pop() for i, ns in seen.items() if len(ns) == 1}
 
 
-def parse(formula: str, **shapes) -> Expr:
-    """An expression from a formula in index notation; each keyword binds a name: a shape
-    (a tuple, or an int for a vector) makes a variable, a numpy array a constant (the
-    ``C0: constant (3, 3)`` that printing writes for a constant array), an expression
-    stands for itself.
+NOTATIONS = ("auto", "index", "matrix")
+
+
+def parse(formula: str, *, notation: str = "auto", **shapes) -> Expr:
+    """An expression from a formula in index notation or in matrix notation; each keyword
+    binds a name: a shape (a tuple, or an int for a vector) makes a variable, a numpy array
+    a constant (the ``C0: constant (3, 3)`` that printing writes for a constant array), an
+    expression (``ed.var``) stands for itself.
+
+    ``notation="auto"`` (the default) reads a formula with index brackets ``[`` (or an
+    einsum equation, ``->``) as index notation; one without them is read as index notation
+    when that reading succeeds (scalar formulas like ``s*t``, whole-tensor calls like
+    ``logdet(X)``: there both readings agree, and index notation keeps their meaning), and
+    otherwise as matrix notation (:mod:`einsdiff.notation.matrix_parse`: ``x'*A*x``,
+    ``norm2(A*x - y)^2``); when neither reads it, the error is matrix notation's, unless the
+    formula has index notation's form but not matrix notation's (``s t`` for a product, ``a > b``).
+    ``"index"`` and ``"matrix"`` choose one.
 
     >>> import einsdiff as ed
     >>> e = ed.parse("relu(W[i,j]*x[j] + b[i])", W=(3, 4), x=(4,), b=(3,))
@@ -1017,10 +1042,40 @@ def parse(formula: str, **shapes) -> Expr:
     >>> import numpy as np
     >>> print(ed.parse("f[i] = C0[i,j] x[j]; C0: constant (2, 3)", C0=np.ones((2, 3)), x=(3,)))
     f[i] = C0[i,j] x[j]; C0: constant (2, 3)
+    >>> print(ed.parse("x'*A*x", x=(3,), A=(3, 3)).shape)
+    ()
     """
     if not isinstance(formula, str):
         raise ParseError(f"a formula is a string, got {type(formula).__name__}")
+    if notation not in NOTATIONS:
+        raise OptionError(f"notation={notation!r}: choose one of {', '.join(map(repr, NOTATIONS))}")
     variables = {name: _binding(name, given) for name, given in shapes.items()}
+    if notation == "matrix":
+        return read_matrix(formula, variables)
+    if notation == "index" or "[" in formula or "->" in formula:
+        return _parse_index(formula, variables)
+    try:
+        return _parse_index(formula, variables)
+    except EinsdiffError as index_error:
+        try:
+            return read_matrix(formula, variables)
+        except EinsdiffError as matrix_error:
+            if getattr(matrix_error, "syntax", False) and _reads_as_index(formula, variables):
+                raise index_error from None
+            raise
+
+
+def _reads_as_index(formula: str, variables) -> bool:
+    """Whether the formula has the form of index notation (its names and shapes aside)."""
+    try:
+        _Parser(formula, frozenset(variables)).formula_()
+    except ParseError:
+        return False
+    return True
+
+
+def _parse_index(formula: str, variables: dict[str, Expr]) -> Expr:
+    """:func:`parse` for a formula in index notation, its names bound."""
     lhs, body, legend = _Parser(formula, frozenset(variables)).formula_()
     for name, (shape, pos) in legend.constants.items():
         given = variables.get(name)
