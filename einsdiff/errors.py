@@ -50,6 +50,11 @@ class ParseError(EinsdiffError, ValueError):
         super().__init__(f"{message} (column {position + 1}){where}")
 
 
+class FormulaShapeError(ShapeError, ParseError):
+    """Sizes disagree in a formula (``A*x: A is 4×3 but x has 4 entries``): a ShapeError
+    that marks the column, as a ParseError does."""
+
+
 class UnknownVariableError(ParseError):
     """A formula names a variable whose shape was not given; ``name`` is that variable,
     ``ndim`` the number of indices the formula gives it and ``example`` a shape of that many

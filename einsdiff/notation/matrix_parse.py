@@ -16,7 +16,7 @@ elementwise function of the registry (``exp``, ``log``, ``tanh``, ...).
 >>> read("A*x", {"x": ed.var("x", (4,)), "A": ed.var("A", (4, 3))})
 Traceback (most recent call last):
 ...
-einsdiff.notation.matrix_parse.MatrixShapeError: A*x: A is 4×3 but x has 4 entries (column 2)
+einsdiff.errors.FormulaShapeError: A*x: A is 4×3 but x has 4 entries (column 2)
   A*x
    ^
 """
@@ -27,7 +27,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from ..errors import EinsdiffError, ParseError, ShapeError, UnknownVariableError
+from ..errors import EinsdiffError, FormulaShapeError, ParseError, ShapeError, UnknownVariableError
 from ..ir import build
 from ..ir.expr import Expr
 from ..ir.functions import FUNCTIONS as _ENTRIES
@@ -47,10 +47,6 @@ _KNOWN = tuple(sorted(set(_SYNTAX) | set(_OWN)))
 _HINTS = {".": "; write functions without a module (tanh(x), not np.tanh)",
           "[": "; a formula with index brackets is index notation"}
 _SPELLINGS = {wrong: right for s in _SYNTAX.values() for wrong, right in s.spellings}
-
-
-class MatrixShapeError(ShapeError, ParseError):
-    """A shape mismatch in a matrix-notation formula: a ShapeError that marks the column."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +131,7 @@ class _Reader:
         """``A*x: A is 4×3 but x has 4 entries``: the operation as written, then both operands' shapes."""
         whole = self.formula[a.start:b.end].strip()
         message = f"{whole}: {_describe(self.text(a), a)} but {_describe(self.text(b), b)}{what}"
-        return MatrixShapeError(message, self.formula, pos)
+        return FormulaShapeError(message, self.formula, pos)
 
     def take(self, text: str) -> Token:
         if self.tok.text != text or self.tok.kind == "end":
@@ -266,13 +262,13 @@ class _Reader:
         if base.ndim == 2 and p is not None and p == int(p) and p != 0:
             return self.matrix_power(base, int(p), op, end)
         hint = "a whole number" if base.ndim == 2 else "a scalar; write .^ entry by entry"
-        raise MatrixShapeError(f"{self.formula[base.start:end].strip()}: ^ of a "
+        raise FormulaShapeError(f"{self.formula[base.start:end].strip()}: ^ of a "
                                f"{'matrix' if base.ndim == 2 else 'vector'} takes {hint}", self.formula, op.pos)
 
     def matrix_power(self, base: _Val, p: int, op: Token, end: int) -> _Val:
         rows, cols = base.expr.shape
         if rows != cols:
-            raise MatrixShapeError(f"{self.formula[base.start:end].strip()}: a power of a matrix needs a square "
+            raise FormulaShapeError(f"{self.formula[base.start:end].strip()}: a power of a matrix needs a square "
                                    f"matrix, but {_describe(self.text(base), base)}", self.formula, op.pos)
         m = base.expr if p > 0 else self.call_builder("inv", [base.expr], op.pos)
         value = m
@@ -300,7 +296,7 @@ class _Reader:
     def transpose(self, v: _Val, tok: Token) -> _Val:
         end = tok.pos + len(tok.text)
         if v.ndim > 2:
-            raise MatrixShapeError(f"{self.formula[v.start:end].strip()}: a transpose takes a vector or a matrix, "
+            raise FormulaShapeError(f"{self.formula[v.start:end].strip()}: a transpose takes a vector or a matrix, "
                                    f"but {_describe(self.text(v), v)}", self.formula, tok.pos)
         if v.ndim == 2:
             return _Val(build.transpose(v.expr), v.start, end)
@@ -372,7 +368,7 @@ class _Reader:
             return _Val(build.reduce_sum(exprs[0]), tok.pos, end)
         if name == "diag":
             if exprs[0].ndim not in (1, 2):
-                raise MatrixShapeError(f"{self.formula[tok.pos:end]}: diag takes a vector or a square matrix, but "
+                raise FormulaShapeError(f"{self.formula[tok.pos:end]}: diag takes a vector or a square matrix, but "
                                        f"{_describe(self.text(args[0]), args[0])}", self.formula, tok.pos)
             return _Val(self.call_builder("diag", exprs, tok.pos), tok.pos, end)
         if syntax.form == "piecewise":
@@ -392,7 +388,7 @@ class _Reader:
         try:
             return builder(*exprs)
         except ShapeError as err:
-            raise MatrixShapeError(str(err), self.formula, pos) from err
+            raise FormulaShapeError(str(err), self.formula, pos) from err
         except EinsdiffError as err:
             raise self.error(str(err), pos) from err
 
@@ -445,4 +441,4 @@ def read(formula: str, variables: dict[str, Expr]) -> Expr:
     return _Reader(formula, variables).formula_()
 
 
-__all__ = ["read", "names", "tokenize", "MatrixShapeError"]
+__all__ = ["read", "names", "tokenize"]
