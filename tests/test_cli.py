@@ -233,7 +233,8 @@ def test_help_names_the_playground_and_every_option():
     run = einsdiff("--help")
     assert run.returncode == 0 and run.stderr == ""
     assert "einsdiff serve [--host HOST] [--port PORT]" in run.stdout
-    for option in ("--wrt", "--shape", "--format", "--hessian", "--share", "--check", "--value", "--order", "--seed"):
+    for option in ("--wrt", "--shape", "--format", "--hessian", "--share", "--check", "--value", "--order", "--seed",
+                   "--notation", "--symmetric"):
         assert option in run.stdout
 
 
@@ -338,3 +339,45 @@ def test_notation_flag_chooses_the_reading():
     run = einsdiff("x'*Q*x", "--wrt", "x", "--shape", "x=3")
     assert run.returncode == 2
     assert "no shape for 'Q' (column 4); add --shape Q=3x4, or Q=3 for a vector" in run.stderr
+
+
+SYMMETRIC_QUADRATIC = ["f = x'*S*x", "--wrt", "x", "--shape", "x=3", "--shape", "S=3x3", "--symmetric", "S"]
+
+
+def test_symmetric_flag_gives_one_term_gradient_and_hessian(capsys):
+    assert main(SYMMETRIC_QUADRATIC) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == ["f = x[i] x[j] S[i,j]", "∂f/∂x[a] = 2 S[a,i] x[i]"]
+    assert main([*SYMMETRIC_QUADRATIC, "--format", "matrix"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["f = xᵀ S x", "∂f/∂x = 2 S x"]
+    assert main([*SYMMETRIC_QUADRATIC, "--hessian", "--check"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[1] == "∂²f/∂x[a] ∂x[b] = 2 S[a,b]" and err.strip().endswith("seed 0): ok")
+    assert main([*SYMMETRIC_QUADRATIC, "--hessian", "--format", "matrix"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "∂²f/∂x² = 2 S"
+
+
+def test_symmetric_flag_checks_by_the_symmetric_variable(capsys):
+    """--check draws a symmetric S (the engine refuses any other) and differentiates within them."""
+    args = ["f = x'*S*x + logdet(S)", "--wrt", "S", "--shape", "x=3", "--shape", "S=3x3", "--symmetric", "S", "--check"]
+    assert main(args) == 0
+    assert capsys.readouterr().err.strip().endswith("seed 0): ok")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--symmetric", "T"], "--symmetric T: the formula has no variable 'T'; its variables are x, S"),
+        (["--symmetric", "x"], "--symmetric x: x has shape 3, but a symmetric matrix is square; give it e.g. --shape x=3x3"),
+    ],
+)
+def test_symmetric_flag_refuses_a_non_variable_or_non_square(extra, message, capsys):
+    assert main([*SYMMETRIC_QUADRATIC[:-2], *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and message in err, err
+
+
+def test_symmetric_flag_needs_a_shape_and_a_formula(capsys):
+    assert main(["x'*S*x", "--wrt", "x", "--shape", "x=3", "--symmetric", "S"]) == 2
+    assert "--symmetric S: give S a square shape too, e.g. --shape S=3x3" in capsys.readouterr().err
+    assert main(["ij,j->i", "--wrt", "0", "--shape", "3x3", "--shape", "3", "--symmetric", "A"]) == 2
+    assert "--symmetric A: an einsum equation's operands cannot be symmetric" in capsys.readouterr().err

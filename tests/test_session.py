@@ -22,6 +22,7 @@ from einsdiff.frontends.session import (
 )
 from einsdiff.ir.expr import Var
 from einsdiff.ir.matrix import logdet
+from einsdiff.ir.variables import topological
 from einsdiff.notation.mathml import MathML
 from einsdiff.notation.printing import Latex, Text, shared
 from einsdiff.testing import finite_difference_margin
@@ -184,3 +185,20 @@ def test_a_derivation_writes_its_matrix_form_steps_and_shared_names():
     assert lines[-1].startswith("∂²L/∂x[a] ∂x[b] = ")
     with pytest.raises(OptionError):  # a tensor of three axes by a matrix: no matrix form
         differentiate(build_formula("T[i,j,k] = A[i,j]*x[k]", "A", {"A": (2, 2), "x": (2,)}), 1).matrix_notation()
+
+
+def test_build_formula_makes_the_named_variables_symmetric():
+    f = build_formula("x'*S*x", "x", {"x": (3,), "S": (3, 3)}, symmetric=["S"])
+    assert (f.wrt.symmetric, Var("S", (3, 3), symmetric=True) in topological([f.expr])) == (False, True)
+    with pytest.raises(OperandError, match="symmetric 'T': no variable 'T' has a shape"):
+        build_formula("x'*S*x", "x", {"x": (3,), "S": (3, 3)}, symmetric=["T"])
+    with pytest.raises(ShapeError, match="symmetric 'S': S has shape \\(3, 4\\), but a symmetric matrix is square"):
+        build_formula("x'*S*y", "x", {"x": (3,), "S": (3, 4), "y": (4,)}, symmetric=["S"])
+
+
+def test_sample_point_draws_a_symmetric_variable_symmetric_with_both_signs():
+    S = Var("S", (4, 4), symmetric=True)
+    values = sample_point(logdet(S), 0).values["S"]
+    assert np.array_equal(values, values.T)
+    off = values[~np.eye(4, dtype=bool)]
+    assert (off > 0).any() and (off < 0).any() and np.all(np.abs(off) >= 0.5)

@@ -57,7 +57,7 @@ class _Parser(argparse.ArgumentParser):
         raise _Usage(f"{message} (see {self.prog} --help)")
 
 
-_VALUED = ("--wrt", "--shape", "--format", "--value", "--order", "--seed", "--notation")  # the options below that take a value
+_VALUED = ("--wrt", "--shape", "--format", "--value", "--order", "--seed", "--notation", "--symmetric")  # the options below that take a value
 
 
 def _arguments() -> argparse.ArgumentParser:
@@ -88,6 +88,9 @@ def _arguments() -> argparse.ArgumentParser:
     p.add_argument("--notation", choices=NOTATIONS, default="auto",
                    help="how the formula is written: index notation (W[i,j]*x[j]), matrix notation (x'*A*x), or "
                         "auto (default: matrix notation when the formula has no index brackets)")
+    p.add_argument("--symmetric", action="append", default=[], metavar="NAME",
+                   help="a formula's square matrix variable that is symmetric (S = Sᵀ): its derivatives use "
+                        "that, e.g. ∂(x'*S*x)/∂x = 2 S x; repeat the flag for more than one")
     p.add_argument("--seed", type=_seed, help="with --check: the seed of its random values (default 0)")
     return p
 
@@ -134,11 +137,16 @@ def _unused_options(args: argparse.Namespace) -> None:
         refuse("--share", "names repeated subexpressions in --format text and latex", "use it with one of those")
 
 
-def build(expression: str, wrt: str, shapes: list[str], notation: str = "auto") -> Formula:
-    """The formula to differentiate, from the command's text: ``shapes`` as ``--shape`` takes them."""
+def build(expression: str, wrt: str, shapes: list[str], notation: str = "auto",
+          symmetric: tuple[str, ...] = ()) -> Formula:
+    """The formula to differentiate, from the command's text: ``shapes`` as ``--shape`` takes
+    them, ``symmetric`` the names ``--symmetric`` gives."""
     if not expression.strip():
         raise _Usage('the expression is empty; write a formula, e.g. "A[i,j]*x[j]", or an einsum equation, e.g. "ij,j->i"')
     if notation != "matrix" and is_equation(expression, shapes):
+        if symmetric:
+            raise _Usage(f"--symmetric {symmetric[0]}: an einsum equation's operands cannot be symmetric; write "
+                         f"the formula with named variables, e.g. \"x'*S*x\" --shape S=3x3 --symmetric S")
         return _from_einsum(expression, wrt, shapes)
     shaped = [item.partition("=")[0].strip() for item in shapes]
     names = tuple(formula_letters(expression, shaped, notation)[2])  # a syntax error first: it marks the column
@@ -154,8 +162,17 @@ def build(expression: str, wrt: str, shapes: list[str], notation: str = "auto") 
         if not dims:
             raise _Usage(f"--shape {item}: no sizes after '='; write e.g. {name}=3x4, or {name}=scalar")
         sizes[name], given[name] = parse_shape(dims, f"--shape {item}"), dims
+    for name in symmetric:
+        if name not in names:
+            raise _Usage(f"--symmetric {name}: the formula has no variable {name!r}; its variables are {', '.join(names)}")
+        if name not in sizes:
+            raise _Usage(f"--symmetric {name}: give {name} a square shape too, e.g. --shape {name}=3x3")
+        shape = sizes[name]
+        if len(shape) < 2 or shape[-1] != shape[-2]:
+            raise _Usage(f"--symmetric {name}: {name} has shape {given[name]}, but a symmetric matrix is square; "
+                         f"give it e.g. --shape {name}={(shape or (3,))[-1]}x{(shape or (3,))[-1]}")
     try:
-        return build_formula(expression, wrt, sizes, notation)
+        return build_formula(expression, wrt, sizes, notation, tuple(dict.fromkeys(symmetric)))
     except UnknownVariableError as err:  # its hint is Python's (x=(3, 4)): say it in flags
         example = "x".join(map(str, err.example)) or "scalar"
         if "[" not in expression:  # matrix notation writes no indices to count
@@ -254,7 +271,7 @@ def run(argv: list[str]) -> Output:
     """The command's output for ``argv`` (without the program name)."""
     args = _arguments().parse_args(_expression_last(argv))
     _unused_options(args)
-    d = differentiate(build(args.expression, args.wrt, args.shape, args.notation), 2 if args.hessian else 1)
+    d = differentiate(build(args.expression, args.wrt, args.shape, args.notation, tuple(args.symmetric)), 2 if args.hessian else 1)
     f = d.formula
     lines = []
     if args.format in ("text", "latex"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,11 +138,30 @@ def parse_shape(text: str, what: str) -> tuple[int, ...]:
     return tuple(int(part) for part in parts)
 
 
-def build_formula(expression: str, wrt: str, sizes: Mapping[str, tuple[int, ...]], notation: str = "auto") -> Formula:
+def build_formula(expression: str, wrt: str, sizes: Mapping[str, tuple[int, ...]], notation: str = "auto",
+                  symmetric: Sequence[str] = ()) -> Formula:
     """A formula in index or matrix notation (``notation`` as :func:`~einsdiff.parse` takes it)
     with its variables' shapes, to differentiate by ``wrt``. The variables given ``sizes`` are
-    read as variables (``A (x[i])`` is then a product), as :func:`~einsdiff.parse` reads them."""
-    f = parse(expression, notation=notation, **sizes)
+    read as variables (``A (x[i])`` is then a product), as :func:`~einsdiff.parse` reads them;
+    those named in ``symmetric`` are symmetric matrices (``ed.var(name, shape, symmetric=True)``).
+
+    >>> d = differentiate(build_formula("x'*S*x", "x", {"x": (3,), "S": (3, 3)}, symmetric=["S"]), 1)
+    >>> print(d.derivative_lines(Text())[-1])
+    ∂f/∂x[a] = 2 S[a,i] x[i]
+    """
+    bound = dict(sizes)
+    for name in symmetric:
+        if name not in sizes:
+            listed = ", ".join(sizes) or "none"
+            raise OperandError(f"symmetric {name!r}: no variable {name!r} has a shape; give it one "
+                               f"(the variables with shapes: {listed})")
+        shape = tuple(sizes[name])
+        if len(shape) < 2 or shape[-1] != shape[-2]:
+            n = (shape or (3,))[-1]
+            raise ShapeError(f"symmetric {name!r}: {name} has shape {shape}, but a symmetric matrix is square; "
+                             f"give it a shape n×n, e.g. {name}={n}x{n}")
+        bound[name] = Var(name, shape, symmetric=True)
+    f = parse(expression, notation=notation, **bound)
     name, out, letters = formula_letters(expression, tuple(sizes), notation)
     by_name = {v.name: v for v in variables(f)}
     var = by_name.get(wrt)
@@ -275,6 +294,10 @@ def sample_point(f: Expr, seed: int) -> Sample:
                 diagonal = np.broadcast_to(np.eye(v.shape[-1], dtype=bool), v.shape)
             size[v.name] = rng.uniform(0.5, 1.5, v.shape) + 1.5 * (v.shape or (0,))[-1] * diagonal
             sign[v.name] = _signs(rng, ~diagonal)
+            if v.symmetric:  # symmetric values: the mean of the sizes and their transpose, signs mirrored
+                size[v.name] = (size[v.name] + np.swapaxes(size[v.name], -1, -2)) / 2
+                upper = np.triu(np.ones(v.shape[-2:], dtype=bool))
+                sign[v.name] = np.where(upper, sign[v.name], np.swapaxes(sign[v.name], -1, -2))
         positive = _positive(f, size, sign, [v.name for v in found])
         values = {name: size[name] * (1.0 if name in positive else sign[name]) for name in size}
         margin = _margin(f, values)
