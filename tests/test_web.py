@@ -84,6 +84,36 @@ def test_matrix_notation_where_matrices_can_say_it(client):
     assert client.post("/api/derive", json=quadratic).json()["matrix_notation"] == "∂²q/∂x² = Aᵀ + A"
 
 
+def test_the_first_example_is_in_matrix_notation(client):
+    first = EXAMPLES[0]
+    assert "[" not in first["formula"]
+    answer = client.post("/api/derive", json=first).json()
+    assert answer["matrix_notation"] == "∂L/∂x = 2 Aᵀ (A x − y)" and answer["formula_text"].startswith("L = ")
+
+
+def test_notation_chooses_the_reading(client):
+    payload = {"formula": "q = x'*A*x", "wrt": "x", "shapes": {"x": "3", "A": "3x3"}}
+    assert client.post("/api/inspect", json={**payload, "notation": "matrix"}).json()["variables"] == [
+        {"name": "x", "letters": []}, {"name": "A", "letters": []}]
+    assert client.post("/api/derive", json={**payload, "notation": "matrix"}).json()["matrix_notation"] == \
+        "∂q/∂x = A x + Aᵀ x"
+    error = client.post("/api/derive", json={**payload, "notation": "index"}).json()["error"]
+    assert "write a transpose by swapping indices" in error["message"], error
+
+
+def test_symmetric_variables_give_the_symmetric_derivative_and_check(client):
+    payload = {"formula": "q = x'*S*x", "wrt": "x", "shapes": {"x": "3", "S": "3x3"}, "symmetric": ["S"]}
+    answer = client.post("/api/derive", json=payload).json()
+    assert answer["derivative_text"] == "∂q/∂x[a] = 2 S[a,i] x[i]" and answer["matrix_notation"] == "∂q/∂x = 2 S x"
+    assert client.post("/api/derive", json={**payload, "order": 2}).json()["matrix_notation"] == "∂²q/∂x² = 2 S"
+    by_s = client.post("/api/check", json={**payload, "wrt": "S"}).json()
+    assert by_s["ok"] is True, by_s
+    given = client.post("/api/derive", json={**payload, "values": {"S": "[[1,2,0],[2,1,0],[0,0,1]]", "x": "[1,0,0]"}})
+    assert given.json()["matrix"] == [[2, 4, 0]]
+    unsymmetric = client.post("/api/derive", json={**payload, "values": {"S": "[[1,2,0],[0,1,0],[0,0,1]]"}}).json()
+    assert "variable 'S' is symmetric but the bound array is not" in unsymmetric["error"]["message"], unsymmetric
+
+
 def test_a_gradient_by_a_matrix_is_shown_in_its_shape(client):
     # As explain shows it: ∂L/∂X of a scalar L has X's shape (3×3), not a 1×9 row.
     payload = {"formula": "L = A[i,j]*X[i,j] + b", "wrt": "X", "shapes": {"A": "3x3", "X": "3x3", "b": ""},
@@ -183,6 +213,11 @@ def test_bad_formulas_mark_their_position(client, payload, message, position):
         ({**SEED_001, "formula": "x" * 501}, "the formula has 501 characters; the playground takes up to 500"),
         ({"formula": "  "}, "type a formula"),
         ({**SEED_001, "seed": "one"}, "the request needs 'seed' as int"),
+        ({**SEED_001, "notation": "latex"}, "notation 'latex': choose one of auto, index, matrix"),
+        ({**SEED_001, "symmetric": "W"}, "the request needs 'symmetric' as list"),
+        ({**SEED_001, "symmetric": [3]}, "the request needs 'symmetric' as a list of variable names, got 3 in it"),
+        ({**SEED_001, "symmetric": ["A"]}, "A is ticked symmetric but has shape 2×3; a symmetric matrix is square"),
+        ({**SEED_001, "symmetric": ["Q"]}, "Q is ticked symmetric but has no shape"),
     ],
 )
 def test_oversize_and_malformed_requests_get_clear_messages(client, payload, message):
@@ -247,7 +282,7 @@ def test_bodies_and_unknown_routes(client):
     assert client.post("/api/compile", json={}).status_code == 404
     missing = client.get("/static/nothing.js")
     assert missing.status_code == 404 and "error" in missing.json()
-    assert client.get("/api/examples").json()["examples"][0]["formula"] == SEED_001["formula"]
+    assert client.get("/api/examples").json()["examples"][0]["formula"] == "L = (A*x - y)'*(A*x - y)"
     page = client.get("/")
     assert page.status_code == 200 and 'id="formula"' in page.text
     assert client.get("/static/app.js").status_code == 200

@@ -16,7 +16,7 @@ from ...ir.expr import bare
 from ...ir.variables import children, topological, variables
 from ...notation.codegen import to_einsum
 from ...notation.mathml import MathML, math as mathml, rows as table
-from ...notation.parse import formula_letters
+from ...notation.parse import NOTATIONS, formula_letters
 from ...notation.printing import Latex, Text, aligned, shared
 from ..session import (Derivation, build_formula, check as check_numerically, differentiate, heading, parse_shape,
                        sample_point)
@@ -44,6 +44,10 @@ class RequestError(EinsdiffError):
 
 
 EXAMPLES = (
+    {"title": "least squares in matrix notation, ‖Ax − y‖²", "formula": "L = (A*x - y)'*(A*x - y)", "wrt": "x",
+     "order": 1, "shapes": {"A": "4x3", "x": "3", "y": "4"}, "values": {}},
+    {"title": "a quadratic form ½xᵀSx − bᵀx, S symmetric", "formula": "q = x'*S*x/2 - b'*x", "wrt": "x",
+     "order": 1, "shapes": {"S": "3x3", "x": "3", "b": "3"}, "values": {}, "symmetric": ["S"]},
     {"title": "Z = AW + B (a dense layer)", "formula": "Z[i,j] = A[i,k]*W[k,j] + B[j]", "wrt": "W", "order": 1,
      "shapes": {"A": "2x3", "W": "3x2", "B": "2"}, "values": {"A": "[[1,2,3],[4,5,6]]"}},
     {"title": "a relu neuron", "formula": "a = relu(w[i]*x[i] + b)", "wrt": "w", "order": 1,
@@ -61,7 +65,7 @@ def inspect(request: dict, limits: Limits) -> dict:
     """The formula's name, free indices and variables (with the letters each is first written
     with), so the page can ask for their shapes."""
     formula = _formula(request, limits)
-    name, out, letters = formula_letters(formula)
+    name, out, letters = formula_letters(formula, notation=_notation(request))
     return {"name": name or "f", "indices": list(out),
             "variables": [{"name": v, "letters": list(ls)} for v, ls in letters.items()]}
 
@@ -181,12 +185,36 @@ def _derivation(request: dict, limits: Limits) -> Derivation:
     formula = _formula(request, limits)
     # A syntax error first (it marks a position); the letters name summed indices as typed.
     shaped = request.get("shapes") if isinstance(request.get("shapes"), dict) else ()
-    letters = formula_letters(formula, shaped)[2]  # given shapes make A (x[i]) a product, A(i,j) a variable
+    notation = _notation(request)
+    letters = formula_letters(formula, shaped, notation)[2]  # given shapes make A (x[i]) a product, A(i,j) a variable
     wrt_name = _field(request, "wrt", str)
     order = _field(request, "order", int, 1)
     if order not in (1, 2):
         raise RequestError(f"order {order}: the playground gives the first (1) or second (2) derivative")
-    return differentiate(build_formula(formula, wrt_name, _shapes(request, limits, letters)), order)
+    sizes = _shapes(request, limits, letters)
+    return differentiate(build_formula(formula, wrt_name, sizes, notation, _symmetric(request, sizes)), order)
+
+
+def _notation(request: dict) -> str:
+    notation = _field(request, "notation", str, "auto")
+    if notation not in NOTATIONS:
+        raise RequestError(f"notation {notation!r}: choose one of {', '.join(NOTATIONS)}")
+    return notation
+
+
+def _symmetric(request: dict, sizes: dict) -> tuple[str, ...]:
+    """The variables ticked symmetric: each a square matrix the request gives a shape."""
+    names = _field(request, "symmetric", list, [])
+    for name in names:
+        if not isinstance(name, str):
+            raise RequestError(f"the request needs 'symmetric' as a list of variable names, got {name!r} in it")
+        if name not in sizes:
+            raise RequestError(f"{name} is ticked symmetric but has no shape; give it a square shape, e.g. 3x3")
+        if len(sizes[name]) != 2 or sizes[name][0] != sizes[name][1]:
+            shape = "×".join(map(str, sizes[name])) or "scalar"
+            raise RequestError(f"{name} is ticked symmetric but has shape {shape}; a symmetric matrix is "
+                               f"square: give it a shape like 3x3, or untick symmetric")
+    return tuple(dict.fromkeys(names))
 
 
 def _formula(request: dict, limits: Limits) -> str:
