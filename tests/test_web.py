@@ -458,11 +458,22 @@ def test_page_end_to_end(browser, server):  # the browser first: without one, no
     assert "A has shape 2×300" in browser.find_element(By.ID, "error").text
 
     # The examples menu fills everything in and derives.
-    Select(browser.find_element(By.ID, "examples")).select_by_index(5)
+    Select(browser.find_element(By.ID, "examples")).select_by_index(1)  # the first: matrix notation
     wait.until(lambda d: "∂L" in d.find_element(By.ID, "derivative-math").text.replace("\n", ""))
     assert browser.find_element(By.ID, "layout").text == "a 1×3 row when flattened row by row"
     assert browser.find_element(By.ID, "matrix-notation").text == "∂L/∂x = 2 Aᵀ (A x − y)"
     assert not browser.find_element(By.ID, "error").is_displayed()
+    # A square matrix may be ticked symmetric; the example with S symmetric ticks it.
+    assert not browser.find_element(By.ID, "symmetric-A").is_displayed()  # A is 4×3
+    _load_example(browser, wait, "a quadratic form ½xᵀSx")
+    assert browser.find_element(By.ID, "symmetric-S").is_selected()
+    assert not browser.find_element(By.ID, "symmetric-label-x").is_displayed()
+    assert browser.find_element(By.ID, "matrix-notation").text == "∂q/∂x = S x − b"
+    browser.find_element(By.ID, "symmetric-S").click()  # unticked: S and Sᵀ both appear
+    browser.find_element(By.ID, "derive").click()
+    wait.until(lambda d: "Sᵀ" in d.find_element(By.ID, "matrix-notation").text)
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "playground-symmetric.png"))
 
 
 def _load_example(browser, wait, title_start: str):
@@ -488,7 +499,7 @@ def test_page_says_what_is_current(browser, server):
     wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
     _load_example(browser, wait, "a relu neuron")
     result, examples = browser.find_element(By.ID, "result"), browser.find_element(By.ID, "examples")
-    assert examples.get_attribute("value") == "1"
+    assert examples.get_attribute("value") == str(next(k for k, e in enumerate(EXAMPLES) if e["title"] == "a relu neuron"))
     # Placeholders say what an empty field means: a scalar (b), random values; w needs sizes.
     assert browser.find_element(By.ID, "shape-b").get_attribute("placeholder") == "scalar"
     assert browser.find_element(By.ID, "shape-w").get_attribute("placeholder") == "e.g. 3"

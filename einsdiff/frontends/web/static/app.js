@@ -41,21 +41,34 @@ function showError(error) {
 }
 
 function request() {
-  const shapes = {}, values = {};
+  const shapes = {}, values = {}, symmetric = [];
   for (const v of inspected ? inspected.variables : []) {
     shapes[v.name] = $(`shape-${v.name}`).value.trim(); // empty: a scalar (the server says if it cannot be)
     const value = $(`value-${v.name}`).value.trim();
     if (value) values[v.name] = value;
+    if (isSquare(shapes[v.name]) && $(`symmetric-${v.name}`).checked) symmetric.push(v.name);
   }
   const order = Number(document.querySelector('input[name="order"]:checked').value);
-  return {formula: $("formula").value, wrt: $("wrt").value, order, shapes, values};
+  return {formula: $("formula").value, notation: $("notation").value, wrt: $("wrt").value, order, shapes, values,
+          symmetric};
+}
+
+// A shape n×n (3x3, 3×3, 3,3): only a square matrix can be symmetric.
+function isSquare(shape) {
+  const match = /^\(?\s*(\d+)\s*[x×,]\s*(\d+)\s*\)?$/.exec(shape.trim());
+  return match !== null && match[1] === match[2];
+}
+
+// The symmetric box shows beside a square shape only.
+function showSymmetric(name) {
+  $(`symmetric-label-${name}`).hidden = !isSquare($(`shape-${name}`).value);
 }
 
 // Reads the formula's variables into the table; false when the formula has an error (shown).
 async function inspect() {
   const formula = $("formula").value;
   if (!formula.trim()) return true; // nothing to read: derive says what to type
-  const answer = await ask("inspect", {formula});
+  const answer = await ask("inspect", {formula, notation: $("notation").value});
   if (formula !== $("formula").value) return true; // typed on meanwhile: a newer request follows
   if (answer.error) {
     showError(answer.error);
@@ -69,7 +82,8 @@ async function inspect() {
 function setVariables(answer) {
   const old = {};
   for (const v of inspected ? inspected.variables : []) {
-    old[v.name] = {shape: $(`shape-${v.name}`).value, value: $(`value-${v.name}`).value};
+    old[v.name] = {shape: $(`shape-${v.name}`).value, value: $(`value-${v.name}`).value,
+                   symmetric: $(`symmetric-${v.name}`).checked};
   }
   const wrt = $("wrt").value;
   inspected = answer;
@@ -91,15 +105,26 @@ function setVariables(answer) {
     value.placeholder = "random";
     value.value = old[v.name] ? old[v.name].value : "";
     value.setAttribute("aria-label", `values of ${v.name}`);
+    const symmetric = document.createElement("input");
+    symmetric.type = "checkbox";
+    symmetric.id = `symmetric-${v.name}`;
+    symmetric.checked = old[v.name] ? old[v.name].symmetric : false;
+    symmetric.addEventListener("change", markStale);
+    const box = document.createElement("label");
+    box.id = `symmetric-label-${v.name}`;
+    box.className = "symmetric";
+    box.append(symmetric, " symmetric");
     for (const input of [shape, value]) {
       input.addEventListener("keydown", enterDerives);
       input.addEventListener("input", markStale);
     }
+    shape.addEventListener("input", () => showSymmetric(v.name));
     const cells = [name, document.createElement("td"), document.createElement("td")];
-    cells[1].append(shape);
+    cells[1].append(shape, box);
     cells[2].append(value);
     row.append(...cells);
     body.append(row);
+    showSymmetric(v.name);
     const option = document.createElement("option");
     option.value = option.textContent = v.name;
     $("wrt").append(option);
@@ -280,12 +305,15 @@ async function loadExample(index) {
   const example = examples[index];
   if (!example) return;
   $("formula").value = example.formula;
+  $("notation").value = "auto";
   await inspect();
   for (const [name, shape] of Object.entries(example.shapes)) {
     if ($(`shape-${name}`)) $(`shape-${name}`).value = shape;
   }
   for (const v of inspected ? inspected.variables : []) {
     $(`value-${v.name}`).value = example.values[v.name] || "";
+    $(`symmetric-${v.name}`).checked = (example.symmetric || []).includes(v.name);
+    showSymmetric(v.name);
   }
   $("wrt").value = example.wrt;
   document.querySelector(`input[name="order"][value="${example.order}"]`).checked = true;
@@ -311,6 +339,10 @@ async function start() {
   $("formula").addEventListener("keydown", enterDerives);
   $("derive").addEventListener("click", derive);
   $("wrt").addEventListener("change", markStale);
+  $("notation").addEventListener("change", () => {
+    markStale();
+    inspect();
+  });
   for (const radio of document.querySelectorAll('input[name="order"]')) radio.addEventListener("change", markStale);
   $("check").addEventListener("click", check);
   $("copy").addEventListener("click", () => copyFrom("numpy", "copied"));
