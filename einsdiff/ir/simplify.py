@@ -71,6 +71,8 @@ def contract(
     idxs: list[tuple] = []
     fresh = itertools.count()
     work = list(zip(operands, (tuple(i) for i in inputs), strict=True))
+    # A product s with a power of s (s · 1/√s) keeps s whole, so the two can merge into √s.
+    powered = {(base, idx) for op, idx in work if (base := _base_power(op)[0]) is not op}
     while work:
         op, idx = work.pop(0)
         if is_zero(op):
@@ -85,7 +87,7 @@ def contract(
             work.insert(0, (add(op.terms, [c / m for c in op.coeffs], op.shape), idx))
         elif isinstance(op, Const) and op.ndim == 0 and op.value.dtype.kind == "f":
             coeff *= float(op.value)
-        elif isinstance(op, Contract):
+        elif isinstance(op, Contract) and (op, idx) not in powered:
             tag = next(fresh)
             rename = {i: ("splice", tag, i) for i in range(len(op.sizes))}
             for i, n in enumerate(op.sizes):
