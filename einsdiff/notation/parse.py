@@ -41,6 +41,7 @@ from ..ir.ops import apply
 from ..ir.registry import Syntax
 from ..ir.simplify import add, contract
 from . import tree as t
+from .matrix_parse import Token  # one token record for both readers
 from .matrix_parse import names as matrix_names
 from .matrix_parse import read as read_matrix
 
@@ -81,13 +82,6 @@ def _along(name: str) -> bool:
 
 def _example(name: str) -> str:
     return SYNTAX[name].example.format(name=name)
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str  # "number" | "name" | "op" | "end"
-    text: str
-    pos: int
 
 
 def tokenize(formula: str) -> list[Token]:
