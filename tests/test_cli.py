@@ -330,7 +330,26 @@ def test_matrix_notation_is_read_by_default_and_checks():
     assert run.stdout.splitlines()[-1] == "shape: (1)×(3) = (3,)"
     assert run.stderr.strip().endswith("seed 0): ok")
     run = einsdiff("x'*A*x", "--wrt", "x", "--shape", "x=3", "--shape", "A=3x3")
-    assert run.stdout.splitlines()[0] == "f = x[i] x[j] A[i,j]", run.stderr
+    assert run.stdout.splitlines()[0] == "f = xᵀ A x", run.stderr
+
+
+def test_matrix_notation_is_answered_in_matrix_then_index_notation(capsys):
+    """Asked in matrix notation, the answer leads with it; index notation follows as the bridge."""
+    args = ["x'*A*x", "--wrt", "x", "--shape", "x=3", "--shape", "A=3x3"]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "f = xᵀ A x" and lines[1].startswith("∂f/∂x = ")
+    assert lines[2:] == ["in index notation:", "f = x[i] x[j] A[i,j]", "∂f/∂x[a] = A[a,i] x[i] + A[i,a] x[i]",
+                         "shape: (1)×(3) = (3,)"]
+    assert main([*args, "--format", "text"]) == 0  # asked for index notation: only that
+    assert capsys.readouterr().out.splitlines()[0] == "f = x[i] x[j] A[i,j]"
+    assert main(["A*W + B", "--wrt", "W", "--shape", "A=4x3", "--shape", "W=3x2", "--shape", "B=4x2"]) == 0
+    assert capsys.readouterr().out.splitlines()[:3] == [
+        "f = A W + B", "∂vec(f)/∂vec(W) = A ⊗ I   (vec stacks rows)", "in index notation:"]
+    # A commutation has no matrix form: index notation alone, with no heading for it.
+    assert main(["X'", "--wrt", "X", "--shape", "X=3x2"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "f[i,j] = X[j,i]", "∂f[i,j]/∂X[a,b] = δ[j,a] δ[i,b]; i:2, j:3, a:3, b:2", "shape: (2×3)×(3×2) = (2, 3, 3, 2)"]
 
 
 def test_notation_flag_chooses_the_reading():
@@ -346,12 +365,14 @@ SYMMETRIC_QUADRATIC = ["f = x'*S*x", "--wrt", "x", "--shape", "x=3", "--shape", 
 
 def test_symmetric_flag_gives_one_term_gradient_and_hessian(capsys):
     assert main(SYMMETRIC_QUADRATIC) == 0
-    assert capsys.readouterr().out.splitlines()[:2] == ["f = x[i] x[j] S[i,j]", "∂f/∂x[a] = 2 S[a,i] x[i]"]
+    assert capsys.readouterr().out.splitlines()[:5] == ["f = xᵀ S x", "∂f/∂x = 2 S x", "in index notation:",
+                                                        "f = x[i] x[j] S[i,j]", "∂f/∂x[a] = 2 S[a,i] x[i]"]
     assert main([*SYMMETRIC_QUADRATIC, "--format", "matrix"]) == 0
     assert capsys.readouterr().out.splitlines() == ["f = xᵀ S x", "∂f/∂x = 2 S x"]
     assert main([*SYMMETRIC_QUADRATIC, "--hessian", "--check"]) == 0
     out, err = capsys.readouterr()
-    assert out.splitlines()[1] == "∂²f/∂x[a] ∂x[b] = 2 S[a,b]" and err.strip().endswith("seed 0): ok")
+    assert out.splitlines()[1] == "∂²f/∂x² = 2 S" and err.strip().endswith("seed 0): ok")
+    assert out.splitlines()[4] == "∂²f/∂x[a] ∂x[b] = 2 S[a,b]"
     assert main([*SYMMETRIC_QUADRATIC, "--hessian", "--format", "matrix"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "∂²f/∂x² = 2 S"
 

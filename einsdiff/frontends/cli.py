@@ -32,7 +32,7 @@ from ..notation.codegen import to_einsum
 from ..notation.matrixform import matrix_form
 from ..notation.parse import NOTATIONS, formula_letters
 from ..notation.printing import Latex, Text, shared
-from .session import Formula, build_formula, check, differentiate, parse_shape
+from .session import Derivation, Formula, build_formula, check, differentiate, parse_shape
 
 FORMATS = ("text", "latex", "matrix", "einsum", "numpy", "explain")
 _EINSUM = re.compile(r"^[\sA-Za-z.,]*(->[\sA-Za-z.]*)?$")
@@ -67,8 +67,10 @@ def _arguments() -> argparse.ArgumentParser:
     p.add_argument("--wrt", required=True, metavar="VARIABLE", help="the variable to differentiate by: a name, or an operand position")
     p.add_argument("--shape", action="append", default=[], metavar="[NAME=]3x4",
                    help="a shape: NAME=3x4 for a formula, or one per einsum operand in order; 'scalar' for ()")
-    p.add_argument("--format", choices=FORMATS, default="text",
-                   help="text: index notation (the default); latex; matrix: matrix notation where it exists; "
+    p.add_argument("--format", choices=FORMATS,
+                   help="text: index notation (the default; a formula in matrix notation is answered in matrix "
+                        "notation first, where it has one, then in index notation); latex; matrix: matrix "
+                        "notation where it exists; "
                         "einsum: einsum calls; numpy: a module of NumPy code; explain: the derivation step by step")
     p.add_argument("--hessian", action="store_true",
                    help="the second derivative (of a tensor-valued expression: one Hessian per entry)")
@@ -270,6 +272,7 @@ class Output:
 def run(argv: list[str]) -> Output:
     """The command's output for ``argv`` (without the program name)."""
     args = _arguments().parse_args(_expression_last(argv))
+    default_format, args.format = args.format is None, args.format or "text"
     _unused_options(args)
     d = differentiate(build(args.expression, args.wrt, args.shape, args.notation, tuple(args.symmetric)), 2 if args.hessian else 1)
     f = d.formula
@@ -278,11 +281,19 @@ def run(argv: list[str]) -> Output:
         style = Latex() if args.format == "latex" else Text()
         named = shared(d.derivative) if args.share else {}
         *defined, derivative = d.derivative_lines(style, named)
-        lines += [d.formula_line(style), *defined, derivative, f"shape: {d.shape_text} = {d.derivative.shape}"]
+        index = [d.formula_line(style), *defined, derivative]
+        # Asked in matrix notation, answer in it first; index notation is the bridge below.
+        matrix = None
+        if default_format and f.notation == "matrix":
+            try:
+                matrix = _matrix_lines(d)
+            except OptionError:  # matrices cannot write it: index notation alone
+                pass
+        lines += [*matrix, "in index notation:", *index] if matrix else index
+        lines.append(f"shape: {d.shape_text} = {d.derivative.shape}")
     elif args.format == "matrix":
         try:
-            lines += [f"{f.name} = {matrix_form(f.expr).text}" if f.expr.ndim <= 2 else
-                      f"{f.name}: a tensor of {f.expr.ndim} axes", d.matrix_notation(vec=args.order or "row")]
+            lines += _matrix_lines(d, args.order or "row")
         except OptionError as err:  # its advice names the Python API
             raise _Usage("--format matrix: matrices cannot write this (it needs a commutation, a tensor of 3 or "
                          "more axes, or an index shared by three factors); use --format text for index "
@@ -298,6 +309,13 @@ def run(argv: list[str]) -> Output:
         return Output("\n".join(lines), (), 0)
     result = check(d, 0 if args.seed is None else args.seed)
     return Output("\n".join(lines), (result.text,), 0 if result.ok else 1)
+
+
+def _matrix_lines(d: Derivation, vec: str = "row") -> list[str]:
+    """The formula and its derivative in matrix notation; raises OptionError where it has none."""
+    f = d.formula
+    head = f"{f.name} = {matrix_form(f.expr).text}" if f.expr.ndim <= 2 else f"{f.name}: a tensor of {f.expr.ndim} axes"
+    return [head, d.matrix_notation(vec=vec)]
 
 
 def _serve(argv: list[str]) -> int:

@@ -30,7 +30,7 @@ from ..ir.variables import topological, variables
 from ..notation.codegen import to_numpy_code
 from ..notation.explain import explain
 from ..notation.matrixform import derivative_notation
-from ..notation.parse import formula_letters, parse
+from ..notation.parse import formula_letters, read
 from ..notation.printing import Latex, Text, definitions, derivative_head, line  # noqa: F401 - Latex: doctests
 from ..notation.tree import LETTERS, Ref
 from ..testing.oracles import finite_difference_jacobian, finite_difference_margin
@@ -49,6 +49,7 @@ class Formula:
     indices: tuple[str, ...] | None  # the free indices as written (None: not writable, e.g. an ellipsis)
     wrt_letters: tuple[str, ...] | None  # the letters the text writes on wrt's axes
     letters: Mapping[str, tuple[str, ...]]  # every variable's letters as written
+    notation: str = "index"  # how the text was written: "index" or "matrix"
 
 
 @dataclass(frozen=True)
@@ -161,14 +162,14 @@ def build_formula(expression: str, wrt: str, sizes: Mapping[str, tuple[int, ...]
             raise ShapeError(f"symmetric {name!r}: {name} has shape {shape}, but a symmetric matrix is square; "
                              f"give it a shape n×n, e.g. {name}={n}x{n}")
         bound[name] = Var(name, shape, symmetric=True)
-    f = parse(expression, notation=notation, **bound)
+    f, reading = read(expression, notation=notation, **bound)
     name, out, letters = formula_letters(expression, tuple(sizes), notation)
     by_name = {v.name: v for v in variables(f)}
     var = by_name.get(wrt)
     if var is None:
         has = f"it has {', '.join(sorted(by_name))}" if by_name else "it has none (it is a constant)"
         raise OperandError(f"--wrt {wrt!r} is not a variable of the formula; {has}")
-    return Formula(f, var, name or "f", out, letters.get(var.name), letters)
+    return Formula(f, var, name or "f", out, letters.get(var.name), letters, reading)
 
 
 def index_names(f: Expr, wrt: Var, out, letters, count: int, *,

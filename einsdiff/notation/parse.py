@@ -1039,20 +1039,30 @@ def parse(formula: str, *, notation: str = "auto", **shapes) -> Expr:
     >>> print(ed.parse("x'*A*x", x=(3,), A=(3, 3)).shape)
     ()
     """
+    return read(formula, notation=notation, **shapes)[0]
+
+
+def read(formula: str, *, notation: str = "auto", **shapes) -> tuple[Expr, str]:
+    """:func:`parse`'s expression and the notation it read the formula in, ``"index"`` or
+    ``"matrix"`` (so a front end can answer in the notation it was asked in).
+
+    >>> read("x'*A*x", x=(3,), A=(3, 3))[1], read("x[i]*x[i]", x=(3,))[1]
+    ('matrix', 'index')
+    """
     if not isinstance(formula, str):
         raise ParseError(f"a formula is a string, got {type(formula).__name__}")
     if notation not in NOTATIONS:
         raise OptionError(f"notation={notation!r}: choose one of {', '.join(map(repr, NOTATIONS))}")
     variables = {name: _binding(name, given) for name, given in shapes.items()}
     if notation == "matrix":
-        return read_matrix(formula, variables)
+        return read_matrix(formula, variables), "matrix"
     if notation == "index" or "[" in formula or "->" in formula:
-        return _parse_index(formula, variables)
+        return _parse_index(formula, variables), "index"
     try:
-        return _parse_index(formula, variables)
+        return _parse_index(formula, variables), "index"
     except EinsdiffError as index_error:
         try:
-            return read_matrix(formula, variables)
+            return read_matrix(formula, variables), "matrix"
         except EinsdiffError as matrix_error:
             if getattr(matrix_error, "syntax", False) and _reads_as_index(formula, variables):
                 raise index_error from None
