@@ -386,3 +386,22 @@ def test_a_new_whole_tensor_function_is_one_entry(monkeypatch):
     namespace = {"np": np}
     exec(ed.to_numpy_code(ed.grad(f, W)), namespace)
     np.testing.assert_allclose(namespace["f"](**values), want, rtol=1e-12)
+
+
+def test_log_of_one_plus_exp_is_softplus_and_differentiates_to_sigmoid():
+    """log(1 + exp(v)) as typed (any order, log1p too) is softplus(v): finite where exp overflows."""
+    v = ed.var("v", (3,))
+    for typed in (ed.log(1 + ed.exp(v)), ed.log(ed.exp(v) + 1), ed.log1p(ed.exp(v))):
+        assert typed == ed.softplus(v)
+    big = np.array([800.0, 0.0, -800.0])
+    assert np.allclose(ed.evaluate(ed.log(1 + ed.exp(v)), v=big), [800.0, np.log(2), 0.0])
+    assert str(ed.grad(ed.sum(ed.log(1 + ed.exp(v))), v)) == "f[i] = sigmoid(v[i])"
+    assert ed.log(2 + ed.exp(v)) != ed.softplus(v) and ed.log(1 + ed.exp(2 * v)) == ed.softplus(2 * v)
+
+
+def test_the_inverse_of_an_inverse_is_the_matrix():
+    X = ed.var("X", (3, 3))
+    assert ed.inv(ed.inv(X)) == X and ed.inv(ed.inv(X.T)) == X.T
+    x = np.array([[3.0, 1, 0], [1, 4, 1], [0, 1, 5]])
+    g = ed.evaluate(ed.grad(ed.det(ed.inv(X)), X), X=x)
+    np.testing.assert_allclose(g, -np.linalg.det(np.linalg.inv(x)) * np.linalg.inv(x).T, rtol=1e-12)

@@ -21,7 +21,9 @@ from .base import contract, describe, labels, linalg, matrix_labels, name_of, ne
 
 # -- inverse -----------------------------------------------------------------------------------
 def inv_node(x: Expr) -> Expr:
-    """X⁻¹, with (Aᵀ)⁻¹ written (A⁻¹)ᵀ so that both share one inverse."""
+    """X⁻¹, with (Aᵀ)⁻¹ written (A⁻¹)ᵀ so that both share one inverse, and (A⁻¹)⁻¹ = A."""
+    if isinstance(x, Call) and x.fn == "inv":
+        return x.args[0]
     if isinstance(x, Contract) and len(x.operands) == 1 and len(set(x.output)) == x.ndim:
         out, (inner,) = x.output, x.inputs
         if inner == out[:-2] + (out[-1], out[-2]):
