@@ -297,6 +297,7 @@ PRINTED = [
     ("A + z 𝟙ᵀ", lambda v: v["A"] + v["z"][:, None]),
     ("S + 2 I", lambda v: v["S"] + 2 * np.eye(3)),
     ("I S", lambda v: v["S"]),
+    ("S + 2 I / 4 − Iᵀ", lambda v: v["S"] - 0.5 * np.eye(3)),  # I waits for its size through several operators
     ("tr(X)", lambda v: np.trace(v["X"])),
     ("det(X) X⁻ᵀ", lambda v: np.linalg.det(v["X"]) * np.linalg.inv(v["X"]).T),
     ("log det(X)", lambda v: np.linalg.slogdet(v["X"])[1]),
@@ -353,3 +354,9 @@ def test_the_frobenius_norm_takes_a_matrix():
 def test_a_superscript_power_of_a_vector_says_to_write_it_entry_by_entry():
     with pytest.raises(ed.ShapeError, match="write .\\^ entry by entry"):
         ed.parse("x²", notation="matrix", **SHAPES)
+
+
+@pytest.mark.parametrize("text, message", [("0/0", "0/0 divides by zero"), ("x∘¹⁄⁰", "the power ¹⁄⁰ divides by zero")])
+def test_a_division_by_zero_in_numbers_is_named(text, message):
+    with pytest.raises(ed.ParseError, match=message):
+        ed.parse(text, notation="matrix", **SHAPES)

@@ -234,3 +234,9 @@ def test_any_printed_number_reads_back_as_the_same_float(value):
     for e in (value * x, x - value, x ** value):
         again = ed.parse(str(e), x=(3,))
         assert again == e, str(e)
+
+
+def test_a_fraction_with_a_zero_divisor_is_no_number():
+    assert ed.parse("f = 0/0").shape == ()  # read as before: a division, not a folded number
+    with pytest.raises(ed.ParseError, match="an exponent divides by zero"):
+        ed.parse("f[i] = (x[i])^(1/0)", x=(3,))

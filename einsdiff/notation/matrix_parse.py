@@ -36,6 +36,7 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from ..errors import EinsdiffError, FormulaShapeError, ParseError, ShapeError, UnknownVariableError
 from ..ir import build
@@ -86,13 +87,6 @@ def tokenize(formula: str) -> list[Token]:
         pos = m.end()
     tokens.append(Token("end", "", len(formula)))
     return tokens
-
-
-def _exponent(sup: str) -> float:
-    """A superscript power's value: ``⁻¹⁄³`` is -1/3 (the nearest float, as the fraction printed)."""
-    plain = sup.translate(_PLAIN).replace("⁄", "/")
-    p, _, q = plain.partition("/")
-    return float(p) / float(q) if q else float(p)
 
 
 @dataclass(frozen=True)
@@ -237,7 +231,9 @@ class _Reader:
 
     def lift(self, op: Callable[..., _Val], *vals: _Val) -> _Val:
         """``op`` of values of which some still wait for a size: a value that waits too (its
-        shape found by building it at two sizes), or ``op`` of them as they are."""
+        shape found by building it at two sizes), or ``op`` of them as they are. ``op`` is
+        called again once the size is known: it binds what it needs now (``partial``), not a
+        variable of the reader's loop that moves on."""
         waiting = [v for v in vals if _unsized(v)]
         if not waiting:
             return op(*vals)
@@ -255,7 +251,7 @@ class _Reader:
             op = self.tok
             self.k += 1
             right = self.loose()
-            left = self.lift(lambda a, b: self.add(a, b, op), *self.settle(left, right))
+            left = self.lift(partial(self.add, op=op), *self.settle(left, right))
         return left
 
     def add(self, a: _Val, b: _Val, op: Token) -> _Val:
@@ -275,7 +271,7 @@ class _Reader:
             op = self.tok
             self.k += 1
             right = self.product()
-            left = self.lift(lambda a, b: self.binary(a, b, op), *self.settle(left, right))
+            left = self.lift(partial(self.binary, op=op), *self.settle(left, right))
         return left
 
     def starts_factor(self) -> bool:
@@ -295,7 +291,7 @@ class _Reader:
             else:
                 return left
             right = self.unary()
-            left = self.lift(lambda a, b: self.binary(a, b, op), *self.settle(left, right, op.text in ("*", "@", "·")))
+            left = self.lift(partial(self.binary, op=op), *self.settle(left, right, op.text in ("*", "@", "·")))
 
     def binary(self, a: _Val, b: _Val, op: Token) -> _Val:
         if op.text in ("*", "@", "·") and a.ndim and b.ndim:
@@ -305,12 +301,16 @@ class _Reader:
                 raise self.shape_error(a, b, op.pos, "; / divides by a scalar: use ./ entry by entry, "
                                        "or *inv(...) for a matrix")
             if isinstance(a.expr, float) and isinstance(b.expr, float):
+                if not b.expr:
+                    raise self.error(f"{self.formula[a.start:b.end].strip()} divides by zero", op.pos)
                 return _Val(a.expr / b.expr, a.start, b.end)
             return _Val(build.divide(a.expr, b.expr), a.start, b.end, a.row)
         if a.ndim and b.ndim and (a.expr.shape != b.expr.shape or a.row != b.row):
             raise self.shape_error(a, b, op.pos)
         row = a.row if a.ndim else b.row
         if isinstance(a.expr, float) and isinstance(b.expr, float):
+            if op.text == "./" and not b.expr:
+                raise self.error(f"{self.formula[a.start:b.end].strip()} divides by zero", op.pos)
             return _Val(a.expr / b.expr if op.text == "./" else a.expr * b.expr, a.start, b.end)
         if op.text == "./":
             return _Val(build.divide(a.expr, b.expr), a.start, b.end, row)
@@ -340,8 +340,7 @@ class _Reader:
             v = self.unary()
             if op.text == "+":
                 return _Val(v.expr, op.pos, v.end, v.row)
-            return self.lift(lambda u: _Val(-u.expr if isinstance(u.expr, float) else build.negative(u.expr),
-                                            op.pos, u.end, u.row), v)
+            return self.lift(partial(self.negate, pos=op.pos), v)
         return self.power()
 
     def power(self) -> _Val:
@@ -351,7 +350,7 @@ class _Reader:
         op = self.tok
         self.k += 1
         exponent = self.unary()
-        return self.lift(lambda b, e: self.raise_(b, e, op), base, exponent)
+        return self.lift(partial(self.raise_, op=op), base, exponent)
 
     def raise_(self, base: _Val, exponent: _Val, op: Token) -> _Val:
         end = exponent.end
@@ -388,24 +387,38 @@ class _Reader:
             if tok.text in ("'", "ᵀ", ".T") or (tok.text == "^" and self.tokens[self.k + 1].text == "T"
                                                and "T" not in self.variables):
                 self.k += 1 if tok.text != "^" else 2
-                v = self.lift(lambda u: self.transpose(u, self.tokens[self.k - 1]), v)
+                v = self.lift(partial(self.transpose, tok=self.tokens[self.k - 1]), v)
             elif tok.kind == "sup":  # s², X⁻¹: a power (of a square matrix, its matrix power)
                 self.k += 1
-                v = self.lift(lambda u: self.raise_(u, _Val(_exponent(tok.text), tok.pos, end),
-                                                    Token("op", "^", tok.pos)), v)
+                power = self.exponent(tok)
+                v = self.lift(partial(self.raise_, exponent=power, op=Token("op", "^", tok.pos)), v)
             elif tok.text == "⁻ᵀ":  # X⁻ᵀ, the transposed inverse
                 self.k += 1
-                v = self.lift(lambda u: self.transpose(self.raise_(u, _Val(-1.0, tok.pos, end), Token("op", "^", tok.pos)),
-                                                       tok), v)
+                v = self.lift(partial(self.inverse_transpose, tok=tok), v)
             elif tok.text == "∘":  # x∘², u∘⁻¹⁄³: a power entry by entry
                 sup = self.tokens[self.k + 1]
                 if sup.kind != "sup":
                     raise self.syntax_error("∘ takes a power in superscript, as in x∘² or x∘⁻¹")
                 self.k += 2
-                v = self.lift(lambda u: self.raise_(u, _Val(_exponent(sup.text), sup.pos, sup.pos + len(sup.text)),
-                                                    Token("op", ".^", tok.pos)), v)
+                power = self.exponent(sup)
+                v = self.lift(partial(self.raise_, exponent=power, op=Token("op", ".^", tok.pos)), v)
             else:
                 return v
+
+    def exponent(self, sup: Token) -> _Val:
+        """A superscript power: ``⁻¹⁄³`` is -1/3 (the nearest float, as the fraction printed)."""
+        p, _, q = sup.text.translate(_PLAIN).replace("⁄", "/").partition("/")
+        if q and not float(q):
+            raise self.error(f"the power {sup.text} divides by zero", sup.pos)
+        return _Val(float(p) / float(q) if q else float(p), sup.pos, sup.pos + len(sup.text))
+
+    def negate(self, v: _Val, pos: int) -> _Val:
+        return _Val(-v.expr if isinstance(v.expr, float) else build.negative(v.expr), pos, v.end, v.row)
+
+    def inverse_transpose(self, v: _Val, tok: Token) -> _Val:
+        """``X⁻ᵀ``, the transposed inverse."""
+        end = tok.pos + len(tok.text)
+        return self.transpose(self.raise_(v, _Val(-1.0, tok.pos, end), Token("op", "^", tok.pos)), tok)
 
     def transpose(self, v: _Val, tok: Token) -> _Val:
         end = tok.pos + len(tok.text)

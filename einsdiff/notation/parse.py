@@ -403,7 +403,8 @@ class _Parser:
                 divides = self.tok.text == "/"
                 self.k += 1
                 factor = self.unary()
-                if divides and isinstance(factor, Num) and isinstance(factors[-1][0], Num) and not factors[-1][1]:
+                if (divides and isinstance(factor, Num) and factor.value and isinstance(factors[-1][0], Num)
+                        and not factors[-1][1]):
                     last = factors[-1][0]  # p/q is one number, the float nearest p/q, as a fraction prints
                     factors[-1] = (Num(last.value / factor.value, last.pos), False)
                     continue
@@ -437,7 +438,10 @@ class _Parser:
         if self.accept("("):
             value = self.constant_exponent()
             if self.accept("/"):  # a fraction, as an exponent prints: (x[i])^(2/3)
-                value /= self.constant_exponent()
+                divisor = self.constant_exponent()
+                if not divisor:
+                    raise self.error("an exponent divides by zero")
+                value /= divisor
             self.take(")")
             return sign * value
         if self.tok.kind != "number":
