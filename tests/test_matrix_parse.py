@@ -360,3 +360,18 @@ def test_a_superscript_power_of_a_vector_says_to_write_it_entry_by_entry():
 def test_a_division_by_zero_in_numbers_is_named(text, message):
     with pytest.raises(ed.ParseError, match=message):
         ed.parse(text, notation="matrix", **SHAPES)
+
+
+_PIECES = ["x", "y", "A", "S", "s", "I", "𝟙", "‖", "_F", "₁", "∘", "²", "⁻¹", "⁻ᵀ", "¹⁄³", "ᵀ", "'", "(", ")", " ",
+           "−", "+", "*", "/", "⊙", "2", "0", "tr(", "log det(", "sum(", "diag(", "tanh(", ",", "^", ".^", "./"]
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12).map("".join))
+def test_fuzzed_matrix_text_raises_only_einsdiff_errors(text):
+    """Pieces of what the matrix form prints, in any order: a formula or an einsdiff error (0⁻¹
+    was a ZeroDivisionError)."""
+    try:
+        ed.parse(text, x=(3,), y=(3,), A=(4, 3), S=(3, 3), s=(), notation="matrix")
+    except ed.EinsdiffError:
+        pass

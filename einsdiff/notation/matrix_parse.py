@@ -33,6 +33,7 @@ einsdiff.errors.FormulaShapeError: A*x: A is 4×3 but x has 4 entries (column 2)
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -358,7 +359,10 @@ class _Reader:
             raise self.shape_error(base, exponent, op.pos, "; an exponent is a scalar (or, with .^, "
                                    "of the base's shape)")
         if isinstance(base.expr, float) and isinstance(exponent.expr, float):
-            return _Val(base.expr ** exponent.expr, base.start, end)
+            try:
+                return _Val(math.pow(base.expr, exponent.expr), base.start, end)
+            except (ValueError, OverflowError):  # 0⁻¹, (-8)^(1/3), 10^400
+                raise self.error(f"{self.formula[base.start:end].strip()} is not a finite real number", op.pos) from None
         if op.text == ".^" or base.ndim == 0:
             return _Val(build.power(base.expr, exponent.expr), base.start, end, base.row)
         p = exponent.expr if isinstance(exponent.expr, float) else None
