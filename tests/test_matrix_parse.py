@@ -192,9 +192,11 @@ def test_an_unknown_function_suggests_the_closest():
         ed.parse("expp(x) + x'", x=(3,))
 
 
-def test_a_missing_product_sign_is_named():
-    with pytest.raises(ed.ParseError, match=re.escape("matrix notation writes a product with *, as in x'*A")):
-        ed.parse("x' A x", x=(3,), A=(3, 3))
+def test_factors_side_by_side_are_a_product_as_the_matrix_form_prints_them():
+    x, A = ed.var("x", (3,)), ed.var("A", (3, 3))
+    assert ed.parse("x' A x", x=x, A=A, notation="matrix") == ed.parse("x'*A*x", x=x, A=A)
+    with pytest.raises(ed.ParseError, match=re.escape("unexpected ')'")):
+        ed.parse("x' A x)", x=(3,), A=(3, 3), notation="matrix")
 
 
 def test_every_elementwise_function_of_the_registry_reads():
@@ -252,3 +254,124 @@ def test_an_index_notation_formula_gets_index_notations_error():
     # "x + x'" has only matrix notation's form: its error is matrix notation's.
     with pytest.raises(ed.ShapeError, match="x' is a row of 3 entries"):
         ed.parse("x + x'", x=(3,))
+
+
+# -- what the matrix form prints (issue 15's agreed syntax) reads back ------------------------------
+
+# (text as ed.to_matrix_notation prints it, its value in numpy); s = 0.7, X = its draw + 3 I.
+PRINTED = [
+    ("2 Aᵀ (A x − z)", lambda v: 2 * v["A"].T @ (v["A"] @ v["x"] - v["z"])),
+    ("(S + Sᵀ) x", lambda v: (v["S"] + v["S"].T) @ v["x"]),
+    ("Aᵀ (A x − z) / ‖A x − z‖", lambda v: v["A"].T @ (v["A"] @ v["x"] - v["z"]) / np.linalg.norm(v["A"] @ v["x"] - v["z"])),
+    ("X⁻ᵀ", lambda v: np.linalg.inv(v["X"]).T),
+    ("(X⁻¹)ᵀ", lambda v: np.linalg.inv(v["X"]).T),
+    ("−X⁻ᵀ x (X⁻¹ x)ᵀ", lambda v: -np.outer(np.linalg.inv(v["X"]).T @ v["x"], np.linalg.inv(v["X"]) @ v["x"])),
+    ("X⁻¹ X⁻¹", lambda v: np.linalg.inv(v["X"]) @ np.linalg.inv(v["X"])),
+    ("X²", lambda v: v["X"] @ v["X"]),
+    ("‖x‖", lambda v: np.linalg.norm(v["x"])),
+    ("‖A‖_F", lambda v: np.linalg.norm(v["A"])),
+    ("‖x‖²", lambda v: v["x"] @ v["x"]),
+    ("‖A x − z‖²", lambda v: np.sum((v["A"] @ v["x"] - v["z"]) ** 2)),
+    ("‖A‖_F²", lambda v: np.sum(v["A"] ** 2)),
+    ("‖x‖₁", lambda v: np.abs(v["x"]).sum()),
+    ("x / ‖x‖", lambda v: v["x"] / np.linalg.norm(v["x"])),
+    ("x / s", lambda v: v["x"] / v["s"]),
+    ("2/3 x", lambda v: 2 / 3 * v["x"]),
+    ("−2/3 x + 1/7 y", lambda v: -2 / 3 * v["x"] + v["y"] / 7),
+    ("1/s x", lambda v: v["x"] / v["s"]),
+    ("−(1/s)² x", lambda v: -(v["x"] / v["s"] ** 2)),
+    ("x ⊙ y", lambda v: v["x"] * v["y"]),
+    ("x ⊙ S y", lambda v: v["x"] * (v["S"] @ v["y"])),  # ⊙ looser than a product
+    ("x∘²", lambda v: v["x"] ** 2),
+    ("A∘²", lambda v: v["A"] ** 2),
+    ("w∘³", lambda v: v["w"] ** 3),
+    ("(x ⊙ x + 𝟙)∘⁻¹⁄³", lambda v: (v["x"] ** 2 + 1) ** (-1 / 3)),
+    ("(x ⊙ x + 𝟙)∘⁰·⁵", lambda v: np.sqrt(v["x"] ** 2 + 1)),
+    ("(x ⊙ x + 𝟙)∘²/³", lambda v: (v["x"] ** 2 + 1) ** (2 / 3)),
+    ("s²", lambda v: v["s"] ** 2),
+    ("s⁻¹", lambda v: 1 / v["s"]),
+    ("Aᵀ 𝟙", lambda v: v["A"].sum(axis=0)),
+    ("𝟙ᵀ A x", lambda v: (v["A"] @ v["x"]).sum()),
+    ("𝟙ᵀ A∘² 𝟙", lambda v: np.sum(v["A"] ** 2)),
+    ("Aᵀ (𝟙 − tanh(A x)∘²)", lambda v: v["A"].T @ (1 - np.tanh(v["A"] @ v["x"]) ** 2)),
+    ("A + z 𝟙ᵀ", lambda v: v["A"] + v["z"][:, None]),
+    ("S + 2 I", lambda v: v["S"] + 2 * np.eye(3)),
+    ("I S", lambda v: v["S"]),
+    ("S + 2 I / 4 − Iᵀ", lambda v: v["S"] - 0.5 * np.eye(3)),  # I waits for its size through several operators
+    ("tr(X)", lambda v: np.trace(v["X"])),
+    ("det(X) X⁻ᵀ", lambda v: np.linalg.det(v["X"]) * np.linalg.inv(v["X"]).T),
+    ("log det(X)", lambda v: np.linalg.slogdet(v["X"])[1]),
+    ("log(det(X))", lambda v: np.log(np.linalg.det(v["X"]))),
+    ("−x", lambda v: -v["x"]),
+    ("xᵀ S x", lambda v: v["x"] @ v["S"] @ v["x"]),
+    ("(1 − tanh(xᵀ x)²) x", lambda v: (1 - np.tanh(v["x"] @ v["x"]) ** 2) * v["x"]),
+    ("sqrt(sum((A x − z)∘²)) 2 1/sqrt(sum((A x − z)∘²)) Aᵀ (A x − z)", lambda v: 2 * v["A"].T @ (v["A"] @ v["x"] - v["z"])),
+    ("‖A x − z‖ ‖x‖", lambda v: np.linalg.norm(v["A"] @ v["x"] - v["z"]) * np.linalg.norm(v["x"])),
+    ("tanh(S) ⊙ sigmoid(X)", lambda v: np.tanh(v["S"]) * (1 / (1 + np.exp(-v["X"])))),
+    ("2 · xᵀ · y", lambda v: 2 * v["x"] @ v["y"]),  # · is a product, as *
+]
+
+
+@pytest.mark.parametrize("text, want", PRINTED, ids=[p for p, _ in PRINTED])
+def test_what_the_matrix_form_prints_reads_back(text, want):
+    values = _values()
+    e = ed.parse(text, notation="matrix", **SHAPES)
+    expected = want(values)
+    assert e.shape == np.shape(expected)
+    np.testing.assert_allclose(ed.evaluate(e, values), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_a_fraction_reads_as_the_float_it_printed():
+    x = ed.var("x", (3,))
+    assert ed.parse("2/3 x", x=x, notation="matrix") == ed.parse("f[i] = 2/3 x[i]", x=x)
+    assert ed.to_matrix_notation(ed.parse("5/7 x", x=x, notation="matrix")) == "f = 5/7 x"
+
+
+@pytest.mark.parametrize("text, message, column", [
+    ("𝟙", "the ones vector 𝟙 has no size here", 1),
+    ("2 I", "the identity I has no size here: it takes the size of what it multiplies or is added to", 3),
+    ("x 𝟙ᵀ", "the ones vector 𝟙 has no size here", 3),
+    ("tr(I)", "the identity I has no size here", 4),
+])
+def test_ones_and_identity_without_a_size_are_refused(text, message, column):
+    with pytest.raises(ed.ParseError, match=message) as info:
+        ed.parse(text, notation="matrix", **SHAPES)
+    assert f"(column {column})" in str(info.value)
+
+
+def test_a_variable_called_I_is_itself():
+    values = _values()
+    e = ed.parse("I x", I=(3, 3), x=(3,), notation="matrix")
+    np.testing.assert_allclose(ed.evaluate(e, I=values["S"], x=values["x"]), values["S"] @ values["x"])
+    assert matrix_parse.names("f = A 𝟙 + I x") == ("f", ("A", "x"))
+
+
+def test_the_frobenius_norm_takes_a_matrix():
+    with pytest.raises(ed.ShapeError, match="the Frobenius norm takes a matrix, but x has 3 entries"):
+        ed.parse("‖x‖_F", notation="matrix", **SHAPES)
+
+
+def test_a_superscript_power_of_a_vector_says_to_write_it_entry_by_entry():
+    with pytest.raises(ed.ShapeError, match="write .\\^ entry by entry"):
+        ed.parse("x²", notation="matrix", **SHAPES)
+
+
+@pytest.mark.parametrize("text, message", [("0/0", "0/0 divides by zero"), ("x∘¹⁄⁰", "the power ¹⁄⁰ divides by zero")])
+def test_a_division_by_zero_in_numbers_is_named(text, message):
+    with pytest.raises(ed.ParseError, match=message):
+        ed.parse(text, notation="matrix", **SHAPES)
+
+
+_PIECES = ["x", "y", "A", "S", "s", "I", "𝟙", "‖", "_F", "₁", "∘", "²", "⁻¹", "⁻ᵀ", "¹⁄³", "ᵀ", "'", "(", ")", " ",
+           "−", "+", "*", "/", "⊙", "2", "0", "tr(", "log det(", "sum(", "diag(", "tanh(", ",", "^", ".^", "./"]
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12).map("".join))
+def test_fuzzed_matrix_text_raises_only_einsdiff_errors(text):
+    """Pieces of what the matrix form prints, in any order: a formula or an einsdiff error (0⁻¹
+    was a ZeroDivisionError)."""
+    try:
+        ed.parse(text, x=(3,), y=(3,), A=(4, 3), S=(3, 3), s=(), notation="matrix")
+    except ed.EinsdiffError:
+        pass

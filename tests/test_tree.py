@@ -6,6 +6,7 @@ import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import einsdiff as ed
 from einsdiff.ir.expr import Var
@@ -162,3 +163,80 @@ def test_the_derivative_heading_is_one_tree_for_every_style(order):
         if isinstance(style, MathML):  # the elements as the old hand-joined line, its "=" a token
             joined = re.sub(r">\s+<", "><", joined.replace(" = ", "<mo>=</mo>"))
         assert ours == joined
+
+
+# -- numbers in their shortest exact form (issue 15) --------------------------------------------
+
+NUMBERS = [  # (value, text, LaTeX, MathML)
+    (2 / 3, "2/3", r"\frac{2}{3}", "<mfrac><mn>2</mn><mn>3</mn></mfrac>"),
+    (-1 / 7, "-1/7", r"-\frac{1}{7}", "<mo>−</mo><mfrac><mn>1</mn><mn>7</mn></mfrac>"),
+    (0.5, "0.5", "0.5", "<mn>0.5</mn>"),
+    (0.25, "0.25", "0.25", "<mn>0.25</mn>"),
+    (0.1, "0.1", "0.1", "<mn>0.1</mn>"),
+    (1.5, "1.5", "1.5", "<mn>1.5</mn>"),
+    (3.0, "3", "3", "<mn>3</mn>"),
+    (1e-12, "1e-12", "10^{-12}", "<msup><mn>10</mn><mrow><mo>−</mo><mn>12</mn></mrow></msup>"),
+    (2.5e-5, "2.5e-05", r"2.5 \cdot 10^{-5}", "<mrow><mn>2.5</mn><mo>·</mo><msup><mn>10</mn><mrow><mo>−</mo><mn>5</mn></mrow></msup></mrow>"),
+    (1 / 512, "1/512", r"\frac{1}{512}", "<mfrac><mn>1</mn><mn>512</mn></mfrac>"),  # 0.001953125: 7 digits
+    (0.1 + 0.2, "0.30000000000000004", "0.30000000000000004", "<mn>0.30000000000000004</mn>"),  # no p/q is this float
+    (1 / 1001, "0.000999000999000999", "0.000999000999000999", "<mn>0.000999000999000999</mn>"),  # q > 1000
+]
+
+
+@pytest.mark.parametrize("value, text, latex, mathml", NUMBERS, ids=[n[1] for n in NUMBERS])
+def test_numbers_print_in_their_shortest_exact_form_in_every_printer(value, text, latex, mathml):
+    assert Text().render(t.Number(value)) == text
+    assert Latex().render(t.Number(value)) == latex
+    assert MathML().render(t.Number(value)) == mathml
+    e = value * x
+    assert str(e) == f"f[i] = {text} x[i]"
+    assert ed.to_latex(e) == f"f_{{i}} = {latex} x_{{i}}"
+    assert f"<mo>=</mo>{mathml}<msub><mi>x</mi>" in ed.to_mathml(e)
+    assert ed.to_matrix_notation(e) == f"f = {text} x".replace("= -", "= −")
+    again = ed.parse(str(e), x=(3,))
+    assert ed.to_index_notation(again) == str(e)
+    np.testing.assert_array_equal(ed.evaluate(again, x=np.ones(3)), ed.evaluate(e, x=np.ones(3)))  # bit for bit
+
+
+def test_the_issues_constant_prints_as_a_fraction():
+    X = ed.var("X", (3, 3))
+    g = ed.grad(ed.sum(X @ x) / 3, x)  # a third of a sum: its gradient carries 1/3
+    assert "1/3" in str(g) and "0.333" not in str(g)
+    assert str((2 / 3) * (A @ x - y)) == "f[i] = 2/3 (A[i,j] x[j] - y[i])"
+
+
+@pytest.mark.parametrize("expr, text, latex", [
+    (x ** (2 / 3), "f[i] = (x[i])^(2/3)", r"f_{i} = \left(x_{i}\right)^{2/3}"),
+    (x ** (-1 / 3), "f[i] = (x[i])^(-1/3)", r"f_{i} = \left(x_{i}\right)^{-1/3}"),
+    (x ** 1.5, "f[i] = (x[i])^1.5", r"f_{i} = \left(x_{i}\right)^{1.5}"),
+])
+def test_a_fractional_exponent_is_bracketed_where_the_reader_needs_it(expr, text, latex):
+    """``^`` binds tighter than ``/``: (x[i])^2/3 would be a third of x[i] squared."""
+    assert str(expr) == text and ed.to_latex(expr) == latex
+    assert ed.parse(text, x=(3,)) == expr
+    assert "<mrow><mn>2</mn><mo>/</mo><mn>3</mn></mrow>" in ed.to_mathml(x ** (2 / 3))
+
+
+def test_a_fraction_after_another_factor_is_bracketed():
+    tree = t.Product(1.0, (t.Ref("x", ("i",)), t.Number(2 / 3), t.Number(-2.0)))
+    assert Text().render(tree) == "x[i] (2/3) (-2)"
+    assert Text().render(t.Product(2 / 3, (t.Ref("x", ("i",)),))) == "2/3 x[i]"
+
+
+_fractions = st.builds(lambda p, q: p / q, st.integers(-3000, 3000), st.integers(1, 1000))
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.one_of(_fractions, st.floats(-1e6, 1e6, allow_nan=False).filter(lambda v: v != 0)))
+def test_any_printed_number_reads_back_as_the_same_float(value):
+    """Whatever form a number takes (whole, decimal, p/q), the index notation reads back bit for bit,
+    as a product's number, a term's coefficient and an exponent."""
+    for e in (value * x, x - value, x ** value):
+        again = ed.parse(str(e), x=(3,))
+        assert again == e, str(e)
+
+
+def test_a_fraction_with_a_zero_divisor_is_no_number():
+    assert ed.parse("f = 0/0").shape == ()  # read as before: a division, not a folded number
+    with pytest.raises(ed.ParseError, match="an exponent divides by zero"):
+        ed.parse("f[i] = (x[i])^(1/0)", x=(3,))

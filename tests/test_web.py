@@ -84,6 +84,29 @@ def test_matrix_notation_where_matrices_can_say_it(client):
     assert client.post("/api/derive", json=quadratic).json()["matrix_notation"] == "∂²q/∂x² = Aᵀ + A"
 
 
+def test_the_matrix_form_is_the_headline_where_there_is_one(client):
+    """Where matrices can say it, the answer leads with the matrix form of the formula and of its
+    derivative (which read back as matrix notation, to the same values); else index notation leads."""
+    import numpy as np
+
+    import einsdiff as ed
+
+    quadratic = {"formula": "x'*A*x", "wrt": "x", "order": 1, "shapes": {"A": "3x3", "x": "3"}}
+    answer = client.post("/api/derive", json=quadratic).json()
+    assert answer["headline"] == "matrix" and answer["formula_matrix_notation"] == "f = xᵀ A x"
+    head, _, body = answer["matrix_notation"].partition(" = ")
+    assert head == "∂f/∂x"
+    x, A = ed.var("x", (3,)), ed.var("A", (3, 3))
+    values = {"x": np.array([1.0, -2.0, 0.5]), "A": np.arange(9.0).reshape(3, 3)}
+    np.testing.assert_allclose(ed.evaluate(ed.parse(body, x=x, A=A, notation="matrix"), values),
+                               (values["A"] + values["A"].T) @ values["x"])
+    assert client.post("/api/derive", json=SEED_001).json()["headline"] == "matrix"  # A ⊗ I
+    cubic = {"formula": "f = T[i,j,k]*x[i]*x[j]*x[k]", "wrt": "x", "order": 1, "shapes": {"T": "2x2x2", "x": "2"}}
+    answer = client.post("/api/derive", json=cubic).json()
+    assert answer["headline"] == "index" and answer["matrix_notation"] is None
+    assert answer["formula_matrix_notation"] is None  # T has three axes
+
+
 def test_the_first_example_is_in_matrix_notation(client):
     first = EXAMPLES[0]
     assert "[" not in first["formula"]
@@ -463,6 +486,11 @@ def test_page_end_to_end(browser, server):  # the browser first: without one, no
     assert browser.find_element(By.ID, "layout").text == "a 1×3 row when flattened row by row"
     assert browser.find_element(By.ID, "matrix-notation").text == "∂L/∂x = 2 Aᵀ (A x − y)"
     assert not browser.find_element(By.ID, "error").is_displayed()
+    # The matrix form is the headline, the formula's and the derivative's, index notation below it.
+    headline, index = browser.find_element(By.ID, "matrix-notation"), browser.find_element(By.ID, "derivative-math")
+    assert browser.find_element(By.ID, "formula-matrix-notation").text.startswith("L = ")
+    assert headline.is_displayed() and headline.location["y"] < index.location["y"]
+    assert float(headline.value_of_css_property("font-size")[:-2]) > float(index.value_of_css_property("font-size")[:-2])
     # A square matrix may be ticked symmetric; the example with S symmetric ticks it.
     assert not browser.find_element(By.ID, "symmetric-A").is_displayed()  # A is 4×3
     _load_example(browser, wait, "a quadratic form ½xᵀSx")
@@ -559,8 +587,22 @@ def test_page_says_what_is_current(browser, server):
     rows = browser.find_elements(By.CSS_SELECTOR, "#matrix tr")
     assert [[td.text for td in row.find_elements(By.TAG_NAME, "td")] for row in rows] == [
         ["1", "2", "3"], ["4", "5", "6"], ["7", "8", "9"]]
+    assert browser.find_element(By.ID, "matrix-notation").text == "∂L/∂X = A"  # the headline
     assert browser.find_element(By.ID, "layout").text.startswith("∂L/∂X in the shape of X, 3×3")
     assert not browser.find_element(By.ID, "error").is_displayed()
+
+    # A tensor of three axes has no matrix form: index notation leads alone.
+    formula.clear()
+    formula.send_keys("f = T[i,j,k]*x[i]*x[j]*x[k]")
+    wait.until(until.visibility_of_element_located((By.ID, "shape-T")))
+    browser.find_element(By.ID, "shape-T").send_keys("2x2x2")
+    browser.find_element(By.ID, "shape-x").send_keys("2")
+    Select(browser.find_element(By.ID, "wrt")).select_by_value("x")
+    before = result.get_attribute("data-derivation")
+    browser.find_element(By.ID, "derive").click()
+    wait.until(lambda d: result.get_attribute("data-derivation") != before and result.get_attribute("data-state") == "current")
+    assert not browser.find_element(By.ID, "matrix-notation-line").is_displayed()
+    assert browser.find_element(By.ID, "derivative-math").is_displayed()
 
 
 def test_page_fits_a_phone(browser, server):

@@ -12,7 +12,7 @@ import html
 from ..ir.expr import Expr
 from ..ir.functions import FUNCTIONS
 from . import tree as t
-from .printing import Text, _fmt_number, _lines
+from .printing import Text, Written, _lines, written
 from .tree import Legend
 
 _NS = "http://www.w3.org/1998/Math/MathML"
@@ -25,9 +25,25 @@ def _mi(name: str) -> str:
     return f"<mi>{html.escape(name)}</mi>"
 
 
+def _magnitude(w: Written, exponent: bool = False) -> str:
+    """A number's size as elements: ``<mn>0.1</mn>``, ``2/3`` as a fraction (on one line in an
+    exponent), ``1e-12`` as 10 to the −12."""
+    if w.fraction:
+        if exponent:
+            return f"<mrow><mn>{w.numerator}</mn><mo>/</mo><mn>{w.denominator}</mn></mrow>"
+        return f"<mfrac><mn>{w.numerator}</mn><mn>{w.denominator}</mn></mfrac>"
+    mantissa, e, power = w.decimal.partition("e")
+    if not e:
+        return f"<mn>{mantissa}</mn>"
+    sign = "<mo>−</mo>" if int(power) < 0 else ""
+    ten = f"<msup><mn>10</mn><mrow>{sign}<mn>{abs(int(power))}</mn></mrow></msup>"
+    return ten if mantissa == "1" else f"<mrow><mn>{mantissa}</mn><mo>·</mo>{ten}</mrow>"
+
+
 def _mn(number: float) -> str:
-    """A number as one token, a negative one in a row with its sign (an exponent: x⁻²)."""
-    return f"<mrow><mo>−</mo><mn>{_fmt_number(-number)}</mn></mrow>" if number < 0 else f"<mn>{_fmt_number(number)}</mn>"
+    """A number as an exponent: one token or fraction, a negative one in a row with its sign (x⁻²)."""
+    w = written(number)
+    return f"<mrow><mo>−</mo>{_magnitude(w, True)}</mrow>" if w.negative else _magnitude(w, True)
 
 
 def _indices(names) -> str:
@@ -60,8 +76,8 @@ class MathML(Text):
         return _sub(_mi(node.name), node.indices)
 
     def _number(self, node: t.Number) -> str:
-        value = node.value
-        return f"<mo>−</mo><mn>{_fmt_number(-value)}</mn>" if value < 0 else f"<mn>{_fmt_number(value)}</mn>"
+        w = written(node.value)
+        return f"<mo>−</mo>{_magnitude(w)}" if w.negative else _magnitude(w)
 
     def _delta(self, node: t.Delta) -> str:
         return _sub("<mi>δ</mi>", (node.a, node.b))

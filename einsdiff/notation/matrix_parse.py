@@ -10,6 +10,15 @@ adds to every entry; a 1×1 result (``x'*y``) is a scalar. Functions: ``tr``, ``
 ``sum`` (every entry), ``diag`` (vector to diagonal matrix and back), ``eye(n)``, and every
 elementwise function of the registry (``exp``, ``log``, ``tanh``, ...).
 
+It reads back everything :func:`einsdiff.to_matrix_notation` prints: factors side by side
+are a product (``2 Aᵀ (A x − y)``; ``/`` and a product bind alike, left to right, so
+``2/3 x`` and ``Aᵀ r / ‖r‖`` mean what they say), ``−`` is minus, ``‖r‖``, ``‖X‖_F``,
+``‖r‖²`` and ``‖r‖₁`` are norms, superscripts are powers (``s²``, ``X⁻¹``, ``X⁻ᵀ``, ``x∘²``,
+``u∘⁻¹⁄³`` entry by entry), ``⊙`` (looser than a product: ``u ⊙ A x`` is ``u ⊙ (A x)``) and
+``log det(X)``. ``𝟙`` (the ones vector) and ``I`` (the identity, unless a variable is called
+``I``) take their size from what they multiply or are added to (``A 𝟙``, ``x + 𝟙``); where
+nothing gives it, the error says so.
+
 >>> import einsdiff as ed
 >>> read("x'*A*x", {"x": ed.var("x", (3,)), "A": ed.var("A", (3, 3))}).shape
 ()
@@ -24,8 +33,11 @@ einsdiff.errors.FormulaShapeError: A*x: A is 4×3 but x has 4 entries (column 2)
 from __future__ import annotations
 
 import difflib
+import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from ..errors import EinsdiffError, FormulaShapeError, ParseError, ShapeError, UnknownVariableError
 from ..ir import build
@@ -34,11 +46,16 @@ from ..ir.functions import FUNCTIONS as _ENTRIES
 from ..ir.ops import apply
 from ..ir.simplify import contract
 
+_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
 _TOKEN = re.compile(
-    r"\s*(?:(?P<number>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
+    r"\s*(?:(?P<number>[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?)"  # not \d: 𝟙 is a digit
+    r"|(?P<op>(?<=‖)_F(?![A-Za-z_0-9])|\.T(?![A-Za-z_0-9])|\.\*|\./|\.\^|\*\*|⁻ᵀ|[-−+*/^()',=@⊙·∘ᵀ‖𝟙₁₂])"
     r"|(?P<name>[A-Za-z_][A-Za-z_0-9]*)"
-    r"|(?P<op>\.T(?![A-Za-z_0-9])|\.\*|\./|\.\^|\*\*|⁻¹|[-+*/^()',=@⊙ᵀ²‖]))"
+    # A power in superscript, as the matrix form writes one: ², ⁻¹, ⁰·⁵, ⁻¹⁄³ (a fraction), ¹ᵉ⁻¹².
+    rf"|(?P<sup>[⁻⁺]?[{_DIGITS}]+(?:·[{_DIGITS}]+)?(?:ᵉ[⁻⁺]?[{_DIGITS}]+)?(?:[⁄/][{_DIGITS}]+)?))"
 )
+_PLAIN = str.maketrans(_DIGITS + "⁻⁺·ᵉ", "0123456789-+.e")
+_N = -1  # in the shape of 𝟙 or I (or a value made from them): the size the formula has not given yet
 # What a formula may call, by every name: the registry's syntax, plus matrix notation's own.
 _SYNTAX = {name: f.syntax for f in _ENTRIES.values() if f.syntax for name in f.syntax.names}
 _ELEMENTWISE = frozenset(name for name, s in _SYNTAX.items() if s.form == "elementwise")
@@ -66,10 +83,27 @@ def tokenize(formula: str) -> list[Token]:
             err = ParseError(f"unexpected character {formula[bad]!r} in matrix notation{hint}", formula, bad)
             err.syntax = True
             raise err
-        tokens.append(Token(m.lastgroup, m.group(m.lastgroup), m.start(m.lastgroup)))
+        text = m.group(m.lastgroup)
+        tokens.append(Token(m.lastgroup, "-" if text == "−" else text, m.start(m.lastgroup)))
         pos = m.end()
     tokens.append(Token("end", "", len(formula)))
     return tokens
+
+
+@dataclass(frozen=True)
+class _Unsized:
+    """``𝟙`` or ``I``, or a value made from them, waiting for the size the rest of the formula
+    gives: ``make(n)`` builds it at size n, ``shape`` has ``_N`` on the axes of that size;
+    ``symbol`` and ``pos`` name the first ``𝟙`` or ``I`` that waits, for the error when nothing does."""
+
+    make: Callable[[int], Expr]
+    shape: tuple[int, ...]
+    symbol: str
+    pos: int
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
 
 
 @dataclass(frozen=True)
@@ -96,7 +130,7 @@ class _Val:
 
 
 def _describe(text: str, v: _Val) -> str:
-    shape = () if isinstance(v.expr, float) else v.expr.shape
+    shape = tuple("n" if n == _N else n for n in (() if isinstance(v.expr, float) else v.expr.shape))
     if not shape:
         return f"{text} is a scalar"
     if len(shape) == 1:
@@ -104,11 +138,16 @@ def _describe(text: str, v: _Val) -> str:
     return f"{text} is {'×'.join(map(str, shape))}"
 
 
+def _unsized(v: _Val) -> bool:
+    return isinstance(v.expr, _Unsized)
+
+
 class _Reader:
     def __init__(self, formula: str, variables: dict[str, Expr]):
         self.formula, self.variables = formula, variables
         self.tokens = tokenize(formula)
         self.k = 0
+        self.bars = 0  # how many ‖ are open: inside, a bar closes the norm rather than opening one
 
     @property
     def tok(self) -> Token:
@@ -146,8 +185,9 @@ class _Reader:
             return self.tokens[self.k - 1]
         return None
 
-    # -- grammar: formula = [name '='] sum; sum = product (+|- product)*; product = unary (op unary)*;
-    #    unary = -unary | power; power = postfix (^ unary)?; postfix = atom (' | ᵀ | .T | ^T | ⁻¹ | ²)*
+    # -- grammar: formula = [name '='] sum; sum = loose (+|- loose)*; loose = product (⊙ product)*;
+    #    product = unary ((* | @ | / | .* | ./ | · | side by side) unary)*; unary = -unary | power;
+    #    power = postfix (^ unary)?; postfix = atom (' | ᵀ | .T | ^T | ⁻ᵀ | superscript | ∘superscript)*
 
     def formula_(self) -> Expr:
         if self.tok.kind == "name" and self.tokens[self.k + 1].text == "=":
@@ -155,23 +195,64 @@ class _Reader:
         v = self.sum_()
         if self.tok.kind != "end":
             raise self.unexpected()
+        if _unsized(v):
+            raise self.unsized_error(v.expr)
         return build.as_expr(v.expr)
 
+    def unsized_error(self, u: _Unsized) -> ParseError:
+        what = "the ones vector 𝟙" if u.symbol == "𝟙" else "the identity I"
+        hint = "" if u.symbol == "𝟙" else "; or write eye(n) for the n×n identity"
+        return self.error(f"{what} has no size here: it takes the size of what it multiplies or is added to "
+                          f"(A {u.symbol}, x + {u.symbol}), and nothing here has a known shape{hint}", u.pos)
+
     def unexpected(self) -> ParseError:
-        """What follows a complete formula; a factor right after another is a product without ``*``."""
-        if self.tok.kind in ("name", "number") or self.tok.text == "(":
-            before = self.formula[:self.tok.pos].rstrip()
-            return self.syntax_error(f"unexpected {self.tok.text!r}: matrix notation writes a product with *, as in "
-                              f"{before[-12:].split()[-1] if before.split() else before}*{self.tok.text}")
         return self.syntax_error(f"unexpected {self.tok.text!r}")
 
+    # -- 𝟙 and I, sized by their neighbours
+
+    @staticmethod
+    def resolve(v: _Val, n: int) -> _Val:
+        """``v`` with its 𝟙 and I of size ``n``."""
+        return _Val(v.expr.make(n), v.start, v.end, v.row) if _unsized(v) else v
+
+    def settle(self, a: _Val, b: _Val, matmul: bool = False) -> tuple[_Val, _Val]:
+        """An unsized operand takes its size from a sized one: the shared axis of a product
+        (``A 𝟙``, ``𝟙ᵀ A``), the matching axis of a sum or an entrywise product (``x + 𝟙``)."""
+        if _unsized(a) == _unsized(b) or min(a.ndim, b.ndim) == 0:
+            return a, b
+        if matmul:
+            (_, ca), (rb, _) = a.rows_cols, b.rows_cols
+            mine, theirs = (ca, rb) if _unsized(a) else (rb, ca)
+            n = theirs if mine == _N and theirs not in (None, _N) else None
+        else:
+            unsized, sized = (a, b) if _unsized(a) else (b, a)
+            pairs = zip(unsized.expr.shape, sized.expr.shape) if unsized.ndim == sized.ndim else ()
+            n = next((theirs for mine, theirs in pairs if mine == _N), None)
+        return (a, b) if n is None else (self.resolve(a, n), self.resolve(b, n))
+
+    def lift(self, op: Callable[..., _Val], *vals: _Val) -> _Val:
+        """``op`` of values of which some still wait for a size: a value that waits too (its
+        shape found by building it at two sizes), or ``op`` of them as they are. ``op`` is
+        called again once the size is known: it binds what it needs now (``partial``), not a
+        variable of the reader's loop that moves on."""
+        waiting = [v for v in vals if _unsized(v)]
+        if not waiting:
+            return op(*vals)
+        two, three = (op(*(self.resolve(v, n) for v in vals)) for n in (2, 3))
+        shape = tuple(p if p == q else _N for p, q in zip(two.expr.shape, three.expr.shape, strict=True))
+        first = waiting[0].expr
+        made = _Unsized(lambda n: op(*(self.resolve(v, n) for v in vals)).expr, shape, first.symbol, first.pos)
+        return _Val(made, two.start, two.end, two.row)
+
+    # -- sums and products
+
     def sum_(self) -> _Val:
-        left = self.product()
+        left = self.loose()
         while self.tok.text in ("+", "-"):
             op = self.tok
             self.k += 1
-            right = self.product()
-            left = self.add(left, right, op)
+            right = self.loose()
+            left = self.lift(partial(self.add, op=op), *self.settle(left, right))
         return left
 
     def add(self, a: _Val, b: _Val, op: Token) -> _Val:
@@ -184,29 +265,53 @@ class _Reader:
             value = fn(a.expr, b.expr)
         return _Val(value, a.start, b.end, a.row if a.ndim else b.row)
 
-    def product(self) -> _Val:
-        left = self.unary()
-        while self.tok.text in ("*", "@", "/", ".*", "./", "⊙"):
+    def loose(self) -> _Val:
+        """Entrywise products, binding looser than a product written side by side: ``u ⊙ A x``."""
+        left = self.product()
+        while self.tok.text == "⊙":
             op = self.tok
             self.k += 1
-            right = self.unary()
-            left = self.binary(left, right, op)
+            right = self.product()
+            left = self.lift(partial(self.binary, op=op), *self.settle(left, right))
         return left
 
+    def starts_factor(self) -> bool:
+        """Whether the next token begins a factor written beside the one before (``A x``);
+        inside ‖ ‖ a bar closes the norm."""
+        tok = self.tok
+        return tok.kind in ("number", "name") or tok.text in ("(", "𝟙") or (tok.text == "‖" and not self.bars)
+
+    def product(self) -> _Val:
+        left = self.unary()
+        while True:
+            if self.tok.text in ("*", "@", "/", ".*", "./", "·"):
+                op = self.tok
+                self.k += 1
+            elif self.starts_factor():  # side by side, as printed: A x, 2 Aᵀ (A x − y)
+                op = Token("op", "*", self.tok.pos)
+            else:
+                return left
+            right = self.unary()
+            left = self.lift(partial(self.binary, op=op), *self.settle(left, right, op.text in ("*", "@", "·")))
+
     def binary(self, a: _Val, b: _Val, op: Token) -> _Val:
-        if op.text in ("*", "@") and a.ndim and b.ndim:
+        if op.text in ("*", "@", "·") and a.ndim and b.ndim:
             return self.matmul(a, b, op)
         if op.text == "/":
             if b.ndim:
                 raise self.shape_error(a, b, op.pos, "; / divides by a scalar: use ./ entry by entry, "
                                        "or *inv(...) for a matrix")
             if isinstance(a.expr, float) and isinstance(b.expr, float):
+                if not b.expr:
+                    raise self.error(f"{self.formula[a.start:b.end].strip()} divides by zero", op.pos)
                 return _Val(a.expr / b.expr, a.start, b.end)
             return _Val(build.divide(a.expr, b.expr), a.start, b.end, a.row)
         if a.ndim and b.ndim and (a.expr.shape != b.expr.shape or a.row != b.row):
             raise self.shape_error(a, b, op.pos)
         row = a.row if a.ndim else b.row
         if isinstance(a.expr, float) and isinstance(b.expr, float):
+            if op.text == "./" and not b.expr:
+                raise self.error(f"{self.formula[a.start:b.end].strip()} divides by zero", op.pos)
             return _Val(a.expr / b.expr if op.text == "./" else a.expr * b.expr, a.start, b.end)
         if op.text == "./":
             return _Val(build.divide(a.expr, b.expr), a.start, b.end, row)
@@ -236,8 +341,7 @@ class _Reader:
             v = self.unary()
             if op.text == "+":
                 return _Val(v.expr, op.pos, v.end, v.row)
-            value = -v.expr if isinstance(v.expr, float) else build.negative(v.expr)
-            return _Val(value, op.pos, v.end, v.row)
+            return self.lift(partial(self.negate, pos=op.pos), v)
         return self.power()
 
     def power(self) -> _Val:
@@ -247,7 +351,7 @@ class _Reader:
         op = self.tok
         self.k += 1
         exponent = self.unary()
-        return self.raise_(base, exponent, op)
+        return self.lift(partial(self.raise_, op=op), base, exponent)
 
     def raise_(self, base: _Val, exponent: _Val, op: Token) -> _Val:
         end = exponent.end
@@ -255,7 +359,10 @@ class _Reader:
             raise self.shape_error(base, exponent, op.pos, "; an exponent is a scalar (or, with .^, "
                                    "of the base's shape)")
         if isinstance(base.expr, float) and isinstance(exponent.expr, float):
-            return _Val(base.expr ** exponent.expr, base.start, end)
+            try:
+                return _Val(math.pow(base.expr, exponent.expr), base.start, end)
+            except (ValueError, OverflowError):  # 0⁻¹, (-8)^(1/3), 10^400
+                raise self.error(f"{self.formula[base.start:end].strip()} is not a finite real number", op.pos) from None
         if op.text == ".^" or base.ndim == 0:
             return _Val(build.power(base.expr, exponent.expr), base.start, end, base.row)
         p = exponent.expr if isinstance(exponent.expr, float) else None
@@ -280,18 +387,42 @@ class _Reader:
         v = self.atom()
         while True:
             tok = self.tok
+            end = tok.pos + len(tok.text)
             if tok.text in ("'", "ᵀ", ".T") or (tok.text == "^" and self.tokens[self.k + 1].text == "T"
                                                and "T" not in self.variables):
                 self.k += 1 if tok.text != "^" else 2
-                v = self.transpose(v, self.tokens[self.k - 1])
-            elif tok.text == "⁻¹":
+                v = self.lift(partial(self.transpose, tok=self.tokens[self.k - 1]), v)
+            elif tok.kind == "sup":  # s², X⁻¹: a power (of a square matrix, its matrix power)
                 self.k += 1
-                v = self.raise_(v, _Val(-1.0, tok.pos, tok.pos + 2), Token("op", "^", tok.pos))
-            elif tok.text == "²":
+                power = self.exponent(tok)
+                v = self.lift(partial(self.raise_, exponent=power, op=Token("op", "^", tok.pos)), v)
+            elif tok.text == "⁻ᵀ":  # X⁻ᵀ, the transposed inverse
                 self.k += 1
-                v = self.raise_(v, _Val(2.0, tok.pos, tok.pos + 1), Token("op", "^", tok.pos))
+                v = self.lift(partial(self.inverse_transpose, tok=tok), v)
+            elif tok.text == "∘":  # x∘², u∘⁻¹⁄³: a power entry by entry
+                sup = self.tokens[self.k + 1]
+                if sup.kind != "sup":
+                    raise self.syntax_error("∘ takes a power in superscript, as in x∘² or x∘⁻¹")
+                self.k += 2
+                power = self.exponent(sup)
+                v = self.lift(partial(self.raise_, exponent=power, op=Token("op", ".^", tok.pos)), v)
             else:
                 return v
+
+    def exponent(self, sup: Token) -> _Val:
+        """A superscript power: ``⁻¹⁄³`` is -1/3 (the nearest float, as the fraction printed)."""
+        p, _, q = sup.text.translate(_PLAIN).replace("⁄", "/").partition("/")
+        if q and not float(q):
+            raise self.error(f"the power {sup.text} divides by zero", sup.pos)
+        return _Val(float(p) / float(q) if q else float(p), sup.pos, sup.pos + len(sup.text))
+
+    def negate(self, v: _Val, pos: int) -> _Val:
+        return _Val(-v.expr if isinstance(v.expr, float) else build.negative(v.expr), pos, v.end, v.row)
+
+    def inverse_transpose(self, v: _Val, tok: Token) -> _Val:
+        """``X⁻ᵀ``, the transposed inverse."""
+        end = tok.pos + len(tok.text)
+        return self.transpose(self.raise_(v, _Val(-1.0, tok.pos, end), Token("op", "^", tok.pos)), tok)
 
     def transpose(self, v: _Val, tok: Token) -> _Val:
         end = tok.pos + len(tok.text)
@@ -309,22 +440,28 @@ class _Reader:
             return _Val(float(tok.text), tok.pos, tok.pos + len(tok.text))
         if tok.text == "(":
             self.k += 1
+            bars, self.bars = self.bars, 0  # a bar inside brackets opens a norm of its own
             inner = self.sum_()
+            self.bars = bars
             close = self.take(")")
             return _Val(inner.expr, tok.pos, close.pos + 1, inner.row)
-        if tok.text == "‖":  # ‖r‖, as the norm prints: norm2(r)
+        if tok.text == "‖":
+            return self.norm(tok)
+        if tok.text == "𝟙":
             self.k += 1
-            inner = self.sum_()
-            close = self.take("‖")
-            return _Val(_SYNTAX["norm2"].along(build.as_expr(inner.expr), tuple(range(inner.ndim))), tok.pos,
-                        close.pos + 1)
+            return _Val(_Unsized(lambda n: build.ones((n,)), (_N,), "𝟙", tok.pos), tok.pos, tok.pos + len(tok.text))
         if tok.kind != "name":
             found = "the end of the formula" if tok.kind == "end" else repr(tok.text)
             raise self.syntax_error(f"expected a number, a variable, a function or '(', found {found}")
         self.k += 1
+        if tok.text == "log" and self.tok.text == "det" and self.tokens[self.k + 1].text == "(":
+            self.k += 1  # log det(X), as the matrix form writes logdet
+            return self.call(Token("name", "logdet", tok.pos))
         if self.tok.text == "(" and (self.tok.pos == tok.pos + len(tok.text) or tok.text not in self.variables):
             return self.call(tok)  # tr(X) is a call even where tr is also a variable, as in index notation
         value = self.variables.get(tok.text)
+        if value is None and tok.text == "I":
+            return _Val(_Unsized(build.identity, (_N, _N), "I", tok.pos), tok.pos, tok.pos + 1)
         if value is None:
             if tok.text in _KNOWN:
                 raise self.error(f"{tok.text} is a function: call it with parentheses, as in {tok.text}(X)", tok.pos)
@@ -336,13 +473,34 @@ class _Reader:
             raise err
         return _Val(value, tok.pos, tok.pos + len(tok.text))
 
+    def norm(self, tok: Token) -> _Val:
+        """``‖r‖`` (Euclidean; of a matrix, Frobenius), ``‖X‖_F``, ``‖r‖₁`` (the sum of absolute
+        values), ``‖r‖₂``."""
+        self.k += 1
+        self.bars += 1
+        inner = self.sum_()
+        self.bars -= 1
+        close = self.take("‖")
+        end, fn = close.pos + 1, "norm2"
+        if self.tok.text == "_F" or (self.tok.text in ("₁", "₂") and self.tok.pos == end):
+            if self.tok.text == "_F" and inner.ndim != 2:
+                raise FormulaShapeError(f"{self.formula[tok.pos:end + 2]}: the Frobenius norm takes a matrix, but "
+                                       f"{_describe(self.text(inner), inner)}", self.formula, tok.pos)
+            fn = "norm1" if self.tok.text == "₁" else "norm2"
+            end = self.tok.pos + len(self.tok.text)
+            self.k += 1
+        along = _SYNTAX[fn].along
+        return self.lift(lambda u: _Val(along(build.as_expr(u.expr), tuple(range(u.ndim))), tok.pos, end), inner)
+
     # -- functions
 
     def arguments(self) -> tuple[list[_Val], int]:
         self.take("(")
+        bars, self.bars = self.bars, 0
         args = [self.sum_()]
         while self.accept(","):
             args.append(self.sum_())
+        self.bars = bars
         return args, self.take(")").pos + 1
 
     def call(self, tok: Token) -> _Val:
@@ -361,6 +519,12 @@ class _Reader:
         arity = syntax.arity if syntax else 1
         if len(args) != arity:
             raise self.error(f"{name} takes {arity} argument{'s' * (arity > 1)}, got {len(args)}", tok.pos)
+        return self.lift(lambda *vals: self.applied(tok, list(vals), end), *args)
+
+    def applied(self, tok: Token, args: list[_Val], end: int) -> _Val:
+        """The function ``tok`` names, of its arguments."""
+        name = tok.text
+        syntax = _SYNTAX.get(name)
         exprs = [build.as_expr(a.expr) for a in args]
         if name in _ELEMENTWISE:
             return _Val(apply(_ENTRIES_BY_NAME[name], exprs[0]), tok.pos, end, args[0].row)
@@ -409,7 +573,8 @@ _ENTRIES_BY_NAME = {name: f.name for f in _ENTRIES.values() if f.syntax for name
 
 def names(formula: str) -> tuple[str | None, tuple[str, ...]]:
     """The left side's name (None without one) and the variables a matrix formula writes, in
-    order of first appearance: every name but those called (``tr(X)``) and the ``T`` of ``^T``.
+    order of first appearance: every name but those called (``tr(X)``, the ``log`` of
+    ``log det(X)``), the ``T`` of ``^T`` and ``I``, the identity.
 
     >>> names("f = x'*A*x + tr(X^T)")
     ('f', ('x', 'A', 'X'))
@@ -422,7 +587,8 @@ def names(formula: str) -> tuple[str | None, tuple[str, ...]]:
     for k, tok in enumerate(tokens[:-1]):  # the last is the end
         called = tokens[k + 1].text == "(" and tokens[k + 1].pos == tok.pos + len(tok.text)
         transpose = tok.text == "T" and k and tokens[k - 1].text == "^"
-        if tok.kind == "name" and not called and not transpose:
+        log_det = tok.text == "log" and tokens[k + 1].text == "det"
+        if tok.kind == "name" and not (called or transpose or log_det or tok.text == "I"):
             found.append(tok.text)
     return lhs, tuple(dict.fromkeys(found))
 

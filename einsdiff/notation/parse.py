@@ -402,7 +402,13 @@ class _Parser:
             if self.tok.text in ("*", "/"):
                 divides = self.tok.text == "/"
                 self.k += 1
-                factors.append((self.unary(), divides))
+                factor = self.unary()
+                if (divides and isinstance(factor, Num) and factor.value and isinstance(factors[-1][0], Num)
+                        and not factors[-1][1]):
+                    last = factors[-1][0]  # p/q is one number, the float nearest p/q, as a fraction prints
+                    factors[-1] = (Num(last.value / factor.value, last.pos), False)
+                    continue
+                factors.append((factor, divides))
             elif self._starts_atom():  # juxtaposition, as printed: A[i,j] x[j]
                 factors.append((self.unary(), False))
             else:
@@ -431,6 +437,11 @@ class _Parser:
         sign = -1.0 if self.accept("-") else 1.0
         if self.accept("("):
             value = self.constant_exponent()
+            if self.accept("/"):  # a fraction, as an exponent prints: (x[i])^(2/3)
+                divisor = self.constant_exponent()
+                if not divisor:
+                    raise self.error("an exponent divides by zero")
+                value /= divisor
             self.take(")")
             return sign * value
         if self.tok.kind != "number":

@@ -22,6 +22,9 @@ render it, bracketing by its structure, each function by its registry entry's te
 from __future__ import annotations
 
 import collections
+import math
+from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -32,10 +35,66 @@ from . import tree as t
 from .tree import Formula, Legend, Node, to_tree
 
 
-def _fmt_number(c: float) -> str:
-    """Exact and short: the shortest text that reads back as the same float."""
-    c = float(c)
-    return str(int(c)) if c.is_integer() and abs(c) < 1e15 else repr(c)
+@dataclass(frozen=True, slots=True)
+class Written:
+    """How a number is written, exactly: ``decimal`` (``2``, ``0.1``, ``1e-12``: the shortest
+    text that reads back as the float), or, when that is long and a fraction ``p/q`` with
+    q ≤ 1000 is the same float, ``numerator``/``denominator``; ``negative`` is the sign apart."""
+
+    negative: bool
+    decimal: str
+    numerator: int = 0
+    denominator: int = 1
+
+    @property
+    def fraction(self) -> bool:
+        return self.denominator != 1
+
+
+_SHORT = 6  # significant digits a decimal may have and still be the way to write a number
+_DENOMINATORS = 1000  # the largest q of a fraction p/q that prints as one
+
+
+def written(value: float) -> Written:
+    """``value`` in its shortest exact form: a whole number, a short decimal, a fraction whose
+    nearest float ``value`` is, else the shortest decimal that reads back as ``value``.
+
+    >>> [format_number(v) for v in (2.0, 0.5, 0.1, 2 / 3, -1 / 7, 1e-12, 0.1 + 0.2)]
+    ['2', '0.5', '0.1', '2/3', '-1/7', '1e-12', '0.30000000000000004']
+    """
+    value = float(value)
+    negative, size = value < 0, abs(value)
+    if size.is_integer() and size < 1e15:
+        return Written(negative, str(int(size)))
+    decimal = repr(size)
+    digits = len(decimal.partition("e")[0].replace(".", "").strip("0"))
+    if digits > _SHORT and math.isfinite(size):
+        near = Fraction(size).limit_denominator(_DENOMINATORS)
+        if near.denominator > 1 and near.numerator / near.denominator == size:  # p/q reads back as this float
+            return Written(negative, decimal, near.numerator, near.denominator)
+    return Written(negative, decimal)
+
+
+def format_number(value: float) -> str:
+    """A number as plain text, in its shortest exact form (:func:`written`): ``2/3``, ``0.1``, ``1e-12``."""
+    w = written(value)
+    body = f"{w.numerator}/{w.denominator}" if w.fraction else w.decimal
+    return f"-{body}" if w.negative else body
+
+
+_fmt_number = format_number  # the name the matrix form and the explanations import
+
+_SUPERSCRIPTS = str.maketrans("0123456789-+.e/", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺·ᵉ⁄")
+
+
+def superscript(value: float) -> str:
+    """A number as an exponent in superscript characters, as the matrix form writes powers
+    (``x∘²``, ``x∘⁻¹⁄³``): the matrix-notation reader reads them back.
+
+    >>> superscript(2.0), superscript(-1 / 3), superscript(0.5)
+    ('²', '⁻¹⁄³', '⁰·⁵')
+    """
+    return format_number(value).translate(_SUPERSCRIPTS)
 
 
 def _bracket(name: str, names) -> str:
@@ -100,8 +159,9 @@ class Text:
         return ",".join(names)
 
     def parameter(self, value: float) -> str:
-        """A function's parameter, as a template's ``{p}`` takes it."""
-        return _fmt_number(value)
+        """A function's parameter, as a template's ``{p}`` takes it: a fraction in brackets,
+        ``(x[i])^(2/3)``, since ``^`` binds tighter than ``/``."""
+        return self.paren(format_number(value)) if written(value).fraction else format_number(value)
 
     def _func(self, node: t.Func) -> str:
         param = None if node.param is None else self.parameter(node.param)
@@ -129,8 +189,16 @@ class Text:
         return " - " if negative else " + "
 
     def _product(self, node: t.Product) -> str:
-        texts = ([self.number(node.scale)] if node.scale not in (1, -1) else []) + [self.render(f) for f in node.factors]
+        lead = [self.number(node.scale)] if node.scale not in (1, -1) else []
+        texts = lead + [self._factor(f, bool(lead or k)) for k, f in enumerate(node.factors)]
         return (self.sign(True, 0) if node.scale == -1 else "") + self.space.join(texts)
+
+    def _factor(self, node: Node, after: bool) -> str:
+        """A factor of a product; a number after another factor in brackets, as a signed or
+        fractional one must be (``x[i] (2/3)``, ``x[i] (-2)``), since only a product's first number leads it."""
+        if after and isinstance(node, t.Number) and (node.value < 0 or written(node.value).fraction):
+            return self.paren(self.render(node))
+        return self.render(node)
 
     def _sigma(self, node: t.Sigma) -> str:
         return f"Σ[{','.join(node.indices)}]({self.render(node.body)})"
@@ -218,6 +286,18 @@ class Latex(Text):
             return True  # \sum_{k} ...
         return super().spaced(node)
 
+    def _number(self, node: t.Number) -> str:
+        r"""``\frac{2}{3}``, ``10^{-12}``, ``2.5 \cdot 10^{-5}``."""
+        w = written(node.value)
+        body = rf"\frac{{{w.numerator}}}{{{w.denominator}}}" if w.fraction else _scientific(w.decimal)
+        return f"-{body}" if w.negative else body
+
+    def parameter(self, value: float) -> str:
+        """An exponent writes a fraction on one line: ``x^{2/3}``."""
+        w = written(value)
+        body = f"{w.numerator}/{w.denominator}" if w.fraction else _scientific(w.decimal)
+        return f"-{body}" if w.negative else body
+
     def _call_head(self, node: t.Call) -> str:
         """The function's template (registry data, not printed text): \\det {0} has a space, {0}^{-1} none."""
         return self.template(node.fn)
@@ -254,6 +334,15 @@ class Latex(Text):
     def legend(self, legend: Legend) -> str:
         return "".join(rf", \; {i} \in 1..{n}" for i, n in legend.sizes) + "".join(
             rf", \; {self.ref(label, ())} \text{{ a constant of shape }} {shape}" for label, shape in legend.constants)
+
+
+def _scientific(decimal: str) -> str:
+    r"""``1e-12`` as LaTeX writes it, ``10^{-12}``; ``2.5e-05`` as ``2.5 \cdot 10^{-5}``."""
+    mantissa, e, exponent = decimal.partition("e")
+    if not e:
+        return decimal
+    power = f"10^{{{int(exponent)}}}"
+    return power if mantissa == "1" else rf"{mantissa} \cdot {power}"
 
 
 def shared(expr: Expr, min_size: int = 4) -> dict[Expr, str]:

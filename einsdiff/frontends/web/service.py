@@ -16,6 +16,7 @@ from ...ir.expr import bare
 from ...ir.variables import children, topological, variables
 from ...notation.codegen import to_einsum
 from ...notation.mathml import MathML, math as mathml, rows as table
+from ...notation.matrixform import to_matrix_notation
 from ...notation.parse import NOTATIONS, formula_letters
 from ...notation.printing import Latex, Text, aligned, shared
 from ..session import (Derivation, build_formula, check as check_numerically, differentiate, heading, parse_shape,
@@ -71,8 +72,10 @@ def inspect(request: dict, limits: Limits) -> dict:
 
 
 def derive(request: dict, limits: Limits) -> dict:
-    """The formula and its derivative as MathML and text, the derivation, the shape, the
-    einsum form, NumPy code, and the derivative as a matrix at the given (or random) values.
+    """The formula and its derivative as MathML and text, and in matrix notation where matrices
+    can say it (then ``headline`` is "matrix": the page leads with that form), the derivation,
+    the shape, the einsum form, NumPy code, and the derivative as a matrix at the given (or
+    random) values.
     A derivative can be exponentially longer than its formula (nested functions): past
     ``limits.typeset_chars`` it comes as text only, and long texts are clipped."""
     d = _derivation(request, limits)
@@ -104,12 +107,15 @@ def derive(request: dict, limits: Limits) -> dict:
         "typeset_note": "; ".join(notes),
         "steps": _clip(d.steps(), limits).splitlines(),
         "matrix_notation": _matrix_notation(d),
+        "formula_matrix_notation": _formula_matrix_notation(d),
         "shape": d.shape_text,
         "matrix_shape": dims,
         "layout": layout,
         "einsum": _clip(to_einsum(derivative), limits),
         "numpy": _clip(d.numpy_code(), limits),
     }
+    # The matrix form leads where there is one, as matrix-calculus texts write results; index notation beside it.
+    answer["headline"] = "matrix" if answer["matrix_notation"] else "index"
     answer.update(_matrix(request, f, derivative, answer["matrix_shape"], limits))
     return answer
 
@@ -142,6 +148,14 @@ def _matrix_notation(d: Derivation) -> str | None:
     """∂L/∂x = 2 Aᵀ (A x − y) or ∂vec(Z)/∂vec(W) = A ⊗ I, where matrices can say it."""
     try:
         return d.matrix_notation()
+    except OptionError:
+        return None
+
+
+def _formula_matrix_notation(d: Derivation) -> str | None:
+    """L = (A x − y)ᵀ (A x − y): the formula itself in matrix notation, where matrices can say it."""
+    try:
+        return to_matrix_notation(d.formula.expr, d.formula.name)
     except OptionError:
         return None
 

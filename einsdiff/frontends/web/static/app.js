@@ -202,8 +202,13 @@ function show(answer) {
   showMath("derivative-math", answer.derivative_mathml, answer.derivative_text);
   $("typeset-note").textContent = answer.typeset_note;
   $("typeset-note").hidden = !answer.typeset_note;
+  // The matrix form, where there is one, is the headline; index notation follows it, smaller.
+  const headline = answer.headline === "matrix";
   $("matrix-notation").textContent = answer.matrix_notation || "";
-  $("matrix-notation-line").hidden = !answer.matrix_notation;
+  $("formula-matrix-notation").textContent = headline ? answer.formula_matrix_notation || "" : "";
+  $("formula-matrix-notation").hidden = !(headline && answer.formula_matrix_notation);
+  $("matrix-notation-line").hidden = !headline;
+  $("index-notation").className = headline ? "beside" : "";
   $("shape").textContent = answer.shape;
   $("layout").textContent = answer.layout;
   const steps = $("steps");
