@@ -25,7 +25,6 @@ which the tests compare with ``ed.evaluate``.
 from __future__ import annotations
 
 import html
-import itertools
 import math
 from dataclasses import dataclass, fields, replace
 
@@ -34,7 +33,6 @@ import numpy as np
 from ..errors import OptionError
 from ..ir.expr import Add, Call, Const, Contract, Expr, Map, Var, bare, is_symmetric
 from ..ir.functions import FUNCTIONS
-from . import tree as t
 from .mathml import MathML, _mn, math as mathml_element
 from .printing import Latex, Text, _fmt_number
 from .tree import scaled
@@ -337,6 +335,7 @@ class _Text:
     (:func:`_binding`), the same in every style."""
 
     minus = "−"
+    symbols: dict[str, str] = {}  # an operator as this style writes it
     norm_bars = ("‖", "‖")
     norm_marks = {(2, 2): "_F", (1, 1): "₁"}  # (p, ndim) -> the norm's subscript
     _number_style = Text()  # numbers as the index printers write them
@@ -363,7 +362,7 @@ class _Text:
         return " ".join(parts)
 
     def infix(self, left: str, op: str, right: str) -> str:
-        return f"{left} {op} {right}"
+        return f"{left} {self.symbols.get(op, op)} {right}"
 
     def signed(self, parts: list[tuple[bool, str]]) -> str:
         """Terms with their signs: ``a − b + c``, ``−a + b``."""
@@ -387,12 +386,12 @@ class _Text:
     def superscript(self, base: str, mark: str) -> str:
         return base + {"T": "ᵀ", "-T": "⁻ᵀ", "-1": "⁻¹"}[mark]
 
+    def subscripted(self, base: str, mark: str) -> str:
+        return base + mark
+
     def template(self, m: Elementwise | Applied) -> str:
         return _notation(m)[0]
 
-    def fraction(self, m: Divide) -> str:
-        signed = isinstance(m.num, Sum) and len(m.num.terms) == 1  # −u / s
-        return self.infix(self.render(m.num) if signed else self.factor(m.num), "/", self.atom(m.den))
 
     def variable(self, name: str, ndim: int) -> str:
         return name
@@ -437,14 +436,12 @@ class _Text:
         return self.juxtaposed(*map(self.factor, m.factors))
 
     def _divide(self, m: Divide) -> str:
-        return self.fraction(m)
+        signed = isinstance(m.num, Sum) and len(m.num.terms) == 1  # −u / s
+        return self.infix(self.render(m.num) if signed else self.factor(m.num), "/", self.atom(m.den))
 
     def _norm(self, m: Norm) -> str:
         left, right = self.norm_bars
         return self.subscripted(f"{left}{self.render(m.arg)}{right}", self.norm_marks.get((m.p, m.arg.ndim), ""))
-
-    def subscripted(self, base: str, mark: str) -> str:
-        return base + mark
 
     def _hadamard(self, m: Hadamard) -> str:
         return self.infix(self.atom(m.left), "⊙", self.atom(m.right))  # y ⊙ (A x)
@@ -519,6 +516,7 @@ class _Latex(_Text):
     r"""LaTeX: vectors and matrices bold, ``\mathbf{A}^\top``, ``\|\mathbf{r}\|``, ``\frac{u}{s}``."""
 
     minus = "-"
+    symbols = {"⊙": r"\odot", "⊗": r"\otimes"}
     norm_bars = (r"\|", r"\|")
     norm_marks = {(2, 2): "_{F}", (1, 1): "_{1}"}
     _number_style = Latex()
@@ -544,7 +542,7 @@ class _Latex(_Text):
         own = _LATEX_TEMPLATES.get(m.fn)
         return own[m.ndim == 0] if own else FUNCTIONS[m.fn].notation.latex
 
-    def fraction(self, m: Divide) -> str:
+    def _divide(self, m: Divide) -> str:
         return rf"\frac{{{self.render(m.num)}}}{{{self.render(m.den)}}}"
 
     def partial(self, num: str, den: str, order: int) -> str:
@@ -567,11 +565,6 @@ class _Latex(_Text):
     def _zeros(self, m: Zeros) -> str:
         return r"\mathbf{0}"
 
-    def _hadamard(self, m: Hadamard) -> str:
-        return self.infix(self.atom(m.left), r"\odot", self.atom(m.right))
-
-    def _kron(self, m: Kron) -> str:
-        return self.infix(self.factor(m.left), r"\otimes", self.factor(m.right))
 
 
 class _MathML(_Text):
@@ -622,7 +615,7 @@ class _MathML(_Text):
 
     _applied = _elementwise
 
-    def fraction(self, m: Divide) -> str:
+    def _divide(self, m: Divide) -> str:
         return f"<mfrac>{self.render(m.num)}{self.render(m.den)}</mfrac>"
 
     def equation(self, left: str, right: str) -> str:
@@ -781,9 +774,9 @@ def _denominator(m: M) -> M | None:
         return None
     if m.fn == "reciprocal":
         return m.arg
-    if m.fn == "power" and m.param < 0:
+    if m.fn == "power" and m.param < 0:  # s^(−p) is 1/s^p, and √(‖r‖²) is ‖r‖
         p = -m.param
-        return m.arg if p == 1 else Elementwise(*{2: ("square", m.arg), 0.5: ("sqrt", m.arg)}.get(p, ("power", m.arg, p)))
+        return m.arg if p == 1 else _root_of_square(Elementwise(*{2: ("square", m.arg), 0.5: ("sqrt", m.arg)}.get(p, ("power", m.arg, p))))
     return None
 
 
@@ -1245,12 +1238,13 @@ class _Converter:
 
 def _fewest_transposes(loop):
     """The turn of a trace's loop of (slot, factor) pairs, read either way round (tr(Mᵀ) =
-    tr(M)), that writes the fewest ᵀ; of those, the one taking the IR's operands most in
-    order, then the one with its ᵀ first: tr(X Xᵀ Aᵀ) reads tr(Xᵀ A X), tr(X Xᵀ) tr(Xᵀ X)."""
+    tr(M)), that writes the fewest ᵀ; of those, the one with its ᵀ first, as texts write
+    tr(Xᵀ A X B) and tr(Aᵀ B); then the one taking the IR's operands most in order.
+    tr(X Xᵀ Aᵀ) reads tr(Xᵀ A X)."""
     backward = [(k, transpose(m)) for k, m in reversed(loop)]
     turns = [way[s:] + way[:s] for way in (loop, backward) for s in range(len(loop))]
-    return min(turns, key=lambda turn: (_transposes(turn), [k for k, _ in turn],
-                                        [not isinstance(m, Transpose) for _, m in turn]))
+    return min(turns, key=lambda turn: (_transposes(turn), [not isinstance(m, Transpose) for _, m in turn],
+                                        [k for k, _ in turn]))
 
 
 def to_matrix_notation(expr: Expr, name: str = "f", rows: int | None = None, *, order: str = "row",
