@@ -1,6 +1,7 @@
 """ed.to_matrix_notation: results as matrix-calculus notes write them, checked by evaluating
 the matrix form's tree (the tree the text is written from) with numpy."""
 
+import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -152,6 +153,8 @@ def test_the_text_means_what_the_expression_computes(expr, seed):
                 want = column_major(want, rows) if order == "column" else want.reshape(int(np.prod(want.shape[:rows])), -1)
             np.testing.assert_allclose(numpy_value(e, values, rows, order), want, rtol=1e-9,
                                        atol=1e-9 * (1 + np.abs(want).max(initial=0)), equal_nan=True)
+            _well_formed(form.mathml)
+            _balanced(form.latex)
 
 
 def test_structure_is_asked_of_the_tree_not_of_the_text():
@@ -271,6 +274,7 @@ LATEX = [  # (expression, its matrix form in LaTeX)
 
 @pytest.mark.parametrize("expr, latex", LATEX, ids=[t for _, t in LATEX])
 def test_latex_of_the_matrix_form(expr, latex):
+    _balanced(latex)
     assert matrix_form(expr).latex == latex
     assert ed.to_matrix_notation(expr, name="g", format="latex") == rf"\mathbf{{g}} = {latex}" if expr.ndim else \
         ed.to_matrix_notation(expr, name="g", format="latex") == f"g = {latex}"
@@ -288,6 +292,17 @@ def test_latex_of_a_kronecker_form_and_of_a_derivative():
 
 
 _MATH = "{http://www.w3.org/1998/Math/MathML}"
+
+
+def _balanced(latex: str) -> None:
+    """Braces and \\left( \\right) pairs close in order."""
+    pairs, open_ = {"}": "{", r"\right)": r"\left("}, []
+    for token in re.findall(r"\\left\(|\\right\)|[{}]", latex):
+        if token in pairs:
+            assert open_ and open_.pop() == pairs[token], latex
+        else:
+            open_.append(token)
+    assert not open_, latex
 
 
 def _well_formed(mathml: str) -> ET.Element:
