@@ -249,6 +249,14 @@ def test_a_shared_factor_is_taken_out_of_the_terms_that_share_it():
     assert matrix_form(ed.hessian(x @ B @ x, x)).text == "Bᵀ + B"  # nothing to share
 
 
+def test_a_scalar_twice_in_one_term_and_once_in_another_is_shared_once():
+    from einsdiff.notation import matrixform as mf
+
+    c, B_, C_, x_ = mf.Name("c", 0), mf.Name("B", 2), mf.Name("C", 2), mf.Name("x", 1)
+    terms = ((1.0, mf.Scale((c, c, mf.Matmul(B_, x_, 1)))), (1.0, mf.Scale((c, mf.Matmul(C_, x_, 1)))))
+    assert mf.text(mf._readable(mf.Sum(terms, 1))) == "c (c B + C) x"
+
+
 def test_the_tree_of_a_shorter_form():
     from einsdiff.notation import matrixform as mf
 

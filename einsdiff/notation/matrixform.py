@@ -834,6 +834,19 @@ def _shared(chains, step: int) -> int:
     return n
 
 
+def _common(groups) -> list[M]:
+    """What every group holds, as often as every group holds it, in the first group's order."""
+    common = list(groups[0])
+    for group in groups[1:]:
+        left, kept = list(group), []
+        for item in common:
+            if item in left:
+                left.remove(item)
+                kept.append(item)
+        common = kept
+    return common
+
+
 def _factored_group(m: Sum, group: tuple[int, ...]) -> M:
     """The terms ``group`` of ``m`` written as one: L (c₁ R₁ + c₂ R₂) K for terms c₁ L R₁ K
     and c₂ L R₂ K, a shared coefficient and shared scalars in front."""
@@ -842,7 +855,7 @@ def _factored_group(m: Sum, group: tuple[int, ...]) -> M:
     trail = _shared([tm.chain[lead:] for tm in terms], -1)
     coeffs = [tm.coeff for tm in terms]
     common = coeffs[0] if all(abs(c) == abs(coeffs[0]) for c in coeffs) else 1.0
-    shared_scalars = [s for s in terms[0].scalars if all(s in tm.scalars for tm in terms)]
+    shared_scalars = _common([tm.scalars for tm in terms])
     inner = []
     for tm in terms:
         own = list(tm.scalars)
