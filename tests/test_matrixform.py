@@ -178,10 +178,10 @@ def test_structure_is_asked_of_the_tree_not_of_the_text():
 def test_the_form_is_a_tree_of_matrix_operations():
     from einsdiff.notation import matrixform as mf
 
-    form = matrix_form(ed.grad(ed.sum((A @ x - y) ** 2), x))
-    assert form.tree == mf.Scale((mf.Number(2.0), mf.Matmul(mf.Transpose(mf.Name("A", 2)), mf.Sum(
-        ((1.0, mf.Matmul(mf.Name("A", 2), mf.Name("x", 1), 1)), (-1.0, mf.Name("y", 1))), 1), 1)))
-    assert mf.text(form.tree) == form.text == "2 Aᵀ (A x − y)"
+    form = matrix_form(A.T @ (A @ x - y))
+    assert form.tree == mf.Matmul(mf.Transpose(mf.Name("A", 2)), mf.Sum(
+        ((1.0, mf.Matmul(mf.Name("A", 2), mf.Name("x", 1), 1)), (-1.0, mf.Name("y", 1))), 1), 1)
+    assert mf.text(form.tree) == form.text == "Aᵀ (A x − y)"
     assert isinstance(matrix_form(ed.jacobian(A @ W, W), 2).tree, mf.Kron)
 
 
@@ -213,6 +213,7 @@ TEXTBOOK = [  # (expression, its matrix form as a textbook writes it), each shor
     (r / ed.norm(r), "(A x − y) / ‖A x − y‖"),
     (-x / ed.norm(x), "−x / ‖x‖"),
     (x * ed.sum(x ** 2) ** -0.5, "x / ‖x‖"),
+    (x * ed.var("c", ()) ** -2.0, "x / c²"),
     (ed.inv(X).T / ed.det(X), "X⁻ᵀ / det(X)"),
     (ed.exp(x) / ed.sum(ed.exp(x)), "exp(x) / sum(exp(x))"),
     # transposed inverses (Matrix Cookbook (61), (63))

@@ -143,7 +143,8 @@ class Divide(M):
 
 @dataclass(frozen=True, slots=True)
 class Norm(M):
-    """``‖r‖`` (``p`` 2: Euclidean for a vector, ``‖X‖_F`` Frobenius for a matrix) or ``‖r‖₁`` (``p`` 1)."""
+    """``‖r‖`` (``p`` 2: Euclidean for a vector, ``‖X‖_F`` Frobenius for a matrix) or
+    ``‖r‖₁`` (``p`` 1)."""
 
     arg: M
     p: int
@@ -600,7 +601,8 @@ class _MathML(_Text):
         return _mn(value)
 
     def superscript(self, base: str, mark: str) -> str:
-        script = {"T": "<mi>⊤</mi>", "-T": "<mrow><mo>−</mo><mi>⊤</mi></mrow>", "-1": "<mrow><mo>−</mo><mn>1</mn></mrow>"}[mark]
+        script = {"T": "<mi>⊤</mi>", "-T": "<mrow><mo>−</mo><mi>⊤</mi></mrow>",
+                  "-1": "<mrow><mo>−</mo><mn>1</mn></mrow>"}[mark]
         return f"<msup>{base}{script}</msup>"
 
     def subscripted(self, base: str, mark: str) -> str:
@@ -623,7 +625,8 @@ class _MathML(_Text):
 
     def partial(self, num: str, den: str, order: int) -> str:
         if order == 2:
-            return f"<mfrac><mrow><msup><mo>∂</mo><mn>2</mn></msup>{num}</mrow><mrow><mo>∂</mo><msup>{den}<mn>2</mn></msup></mrow></mfrac>"
+            return (f"<mfrac><mrow><msup><mo>∂</mo><mn>2</mn></msup>{num}</mrow>"
+                    f"<mrow><mo>∂</mo><msup>{den}<mn>2</mn></msup></mrow></mfrac>")
         return f"<mfrac><mrow><mo>∂</mo>{num}</mrow><mrow><mo>∂</mo>{den}</mrow></mfrac>"
 
     def variable(self, name: str, ndim: int) -> str:
@@ -776,7 +779,10 @@ def _denominator(m: M) -> M | None:
         return m.arg
     if m.fn == "power" and m.param < 0:  # s^(−p) is 1/s^p, and √(‖r‖²) is ‖r‖
         p = -m.param
-        return m.arg if p == 1 else _root_of_square(Elementwise(*{2: ("square", m.arg), 0.5: ("sqrt", m.arg)}.get(p, ("power", m.arg, p))))
+        if p == 1:
+            return m.arg
+        named = {2: "square", 0.5: "sqrt"}
+        return _root_of_square(Elementwise(named[p], m.arg) if p in named else Elementwise("power", m.arg, p))
     return None
 
 
@@ -866,7 +872,8 @@ def _factored_group(m: Sum, group: tuple[int, ...]) -> M:
         ndim = (lead > 0 or tm.ndim >= 1) + (trail > 0 or tm.ndim == 2)
         inner.append((tm.coeff / common, _times(own, _chain(middle, ndim))))
     ndim = terms[0].ndim
-    factors = [*terms[0].chain[:lead], Sum(tuple(inner), inner[0][1].ndim), *terms[0].chain[len(terms[0].chain) - trail:]]
+    first = terms[0].chain
+    factors = [*first[:lead], Sum(tuple(inner), inner[0][1].ndim), *first[len(first) - trail:]]
     together = _times(shared_scalars, _chain(factors, ndim))
     out = tuple((common, together) if k == group[0] else m.terms[k] for k in range(len(m.terms)) if k not in group[1:])
     if len(out) == 1 and out[0][0] == 1:
