@@ -342,6 +342,8 @@ def test_mathml_writes_scripts_and_fractions():
     assert "".join(_well_formed(ed.to_matrix_notation(J, name="J", rows=2, format="mathml")).itertext()) == "𝐉=𝐀⊗𝐈"
     with pytest.raises(ed.OptionError, match="display='wide'"):
         ed.to_matrix_notation(x, format="mathml", display="wide")
+    with pytest.raises(ed.OptionError, match="display='inline' places a MathML element; it needs format='mathml'"):
+        ed.to_matrix_notation(x, format="latex", display="inline")
 
 
 def test_the_cookbooks_kronecker_form_of_AXB_in_both_vec_orders():

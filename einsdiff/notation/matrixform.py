@@ -1268,7 +1268,7 @@ def _fewest_transposes(loop):
 
 
 def to_matrix_notation(expr: Expr, name: str = "f", rows: int | None = None, *, order: str = "row",
-                       format: str = "text", display: str = "block") -> str:  # noqa: A002 - as jacobian_matrix's
+                       format: str = "text", display: str | None = None) -> str:  # noqa: A002 - as jacobian_matrix's
     r"""``expr`` in matrix notation, vectors as columns: ``f = 2 Aᵀ (A x − y)``; ``ᵀ``
     transposes, ``⊙`` and ``∘`` are elementwise, ``𝟙`` is the ones vector, ``‖r‖`` the
     Euclidean and ``‖X‖_F`` the Frobenius norm. A Jacobian of 3 or 4 axes, ``rows`` of them
@@ -1277,7 +1277,7 @@ def to_matrix_notation(expr: Expr, name: str = "f", rows: int | None = None, *, 
     ``order="column"`` (or ``"F"``) vec stacks columns, as the Matrix Cookbook does, and the
     same Jacobian is ``I ⊗ A``. ``format`` "latex" writes LaTeX (vectors and matrices bold,
     as :func:`to_latex` writes index notation), "mathml" a MathML ``<math>`` element (as
-    :func:`to_mathml`, ``display`` "block" or "inline"). Raises :class:`OptionError` for what
+    :func:`to_mathml`, ``display`` "block", the default, or "inline"). Raises :class:`OptionError` for what
     matrices cannot say (use :func:`to_index_notation`).
 
     >>> import einsdiff as ed
@@ -1300,9 +1300,9 @@ def to_matrix_notation(expr: Expr, name: str = "f", rows: int | None = None, *, 
     """
     if not isinstance(expr, Expr):
         raise OptionError(f"to_matrix_notation needs an einsdiff expression, got {type(expr).__name__}")
-    style = _style(format)
+    style = _style(format, display)
     body = style.equation(style.render(Name(name, expr.ndim)), style.render(matrix_form(expr, rows, order=order).tree))
-    return mathml_element(body, display) if format == "mathml" else body
+    return mathml_element(body, display or "block") if format == "mathml" else body
 
 
 def matrix_form(expr: Expr, rows: int | None = None, *, order: str = "row") -> MatrixForm:
@@ -1334,14 +1334,16 @@ def vec_order(order: str) -> str:
     return _VEC_ORDERS[order]
 
 
-def _style(format: str) -> _Text:  # noqa: A002
+def _style(format: str, display: str | None) -> _Text:  # noqa: A002
     if format not in _STYLES:
         raise OptionError(f"format={format!r}: give 'text', 'latex' or 'mathml'")
+    if display is not None and format != "mathml":
+        raise OptionError(f"display={display!r} places a MathML element; it needs format='mathml', not {format!r}")
     return _STYLES[format]
 
 
 def derivative_notation(f: Expr, wrt: Var, derivative: Expr, order: int, name: str = "f", *,
-                        vec: str = "row", format: str = "text", display: str = "block") -> str:  # noqa: A002
+                        vec: str = "row", format: str = "text", display: str | None = None) -> str:  # noqa: A002
     r"""``∂L/∂x = 2 Aᵀ (A x − y)``, or for tensors of more axes ``∂vec(Z)/∂vec(W) = A ⊗ I``
     (``vec`` "row" or "C": vec stacks rows; "column" or "F": ``I ⊗ A``), in ``format``
     "text", "latex" or "mathml" (as :func:`to_matrix_notation`); raises :class:`OptionError`
@@ -1352,7 +1354,7 @@ def derivative_notation(f: Expr, wrt: Var, derivative: Expr, order: int, name: s
     >>> print(derivative_notation(A @ W, W, ed.jacobian(A @ W, W), 1, "Z", vec="F", format="latex"))
     \frac{\partial \operatorname{vec}\left(\mathbf{Z}\right)}{\partial \operatorname{vec}\left(\mathbf{W}\right)} = \mathbf{I} \otimes \mathbf{A}
     """
-    style = _style(format)
+    style = _style(format, display)
     num, den = Name(name, f.ndim), Name(wrt.name, wrt.ndim)
     if derivative.ndim <= 2:
         form = matrix_form(derivative)
@@ -1360,4 +1362,4 @@ def derivative_notation(f: Expr, wrt: Var, derivative: Expr, order: int, name: s
         form = matrix_form(derivative, f.ndim + (wrt.ndim if order == 2 else 0), order=vec)
         num, den = (Vec(num, False) if f.ndim > 1 else num), (Vec(den, False) if wrt.ndim > 1 else den)
     body = style.equation(style.partial(style.render(num), style.render(den), order), style.render(form.tree))
-    return mathml_element(body, display) if format == "mathml" else body
+    return mathml_element(body, display or "block") if format == "mathml" else body
