@@ -1275,10 +1275,10 @@ def to_matrix_notation(expr: Expr, name: str = "f", rows: int | None = None, *, 
     its function's, is written as the matrix of its flattening in Kronecker products: with
     ``order="row"`` (or ``"C"``) vec stacks rows, ``∂vec(A W)/∂vec(W) = A ⊗ I``; with
     ``order="column"`` (or ``"F"``) vec stacks columns, as the Matrix Cookbook does, and the
-    same Jacobian is ``I ⊗ A``. ``format`` "latex" writes LaTeX (vectors and matrices bold,
-    as :func:`to_latex` writes index notation), "mathml" a MathML ``<math>`` element (as
-    :func:`to_mathml`, ``display`` "block", the default, or "inline"). Raises :class:`OptionError` for what
-    matrices cannot say (use :func:`to_index_notation`).
+    same Jacobian is ``I ⊗ A``. ``format`` "latex" writes LaTeX (vectors and matrices in
+    bold), "mathml" a MathML ``<math>`` element as :func:`to_mathml` does (``display``
+    "block", the default, or "inline"). Raises :class:`OptionError` for what matrices cannot
+    say (use :func:`to_index_notation`).
 
     >>> import einsdiff as ed
     >>> A, x, y = ed.var("A", (4, 3)), ed.var("x", (3,)), ed.var("y", (4,))
