@@ -214,6 +214,13 @@ TEXTBOOK = [  # (expression, its matrix form as a textbook writes it), each shor
     (-x / ed.norm(x), "−x / ‖x‖"),
     (x * ed.sum(x ** 2) ** -0.5, "x / ‖x‖"),
     (x * ed.var("c", ()) ** -2.0, "x / c²"),
+    (x * ed.sum(x ** 2) ** -1.5, "x / ‖x‖³"),  # powers of a norm merge: (‖x‖²)^1.5 = ‖x‖³
+    (ed.sum(x ** 2) ** 1.5, "‖x‖³"),
+    (x * (1 / ed.sum(ed.exp(x))) ** 2.0, "x / sum(exp(x))²"),
+    (2 * (x / ed.norm(x)), "2 x / ‖x‖"),
+    ((B @ x) / (x @ x) + (B.T @ x) / (x @ x), "(B + Bᵀ) x / (xᵀ x)"),  # terms over one denominator
+    (x / ed.norm(x) - (B @ z) / ed.norm(x), "(x − B z) / ‖x‖"),
+    (ed.var("c", ()) * x + ed.var("c", ()) * (B @ z), "c (x + B z)"),
     (ed.inv(X).T / ed.det(X), "X⁻ᵀ / det(X)"),
     (ed.exp(x) / ed.sum(ed.exp(x)), "exp(x) / sum(exp(x))"),
     # transposed inverses (Matrix Cookbook (61), (63))
@@ -256,6 +263,15 @@ def test_a_scalar_twice_in_one_term_and_once_in_another_is_shared_once():
     c, B_, C_, x_ = mf.Name("c", 0), mf.Name("B", 2), mf.Name("C", 2), mf.Name("x", 1)
     terms = ((1.0, mf.Scale((c, c, mf.Matmul(B_, x_, 1)))), (1.0, mf.Scale((c, mf.Matmul(C_, x_, 1)))))
     assert mf.text(mf._readable(mf.Sum(terms, 1))) == "c (c B + C) x"
+
+
+def test_an_exponent_on_an_exponent_is_bracketed():
+    from einsdiff.notation import matrixform as mf
+
+    squared = mf.Elementwise("square", mf.Name("c", 0))
+    assert mf.text(mf.Elementwise("power", squared, 1.5)) == "(c²)¹·⁵"  # not c²¹·⁵
+    assert mf._Latex().render(mf.Elementwise("power", squared, 1.5)) == r"\left(c^{2}\right)^{1.5}"
+    assert mf.text(mf.Elementwise("square", mf.Name("x", 1))) == "x∘²"
 
 
 def test_the_tree_of_a_shorter_form():

@@ -305,6 +305,11 @@ def transpose(m: M) -> M:
     return Transpose(m)
 
 
+def _exponent(m: M) -> bool:
+    """Written with an exponent: x∘², c², x∘³."""
+    return isinstance(m, Elementwise) and m.fn in ("square", "power")
+
+
 def _applied(m: M, fn: str) -> bool:
     return isinstance(m, Applied) and m.fn == fn
 
@@ -320,13 +325,18 @@ def _transposes(chain) -> int:
 @dataclass(frozen=True, slots=True)
 class _Argument:
     """An argument put into a template; its format spec says how it is bracketed: ``name``
-    unless a bare name, ``atom`` unless it binds as an atom, ``factor`` when it is a sum."""
+    unless a bare name, ``atom`` unless it binds as an atom, ``factor`` when it is a sum.
+    ``raised``: the argument carries an exponent of its own and the template puts another
+    on it, so an atom is bracketed too: (c²)¹·⁵, not c²¹·⁵."""
 
     style: _Text
     m: M
+    raised: bool = False
 
     def __format__(self, spec: str) -> str:
         s = self.style
+        if spec == "atom" and self.raised:
+            return s.paren(s.render(self.m))
         return {"": s.render, "name": s.named, "atom": s.atom, "factor": s.factor}[spec](self.m)
 
 
@@ -473,7 +483,8 @@ class _Text:
         args = (m.arg,) if isinstance(m, Elementwise) else m.args
         param = getattr(m, "param", None)
         p = "" if param is None else self.parameter(param)
-        return self.template(m).format(*(_Argument(self, a) for a in args), p=p)
+        raised = _exponent(m) and all(map(_exponent, args))
+        return self.template(m).format(*(_Argument(self, a, raised) for a in args), p=p)
 
     _applied = _elementwise
 
@@ -764,11 +775,18 @@ def _sum_of_squares(m: M) -> M:
     return m
 
 
-def _root_of_square(m: Elementwise) -> M:
-    """sqrt(‖r‖²) = ‖r‖."""
-    if m.fn == "sqrt" and isinstance(m.arg, Elementwise) and m.arg.fn == "square" and isinstance(m.arg.arg, Norm):
-        return m.arg.arg
-    return m
+def _power_of_norm(m: Elementwise) -> M:
+    """sqrt(‖r‖²) = ‖r‖, and (‖r‖²)ᵖ = ‖r‖²ᵖ: powers of a norm (never negative) merge."""
+    inner = m.arg
+    if not (m.ndim == 0 and _exponent(inner) and isinstance(inner.arg, Norm)):
+        return m
+    power = {"sqrt": 0.5, "square": 2.0, "power": m.param}.get(m.fn)
+    if power is None:
+        return m
+    power *= inner.param if inner.fn == "power" else 2.0
+    if power == 1:
+        return inner.arg
+    return Elementwise("square", inner.arg) if power == 2 else Elementwise("power", inner.arg, power)
 
 
 def _denominator(m: M) -> M | None:
@@ -777,25 +795,37 @@ def _denominator(m: M) -> M | None:
         return None
     if m.fn == "reciprocal":
         return m.arg
+    if _exponent(m) and (m.fn == "square" or m.param > 0) and _denominator(m.arg) is not None:  # (1/s)ᵖ = 1/sᵖ
+        return _power_of_norm(replace(m, arg=_denominator(m.arg)))
     if m.fn == "power" and m.param < 0:  # s^(−p) is 1/s^p, and √(‖r‖²) is ‖r‖
         p = -m.param
         if p == 1:
             return m.arg
         named = {2: "square", 0.5: "sqrt"}
-        return _root_of_square(Elementwise(named[p], m.arg) if p in named else Elementwise("power", m.arg, p))
+        return _power_of_norm(Elementwise(named[p], m.arg) if p in named else Elementwise("power", m.arg, p))
     return None
 
 
 def _quotient(m: Scale) -> M:
     """(1/s) u = u / s: a reciprocal scalar factor divides the others; c (u / s) = c u / s."""
-    *front, last = m.factors
-    if isinstance(last, Divide):
-        m = Scale((*front, last.num, Elementwise("reciprocal", last.den)))
-    dens = [d for d in map(_denominator, m.factors) if d is not None]
-    nums = [f for f in m.factors if _denominator(f) is None]
+    nums, dens = [], []
+    for f in m.factors:
+        if isinstance(f, Divide):
+            nums.append(f.num)
+            dens += f.den.factors if isinstance(f.den, Scale) else [f.den]
+        elif _denominator(f) is not None:
+            dens.append(_denominator(f))
+        else:
+            nums.append(f)
     if not dens or not nums:
         return m
-    return Divide(nums[0] if len(nums) == 1 else Scale(tuple(nums)), dens[0] if len(dens) == 1 else Scale(tuple(dens)))
+    return Divide(_product_of(nums), _product_of(dens))
+
+
+def _product_of(factors: list[M]) -> M:
+    """One factor, or the scalars in front of the last: nested products flattened."""
+    flat = [g for f in factors for g in (f.factors if isinstance(f, Scale) else (f,))]
+    return flat[0] if len(flat) == 1 else Scale(tuple(flat))
 
 
 @dataclass(frozen=True, slots=True)
@@ -811,6 +841,12 @@ class _Term:
     @classmethod
     def of(cls, c: float, m: M) -> _Term:
         scalars = []
+        if isinstance(m, Divide):  # u / s is (1/s) u
+            scalars += [Elementwise("reciprocal", d) for d in (m.den.factors if isinstance(m.den, Scale) else (m.den,))]
+            m = m.num
+        if isinstance(m, Sum) and len(m.terms) == 1:
+            (k, m), = m.terms
+            c *= k
         if isinstance(m, Scale):
             *front, m = m.factors
             for f in front:
@@ -838,6 +874,12 @@ def _shared(chains, step: int) -> int:
             break
         n += 1
     return n
+
+
+def _scaled(scalars: list[M], m: M) -> M:
+    """Scalars in front of ``m``, a reciprocal one dividing it."""
+    scaled_m = _times(scalars, m)
+    return _quotient(scaled_m) if isinstance(scaled_m, Scale) else scaled_m
 
 
 def _common(groups) -> list[M]:
@@ -870,11 +912,11 @@ def _factored_group(m: Sum, group: tuple[int, ...]) -> M:
         middle = tm.chain[lead:len(tm.chain) - trail]
         # The middle keeps an axis on each side it is joined on, and on a side left free.
         ndim = (lead > 0 or tm.ndim >= 1) + (trail > 0 or tm.ndim == 2)
-        inner.append((tm.coeff / common, _times(own, _chain(middle, ndim))))
+        inner.append((tm.coeff / common, _scaled(own, _chain(middle, ndim))))
     ndim = terms[0].ndim
     first = terms[0].chain
     factors = [*first[:lead], Sum(tuple(inner), inner[0][1].ndim), *first[len(first) - trail:]]
-    together = _times(shared_scalars, _chain(factors, ndim))
+    together = _scaled(shared_scalars, _chain(factors, ndim))
     out = tuple((common, together) if k == group[0] else m.terms[k] for k in range(len(m.terms)) if k not in group[1:])
     if len(out) == 1 and out[0][0] == 1:
         return out[0][1]
@@ -882,16 +924,17 @@ def _factored_group(m: Sum, group: tuple[int, ...]) -> M:
 
 
 def _groups(m: Sum):
-    """Sets of two or more terms whose chains start, or end, with the same factor."""
-    chains = [_Term.of(c, term).chain for c, term in m.terms]
-    found = []
-    for end in (0, -1):
-        by_factor: dict[M, list[int]] = {}
-        for k, chain in enumerate(chains):
-            if len(chain) > 1:
-                by_factor.setdefault(chain[end], []).append(k)
-        found += [tuple(ks) for ks in by_factor.values() if len(ks) > 1 and tuple(ks) not in found]
-    return found
+    """Sets of two or more terms whose chains start, or end, with the same factor, or that
+    share a scalar factor (1/s in u / s)."""
+    terms = [_Term.of(c, term) for c, term in m.terms]
+    keys = [[("start", tm.chain[0]), ("end", tm.chain[-1])] if len(tm.chain) > 1 else [] for tm in terms]
+    for tm, own in zip(terms, keys, strict=True):
+        own += [("scalar", s) for s in dict.fromkeys(tm.scalars)]
+    by_key: dict[tuple[str, M], list[int]] = {}
+    for k, own in enumerate(keys):
+        for key in own:
+            by_key.setdefault(key, []).append(k)
+    return list(dict.fromkeys(tuple(ks) for ks in by_key.values() if len(ks) > 1))
 
 
 def _factor_out(m: Sum) -> M:
@@ -919,20 +962,21 @@ def _symbols(m: M) -> int:
     return coefficients + sum(map(_symbols, _parts(m)))
 
 
-def _scaled_quotient(m: Sum) -> M:
-    """c (u / s) = (c u) / s."""
-    if len(m.terms) == 1 and isinstance(m.terms[0][1], Divide):
-        (c, quotient), = m.terms
-        return Divide(Sum(((c, quotient.num),), m.ndim), quotient.den)
-    return m
+def _scaled_quotients(m: Sum) -> M:
+    """c (u / s) = c u / s."""
+    terms = tuple((math.copysign(1.0, c), Divide(_product_of([Number(abs(c)), t.num]), t.den))
+                  if isinstance(t, Divide) and abs(c) != 1 else (c, t) for c, t in m.terms)
+    if len(terms) == 1 and terms[0][0] == 1:
+        return terms[0][1]
+    return replace(m, terms=terms)
 
 
 _RULES = (  # (the node they rewrite, the rule), in the order they apply
     (Total | Matmul, _sum_of_squares),
-    (Elementwise, _root_of_square),
+    (Elementwise, _power_of_norm),
     (Scale, _quotient),
     (Sum, _factor_out),
-    (Sum, _scaled_quotient),
+    (Sum, _scaled_quotients),
 )
 
 
