@@ -101,7 +101,7 @@ def test_matrix_format():
     args = ["L = sum[i]((A[i,j]*x[j] - y[i])^2)", "--wrt", "x", "--shape", "A=4x3", "--shape", "x=3", "--shape", "y=4"]
     run = einsdiff(*args, "--format", "matrix")
     assert run.returncode == 0, run.stderr
-    assert run.stdout.splitlines() == ["L = sum((A x − y)∘²)", "∂L/∂x = 2 Aᵀ (A x − y)"]
+    assert run.stdout.splitlines() == ["L = ‖A x − y‖²", "∂L/∂x = 2 Aᵀ (A x − y)"]
     assert einsdiff(*args, "--format", "matrix", "--hessian").stdout.splitlines()[-1] == "∂²L/∂x² = 2 Aᵀ A"
     run = einsdiff("Z[i,j] = A[i,k]*W[k,j] + B[j]", "--wrt", "W", *SEED_001, "--format", "matrix")
     assert run.stdout.splitlines() == ["Z = A W + 𝟙 Bᵀ", "∂vec(Z)/∂vec(W) = A ⊗ I   (vec stacks rows)"]  # seed 001

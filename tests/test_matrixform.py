@@ -1,6 +1,9 @@
 """ed.to_matrix_notation: results as matrix-calculus notes write them, checked by evaluating
 the matrix form's tree (the tree the text is written from) with numpy."""
 
+import re
+import xml.etree.ElementTree as ET
+
 import numpy as np
 import pytest
 from hypothesis import given, note, settings
@@ -25,7 +28,7 @@ CASES = [  # (expression, its matrix notation), most from the notes' worked exam
     (ed.jacobian(ed.tanh(B @ x), x), "diag(𝟙 − tanh(B x)∘²) B"),
     (ed.grad(ed.sum(ed.tanh(B @ x)), x), "Bᵀ (𝟙 − tanh(B x)∘²)"),
     (ed.grad(ed.relu(b @ x + 1.0), x), "step(xᵀ b + 1) b"),
-    (ed.grad(ed.logdet(X), X), "(X⁻¹)ᵀ"),
+    (ed.grad(ed.logdet(X), X), "X⁻ᵀ"),
     (ed.grad(ed.trace(X @ B), X), "Bᵀ"),
     (ed.grad(ed.sum(A), A), "𝟙 𝟙ᵀ"),
     (ed.grad(ed.sum((A @ W) ** 2), W), "2 Aᵀ A W"),
@@ -117,8 +120,10 @@ def test_what_matrices_cannot_say_is_refused():
         ed.to_matrix_notation(ed.jacobian(W.T, W), rows=2)  # a commutation matrix
     with pytest.raises(ed.OptionError, match="needs an einsdiff expression"):
         ed.to_matrix_notation("A x")
-    with pytest.raises(ed.OptionError, match="order='F'"):
-        ed.to_matrix_notation(ed.jacobian(A @ x, A), rows=1, order="F")
+    with pytest.raises(ed.OptionError, match="order='diagonal': use 'row' or 'C'"):
+        ed.to_matrix_notation(ed.jacobian(A @ x, A), rows=1, order="diagonal")
+    with pytest.raises(ed.OptionError, match="format='html': give 'text', 'latex' or 'mathml'"):
+        ed.to_matrix_notation(x, format="html")
     assert ed.to_matrix_notation(ed.grad(ed.sum((A @ x - y) ** 2), x), name="g") == "g = 2 Aᵀ (A x − y)"
 
 
@@ -148,6 +153,8 @@ def test_the_text_means_what_the_expression_computes(expr, seed):
                 want = column_major(want, rows) if order == "column" else want.reshape(int(np.prod(want.shape[:rows])), -1)
             np.testing.assert_allclose(numpy_value(e, values, rows, order), want, rtol=1e-9,
                                        atol=1e-9 * (1 + np.abs(want).max(initial=0)), equal_nan=True)
+            _well_formed(form.mathml)
+            _balanced(form.latex)
 
 
 def test_structure_is_asked_of_the_tree_not_of_the_text():
@@ -171,8 +178,210 @@ def test_structure_is_asked_of_the_tree_not_of_the_text():
 def test_the_form_is_a_tree_of_matrix_operations():
     from einsdiff.notation import matrixform as mf
 
-    form = matrix_form(ed.grad(ed.sum((A @ x - y) ** 2), x))
-    assert form.tree == mf.Scale((mf.Number(2.0), mf.Matmul(mf.Transpose(mf.Name("A", 2)), mf.Sum(
-        ((1.0, mf.Matmul(mf.Name("A", 2), mf.Name("x", 1), 1)), (-1.0, mf.Name("y", 1))), 1), 1)))
-    assert mf.text(form.tree) == form.text == "2 Aᵀ (A x − y)"
+    form = matrix_form(A.T @ (A @ x - y))
+    assert form.tree == mf.Matmul(mf.Transpose(mf.Name("A", 2)), mf.Sum(
+        ((1.0, mf.Matmul(mf.Name("A", 2), mf.Name("x", 1), 1)), (-1.0, mf.Name("y", 1))), 1), 1)
+    assert mf.text(form.tree) == form.text == "Aᵀ (A x − y)"
     assert isinstance(matrix_form(ed.jacobian(A @ W, W), 2).tree, mf.Kron)
+
+
+C, V, z = ed.var("C", (3, 3)), ed.var("V", (3, 2)), ed.var("z", (3,))
+r = A @ x - y
+
+TEXTBOOK = [  # (expression, its matrix form as a textbook writes it), each shorter than before
+    # a factor that terms share at an end is written once
+    (ed.grad(x @ B @ x, x), "(B + Bᵀ) x"),  # was B x + Bᵀ x
+    (ed.grad(ed.trace(V.T @ B @ V), V), "(B + Bᵀ) V"),  # was B V + Bᵀ V
+    (B @ C + B @ X, "B (C + X)"),
+    (x @ B @ z + x @ C @ z, "xᵀ (B + C) z"),  # both ends at once
+    (2 * (B @ x) + 2 * (C @ x), "2 (B + C) x"),  # the shared coefficient in front
+    (B @ x - C @ x, "(B − C) x"),
+    (-(B @ x) - C @ x, "−(B + C) x"),
+    (2 * (B @ x) + 3 * (C @ x), "(2 B + 3 C) x"),
+    (b + B @ x + B.T @ x, "b + (B + Bᵀ) x"),  # only the terms that share it
+    (B @ x + x, "B x + x"),  # (B + I) x writes no fewer symbols
+    # norms
+    (ed.sum(r ** 2), "‖A x − y‖²"),
+    (ed.norm(r), "‖A x − y‖"),
+    (ed.sum(V ** 2), "‖V‖_F²"),
+    (ed.norm(V), "‖V‖_F"),
+    (ed.sum(ed.abs(x)), "‖x‖₁"),
+    (ed.norm(x, 1), "‖x‖₁"),
+    (ed.sum(ed.abs(V)), "𝟙ᵀ abs(V) 𝟙"),  # not a norm ‖V‖₁ is (that is the largest column sum)
+    # a reciprocal scalar divides
+    (ed.grad(ed.norm(x), x), "x / ‖x‖"),
+    (r / ed.norm(r), "(A x − y) / ‖A x − y‖"),
+    (-x / ed.norm(x), "−x / ‖x‖"),
+    (x * ed.sum(x ** 2) ** -0.5, "x / ‖x‖"),
+    (x * ed.var("c", ()) ** -2.0, "x / c²"),
+    (x * ed.sum(x ** 2) ** -1.5, "x / ‖x‖³"),  # powers of a norm merge: (‖x‖²)^1.5 = ‖x‖³
+    (ed.sum(x ** 2) ** 1.5, "‖x‖³"),
+    (x * (1 / ed.sum(ed.exp(x))) ** 2.0, "x / sum(exp(x))²"),
+    (2 * (x / ed.norm(x)), "2 x / ‖x‖"),
+    ((B @ x) / (x @ x) + (B.T @ x) / (x @ x), "(B + Bᵀ) x / (xᵀ x)"),  # terms over one denominator
+    (x / ed.norm(x) - (B @ z) / ed.norm(x), "(x − B z) / ‖x‖"),
+    (ed.var("c", ()) * x + ed.var("c", ()) * (B @ z), "c (x + B z)"),
+    (ed.inv(X).T / ed.det(X), "X⁻ᵀ / det(X)"),
+    (ed.exp(x) / ed.sum(ed.exp(x)), "exp(x) / sum(exp(x))"),
+    # transposed inverses (Matrix Cookbook (61), (63))
+    (ed.inv(X).T, "X⁻ᵀ"),
+    (ed.grad(ed.trace(ed.inv(X) @ B), X), "−X⁻ᵀ Bᵀ X⁻ᵀ"),
+    (ed.grad(b @ ed.inv(X) @ z, X), "−X⁻ᵀ b zᵀ X⁻ᵀ"),  # was −(X⁻¹)ᵀ b (X⁻¹ z)ᵀ
+    # traces and scalar chains, turned to the fewest ᵀ
+    (ed.parse("tr(X'*A*X)", X=(3, 2), A=(3, 3)), "tr(Xᵀ A X)"),  # was tr(X Xᵀ Aᵀ)
+    (ed.parse("tr(X'*A*X*B)", X=(3, 2), A=(3, 3), B=(2, 2)), "tr(Xᵀ A X B)"),  # was tr(X B Xᵀ A)
+    (ed.parse("tr(X'*X)", X=(3, 2)), "tr(Xᵀ X)"),  # was tr(X Xᵀ)
+    (z @ B.T @ x, "xᵀ B z"),  # was zᵀ Bᵀ x
+]
+
+
+@pytest.mark.parametrize("expr, text", TEXTBOOK, ids=[t for _, t in TEXTBOOK])
+def test_results_read_as_a_textbook_writes_them(expr, text):
+    """The shorter form means the same: its tree evaluates to the expression's value."""
+    assert ed.to_matrix_notation(expr) == f"f = {text}"
+    vs = variables(expr)
+    values = bindings_for(vs, seed=4)
+    if values.get("X", np.zeros(0)).shape == (3, 3):
+        values["X"] = values["X"] + 3 * np.eye(3)  # invertible, det > 0
+    np.testing.assert_allclose(numpy_value(expr, values), ed.evaluate(expr, **values), rtol=1e-12, atol=1e-12)
+
+
+def test_a_shared_factor_is_taken_out_of_the_terms_that_share_it():
+    """Each grouping of terms sharing an end factor is tried; the one writing fewest symbols is kept."""
+    from einsdiff.notation import matrixform as mf
+
+    expr = B @ x + B.T @ x + C @ b
+    form = matrix_form(expr)
+    assert form.text == "(B + Bᵀ) x + C b"
+    assert mf._symbols(form.tree) == 5 < mf._symbols(mf._Converter().convert(expr)) == 6
+    assert matrix_form(ed.hessian(x @ B @ x, x)).text == "Bᵀ + B"  # nothing to share
+
+
+def test_a_scalar_twice_in_one_term_and_once_in_another_is_shared_once():
+    from einsdiff.notation import matrixform as mf
+
+    c, B_, C_, x_ = mf.Name("c", 0), mf.Name("B", 2), mf.Name("C", 2), mf.Name("x", 1)
+    terms = ((1.0, mf.Scale((c, c, mf.Matmul(B_, x_, 1)))), (1.0, mf.Scale((c, mf.Matmul(C_, x_, 1)))))
+    assert mf.text(mf._readable(mf.Sum(terms, 1))) == "c (c B + C) x"
+
+
+def test_an_exponent_on_an_exponent_is_bracketed():
+    from einsdiff.notation import matrixform as mf
+
+    squared = mf.Elementwise("square", mf.Name("c", 0))
+    assert mf.text(mf.Elementwise("power", squared, 1.5)) == "(c²)¹·⁵"  # not c²¹·⁵
+    assert mf._Latex().render(mf.Elementwise("power", squared, 1.5)) == r"\left(c^{2}\right)^{1.5}"
+    assert mf.text(mf.Elementwise("square", mf.Name("x", 1))) == "x∘²"
+
+
+def test_the_tree_of_a_shorter_form():
+    from einsdiff.notation import matrixform as mf
+
+    tree = matrix_form(ed.grad(ed.norm(x), x)).tree
+    assert tree == mf.Divide(mf.Name("x", 1), mf.Norm(mf.Name("x", 1), 2))
+    tree = matrix_form(ed.grad(x @ B @ x, x)).tree
+    assert tree == mf.Matmul(mf.Sum(((1.0, mf.Name("B", 2)), (1.0, mf.Transpose(mf.Name("B", 2)))), 2), mf.Name("x", 1), 1)
+
+
+LATEX = [  # (expression, its matrix form in LaTeX)
+    (ed.grad(x @ B @ x, x), r"\left(\mathbf{B} + \mathbf{B}^\top\right) \mathbf{x}"),
+    (ed.grad(ed.sum(r ** 2), x), r"2 \mathbf{A}^\top \left(\mathbf{A} \mathbf{x} - \mathbf{y}\right)"),
+    (r / ed.norm(r), r"\frac{\mathbf{A} \mathbf{x} - \mathbf{y}}{\|\mathbf{A} \mathbf{x} - \mathbf{y}\|}"),
+    (ed.sum(V ** 2), r"{\|\mathbf{V}\|_{F}}^{2}"),
+    (ed.inv(X), r"\mathbf{X}^{-1}"),
+    (ed.inv(X).T / ed.det(X), r"\frac{\mathbf{X}^{-\top}}{\det\left(\mathbf{X}\right)}"),
+    (ed.parse("tr(X'*A*X)", X=(3, 2), A=(3, 3)), r"\operatorname{tr}\left(\mathbf{X}^\top \mathbf{A} \mathbf{X}\right)"),
+    (x * b, r"\mathbf{x} \odot \mathbf{b}"),
+    (ed.jacobian(ed.tanh(B @ x), x), r"\operatorname{diag}\left(\mathbf{1} - {\tanh\left(\mathbf{B} \mathbf{x}\right)}^{\circ 2}\right) \mathbf{B}"),
+    (ed.var("c", ()) * ed.var("d_1", ()) * x, r"c \mathrm{d\_1} \mathbf{x}"),
+]
+
+
+@pytest.mark.parametrize("expr, latex", LATEX, ids=[t for _, t in LATEX])
+def test_latex_of_the_matrix_form(expr, latex):
+    _balanced(latex)
+    assert matrix_form(expr).latex == latex
+    assert ed.to_matrix_notation(expr, name="g", format="latex") == rf"\mathbf{{g}} = {latex}" if expr.ndim else \
+        ed.to_matrix_notation(expr, name="g", format="latex") == f"g = {latex}"
+
+
+def test_latex_of_a_kronecker_form_and_of_a_derivative():
+    J = ed.jacobian(A @ W, W)
+    assert ed.to_matrix_notation(J, name="J", rows=2, format="latex") == r"\mathbf{J} = \mathbf{A} \otimes \mathbf{I}"
+    from einsdiff.notation.matrixform import derivative_notation
+
+    assert derivative_notation(ed.sum(r ** 2), x, ed.grad(ed.sum(r ** 2), x), 1, "L", format="latex") == (
+        r"\frac{\partial L}{\partial \mathbf{x}} = 2 \mathbf{A}^\top \left(\mathbf{A} \mathbf{x} - \mathbf{y}\right)")
+    assert derivative_notation(x @ B @ x, x, ed.hessian(x @ B @ x, x), 2, "q", format="latex") == (
+        r"\frac{\partial^{2} q}{\partial \mathbf{x}^{2}} = \mathbf{B}^\top + \mathbf{B}")
+
+
+_MATH = "{http://www.w3.org/1998/Math/MathML}"
+
+
+def _balanced(latex: str) -> None:
+    """Braces and \\left( \\right) pairs close in order."""
+    pairs, open_ = {"}": "{", r"\right)": r"\left("}, []
+    for token in re.findall(r"\\left\(|\\right\)|[{}]", latex):
+        if token in pairs:
+            assert open_ and open_.pop() == pairs[token], latex
+        else:
+            open_.append(token)
+    assert not open_, latex
+
+
+def _well_formed(mathml: str) -> ET.Element:
+    """Parsed, and every script and fraction with exactly its two parts (each piece one element)."""
+    root = ET.fromstring(mathml)
+    assert root.tag == f"{_MATH}math"
+    for element in root.iter():
+        if element.tag in (f"{_MATH}msup", f"{_MATH}msub", f"{_MATH}mfrac"):
+            assert len(element) == 2, ET.tostring(element, encoding="unicode")
+    return root
+
+
+@pytest.mark.parametrize("expr", [e for e, _ in CASES + TEXTBOOK], ids=[t for _, t in CASES + TEXTBOOK])
+def test_mathml_of_the_matrix_form_is_valid(expr):
+    _well_formed(matrix_form(expr).mathml)
+    _well_formed(ed.to_matrix_notation(expr, format="mathml", display="inline"))
+
+
+def test_mathml_writes_scripts_and_fractions():
+    root = _well_formed(matrix_form(ed.inv(X).T / ed.det(X)).mathml)
+    fraction = root.find(f".//{_MATH}mfrac")
+    numerator = ET.tostring(fraction[0], encoding="unicode")
+    assert "𝐗" in numerator and "⊤" in numerator and "−" in numerator
+    assert "det" in ET.tostring(fraction[1], encoding="unicode")
+    text_of = "".join(_well_formed(matrix_form(ed.sum(V ** 2)).mathml).itertext())
+    assert text_of == "‖𝐕‖F2"  # ‖V‖_F²
+    J = ed.jacobian(A @ W, W)
+    assert "".join(_well_formed(ed.to_matrix_notation(J, name="J", rows=2, format="mathml")).itertext()) == "𝐉=𝐀⊗𝐈"
+    with pytest.raises(ed.OptionError, match="display='wide'"):
+        ed.to_matrix_notation(x, format="mathml", display="wide")
+    with pytest.raises(ed.OptionError, match="display='inline' places a MathML element; it needs format='mathml'"):
+        ed.to_matrix_notation(x, format="latex", display="inline")
+
+
+def test_the_cookbooks_kronecker_form_of_AXB_in_both_vec_orders():
+    """∂vec(A X B)/∂vec(X) is Bᵀ ⊗ A when vec stacks columns (order "F" or "column", the
+    Matrix Cookbook's) and A ⊗ Bᵀ when it stacks rows (order "C" or "row"), checked against
+    jacobian_matrix and against finite differences of vec(A X B)."""
+    from einsdiff.notation.matrixform import derivative_notation
+
+    A2, X2, B2 = ed.var("A", (2, 3)), ed.var("X", (3, 4)), ed.var("B", (4, 5))
+    f = A2 @ X2 @ B2
+    J = ed.jacobian(f, X2)
+    values = bindings_for((A2, X2, B2), seed=3)
+    a, xv, bv = values["A"], values["X"], values["B"]
+    for order, numpy_order, text in (("F", "F", "Bᵀ ⊗ A"), ("column", "F", "Bᵀ ⊗ A"),
+                                      ("C", "C", "A ⊗ Bᵀ"), ("row", "C", "A ⊗ Bᵀ")):
+        assert ed.to_matrix_notation(J, name="J", rows=2, order=order) == f"J = {text}"
+        assert derivative_notation(f, X2, J, 1, "Z", vec=order) == f"∂vec(Z)/∂vec(X) = {text}"
+        got = matrix_form(J, 2, order=order).evaluate(values)
+        np.testing.assert_allclose(got, ed.evaluate(ed.jacobian_matrix(f, X2, order=numpy_order), **values), rtol=1e-12)
+        # f is linear in X: a unit step in each entry of X is exactly a column of the Jacobian
+        steps = np.eye(xv.size)
+        columns = [np.ravel(a @ (xv + steps[k].reshape(xv.shape, order=numpy_order)) @ bv - a @ xv @ bv, order=numpy_order)
+                   for k in range(xv.size)]
+        np.testing.assert_allclose(got, np.stack(columns, axis=1), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(matrix_form(J, 2, order="F").evaluate(values), np.kron(bv.T, a), rtol=1e-12)

@@ -176,7 +176,7 @@ def test_a_stack_of_matrices_gets_each_diagonal_raised():
 def test_a_derivation_writes_its_matrix_form_steps_and_shared_names():
     d = differentiate(build_formula("Z[i,j] = A[i,k]*W[k,j]", "W", {"A": (2, 3), "W": (3, 2)}), 1)
     assert d.matrix_notation().endswith("   (vec stacks rows)") and "⊗" in d.matrix_notation()
-    assert d.matrix_notation("column").endswith("   (vec stacks columns)")
+    assert d.matrix_notation("column").endswith("   (vec stacks columns)") and d.matrix_notation("F") == d.matrix_notation("column")
     assert d.steps().splitlines()[-2] == "result: ∂Z[i,j]/∂W[a,b] = δ[j,b] A[i,a]"
     L = differentiate(build_formula("L = sum[i](tanh(tanh(A[i,j]*x[j])))", "x", {"A": (2, 2), "x": (2,)}), 2)
     named = shared(L.derivative)

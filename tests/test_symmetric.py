@@ -196,7 +196,7 @@ def test_a_placeholder_var_stays_plain():
 
 def test_matrix_form_writes_no_transpose_of_a_symmetric_matrix():
     assert ed.to_matrix_notation(ed.grad(x @ ed.inv(S) @ x, x)) == "f = 2 S⁻¹ x"
-    assert ed.to_matrix_notation(ed.grad(ed.trace(ed.inv(S) @ A), S)) == "f = −0.5 S⁻¹ A S⁻¹ − 0.5 S⁻¹ Aᵀ S⁻¹"
+    assert ed.to_matrix_notation(ed.grad(ed.trace(ed.inv(S) @ A), S)) == "f = −0.5 S⁻¹ (A + Aᵀ) S⁻¹"
     assert ed.to_matrix_notation(ed.jacobian(x @ S, x)) == "f = S"
 
 

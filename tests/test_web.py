@@ -119,7 +119,7 @@ def test_notation_chooses_the_reading(client):
     assert client.post("/api/inspect", json={**payload, "notation": "matrix"}).json()["variables"] == [
         {"name": "x", "letters": []}, {"name": "A", "letters": []}]
     assert client.post("/api/derive", json={**payload, "notation": "matrix"}).json()["matrix_notation"] == \
-        "∂q/∂x = A x + Aᵀ x"
+        "∂q/∂x = (A + Aᵀ) x"
     error = client.post("/api/derive", json={**payload, "notation": "index"}).json()["error"]
     assert "write a transpose by swapping indices" in error["message"], error
 

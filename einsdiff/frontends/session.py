@@ -29,7 +29,7 @@ from ..ir.expr import Call, Expr, Var
 from ..ir.variables import topological, variables
 from ..notation.codegen import to_numpy_code
 from ..notation.explain import explain
-from ..notation.matrixform import derivative_notation
+from ..notation.matrixform import derivative_notation, vec_order
 from ..notation.parse import formula_letters, read
 from ..notation.printing import Latex, Text, definitions, derivative_head, line  # noqa: F401 - Latex: doctests
 from ..notation.tree import LETTERS, Ref
@@ -89,7 +89,7 @@ class Derivation:
         :class:`~einsdiff.OptionError` where matrices cannot write it."""
         f, wrt = self.formula.expr, self.formula.wrt
         text = derivative_notation(f, wrt, self.derivative, self.order, self.formula.name, vec=vec)
-        return f"{text}   (vec stacks {vec}s)" if self.derivative.ndim > 2 else text  # Kronecker forms flatten
+        return f"{text}   (vec stacks {vec_order(vec)}s)" if self.derivative.ndim > 2 else text  # Kronecker forms flatten
 
     def numpy_code(self) -> str:
         """A module of NumPy code for the value and the derivative (``jacobian`` or ``hessian``)."""
