@@ -32,7 +32,7 @@ CASES = [  # (expression, its matrix notation), most from the notes' worked exam
     (ed.grad(ed.trace(X @ B), X), "Bᵀ"),
     (ed.grad(ed.sum(A), A), "𝟙 𝟙ᵀ"),
     (ed.grad(ed.sum((A @ W) ** 2), W), "2 Aᵀ A W"),
-    (ed.grad(logistic, x), "−Aᵀ (reciprocal(exp(−(y ⊙ (A x))) + 𝟙) ⊙ (y ⊙ exp(−(y ⊙ (A x)))))"),
+    (ed.grad(logistic, x), "−Aᵀ (sigmoid(−(y ⊙ (A x))) ⊙ y)"),  # log(1 + exp(u)) is softplus(u)
     (ed.outer(A @ x, b), "A x bᵀ"),
     (x @ B @ x, "xᵀ B x"),
     (ed.trace(X @ B @ X), "tr(B X X)"),  # = tr(X B X), a cyclic shift
