@@ -34,10 +34,9 @@ from ..errors import OptionError
 from ..ir.expr import Add, Call, Const, Contract, Expr, Map, Var, bare, is_symmetric
 from ..ir.functions import FUNCTIONS
 from .mathml import MathML, _mn, math as mathml_element
-from .printing import Latex, Text, _fmt_number
+from .printing import Latex, Text, superscript
 from .tree import scaled
 
-_SUPERSCRIPT = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")
 # How tightly a piece binds: a name or f(...); juxtaposed factors; u / s; a sum, ⊙, ⊗.
 _ATOM, _PRODUCT, _QUOTIENT, _LOOSE = 3, 2, 1, 0
 # Mathematical bold letters and digits: MathML's vectors and matrices, as LaTeX's \mathbf.
@@ -392,7 +391,7 @@ class _Text:
         return self._number_style.number(value)
 
     def parameter(self, value: float) -> str:
-        return _fmt_number(value).translate(_SUPERSCRIPT)
+        return superscript(value)
 
     def superscript(self, base: str, mark: str) -> str:
         return base + {"T": "ᵀ", "-T": "⁻ᵀ", "-1": "⁻¹"}[mark]
