@@ -385,3 +385,16 @@ def test_the_cookbooks_kronecker_form_of_AXB_in_both_vec_orders():
                    for k in range(xv.size)]
         np.testing.assert_allclose(got, np.stack(columns, axis=1), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(matrix_form(J, 2, order="F").evaluate(values), np.kron(bv.T, a), rtol=1e-12)
+
+
+def test_an_elementwise_reciprocal_is_a_power_and_reads_back():
+    """1 ./ x prints x∘⁻¹ (1/s for a scalar) in every style, and the reader reads it back."""
+    v, w, s = ed.var("v", (3,)), ed.var("w", (3,)), ed.var("s", ())
+    assert ed.to_matrix_notation(ed.grad(ed.sum(ed.log(v)), v)) == "f = v∘⁻¹"
+    assert ed.to_matrix_notation(ed.jacobian(w / v, w)) == "f = diag(v∘⁻¹)"
+    assert ed.to_matrix_notation(ed.reciprocal(v + w), format="latex") == r"\mathbf{f} = \left(\mathbf{v} + \mathbf{w}\right)^{\circ -1}"
+    assert ed.to_matrix_notation(ed.reciprocal(s)) == "f = 1/s"
+    values = {"v": np.array([1.5, -2.0, 0.5]), "w": np.array([1.0, 2.0, 3.0])}
+    for e in (ed.reciprocal(v + w), ed.reciprocal(v) * w):
+        back = ed.parse(ed.to_matrix_notation(e).split(" = ", 1)[1], notation="matrix", v=v, w=w)
+        np.testing.assert_allclose(ed.evaluate(back, **values), ed.evaluate(e, **values))

@@ -145,7 +145,7 @@ def _table() -> dict[str, Function]:
         elementwise("reciprocal", lambda xp, x, p: xp.reciprocal(x), lambda u, ans, p: -apply("square", ans),
                     r"\operatorname{recip}", "np.reciprocal({x})",
                     latex=r"\frac{{1}}{{{0}}}", mathml="<mfrac><mn>1</mn><mrow>{0}</mrow></mfrac>",
-                    matrix_scalar="1/{0:atom}", matrix_scalar_binds="product"),
+                    matrix="{0:atom}∘⁻¹", matrix_scalar="1/{0:atom}", matrix_scalar_binds="product"),
         # Written (x)^p, not called by name: a formula writes x[i]^3 or x[i]**3.
         elementwise("power", lambda xp, x, p: xp.power(x, p), lambda u, ans, p: None if p == 0 else p * apply("power", u, p - 1),
                     r"\operatorname{pow}", "np.power({x}, {p})", syntax=False, builder=_power,

@@ -505,6 +505,7 @@ class _Text:
 _LATEX_TEMPLATES = {  # fn: (template, template for a scalar argument)
     "square": (r"{0:atom}^{{\circ 2}}", "{0:atom}^{{2}}"),
     "power": (r"{0:atom}^{{\circ {p}}}", "{0:atom}^{{{p}}}"),
+    "reciprocal": (r"{0:atom}^{{\circ -1}}", r"\frac{{1}}{{{0}}}"),
     "inv": ("{0:name}^{{-1}}",) * 2,
     "det": (r"\det\left({0}\right)",) * 2,
     "logdet": (r"\log\det\left({0}\right)",) * 2,
@@ -515,6 +516,8 @@ _APPLY = "<mo>&#x2061;</mo>"
 _MATHML_TEMPLATES = {
     "square": ("<msup>{0:atom}<mrow><mo>∘</mo><mn>2</mn></mrow></msup>", "<msup>{0:atom}<mn>2</mn></msup>"),
     "power": ("<msup>{0:atom}<mrow><mo>∘</mo>{p}</mrow></msup>", "<msup>{0:atom}{p}</msup>"),
+    "reciprocal": ("<msup>{0:atom}<mrow><mo>∘</mo><mo>−</mo><mn>1</mn></mrow></msup>",
+                   "<mfrac><mn>1</mn><mrow>{0}</mrow></mfrac>"),
     "inv": ("<msup>{0:name}<mrow><mo>−</mo><mn>1</mn></mrow></msup>",) * 2,
     "det": (f"<mi>det</mi>{_APPLY}<mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>",) * 2,
     "logdet": (f"<mi>log</mi>{_APPLY}<mi>det</mi>{_APPLY}<mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>",) * 2,
