@@ -234,3 +234,18 @@ def test_the_derivative_of_s_by_itself_is_the_symmetrizer():
     assert ed.to_index_notation(j) == "f[i,j,k,l] = 0.5 (δ[i,k] δ[j,l] + δ[j,k] δ[i,l]); i:3, j:3, k:3, l:3"
     expected = (np.einsum("ik,jl->ijkl", np.eye(N), np.eye(N)) + np.einsum("il,jk->ijkl", np.eye(N), np.eye(N))) / 2
     np.testing.assert_array_equal(ed.evaluate(j, S=np.eye(N)), expected)
+
+
+def test_a_gram_matrix_and_its_inverse_are_symmetric():
+    """Xᵀ X and X Xᵀ (batched alike) equal their transposes, so (Xᵀ X)⁻ᵀ is (Xᵀ X)⁻¹ and the
+    gradient of log det(Xᵀ X) is one term, 2 X (Xᵀ X)⁻¹; a product of two matrices is not."""
+    from einsdiff.ir.expr import is_symmetric
+
+    X, Z, Y = ed.var("X", (4, 3)), ed.var("Z", (4, 3)), ed.var("Y", (2, 4, 3))
+    assert is_symmetric(X.T @ X) and is_symmetric(X @ X.T) and is_symmetric(ed.inv(X.T @ X))
+    assert is_symmetric(ed.einsum("bki,bkj->bij", Y, Y)) and is_symmetric(ed.einsum("bik,bjk->bij", Y, Y))
+    assert not is_symmetric(X.T @ Z) and not is_symmetric(ed.einsum("ki,kj->ij", X, Z))
+    g = ed.grad(ed.logdet(X.T @ X), X)
+    assert ed.to_matrix_notation(g) == "f = 2 X (Xᵀ X)⁻¹"
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    np.testing.assert_allclose(ed.evaluate(g, X=x), 2 * x @ np.linalg.inv(x.T @ x), rtol=1e-10)

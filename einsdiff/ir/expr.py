@@ -387,12 +387,30 @@ def bare(e: Expr) -> Expr:
 
 
 def is_symmetric(e: Expr) -> bool:
-    """Whether ``e`` is known to be symmetric in its last two axes: a symmetric variable, or
-    the inverse of one (so its transpose is itself)."""
+    """Whether ``e`` is known to be symmetric in its last two axes: a symmetric variable, a
+    Gram matrix Xᵀ X or X Xᵀ, or the inverse of one (so its transpose is itself)."""
     e = bare(e)
     while isinstance(e, Call) and e.fn == "inv":
         e = bare(e.args[0])
-    return isinstance(e, Var) and e.symmetric
+    return (isinstance(e, Var) and e.symmetric) or _is_gram(e)
+
+
+def _is_gram(e: Expr) -> bool:
+    """Xᵀ X or X Xᵀ (batched alike): one matrix twice, summed over the same axis, its other
+    axes the output's last two; swapping those swaps the two factors."""
+    if not (isinstance(e, Contract) and len(e.operands) == 2 and e.operands[0] == e.operands[1]
+            and e.ndim >= 2 and len(set(e.output)) == e.ndim):
+        return False
+    (a, b), out = e.inputs, e.output
+    i, j = out[-2], out[-1]
+    batch = out[:-2]
+    for pos in (-1, -2):  # the axis of X left free: its last (Xᵀ X) or its first of two (X Xᵀ)
+        if len(a) == len(b) == len(out) and a[pos] == i and b[pos] == j:
+            rest_a = a[:pos] + (a[pos + 1:] if pos != -1 else ())
+            rest_b = b[:pos] + (b[pos + 1:] if pos != -1 else ())
+            if rest_a == rest_b and rest_a[:-1] == batch and rest_a[-1] not in out:
+                return True
+    return False
 
 
 def is_zero(e: Expr) -> bool:
