@@ -125,7 +125,7 @@ def textbook_value(row: Row, vals: dict) -> np.ndarray:
 
 # -- the rows ----------------------------------------------------------------------------
 
-inv, det, T = np.linalg.inv, np.linalg.det, np.transpose
+inv, det = np.linalg.inv, np.linalg.det
 n, m = 3, 4
 SQ = {"X": (n, n)}
 SQ_ABX = {"A": (n, n), "B": (n, n), "X": (n, n)}
@@ -170,6 +170,8 @@ ROWS = [
     Row("tr-AXinvB", "MC 2.2", "tr(A*inv(X)*B)", "X", "gradient", SQ_ABX,
         lambda A, X, B: -(inv(X) @ B @ A @ inv(X)).T, "−X⁻ᵀ Aᵀ Bᵀ X⁻ᵀ"),
     # 2.3 eigenvalues: their sum is the trace, their product the determinant
+    Row("tr-invX", "MC 2.2", "tr(inv(X))", "X", "gradient", SQ,
+        lambda X: -(inv(X) @ inv(X)).T, "−X⁻ᵀ X⁻ᵀ"),
     Row("tr", "MC 2.3", "tr(X)", "X", "gradient", SQ,
         lambda X: np.eye(n), "I"),
     # 2.4 linear and quadratic forms
@@ -212,6 +214,12 @@ ROWS = [
         {"x": m, "A": (m, n), "s": n, "W": (m, m)},
         lambda x, A, s, W: -2 * A.T @ W @ (x - A @ s), "−2 Aᵀ W (x − A s)", symmetric=("W",)),
     # 2.5 traces
+    Row("xAsWxAs-x", "MC 2.4, W = Wᵀ", "(x - A*s)'*W*(x - A*s)", "x", "gradient",
+        {"x": m, "A": (m, n), "s": n, "W": (m, m)},
+        lambda x, A, s, W: 2 * W @ (x - A @ s), "2 W (x − A s)", symmetric=("W",)),
+    Row("xAsWxAs-A", "MC 2.4, W = Wᵀ", "(x - A*s)'*W*(x - A*s)", "A", "gradient",
+        {"x": m, "A": (m, n), "s": n, "W": (m, m)},
+        lambda x, A, s, W: -2 * np.outer(W @ (x - A @ s), s), "−2 W (x − A s) sᵀ", symmetric=("W",)),
     Row("tr-XA", "MC 2.5", "tr(X*A)", "X", "gradient", {"X": (n, m), "A": (m, n)},
         lambda A: A.T, "Aᵀ"),
     Row("tr-AXB", "MC 2.5", "tr(A*X*B)", "X", "gradient", {"A": (n, m), "X": (m, m), "B": (m, n)},
@@ -219,6 +227,8 @@ ROWS = [
     Row("tr-AXtB", "MC 2.5", "tr(A*X'*B)", "X", "gradient", {"A": (n, m), "X": (m, m), "B": (m, n)},
         lambda A, B: B @ A, "B A"),
     Row("tr-XtA", "MC 2.5", "tr(X'*A)", "X", "gradient", {"X": (m, n), "A": (m, n)},
+        lambda A: A, "A"),
+    Row("tr-AXt", "MC 2.5", "tr(A*X')", "X", "gradient", {"X": (m, n), "A": (m, n)},
         lambda A: A, "A"),
     Row("tr-X2", "MC 2.5", "tr(X^2)", "X", "gradient", SQ,
         lambda X: 2 * X.T, "2 Xᵀ"),
@@ -241,11 +251,17 @@ ROWS = [
     Row("tr-AXBXtC", "MC 2.5", "tr(A*X*B*X'*C)", "X", "gradient",
         {"A": (n, m), "X": (m, n), "B": (n, n), "C": (m, n)},
         lambda A, X, B, C: A.T @ C.T @ X @ B.T + C @ A @ X @ B, "Aᵀ Cᵀ X Bᵀ + C A X B"),
+    Row("tr-AXBC-sq", "MC 2.5", "tr((A*X*B + C)*(A*X*B + C)')", "X", "gradient",
+        {"A": (n, m), "X": (m, n), "B": (n, n), "C": (n, n)},
+        lambda A, X, B, C: 2 * A.T @ (A @ X @ B + C) @ B.T, "2 Aᵀ (A X B + C) Bᵀ"),
     Row("tr-XtAX-hessian", "MC 2.5, twice", "tr(X'*A*X)", "X", "Hessian", {"X": (m, n), "A": (m, m)},
         lambda A: np.kron(A + A.T, np.eye(n)), "(A + Aᵀ) ⊗ I"),
     # 2.6 vector norms
     Row("norm-x-a", "MC 2.6", "norm2(x - a)", "x", "gradient", {"x": n, "a": n},
         lambda x, a: (x - a) / np.linalg.norm(x - a), "(x − a) / ‖x − a‖"),
+    Row("unit-jacobian", "MC 2.6", "(x - a)/norm2(x - a)", "x", "Jacobian", {"x": n, "a": n},
+        lambda x, a: np.eye(n) / np.linalg.norm(x - a) - np.outer(x - a, x - a) / np.linalg.norm(x - a) ** 3,
+        "I / ‖x − a‖ − (x − a) (x − a)ᵀ / ‖x − a‖³"),
     Row("norm-x-sq", "MC 2.6", "norm2(x)^2", "x", "gradient", {"x": n},
         lambda x: 2 * x, "2 x"),
     Row("xtx", "MC 2.6", "x'*x", "x", "gradient", {"x": n},
