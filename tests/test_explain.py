@@ -103,7 +103,7 @@ def test_derivation_keeps_the_formulas_letters_and_renames_clashing_derivative_i
     x = ed.var("x", (3,))
     free, dnames = index_names(L, x, (), "j", 2)
     text = derivation(L, x, "L", free, dnames, 2, letters={"A": "ij", "x": "j", "y": "i"})
-    assert "formula: g_L[j] = Σ[i](2 A[i,j] (A[i,k] x[k] - y[i]))" in text  # the gradient's axis follows x's letter
+    assert "formula: g_L[j] = 2 Σ[i](A[i,j] (A[i,k] x[k] - y[i]))" in text  # the gradient's axis follows x's letter
     assert text.splitlines()[-2] == "result: ∂g_L[j]/∂x[a] = 2 A[i,j] A[i,a]"
 
 

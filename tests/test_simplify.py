@@ -5,10 +5,12 @@ import subprocess
 import sys
 
 import numpy as np
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import einsdiff as ed
 from einsdiff.ir.expr import Add, Contract
-from einsdiff.testing import check_jacobian
+from einsdiff.testing import bindings_for, check_jacobian, expressions_with_reference
 
 
 def test_chain_rule_is_one_flat_network():
@@ -100,3 +102,96 @@ def test_merging_vector_factors_survives_a_key_that_simplifies_to_a_where():
 def test_a_zero_constant_adds_nothing():
     x = ed.var("x", (3,))
     assert str(x > 0) == "f[i] = step(x[i])"  # step(x - 0), without the 0
+
+
+# -- one base's powers in a product merge; a sum's shared number joins the product's ------------
+
+def test_a_factor_cancels_its_reciprocal_over_the_same_indices():
+    x = ed.var("x", (3,))
+    s = ed.sum(ed.square(x))
+    assert str(ed.sqrt(s) * ed.reciprocal(ed.sqrt(s)) * x) == "f[i] = x[i]"
+    assert str(x * ed.reciprocal(x) * ed.exp(x)) == "f[i] = exp(x[i])"
+    b = {"x": np.array([0.3, -1.2, 2.0])}
+    np.testing.assert_allclose(ed.evaluate(x * ed.reciprocal(x) * ed.exp(x), **b), np.exp(b["x"]))
+
+
+def test_factors_over_different_indices_do_not_cancel():
+    x = ed.var("x", (3,))
+    outer = ed.einsum("i,j->ij", x, ed.reciprocal(x))
+    assert str(outer) == "f[i,j] = x[i] reciprocal(x[j])"
+    b = {"x": np.array([0.5, 2.0, -4.0])}
+    np.testing.assert_allclose(ed.evaluate(outer, **b), np.outer(b["x"], 1 / b["x"]))
+
+
+def test_a_cancelled_factor_on_a_summed_index_leaves_its_size():
+    x = ed.var("x", (3,))
+    assert str(ed.einsum("i,i->", x, ed.reciprocal(x))) == "f = 3"
+    # alone on a free index it stays: nothing else carries i
+    assert str(x * ed.reciprocal(x)) == "f[i] = x[i] reciprocal(x[i])"
+
+
+def test_powers_of_one_base_add_their_exponents():
+    x = ed.var("x", (3,))
+    s = ed.sum(ed.square(x))
+    assert str(s * ed.reciprocal(ed.sqrt(s)) * x) == "f[i] = x[i] sqrt(Σ[j](square(x[j])))"
+    assert ed.square(ed.sqrt(s)) * x == s * x  # one flat network again: Σ[j](x[i] square(x[j]))
+    assert str(ed.sqrt(x) * x ** 1.5) == "f[i] = square(x[i])"
+    assert str(ed.sqrt(ed.square(x)) * x) == "f[i] = x[i] sqrt(square(x[i]))"  # √(u²) is |u|, not u
+    b = {"x": np.array([0.5, 1.5, 3.0])}
+    v = b["x"]
+    np.testing.assert_allclose(ed.evaluate(s * ed.reciprocal(ed.sqrt(s)) * x, **b), v * np.sqrt(v @ v))
+    np.testing.assert_allclose(ed.evaluate(ed.sqrt(x) * x ** 1.5, **b), v ** 2)
+
+
+def test_a_sums_shared_coefficient_joins_the_products_number():
+    x, y = ed.var("x", (3,)), ed.var("y", (3,))
+    assert str(0.5 * (x * (2 * x - 2 * y))) == "f[i] = x[i] (x[i] - y[i])"
+    b = {"x": np.array([1.0, 2.0, 3.0]), "y": np.array([0.5, -1.0, 4.0])}
+    np.testing.assert_allclose(ed.evaluate(0.5 * (x * (2 * x - 2 * y)), **b), b["x"] * (b["x"] - b["y"]))
+
+
+def test_the_gradient_of_half_the_squared_norm_is_x():
+    x = ed.var("x", (3,))
+    for g in (ed.grad(ed.norm(x) ** 2 / 2, x), ed.grad(0.5 * ed.sum(ed.square(x)), x)):
+        assert g == x
+        assert ed.to_index_notation(g) == "f[i] = x[i]"
+        assert ed.to_matrix_notation(g) == "f = x"
+
+
+def test_the_gradient_of_a_residual_norm_has_one_reciprocal_root():
+    A, x, y = ed.var("A", (2, 3)), ed.var("x", (3,)), ed.var("y", (2,))
+    g = ed.grad(ed.norm(A @ x - y), x)
+    assert ed.to_matrix_notation(g) == "f = 1/sqrt(sum((A x − y)∘²)) Aᵀ (A x − y)"
+    assert ed.to_index_notation(g) == \
+        "f[i] = Σ[j](A[j,i] reciprocal(sqrt(Σ[k](square(A[k,l] x[l] - y[k])))) (A[j,m] x[m] - y[j]))"
+    rng = np.random.default_rng(0)
+    b = {"A": rng.normal(size=(2, 3)), "x": rng.normal(size=3), "y": rng.normal(size=2)}
+    r = b["A"] @ b["x"] - b["y"]
+    np.testing.assert_allclose(ed.evaluate(g, **b), b["A"].T @ r / np.linalg.norm(r))
+
+
+_FACTORS = {  # each factor of u > 0 and its value
+    "u": (lambda u: u, lambda v: v),
+    "sqrt": (ed.sqrt, np.sqrt),
+    "reciprocal": (ed.reciprocal, lambda v: 1 / v),
+    "rsqrt": (lambda u: ed.reciprocal(ed.sqrt(u)), lambda v: 1 / np.sqrt(v)),
+    "square_sqrt": (lambda u: ed.square(ed.sqrt(u)), lambda v: v),
+    "power": (lambda u: u ** -1.5, lambda v: v ** -1.5),
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(expressions_with_reference(max_depth=2, functions=True),
+       st.lists(st.sampled_from(sorted(_FACTORS)), min_size=1, max_size=4), st.integers(0, 2**32 - 1))
+def test_merging_powers_keeps_values(ref, names, seed):
+    """A product of powers of one positive u (u = f² + 1 for a random f) equals the product
+    numpy computes factor by factor."""
+    b = bindings_for(ref.variables, seed)
+    f = ref.numpy(b)
+    assume(np.all(np.isfinite(f)) and np.abs(f).max(initial=0) < 1e3)
+    u = ed.square(ref.expr) + 1.0
+    product, want = u, f ** 2 + 1.0
+    for name in names:
+        build, value = _FACTORS[name]
+        product, want = product * build(u), want * value(f ** 2 + 1.0)
+    np.testing.assert_allclose(ed.evaluate(product, **b), want, rtol=1e-9, atol=1e-9 * (1 + np.abs(want).max(initial=0)))

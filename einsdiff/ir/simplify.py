@@ -71,6 +71,8 @@ def contract(
     idxs: list[tuple] = []
     fresh = itertools.count()
     work = list(zip(operands, (tuple(i) for i in inputs), strict=True))
+    # A product s with a power of s (s · 1/√s) keeps s whole, so the two can merge into √s.
+    powered = {(base, idx) for op, idx in work if (base := _base_power(op)[0]) is not op}
     while work:
         op, idx = work.pop(0)
         if is_zero(op):
@@ -78,9 +80,14 @@ def contract(
         if isinstance(op, Add) and len(op.terms) == 1:
             coeff *= op.coeffs[0]
             work.insert(0, (op.terms[0], idx))
+        elif isinstance(op, Add) and _common_coefficient(op) is not None:
+            # 2 a - 2 b in a product is 2 (a - b): the 2 joins the product's other numbers.
+            m = _common_coefficient(op)
+            coeff *= m
+            work.insert(0, (add(op.terms, [c / m for c in op.coeffs], op.shape), idx))
         elif isinstance(op, Const) and op.ndim == 0 and op.value.dtype.kind == "f":
             coeff *= float(op.value)
-        elif isinstance(op, Contract):
+        elif isinstance(op, Contract) and (op, idx) not in powered:
             tag = next(fresh)
             rename = {i: ("splice", tag, i) for i in range(len(op.sizes))}
             for i, n in enumerate(op.sizes):
@@ -97,6 +104,11 @@ def contract(
 
     out = [uf.find(i) for i in output]
     ins = [tuple(uf.find(i) for i in idx) for idx in idxs]
+    merged = _merge_powers(ops, ins, out)
+    if merged is not None:
+        roots = {uf.find(label) for label in uf.sizes}
+        node = contract(merged[0], merged[1], out, {r: uf.sizes[r] for r in roots})
+        return node if coeff == 1.0 else add([node], [coeff], node.shape)
     ops, ins, canon = _canonical_names(ops, ins, out)
     # A summed index that appears nowhere is a factor of its size.
     for root in {uf.find(label) for label in uf.sizes}:
@@ -115,6 +127,68 @@ def contract(
     else:
         node = Contract(tuple(ops), new_ins, new_out, tuple(canon_sizes))
     return node if coeff == 1.0 else Add((node,), (coeff,), shape)
+
+
+def _common_coefficient(op: Add) -> float | None:
+    """The magnitude every coefficient of the sum ``op`` shares, when it is not 1."""
+    m = abs(op.coeffs[0])
+    if m in (0.0, 1.0) or any(abs(c) != m for c in op.coeffs):
+        return None
+    return m
+
+
+def _base_power(op: Expr) -> tuple[Expr, float]:
+    """``op`` as ``base ** exponent``: sqrt(u) is u^½, reciprocal(sqrt(u)) is u^-½. Only an
+    integer power (square, reciprocal) is looked through: (u^p)^n = u^(pn) wherever u^p is
+    defined, while sqrt(square(u)) is |u|, not u."""
+    if isinstance(op, Map):
+        if op.fn == "sqrt":
+            return op.arg, 0.5
+        outer = {"square": 2.0, "reciprocal": -1.0}.get(op.fn)
+        if op.fn == "power" and op.param is not None and float(op.param).is_integer():
+            outer = float(op.param)
+        if outer is not None:
+            base, inner = _base_power(op.arg)
+            return base, inner * outer
+        if op.fn == "power" and op.param is not None:
+            return op.arg, float(op.param)
+    return op, 1.0
+
+
+def _raised(base: Expr, exponent: float) -> Expr:
+    """``base ** exponent`` in the forms derivatives print: u^-½ is reciprocal(sqrt(u))."""
+    if exponent == -0.5:
+        return apply("reciprocal", apply("sqrt", base))
+    return apply("power", base, exponent)
+
+
+def _merge_powers(ops: list[Expr], ins: list[tuple], out: list) -> tuple[list, list] | None:
+    """Factors of one base over the same indices multiply into one power: √s·(1/√s) = 1,
+    s·s^-½ = √s, square(sqrt(u)) = u (each equal to the product wherever the product is
+    defined). None when nothing merges. A factor that cancels to 1 is dropped unless it alone
+    carries an output index; a factor repeated as it is (u u) is left alone."""
+    groups: dict[tuple, list[int]] = {}
+    powers = [_base_power(op) for op in ops]
+    for k, ((base, _), idx) in enumerate(zip(powers, ins, strict=True)):
+        groups.setdefault((base, idx), []).append(k)
+    new_ops: list[Expr] = []
+    new_ins: list[tuple] = []
+    changed = False
+    for (base, idx), members in groups.items():
+        total = sum(powers[k][1] for k in members)
+        plain = all(powers[k][0] is ops[k] for k in members)  # u u stays as written, not square(u)
+        alone = set(out) - {i for k, other in enumerate(ins) if k not in members for i in other}
+        if plain or (len(members) == 1 and total != 1.0) or (total == 0.0 and alone & set(idx)):
+            new_ops.extend(ops[k] for k in members)
+            new_ins.extend(idx for _ in members)
+            continue
+        if total == 0.0:
+            changed = True
+            continue
+        changed = True
+        new_ops.append(_raised(base, total))
+        new_ins.append(idx)
+    return (new_ops, new_ins) if changed else None
 
 
 def _hoist_where(operands, inputs, output, sizes) -> Expr | None:
