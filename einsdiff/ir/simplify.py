@@ -126,7 +126,10 @@ def contract(
         node = ops[0]
     else:
         node = Contract(tuple(ops), new_ins, new_out, tuple(canon_sizes))
-    return node if coeff == 1.0 else Add((node,), (coeff,), shape)
+    if coeff == 1.0:
+        return node
+    # c (a + b) is the sum c a + c b, as ``add`` builds it: one form, so rebuilding changes nothing.
+    return add([node], [coeff], shape) if isinstance(node, Add) else Add((node,), (coeff,), shape)
 
 
 def _common_coefficient(op: Add) -> float | None:
