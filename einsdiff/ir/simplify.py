@@ -13,7 +13,7 @@ from collections.abc import Hashable, Mapping, Sequence
 
 from ..errors import OperandError, ShapeError
 from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var, as_expr, bare, is_symmetric, is_zero, zero
-from .ops import apply
+from .ops import apply, power_of, raised
 from .variables import topological
 
 
@@ -72,7 +72,7 @@ def contract(
     fresh = itertools.count()
     work = list(zip(operands, (tuple(i) for i in inputs), strict=True))
     # A product s with a power of s (s · 1/√s) keeps s whole, so the two can merge into √s.
-    powered = {(base, idx) for op, idx in work if (base := _base_power(op)[0]) is not op}
+    powered = {(base, idx) for op, idx in work if (base := power_of(op)[0]) is not op}
     while work:
         op, idx = work.pop(0)
         if is_zero(op):
@@ -140,38 +140,13 @@ def _common_coefficient(op: Add) -> float | None:
     return m
 
 
-def _base_power(op: Expr) -> tuple[Expr, float]:
-    """``op`` as ``base ** exponent``: sqrt(u) is u^½, reciprocal(sqrt(u)) is u^-½. Only an
-    integer power (square, reciprocal) is looked through: (u^p)^n = u^(pn) wherever u^p is
-    defined, while sqrt(square(u)) is |u|, not u."""
-    if isinstance(op, Map):
-        if op.fn == "sqrt":
-            return op.arg, 0.5
-        outer = {"square": 2.0, "reciprocal": -1.0}.get(op.fn)
-        if op.fn == "power" and op.param is not None and float(op.param).is_integer():
-            outer = float(op.param)
-        if outer is not None:
-            base, inner = _base_power(op.arg)
-            return base, inner * outer
-        if op.fn == "power" and op.param is not None:
-            return op.arg, float(op.param)
-    return op, 1.0
-
-
-def _raised(base: Expr, exponent: float) -> Expr:
-    """``base ** exponent`` in the forms derivatives print: u^-½ is reciprocal(sqrt(u))."""
-    if exponent == -0.5:
-        return apply("reciprocal", apply("sqrt", base))
-    return apply("power", base, exponent)
-
-
 def _merge_powers(ops: list[Expr], ins: list[tuple], out: list) -> tuple[list, list] | None:
     """Factors of one base over the same indices multiply into one power: √s·(1/√s) = 1,
     s·s^-½ = √s, square(sqrt(u)) = u (each equal to the product wherever the product is
     defined). None when nothing merges. A factor that cancels to 1 is dropped unless it alone
     carries an output index; a factor repeated as it is (u u) is left alone."""
     groups: dict[tuple, list[int]] = {}
-    powers = [_base_power(op) for op in ops]
+    powers = [power_of(op) for op in ops]
     for k, ((base, _), idx) in enumerate(zip(powers, ins, strict=True)):
         groups.setdefault((base, idx), []).append(k)
     new_ops: list[Expr] = []
@@ -189,7 +164,7 @@ def _merge_powers(ops: list[Expr], ins: list[tuple], out: list) -> tuple[list, l
             changed = True
             continue
         changed = True
-        new_ops.append(_raised(base, total))
+        new_ops.append(raised(base, total))
         new_ins.append(idx)
     return (new_ops, new_ins) if changed else None
 
