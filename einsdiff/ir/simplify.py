@@ -46,6 +46,11 @@ class _Unifier:
         self.parent[rb] = ra
 
 
+# Labels of spliced indices: never repeated, so a network already holding spliced labels
+# (a where hoisted, powers merged) can be built again without two indices sharing one label.
+_SPLICES = itertools.count()
+
+
 def contract(
     operands: Sequence[Expr],
     inputs: Sequence[Sequence[Hashable]],
@@ -62,14 +67,10 @@ def contract(
     >>> contract([x], [("i",)], ("i",), {"i": 3}) is x
     True
     """
-    hoisted = _hoist_where(operands, inputs, output, sizes)
-    if hoisted is not None:
-        return hoisted
     uf = _Unifier(sizes)
     coeff = 1.0
     ops: list[Expr] = []
     idxs: list[tuple] = []
-    fresh = itertools.count()
     work = list(zip(operands, (tuple(i) for i in inputs), strict=True))
     # A product s with a power of s (s · 1/√s) keeps s whole, so the two can merge into √s.
     powered = {(base, idx) for op, idx in work if (base := power_of(op)[0]) is not op}
@@ -88,7 +89,7 @@ def contract(
         elif isinstance(op, Const) and op.ndim == 0 and op.value.dtype.kind == "f":
             coeff *= float(op.value)
         elif isinstance(op, Contract) and (op, idx) not in powered:
-            tag = next(fresh)
+            tag = next(_SPLICES)
             rename = {i: ("splice", tag, i) for i in range(len(op.sizes))}
             for i, n in enumerate(op.sizes):
                 uf.add(rename[i], n)
@@ -104,14 +105,17 @@ def contract(
 
     out = [uf.find(i) for i in output]
     ins = [tuple(uf.find(i) for i in idx) for idx in idxs]
-    merged = _merge_powers(ops, ins, out)
+    # A where or powers of one base may show only once nested products are spliced (2 where(..)).
+    roots = {uf.find(label): None for label in uf.sizes}  # in the callers' order: numbers multiply alike
+    node = _hoist_where(ops, ins, out, {r: uf.sizes[r] for r in roots})
+    merged = _merge_powers(ops, ins, out) if node is None else None
     if merged is not None:
-        roots = {uf.find(label) for label in uf.sizes}
         node = contract(merged[0], merged[1], out, {r: uf.sizes[r] for r in roots})
+    if node is not None:
         return node if coeff == 1.0 else add([node], [coeff], node.shape)
     ops, ins, canon = _canonical_names(ops, ins, out)
     # A summed index that appears nowhere is a factor of its size.
-    for root in {uf.find(label) for label in uf.sizes}:
+    for root in roots:
         if root not in canon:
             coeff *= uf.sizes[root]
     canon_sizes = [0] * len(canon)
@@ -249,7 +253,7 @@ def add(terms: Sequence[Expr], coeffs: Sequence[float], shape: tuple[int, ...]) 
     kept = [(t, c) for t, c in merged.items() if c != 0.0 and not _zero_constant(t)]
     if len(kept) == 1 and kept[0][1] == 1.0:
         return kept[0][0]
-    merged_terms = _merge_vector_factors(kept)
+    merged_terms = _merge_wheres(kept, tuple(shape)) or _merge_vector_factors(kept)
     if merged_terms is not None:
         return add([t for t, _ in merged_terms], [c for _, c in merged_terms], shape)
     factored = _factor_common(kept, tuple(shape))
@@ -281,7 +285,7 @@ def _vector_splits(t: Contract) -> list[tuple[Expr, int, list[Expr]]]:
     splits = []
     for j in sorted({idx[0] for idx in t.inputs if len(idx) == 1}):
         vec = [k for k, idx in enumerate(t.inputs) if idx == (j,)]
-        if len(vec) == len(t.operands):
+        if len(vec) == len(t.operands) and j in t.output:  # nothing else: the product itself
             continue
         rest = [k for k in range(len(t.operands)) if k not in vec]
         ops = [t.operands[k] for k in rest] + [_slot(t.sizes[j])]
@@ -319,6 +323,25 @@ def _merge_vector_factors(terms: list[tuple[Expr, float]]) -> list[tuple[Expr, f
     if not merged:
         return None
     return [tc for k, tc in enumerate(terms) if k not in used] + merged
+
+
+def _merge_wheres(terms: list[tuple[Expr, float]], shape: tuple[int, ...]) -> list[tuple[Expr, float]] | None:
+    """sum_t c_t where(m, a_t, b_t) = where(m, sum_t c_t a_t, sum_t c_t b_t): one choice per mask,
+    exact even where a branch that is not chosen is inf or nan."""
+    groups: dict[Expr, list[int]] = {}
+    for k, (t, _) in enumerate(terms):
+        if isinstance(t, Call) and t.fn == "where":
+            groups.setdefault(t.args[0], []).append(k)
+    merged = []
+    for mask, members in groups.items():
+        if len(members) > 1:
+            a, b = (add([terms[k][0].args[side] for k in members], [terms[k][1] for k in members], shape)
+                    for side in (1, 2))
+            merged.append((Call("where", (mask, a, b), (), shape), 1.0))
+    if not merged:
+        return None
+    taken = {k for members in groups.values() if len(members) > 1 for k in members}
+    return [tc for k, tc in enumerate(terms) if k not in taken] + merged
 
 
 def _spectators(t: Contract) -> list[tuple[Expr, tuple[int, ...]]]:
