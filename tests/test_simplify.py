@@ -297,3 +297,13 @@ def test_the_squared_residual_norm_reads_as_the_half_squared_norm_does():
     shapes = dict(x=(3,), A=(4, 3), y=(4,))
     assert ed.to_matrix_notation(ed.parse("norm2(A*x - y)^2", **shapes)) == "f = sum((A x − y)∘²)"
     assert ed.to_matrix_notation(ed.parse("0.5*norm2(x)^2", x=(3,))) == "f = 0.5 sum(x∘²)"
+
+
+def test_a_transposed_sum_keeps_its_numbers_so_it_rounds_as_the_sum():
+    # Found by the stress profile: c (a + b) transposed rounded otherwise than c a + c b, so the
+    # Jacobian matrix was no longer exactly the reshaped Jacobian.
+    v0 = ed.var("v0", (3, 1))
+    f = ed.einsum("jl,ik->i", v0, v0) / 3
+    b = bindings_for([v0], 1)
+    tensor = ed.evaluate(ed.jacobian(f, v0), **b)
+    assert np.array_equal(ed.evaluate(ed.jacobian_matrix(f, v0, order="F"), **b), tensor.reshape((3, 3), order="F"))

@@ -72,6 +72,9 @@ def contract(
     ops: list[Expr] = []
     idxs: list[tuple] = []
     work = list(zip(operands, (tuple(i) for i in inputs), strict=True))
+    # A sum's shared number joins a product or a sum over indices; moved out of a bare
+    # transposition it saves nothing and c (a + b) would round otherwise than c a + c b.
+    folds = len(work) > 1 or any(not set(idx) <= set(output) for _, idx in work)
     # A product s with a power of s (s · 1/√s) keeps s whole, so the two can merge into √s.
     powered = {(base, idx) for op, idx in work if (base := power_of(op)[0]) is not op}
     while work:
@@ -81,7 +84,7 @@ def contract(
         if isinstance(op, Add) and len(op.terms) == 1:
             coeff *= op.coeffs[0]
             work.insert(0, (op.terms[0], idx))
-        elif isinstance(op, Add) and _common_coefficient(op) is not None:
+        elif folds and isinstance(op, Add) and _common_coefficient(op) is not None:
             # 2 a - 2 b in a product is 2 (a - b): the 2 joins the product's other numbers.
             m = _common_coefficient(op)
             coeff *= m
