@@ -307,3 +307,10 @@ def test_a_transposed_sum_keeps_its_numbers_so_it_rounds_as_the_sum():
     b = bindings_for([v0], 1)
     tensor = ed.evaluate(ed.jacobian(f, v0), **b)
     assert np.array_equal(ed.evaluate(ed.jacobian_matrix(f, v0, order="F"), **b), tensor.reshape((3, 3), order="F"))
+
+
+def test_wheres_that_choose_alike_or_cancel_leave_no_where():
+    x = ed.var("x", (3,))
+    m = x > 0
+    assert ed.where(m, x, 0) + ed.where(m, 0, x) == x
+    assert str(ed.where(m, 2 * x, 0) + ed.where(m, -x - x, 0)) == "f[i] = 0; i:3"

@@ -256,7 +256,9 @@ def add(terms: Sequence[Expr], coeffs: Sequence[float], shape: tuple[int, ...]) 
     kept = [(t, c) for t, c in merged.items() if c != 0.0 and not _zero_constant(t)]
     if len(kept) == 1 and kept[0][1] == 1.0:
         return kept[0][0]
-    merged_terms = _merge_wheres(kept, tuple(shape)) or _merge_vector_factors(kept)
+    merged_terms = _merge_wheres(kept, tuple(shape))
+    if merged_terms is None:
+        merged_terms = _merge_vector_factors(kept)
     if merged_terms is not None:
         return add([t for t, _ in merged_terms], [c for _, c in merged_terms], shape)
     factored = _factor_common(kept, tuple(shape))
@@ -288,7 +290,9 @@ def _vector_splits(t: Contract) -> list[tuple[Expr, int, list[Expr]]]:
     splits = []
     for j in sorted({idx[0] for idx in t.inputs if len(idx) == 1}):
         vec = [k for k, idx in enumerate(t.inputs) if idx == (j,)]
-        if len(vec) == len(t.operands) and j in t.output:  # nothing else: the product itself
+        # Vectors alone on j: merged they are one sum over j (Σ a + Σ b = Σ (a + b)) when j is
+        # summed; on a free j they are the term itself, with nothing to share.
+        if len(vec) == len(t.operands) and j in t.output:
             continue
         rest = [k for k in range(len(t.operands)) if k not in vec]
         ops = [t.operands[k] for k in rest] + [_slot(t.sizes[j])]
@@ -330,7 +334,7 @@ def _merge_vector_factors(terms: list[tuple[Expr, float]]) -> list[tuple[Expr, f
 
 def _merge_wheres(terms: list[tuple[Expr, float]], shape: tuple[int, ...]) -> list[tuple[Expr, float]] | None:
     """sum_t c_t where(m, a_t, b_t) = where(m, sum_t c_t a_t, sum_t c_t b_t): one choice per mask,
-    exact even where a branch that is not chosen is inf or nan."""
+    exact even where a branch that is not chosen is inf or nan; where(m, a, a) = a."""
     groups: dict[Expr, list[int]] = {}
     for k, (t, _) in enumerate(terms):
         if isinstance(t, Call) and t.fn == "where":
@@ -340,10 +344,13 @@ def _merge_wheres(terms: list[tuple[Expr, float]], shape: tuple[int, ...]) -> li
         if len(members) > 1:
             a, b = (add([terms[k][0].args[side] for k in members], [terms[k][1] for k in members], shape)
                     for side in (1, 2))
-            merged.append((Call("where", (mask, a, b), (), shape), 1.0))
-    if not merged:
-        return None
+            if a == b:  # both branches alike (or both 0): no choice left
+                merged.append((a, 1.0))
+            else:
+                merged.append((Call("where", (mask, a, b), (), shape), 1.0))
     taken = {k for members in groups.values() if len(members) > 1 for k in members}
+    if not taken:
+        return None
     return [tc for k, tc in enumerate(terms) if k not in taken] + merged
 
 
