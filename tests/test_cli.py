@@ -93,7 +93,7 @@ def test_share_names_what_the_derivative_repeats():
 def test_printed_formulas_keep_the_letters_typed():
     run = einsdiff("L = sum[n]((A[n,j]*x[j] - y[n])^2)", "--wrt", "x", "--shape", "A=2x3", "--shape", "x=3", "--shape", "y=2")
     assert run.stdout.splitlines()[:2] == ["L = Σ[n](square(A[n,j] x[j] - y[n]))",
-                                           "∂L/∂x[a] = Σ[n](2 A[n,a] (A[n,j] x[j] - y[n]))"]
+                                           "∂L/∂x[a] = 2 Σ[n](A[n,a] (A[n,j] x[j] - y[n]))"]
     assert einsdiff("pq,q->p", "--wrt", "1", "--shape", "2x3", "--shape", "3").stdout.splitlines()[0] == "f[p] = A[p,q] B[q]"
 
 

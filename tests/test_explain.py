@@ -103,7 +103,7 @@ def test_derivation_keeps_the_formulas_letters_and_renames_clashing_derivative_i
     x = ed.var("x", (3,))
     free, dnames = index_names(L, x, (), "j", 2)
     text = derivation(L, x, "L", free, dnames, 2, letters={"A": "ij", "x": "j", "y": "i"})
-    assert "formula: g_L[j] = Σ[i](2 A[i,j] (A[i,k] x[k] - y[i]))" in text  # the gradient's axis follows x's letter
+    assert "formula: g_L[j] = 2 Σ[i](A[i,j] (A[i,k] x[k] - y[i]))" in text  # the gradient's axis follows x's letter
     assert text.splitlines()[-2] == "result: ∂g_L[j]/∂x[a] = 2 A[i,j] A[i,a]"
 
 
@@ -173,7 +173,7 @@ def test_to_latex_forms():
         r"J_{iab} = \delta_{ia} x_{b}, \; i \in 1..2, \; a \in 1..2"
     )
     assert ed.to_latex(ed.sum(1 / (x + 1))) == r"f = \sum_{i} \frac{1}{x_{i} + 1}"
-    assert ed.to_latex(ed.sqrt(x) ** 3, indices="k") == r"f_{k} = \left(\sqrt{x_{k}}\right)^{3}"
+    assert ed.to_latex(ed.sqrt(x) ** 3, indices="k") == r"f_{k} = \left(x_{k}\right)^{1.5}"  # (√x)³ is one power
     v0 = ed.var("v_0", (2,))
     assert ed.to_latex(v0) == r"f_{i} = \mathrm{v\_0}_{i}"
     assert (A @ x)._repr_latex_() == "$$f_{i} = A_{ij} x_{j}$$"

@@ -53,7 +53,7 @@ def test_numbers_stand_in_front_and_constant_divisors_fold():
     # Dividing by a number is multiplying by its reciprocal; a product's numbers lead it.
     f = ed.parse("C = sum[n]((y[n] - X[n,i]*w[i])^2) / 4", X=(4, 3), w=(3,), y=(4,))
     assert str(f) == "f = 0.25 Σ[i](square(y[i] - X[i,j] w[j]))"
-    assert str(ed.grad(f, ed.var("w", (3,)))) == "f[i] = Σ[j](0.5 X[j,i] (X[j,k] w[k] - y[j]))"
+    assert str(ed.grad(f, ed.var("w", (3,)))) == "f[i] = 0.5 Σ[j](X[j,i] (X[j,k] w[k] - y[j]))"
     assert str(ed.parse("-2*A[i,j]*x[j]*3", A=(2, 3), x=(3,))) == "f[i] = -6 A[i,j] x[j]"
     assert str(ed.parse("-1*A[i,j]*x[j]", A=(2, 3), x=(3,))) == "f[i] = -A[i,j] x[j]"
 

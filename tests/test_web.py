@@ -68,7 +68,7 @@ def test_summed_indices_keep_the_letters_typed(client):
     mse = next(e for e in EXAMPLES if e["title"].startswith("the MSE loss"))
     answer = client.post("/api/derive", json=mse).json()
     assert answer["formula_text"] == "C = 0.25 Σ[n](square(y[n] - relu(X[n,i] w[i] + b)))"
-    assert answer["derivative_text"] == "∂C/∂w[a] = Σ[n](0.5 X[n,a] (relu(X[n,i] w[i] + b) - y[n]) step(X[n,j] w[j] + b))"
+    assert answer["derivative_text"] == "∂C/∂w[a] = 0.5 Σ[n](X[n,a] (relu(X[n,i] w[i] + b) - y[n]) step(X[n,j] w[j] + b))"
 
 
 def test_inspect_lists_the_variables(client):

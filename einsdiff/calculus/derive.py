@@ -254,8 +254,10 @@ def _reverse(f: Expr, xs: tuple[Var, ...], seed: Expr | None = None, lead: tuple
             found[node] = adj
             continue
         fan_out = sum(1 for c in children(node) if c in depends)
-        if scalar and fan_out > 1 and isinstance(adj, Contract) and len(adj.operands) > 1:
-            adj = Materialize(adj)
+        # a product's number (2 Σ...) stays outside, where it joins the consumers' numbers
+        c, inner = (adj.coeffs[0], adj.terms[0]) if isinstance(adj, Add) and len(adj.terms) == 1 else (1.0, adj)
+        if scalar and fan_out > 1 and isinstance(inner, Contract) and len(inner.operands) > 1:
+            adj = add([Materialize(inner)], [c], inner.shape)
         REVERSE_RULES[type(node)](node, adj, lead, push)
     return found
 

@@ -20,7 +20,15 @@ from .registry import Function, Notation, Syntax
 
 
 def apply(fn: str, u: Expr, param: float | None = None) -> Expr:
-    """The node ``fn(u)``, with the few rewrites that keep derivatives short."""
+    """The node ``fn(u)``, with the few rewrites that keep derivatives short: an integer
+    power of a power of u is one power of u when that is simpler (square(sqrt(u)) = u,
+    reciprocal(reciprocal(u)) = u, sqrt(u)³ = u^1.5).
+
+    >>> import einsdiff as ed
+    >>> u = ed.var("u", ())
+    >>> apply("square", apply("sqrt", u)) is u
+    True
+    """
     if fn == "power":
         if param == 1.0:
             return u
@@ -30,6 +38,13 @@ def apply(fn: str, u: Expr, param: float | None = None) -> Expr:
             fn, param = "reciprocal", None
         elif param == 0.5:
             fn, param = "sqrt", None
+    outer = {"square": 2.0, "reciprocal": -1.0, "power": param}.get(fn)
+    if outer is not None and float(outer).is_integer():
+        base, inner = power_of(u)
+        # (u^p)^n = u^(pn) wherever u^p is defined; kept as written when p is an integer
+        # other than 1/n (square(reciprocal(u)) is how d(1/u) reads).
+        if base is not u and (not inner.is_integer() or inner * outer == 1.0):
+            return raised(base, inner * outer)
     if fn in ("log", "log1p"):
         v = _exp_plus_one(u) if fn == "log" else (u.arg if isinstance(u, Map) and u.fn == "exp" else None)
         if v is not None:  # log(1 + exp(v)) is softplus(v): stable, and its derivative is sigmoid(v)
@@ -49,6 +64,37 @@ def _exp_plus_one(u: Expr) -> Expr | None:
             if _ones(one) and isinstance(e, Map) and e.fn == "exp":
                 return e.arg
     return None
+
+
+def power_of(e: Expr) -> tuple[Expr, float]:
+    """``e`` as ``base ** exponent``: sqrt(u) is u^½, reciprocal(sqrt(u)) is u^-½. Only an
+    integer power (square, reciprocal) is looked through: (u^p)^n = u^(pn) wherever u^p is
+    defined, while sqrt(square(u)) is |u|, not u.
+
+    >>> import einsdiff as ed
+    >>> u = ed.var("u", ())
+    >>> power_of(apply("reciprocal", apply("sqrt", u)))
+    (var('u', ()), -0.5)
+    """
+    if isinstance(e, Map):
+        if e.fn == "sqrt":
+            return e.arg, 0.5
+        outer = {"square": 2.0, "reciprocal": -1.0}.get(e.fn)
+        if e.fn == "power" and e.param is not None and float(e.param).is_integer():
+            outer = float(e.param)
+        if outer is not None:
+            base, inner = power_of(e.arg)
+            return base, inner * outer
+        if e.fn == "power" and e.param is not None:
+            return e.arg, float(e.param)
+    return e, 1.0
+
+
+def raised(base: Expr, exponent: float) -> Expr:
+    """``base ** exponent`` in the forms derivatives print: u^-½ is reciprocal(sqrt(u))."""
+    if exponent == -0.5:
+        return Map("reciprocal", Map("sqrt", base))
+    return apply("power", base, exponent)
 
 
 def _power(x, c) -> Expr:

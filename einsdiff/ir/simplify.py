@@ -13,7 +13,7 @@ from collections.abc import Hashable, Mapping, Sequence
 
 from ..errors import OperandError, ShapeError
 from .expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var, as_expr, bare, is_symmetric, is_zero, zero
-from .ops import apply
+from .ops import apply, power_of, raised
 from .variables import topological
 
 
@@ -46,6 +46,11 @@ class _Unifier:
         self.parent[rb] = ra
 
 
+# Labels of spliced indices: never repeated, so a network already holding spliced labels
+# (a where hoisted, powers merged) can be built again without two indices sharing one label.
+_SPLICES = itertools.count()
+
+
 def contract(
     operands: Sequence[Expr],
     inputs: Sequence[Sequence[Hashable]],
@@ -62,15 +67,16 @@ def contract(
     >>> contract([x], [("i",)], ("i",), {"i": 3}) is x
     True
     """
-    hoisted = _hoist_where(operands, inputs, output, sizes)
-    if hoisted is not None:
-        return hoisted
     uf = _Unifier(sizes)
     coeff = 1.0
     ops: list[Expr] = []
     idxs: list[tuple] = []
-    fresh = itertools.count()
     work = list(zip(operands, (tuple(i) for i in inputs), strict=True))
+    # A sum's shared number joins a product or a sum over indices; moved out of a bare
+    # transposition it saves nothing and c (a + b) would round otherwise than c a + c b.
+    folds = len(work) > 1 or any(not set(idx) <= set(output) for _, idx in work)
+    # A product s with a power of s (s · 1/√s) keeps s whole, so the two can merge into √s.
+    powered = {(base, idx) for op, idx in work if (base := power_of(op)[0]) is not op}
     while work:
         op, idx = work.pop(0)
         if is_zero(op):
@@ -78,10 +84,15 @@ def contract(
         if isinstance(op, Add) and len(op.terms) == 1:
             coeff *= op.coeffs[0]
             work.insert(0, (op.terms[0], idx))
+        elif folds and isinstance(op, Add) and _common_coefficient(op) is not None:
+            # 2 a - 2 b in a product is 2 (a - b): the 2 joins the product's other numbers.
+            m = _common_coefficient(op)
+            coeff *= m
+            work.insert(0, (add(op.terms, [c / m for c in op.coeffs], op.shape), idx))
         elif isinstance(op, Const) and op.ndim == 0 and op.value.dtype.kind == "f":
             coeff *= float(op.value)
-        elif isinstance(op, Contract):
-            tag = next(fresh)
+        elif isinstance(op, Contract) and (op, idx) not in powered:
+            tag = next(_SPLICES)
             rename = {i: ("splice", tag, i) for i in range(len(op.sizes))}
             for i, n in enumerate(op.sizes):
                 uf.add(rename[i], n)
@@ -97,9 +108,17 @@ def contract(
 
     out = [uf.find(i) for i in output]
     ins = [tuple(uf.find(i) for i in idx) for idx in idxs]
+    # A where or powers of one base may show only once nested products are spliced (2 where(..)).
+    roots = {uf.find(label): None for label in uf.sizes}  # in the callers' order: numbers multiply alike
+    node = _hoist_where(ops, ins, out, {r: uf.sizes[r] for r in roots})
+    merged = _merge_powers(ops, ins, out) if node is None else None
+    if merged is not None:
+        node = contract(merged[0], merged[1], out, {r: uf.sizes[r] for r in roots})
+    if node is not None:
+        return node if coeff == 1.0 else add([node], [coeff], node.shape)
     ops, ins, canon = _canonical_names(ops, ins, out)
     # A summed index that appears nowhere is a factor of its size.
-    for root in {uf.find(label) for label in uf.sizes}:
+    for root in roots:
         if root not in canon:
             coeff *= uf.sizes[root]
     canon_sizes = [0] * len(canon)
@@ -114,7 +133,47 @@ def contract(
         node = ops[0]
     else:
         node = Contract(tuple(ops), new_ins, new_out, tuple(canon_sizes))
-    return node if coeff == 1.0 else Add((node,), (coeff,), shape)
+    if coeff == 1.0:
+        return node
+    # c (a + b) is the sum c a + c b, as ``add`` builds it: one form, so rebuilding changes nothing.
+    return add([node], [coeff], shape) if isinstance(node, Add) else Add((node,), (coeff,), shape)
+
+
+def _common_coefficient(op: Add) -> float | None:
+    """The magnitude every coefficient of the sum ``op`` shares, when it is not 1."""
+    m = abs(op.coeffs[0])
+    if m in (0.0, 1.0) or any(abs(c) != m for c in op.coeffs):
+        return None
+    return m
+
+
+def _merge_powers(ops: list[Expr], ins: list[tuple], out: list) -> tuple[list, list] | None:
+    """Factors of one base over the same indices multiply into one power: √s·(1/√s) = 1,
+    s·s^-½ = √s, square(sqrt(u)) = u (each equal to the product wherever the product is
+    defined). None when nothing merges. A factor that cancels to 1 is dropped unless it alone
+    carries an output index; a factor repeated as it is (u u) is left alone."""
+    groups: dict[tuple, list[int]] = {}
+    powers = [power_of(op) for op in ops]
+    for k, ((base, _), idx) in enumerate(zip(powers, ins, strict=True)):
+        groups.setdefault((base, idx), []).append(k)
+    new_ops: list[Expr] = []
+    new_ins: list[tuple] = []
+    changed = False
+    for (base, idx), members in groups.items():
+        total = sum(powers[k][1] for k in members)
+        plain = all(powers[k][0] is ops[k] for k in members)  # u u stays as written, not square(u)
+        alone = set(out) - {i for k, other in enumerate(ins) if k not in members for i in other}
+        if plain or (len(members) == 1 and total != 1.0) or (total == 0.0 and alone & set(idx)):
+            new_ops.extend(ops[k] for k in members)
+            new_ins.extend(idx for _ in members)
+            continue
+        if total == 0.0:
+            changed = True
+            continue
+        changed = True
+        new_ops.append(raised(base, total))
+        new_ins.append(idx)
+    return (new_ops, new_ins) if changed else None
 
 
 def _hoist_where(operands, inputs, output, sizes) -> Expr | None:
@@ -197,7 +256,9 @@ def add(terms: Sequence[Expr], coeffs: Sequence[float], shape: tuple[int, ...]) 
     kept = [(t, c) for t, c in merged.items() if c != 0.0 and not _zero_constant(t)]
     if len(kept) == 1 and kept[0][1] == 1.0:
         return kept[0][0]
-    merged_terms = _merge_vector_factors(kept)
+    merged_terms = _merge_wheres(kept, tuple(shape))
+    if merged_terms is None:
+        merged_terms = _merge_vector_factors(kept)
     if merged_terms is not None:
         return add([t for t, _ in merged_terms], [c for _, c in merged_terms], shape)
     factored = _factor_common(kept, tuple(shape))
@@ -229,7 +290,9 @@ def _vector_splits(t: Contract) -> list[tuple[Expr, int, list[Expr]]]:
     splits = []
     for j in sorted({idx[0] for idx in t.inputs if len(idx) == 1}):
         vec = [k for k, idx in enumerate(t.inputs) if idx == (j,)]
-        if len(vec) == len(t.operands):
+        # Vectors alone on j: merged they are one sum over j (Σ a + Σ b = Σ (a + b)) when j is
+        # summed; on a free j they are the term itself, with nothing to share.
+        if len(vec) == len(t.operands) and j in t.output:
             continue
         rest = [k for k in range(len(t.operands)) if k not in vec]
         ops = [t.operands[k] for k in rest] + [_slot(t.sizes[j])]
@@ -267,6 +330,28 @@ def _merge_vector_factors(terms: list[tuple[Expr, float]]) -> list[tuple[Expr, f
     if not merged:
         return None
     return [tc for k, tc in enumerate(terms) if k not in used] + merged
+
+
+def _merge_wheres(terms: list[tuple[Expr, float]], shape: tuple[int, ...]) -> list[tuple[Expr, float]] | None:
+    """sum_t c_t where(m, a_t, b_t) = where(m, sum_t c_t a_t, sum_t c_t b_t): one choice per mask,
+    exact even where a branch that is not chosen is inf or nan; where(m, a, a) = a."""
+    groups: dict[Expr, list[int]] = {}
+    for k, (t, _) in enumerate(terms):
+        if isinstance(t, Call) and t.fn == "where":
+            groups.setdefault(t.args[0], []).append(k)
+    merged = []
+    for mask, members in groups.items():
+        if len(members) > 1:
+            a, b = (add([terms[k][0].args[side] for k in members], [terms[k][1] for k in members], shape)
+                    for side in (1, 2))
+            if a == b:  # both branches alike (or both 0): no choice left
+                merged.append((a, 1.0))
+            else:
+                merged.append((Call("where", (mask, a, b), (), shape), 1.0))
+    taken = {k for members in groups.values() if len(members) > 1 for k in members}
+    if not taken:
+        return None
+    return [tc for k, tc in enumerate(terms) if k not in taken] + merged
 
 
 def _spectators(t: Contract) -> list[tuple[Expr, tuple[int, ...]]]:
