@@ -95,7 +95,13 @@ def test_the_matrix_form_is_the_headline_where_there_is_one(client):
     answer = client.post("/api/derive", json=quadratic).json()
     assert answer["headline"] == "matrix" and answer["formula_matrix_notation"] == "f = xᵀ A x"
     head, _, body = answer["matrix_notation"].partition(" = ")
-    assert head == "∂f/∂x"
+    assert head == "∂f/∂x" and body == "(A + Aᵀ) x"
+    # and typeset: MathML that parses, the derivative's head a fraction
+    import xml.etree.ElementTree as ET
+
+    for key in ("matrix_mathml", "formula_matrix_mathml"):
+        assert ET.fromstring(answer[key]).tag.endswith("math")
+    assert "<mfrac>" in answer["matrix_mathml"] and "⊤" in answer["formula_matrix_mathml"]
     x, A = ed.var("x", (3,)), ed.var("A", (3, 3))
     values = {"x": np.array([1.0, -2.0, 0.5]), "A": np.arange(9.0).reshape(3, 3)}
     np.testing.assert_allclose(ed.evaluate(ed.parse(body, x=x, A=A, notation="matrix"), values),
@@ -104,7 +110,7 @@ def test_the_matrix_form_is_the_headline_where_there_is_one(client):
     cubic = {"formula": "f = T[i,j,k]*x[i]*x[j]*x[k]", "wrt": "x", "order": 1, "shapes": {"T": "2x2x2", "x": "2"}}
     answer = client.post("/api/derive", json=cubic).json()
     assert answer["headline"] == "index" and answer["matrix_notation"] is None
-    assert answer["formula_matrix_notation"] is None  # T has three axes
+    assert answer["formula_matrix_notation"] is None and answer["matrix_mathml"] is None  # T has three axes
 
 
 def test_the_first_example_is_in_matrix_notation(client):
@@ -484,11 +490,12 @@ def test_page_end_to_end(browser, server):  # the browser first: without one, no
     Select(browser.find_element(By.ID, "examples")).select_by_index(1)  # the first: matrix notation
     wait.until(lambda d: "∂L" in d.find_element(By.ID, "derivative-math").text.replace("\n", ""))
     assert browser.find_element(By.ID, "layout").text == "a 1×3 row when flattened row by row"
-    assert browser.find_element(By.ID, "matrix-notation").text == "∂L/∂x = 2 Aᵀ (A x − y)"
+    assert browser.find_element(By.ID, "matrix-notation").get_attribute("title") == "∂L/∂x = 2 Aᵀ (A x − y)"
     assert not browser.find_element(By.ID, "error").is_displayed()
     # The matrix form is the headline, the formula's and the derivative's, index notation below it.
     headline, index = browser.find_element(By.ID, "matrix-notation"), browser.find_element(By.ID, "derivative-math")
-    assert browser.find_element(By.ID, "formula-matrix-notation").text.startswith("L = ")
+    assert browser.find_element(By.ID, "formula-matrix-notation").get_attribute("title").startswith("L = ")
+    assert headline.find_elements(By.TAG_NAME, "math")  # typeset, as index notation is
     assert headline.is_displayed() and headline.location["y"] < index.location["y"]
     assert float(headline.value_of_css_property("font-size")[:-2]) > float(index.value_of_css_property("font-size")[:-2])
     # A square matrix may be ticked symmetric; the example with S symmetric ticks it.
@@ -496,10 +503,10 @@ def test_page_end_to_end(browser, server):  # the browser first: without one, no
     _load_example(browser, wait, "a quadratic form ½xᵀSx")
     assert browser.find_element(By.ID, "symmetric-S").is_selected()
     assert not browser.find_element(By.ID, "symmetric-label-x").is_displayed()
-    assert browser.find_element(By.ID, "matrix-notation").text == "∂q/∂x = S x − b"
+    assert browser.find_element(By.ID, "matrix-notation").get_attribute("title") == "∂q/∂x = S x − b"
     browser.find_element(By.ID, "symmetric-S").click()  # unticked: S and Sᵀ both appear
     browser.find_element(By.ID, "derive").click()
-    wait.until(lambda d: "Sᵀ" in d.find_element(By.ID, "matrix-notation").text)
+    wait.until(lambda d: "Sᵀ" in d.find_element(By.ID, "matrix-notation").get_attribute("title"))
     ARTIFACTS.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "playground-symmetric.png"))
 
@@ -587,7 +594,7 @@ def test_page_says_what_is_current(browser, server):
     rows = browser.find_elements(By.CSS_SELECTOR, "#matrix tr")
     assert [[td.text for td in row.find_elements(By.TAG_NAME, "td")] for row in rows] == [
         ["1", "2", "3"], ["4", "5", "6"], ["7", "8", "9"]]
-    assert browser.find_element(By.ID, "matrix-notation").text == "∂L/∂X = A"  # the headline
+    assert browser.find_element(By.ID, "matrix-notation").get_attribute("title") == "∂L/∂X = A"  # the headline
     assert browser.find_element(By.ID, "layout").text.startswith("∂L/∂X in the shape of X, 3×3")
     assert not browser.find_element(By.ID, "error").is_displayed()
 

@@ -16,7 +16,7 @@ from ...ir.expr import bare
 from ...ir.variables import children, topological, variables
 from ...notation.codegen import to_einsum
 from ...notation.mathml import MathML, math as mathml, rows as table
-from ...notation.matrixform import to_matrix_notation
+from ...notation.matrixform import derivative_notation, to_matrix_notation
 from ...notation.parse import NOTATIONS, formula_letters
 from ...notation.printing import Latex, Text, aligned, shared
 from ..session import (Derivation, build_formula, check as check_numerically, differentiate, heading, parse_shape,
@@ -108,6 +108,8 @@ def derive(request: dict, limits: Limits) -> dict:
         "steps": _clip(d.steps(), limits).splitlines(),
         "matrix_notation": _matrix_notation(d),
         "formula_matrix_notation": _formula_matrix_notation(d),
+        "matrix_mathml": _matrix_notation(d, "mathml"),
+        "formula_matrix_mathml": _formula_matrix_notation(d, "mathml"),
         "shape": d.shape_text,
         "matrix_shape": dims,
         "layout": layout,
@@ -144,18 +146,22 @@ def _written_leaves(expr) -> int:
     return count[bare(expr)]
 
 
-def _matrix_notation(d: Derivation) -> str | None:
-    """∂L/∂x = 2 Aᵀ (A x − y) or ∂vec(Z)/∂vec(W) = A ⊗ I, where matrices can say it."""
+def _matrix_notation(d: Derivation, style: str = "text") -> str | None:
+    """∂L/∂x = 2 Aᵀ (A x − y) or ∂vec(Z)/∂vec(W) = A ⊗ I, where matrices can say it, as text
+    or (``style`` "mathml") as MathML."""
+    f = d.formula
     try:
-        return d.matrix_notation()
+        if style == "text":
+            return d.matrix_notation()
+        return derivative_notation(f.expr, f.wrt, d.derivative, d.order, f.name, format=style)
     except OptionError:
         return None
 
 
-def _formula_matrix_notation(d: Derivation) -> str | None:
-    """L = (A x − y)ᵀ (A x − y): the formula itself in matrix notation, where matrices can say it."""
+def _formula_matrix_notation(d: Derivation, style: str = "text") -> str | None:
+    """L = ‖A x − y‖²: the formula itself in matrix notation, where matrices can say it."""
     try:
-        return to_matrix_notation(d.formula.expr, d.formula.name)
+        return to_matrix_notation(d.formula.expr, d.formula.name, format=style)
     except OptionError:
         return None
 

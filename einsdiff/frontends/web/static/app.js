@@ -204,8 +204,9 @@ function show(answer) {
   $("typeset-note").hidden = !answer.typeset_note;
   // The matrix form, where there is one, is the headline; index notation follows it, smaller.
   const headline = answer.headline === "matrix";
-  $("matrix-notation").textContent = answer.matrix_notation || "";
-  $("formula-matrix-notation").textContent = headline ? answer.formula_matrix_notation || "" : "";
+  showMath("matrix-notation", answer.matrix_mathml, answer.matrix_notation || "");
+  showMath("formula-matrix-notation", headline ? answer.formula_matrix_mathml : null,
+           headline ? answer.formula_matrix_notation || "" : "");
   $("formula-matrix-notation").hidden = !(headline && answer.formula_matrix_notation);
   $("matrix-notation-line").hidden = !headline;
   $("index-notation").className = headline ? "beside" : "";
