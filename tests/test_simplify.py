@@ -315,3 +315,20 @@ def test_wheres_that_choose_alike_or_cancel_leave_no_where():
     m = x > 0
     assert ed.where(m, x, 0) + ed.where(m, 0, x) == x
     assert str(ed.where(m, 2 * x, 0) + ed.where(m, -x - x, 0)) == "f[i] = 0; i:3"
+
+
+def test_a_matrix_times_its_inverse_is_the_identity():
+    """X X⁻¹ = X⁻¹ X = I (transposed too) where the two share a summed index nothing else has;
+    tr(X X⁻¹) = n; the index shared with a third factor, or a diagonal, is left alone."""
+    X, A, Y = ed.var("X", (3, 3)), ed.var("A", (3, 3)), ed.var("Y", (3, 3))
+    for product in (X @ ed.inv(X), ed.inv(X) @ X, X.T @ ed.inv(X).T):
+        assert str(product) == "f[i,j] = δ[i,j]; i:3, j:3"
+    assert str(ed.trace(X @ ed.inv(X))) == "f = 3"
+    assert A @ X @ ed.inv(X) == A and ed.inv(X) @ X @ A == A
+    assert "inv(X)" in str(Y @ ed.inv(X)) and "inv(X)" in str(ed.einsum("ii,ij->j", X, ed.inv(X)))
+    x = np.array([[3.0, 1, 0], [1, 4, 1], [0, 1, 5]])
+    np.testing.assert_allclose(ed.evaluate(ed.einsum("ii,ij->j", X, ed.inv(X)), X=x),
+                               np.einsum("ii,ij->j", x, np.linalg.inv(x)))
+    g = ed.grad(ed.det(ed.inv(X)), X)
+    assert ed.to_matrix_notation(g) == "f = −det(X⁻¹) X⁻ᵀ"
+    np.testing.assert_allclose(ed.evaluate(g, X=x), -np.linalg.inv(x).T / np.linalg.det(x), rtol=1e-12)

@@ -106,6 +106,7 @@ def contract(
             ops.append(op)
             idxs.append(idx)
 
+    _cancel_inverses(ops, idxs, output, uf)
     out = [uf.find(i) for i in output]
     ins = [tuple(uf.find(i) for i in idx) for idx in idxs]
     # A where or powers of one base may show only once nested products are spliced (2 where(..)).
@@ -174,6 +175,34 @@ def _merge_powers(ops: list[Expr], ins: list[tuple], out: list) -> tuple[list, l
         new_ops.append(raised(base, total))
         new_ins.append(idx)
     return (new_ops, new_ins) if changed else None
+
+
+def _cancel_inverses(ops: list[Expr], idxs: list[tuple], output, uf: _Unifier) -> None:
+    """X X⁻¹ = X⁻¹ X = I in place: a matrix and its inverse summed over one index that
+    nothing else has leave the product, their outer indices identified (a delta)."""
+    def cancelled() -> bool:
+        count = {}
+        for label in [*map(uf.find, output), *(uf.find(i) for idx in idxs for i in idx)]:
+            count[label] = count.get(label, 0) + 1
+        for m, inverse in enumerate(ops):
+            if not (isinstance(inverse, Call) and inverse.fn == "inv" and inverse.ndim == 2):
+                continue
+            for k, matrix in enumerate(ops):
+                if k == m or bare(matrix) != bare(inverse.args[0]):
+                    continue
+                (x0, x1), (i0, i1) = (tuple(map(uf.find, idxs[k])), tuple(map(uf.find, idxs[m])))
+                # X[a,s] X⁻¹[s,d] = δ[a,d] and X⁻¹[c,s] X[s,b] = δ[c,b], s in nothing else.
+                for shared, left, right, chained in ((x1, x0, i1, x1 == i0), (i1, i0, x1, i1 == x0)):
+                    if chained and count[shared] == 2:
+                        uf.union(left, right)
+                        uf.union(left, shared)  # the delta sums it away: no factor of its size
+                        for j in sorted((k, m), reverse=True):
+                            del ops[j], idxs[j]
+                        return True
+        return False
+
+    while cancelled():
+        pass
 
 
 def _hoist_where(operands, inputs, output, sizes) -> Expr | None:
