@@ -201,7 +201,7 @@ def _cancel_inverses(ops: list[Expr], idxs: list[tuple], output, uf: _Unifier) -
                         return True
         return False
 
-    while cancelled():
+    while any(isinstance(op, Call) and op.fn == "inv" for op in ops) and cancelled():
         pass
 
 
