@@ -128,7 +128,8 @@ def test_hessian_latex_and_einsum_formats():
 def test_matrix_functions_with_check_draw_invertible_matrices():
     run = einsdiff("logdet(X)", "--wrt", "X", "--shape", "X=3x3", "--check")
     assert run.returncode == 0, run.stderr
-    assert run.stdout.splitlines() == ["f = logdet(X)", "∂f/∂X[a,b] = inv(X)[b,a]", "shape: (1)×(3×3) = (3, 3)"]
+    assert run.stdout.splitlines() == ["f = log det(X)", "∂f/∂X = X⁻ᵀ", "in index notation:", "f = logdet(X)",
+                                       "∂f/∂X[a,b] = inv(X)[b,a]", "shape: (1)×(3×3) = (3, 3)"]
     assert run.stderr.strip().endswith(f"random inputs {SIGNS}; X's diagonal in [0.5, 1.5] + 4.5, "
                                        "so X is invertible with det > 0; seed 0): ok")
     formula = "L = sum[i](logsumexp[j](solve(A, B)[i,j]) - where(b[i] > 1, softplus(b[i]), 0.1*b[i]))"
@@ -346,6 +347,9 @@ def test_matrix_notation_is_answered_in_matrix_then_index_notation(capsys):
     assert main(["A*W + B", "--wrt", "W", "--shape", "A=4x3", "--shape", "W=3x2", "--shape", "B=4x2"]) == 0
     assert capsys.readouterr().out.splitlines()[:3] == [
         "f = A W + B", "∂vec(f)/∂vec(W) = A ⊗ I   (vec stacks rows)", "in index notation:"]
+    # A formula with no indices reads alike in both notations; it is answered as written, in matrices.
+    assert main(["log(det(X))", "--wrt", "X", "--shape", "X=3x3"]) == 0
+    assert capsys.readouterr().out.splitlines()[:3] == ["f = log(det(X))", "∂f/∂X = X⁻ᵀ", "in index notation:"]
     # A commutation has no matrix form: index notation alone, with no heading for it.
     assert main(["X'", "--wrt", "X", "--shape", "X=3x2"]) == 0
     assert capsys.readouterr().out.splitlines() == [

@@ -49,7 +49,7 @@ class Formula:
     indices: tuple[str, ...] | None  # the free indices as written (None: not writable, e.g. an ellipsis)
     wrt_letters: tuple[str, ...] | None  # the letters the text writes on wrt's axes
     letters: Mapping[str, tuple[str, ...]]  # every variable's letters as written
-    notation: str = "index"  # how the text was written: "index" or "matrix"
+    notation: str = "index"  # how the text was written: "index", or "matrix" (it writes no indices)
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,11 @@ def build_formula(expression: str, wrt: str, sizes: Mapping[str, tuple[int, ...]
     if var is None:
         has = f"it has {', '.join(sorted(by_name))}" if by_name else "it has none (it is a constant)"
         raise OperandError(f"--wrt {wrt!r} is not a variable of the formula; {has}")
-    return Formula(f, var, name or "f", out, letters.get(var.name), letters, reading)
+    # Text with no indices (logdet(X)) reads alike in both; with a vector or matrix in it, it
+    # was written as matrices are.
+    tensors = any(v.ndim for v in variables(f))
+    written = "matrix" if reading == "matrix" or ("[" not in expression and tensors) else "index"
+    return Formula(f, var, name or "f", out, letters.get(var.name), letters, written)
 
 
 def index_names(f: Expr, wrt: Var, out, letters, count: int, *,
