@@ -64,10 +64,47 @@ class Expr:
 
         return build.transpose(self)
 
-    def sum(self, axis=None) -> Expr:
-        from . import build
+    # -- numpy's functions (NEP 18) and their method forms, built by ir.numpy_functions --------
+    def __array_function__(self, func, types, args, kwargs):
+        """``np.sum(x)``, ``np.linalg.solve(A, x)``... on expressions build expressions; a numpy
+        function einsdiff has no derivative for raises an error naming it (never NotImplemented)."""
+        from .numpy_functions import call
 
-        return build.reduce_sum(self, axis)
+        return call(func, args, kwargs)
+
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False, **options) -> Expr:
+        """As ndarray.sum: ``x.sum(axis=0, keepdims=True)``."""
+        return _numpy("sum", self, axis, dtype, out, keepdims, **options)
+
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False, **options) -> Expr:
+        """As ndarray.mean."""
+        return _numpy("mean", self, axis, dtype, out, keepdims, **options)
+
+    def reshape(self, *shape, **options) -> Expr:
+        """As ndarray.reshape: ``x.reshape(2, -1)`` or ``x.reshape((2, -1))``."""
+        return _numpy("reshape", self, shape[0] if len(shape) == 1 else shape, **options)
+
+    def transpose(self, *axes) -> Expr:
+        """As ndarray.transpose: ``x.transpose()``, ``x.transpose(1, 0, 2)`` or ``x.transpose((1, 0, 2))``."""
+        return _numpy("transpose", self, (axes[0] if len(axes) == 1 else axes) or None)
+
+    def ravel(self, order="C") -> Expr:
+        return _numpy("ravel", self, order)
+
+    def dot(self, b, out=None) -> Expr:
+        return _numpy("dot", self, b, out)
+
+    def trace(self, offset=0, axis1=0, axis2=1, dtype=None, out=None) -> Expr:
+        return _numpy("trace", self, offset, axis1, axis2, dtype, out)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1) -> Expr:
+        return _numpy("diagonal", self, offset, axis1, axis2)
+
+    def squeeze(self, axis=None) -> Expr:
+        return _numpy("squeeze", self, axis)
+
+    def swapaxes(self, axis1, axis2) -> Expr:
+        return _numpy("swapaxes", self, axis1, axis2)
 
     # -- arithmetic: each operator is one builder of einsdiff.ir.build -----------
     def __neg__(self):
@@ -114,6 +151,13 @@ class Expr:
         from ..notation.printing import to_latex
 
         return f"$${to_latex(self)}$$"
+
+
+def _numpy(name: str, *args, **kwargs):
+    """A method form: numpy's function ``name`` on the expression, as ``np.name(x, ...)`` builds it."""
+    from .numpy_functions import call
+
+    return call(getattr(np, name), args, kwargs)
 
 
 _CHILDREN = ("operands", "terms", "args", "arg")  # the fields that hold nodes

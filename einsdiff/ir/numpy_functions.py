@@ -1,0 +1,391 @@
+"""NumPy's functions on expressions (NEP 18): ``np.sum(x, axis=0)`` on an :class:`Expr` builds
+the expression ``ed.sum(x, 0)`` instead of computing anything.
+
+:meth:`Expr.__array_function__` looks the numpy function up in :data:`IMPLEMENTATIONS`. Each
+entry is written with numpy's own parameters; the parameters einsdiff does not take
+(``out=``, ``dtype=``, a trace's ``offset``...) are listed in ``refuse`` and accepted only at
+their default, so a call is either built exactly as numpy would compute it or refused with an
+error naming the argument. A numpy function not in the table is refused naming the function.
+
+>>> import numpy as np, einsdiff as ed
+>>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
+>>> print(np.sum(np.dot(A, x), axis=0, keepdims=True))
+f[i] = Σ[k](x[j] A[k,j]); i:1
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import numbers
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from ..errors import OperandError, OptionError, ShapeError, SubscriptError
+from . import build
+from .expr import Const, Expr
+from .functions import det, diag, dot, inv, norm, outer, reshape, slogdet, solve, where
+from .functions.shapes import flatten
+from .simplify import contract
+from .subscripts import einsum
+
+
+class Implementation(NamedTuple):
+    """How one numpy function is built: ``build`` takes numpy's arguments; the names in
+    ``refuse`` are taken only at their default (the default in ``build``'s signature)."""
+
+    build: Callable
+    refuse: tuple[str, ...]
+
+
+IMPLEMENTATIONS: dict[Callable, Implementation] = {}
+
+
+def implements(*funcs: Callable, refuse: tuple[str, ...] = ()):
+    """Register the decorated builder for each numpy function of ``funcs``."""
+
+    def register(fn):
+        for func in funcs:
+            IMPLEMENTATIONS[func] = Implementation(fn, refuse)
+        return fn
+
+    return register
+
+
+def numpy_name(func) -> str:
+    """``np.linalg.solve``, as a user writes it."""
+    name = getattr(func, "__name__", repr(func))
+    for prefix, module in (("np", np), ("np.linalg", np.linalg), ("np.fft", np.fft)):
+        if getattr(module, name, None) is func:
+            return f"{prefix}.{name}"
+    return f"{getattr(func, '__module__', '?')}.{name}"
+
+
+def call(func, args: tuple, kwargs: dict):
+    """``func(*args, **kwargs)`` built as an expression, or an error naming what einsdiff refuses."""
+    entry = IMPLEMENTATIONS.get(func)
+    name = numpy_name(func)
+    if entry is None:
+        raise OperandError(
+            f"{name}: einsdiff has no derivative for it; the numpy functions that build expressions are "
+            f"{', '.join(sorted({numpy_name(f) for f in IMPLEMENTATIONS}))}. Write it with ed.* builders, "
+            f"or evaluate the expression first (ed.evaluate) to get an array"
+        )
+    signature = _signature(entry.build)
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError as err:
+        raise OperandError(f"{name}: {err}") from err
+    for param in entry.refuse:
+        if param in bound.arguments and not _is_default(bound.arguments[param], signature.parameters[param].default):
+            raise OptionError(
+                f"{name}: einsdiff does not take {param}={_short(bound.arguments[param])}; "
+                f"leave {param} at its default ({signature.parameters[param].default!r})"
+                + (", and use the value einsdiff returns" if param == "out" else "")
+            )
+    return entry.build(*bound.args, **bound.kwargs)
+
+
+@functools.cache
+def _signature(fn) -> inspect.Signature:
+    return inspect.signature(fn)
+
+
+def _is_default(value, default) -> bool:
+    """Whether a refused parameter was given its default (``where=True``, ``order="C"``)."""
+    if value is default:
+        return True
+    plain = (str, numbers.Number)
+    return isinstance(value, plain) and isinstance(default, plain) and value == default
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"a {type(value).__name__}"
+
+
+def _axes(x: Expr, axis, fn: str) -> tuple[int, ...]:
+    return _positions(axis, x.shape, fn)
+
+
+def _positions(axis, shape: tuple[int, ...], fn: str) -> tuple[int, ...]:
+    """``axis`` (an int, a sequence of ints, or None for all) as positions 0 .. len(shape) - 1."""
+    ndim = len(shape)
+    given = tuple(range(ndim)) if axis is None else tuple(axis) if isinstance(axis, tuple | list) else (axis,)
+    for ax in given:
+        if not isinstance(ax, numbers.Integral) or not -ndim <= ax < ndim:
+            raise ShapeError(f"{fn}: axis {ax!r} is out of range for {ndim} axes")
+    positions = tuple(int(ax) % ndim for ax in given)
+    if len(set(positions)) != len(positions):
+        raise ShapeError(f"{fn}: axis {axis!r} names an axis twice")
+    return positions
+
+
+def _keep(x: Expr, reduced: Expr, axes: tuple[int, ...]) -> Expr:
+    """``reduced`` (x with ``axes`` summed away) with those axes back, of size 1 (keepdims)."""
+    kept = tuple(p for p in range(x.ndim) if p not in axes)
+    out = tuple(p if p in kept else ("one", p) for p in range(x.ndim))
+    sizes = {p: x.shape[p] for p in kept} | {("one", p): 1 for p in axes}
+    return contract([reduced], [kept], out, sizes)
+
+
+# -- reductions ---------------------------------------------------------------------------------
+@implements(np.sum, refuse=("dtype", "out", "initial", "where"))
+def sum_of(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True) -> Expr:
+    """np.sum: over ``axis`` (an int, a tuple, or None for all), keeping them as size 1 with ``keepdims``."""
+    x = build.as_expr(a, "np.sum's a")
+    axes = _axes(x, axis, "np.sum")
+    total = build.reduce_sum(x, axes)
+    return _keep(x, total, axes) if keepdims else total
+
+
+@implements(np.mean, refuse=("dtype", "out", "where"))
+def mean_of(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True) -> Expr:
+    """np.mean: the sum over ``axis`` divided by the number of entries summed."""
+    x = build.as_expr(a, "np.mean's a")
+    axes = _axes(x, axis, "np.mean")
+    count = int(np.prod([x.shape[p] for p in axes], dtype=np.int64))
+    with np.errstate(divide="ignore"):
+        return build.multiply(sum_of(x, axes, keepdims=keepdims), float(np.divide(1.0, count)))
+
+
+# -- products -----------------------------------------------------------------------------------
+@implements(np.einsum, refuse=("out", "dtype", "casting"))
+def einsum_of(*operands, out=None, optimize=False, dtype=None, order="K", casting="safe") -> Expr:
+    """np.einsum with a subscripts string; ``optimize`` and ``order`` change no value, so are ignored."""
+    if not operands or not isinstance(operands[0], str):
+        raise SubscriptError(
+            "np.einsum: einsdiff takes the subscripts-string form, np.einsum('ij,j->i', A, x); "
+            "the interleaved form (operand, [0, 1], ...) is not supported"
+        )
+    return einsum(operands[0], *operands[1:])
+
+
+@implements(np.dot, refuse=("out",))
+def dot_of(a, b, out=None) -> Expr:
+    return dot(a, b)
+
+
+@implements(np.outer, refuse=("out",))
+def outer_of(a, b, out=None) -> Expr:
+    return outer(a, b)
+
+
+@implements(np.inner)
+def inner_of(a, b) -> Expr:
+    """np.inner: a sum over the last axis of both (a product when either is a number)."""
+    a, b = build.as_expr(a, "np.inner's a"), build.as_expr(b, "np.inner's b")
+    if a.ndim == 0 or b.ndim == 0:
+        return build.multiply(a, b)
+    return tensordot_of(a, b, ((-1,), (-1,)))
+
+
+@implements(np.tensordot)
+def tensordot_of(a, b, axes=2) -> Expr:
+    """np.tensordot: the last ``axes`` axes of a with the first of b, or the axes listed in a pair."""
+    a, b = build.as_expr(a, "np.tensordot's a"), build.as_expr(b, "np.tensordot's b")
+    if isinstance(axes, numbers.Integral):
+        if not 0 <= axes <= min(a.ndim, b.ndim):
+            raise ShapeError(f"np.tensordot: axes={axes} but a has {a.ndim} axes and b has {b.ndim}")
+        pairs = (tuple(range(a.ndim - axes, a.ndim)), tuple(range(axes)))
+    else:
+        try:
+            first, second = axes
+        except (TypeError, ValueError) as err:
+            raise ShapeError(f"np.tensordot: axes must be an int or a pair of axis lists, got {axes!r}") from err
+        pairs = tuple((s,) if isinstance(s, numbers.Integral) else tuple(s) for s in (first, second))
+        if len(pairs[0]) != len(pairs[1]):
+            raise ShapeError(f"np.tensordot: axes {axes!r} pair {len(pairs[0])} axes of a with {len(pairs[1])} of b")
+    on_a, on_b = _axes(a, pairs[0], "np.tensordot (a)"), _axes(b, pairs[1], "np.tensordot (b)")
+    la, lb = [("a", p) for p in range(a.ndim)], [("b", q) for q in range(b.ndim)]
+    for p, q in zip(on_a, on_b, strict=True):
+        if a.shape[p] != b.shape[q]:
+            raise ShapeError(f"np.tensordot: a's axis {p} has size {a.shape[p]} but b's axis {q} has size {b.shape[q]}")
+        lb[q] = la[p]
+    output = tuple(la[p] for p in range(a.ndim) if p not in on_a) + tuple(lb[q] for q in range(b.ndim) if q not in on_b)
+    sizes = dict(zip(la, a.shape, strict=True)) | dict(zip(lb, b.shape, strict=True))
+    return contract([a, b], [tuple(la), tuple(lb)], output, sizes)
+
+
+# -- diagonals ----------------------------------------------------------------------------------
+def _diagonal(x: Expr, axis1: int, axis2: int, fn: str) -> Expr:
+    """x's diagonal over two axes, as the last axis (as numpy); of a rectangular pair, the first
+    min(m, n) entries, picked by a constant selection tensor."""
+    p, q = _axes(x, (axis1, axis2), fn)
+    rest = tuple(r for r in range(x.ndim) if r not in (p, q))
+    m, n = x.shape[p], x.shape[q]
+    sizes = {r: x.shape[r] for r in rest}
+    if m == n:
+        labels = tuple("d" if r in (p, q) else r for r in range(x.ndim))
+        return contract([x], [labels], rest + ("d",), sizes | {"d": m})
+    k = min(m, n)
+    pick = np.zeros((k, m, n))
+    pick[np.arange(k), np.arange(k), np.arange(k)] = 1.0
+    labels = tuple("p" if r == p else "q" if r == q else r for r in range(x.ndim))
+    return contract([x, Const(pick)], [labels, ("d", "p", "q")], rest + ("d",), sizes | {"d": k, "p": m, "q": n})
+
+
+@implements(np.diagonal, refuse=("offset",))
+def diagonal_of(a, offset=0, axis1=0, axis2=1) -> Expr:
+    return _diagonal(build.as_expr(a, "np.diagonal's a"), axis1, axis2, "np.diagonal")
+
+
+@implements(np.trace, refuse=("offset", "dtype", "out"))
+def trace_of(a, offset=0, axis1=0, axis2=1, dtype=None, out=None) -> Expr:
+    """np.trace: the sum of the diagonal over ``axis1`` and ``axis2``."""
+    d = _diagonal(build.as_expr(a, "np.trace's a"), axis1, axis2, "np.trace")
+    return build.reduce_sum(d, d.ndim - 1)
+
+
+@implements(np.diag, refuse=("k",))
+def diag_of(v, k=0) -> Expr:
+    """np.diag: a vector to its diagonal matrix, a matrix (square or not) to its diagonal."""
+    x = build.as_expr(v, "np.diag's v")
+    return _diagonal(x, 0, 1, "np.diag") if x.ndim == 2 else diag(x)
+
+
+# -- rearranging --------------------------------------------------------------------------------
+@implements(np.transpose)
+def transpose_of(a, axes=None) -> Expr:
+    return build.transpose(a, axes)
+
+
+@implements(np.swapaxes)
+def swapaxes_of(a, axis1, axis2) -> Expr:
+    x = build.as_expr(a, "np.swapaxes's a")
+    (p,), (q,) = _axes(x, axis1, "np.swapaxes"), _axes(x, axis2, "np.swapaxes")
+    perm = list(range(x.ndim))
+    perm[p], perm[q] = perm[q], perm[p]
+    return build.transpose(x, perm)
+
+
+@implements(np.moveaxis)
+def moveaxis_of(a, source, destination) -> Expr:
+    """np.moveaxis: the ``source`` axes land at ``destination``; the others keep their order."""
+    x = build.as_expr(a, "np.moveaxis's a")
+    src, dst = _axes(x, source, "np.moveaxis"), _axes(x, destination, "np.moveaxis")
+    if len(src) != len(dst):
+        raise ShapeError(f"np.moveaxis: source {source!r} and destination {destination!r} name different numbers of axes")
+    perm = [p for p in range(x.ndim) if p not in src]
+    for d, s in sorted(zip(dst, src, strict=True)):
+        perm.insert(d, s)
+    return build.transpose(x, perm)
+
+
+@implements(np.reshape, refuse=("order",))
+def reshape_of(a, shape=None, order="C", *, newshape=None, copy=None) -> Expr:
+    """np.reshape, row-major (``order="C"``); one axis may be -1. ``copy`` changes no value."""
+    return reshape(a, newshape if shape is None else shape)
+
+
+@implements(np.ravel, refuse=("order",))
+def ravel_of(a, order="C") -> Expr:
+    return flatten(build.as_expr(a, "np.ravel's a"))
+
+
+@implements(np.expand_dims)
+def expand_dims_of(a, axis) -> Expr:
+    """np.expand_dims: new axes of size 1 at ``axis`` (positions in the result)."""
+    x = build.as_expr(a, "np.expand_dims's a")
+    ndim = x.ndim + (len(axis) if isinstance(axis, tuple | list) else 1)
+    new = _positions(axis, (None,) * ndim, "np.expand_dims")
+    old = iter(range(x.ndim))
+    output = tuple(("one", p) if p in new else next(old) for p in range(ndim))
+    sizes = dict(enumerate(x.shape)) | {("one", p): 1 for p in new}
+    return contract([x], [tuple(range(x.ndim))], output, sizes)
+
+
+@implements(np.squeeze)
+def squeeze_of(a, axis=None) -> Expr:
+    """np.squeeze: drop axes of size 1 (those named by ``axis``, or all)."""
+    x = build.as_expr(a, "np.squeeze's a")
+    drop = tuple(p for p in range(x.ndim) if x.shape[p] == 1) if axis is None else _axes(x, axis, "np.squeeze")
+    for p in drop:
+        if x.shape[p] != 1:
+            raise ShapeError(f"np.squeeze: axis {p} of shape {x.shape} has size {x.shape[p]}, not 1")
+    return build.reduce_sum(x, drop)  # a sum over a size-1 axis drops it
+
+
+@implements(np.broadcast_to)
+def broadcast_to_of(array, shape, subok=False) -> Expr:
+    dims = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    return build.broadcast_to(build.as_expr(array, "np.broadcast_to's array"), dims)
+
+
+@implements(np.shape)
+def shape_of(a) -> tuple[int, ...]:
+    return build.as_expr(a).shape
+
+
+@implements(np.ndim)
+def ndim_of(a) -> int:
+    return build.as_expr(a).ndim
+
+
+@implements(np.size)
+def size_of(a, axis=None) -> int:
+    x = build.as_expr(a)
+    return x.size if axis is None else x.shape[_axes(x, axis, "np.size")[0]]
+
+
+@implements(np.where)
+def where_of(condition, x=None, y=None) -> Expr:
+    """np.where(condition, x, y): a mask (a comparison, or a constant array) choosing between two values."""
+    if x is None or y is None:
+        raise OperandError(
+            "np.where: einsdiff takes the three-argument form np.where(condition, x, y); "
+            "the one-argument form returns indices, which have no derivative"
+        )
+    return where(condition, x, y)
+
+
+# -- linear algebra -----------------------------------------------------------------------------
+class SlogdetResult(NamedTuple):
+    """What np.linalg.slogdet gives: unpack it, or read ``.sign`` and ``.logabsdet``."""
+
+    sign: Expr
+    logabsdet: Expr
+
+
+@implements(np.linalg.inv)
+def inv_of(a) -> Expr:
+    return inv(a)
+
+
+@implements(np.linalg.det)
+def det_of(a) -> Expr:
+    return det(a)
+
+
+@implements(np.linalg.solve)
+def solve_of(a, b) -> Expr:
+    return solve(a, b)
+
+
+@implements(np.linalg.slogdet)
+def slogdet_of(a) -> SlogdetResult:
+    return SlogdetResult(*slogdet(a))
+
+
+@implements(np.linalg.norm)
+def norm_of(x, ord=None, axis=None, keepdims=False) -> Expr:  # noqa: A002 - numpy's name
+    """np.linalg.norm: the vector 2-norm (or 1-norm) and the Frobenius norm of a matrix."""
+    x = build.as_expr(x, "np.linalg.norm's x")
+    over = tuple(range(x.ndim)) if axis is None else axis if isinstance(axis, tuple | list) else (axis,)
+    if axis is None and ord is not None and x.ndim > 2:
+        raise ShapeError(f"np.linalg.norm: ord={ord!r} with axis=None needs a vector or a matrix, got shape {x.shape}")
+    allowed = (None, "fro") if len(over) == 2 else (None, 1, 2)
+    if not any(_is_default(ord, a) for a in allowed):
+        kind = "matrix" if len(over) == 2 else "vector"
+        raise OptionError(
+            f"np.linalg.norm: einsdiff does not take ord={ord!r} for a {kind}; it takes ord="
+            + (" or ".join(repr(a) for a in allowed)) + " (the "
+            + ("Frobenius norm)" if kind == "matrix" else "Euclidean norm, or the sum of absolute values)")
+        )
+    result = norm(x, ord, axis)
+    if not keepdims:
+        return result
+    axes = _axes(x, axis if axis is not None else tuple(range(x.ndim)), "np.linalg.norm")
+    return _keep(x, result, axes)
