@@ -174,6 +174,7 @@ def test_a_function_einsdiff_cannot_build_is_refused_by_name():
         (lambda x, A: np.sum(x, out=np.zeros(())), "out"),
         (lambda x, A: np.sum(x, dtype=np.float32), "dtype"),
         (lambda x, A: np.sum(x, where=x > 0), "where"),
+        (lambda x, A: np.sum(x, initial=1.0), "initial"),
         (lambda x, A: np.mean(x, dtype=np.float32), "dtype"),
         (lambda x, A: np.trace(A, offset=1), "offset"),
         (lambda x, A: np.trace(A, 1), "offset"),
@@ -192,6 +193,14 @@ def test_an_argument_einsdiff_does_not_take_is_refused_by_name(call, argument):
     x, A = ed.var("x", (3,)), ed.var("A", (3, 3))
     with pytest.raises(ed.OptionError, match=rf"^np\.\w+: einsdiff does not take {argument}="):
         call(x, A)
+
+
+def test_an_argument_at_a_value_that_changes_nothing_is_accepted():
+    x, A = ed.var("x", (3,)), ed.var("A", (3, 3))
+    assert np.sum(x, dtype=np.float64, out=None, initial=0, where=True) == ed.sum(x)
+    assert np.einsum("ij,j->i", A, x, optimize="greedy", order="C") == ed.einsum("ij,j->i", A, x)
+    assert np.trace(A, offset=0) == ed.trace(A)
+    assert np.reshape(A, 9, order="C") == A.reshape(9) == ed.reshape(A, (9,))
 
 
 @pytest.mark.parametrize(

@@ -79,9 +79,10 @@ def call(func, args: tuple, kwargs: dict):
     except TypeError as err:
         raise OperandError(f"{name}: {err}") from err
     for param in entry.refuse:
-        if param in bound.arguments and not _is_default(bound.arguments[param], signature.parameters[param].default):
+        value = bound.arguments.get(param, signature.parameters[param].default)
+        if not (_is_default(value, signature.parameters[param].default) or param == "dtype" and _is_float64(value)):
             raise OptionError(
-                f"{name}: einsdiff does not take {param}={_short(bound.arguments[param])}; "
+                f"{name}: einsdiff does not take {param}={_short(value)}; "
                 f"leave {param} at its default ({signature.parameters[param].default!r})"
                 + (", and use the value einsdiff returns" if param == "out" else "")
             )
@@ -99,6 +100,14 @@ def _is_default(value, default) -> bool:
         return True
     plain = (str, numbers.Number)
     return isinstance(value, plain) and isinstance(default, plain) and value == default
+
+
+def _is_float64(dtype) -> bool:
+    """``dtype=np.float64`` asks for what einsdiff computes in anyway."""
+    try:
+        return dtype is not None and np.dtype(dtype) == np.float64
+    except TypeError:
+        return False
 
 
 def _short(value) -> str:
@@ -133,7 +142,7 @@ def _keep(x: Expr, reduced: Expr, axes: tuple[int, ...]) -> Expr:
 
 # -- reductions ---------------------------------------------------------------------------------
 @implements(np.sum, refuse=("dtype", "out", "initial", "where"))
-def sum_of(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True) -> Expr:
+def sum_of(a, axis=None, dtype=None, out=None, keepdims=False, initial=0, where=True) -> Expr:
     """np.sum: over ``axis`` (an int, a tuple, or None for all), keeping them as size 1 with ``keepdims``."""
     x = build.as_expr(a, "np.sum's a")
     axes = _axes(x, axis, "np.sum")
