@@ -67,7 +67,13 @@ class Expr:
     # -- numpy's functions (NEP 18) and their method forms, built by ir.numpy_functions --------
     def __array_function__(self, func, types, args, kwargs):
         """``np.sum(x)``, ``np.linalg.solve(A, x)``... on expressions build expressions; a numpy
-        function einsdiff has no derivative for raises an error naming it (never NotImplemented)."""
+        function einsdiff has no derivative for raises an error naming it (never NotImplemented).
+
+        >>> import numpy as np, einsdiff as ed
+        >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
+        >>> print(np.linalg.norm(np.dot(A, x)))
+        f = sqrt(Σ[i](square(A[i,j] x[j])))
+        """
         from .numpy_functions import call
 
         return call(func, args, kwargs)
