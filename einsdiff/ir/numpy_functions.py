@@ -163,13 +163,34 @@ def mean_of(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True) -
 # -- products -----------------------------------------------------------------------------------
 @implements(np.einsum, refuse=("out", "dtype", "casting"))
 def einsum_of(*operands, out=None, optimize=False, dtype=None, order="K", casting="safe") -> Expr:
-    """np.einsum with a subscripts string; ``optimize`` and ``order`` change no value, so are ignored."""
-    if not operands or not isinstance(operands[0], str):
-        raise SubscriptError(
-            "np.einsum: einsdiff takes the subscripts-string form, np.einsum('ij,j->i', A, x); "
-            "the interleaved form (operand, [0, 1], ...) is not supported"
-        )
-    return einsum(operands[0], *operands[1:])
+    """np.einsum, either form; ``optimize`` and ``order`` change no value, so are ignored."""
+    if operands and isinstance(operands[0], str):
+        return einsum(operands[0], *operands[1:])
+    arrays, subscripts = _interleaved(operands)
+    return einsum(subscripts, *arrays)
+
+
+def _interleaved(operands: tuple) -> tuple[tuple, str]:
+    """np.einsum(a, [0, 1], b, [1], [0]): the operands and the subscripts string they stand for."""
+    arrays, lists = operands[0::2], list(operands[1::2])
+    out = None
+    if len(operands) % 2:  # a last list on its own is the output
+        arrays, out = arrays[:-1], operands[-1]
+    terms = [_letters(sub, k) for k, sub in enumerate([*lists, *([out] if out is not None else [])])]
+    text = ",".join(terms[: len(lists)])
+    return arrays, text + (f"->{terms[-1]}" if out is not None else "")
+
+
+def _letters(sublist, k: int) -> str:
+    """One operand's axis labels (ints 0-51, or ...) as einsum letters: 0-25 a-z, 26-51 A-Z."""
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    labels = tuple(sublist) if isinstance(sublist, tuple | list) else (None,)
+    if all(s is Ellipsis or isinstance(s, numbers.Integral) and 0 <= s < len(alphabet) for s in labels):
+        return "".join("..." if s is Ellipsis else alphabet[s] for s in labels)
+    raise SubscriptError(
+        f"np.einsum: subscript list {k} is {sublist!r}; in the interleaved form each list holds ints "
+        f"0 to 51 or Ellipsis, after its operand: np.einsum(A, [0, 1], x, [1], [0])"
+    )
 
 
 @implements(np.dot, refuse=("out",))
@@ -398,3 +419,96 @@ def norm_of(x, ord=None, axis=None, keepdims=False) -> Expr:  # noqa: A002 - num
         return result
     axes = _axes(x, axis if axis is not None else tuple(range(x.ndim)), "np.linalg.norm")
     return _keep(x, result, axes)
+
+
+# -- numpy 2's array-API spellings, registered where this numpy has them --------------------------
+def _where_present(*paths: str) -> tuple:
+    found = []
+    for path in paths:
+        obj = np
+        for part in path.split("."):
+            obj = getattr(obj, part, None)
+        if obj is not None:
+            found.append(obj)
+    return tuple(found)
+
+
+@implements(*_where_present("linalg.matmul"))
+def matmul_of(x1, x2) -> Expr:
+    return build.matmul(x1, x2)
+
+
+@implements(*_where_present("matrix_transpose", "linalg.matrix_transpose"))
+def matrix_transpose_of(x) -> Expr:
+    """The last two axes swapped."""
+    x = build.as_expr(x, "matrix_transpose's x")
+    if x.ndim < 2:
+        raise ShapeError(f"np.matrix_transpose: needs a matrix (or a stack of them), got shape {x.shape}")
+    return swapaxes_of(x, -2, -1)
+
+
+@implements(*_where_present("permute_dims"))
+def permute_dims_of(a, axes=None) -> Expr:
+    return build.transpose(a, axes)
+
+
+@implements(*_where_present("linalg.trace"), refuse=("offset", "dtype"))
+def linalg_trace_of(x, *, offset=0, dtype=None) -> Expr:
+    """The trace of the last two axes."""
+    return trace_of(x, axis1=-2, axis2=-1)
+
+
+@implements(*_where_present("linalg.diagonal"), refuse=("offset",))
+def linalg_diagonal_of(x, *, offset=0) -> Expr:
+    return diagonal_of(x, axis1=-2, axis2=-1)
+
+
+@implements(*_where_present("linalg.vecdot"))
+def vecdot_of(x1, x2, *, axis=-1) -> Expr:
+    """Σ x1 x2 along ``axis``, the other axes broadcast (real values: no conjugate to take)."""
+    product = build.multiply(x1, x2)
+    return build.reduce_sum(product, _axes(product, axis, "np.linalg.vecdot"))
+
+
+@implements(*_where_present("linalg.vector_norm"))
+def vector_norm_of(x, *, axis=None, keepdims=False, ord=2) -> Expr:  # noqa: A002 - numpy's name
+    """The 2-norm (or 1-norm) of the entries along ``axis`` (all of them by default)."""
+    x = build.as_expr(x, "np.linalg.vector_norm's x")
+    if not (_is_default(ord, 2) or _is_default(ord, 1)):
+        raise OptionError(f"np.linalg.vector_norm: einsdiff does not take ord={ord!r}; it takes ord=2 or 1")
+    axes = _axes(x, axis, "np.linalg.vector_norm")
+    result = norm(x, ord, axes)
+    return _keep(x, result, axes) if keepdims else result
+
+
+@implements(*_where_present("linalg.matrix_norm"))
+def matrix_norm_of(x, *, keepdims=False, ord="fro") -> Expr:  # noqa: A002 - numpy's name
+    """The Frobenius norm of the last two axes."""
+    if not _is_default(ord, "fro"):
+        raise OptionError(f"np.linalg.matrix_norm: einsdiff does not take ord={ord!r}; it takes ord='fro'")
+    return norm_of(x, "fro", (-2, -1), keepdims)
+
+
+@implements(*_where_present("linalg.outer"))
+def linalg_outer_of(x1, x2) -> Expr:
+    return outer(x1, x2)
+
+
+@implements(*_where_present("linalg.tensordot"))
+def linalg_tensordot_of(x1, x2, *, axes=2) -> Expr:
+    return tensordot_of(x1, x2, axes)
+
+
+@implements(np.vdot)
+def vdot_of(a, b) -> Expr:
+    """Σ a b over the flattened entries (real values: no conjugate to take)."""
+    a, b = flatten(build.as_expr(a, "np.vdot's a")), flatten(build.as_expr(b, "np.vdot's b"))
+    return dot(a, b)
+
+
+@implements(np.linalg.multi_dot, refuse=("out",))
+def multi_dot_of(arrays, *, out=None) -> Expr:
+    """A chain of np.dot (the first may be a row vector, the last a column)."""
+    if len(arrays) < 2:
+        raise ShapeError(f"np.linalg.multi_dot: needs at least two arrays, got {len(arrays)}")
+    return functools.reduce(dot, arrays)
