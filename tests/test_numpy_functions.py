@@ -4,6 +4,8 @@ refused naming the function or the argument."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import einsdiff as ed
 from einsdiff.testing.oracles import check_jacobian, finite_difference_jacobian
@@ -263,3 +265,57 @@ def test_an_argument_this_numpy_has_and_einsdiff_does_not_know_is_an_error_namin
 
     with pytest.raises(ed.OperandError, match=r"^np\.sum: .*'bogus'"):
         call(np.sum, (ed.var("x", (3,)),), {"bogus": 1})
+
+
+def _step(draw, ndim: int, shape: tuple[int, ...]):
+    """One numpy call, drawn to fit ``shape``: (name, the call on an array or an expression)."""
+    axis = st.integers(-ndim, ndim - 1) if ndim else st.none()
+    kinds = ["sum", "mean", "square", "expand_dims", "reshape"] + (
+        ["transpose", "moveaxis"] if ndim else []) + (["swapaxes", "diagonal", "trace"] if ndim >= 2 else []) + (
+        ["squeeze"] if 1 in shape else [])
+    kind = draw(st.sampled_from(kinds))
+    if kind in ("sum", "mean"):
+        ax, keep = draw(st.one_of(st.none(), axis)), draw(st.booleans())
+        return f"{kind}({ax}, keepdims={keep})", lambda v: getattr(np, kind)(v, axis=ax, keepdims=keep)
+    if kind == "square":
+        return kind, lambda v: v * v
+    if kind == "expand_dims":
+        ax = draw(st.integers(-ndim - 1, ndim))
+        return f"expand_dims({ax})", lambda v: np.expand_dims(v, ax)
+    if kind == "reshape":
+        return "reshape(-1, 1)", lambda v: np.reshape(v, (-1, 1))
+    if kind == "transpose":
+        perm = tuple(draw(st.permutations(range(ndim))))
+        return f"transpose({perm})", lambda v: np.transpose(v, perm)
+    if kind == "moveaxis":
+        src, dst = draw(axis), draw(axis)
+        return f"moveaxis({src}, {dst})", lambda v: np.moveaxis(v, src, dst)
+    if kind == "squeeze":
+        return kind, np.squeeze
+    a1, a2 = draw(st.lists(st.integers(0, ndim - 1), min_size=2, max_size=2, unique=True))
+    return f"{kind}({a1}, {a2})", lambda v: getattr(np, kind)(v, axis1=a1, axis2=a2)
+
+
+@st.composite
+def numpy_chains(draw):
+    shape = tuple(draw(st.lists(st.integers(1, 3), min_size=1, max_size=3)))
+    steps, current = [], np.zeros(shape)
+    for _ in range(draw(st.integers(1, 4))):
+        name, fn = _step(draw, current.ndim, current.shape)
+        steps.append((name, fn))
+        current = fn(current)
+    return shape, steps
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(numpy_chains())
+def test_random_chains_of_numpy_calls_match_numpy_and_finite_differences(chain):
+    shape, steps = chain
+    x = ed.var("x", shape)
+    value = _values([shape], False)[0]
+    e, a = x, value
+    for _, fn in steps:
+        e, a = fn(e), fn(a)
+    assert isinstance(e, ed.Expr), [name for name, _ in steps]
+    np.testing.assert_allclose(ed.evaluate(e, {"x": value}), a, rtol=1e-12, atol=1e-12)
+    check_jacobian(e, x, {"x": value})
