@@ -307,7 +307,7 @@ def numpy_chains(draw):
     return shape, steps
 
 
-@settings(max_examples=40, deadline=None, derandomize=True)
+@settings(max_examples=25, deadline=None, derandomize=True)
 @given(numpy_chains())
 def test_random_chains_of_numpy_calls_match_numpy_and_finite_differences(chain):
     shape, steps = chain
