@@ -116,13 +116,15 @@ def _short(value) -> str:
 
 
 def _axes(x: Expr, axis, fn: str) -> tuple[int, ...]:
-    return _positions(axis, x.shape, fn)
+    try:
+        return build.axes_of(x, axis)
+    except ShapeError as err:
+        raise ShapeError(f"{fn}: {err}") from err
 
 
-def _positions(axis, shape: tuple[int, ...], fn: str) -> tuple[int, ...]:
-    """``axis`` (an int, a sequence of ints, or None for all) as positions 0 .. len(shape) - 1."""
-    ndim = len(shape)
-    given = tuple(range(ndim)) if axis is None else tuple(axis) if isinstance(axis, tuple | list) else (axis,)
+def _positions(axis, ndim: int, fn: str) -> tuple[int, ...]:
+    """``axis`` (an int or a sequence of ints) as positions 0 .. ndim - 1 of a result to be built."""
+    given = tuple(axis) if isinstance(axis, tuple | list) else (axis,)
     for ax in given:
         if not isinstance(ax, numbers.Integral) or not -ndim <= ax < ndim:
             raise ShapeError(f"{fn}: axis {ax!r} is out of range for {ndim} axes")
@@ -320,7 +322,7 @@ def expand_dims_of(a, axis) -> Expr:
     """np.expand_dims: new axes of size 1 at ``axis`` (positions in the result)."""
     x = build.as_expr(a, "np.expand_dims's a")
     ndim = x.ndim + (len(axis) if isinstance(axis, tuple | list) else 1)
-    new = _positions(axis, (None,) * ndim, "np.expand_dims")
+    new = _positions(axis, ndim, "np.expand_dims")
     old = iter(range(x.ndim))
     output = tuple(("one", p) if p in new else next(old) for p in range(ndim))
     sizes = dict(enumerate(x.shape)) | {("one", p): 1 for p in new}
