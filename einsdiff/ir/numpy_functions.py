@@ -33,10 +33,10 @@ from .subscripts import einsum
 
 
 class Implementation(NamedTuple):
-    """How one numpy function is built: ``build`` takes numpy's arguments; the names in
-    ``refuse`` are taken only at their default (the default in ``build``'s signature)."""
+    """How one numpy function is built: ``builder`` takes numpy's arguments; the names in
+    ``refuse`` are taken only at their default (the default in ``builder``'s signature)."""
 
-    build: Callable
+    builder: Callable
     refuse: tuple[str, ...]
 
 
@@ -73,20 +73,20 @@ def call(func, args: tuple, kwargs: dict):
             f"{', '.join(sorted({numpy_name(f) for f in IMPLEMENTATIONS}))}. Write it with ed.* builders, "
             f"or evaluate the expression first (ed.evaluate) to get an array"
         )
-    signature = _signature(entry.build)
+    signature = _signature(entry.builder)
     try:
         bound = signature.bind(*args, **kwargs)
     except TypeError as err:
         raise OperandError(f"{name}: {err}") from err
     for param in entry.refuse:
         value = bound.arguments.get(param, signature.parameters[param].default)
-        if not (_is_default(value, signature.parameters[param].default) or param == "dtype" and _is_float64(value)):
+        if not (_is_default(value, signature.parameters[param].default) or (param == "dtype" and _is_float64(value))):
             raise OptionError(
                 f"{name}: einsdiff does not take {param}={_short(value)}; "
                 f"leave {param} at its default ({signature.parameters[param].default!r})"
                 + (", and use the value einsdiff returns" if param == "out" else "")
             )
-    return entry.build(*bound.args, **bound.kwargs)
+    return entry.builder(*bound.args, **bound.kwargs)
 
 
 @functools.cache
