@@ -104,6 +104,7 @@ CASES = [
     ("method-transpose-args", lambda a: a.transpose(2, 0, 1), [(2, 3, 4)], False),
     ("method-transpose-tuple", lambda a: a.transpose((2, 0, 1)), [(2, 3, 4)], False),
     ("method-ravel", lambda a: a.ravel(), [(2, 3)], False),
+    ("method-flatten", lambda a: a.flatten(), [(2, 3)], False),
     ("method-dot", lambda a, b: a.dot(b), [(2, 3), (3, 2)], False),
     ("method-trace", lambda a: a.trace(), [(3, 3)], False),
     ("method-diagonal", lambda a: a.diagonal(), [(3, 3)], False),
@@ -177,6 +178,8 @@ def test_gaussian_negative_log_likelihood_written_with_numpy():
             ed.evaluate(ed.grad(f, v), values), finite_difference_jacobian(f, v, values), rtol=1e-6, atol=1e-8
         )
     check_jacobian(ed.grad(f, x), x, values)  # the Hessian in x: S⁻¹
+    value, gradient = ed.compile([f, ed.grad(f, S)])(values)  # compiled like any expression
+    np.testing.assert_allclose(gradient, ed.evaluate(ed.grad(f, S), values), rtol=1e-12)
 
 
 def test_a_function_einsdiff_cannot_build_is_refused_by_name():

@@ -97,6 +97,10 @@ class Expr:
     def ravel(self, order="C") -> Expr:
         return _numpy("ravel", self, order)
 
+    def flatten(self, order="C") -> Expr:
+        """As ndarray.flatten: the entries in one axis (an expression is never shared, so as ravel)."""
+        return _numpy("ravel", self, order)
+
     def dot(self, b, out=None) -> Expr:
         return _numpy("dot", self, b, out)
 
