@@ -322,3 +322,12 @@ def test_random_chains_of_numpy_calls_match_numpy_and_finite_differences(chain):
     assert isinstance(e, ed.Expr), [name for name, _ in steps]
     np.testing.assert_allclose(ed.evaluate(e, {"x": value}), a, rtol=1e-12, atol=1e-12)
     check_jacobian(e, x, {"x": value})
+
+
+def test_numpy_asking_for_an_array_value_is_refused_not_wrapped_in_an_object_array():
+    """np.asarray(x) and np.array([x, y]) reach no override; without a refusal numpy would
+    build an object array silently."""
+    x = ed.var("x", (3,))
+    for call in (lambda: np.asarray(x), lambda: np.array([x, x]), lambda: np.asarray([x, 1.0])):
+        with pytest.raises(ed.OperandError, match="evaluate it first"):
+            call()

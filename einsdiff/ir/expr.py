@@ -128,6 +128,12 @@ class Expr:
     def __bool__(self):
         raise OperandError("an einsdiff expression has no truth value; evaluate it first (ed.evaluate)")
 
+    def __array__(self, dtype=None, copy=None):
+        # numpy would otherwise wrap the expression in an object array, silently.
+        raise OperandError("an einsdiff expression has no array value until it is evaluated: numpy asked for one "
+                           "(np.asarray, np.array([...])); evaluate it first (ed.evaluate), or build with the "
+                           "numpy functions einsdiff takes (np.stack and np.concatenate are not among them yet)")
+
     # -- use ----------------------------------------------------------------
     def evaluate(self, bindings=None, /, **keywords) -> np.ndarray:
         """Evaluate with numpy arrays bound to the variables by name (a mapping and/or keywords)."""
