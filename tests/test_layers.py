@@ -23,6 +23,7 @@ LAYERS = {
     "": 6,  # einsdiff/__init__.py: the public API gathers everything
 }
 SUGAR = {("ir.expr", "engine.evaluate"), ("ir.expr", "notation.printing"), ("ir.expr", "ir.build"), ("ir.expr", "ir.variables")}
+SUGAR |= {("ir.expr", "ir.numpy_ufuncs")}  # Expr.__array_ufunc__ builds with the builders
 FORBIDDEN = {("frontends.web", "frontends.cli")}  # the playground and the CLI share frontends.session
 
 

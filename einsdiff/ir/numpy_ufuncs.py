@@ -1,0 +1,197 @@
+"""NumPy's ufuncs on expressions (NEP 13): ``np.exp(x)``, ``array + x``, ``np.maximum(x, 0)``
+build einsdiff expressions.
+
+Each supported ufunc is one entry of :data:`UFUNCS`, mapping it to an einsdiff builder;
+inputs may mix expressions, arrays (which become constants) and numbers, broadcast as numpy
+does. What einsdiff cannot differentiate or has no meaning for raises an
+:class:`~einsdiff.errors.OperandError` naming the numpy function, never an object array.
+
+>>> import numpy as np, einsdiff as ed
+>>> x = ed.var("x", (3,))
+>>> print(np.logaddexp(0, -x).sum())
+f = Σ[i](softplus(-x[i]))
+>>> (np.ones(3) @ x).shape
+()
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ..errors import OperandError
+from . import build
+from .expr import Const, Expr, as_expr
+from .functions import maximum, minimum, reshape
+from .ops import apply
+
+
+def _map(fn: str):
+    def builder(x) -> Expr:
+        return apply(fn, as_expr(x))
+
+    return builder
+
+
+def _scaled_log(base: float):
+    """log_b x = log x / log b: a constant multiple of log."""
+    def builder(x) -> Expr:
+        return build.scale(apply("log", as_expr(x)), 1.0 / math.log(base))
+
+    return builder
+
+
+def _exp2(x) -> Expr:
+    return apply("exp", build.scale(as_expr(x), math.log(2.0)))
+
+
+def _positive(x) -> Expr:
+    return as_expr(x)
+
+
+def logaddexp(a, b) -> Expr:
+    """log(eᵃ + eᵇ) = a + softplus(b − a): exact, and finite wherever a and b are."""
+    if build._is_scalar(a):  # the number goes outside softplus: np.logaddexp(0, z) is softplus(z)
+        a, b = b, a
+    if build._is_scalar(b):
+        return build.add(apply("softplus", build.add(as_expr(a), -float(b))), float(b))
+    a, b = as_expr(a), as_expr(b)
+    return build.add(b, apply("softplus", build.subtract(a, b)))
+
+
+def logaddexp2(a, b) -> Expr:
+    """log₂(2ᵃ + 2ᵇ) = logaddexp(a ln 2, b ln 2) / ln 2."""
+    ln2 = math.log(2.0)
+    return build.scale(logaddexp(*(v * ln2 if build._is_scalar(v) else build.scale(v, ln2) for v in (a, b))),
+                       1.0 / ln2)
+
+
+def power(a, b) -> Expr:
+    """a ** b as ``**`` builds it: a constant exponent is one power map; any other is exp(b log a),
+    so a constant base must be positive (numpy's value at a negative base has no derivative in b)."""
+    if isinstance(b, Const) and b.value.size and np.all(b.value == b.value.flat[0]):
+        shape = build.broadcast_shape(as_expr(a).shape, b.shape)
+        return build.broadcast_to(build.power(a, float(b.value.flat[0])), shape)
+    if not build._is_scalar(b) and (build._is_scalar(a) or isinstance(a, Const)):
+        if np.any(np.asarray(a.value if isinstance(a, Const) else a) <= 0):
+            raise OperandError(
+                "np.power: a constant base with entries <= 0 raised to an expression exponent has no "
+                "derivative einsdiff knows (a ** b is exp(b log a)); give a positive base or a constant exponent"
+            )
+    return build.power(a, b)
+
+
+UFUNCS = {
+    np.add: build.add,
+    np.subtract: build.subtract,
+    np.multiply: build.multiply,
+    np.divide: build.divide,
+    np.negative: build.negative,
+    np.positive: _positive,
+    np.conjugate: _positive,  # expressions are real
+    np.power: power,
+    np.float_power: power,
+    np.reciprocal: _map("reciprocal"),
+    np.square: _map("square"),
+    np.sqrt: _map("sqrt"),
+    np.exp: _map("exp"),
+    np.exp2: _exp2,
+    np.expm1: _map("expm1"),
+    np.log: _map("log"),
+    np.log1p: _map("log1p"),
+    np.log2: _scaled_log(2.0),
+    np.log10: _scaled_log(10.0),
+    np.tanh: _map("tanh"),
+    np.sin: _map("sin"),
+    np.cos: _map("cos"),
+    np.tan: _map("tan"),
+    np.arcsin: _map("arcsin"),
+    np.arccos: _map("arccos"),
+    np.arctan: _map("arctan"),
+    np.absolute: _map("abs"),
+    np.fabs: _map("abs"),
+    np.sign: _map("sign"),
+    np.maximum: maximum,
+    np.minimum: minimum,
+    np.fmax: maximum,  # fmax and fmin differ from maximum only at nan
+    np.fmin: minimum,
+    np.logaddexp: logaddexp,
+    np.logaddexp2: logaddexp2,
+    np.greater: build.greater,
+    np.less: build.less,
+    np.greater_equal: build.greater_equal,
+    np.less_equal: build.less_equal,
+    np.matmul: build.matmul,
+}
+"""The ufuncs that build expressions, each with its einsdiff builder."""
+
+# Keywords numpy forwards only when the caller gives them; these values change nothing.
+_HARMLESS = {"casting": "same_kind", "order": "K", "subok": True, "where": True, "dtype": None, "signature": None}
+
+_STEP = "its derivative is 0 wherever it exists; evaluate that part first and pass the array as a constant"
+_REASONS = {
+    "equal": "einsdiff has no equality mask (== on expressions is structural equality); build one from "
+             "np.greater_equal and np.less_equal",
+    "not_equal": "einsdiff has no inequality mask (!= on expressions is structural inequality); build one "
+                 "from np.greater and np.less",
+    "floor": _STEP, "ceil": _STEP, "rint": _STEP, "trunc": _STEP,
+}
+
+
+def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict) -> Expr:
+    """What ``Expr.__array_ufunc__`` returns: the expression ``ufunc`` builds from ``inputs``."""
+    name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+    if method == "reduce" and ufunc is np.add:
+        axis, keepdims = kwargs.pop("axis", 0), kwargs.pop("keepdims", False)
+        _check_keywords(name, kwargs)
+        return _add_reduce(inputs, axis, keepdims)
+    _check_keywords(name, kwargs)
+    if method != "__call__":
+        raise OperandError(
+            f"{name}: einsdiff builds expressions from calls of numpy's ufuncs, not from their "
+            f".{method} method; write the operation out (np.add.reduce is a sum: use np.sum or ed.sum)"
+        )
+    builder = UFUNCS.get(ufunc)
+    if builder is None:
+        reason = _REASONS.get(ufunc.__name__, "write it with the functions einsdiff has (see the README's "
+                                              "\"NumPy code on expressions\"), or evaluate that part first")
+        raise OperandError(f"{name} has no derivative einsdiff knows; {reason}")
+    return builder(*(_operand(name, k, v) for k, v in enumerate(inputs)))
+
+
+def _check_keywords(name: str, kwargs: dict) -> None:
+    for key, value in kwargs.items():
+        if key not in _HARMLESS or not _same_value(value, _HARMLESS[key]):
+            shown = "..." if key == "out" else repr(value)
+            raise OperandError(
+                f"{name}: einsdiff cannot honor {key}={shown} on an expression (an expression is an "
+                f"immutable formula, not a buffer of some dtype); call {name} without {key}= and use "
+                f"the expression it returns"
+            )
+
+
+def _same_value(value, default) -> bool:
+    if default is None or isinstance(default, bool):
+        return value is default or (isinstance(value, np.bool_) and bool(value) is default)
+    return type(value) is type(default) and value == default
+
+
+def _operand(name: str, k: int, value):
+    """An input as a builder takes it: expressions and real numbers as they are, arrays as constants."""
+    if isinstance(value, Expr) or (isinstance(value, numbers.Real) and not isinstance(value, np.bool_ | bool)):
+        return value
+    return as_expr(value, f"{name}'s operand {k}")
+
+
+def _add_reduce(inputs: tuple, axis, keepdims) -> Expr:
+    """np.add.reduce(x, axis, keepdims=...) is a sum over ``axis`` (0 unless given; None for all)."""
+    (x,) = inputs
+    x = as_expr(x, "np.add.reduce's operand")
+    total = build.reduce_sum(x, axis)
+    if not keepdims:
+        return total
+    dropped = build.axes_of(x, axis)
+    return reshape(total, tuple(1 if a in dropped else n for a, n in enumerate(x.shape)))
+
