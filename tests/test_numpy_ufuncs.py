@@ -1,6 +1,9 @@
 """NumPy's ufuncs on expressions (einsdiff/ir/numpy_ufuncs.py) and ed.symbolic (einsdiff/ir/symbolic.py):
 the same values as numpy, derivatives that match finite differences, refusals that name the function."""
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -49,7 +52,7 @@ BINARY = [
     (np.multiply, x, y, BIND), (np.multiply, A0, x, BIND), (np.multiply, np.float64(2.0), y, BIND),
     (np.divide, y, x, BIND), (np.divide, A0, x, BIND), (np.divide, x, ROW, BIND), (np.divide, 1.0, y, BIND),
     (np.power, x, 3, BIND), (np.power, x, np.float64(-2.0), BIND), (np.power, x, np.array(2.0), BIND),
-    (np.power, x, np.full(3, 3.0), BIND), (np.power, 1.7, x, BIND), (np.power, np.abs(A0), x, BIND),
+    (np.power, x, np.full((2, 3), 3.0), BIND), (np.power, 1.7, x, BIND), (np.power, np.abs(A0), x, BIND),
     (np.power, x, y, {"x": POS, "y": Y0}), (np.float_power, x, 2.5, {"x": POS, "y": Y0}),
     (np.maximum, x, y, BIND), (np.maximum, x, 0.0, BIND), (np.minimum, A0, y, BIND), (np.fmax, y, ROW, BIND),
     (np.fmin, x, 0.1, BIND),
@@ -76,6 +79,13 @@ def test_a_binary_ufunc_broadcasts_mixed_operands_like_numpy(ufunc, a, b, bindin
 
 def test_every_supported_ufunc_is_tested():
     assert set(UFUNCS) == {u for u, _ in UNARY} | {u for u, *_ in BINARY}
+
+
+def test_the_readme_lists_every_supported_ufunc():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### NumPy code on expressions")[1].split("\n#")[0]
+    listed = set(re.findall(r"[a-z_0-9]+", section.split("**Ufuncs that build expressions**")[1].split("**Refused**")[0]))
+    assert {u.__name__ for u in UFUNCS} <= listed
 
 
 def test_a_hessian_through_ufuncs_matches_finite_differences():
@@ -119,6 +129,7 @@ REFUSED = [
     (lambda: np.add.reduce(x, dtype=np.float32), "np.add.reduce: einsdiff cannot honor dtype="),
     (lambda: np.power(-2.0, x), "np.power: a constant base with entries <= 0"),
     (lambda: np.array([-1.0, 2.0, 3.0]) ** x, "np.power: a constant base with entries <= 0"),
+    (lambda: np.power(x, np.array([2.0, 3.0, 2.0])), "not to an array of 2 different ones"),
     (lambda: np.add(x, np.array(["a", "b", "c"])), "np.add's operand 1 is a ndarray with dtype <U1"),
 ]
 

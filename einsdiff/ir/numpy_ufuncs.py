@@ -51,30 +51,39 @@ def _positive(x) -> Expr:
     return as_expr(x)
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, Expr)
+
+
 def logaddexp(a, b) -> Expr:
     """log(eᵃ + eᵇ) = a + softplus(b − a): exact, and finite wherever a and b are."""
-    if build._is_scalar(a):  # the number goes outside softplus: np.logaddexp(0, z) is softplus(z)
+    if _is_number(b):  # the number goes outside softplus: np.logaddexp(0, z) is softplus(z)
         a, b = b, a
-    if build._is_scalar(b):
-        return build.add(apply("softplus", build.add(as_expr(a), -float(b))), float(b))
+    if _is_number(a):
+        return build.add(apply("softplus", build.add(as_expr(b), -float(a))), float(a))
     a, b = as_expr(a), as_expr(b)
-    return build.add(b, apply("softplus", build.subtract(a, b)))
+    return build.add(a, apply("softplus", build.subtract(b, a)))
 
 
 def logaddexp2(a, b) -> Expr:
     """log₂(2ᵃ + 2ᵇ) = logaddexp(a ln 2, b ln 2) / ln 2."""
     ln2 = math.log(2.0)
-    return build.scale(logaddexp(*(v * ln2 if build._is_scalar(v) else build.scale(v, ln2) for v in (a, b))),
-                       1.0 / ln2)
+    return build.scale(logaddexp(*(v * ln2 if _is_number(v) else build.scale(v, ln2) for v in (a, b))), 1.0 / ln2)
 
 
 def power(a, b) -> Expr:
-    """a ** b as ``**`` builds it: a constant exponent is one power map; any other is exp(b log a),
-    so a constant base must be positive (numpy's value at a negative base has no derivative in b)."""
-    if isinstance(b, Const) and b.value.size and np.all(b.value == b.value.flat[0]):
-        shape = build.broadcast_shape(as_expr(a).shape, b.shape)
-        return build.broadcast_to(build.power(a, float(b.value.flat[0])), shape)
-    if not build._is_scalar(b) and (build._is_scalar(a) or isinstance(a, Const)):
+    """a ** b: a constant exponent is one power map; an expression exponent is exp(b log a),
+    defined for a positive base only, so a constant base must be positive."""
+    if isinstance(b, Const):
+        exponents = np.unique(b.value)
+        if len(exponents) != 1 or not isinstance(a, Expr):
+            raise OperandError(
+                f"np.power: einsdiff raises an expression to one constant exponent, not to an array of "
+                f"{len(exponents)} different ones; split the array, or write np.exp(b * np.log(a)) for a positive base"
+            )
+        shape = build.broadcast_shape(a.shape, b.shape)
+        return build.broadcast_to(build.power(a, float(exponents[0])), shape)
+    if not _is_number(b) and (_is_number(a) or isinstance(a, Const)):
         if np.any(np.asarray(a.value if isinstance(a, Const) else a) <= 0):
             raise OperandError(
                 "np.power: a constant base with entries <= 0 raised to an expression exponent has no "
@@ -180,7 +189,7 @@ def _same_value(value, default) -> bool:
 
 def _operand(name: str, k: int, value):
     """An input as a builder takes it: expressions and real numbers as they are, arrays as constants."""
-    if isinstance(value, Expr) or (isinstance(value, numbers.Real) and not isinstance(value, np.bool_ | bool)):
+    if isinstance(value, Expr) or (_is_number(value) and not isinstance(value, np.bool_ | bool)):
         return value
     return as_expr(value, f"{name}'s operand {k}")
 
