@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import einsdiff as ed
 from einsdiff.ir.numpy_ufuncs import UFUNCS
@@ -91,6 +93,31 @@ def test_the_readme_lists_every_supported_ufunc():
 def test_a_hessian_through_ufuncs_matches_finite_differences():
     e = (np.logaddexp(x, np.tanh(y)) * np.sqrt(np.square(x) + 1.0) + np.exp2(x) / np.cosh(0.3)).sum()
     check_jacobian(e, (x, y), BIND, order=2)
+
+
+C = np.array([0.3, -0.8, 1.1])
+M = 0.5 * np.array([[1.0, -0.4, 0.2], [0.3, 0.9, -1.2], [-0.7, 0.1, 0.6]])
+# Steps smooth on all reals, that grow at most linearly: a chain of them stays finite and kink-free.
+STEPS = [
+    np.tanh, np.sin, np.cos, np.arctan, lambda v: np.exp(np.tanh(v)), lambda v: np.logaddexp(v, C),
+    lambda v: C * v - C, lambda v: M @ v, lambda v: np.sqrt(np.square(v) + 1.0), lambda v: np.log1p(np.square(v)),
+    lambda v: v / (2.0 + np.cos(v)), lambda v: np.power(np.square(v) + 0.5, 0.25),
+    lambda v: np.logaddexp2(np.float64(0.5), v), lambda v: np.expm1(np.tanh(v)), lambda v: np.float64(2) * v + C,
+]
+
+
+@settings(max_examples=40)
+@given(st.lists(st.sampled_from(range(len(STEPS))), min_size=1, max_size=5),
+       st.lists(st.floats(-2.0, 2.0), min_size=3, max_size=3))
+def test_a_chain_of_numpy_calls_on_an_expression_is_numpy_with_derivatives(steps, start):
+    """The same code on an expression and on an array gives the same value, and its derivative
+    matches finite differences."""
+    e, want = x, np.array(start)
+    for k in steps:
+        e, want = STEPS[k](e), STEPS[k](want)
+    assert isinstance(e, ed.Expr)
+    np.testing.assert_allclose(ed.evaluate(e, {"x": np.array(start)}), want, rtol=1e-10, atol=1e-12)
+    check_jacobian(e, x, {"x": np.array(start)})
 
 
 def test_numpy_operators_with_an_array_or_a_numpy_scalar_on_the_left_build_expressions():
