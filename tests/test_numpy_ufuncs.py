@@ -138,6 +138,23 @@ def test_add_reduce_is_a_sum_over_the_axis():
     kept = np.add.reduce(y, axis=1, keepdims=True)
     assert kept.shape == (2, 1)
     np.testing.assert_allclose(ed.evaluate(kept, BIND), np.add.reduce(Y0, axis=1, keepdims=True))
+    check_jacobian(kept, y, BIND)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_add_accumulate_is_a_running_sum_along_the_axis(axis):
+    e = np.add.accumulate(y, axis=axis)
+    np.testing.assert_allclose(ed.evaluate(e, BIND), np.add.accumulate(Y0, axis=axis), rtol=1e-12)
+    check_jacobian(e, y, BIND)
+
+
+@pytest.mark.parametrize("ufunc", [np.add, np.multiply, np.logaddexp, np.maximum, np.subtract])
+def test_the_outer_method_puts_the_first_operands_axes_first(ufunc):
+    for a, b in ((x, y), (A0, x), (y, ROW)):
+        e = ufunc.outer(a, b)
+        want = ufunc.outer(_value(a, BIND), _value(b, BIND))
+        np.testing.assert_allclose(ed.evaluate(e, BIND), want, rtol=1e-12)
+        check_jacobian(e, tuple(variables(e)), BIND)
 
 
 # One refusal per class: an unknown ufunc, a method, a keyword, a base without a real power.
@@ -147,9 +164,11 @@ REFUSED = [
     (lambda: np.bitwise_and(x, x), "np.bitwise_and has no derivative einsdiff knows"),
     (lambda: np.equal(x, X0), "np.equal has no derivative einsdiff knows; einsdiff has no equality mask"),
     (lambda: A0 == x, "np.equal has no derivative"),
-    (lambda: np.add.accumulate(x), "np.add.accumulate: einsdiff builds expressions from calls"),
-    (lambda: np.multiply.reduce(x), "np.multiply.reduce: einsdiff builds expressions from calls"),
-    (lambda: np.add.outer(x, x), "np.add.outer:"),
+    (lambda: np.multiply.accumulate(x), "np.multiply.accumulate: einsdiff builds np.add.accumulate (a running sum)"),
+    (lambda: np.add.accumulate(y, axis=None), "np.add.accumulate: axis=None runs over the flattened array"),
+    (lambda: np.multiply.reduce(x), "np.multiply.reduce: einsdiff builds np.add.reduce (a sum) and no other"),
+    (lambda: np.add.at(x, [0], 1.0), "np.add.at: it writes into an array in place"),
+    (lambda: np.add.reduceat(x, [0, 2]), "np.add.reduceat: einsdiff has no segmented reduction"),
     (lambda: np.exp(x, out=np.zeros(3)), "np.exp: einsdiff cannot honor out=... on an expression"),
     (lambda: np.add(x, 1.0, where=X0 > 0), "np.add: einsdiff cannot honor where="),
     (lambda: np.add(x, 1.0, dtype=np.float32), "np.add: einsdiff cannot honor dtype="),

@@ -26,6 +26,7 @@ from . import build
 from .expr import Const, Expr, as_expr
 from .functions import maximum, minimum, reshape
 from .ops import apply
+from .simplify import contract
 
 
 def _map(fn: str):
@@ -152,22 +153,36 @@ _REASONS = {
 def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict) -> Expr:
     """What ``Expr.__array_ufunc__`` returns: the expression ``ufunc`` builds from ``inputs``."""
     name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
-    if method == "reduce" and ufunc is np.add:
-        axis, keepdims = kwargs.pop("axis", 0), kwargs.pop("keepdims", False)
+    if ufunc is np.add and method in ("reduce", "accumulate"):
+        axis = kwargs.pop("axis", 0)
+        keepdims = kwargs.pop("keepdims", False) if method == "reduce" else False
         _check_keywords(name, kwargs)
-        return _add_reduce(inputs, axis, keepdims)
+        (x,) = inputs
+        x = as_expr(x, f"{name}'s operand")
+        return _add_reduce(x, axis, keepdims) if method == "reduce" else _add_accumulate(x, axis)
     _check_keywords(name, kwargs)
-    if method != "__call__":
-        raise OperandError(
-            f"{name}: einsdiff builds expressions from calls of numpy's ufuncs, not from their "
-            f".{method} method; write the operation out (np.add.reduce is a sum: use np.sum or ed.sum)"
-        )
     builder = UFUNCS.get(ufunc)
     if builder is None:
         reason = _REASONS.get(ufunc.__name__, "write it with the functions einsdiff has (see the README's "
                                               "\"NumPy code on expressions\"), or evaluate that part first")
         raise OperandError(f"{name} has no derivative einsdiff knows; {reason}")
-    return builder(*(_operand(name, k, v) for k, v in enumerate(inputs)))
+    operands = [_operand(name, k, v) for k, v in enumerate(inputs)]
+    if method == "__call__":
+        return builder(*operands)
+    if method == "outer":  # numpy allows it for binary ufuncs without a core signature (not matmul)
+        a, b = (as_expr(v) for v in operands)  # a's axes first, then b's: a[i, j, None, None] op b[k, l]
+        return builder(reshape(a, a.shape + (1,) * b.ndim), b)
+    raise OperandError(f"{name}: {_METHODS.get(method, 'einsdiff builds this ufunc only when it is called')}")
+
+
+_METHODS = {
+    "reduce": "einsdiff builds np.add.reduce (a sum) and no other ufunc reduction; write it with einsdiff's "
+              "reductions (ed.sum, ed.logsumexp, ed.norm, ...)",
+    "accumulate": "einsdiff builds np.add.accumulate (a running sum) and no other running reduction",
+    "at": "it writes into an array in place, and expressions are immutable; build the result with ed.where "
+          "or by adding a constant array",
+    "reduceat": "einsdiff has no segmented reduction; sum each segment (np.add.reduce of a slice) instead",
+}
 
 
 def _check_keywords(name: str, kwargs: dict) -> None:
@@ -194,13 +209,23 @@ def _operand(name: str, k: int, value):
     return as_expr(value, f"{name}'s operand {k}")
 
 
-def _add_reduce(inputs: tuple, axis, keepdims) -> Expr:
+def _add_reduce(x: Expr, axis, keepdims) -> Expr:
     """np.add.reduce(x, axis, keepdims=...) is a sum over ``axis`` (0 unless given; None for all)."""
-    (x,) = inputs
-    x = as_expr(x, "np.add.reduce's operand")
     total = build.reduce_sum(x, axis)
     if not keepdims:
         return total
     dropped = build.axes_of(x, axis)
     return reshape(total, tuple(1 if a in dropped else n for a, n in enumerate(x.shape)))
 
+
+def _add_accumulate(x: Expr, axis) -> Expr:
+    """np.add.accumulate(x, axis): out[.., i, ..] = Σ_j L[i, j] x[.., j, ..], L the lower triangle of ones."""
+    if axis is None:
+        raise OperandError("np.add.accumulate: axis=None runs over the flattened array; reshape the expression "
+                           "to one axis first (np.reshape or ed.reshape)")
+    (axis,) = build.axes_of(x, axis)
+    n = x.shape[axis]
+    labels = tuple(range(x.ndim))
+    summed = labels[:axis] + ("j",) + labels[axis + 1:]
+    sizes = dict(zip(labels, x.shape, strict=True)) | {"j": n}
+    return contract([Const(np.tri(n)), x], [(axis, "j"), summed], labels, sizes)
