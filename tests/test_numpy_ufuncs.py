@@ -37,6 +37,16 @@ def test_a_unary_ufunc_builds_the_numpy_value_and_derivative(ufunc, value):
     check_jacobian(e, x, {"x": value})
 
 
+def test_scipy_special_expit_and_log_expit_build_expressions():
+    special = pytest.importorskip("scipy.special")
+    for fn, value in ((special.expit, X0), (special.log_expit, 40 * X0)):  # log_expit stays finite far out
+        e = fn(x)
+        np.testing.assert_allclose(ed.evaluate(e, {"x": value}), fn(value), rtol=1e-12)
+        check_jacobian(e, x, {"x": value})
+    with pytest.raises(ed.OperandError, match="the ufunc gammaln has no derivative einsdiff knows"):
+        special.gammaln(x)
+
+
 def test_expm1_keeps_its_precision_near_zero():
     tiny = np.array([1e-12, -3e-14, 2e-10])
     got = ed.evaluate(np.expm1(x), {"x": tiny})

@@ -150,9 +150,31 @@ _REASONS = {
 }
 
 
+def _log_expit(x) -> Expr:
+    """log σ(x) = −softplus(−x)."""
+    return build.negative(apply("softplus", build.negative(as_expr(x))))
+
+
+# scipy.special's ufuncs, by name: scipy is optional, so it is imported only when one is called.
+_SCIPY = {"expit": _map("sigmoid"), "log_expit": _log_expit}
+
+
+def _builder(ufunc):
+    """The einsdiff builder of ``ufunc`` and the name to call it by in messages."""
+    if getattr(np, ufunc.__name__, None) is ufunc:
+        return UFUNCS.get(ufunc), f"np.{ufunc.__name__}"
+    if ufunc.__name__ in _SCIPY:
+        import scipy.special  # a scipy ufunc was called, so scipy is there
+
+        if getattr(scipy.special, ufunc.__name__, None) is ufunc:
+            return _SCIPY[ufunc.__name__], f"scipy.special.{ufunc.__name__}"
+    return None, f"the ufunc {ufunc.__name__}"
+
+
 def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict) -> Expr:
     """What ``Expr.__array_ufunc__`` returns: the expression ``ufunc`` builds from ``inputs``."""
-    name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+    builder, name = _builder(ufunc)
+    name += "" if method == "__call__" else f".{method}"
     if ufunc is np.add and method in ("reduce", "accumulate"):
         axis = kwargs.pop("axis", 0)
         keepdims = kwargs.pop("keepdims", False) if method == "reduce" else False
@@ -161,7 +183,6 @@ def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict) -> Expr:
         x = as_expr(x, f"{name}'s operand")
         return _add_reduce(x, axis, keepdims) if method == "reduce" else _add_accumulate(x, axis)
     _check_keywords(name, kwargs)
-    builder = UFUNCS.get(ufunc)
     if builder is None:
         reason = _REASONS.get(ufunc.__name__, "write it with the functions einsdiff has (see the README's "
                                               "\"NumPy code on expressions\"), or evaluate that part first")
