@@ -181,6 +181,7 @@ REFUSED = [
     (lambda: np.add.reduceat(x, [0, 2]), "np.add.reduceat: einsdiff has no segmented reduction"),
     (lambda: np.exp(x, out=np.zeros(3)), "np.exp: einsdiff cannot honor out=... on an expression"),
     (lambda: np.add(x, 1.0, where=X0 > 0), "np.add: einsdiff cannot honor where="),
+    (lambda: _in_place(np.zeros(3), x), "write array = array + expression"),
     (lambda: np.add(x, 1.0, dtype=np.float32), "np.add: einsdiff cannot honor dtype="),
     (lambda: np.add.reduce(x, dtype=np.float32), "np.add.reduce: einsdiff cannot honor dtype="),
     (lambda: np.power(-2.0, x), "np.power: a constant base with entries <= 0"),
@@ -188,6 +189,11 @@ REFUSED = [
     (lambda: np.power(x, np.array([2.0, 3.0, 2.0])), "not to an array of 2 different ones"),
     (lambda: np.add(x, np.array(["a", "b", "c"])), "np.add's operand 1 is a ndarray with dtype <U1"),
 ]
+
+
+def _in_place(a, b):
+    a += b
+    return a
 
 
 @pytest.mark.parametrize(("call", "message"), REFUSED, ids=[m.split(":")[0].split(" ")[0] + f"-{k}"

@@ -210,10 +210,11 @@ def _check_keywords(name: str, kwargs: dict) -> None:
     for key, value in kwargs.items():
         if key not in _HARMLESS or not _same_value(value, _HARMLESS[key]):
             shown = "..." if key == "out" else repr(value)
+            in_place = " (array += expression writes into the array: write array = array + expression)"
             raise OperandError(
                 f"{name}: einsdiff cannot honor {key}={shown} on an expression (an expression is an "
                 f"immutable formula, not a buffer of some dtype); call {name} without {key}= and use "
-                f"the expression it returns"
+                f"the expression it returns{in_place if key == 'out' else ''}"
             )
 
 
