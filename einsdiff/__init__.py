@@ -68,6 +68,7 @@ from .notation.parse import parse
 from .notation.printing import to_index_notation, to_latex
 from .ir.simplify import simplify, substitute
 from .ir.subscripts import einsum
+from .ir.symbolic import symbolic
 
 
 def var(name: str, shape, *, symmetric: bool = False) -> Var:
@@ -100,9 +101,9 @@ def _iterable(x) -> tuple:
         return (None,)
 
 
-exp, log, log1p, sin, cos, tan, tanh, sigmoid, relu, sqrt, square, softplus, reciprocal = (
+exp, expm1, log, log1p, sin, cos, tan, tanh, sigmoid, relu, sqrt, square, softplus, reciprocal = (
     OPS[name].builder
-    for name in ("exp", "log", "log1p", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "sqrt", "square", "softplus",
+    for name in ("exp", "expm1", "log", "log1p", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "sqrt", "square", "softplus",
                  "reciprocal")
 )
 arcsin, arccos, arctan = (OPS[name].builder for name in ("arcsin", "arccos", "arctan"))
@@ -151,6 +152,7 @@ __all__ = [
     "exp",
     "explain",
     "explain_steps",
+    "expm1",
     "grad",
     "hessian_diagonal",
     "hvp",
@@ -195,6 +197,7 @@ __all__ = [
     "square",
     "substitute",
     "sum",
+    "symbolic",
     "tanh",
     "to_einsum",
     "to_index_notation",

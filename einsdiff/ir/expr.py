@@ -31,7 +31,12 @@ class Expr:
     """
 
     __slots__ = ()
-    __array_ufunc__ = None  # so ndarray + Expr defers to Expr.__radd__
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy's ufuncs build expressions (NEP 13): np.exp(x), array + x; see :mod:`einsdiff.ir.numpy_ufuncs`."""
+        from .numpy_ufuncs import array_ufunc
+
+        return array_ufunc(ufunc, method, inputs, kwargs)
 
     # -- identity -----------------------------------------------------------
     def _key(self):

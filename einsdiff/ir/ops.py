@@ -157,6 +157,9 @@ def _table() -> dict[str, Function]:
 
     entries = [
         elementwise("exp", lambda xp, x, p: xp.exp(x), lambda u, ans, p: ans, r"\exp", "np.exp({x})"),
+        # expm1(u) = e^u - 1 without the rounding of 1 near u = 0; its derivative is e^u.
+        elementwise("expm1", lambda xp, x, p: xp.expm1(x), lambda u, ans, p: apply("exp", u), r"\operatorname{expm1}",
+                    "np.expm1({x})"),
         elementwise("log", lambda xp, x, p: xp.log(x), lambda u, ans, p: rec(u), r"\log", "np.log({x})",
                     spellings=(("ln", "log"),)),
         elementwise("log1p", lambda xp, x, p: xp.log1p(x), lambda u, ans, p: rec(1 + u), r"\operatorname{log1p}", "np.log1p({x})"),

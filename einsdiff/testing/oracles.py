@@ -53,6 +53,7 @@ _SCALAR = {
     "exp": (math.exp, math.exp),
     "log": (math.log, lambda u: 1 / u),
     "log1p": (math.log1p, lambda u: 1 / (1 + u)),
+    "expm1": (math.expm1, math.exp),
     "sin": (math.sin, math.cos),
     "cos": (math.cos, lambda u: -math.sin(u)),
     "tanh": (math.tanh, lambda u: 1 - math.tanh(u) ** 2),
