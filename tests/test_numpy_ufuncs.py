@@ -229,10 +229,18 @@ def test_symbolic_names_variables_by_parameter_and_returns_tuples():
     assert [sorted((v.name, v.shape) for v in variables(e)) for e in both] == [[("u", ())], [("k", (2,)), ("rest0", (2, 2))]]
 
 
+def _object_array(w):
+    """An object array holding expressions, made without asking numpy for their values."""
+    out = np.empty(2, dtype=object)
+    out[0], out[1] = w, w
+    return out
+
+
 @pytest.mark.parametrize(("fn", "args", "message"), [
     (lambda w: 3.0, {"w": (2,)}, "returned a float, not an einsdiff expression"),
     (lambda w: (w, np.ones(2)), {"w": (2,)}, "item 1 of what"),
-    (lambda w: np.array([w, w], dtype=object), {"w": (2,)}, "an object array"),
+    (lambda w: np.array([w, w], dtype=object), {"w": (2,)}, "no array value until it is evaluated"),
+    (lambda w: _object_array(w), {"w": (2,)}, "an object array"),
     (lambda w: w, {"v": (2,)}, "the arguments do not fit"),
     (lambda w: w, {"w": (2, -1)}, "a negative size"),
 ])
@@ -270,3 +278,15 @@ def test_a_numpy_written_loss_differentiates_via_symbolic(loss, printed):
     check_jacobian(f, w, DATA, order=2)
     g, H = ed.grad(f, w), ed.hessian(f, w)
     assert tuple(ed.to_matrix_notation(e) for e in (f, g, H)) == printed
+
+
+def test_a_constant_array_exponent_of_one_value_is_a_power_not_exp_of_log():
+    """x ** np.array(2.0) squares (no NaN for x < 0, as exp(2 log x) would give); an array of
+    several exponents and a non-positive constant base under an expression exponent are refused."""
+    x = ed.var("x", (3,))
+    v = np.array([-2.0, 1.0, 3.0])
+    for e in (x ** np.array(2.0), x ** np.full(3, 2.0), np.power(x, np.full(3, 2.0))):
+        np.testing.assert_array_equal(ed.evaluate(e, x=v), v ** 2)
+    for call in (lambda: x ** np.array([1.0, 2.0, 3.0]), lambda: (-2.0) ** x, lambda: np.power(np.array([-1.0, 2.0, 3.0]), x)):
+        with pytest.raises(ed.OperandError, match="exponent|positive base"):
+            call()

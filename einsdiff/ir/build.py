@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import OperandError, ShapeError
 from .expr import Const, Expr, as_expr  # noqa: F401 - as_expr is one of the builders
 from .ops import apply
 from .simplify import add as add_terms
@@ -123,9 +123,23 @@ def divide(a, b) -> Expr:
 
 
 def power(a, b) -> Expr:
-    """``a ** b``: a constant exponent is a ``power`` map; otherwise ``exp(b log a)``."""
+    """``a ** b``: a constant exponent (a number, or a constant array of one value) is a
+    ``power`` map; an expression exponent is ``exp(b log a)``, so a constant base must be positive."""
     if _is_scalar(b):
         return apply("power", as_expr(a), float(b))
+    if not isinstance(b, Expr) or isinstance(b, Const):
+        exponent = b.value if isinstance(b, Const) else np.asarray(b, dtype=float)
+        values = np.unique(exponent)
+        if len(values) != 1:  # exp(b log a) would be NaN wherever a < 0, even for whole exponents
+            raise OperandError(f"a ** b: einsdiff raises to one constant exponent, not to an array of {len(values)} "
+                               f"different ones; split the array, or write exp(b * log(a)) for a positive base")
+        base = as_expr(a)
+        return broadcast_to(apply("power", base, float(values[0])), broadcast_shape(base.shape, exponent.shape))
+    if _is_scalar(a) or not isinstance(a, Expr) or isinstance(a, Const):
+        base = a.value if isinstance(a, Const) else np.asarray(a, dtype=float)
+        if np.any(base <= 0):
+            raise OperandError("a ** b: a constant base with entries <= 0 raised to an expression has no real "
+                               "derivative (a ** b is exp(b log a)); give a positive base")
     if _is_scalar(a):  # a number: log a is a coefficient, so b's precision is kept (as numpy does)
         with np.errstate(divide="ignore", invalid="ignore"):
             return apply("exp", multiply(b, float(np.log(float(a)))))

@@ -73,24 +73,12 @@ def logaddexp2(a, b) -> Expr:
 
 
 def power(a, b) -> Expr:
-    """a ** b: a constant exponent is one power map; an expression exponent is exp(b log a),
-    defined for a positive base only, so a constant base must be positive."""
-    if isinstance(b, Const):
-        exponents = np.unique(b.value)
-        if len(exponents) != 1 or not isinstance(a, Expr):
-            raise OperandError(
-                f"np.power: einsdiff raises an expression to one constant exponent, not to an array of "
-                f"{len(exponents)} different ones; split the array, or write np.exp(b * np.log(a)) for a positive base"
-            )
-        shape = build.broadcast_shape(a.shape, b.shape)
-        return build.broadcast_to(build.power(a, float(exponents[0])), shape)
-    if not _is_number(b) and (_is_number(a) or isinstance(a, Const)):
-        if np.any(np.asarray(a.value if isinstance(a, Const) else a) <= 0):
-            raise OperandError(
-                "np.power: a constant base with entries <= 0 raised to an expression exponent has no "
-                "derivative einsdiff knows (a ** b is exp(b log a)); give a positive base or a constant exponent"
-            )
-    return build.power(a, b)
+    """a ** b, as ``**`` builds it (:func:`einsdiff.ir.build.power`): one constant exponent is a
+    power map; an expression exponent is exp(b log a), for a positive constant base."""
+    try:
+        return build.power(a, b)
+    except OperandError as err:
+        raise OperandError(f"np.power: {err}".replace("a ** b: ", "")) from None
 
 
 UFUNCS = {
