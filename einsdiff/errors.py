@@ -37,6 +37,10 @@ class OperandError(EinsdiffError, TypeError):
     """Something that is neither an expression nor an array-like was given as an operand."""
 
 
+class NoMethodError(OperandError, AttributeError):
+    """An expression lacks an ndarray method (``x.cumsum``): an AttributeError, so ``hasattr`` says False."""
+
+
 class OptionError(EinsdiffError, ValueError):
     """An option was given a value it does not take (e.g. ``order`` other than "C" or "F")."""
 

@@ -331,3 +331,14 @@ def test_numpy_asking_for_an_array_value_is_refused_not_wrapped_in_an_object_arr
     for call in (lambda: np.asarray(x), lambda: np.array([x, x]), lambda: np.asarray([x, 1.0])):
         with pytest.raises(ed.OperandError, match="evaluate it first"):
             call()
+
+
+def test_an_ndarray_method_einsdiff_lacks_is_named_and_hasattr_says_false():
+    x = ed.var("x", (3, 2))
+    with pytest.raises(ed.NoMethodError, match=r"x\.cumsum: .*evaluate first"):
+        x.cumsum()
+    with pytest.raises(ed.OperandError, match=r"x\.max"):
+        x.max(axis=1)
+    assert not hasattr(x, "cumsum") and not hasattr(x, "foo") and hasattr(x, "sum")
+    with pytest.raises(AttributeError, match="'Var' object has no attribute 'foo'"):
+        x.foo  # noqa: B018 - a plain typo stays a plain AttributeError

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from ..errors import OperandError, ShapeError
+from ..errors import NoMethodError, OperandError, ShapeError
 
 
 _REPR_CHARACTERS = 300
@@ -132,6 +132,14 @@ class Expr:
 
     def __bool__(self):
         raise OperandError("an einsdiff expression has no truth value; evaluate it first (ed.evaluate)")
+
+    def __getattr__(self, name):
+        # Only for names not found: an ndarray method einsdiff lacks gets an answer, not a bare AttributeError.
+        if not name.startswith("_") and hasattr(np.ndarray, name):
+            raise NoMethodError(f"x.{name}: einsdiff expressions do not have ndarray's {name!r} yet; evaluate "
+                               f"first (ed.evaluate) for its value, or write it with the functions einsdiff "
+                               f"builds (README: NumPy code on expressions)")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __array__(self, dtype=None, copy=None):
         # numpy would otherwise wrap the expression in an object array, silently.
