@@ -45,6 +45,10 @@ class Expr:
     def __eq__(self, other):
         if self is other:
             return True
+        if isinstance(other, np.ndarray):  # numpy 1.x turns array == expr into this, after np.equal refused
+            raise OperandError("np.equal has no derivative einsdiff knows; == between an expression and an "
+                               "array has no einsdiff meaning (== on expressions is structural equality): "
+                               "compare values after ed.evaluate")
         return type(self) is type(other) and self._hash == other._hash and _same(self, other)
 
     def __hash__(self):
