@@ -135,7 +135,7 @@ def power(a, b) -> Expr:
                                f"different ones; split the array, or write exp(b * log(a)) for a positive base")
         base = as_expr(a)
         return broadcast_to(apply("power", base, float(values[0])), broadcast_shape(base.shape, exponent.shape))
-    if _is_scalar(a) or not isinstance(a, Expr) or isinstance(a, Const):
+    if not isinstance(a, Expr) or isinstance(a, Const):
         base = a.value if isinstance(a, Const) else np.asarray(a, dtype=float)
         if np.any(base <= 0):
             raise OperandError("a ** b: a constant base with entries <= 0 raised to an expression has no real "

@@ -479,19 +479,22 @@ def _is_gram(e: Expr) -> bool:
             and e.ndim >= 2 and len(set(e.output)) == e.ndim):
         return False
     (a, b), out = e.inputs, e.output
-    i, j = out[-2], out[-1]
-    batch = out[:-2]
-    for pos in (-1, -2):  # the axis of X left free: its last (Xᵀ X) or its first of two (X Xᵀ)
-        if len(a) == len(b) == len(out) and a[pos] == i and b[pos] == j:
-            rest_a = a[:pos] + (a[pos + 1:] if pos != -1 else ())
-            rest_b = b[:pos] + (b[pos + 1:] if pos != -1 else ())
-            if rest_a == rest_b and rest_a[:-1] == batch and rest_a[-1] not in out:
-                return True
+    if not len(a) == len(b) == len(out):
+        return False
+    for k in (len(out) - 1, len(out) - 2):  # X's free axis: its last (Xᵀ X) or the one before (X Xᵀ)
+        rest_a, rest_b = a[:k] + a[k + 1:], b[:k] + b[k + 1:]
+        if (a[k], b[k]) == out[-2:] and rest_a == rest_b and rest_a[:-1] == out[:-2] and rest_a[-1] not in out:
+            return True
     return False
 
 
 def is_zero(e: Expr) -> bool:
     return isinstance(e, Add) and not e.terms
+
+
+def is_ones(e: Expr) -> bool:
+    """Whether ``e`` is the tensor of ones: a contraction of nothing, with no diagonal."""
+    return isinstance(e, Contract) and not e.operands and len(set(e.output)) == len(e.output)
 
 
 def as_expr(value, what: str = "operand") -> Expr:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .expr import Add, Contract, Expr, Map, as_expr
+from .expr import Add, Expr, Map, as_expr, is_ones
 from .registry import Function, Notation, Syntax
 
 
@@ -52,16 +52,11 @@ def apply(fn: str, u: Expr, param: float | None = None) -> Expr:
     return Map(fn, u, param)
 
 
-def _ones(e: Expr) -> bool:
-    """Whether ``e`` is the tensor of ones (a contraction of nothing, with no diagonal)."""
-    return isinstance(e, Contract) and not e.operands and len(set(e.output)) == len(e.output)
-
-
 def _exp_plus_one(u: Expr) -> Expr | None:
     """v when ``u`` is exp(v) + 1, else None."""
     if isinstance(u, Add) and len(u.terms) == 2 and u.coeffs == (1.0, 1.0):
         for one, e in (u.terms, u.terms[::-1]):
-            if _ones(one) and isinstance(e, Map) and e.fn == "exp":
+            if is_ones(one) and isinstance(e, Map) and e.fn == "exp":
                 return e.arg
     return None
 

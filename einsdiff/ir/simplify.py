@@ -8,6 +8,7 @@ equal nodes. ``add`` flattens nested sums, prunes zeros and merges equal terms.
 
 from __future__ import annotations
 
+import collections
 import itertools
 from collections.abc import Hashable, Mapping, Sequence
 
@@ -180,29 +181,25 @@ def _merge_powers(ops: list[Expr], ins: list[tuple], out: list) -> tuple[list, l
 def _cancel_inverses(ops: list[Expr], idxs: list[tuple], output, uf: _Unifier) -> None:
     """X X⁻¹ = X⁻¹ X = I in place: a matrix and its inverse summed over one index that
     nothing else has leave the product, their outer indices identified (a delta)."""
-    def cancelled() -> bool:
-        count = {}
-        for label in [*map(uf.find, output), *(uf.find(i) for idx in idxs for i in idx)]:
-            count[label] = count.get(label, 0) + 1
-        for m, inverse in enumerate(ops):
-            if not (isinstance(inverse, Call) and inverse.fn == "inv" and inverse.ndim == 2):
-                continue
-            for k, matrix in enumerate(ops):
-                if k == m or bare(matrix) != bare(inverse.args[0]):
-                    continue
-                (x0, x1), (i0, i1) = (tuple(map(uf.find, idxs[k])), tuple(map(uf.find, idxs[m])))
-                # X[a,s] X⁻¹[s,d] = δ[a,d] and X⁻¹[c,s] X[s,b] = δ[c,b], s in nothing else.
-                for shared, left, right, chained in ((x1, x0, i1, x1 == i0), (i1, i0, x1, i1 == x0)):
-                    if chained and count[shared] == 2:
-                        uf.union(left, right)
-                        uf.union(left, shared)  # the delta sums it away: no factor of its size
-                        for j in sorted((k, m), reverse=True):
-                            del ops[j], idxs[j]
-                        return True
-        return False
-
-    while any(isinstance(op, Call) and op.fn == "inv" for op in ops) and cancelled():
+    while any(isinstance(op, Call) and op.fn == "inv" for op in ops) and _cancel_one_inverse(ops, idxs, output, uf):
         pass
+
+
+def _cancel_one_inverse(ops: list[Expr], idxs: list[tuple], output, uf: _Unifier) -> bool:
+    count = collections.Counter(uf.find(i) for i in [*output, *itertools.chain.from_iterable(idxs)])
+    pairs = [(k, m) for m, inverse in enumerate(ops) if isinstance(inverse, Call) and inverse.fn == "inv"
+             and inverse.ndim == 2 for k, matrix in enumerate(ops) if k != m and bare(matrix) == bare(inverse.args[0])]
+    for k, m in pairs:
+        (x0, x1), (i0, i1) = tuple(map(uf.find, idxs[k])), tuple(map(uf.find, idxs[m]))
+        # X[a,s] X⁻¹[s,d] = δ[a,d] and X⁻¹[c,s] X[s,b] = δ[c,b], s in nothing else.
+        for shared, left, right, chained in ((x1, x0, i1, x1 == i0), (i1, i0, x1, i1 == x0)):
+            if chained and count[shared] == 2:
+                uf.union(left, right)
+                uf.union(left, shared)  # the delta sums it away: no factor of its size
+                for j in sorted((k, m), reverse=True):
+                    del ops[j], idxs[j]
+                return True
+    return False
 
 
 def _hoist_where(operands, inputs, output, sizes) -> Expr | None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 from ..ir.build import subtract
 from ..ir.functions import FUNCTIONS
-from ..ir.expr import Add, Call as CallExpr, Const, Contract, Expr, Map, Materialize, Reshape as ReshapeExpr, Var, bare
+from ..ir.expr import Add, Call as CallExpr, Const, Contract, Expr, Map, Materialize, Reshape as ReshapeExpr, Var, bare, is_ones
 from ..ir.layout import layout
 from ..ir.variables import variables
 
@@ -543,8 +543,8 @@ def _number(node: Expr) -> float | None:
     node = bare(node)
     if isinstance(node, Const) and node.ndim == 0:
         return float(node.value)
-    if isinstance(node, Contract) and not node.operands and len(set(node.output)) == len(node.output):
-        return 1.0  # ones
+    if is_ones(node):
+        return 1.0
     if isinstance(node, Contract) and len(node.operands) == 1 and not node.inputs[0]:
         return _number(node.operands[0])
     if isinstance(node, Add) and len(node.terms) == 1:
