@@ -70,6 +70,7 @@ from .notation.printing import to_index_notation, to_latex
 from .ir.simplify import simplify, substitute
 from .ir.subscripts import einsum
 from .ir.symbolic import symbolic
+from . import array_api  # noqa: F401 - einsdiff.array_api: the namespace Expr.__array_namespace__ gives
 
 
 def var(name: str, shape, *, symmetric: bool = False) -> Var:

@@ -73,6 +73,47 @@ class Expr:
 
         return build.transpose(self)
 
+    # -- the array API standard: its namespace is einsdiff.array_api --------------------------
+    def __array_namespace__(self, /, *, api_version=None):
+        """The namespace that builds expressions, for code written against ``xp = array_namespace(x)``.
+
+        >>> import einsdiff as ed
+        >>> ed.var("x", (3,)).__array_namespace__().__name__
+        'einsdiff.array_api'
+        """
+        from .. import array_api
+
+        return array_api.namespace(api_version)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """float64: what an expression is computed in."""
+        return np.dtype(np.float64)
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    @property
+    def mT(self) -> Expr:
+        """The last two axes swapped."""
+        from .numpy_functions import matrix_transpose_of
+
+        return matrix_transpose_of(self)
+
+    def to_device(self, device, /, *, stream=None) -> Expr:
+        if device != "cpu":
+            raise OperandError(f"to_device: einsdiff has one device, 'cpu'; got {device!r}. To compute "
+                               f"elsewhere, evaluate with a backend: ed.evaluate(x, ..., backend=\"torch\")")
+        return self
+
+    def __dlpack__(self, *args, **kwargs):
+        raise OperandError("__dlpack__: an einsdiff expression is a formula, not a buffer, so it cannot be shared "
+                           "through DLPack; evaluate it first (ed.evaluate) and share the array")
+
+    def __dlpack_device__(self):
+        raise OperandError("__dlpack_device__: an einsdiff expression is a formula, not a buffer; evaluate it first")
+
     # -- numpy's functions (NEP 18) and their method forms, built by ir.numpy_functions --------
     def __array_function__(self, func, types, args, kwargs):
         """``np.sum(x)``, ``np.linalg.solve(A, x)``... on expressions build expressions; a numpy
