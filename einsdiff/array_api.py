@@ -7,6 +7,8 @@ function table (:mod:`einsdiff.ir.numpy_functions`) and the builders. The standa
 functions with no derivative or no meaning for a formula (argmax, sort, isnan, bitwise_and,
 ...) are listed in :data:`REFUSED` and raise an error naming ``xp.<name>`` and the reason.
 Expressions are real and computed in float64; ``dtype=`` takes float64 (or None) only.
+``xp.linalg`` is the standard's linalg extension; ``xp.special`` holds the scipy.special
+functions einsdiff builds (expit, log_expit), which scipy looks for with SCIPY_ARRAY_API=1.
 
 >>> import einsdiff as ed
 >>> w = ed.var("w", (3,))
@@ -32,14 +34,7 @@ from .errors import OperandError, OptionError, ShapeError
 from .ir import build
 from .ir import numpy_functions as nf
 from .ir.expr import Const, Expr, as_expr, zero
-from .ir.functions import det as _det
-from .ir.functions import inv as _inv
-from .ir.functions import outer as _outer
-from .ir.functions import slogdet as _slogdet
-from .ir.functions import solve as _solve
-from .ir.functions import maximum as _maximum
-from .ir.functions import minimum as _minimum
-from .ir.functions import where as _where
+from .ir import functions as fns
 from .ir.numpy_ufuncs import _SCIPY, UFUNCS
 from .ir.ops import apply
 
@@ -298,13 +293,13 @@ def imag(x, /) -> Expr:
 def clip(x, /, min=None, max=None) -> Expr:  # noqa: A002 - the standard's names
     """x held within [min, max] (either may be None): max(x, min), then min(·, max)."""
     x = _expr(x, "clip")
-    low = x if min is None else build.broadcast_to(_maximum(x, min), x.shape)
-    return low if max is None else build.broadcast_to(_minimum(low, max), x.shape)
+    low = x if min is None else build.broadcast_to(fns.maximum(x, min), x.shape)
+    return low if max is None else build.broadcast_to(fns.minimum(low, max), x.shape)
 
 
 def where(condition, x1, x2, /) -> Expr:
     """x1 where condition is nonzero (a comparison mask, or a constant array), else x2."""
-    return _where(_expr(condition, "where", "condition"), *_operands("where", (x1, x2)))
+    return fns.where(_expr(condition, "where", "condition"), *_operands("where", (x1, x2)))
 
 
 # -- statistics -------------------------------------------------------------------------------
@@ -534,7 +529,7 @@ def _matrix_power(x, n, /) -> Expr:
                          f"and n={n!r}")
     if n == 0:
         return build.broadcast_to(build.identity(x.shape[-1]), x.shape)
-    base = _inv(x) if n < 0 else x
+    base = fns.inv(x) if n < 0 else x
     result = base
     for _ in range(builtins.abs(int(n)) - 1):
         result = build.matmul(result, base)
@@ -562,23 +557,23 @@ class SlogdetResult(NamedTuple):
 
 
 def _slogdet_result(x, /) -> SlogdetResult:
-    return SlogdetResult(*_slogdet(_expr(x, "linalg.slogdet")))
+    return SlogdetResult(*fns.slogdet(_expr(x, "linalg.slogdet")))
 
 
 def _det_of(x, /) -> Expr:
-    return _det(_expr(x, "linalg.det"))
+    return fns.det(_expr(x, "linalg.det"))
 
 
 def _inv_of(x, /) -> Expr:
-    return _inv(_expr(x, "linalg.inv"))
+    return fns.inv(_expr(x, "linalg.inv"))
 
 
 def _outer_of(x1, x2, /) -> Expr:
-    return _outer(_expr(x1, "linalg.outer", "x1"), _expr(x2, "linalg.outer", "x2"))
+    return fns.outer(_expr(x1, "linalg.outer", "x1"), _expr(x2, "linalg.outer", "x2"))
 
 
 def _solve_of(x1, x2, /) -> Expr:
-    return _solve(_expr(x1, "linalg.solve", "x1"), _expr(x2, "linalg.solve", "x2"))
+    return fns.solve(_expr(x1, "linalg.solve", "x1"), _expr(x2, "linalg.solve", "x2"))
 
 
 linalg = types.ModuleType(f"{__name__}.linalg", "The standard's linalg extension, on expressions.")

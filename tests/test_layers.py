@@ -16,6 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "einsdiff"
 LAYERS = {
     "errors": 0, "config": 0,  # what every layer may raise and read
     "ir": 1,  # the expression IR, the function registry and the builders
+    "array_api": 1,  # the array API standard's namespace: the builders under the standard's names
     "calculus": 2,  # derivative rules, directional derivatives
     "engine": 3,  # rewrite passes, plans, evaluation, backends, sparse
     "notation": 4,  # reading and writing: parse, printers, explanations, generated code
@@ -25,6 +26,7 @@ LAYERS = {
 SUGAR = {("ir.expr", "engine.evaluate"), ("ir.expr", "notation.printing"), ("ir.expr", "ir.build"), ("ir.expr", "ir.variables")}
 SUGAR |= {("ir.expr", "ir.numpy_functions")}  # np.sum(x), x.reshape(...): numpy's functions on expressions
 SUGAR |= {("ir.expr", "ir.numpy_ufuncs")}  # Expr.__array_ufunc__ builds with the builders
+SUGAR |= {("ir.expr", "array_api")}  # Expr.__array_namespace__ returns the namespace
 FORBIDDEN = {("frontends.web", "frontends.cli")}  # the playground and the CLI share frontends.session
 
 
