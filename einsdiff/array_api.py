@@ -35,6 +35,7 @@ from .ir import build
 from .ir import numpy_functions as nf
 from .ir.expr import Const, Expr, as_expr, zero
 from .ir import functions as fns
+from .ir.functions.base import axes_of
 from .ir.numpy_ufuncs import _SCIPY, UFUNCS
 from .ir.ops import apply
 
@@ -316,7 +317,7 @@ def var(x, /, *, axis=None, correction=0.0, keepdims=False) -> Expr:
     """mean((x − mean x)²) · N / (N − correction), N the number of entries reduced."""
     x = _expr(x, "var")
     centred = build.subtract(x, mean(x, axis=axis, keepdims=True))
-    n = int(np.prod([x.shape[p] for p in nf._axes(x, axis, "xp.var")], dtype=np.int64))
+    n = int(np.prod([x.shape[p] for p in axes_of(x, axis, "xp.var")], dtype=np.int64))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = float(np.divide(n, n - correction))
     return build.scale(mean(apply("square", centred), axis=axis, keepdims=keepdims), ratio)
@@ -348,7 +349,7 @@ def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False) -> Exp
         if x.ndim != 1:
             raise ShapeError(f"xp.cumulative_sum: axis=None takes a 1-D array, got shape {x.shape}; give axis")
         axis = 0
-    (p,) = nf._axes(x, axis, "xp.cumulative_sum")
+    (p,) = axes_of(x, axis, "xp.cumulative_sum")
     n = x.shape[p]
     return _along(x, p, np.tri(n + 1, n, -1) if include_initial else np.tri(n))
 
@@ -411,7 +412,7 @@ def stack(arrays, /, *, axis=0) -> Expr:
 
 
 def _each_axis(fn: str, x: Expr, axis) -> tuple[int, ...]:
-    return nf._axes(x, axis, f"xp.{fn}")
+    return axes_of(x, axis, f"xp.{fn}")
 
 
 def flip(x, /, *, axis=None) -> Expr:
