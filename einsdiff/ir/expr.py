@@ -67,6 +67,12 @@ class Expr:
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
 
+    def __len__(self) -> int:
+        """The size of the first axis, as ``len`` of an ndarray."""
+        if not self.shape:
+            raise OperandError("len() of a scalar expression: it has no axes (as numpy's len() of a 0-d array)")
+        return self.shape[0]
+
     @property
     def T(self) -> Expr:
         from . import build
