@@ -80,7 +80,7 @@ def select(x: Expr, key) -> Expr:
             p += 1
         elif q.kind == "int":
             i = _in_range(q.value, p, n, x, where)
-            operands.append(Const(np.eye(n)[i]))
+            operands.append(Const(_one_hot(i, n)))
             inputs.append((("in", p),))
             p += 1
         else:
@@ -202,6 +202,12 @@ def _selection(chosen, shape: tuple[int, ...]) -> np.ndarray:
     return s
 
 
+def _one_hot(i: int, n: int) -> np.ndarray:
+    e = np.zeros(n)
+    e[i] = 1.0
+    return e
+
+
 def _in_range(i: int, p: int, n: int, x: Expr, where: str) -> int:
     if not -n <= i < n:
         raise ShapeError(
@@ -295,7 +301,7 @@ def _join(exprs: list[Expr], p: int, places: list, total: int) -> Expr:
             kept = tuple(q for q in range(e.ndim) if new or q != p)
             labels = tuple(("part",) if q == p and not new else q for q in range(e.ndim))
             if new:  # e_k[out]: a one-hot vector
-                placing, at = Const(np.eye(total)[place]), (("out",),)
+                placing, at = Const(_one_hot(place, total)), (("out",),)
             else:  # P[out, j] = 1 where entry j lands
                 placing, at = Const(_selection(place, (total,)).T), (("out",), ("part",))
             sizes = dict(zip(labels, e.shape, strict=True)) | {("out",): total}
@@ -306,10 +312,8 @@ def _join(exprs: list[Expr], p: int, places: list, total: int) -> Expr:
 
 
 def joined_parts(parts, fn: str) -> list[Expr]:
-    """The parts to join as expressions: a sequence of one or more arrays, numbers or expressions."""
-    if isinstance(parts, Expr | np.ndarray):
-        raise OperandError(f"{fn}: takes a sequence of arrays (a list or a tuple), got one "
-                           f"{'expression' if isinstance(parts, Expr) else 'array'}; write {fn}([a, b])")
+    """The parts to join as expressions: a sequence of arrays, numbers or expressions (one array or
+    expression is the sequence of its rows, as numpy iterates it)."""
     exprs = [as_expr(part, f"{fn}'s part {k}") for k, part in enumerate(parts)]
     if not exprs:
         raise ShapeError(f"{fn}: needs at least one array to join, got none")
