@@ -5,6 +5,8 @@ refused naming the index or the part."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import einsdiff as ed
 from einsdiff.ir.expr import Const
@@ -69,6 +71,47 @@ def test_indexing_gives_numpys_value_shape_and_jacobian(shape, key):
     jac = _jacobian_by_indexing(shape, key)
     for mode in ("forward", "reverse"):
         np.testing.assert_array_equal(ed.evaluate(ed.jacobian(e, x, mode), {"x": value}), jac)
+
+
+@st.composite
+def shapes_and_keys(draw):
+    """A shape and an index for it: ints, slices (any bounds and steps), None, at most one ...
+    and at most one integer array, in any order."""
+    shape = tuple(draw(st.lists(st.integers(0, 4), max_size=3)))
+    items, axis, ellipsis, array = [], 0, False, False
+    for _ in range(draw(st.integers(0, len(shape) + 2))):
+        kinds = ["new"] + (["ellipsis"] if not ellipsis else []) + (["slice"] if axis < len(shape) else []) + (
+            ["int"] if axis < len(shape) and shape[axis] else []) + (["array"] if axis < len(shape) and not array else [])
+        kind = draw(st.sampled_from(kinds))
+        if kind == "new":
+            items.append(None)
+            continue
+        if kind == "ellipsis":
+            ellipsis = True
+            items.append(Ellipsis)  # it stands for the axes the other items leave
+            continue
+        n = shape[axis]
+        bound = st.one_of(st.none(), st.integers(-n - 2, n + 2))
+        if kind == "slice":
+            items.append(slice(draw(bound), draw(bound), draw(st.one_of(st.none(), st.integers(-3, 3).filter(bool)))))
+        elif kind == "int":
+            items.append(draw(st.integers(-n, n - 1)))
+        else:
+            array = True
+            items.append(draw(st.lists(st.integers(-n, n - 1), max_size=3)) if n else [])
+        axis += 1
+    return shape, tuple(items)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(shapes_and_keys())
+def test_random_indices_match_numpy(case):
+    shape, key = case
+    value, x = _value(shape), ed.var("x", shape)
+    want, e = value[key], x[key]
+    assert e.shape == want.shape
+    np.testing.assert_array_equal(ed.evaluate(e, {"x": value}), want)
+    np.testing.assert_array_equal(ed.evaluate(ed.jacobian(e, x), {"x": value}), _jacobian_by_indexing(shape, key))
 
 
 @pytest.mark.parametrize(("shape", "key"), [((3, 4), (S, slice(1, 3))), ((3, 4), (slice(None, None, -1), [0, 3])),
