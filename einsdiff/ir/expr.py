@@ -155,13 +155,8 @@ class Expr:
     def __iter__(self):
         """The entries along the first axis, as iterating an ndarray: ``a, b = x``."""
         if self.ndim == 0:
-            raise OperandError("iteration over a 0-d expression; it has no axis to iterate over")
+            raise OperandError("iteration over a scalar expression: it has no axes (as numpy's iteration over a 0-d array)")
         return (self[k] for k in range(self.shape[0]))
-
-    def __len__(self) -> int:
-        if self.ndim == 0:
-            raise OperandError("len() of a 0-d expression; it has no first axis")
-        return self.shape[0]
 
     # -- arithmetic: each operator is one builder of einsdiff.ir.build -----------
     def __neg__(self):
