@@ -62,6 +62,16 @@ def steps(draw, shape: tuple[int, ...]) -> Step:
             lambda: Step("np.einsum('...i,...i->...', x, np.tanh(x))",
                          lambda x: np.einsum("...i,...i->...", x, np.tanh(x)), shape[:-1]),
         ]
+    if nd:
+        options += [
+            lambda: Step("x[..., ::-1]", lambda x: x[..., ::-1], shape),
+            lambda: Step("x[0]", lambda x: x[0], shape[1:]),
+            lambda: Step("x[1:]", lambda x: x[1:], (shape[0] - 1,) + shape[1:]),
+            lambda: Step("np.concatenate([x, np.sin(x)], axis=-1)",
+                         lambda x: np.concatenate([x, np.sin(x)], axis=-1), shape[:-1] + (2 * shape[-1],)),
+        ]
+    if nd < 3:
+        options.append(lambda: Step("np.stack([x, np.tanh(x)])", lambda x: np.stack([x, np.tanh(x)]), (2,) + shape))
     if nd >= 2:
         options += [
             lambda: Step("np.swapaxes(x, 0, -1)", lambda x: np.swapaxes(x, 0, -1), (shape[-1],) + shape[1:-1] + (shape[0],)),
