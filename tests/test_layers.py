@@ -26,6 +26,7 @@ LAYERS = {
 SUGAR = {("ir.expr", "engine.evaluate"), ("ir.expr", "notation.printing"), ("ir.expr", "ir.build"), ("ir.expr", "ir.variables")}
 SUGAR |= {("ir.expr", "ir.numpy_functions")}  # np.sum(x), x.reshape(...): numpy's functions on expressions
 SUGAR |= {("ir.expr", "ir.numpy_ufuncs")}  # Expr.__array_ufunc__ builds with the builders
+SUGAR |= {("ir.expr", "ir.indexing")}  # x[0], x[:, 1:3]: constant selections
 SUGAR |= {("ir.expr", "array_api")}  # Expr.__array_namespace__ returns the namespace
 FORBIDDEN = {("frontends.web", "frontends.cli")}  # the playground and the CLI share frontends.session
 

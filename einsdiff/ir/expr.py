@@ -67,6 +67,12 @@ class Expr:
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
 
+    def __len__(self) -> int:
+        """The size of the first axis, as ``len`` of an ndarray."""
+        if not self.shape:
+            raise OperandError("len() of a scalar expression: it has no axes (as numpy's len() of a 0-d array)")
+        return self.shape[0]
+
     @property
     def T(self) -> Expr:
         from . import build
@@ -166,6 +172,33 @@ class Expr:
     def swapaxes(self, axis1, axis2) -> Expr:
         return _numpy("swapaxes", self, axis1, axis2)
 
+    # -- indexing: constant 0/1 selections, built by ir.indexing ---------------------------------
+    def __getitem__(self, key) -> Expr:
+        """As numpy's basic indexing, plus one integer array or boolean mask: ``x[0]``,
+        ``x[:, 1:3]``, ``x[::-1, None]``, ``x[..., [0, 2]]``.
+
+        >>> import einsdiff as ed
+        >>> x = ed.var("x", (3, 4))
+        >>> x[1:, ::-2].shape, x[0, ..., None].shape
+        ((2, 2), (4, 1))
+        """
+        from .indexing import select
+
+        return select(self, key)
+
+    def __setitem__(self, key, value):
+        raise OperandError(
+            "x[...] = value: einsdiff expressions are immutable; build a new expression instead: "
+            "np.where(mask, value, x) replaces entries, np.concatenate([x[:k], value, x[k + 1:]]) splices "
+            "a part in"
+        )
+
+    def __iter__(self):
+        """The entries along the first axis, as iterating an ndarray: ``a, b = x``."""
+        if self.ndim == 0:
+            raise OperandError("iteration over a scalar expression: it has no axes (as numpy's iteration over a 0-d array)")
+        return (self[k] for k in range(self.shape[0]))
+
     # -- arithmetic: each operator is one builder of einsdiff.ir.build -----------
     def __neg__(self):
         from . import build
@@ -190,7 +223,7 @@ class Expr:
         # numpy would otherwise wrap the expression in an object array, silently.
         raise OperandError("an einsdiff expression has no array value until it is evaluated: numpy asked for one "
                            "(np.asarray, np.array([...])); evaluate it first (ed.evaluate), or build with the "
-                           "numpy functions einsdiff takes (np.stack and np.concatenate are not among them yet)")
+                           "numpy functions einsdiff takes (np.stack([x, y]) for np.array([x, y]))")
 
     # -- use ----------------------------------------------------------------
     def evaluate(self, bindings=None, /, **keywords) -> np.ndarray:

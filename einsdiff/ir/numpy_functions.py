@@ -28,6 +28,7 @@ from . import build
 from .expr import Const, Expr
 from .functions import det, diag, dot, inv, norm, outer, reshape, slogdet, solve, where
 from .functions.shapes import flatten
+from .indexing import concatenate, joined_parts, stack
 from .simplify import contract
 from .subscripts import einsum
 
@@ -514,3 +515,51 @@ def multi_dot_of(arrays, *, out=None) -> Expr:
     if len(arrays) < 2:
         raise ShapeError(f"np.linalg.multi_dot: needs at least two arrays, got {len(arrays)}")
     return functools.reduce(dot, arrays)
+
+
+# -- joining: sums of parts placed by constant selection tensors (einsdiff.ir.indexing) ------------
+@implements(np.concatenate, *_where_present("concat"), refuse=("out", "dtype", "casting"))
+def concatenate_of(arrays, /, axis=0, out=None, *, dtype=None, casting="same_kind") -> Expr:
+    """np.concatenate: the parts (expressions, arrays) joined along ``axis``; None joins them flattened."""
+    return concatenate(arrays, axis, "np.concatenate")
+
+
+@implements(np.stack, refuse=("out", "dtype", "casting"))
+def stack_of(arrays, axis=0, out=None, *, dtype=None, casting="same_kind") -> Expr:
+    """np.stack: parts of one shape joined along a new ``axis``."""
+    return stack(arrays, axis, "np.stack")
+
+
+@implements(np.hstack, refuse=("dtype", "casting"))
+def hstack_of(tup, *, dtype=None, casting="same_kind") -> Expr:
+    """np.hstack: vectors end to end, otherwise joined along axis 1."""
+    parts = [_at_least(p, 1) for p in joined_parts(tup, "np.hstack")]
+    return concatenate(parts, 0 if parts[0].ndim == 1 else 1, "np.hstack")
+
+
+@implements(np.vstack, refuse=("dtype", "casting"))
+def vstack_of(tup, *, dtype=None, casting="same_kind") -> Expr:
+    """np.vstack: joined along axis 0, a vector being one row."""
+    return concatenate([_at_least(p, 2) for p in joined_parts(tup, "np.vstack")], 0, "np.vstack")
+
+
+@implements(np.column_stack)
+def column_stack_of(tup) -> Expr:
+    """np.column_stack: vectors as columns (and matrices as they are), joined along axis 1."""
+    parts = [p[:, None] if p.ndim == 1 else _at_least(p, 2) for p in joined_parts(tup, "np.column_stack")]
+    return concatenate(parts, 1, "np.column_stack")
+
+
+@implements(np.dstack)
+def dstack_of(tup) -> Expr:
+    """np.dstack: joined along axis 2, a vector (n,) being (1, n, 1) and a matrix (m, n) being (m, n, 1)."""
+    return concatenate([_at_least(p, 3) for p in joined_parts(tup, "np.dstack")], 2, "np.dstack")
+
+
+# As np.atleast_1d, _2d and _3d: (ndim of x, ndim wanted) -> the index that adds the axes.
+_WIDEN = {(0, 1): (None,), (0, 2): (None, None), (0, 3): (None, None, None),
+          (1, 2): (None, slice(None)), (1, 3): (None, slice(None), None), (2, 3): (..., None)}
+
+
+def _at_least(x: Expr, ndim: int) -> Expr:
+    return x if x.ndim >= ndim else x[_WIDEN[x.ndim, ndim]]

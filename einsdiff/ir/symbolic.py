@@ -16,15 +16,16 @@ import numbers
 import numpy as np
 
 from ..errors import OperandError, ShapeError
-from .expr import Expr, Var, as_expr
+from .expr import Expr, Var
 
 
 def symbolic(fn, /, *args, **bindings):
     """``fn`` called with expressions for its arguments, matched to its parameters by name: a
     shape (a tuple of ints, or an int) becomes the variable ``ed.var(name, shape)``, an
-    expression (such as an ``ed.var``) stands for itself, a numpy array becomes a constant and
-    anything else (a float, a flag) is passed as it is: write a number as a float (``2.0``),
-    since an int is read as a shape. Returns what ``fn`` returns: an
+    expression (such as an ``ed.var``) stands for itself, and anything else (a numpy array, a
+    float, a flag) is passed as it is: numpy computes what depends on arrays alone (``len(y)``,
+    ``np.mean(y)``), and an array meeting an expression becomes a constant in it. Write a number
+    as a float (``2.0``), since an int is read as a shape. Returns what ``fn`` returns: an
     expression, or a tuple or list of them.
 
     >>> import numpy as np, einsdiff as ed
@@ -62,7 +63,7 @@ def symbolic(fn, /, *args, **bindings):
 
 
 def _symbol(name: str, value):
-    """The stand-in for the argument ``name``: a variable for a shape, a constant for an array."""
+    """The stand-in for the argument ``name``: a variable for a shape, else the value itself."""
     if isinstance(value, Expr):
         return value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
@@ -72,8 +73,6 @@ def _symbol(name: str, value):
         if any(n < 0 for n in value):
             raise ShapeError(f"ed.symbolic: argument {name!r} has the shape {tuple(value)}, with a negative size")
         return Var(name, tuple(int(n) for n in value))
-    if isinstance(value, np.ndarray):
-        return as_expr(value, f"ed.symbolic's argument {name!r}")
     return value
 
 
