@@ -221,9 +221,12 @@ class Expr:
 
     def __array__(self, dtype=None, copy=None):
         # numpy would otherwise wrap the expression in an object array, silently.
-        raise OperandError("an einsdiff expression has no array value until it is evaluated: numpy asked for one "
-                           "(np.asarray, np.array([...])); evaluate it first (ed.evaluate), or build with the "
-                           "numpy functions einsdiff takes (np.stack([x, y]) for np.array([x, y]))")
+        raise OperandError("an einsdiff expression has no array value until it is evaluated: numpy, or a library "
+                           "converting its input (np.asarray, np.array([...]), scipy.special.softmax or logsumexp "
+                           "without SCIPY_ARRAY_API=1), asked for one; evaluate it first (ed.evaluate), build with "
+                           "the numpy functions einsdiff takes (np.stack([x, y]) for np.array([x, y])), use "
+                           "ed.softmax / ed.log_softmax / ed.logsumexp, or set SCIPY_ARRAY_API=1 before importing "
+                           "scipy so that its softmax and expit build expressions")
 
     # -- use ----------------------------------------------------------------
     def evaluate(self, bindings=None, /, **keywords) -> np.ndarray:
