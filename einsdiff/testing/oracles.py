@@ -312,13 +312,20 @@ def _loop_contract(node: Contract, args):
 
 
 def kink_distance(expr: Expr, bindings: Mapping) -> float:
-    """The smallest |u| over the arguments u of relu, abs, step and sign in ``expr``:
-    finite differences are only trustworthy away from those kinks."""
+    """The smallest |u| over the arguments u of relu, abs, step and sign in ``expr``, and half
+    the gap between the two largest (smallest) entries a max (min) reduces: finite differences
+    are only trustworthy away from those kinks."""
     smallest = math.inf
     for node in topological([expr]):
         if isinstance(node, Map) and node.fn in ("relu", "abs", "step", "sign"):
             u = evaluate(node.arg, bindings)
             smallest = min(smallest, float(np.min(np.abs(u), initial=math.inf)))
+        elif isinstance(node, Call) and node.fn in ("max", "min"):
+            u = evaluate(node.args[0], bindings)
+            kept = [p for p in range(u.ndim) if p not in node.param]
+            slices = np.sort(np.transpose(u, kept + list(node.param)).reshape(node.size, -1), axis=1)
+            gaps = slices[:, -1] - slices[:, -2] if node.fn == "max" else slices[:, 1] - slices[:, 0]
+            smallest = min(smallest, float(np.min(gaps, initial=math.inf)) / 2)
     return smallest
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import build
 from ...errors import ShapeError
-from ..expr import Call, Expr
+from ..expr import Call, Expr, Materialize
 from ..registry import Function, Notation, Syntax
 from .base import axes_of, contract, labels, name_of, sizes_of
 from .piecewise import where
@@ -84,7 +84,8 @@ def _ties(node: Call) -> Expr:
     """1/m at each of the m entries of a reduced slice equal to its max (min), 0 elsewhere: a
     constant of the comparison masks, which are not differentiated."""
     (x,) = node.args
-    hit = (build.greater_equal if node.fn == "max" else build.less_equal)(x, _spread(node))
+    # The node's own argument, not a sum flattened into the comparison: max(x) - x is then exactly 0 at the max.
+    hit = (build.greater_equal if node.fn == "max" else build.less_equal)(Materialize(x), _spread(node))
     count = contract([build.reduce_sum(hit, node.param)], [tuple(p for p in range(x.ndim) if p not in node.param)],
                      tuple(range(x.ndim)), dict(enumerate(x.shape)))
     return build.divide(hit, count)
