@@ -268,7 +268,7 @@ def _weighted_vjp(weights):
 
 HAND = {"inv": _inv_vjp, "det": _det_vjp(True), "logdet": _det_vjp(False), "logabsdet": _det_vjp(False),
         "detsign": lambda node, adj, lead: (None,), "logsumexp": _logsumexp_vjp,
-        "max": _weighted_vjp(extrema._ties), "min": _weighted_vjp(extrema._ties),
+        "max": _weighted_vjp(extrema.tie_weights), "min": _weighted_vjp(extrema.tie_weights),
         "prod": _weighted_vjp(extrema.cofactors)}
 
 

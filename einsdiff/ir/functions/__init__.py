@@ -3,8 +3,8 @@
 :data:`FUNCTIONS` maps each name to its :class:`Function`: the elementwise functions (a
 :class:`~einsdiff.ir.expr.Map` node; their entries live in :mod:`einsdiff.ir.ops`), the
 functions of whole tensors with a :class:`~einsdiff.ir.expr.Call` node of their own (inv,
-det, logdet, logabsdet, detsign, solve, logsumexp, max, min, prod, where) and the composite ones built from
-other nodes (trace, diag, softmax, norms, maximum, dot, reshape, ...). An entry holds the
+det, logdet, logabsdet, detsign, solve, logsumexp, max, min, prod, where) and the composite ones
+built from other nodes (trace, diag, softmax, norms, maximum, dot, reshape, ...). An entry holds the
 value (numpy, other backends, generated code), the forward rule (the reverse rule is derived
 from it by transposition unless one is written for speed), the notation every printer reads
 and the syntax formulas call it by. A new function is one entry in the module of its family
@@ -30,7 +30,8 @@ from .shapes import dot, flatten, outer, reshape
 
 def _table() -> dict[str, Function]:
     table: dict[str, Function] = {}
-    for entry in (*OPS.values(), *linalg.ENTRIES, *reductions.ENTRIES, *extrema.ENTRIES, *piecewise.ENTRIES, *shapes.ENTRIES):
+    for entry in (*OPS.values(), *linalg.ENTRIES, *reductions.ENTRIES, *extrema.ENTRIES, *piecewise.ENTRIES,
+                  *shapes.ENTRIES):
         if entry.name in table:
             raise ValueError(f"two registry entries are named {entry.name!r}")
         table[entry.name] = entry
@@ -42,7 +43,8 @@ CALLS: dict[str, Function] = {name: f for name, f in FUNCTIONS.items() if f.kind
 """The entries with a Call node of their own, by name."""
 
 __all__ = [
-    "CALLS", "FUNCTIONS", "Function", "Notation", "Syntax", "amax", "amin", "det", "diag", "diagonal", "dot", "flatten", "inv",
-    "inv_node", "log_softmax", "logdet", "logsumexp", "maximum", "minimum", "norm", "outer", "prod", "reshape", "slogdet",
-    "softmax", "softmax_of", "solve", "solve_indexed", "solve_node", "trace", "where", "where_node",
+    "CALLS", "FUNCTIONS", "Function", "Notation", "Syntax", "amax", "amin", "det", "diag", "diagonal", "dot",
+    "flatten", "inv", "inv_node", "log_softmax", "logdet", "logsumexp", "maximum", "minimum", "norm", "outer", "prod",
+    "reshape", "slogdet", "softmax", "softmax_of", "solve", "solve_indexed", "solve_node", "trace", "where",
+    "where_node",
 ]

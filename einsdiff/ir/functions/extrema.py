@@ -32,8 +32,8 @@ def _reduction(fn: str, x, axis) -> Expr:
     x = build.as_expr(x, f"{fn}'s argument")
     axes = axes_of(x, axis, fn)
     if fn != "prod" and any(x.shape[p] == 0 for p in axes):
-        raise ShapeError(f"{fn}: {name_of(x)} has shape {x.shape}, so axis {axis!r} is empty and has no {fn}imum; "
-                         f"reduce over non-empty axes")
+        raise ShapeError(f"{fn}: {name_of(x)} has shape {x.shape}, and an empty axis has no {fn}imum; "
+                         f"reduce over axes of size 1 or more")
     if all(x.shape[p] == 1 for p in axes):  # one entry per slice (or no axes): the reduction is x itself
         return build.reduce_sum(x, axes)
     return Call(fn, (x,), tuple(sorted(axes)), tuple(n for p, n in enumerate(x.shape) if p not in axes))
@@ -72,23 +72,20 @@ def prod(x, axis=None) -> Expr:
     return _reduction("prod", x, axis)
 
 
-def _spread(node: Call) -> Expr:
-    """The node (x reduced over ``node.param``) broadcast back to x's shape."""
-    (x,) = node.args
+def _spread(reduced: Expr, x: Expr, axes: tuple[int, ...]) -> Expr:
+    """``reduced`` (x with ``axes`` reduced away) broadcast back to x's shape."""
     every = labels("x", x.ndim)
-    kept = tuple(lab for p, lab in enumerate(every) if p not in node.param)
-    return contract([node], [kept], every, sizes_of(every, x.shape))
+    kept = tuple(lab for p, lab in enumerate(every) if p not in axes)
+    return contract([reduced], [kept], every, sizes_of(every, x.shape))
 
 
-def _ties(node: Call) -> Expr:
+def tie_weights(node: Call) -> Expr:
     """1/m at each of the m entries of a reduced slice equal to its max (min), 0 elsewhere: a
-    constant of the comparison masks, which are not differentiated."""
+    function of comparison masks, which are not differentiated."""
     (x,) = node.args
-    # The node's own argument, not a sum flattened into the comparison: max(x) - x is then exactly 0 at the max.
-    hit = (build.greater_equal if node.fn == "max" else build.less_equal)(Materialize(x), _spread(node))
-    count = contract([build.reduce_sum(hit, node.param)], [tuple(p for p in range(x.ndim) if p not in node.param)],
-                     tuple(range(x.ndim)), dict(enumerate(x.shape)))
-    return build.divide(hit, count)
+    # x itself, not a sum flattened into the comparison: max(x) - x is then exactly 0 at the max.
+    hit = (build.greater_equal if node.fn == "max" else build.less_equal)(Materialize(x), _spread(node, x, node.param))
+    return build.divide(hit, _spread(build.reduce_sum(hit, node.param), x, node.param))
 
 
 def _weighted(node: Call, weights: Expr, dx: Expr, extra) -> Expr:
@@ -102,7 +99,7 @@ def _weighted(node: Call, weights: Expr, dx: Expr, extra) -> Expr:
 def _extremum_jvp(node, tangents, extra):
     """d max(x) = Σ w ⊙ dx, w = [x = max x] / #ties over the reduced axes (min alike)."""
     (dx,) = tangents
-    return _weighted(node, _ties(node), dx, extra)
+    return _weighted(node, tie_weights(node), dx, extra)
 
 
 def cofactors(node: Call) -> Expr:
@@ -125,15 +122,28 @@ def _prod_jvp(node, tangents, extra):
     return _weighted(node, cofactors(node), dx, extra)
 
 
-def _array(name: str):
-    return lambda xp, node, a: getattr(xp, name)(a[0], axis=node.param)
-
-
 def _numpy(fn):
     return lambda node, a: fn(a[0], axis=node.param)
 
 
-def _extremum_entry(fn: str, builder, word: str) -> Function:
+# Other backends, through the names every array namespace shares: max over a tuple of axes (torch's
+# adapter maps it to amax), min as -max(-x) (exact), prod one axis at a time (torch's takes one).
+def _max_array(xp, node, a):
+    return xp.max(a[0], axis=node.param)
+
+
+def _min_array(xp, node, a):
+    return -xp.max(-a[0], axis=node.param)
+
+
+def _prod_array(xp, node, a):
+    out = a[0]
+    for p in reversed(node.param):
+        out = xp.prod(out, p)
+    return out
+
+
+def _extremum_entry(fn: str, builder, word: str, array) -> Function:
     mathml = (f'<munder><mi>{fn}</mi>{{r}}</munder><mo>&#x2061;</mo><mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>')
     return Function(
         fn, "call",
@@ -144,14 +154,14 @@ def _extremum_entry(fn: str, builder, word: str) -> Function:
                  rule_latex=rf"d \{fn}_{{j}} x_{{j}} = \sum_{{j}} \frac{{[x_{{j}} = \{fn} x]}}"
                             rf"{{\#\{{k : x_{{k}} = \{fn} x\}}}}\, dx_{{j}}"),
         Syntax((fn,), "along", along=builder, reduces=True, example=f"{fn}(x) or {fn}[j](X[i,j])"),
-        builder=builder, numpy=_numpy(getattr(np, fn)), array=_array(fn), jvp=_extremum_jvp,
+        builder=builder, numpy=_numpy(getattr(np, fn)), array=array, jvp=_extremum_jvp,
         source=f"np.{fn}({{0}}, axis={{p}})",
     )
 
 
 ENTRIES = (
-    _extremum_entry("max", amax, "maximum"),
-    _extremum_entry("min", amin, "minimum"),
+    _extremum_entry("max", amax, "maximum", _max_array),
+    _extremum_entry("min", amin, "minimum", _min_array),
     Function(
         "prod", "call",
         Notation("prod", text="prod[{r}]({0})", latex=r"\prod_{{{r}}}\left({0}\right)",
@@ -161,7 +171,7 @@ ENTRIES = (
                  rule_text="d Π_k x_k = Σ_k (Π_{j≠k} x_j) dx_k, each cofactor a product with x_k replaced by 1",
                  rule_latex=r"d \prod_{k} x_{k} = \sum_{k} \Big(\prod_{j \neq k} x_{j}\Big) dx_{k}"),
         Syntax(("prod",), "along", along=prod, reduces=True, example="prod(x) or prod[j](X[i,j])"),
-        builder=prod, numpy=_numpy(np.prod), array=_array("prod"), jvp=_prod_jvp,
+        builder=prod, numpy=_numpy(np.prod), array=_prod_array, jvp=_prod_jvp,
         source="np.prod({0}, axis={p})",
     ),
 )
