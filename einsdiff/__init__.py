@@ -42,6 +42,8 @@ from .calculus.directional import hessian_diagonal, hvp, jacobian_diagonal, jvp,
 from .notation.explain import explain, explain_steps
 from .frontends.scipy import scipy_objective, scipy_residuals
 from .ir.matrix import (
+    amax,
+    amin,
     det,
     diag,
     diagonal,
@@ -54,6 +56,7 @@ from .ir.matrix import (
     minimum,
     norm,
     outer,
+    prod,
     reshape,
     slogdet,
     softmax,
@@ -61,6 +64,8 @@ from .ir.matrix import (
     trace,
     where,
 )
+from .ir.matrix import amax as max  # noqa: A004 - mirrors numpy.max
+from .ir.matrix import amin as min  # noqa: A004 - mirrors numpy.min
 from .ir.expr import Expr, Var
 from .ir.ops import OPS
 from .notation.mathml import to_mathml
@@ -138,6 +143,8 @@ __all__ = [
     "VariableConflictError",
     "WrtError",
     "abs",
+    "amax",
+    "amin",
     "arccos",
     "arcsin",
     "arctan",
@@ -176,13 +183,16 @@ __all__ = [
     "logdet",
     "logsumexp",
     "matmul",
+    "max",
     "maximum",
+    "min",
     "minimum",
     "norm",
     "outer",
     "parse",
     "pow",
     "power",
+    "prod",
     "reciprocal",
     "relu",
     "reshape",

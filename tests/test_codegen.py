@@ -121,6 +121,7 @@ def _matrix_functions():
         "where": leaky, "J_where": ed.jacobian(leaky, z),
         "logsumexp": ed.logsumexp(z, 1), "H_logsumexp": ed.hessian(ed.logsumexp(z), z),
         "softmax": ed.softmax(z), "J_softmax": ed.jacobian(ed.softmax(z, 0), z),
+        "max": ed.max(z, 1), "J_min": ed.jacobian(ed.min(z, 0), z), "H_prod": ed.hessian(ed.prod(z), z),
     }
 
 

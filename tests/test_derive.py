@@ -49,6 +49,8 @@ CALLS = {
     "call: logabsdet": ed.logdet(-X, absolute=True), "call: detsign": ed.slogdet(X)[0] * ed.det(X),
     "call: solve": ed.solve(X, z), "call: logsumexp": ed.logsumexp(ed.einsum("i,j->ij", z, z), 1),
     "call: where": ed.where(z > 0, z * z, 3 * z),
+    "call: max": ed.max(ed.einsum("i,j->ij", z, 4 * x * x), 1), "call: min": ed.min(X @ X, 1),
+    "call: prod": ed.prod(X * z, 1),
 }
 CASES = {**NODES, **MAPS, **CALLS}
 

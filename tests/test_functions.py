@@ -17,7 +17,7 @@ import einsdiff as ed
 from einsdiff.calculus.derive import transposed_vjp
 from einsdiff.ir import matrix
 from einsdiff.ir.expr import Call, Var
-from einsdiff.ir.functions import CALLS, FUNCTIONS, Function, Notation, Syntax, inv_node, softmax_of
+from einsdiff.ir.functions import CALLS, FUNCTIONS, Function, Notation, Syntax, extrema, inv_node, softmax_of
 from einsdiff.ir.functions.base import contract, matrix_labels, neg
 from einsdiff.ir.ops import OPS, apply
 from einsdiff.ir.simplify import add
@@ -29,7 +29,8 @@ from einsdiff.notation import parse
 
 def test_every_node_function_and_every_builder_has_one_entry():
     assert set(OPS) == {n for n, f in FUNCTIONS.items() if f.kind == "elementwise"}
-    assert set(CALLS) == {"inv", "det", "logdet", "logabsdet", "detsign", "solve", "logsumexp", "where"}
+    assert set(CALLS) == {"inv", "det", "logdet", "logabsdet", "detsign", "solve", "logsumexp", "max", "min", "prod",
+                          "where"}
     builders = {f.builder for f in FUNCTIONS.values()}
     for name in matrix.__all__:
         if name != "flatten":  # a helper of reshape and outer, not a function of formulas or of ed
@@ -253,8 +254,22 @@ def _logsumexp_vjp(node, adj, lead):
     return (contract([adj, softmax_of(node)], [t + kept, every], t + every, sizes),)
 
 
+def _weighted_vjp(weights):
+    """df/dx = adj broadcast over the reduced axes, times the weights (ties' shares, cofactors)."""
+    def vjp(node, adj, lead):
+        x = node.args[0]
+        every, t = tuple(("x", p) for p in range(x.ndim)), tuple(("t", p) for p in range(len(lead)))
+        kept = tuple(lab for p, lab in enumerate(every) if p not in node.param)
+        sizes = dict(zip(every + t, x.shape + tuple(lead), strict=True))
+        return (contract([adj, weights(node)], [t + kept, every], t + every, sizes),)
+
+    return vjp
+
+
 HAND = {"inv": _inv_vjp, "det": _det_vjp(True), "logdet": _det_vjp(False), "logabsdet": _det_vjp(False),
-        "detsign": lambda node, adj, lead: (None,), "logsumexp": _logsumexp_vjp}
+        "detsign": lambda node, adj, lead: (None,), "logsumexp": _logsumexp_vjp,
+        "max": _weighted_vjp(extrema.tie_weights), "min": _weighted_vjp(extrema.tie_weights),
+        "prod": _weighted_vjp(extrema.cofactors)}
 
 
 def _nodes(batch: tuple[int, ...]):
@@ -262,7 +277,7 @@ def _nodes(batch: tuple[int, ...]):
     return {
         "inv": ed.inv(Y), "det": ed.det(Y), "logdet": ed.logdet(Y), "logabsdet": ed.logdet(Y, absolute=True),
         "detsign": ed.slogdet(Y)[0], "solve": ed.solve(Y, b), "where": ed.where(z > 0, z, ed.exp(z)),
-        "logsumexp": ed.logsumexp(z, -1),
+        "logsumexp": ed.logsumexp(z, -1), "max": ed.max(z, -1), "min": ed.min(z, -1), "prod": ed.prod(z, -1),
     }
 
 

@@ -195,3 +195,30 @@ def test_matrix_notation_reads_back_as_what_it_printed(expr, data):
             assert "has no size here" in str(err), text
             return
         _close(ed.evaluate(again, VALUES), ed.evaluate(g, VALUES))
+
+
+# -- reductions by max, min and product (issue 16) ------------------------------------------------------
+
+REDUCTIONS = {
+    "max(A x)": ed.max(A @ x),
+    "min(x) + max(y)": ed.min(x) + ed.max(y),
+    "prod(x)": ed.prod(x),
+    "prod(tanh(A x)) · s": ed.prod(ed.tanh(A @ x)) * s,
+    "max(X) − min(S)": ed.max(X) - ed.min(S),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REDUCTIONS))
+def test_printed_reductions_and_their_gradients_read_back(case):
+    f = REDUCTIONS[case]
+    text, again = read_back(f)
+    assert text.startswith(("max(", "min(", "prod(")), text
+    _close(ed.evaluate(again, VALUES), ed.evaluate(f, VALUES))
+    for v in sorted(variables(f), key=lambda v: v.name):
+        g = ed.grad(f, v)
+        _close(ed.evaluate(ed.grad(again, v), VALUES), ed.evaluate(g, VALUES))
+        try:
+            text, g_again = read_back(g)
+        except ed.OptionError:  # a gradient the matrix form cannot write (prod's cofactors)
+            continue
+        _close(ed.evaluate(g_again, VALUES), ed.evaluate(g, VALUES))

@@ -142,6 +142,18 @@ class Expr:
         """As ndarray.mean."""
         return _numpy("mean", self, axis, dtype, out, keepdims, **options)
 
+    def max(self, axis=None, out=None, keepdims=False, **options) -> Expr:
+        """As ndarray.max: ``x.max(axis=1, keepdims=True)``; ties share the derivative evenly."""
+        return _numpy("max", self, axis, out, keepdims, **options)
+
+    def min(self, axis=None, out=None, keepdims=False, **options) -> Expr:
+        """As ndarray.min."""
+        return _numpy("min", self, axis, out, keepdims, **options)
+
+    def prod(self, axis=None, dtype=None, out=None, keepdims=False, **options) -> Expr:
+        """As ndarray.prod."""
+        return _numpy("prod", self, axis, dtype, out, keepdims, **options)
+
     def reshape(self, *shape, **options) -> Expr:
         """As ndarray.reshape: ``x.reshape(2, -1)`` or ``x.reshape((2, -1))``."""
         return _numpy("reshape", self, shape[0] if len(shape) == 1 else shape, **options)

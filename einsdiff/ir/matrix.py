@@ -2,14 +2,16 @@
 
 Functions of matrices act on the last two axes; leading axes are a batch (numpy's
 ``...ij``). Most of these are contractions or elementwise maps; inv, det, logdet,
-solve, logsumexp and where are :class:`~einsdiff.ir.expr.Call` nodes. Each is defined
-next to its registry entry in :mod:`einsdiff.ir.functions` (value, rules, notation,
-syntax); this module is where the public builders are gathered.
+solve, logsumexp, max, min, prod and where are :class:`~einsdiff.ir.expr.Call` nodes. Each
+is defined next to its registry entry in :mod:`einsdiff.ir.functions` (value, rules,
+notation, syntax); this module is where the public builders are gathered.
 """
 
 from __future__ import annotations
 
 from .functions import (
+    amax,
+    amin,
     det,
     diag,
     diagonal,
@@ -23,6 +25,7 @@ from .functions import (
     minimum,
     norm,
     outer,
+    prod,
     reshape,
     slogdet,
     softmax,
@@ -32,6 +35,6 @@ from .functions import (
 )
 
 __all__ = [
-    "det", "diag", "diagonal", "dot", "flatten", "inv", "log_softmax", "logdet", "logsumexp", "maximum", "minimum",
-    "norm", "outer", "reshape", "slogdet", "softmax", "solve", "trace", "where",
+    "amax", "amin", "det", "diag", "diagonal", "dot", "flatten", "inv", "log_softmax", "logdet", "logsumexp", "maximum",
+    "minimum", "norm", "outer", "prod", "reshape", "slogdet", "softmax", "solve", "trace", "where",
 ]

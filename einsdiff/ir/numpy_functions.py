@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import OperandError, OptionError, ShapeError, SubscriptError
 from . import build
 from .expr import Const, Expr
-from .functions import det, diag, dot, inv, norm, outer, reshape, slogdet, solve, where
+from .functions import amax, amin, det, diag, dot, inv, norm, outer, prod, reshape, slogdet, solve, where
 from .functions.shapes import flatten
 from .indexing import concatenate, joined_parts, stack
 from .simplify import contract
@@ -161,6 +161,32 @@ def mean_of(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True) -
     count = int(np.prod([x.shape[p] for p in axes], dtype=np.int64))
     with np.errstate(divide="ignore"):
         return build.multiply(sum_of(x, axes, keepdims=keepdims), float(np.divide(1.0, count)))
+
+
+def _reduced(reduce, a, axis, keepdims: bool, fn: str) -> Expr:
+    """``reduce(x, axes)`` over numpy's ``axis``, with them kept as size 1 under ``keepdims``."""
+    x = build.as_expr(a, f"{fn}'s a")
+    axes = _axes(x, axis, fn)
+    result = reduce(x, axes)
+    return _keep(x, result, axes) if keepdims else result
+
+
+@implements(np.max, np.amax, refuse=("out", "initial", "where"))
+def max_of(a, axis=None, out=None, keepdims=False, initial=None, where=True) -> Expr:
+    """np.max (np.amax): ties at the maximum share its derivative evenly."""
+    return _reduced(amax, a, axis, keepdims, "np.max")
+
+
+@implements(np.min, np.amin, refuse=("out", "initial", "where"))
+def min_of(a, axis=None, out=None, keepdims=False, initial=None, where=True) -> Expr:
+    """np.min (np.amin): ties at the minimum share its derivative evenly."""
+    return _reduced(amin, a, axis, keepdims, "np.min")
+
+
+@implements(np.prod, refuse=("dtype", "out", "initial", "where"))
+def prod_of(a, axis=None, dtype=None, out=None, keepdims=False, initial=1, where=True) -> Expr:
+    """np.prod: its derivatives are products of the other factors, exact where a factor is 0."""
+    return _reduced(prod, a, axis, keepdims, "np.prod")
 
 
 # -- products -----------------------------------------------------------------------------------

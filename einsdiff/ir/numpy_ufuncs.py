@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import OperandError
 from . import build
 from .expr import Const, Expr, as_expr
-from .functions import maximum, minimum, reshape
+from .functions import amax, amin, maximum, minimum, prod, reshape
 from .ops import apply
 from .simplify import contract
 
@@ -163,13 +163,13 @@ def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict) -> Expr:
     """What ``Expr.__array_ufunc__`` returns: the expression ``ufunc`` builds from ``inputs``."""
     builder, name = _builder(ufunc)
     name += "" if method == "__call__" else f".{method}"
-    if ufunc is np.add and method in ("reduce", "accumulate"):
+    if (method == "reduce" and ufunc in _REDUCTIONS) or (ufunc is np.add and method == "accumulate"):
         axis = kwargs.pop("axis", 0)
         keepdims = kwargs.pop("keepdims", False) if method == "reduce" else False
         _check_keywords(name, kwargs)
         (x,) = inputs
         x = as_expr(x, f"{name}'s operand")
-        return _add_reduce(x, axis, keepdims) if method == "reduce" else _add_accumulate(x, axis)
+        return _reduce(_REDUCTIONS[ufunc], x, axis, keepdims) if method == "reduce" else _add_accumulate(x, axis)
     _check_keywords(name, kwargs)
     if builder is None:
         reason = _REASONS.get(ufunc.__name__, "write it with the functions einsdiff has (see the README's "
@@ -185,8 +185,9 @@ def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict) -> Expr:
 
 
 _METHODS = {
-    "reduce": "einsdiff builds np.add.reduce (a sum) and no other ufunc reduction; write it with einsdiff's "
-              "reductions (ed.sum, ed.logsumexp, ed.norm, ...)",
+    "reduce": "einsdiff builds the reductions of np.add (a sum), np.multiply (a product), np.maximum and "
+              "np.minimum (and fmax, fmin), and no other; write it with einsdiff's reductions (ed.sum, ed.max, "
+              "ed.prod, ed.logsumexp, ed.norm, ...)",
     "accumulate": "einsdiff builds np.add.accumulate (a running sum) and no other running reduction",
     "at": "it writes into an array in place, and expressions are immutable; build the result with ed.where "
           "or by adding a constant array",
@@ -219,9 +220,14 @@ def _operand(name: str, k: int, value):
     return as_expr(value, f"{name}'s operand {k}")
 
 
-def _add_reduce(x: Expr, axis, keepdims) -> Expr:
-    """np.add.reduce(x, axis, keepdims=...) is a sum over ``axis`` (0 unless given; None for all)."""
-    total = build.reduce_sum(x, axis)
+# ufunc.reduce(x, axis) as the einsdiff reduction it is: np.add.reduce is a sum, np.maximum.reduce a max.
+_REDUCTIONS = {np.add: build.reduce_sum, np.multiply: prod, np.maximum: amax, np.minimum: amin,
+               np.fmax: amax, np.fmin: amin}
+
+
+def _reduce(reduction, x: Expr, axis, keepdims) -> Expr:
+    """ufunc.reduce(x, axis, keepdims=...): ``reduction`` over ``axis`` (0 unless given; None for all)."""
+    total = reduction(x, axis)
     if not keepdims:
         return total
     dropped = build.axes_of(x, axis)

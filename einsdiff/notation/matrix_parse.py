@@ -518,7 +518,8 @@ class _Reader:
         syntax = _SYNTAX.get(name)
         arity = syntax.arity if syntax else 1
         if len(args) != arity:
-            raise self.error(f"{name} takes {arity} argument{'s' * (arity > 1)}, got {len(args)}", tok.pos)
+            other = f"; did you mean {_SPELLINGS[name]}?" if name in _SPELLINGS else ""  # max(a, b): maximum
+            raise self.error(f"{name} takes {arity} argument{'s' * (arity > 1)}, got {len(args)}{other}", tok.pos)
         return self.lift(lambda *vals: self.applied(tok, list(vals), end), *args)
 
     def applied(self, tok: Token, args: list[_Val], end: int) -> _Val:

@@ -511,6 +511,9 @@ _LATEX_TEMPLATES = {  # fn: (template, template for a scalar argument)
     "logdet": (r"\log\det\left({0}\right)",) * 2,
     "solve": ("{0:name}^{{-1}} {1:factor}",) * 2,
     "logsumexp": (r"\operatorname{{logsumexp}}\left({0}\right)",) * 2,
+    "max": (r"\max\left({0}\right)",) * 2,
+    "min": (r"\min\left({0}\right)",) * 2,
+    "prod": (r"\prod\left({0}\right)",) * 2,
 }
 _APPLY = "<mo>&#x2061;</mo>"
 _MATHML_TEMPLATES = {
@@ -523,6 +526,9 @@ _MATHML_TEMPLATES = {
     "logdet": (f"<mi>log</mi>{_APPLY}<mi>det</mi>{_APPLY}<mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>",) * 2,
     "solve": ("<msup>{0:name}<mrow><mo>−</mo><mn>1</mn></mrow></msup>{1:factor}",) * 2,
     "logsumexp": (f"<mi>logsumexp</mi>{_APPLY}<mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>",) * 2,
+    "max": (f"<mi>max</mi>{_APPLY}<mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>",) * 2,
+    "min": (f"<mi>min</mi>{_APPLY}<mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>",) * 2,
+    "prod": ("<mo>∏</mo><mrow><mo>(</mo>{0}<mo>)</mo></mrow>",) * 2,
 }
 
 

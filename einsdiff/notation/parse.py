@@ -341,7 +341,8 @@ class _Parser:
         """The one argument of a function that takes one."""
         args = self.arguments()
         if len(args) != 1:
-            raise self.error(f"{tok.text} takes one argument, got {len(args)}", tok)
+            other = f"; did you mean {_SPELLINGS[tok.text]}?" if tok.text in _SPELLINGS else ""  # max(a, b): maximum
+            raise self.error(f"{tok.text} takes one argument, got {len(args)}{other}", tok)
         return args[0]
 
     def names(self, empty: bool = False) -> tuple[str, ...]:

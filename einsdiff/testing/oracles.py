@@ -215,6 +215,35 @@ def _split(duals: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
     return val, tan
 
 
+def _logsumexp(entries: list) -> _Dual:
+    m = max(e.v for e in entries)
+    total = _Dual(0.0)
+    for e in entries:
+        total = total + _d_exp(e - m)
+    return _d_log(total) + m
+
+
+def _extremum(pick):
+    """The max (min) of duals: its tangent the mean of the tangents of the entries that attain it."""
+    def reduce(entries: list) -> _Dual:
+        best = pick(e.v for e in entries)
+        ties = [e.t for e in entries if e.v == best]
+        return _Dual(best, sum(ties) / len(ties))
+
+    return reduce
+
+
+def _product(entries: list) -> _Dual:
+    total = _Dual(1.0)
+    for e in entries:
+        total = total * e
+    return total
+
+
+# One reduced slice's entries to the dual of the result.
+_REDUCED = {"logsumexp": _logsumexp, "max": _extremum(max), "min": _extremum(min), "prod": _product}
+
+
 def _loop_call(node: Call, args):
     """A function of whole tensors from its definition, one matrix (or reduced slice) at a time."""
     a = [_duals(v, t) for v, t in args]
@@ -223,19 +252,14 @@ def _loop_call(node: Call, args):
         for p in np.ndindex(*node.shape):
             out[p] = a[1][p] if a[0][p].v != 0 else a[2][p]
         return _split(out, node.shape)
-    if node.fn == "logsumexp":
+    if node.fn in ("logsumexp", "max", "min", "prod"):
         axes = tuple(ax % a[0].ndim for ax in node.param)
         kept = [ax for ax in range(a[0].ndim) if ax not in axes]
         for p in np.ndindex(*node.shape):
             where = [slice(None)] * a[0].ndim
             for ax, k in zip(kept, p, strict=True):
                 where[ax] = k
-            entries = list(a[0][tuple(where)].ravel())
-            m = max(e.v for e in entries)
-            total = _Dual(0.0)
-            for e in entries:
-                total = total + _d_exp(e - m)
-            out[p] = _d_log(total) + m
+            out[p] = _REDUCED[node.fn](list(a[0][tuple(where)].ravel()))
         return _split(out, node.shape)
     batch = node.args[0].shape[:-2]
     for b in np.ndindex(*batch):
@@ -288,13 +312,20 @@ def _loop_contract(node: Contract, args):
 
 
 def kink_distance(expr: Expr, bindings: Mapping) -> float:
-    """The smallest |u| over the arguments u of relu, abs, step and sign in ``expr``:
-    finite differences are only trustworthy away from those kinks."""
+    """The smallest |u| over the arguments u of relu, abs, step and sign in ``expr``, and half
+    the gap between the two largest (smallest) entries a max (min) reduces: finite differences
+    are only trustworthy away from those kinks."""
     smallest = math.inf
     for node in topological([expr]):
         if isinstance(node, Map) and node.fn in ("relu", "abs", "step", "sign"):
             u = evaluate(node.arg, bindings)
             smallest = min(smallest, float(np.min(np.abs(u), initial=math.inf)))
+        elif isinstance(node, Call) and node.fn in ("max", "min"):
+            u = evaluate(node.args[0], bindings)
+            kept = [p for p in range(u.ndim) if p not in node.param]
+            slices = np.sort(np.transpose(u, kept + list(node.param)).reshape(node.size, -1), axis=1)
+            gaps = slices[:, -1] - slices[:, -2] if node.fn == "max" else slices[:, 1] - slices[:, 0]
+            smallest = min(smallest, float(np.min(gaps, initial=math.inf)) / 2)
     return smallest
 
 
