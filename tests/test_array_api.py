@@ -115,7 +115,7 @@ CASES = [
 
 # Functions einsdiff builds through numpy's np.max, np.min and np.prod on expressions; they pass
 # once those build expressions (another branch).
-NUMPY_PENDING = [
+THROUGH_NUMPY = [
     ("max", lambda ns, a: ns.max(a, axis=1, keepdims=True), [(2, 3)], "any"),
     ("min", lambda ns, a: ns.min(a), [(2, 3)], "any"),
     ("prod", lambda ns, a: ns.prod(a, axis=0), [(2, 3)], "any"),
@@ -350,12 +350,12 @@ def test_scipy_softmax_without_scipy_array_api_is_an_einsdiff_error():
     """, array_api=False))
 
 
-# -- waiting for np.max, np.min and np.prod on expressions ------------------------------------------
-class TestNeedsNumpyMaxMinProd:
-    """Pass once numpy's max, min and prod build expressions (another branch)."""
+# -- max, min and prod, built by numpy's own functions on expressions ---------------------------------
+class TestThroughNumpyReductions:
+    """xp.max, xp.min and xp.prod call np.max, np.min and np.prod on expressions."""
 
-    @pytest.mark.parametrize(("fn", "shapes", "domain"), [c[1:] for c in NUMPY_PENDING],
-                             ids=[c[0] for c in NUMPY_PENDING])
+    @pytest.mark.parametrize(("fn", "shapes", "domain"), [c[1:] for c in THROUGH_NUMPY],
+                             ids=[c[0] for c in THROUGH_NUMPY])
     def test_value_and_derivative_match_the_reference(self, fn, shapes, domain):
         _check(fn, shapes, domain)
 
