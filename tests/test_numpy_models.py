@@ -166,3 +166,33 @@ def test_numpy_code_prints_in_matrix_notation():
     w = ed.var("w", (3,))
     loss = ed.symbolic(least_squares, w=w, X=ed.var("X", (5, 3)), y=ed.var("y", (5,)))
     assert ed.to_matrix_notation(ed.grad(loss, w)) == "f = 2 Xᵀ (X w − y)"
+
+
+def _nodes(e):
+    from einsdiff.ir.variables import topological
+
+    return topological([e])
+
+
+def test_the_max_shift_of_a_stable_softmax_cancels_from_the_derivatives():
+    """log Σ exp(z − max z) is logsumexp(z) − max z, so the gradient of the max-shifted cross
+    entropy is the textbook Xᵀ(softmax(XW) − Y)/n, with no max left in it, and stays finite
+    where exp(z) would overflow."""
+    W, X, Y = ed.var("W", (3, 4)), ed.var("X", (5, 3)), ed.var("Y", (5, 4))
+    g = ed.grad(softmax_cross_entropy(W, X, Y), W)
+    assert not any(getattr(node, "fn", None) == "max" for node in _nodes(g))
+    x0, w0, y0 = 300 * RNG.normal(size=(5, 3)), RNG.normal(size=(3, 4)), _onehot(5, 4)
+    z = x0 @ w0
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    got = ed.evaluate(g, W=w0, X=x0, Y=y0)
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, x0.T @ (p - y0) / 5, rtol=1e-10, atol=1e-10)
+
+
+def test_log_sum_exp_without_a_shift_stays_as_written():
+    x = ed.var("x", (4,))
+    assert str(np.log(np.sum(np.exp(x)))) == "f = log(Σ[i](exp(x[i])))"
+    shifted = np.log(np.sum(np.exp(x - np.array(2.0))))
+    assert "logsumexp" in str(shifted)
+    np.testing.assert_allclose(ed.evaluate(shifted, x=np.arange(4.0)), np.log(np.sum(np.exp(np.arange(4.0) - 2))))

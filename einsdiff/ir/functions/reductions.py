@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import build
 from ...errors import OptionError, ShapeError
-from ..expr import Call, Expr
+from ..expr import Add, Call, Contract, Expr
 from ..ops import apply
 from ..registry import Function, Notation, Syntax
 from ..simplify import add
@@ -20,7 +20,37 @@ def logsumexp(x, axis=None) -> Expr:
     axes = axes_of(x, axis, "logsumexp")
     if not axes:
         return x
+    if is_shifted(x, axes):
+        # logsumexp(v + b) = logsumexp(v) + b for b constant along the axes (a max subtracted for stability).
+        shifts = [(_unbroadcast(t, axes), c) for t, c in zip(x.terms, x.coeffs, strict=True)]
+        rest = [(t, c) for t, (s, c) in zip(x.terms, shifts, strict=True) if s is None]
+        moved = [(s, c) for s, c in shifts if s is not None]
+        inner = logsumexp(add([t for t, _ in rest], [c for _, c in rest], x.shape), axes)
+        return add([inner, *(s for s, _ in moved)], [1.0, *(c for _, c in moved)], inner.shape)
     return Call("logsumexp", (x,), tuple(sorted(axes)), tuple(n for p, n in enumerate(x.shape) if p not in axes))
+
+
+def is_shifted(x: Expr, axes: tuple[int, ...]) -> bool:
+    """Whether ``x`` is a sum v + b with b constant along ``axes`` (only broadcast along them)
+    and v not."""
+    if not isinstance(x, Add):
+        return False
+    constant = [_unbroadcast(t, axes) is not None for t in x.terms]
+    return any(constant) and not all(constant)
+
+
+def _unbroadcast(t: Expr, axes: tuple[int, ...]) -> Expr | None:
+    """``t`` without ``axes`` when it is only broadcast along them (its value the same at every
+    position of those axes), else None."""
+    if not isinstance(t, Contract):
+        return None
+    along = [t.output[p] for p in axes]
+    used = {label for idx in t.inputs for label in idx}
+    if any(label in used or t.output.count(label) > 1 for label in along):
+        return None
+    out = tuple(label for p, label in enumerate(t.output) if p not in axes)
+    keep = used | set(out)
+    return contract(list(t.operands), list(t.inputs), out, {label: n for label, n in enumerate(t.sizes) if label in keep})
 
 
 def _logsumexp(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
