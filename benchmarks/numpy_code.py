@@ -12,10 +12,12 @@ by hand below); "numpy code" is ``ed.compile`` of the derivative of the model fu
 called with numpy as its namespace on einsdiff variables; "ed form" the same loss written with
 ``ed.sum``, ``ed.softplus``, ``ed.tanh``, ``ed.square``; "jax" is ``jax.jit(jax.grad)`` /
 ``jax.jit(jax.hessian)`` of the model function with ``jax.numpy`` as its namespace (x64).
-Each (case, system) runs twice, each time in its own process; times are the faster of the two
-medians of steady-state calls; every result is checked against the closed form.
+Each (case, system) runs four times, each in its own process; times are the fastest of the
+four medians of steady-state calls; every result is checked against the closed form.
 
-    benchmarks/.venv/bin/python benchmarks/numpy_code.py
+    benchmarks/.venv/bin/python benchmarks/numpy_code.py [--side-by-side]
+
+``--side-by-side`` times the two einsdiff forms alternately in one process instead.
 """
 
 import os
@@ -32,7 +34,7 @@ from common import in_child, timed  # noqa: E402
 
 LAM = 0.1
 REPEATS = 25  # several cases take under a millisecond
-RUNS = 2  # processes per (case, system); the faster median is kept
+RUNS = 4  # processes per (case, system), the fastest median kept: see RESULTS.md on the drift
 
 
 # The models, written once; ``xp`` is numpy (on einsdiff variables) or jax.numpy.
@@ -181,8 +183,30 @@ def main():
               f"| {ratio('jax')} | {ratio('numpy')} | {same} | {flops} | {first} | {err:.1e} |")
 
 
+def side_by_side(calls=60):
+    """Both einsdiff forms in one process, calls alternating: their ratio without the drift."""
+    import time
+
+    import einsdiff as ed
+
+    for case in CASES:
+        d = inputs(case)
+        v = {k: ed.var(k, np.shape(a)) for k, a in d.items()}
+        fns = [ed.compile(list(derivative(ed, case, v, numpy_code))) for numpy_code in (True, False)]
+        times = [[], []]
+        for _ in range(calls):
+            for fn, ts in zip(fns, times, strict=True):
+                t0 = time.perf_counter()
+                fn(**d)
+                ts.append(time.perf_counter() - t0)
+        code, form = (1e3 * float(np.median(ts)) for ts in times)
+        print(f"{case}: numpy code {code:.2f} ms, ed form {form:.2f} ms, ratio {code / form:.3f}")
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 2:
         child(sys.argv[1], sys.argv[2])
+    elif sys.argv[1:] == ["--side-by-side"]:
+        side_by_side()
     else:
         main()
