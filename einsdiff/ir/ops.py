@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .expr import Add, Contract, Expr, Map, as_expr, is_ones
+from .expr import Add, Expr, Map, as_expr, is_ones
 from .registry import Function, Notation, Syntax
 
 
@@ -49,33 +49,12 @@ def apply(fn: str, u: Expr, param: float | None = None) -> Expr:
         v = _exp_plus_one(u) if fn == "log" else (u.arg if isinstance(u, Map) and u.fn == "exp" else None)
         if v is not None:  # log(1 + exp(v)) is softplus(v): stable, and its derivative is sigmoid(v)
             return Map("softplus", v)
-    if fn == "log" and (lse := _log_sum_exp(u)) is not None:
-        return lse
+    if fn == "log":
+        from .functions.reductions import shifted_logsumexp  # the reductions sit on this module
+
+        if (lse := shifted_logsumexp(u)) is not None:
+            return lse
     return Map(fn, u, param)
-
-
-def _log_sum_exp(u: Expr) -> Expr | None:
-    """log Σ exp(v - b) over some axes, with b constant along them (the max subtracted for a
-    stable softmax), as logsumexp(v) - b: the shift cancels from every derivative. Placed as
-    ``u`` places the sum (kept axes reordered or broadcast); log Σ exp(v) without a shift
-    stays as written."""
-    if not (isinstance(u, Contract) and len(u.operands) == 1 and isinstance(u.operands[0], Map)
-            and u.operands[0].fn == "exp"):
-        return None
-    (idx,) = u.inputs
-    if len(set(idx)) != len(idx) or len(set(u.output)) != len(u.output):
-        return None  # a diagonal: not a plain sum
-    reduced = tuple(p for p, label in enumerate(idx) if label not in u.output)
-    if not reduced:
-        return None
-    from .functions.reductions import is_shifted, logsumexp  # the reductions sit on this module
-    from .simplify import contract
-
-    if not is_shifted(u.operands[0].arg, reduced):
-        return None
-    kept = tuple(label for label in idx if label in u.output)
-    return contract([logsumexp(u.operands[0].arg, reduced)], [kept], u.output,
-                    {label: u.sizes[label] for label in (*kept, *u.output)})
 
 
 def _exp_plus_one(u: Expr) -> Expr | None:

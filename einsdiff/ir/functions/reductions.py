@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import build
 from ...errors import OptionError, ShapeError
-from ..expr import Add, Call, Contract, Expr
+from ..expr import Add, Call, Contract, Expr, Map
 from ..ops import apply
 from ..registry import Function, Notation, Syntax
 from ..simplify import add
@@ -37,6 +37,27 @@ def is_shifted(x: Expr, axes: tuple[int, ...]) -> bool:
         return False
     constant = [_unbroadcast(t, axes) is not None for t in x.terms]
     return any(constant) and not all(constant)
+
+
+def shifted_logsumexp(u: Expr) -> Expr | None:
+    """``log(u)`` for u = Σ exp(v - b) over some axes, b constant along them (the max a stable
+    softmax subtracts), as logsumexp(v) - b: the shift cancels from every derivative. Placed as
+    ``u`` places the sum (kept axes reordered or broadcast); None for anything else, so that
+    log Σ exp(v) without a shift stays as written."""
+    if not (isinstance(u, Contract) and len(u.operands) == 1 and isinstance(u.operands[0], Map)
+            and u.operands[0].fn == "exp"):
+        return None
+    (idx,) = u.inputs
+    if len(set(idx)) != len(idx) or len(set(u.output)) != len(u.output):
+        return None  # a diagonal: not a plain sum
+    reduced = tuple(p for p, label in enumerate(idx) if label not in u.output)
+    if not reduced:
+        return None
+    if not is_shifted(u.operands[0].arg, reduced):
+        return None
+    kept = tuple(label for label in idx if label in u.output)
+    return contract([logsumexp(u.operands[0].arg, reduced)], [kept], u.output,
+                    {label: u.sizes[label] for label in (*kept, *u.output)})
 
 
 def _unbroadcast(t: Expr, axes: tuple[int, ...]) -> Expr | None:
