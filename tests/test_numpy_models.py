@@ -196,3 +196,16 @@ def test_log_sum_exp_without_a_shift_stays_as_written():
     shifted = np.log(np.sum(np.exp(x - np.array(2.0))))
     assert "logsumexp" in str(shifted)
     np.testing.assert_allclose(ed.evaluate(shifted, x=np.arange(4.0)), np.log(np.sum(np.exp(np.arange(4.0) - 2))))
+
+
+def test_logsumexp_of_a_shifted_argument_moves_the_shift_out():
+    """logsumexp(v + b) = logsumexp(v) + b for b constant along the reduced axis; so
+    logsumexp(log_softmax(x)) is exactly 0."""
+    X = ed.var("X", (2, 3))
+    assert ed.simplify(ed.logsumexp(ed.log_softmax(X, axis=1), axis=1)).terms == ()
+    c = ed.var("c", (2,))
+    e = ed.logsumexp(X + c[:, None], axis=1)
+    x0, c0 = RNG.normal(size=(2, 3)), RNG.normal(size=2)
+    want = np.log(np.sum(np.exp(x0 + c0[:, None]), axis=1))
+    np.testing.assert_allclose(ed.evaluate(e, X=x0, c=c0), want, rtol=1e-13)
+    np.testing.assert_allclose(ed.evaluate(ed.grad(e.sum(), c), X=x0, c=c0), np.ones(2), rtol=1e-13)

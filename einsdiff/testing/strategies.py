@@ -15,6 +15,7 @@ import numpy as np
 from ..ir import build, matrix
 from ..ir.expr import Expr, Var
 from ..ir.subscripts import einsum
+from ..ir.variables import variables
 
 
 @dataclass(frozen=True)
@@ -422,9 +423,11 @@ def expressions(
     differences to trip on). ``functions=True`` adds the functions of whole tensors
     (:data:`FUNCTION_KINDS`: inv, det, logdet, slogdet, solve on well-conditioned matrices,
     logsumexp, softmax, where, maximum, minimum, norm, softplus); guard finite differences
-    with :func:`finite_difference_margin`. Draws an expression; its variables are
-    ``variables(expr)``."""
-    return expressions_with_reference(max_depth, max_size, n_vars, over, smooth, functions).map(lambda r: r.expr)
+    with :func:`finite_difference_margin`. Draws an expression of at least one variable
+    (one that simplifies to a constant, such as logsumexp(log_softmax(x)) = 0, is drawn
+    again); its variables are ``variables(expr)``."""
+    drawn = expressions_with_reference(max_depth, max_size, n_vars, over, smooth, functions)
+    return drawn.map(lambda r: r.expr).filter(lambda e: len(variables(e)) > 0)
 
 
 def nested_tanh_formula(depth: int) -> str:
