@@ -56,16 +56,17 @@ class WeightedSum:
     dense: tuple[float, ...]  # coefficients of the terms evaluated as arrays
     placed: tuple[PlacedTerm, ...] = ()
     twins: tuple[TwinTerm, ...] = ()
+    constant: float = 0.0  # added to every entry: the terms that are a number broadcast (the 1 of 1 − tanh²)
 
     def run(self, args: list[np.ndarray], dtype) -> np.ndarray:
         dense, rest = args[: len(self.dense)], args[len(self.dense):]
-        if not dense and len(self.placed) == 1:
+        if not dense and len(self.placed) == 1 and not self.constant:
             term = self.placed[0]
             return term.contraction.run(rest, dtype, term.coefficient)
         coeffs = self.dense + tuple(t.coefficient for t in self.twins)
         dense += [dense[t.source].transpose(t.axes) for t in self.twins]
         # An empty sum (a zero, e.g. the Jacobian of a constant) follows the precision of the inputs.
-        out = _combine(dense, coeffs, self.shape, dtype if self.placed or not dense else None)
+        out = _combine(dense, coeffs, self.shape, dtype if self.placed or not dense else None, self.constant)
         for term in self.placed:
             n = len(term.contraction.node.operands)
             operands, rest = rest[:n], rest[n:]
@@ -73,10 +74,18 @@ class WeightedSum:
         return out
 
 
-def _combine(arrays: list[np.ndarray], coeffs: tuple[float, ...], shape, dtype) -> np.ndarray:
-    """A fresh array holding sum_k coeffs[k] arrays[k] (zeros of ``dtype`` when there are none)."""
+def _combine(arrays: list[np.ndarray], coeffs: tuple[float, ...], shape, dtype, constant: float = 0.0) -> np.ndarray:
+    """A fresh array holding constant + sum_k coeffs[k] arrays[k] (``constant`` in ``dtype``
+    when there are no arrays)."""
     if not arrays:
-        return np.zeros(shape, dtype=dtype)
+        return np.full(shape, constant, dtype=dtype)
+    if constant:
+        if len(arrays) == 1 and abs(coeffs[0]) == 1:  # 1 - t, t + 1: one pass
+            a = arrays[0]
+            return np.asarray(np.subtract(constant, a) if coeffs[0] == -1 else np.add(a, constant))
+        out = _combine(arrays, coeffs, shape, dtype)
+        out += constant
+        return out
     common = abs(coeffs[0])
     if len(arrays) > 1 and common != 1 and all(abs(c) == common for c in coeffs):
         out = _combine(arrays, tuple(c / common for c in coeffs), shape, dtype)  # c (a - b): one scaling
@@ -144,6 +153,12 @@ def placed_in_sum(term: Expr, add: Add) -> bool:
     return isinstance(term, Contract) and (len(set(term.output)) < len(term.output) or len(add.terms) == 1)
 
 
+def _is_one_broadcast(term: Expr) -> bool:
+    """Whether ``term`` is 1 everywhere: a product of no operands with no index summed or repeated."""
+    return (isinstance(term, Contract) and not term.operands and len(set(term.output)) == len(term.output)
+            and len(term.output) == len(term.sizes))
+
+
 def plan_step(node: Expr, numpy: bool = True, passes: tuple[str, ...] = ()) -> Step:
     """The step computing ``node`` (its inputs computed already), planned for numpy or another
     library, with the planning passes among ``passes``."""
@@ -153,6 +168,8 @@ def plan_step(node: Expr, numpy: bool = True, passes: tuple[str, ...] = ()) -> S
         return Step(node, node.terms, WeightedSum(node.shape, node.coeffs))
     if isinstance(node, Add):
         pairs = list(zip(node.terms, node.coeffs, strict=True))
+        constant = sum(c for t, c in pairs if _is_one_broadcast(t))
+        pairs = [(t, c) for t, c in pairs if not _is_one_broadcast(t)]
         dense = [(t, c) for t, c in pairs if not placed_in_sum(t, node)]
         placed = [(t, c) for t, c in pairs if placed_in_sum(t, node)]
         # AᵀB + BᵀA: compute AᵀB once.
@@ -163,6 +180,7 @@ def plan_step(node: Expr, numpy: bool = True, passes: tuple[str, ...] = ()) -> S
             tuple(dense[k][1] for k in kept),
             tuple(PlacedTerm(plan_contraction(t, symmetric="gram" in passes), c) for t, c in placed),
             tuple(TwinTerm(kept.index(twin.source), twin.axes, dense[k][1]) for k, twin in twins.items()),
+            float(constant),
         )
         inputs = tuple(dense[k][0] for k in kept) + tuple(op for t, _ in placed for op in t.operands)
         return Step(node, inputs, plan)

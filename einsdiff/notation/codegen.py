@@ -282,6 +282,12 @@ class _NumpyWriter:
         else:
             raise TypeError(f"cannot write a {type(node).__name__} as NumPy code")
 
+    def full(self, shape, value: str) -> str:
+        if self.plain:
+            return f"np.full({shape}, {value}, dtype=float)"
+        self.uses_dtype = True
+        return f"np.full({shape}, {value}, dtype={self.dtype})"
+
     def zeros(self, shape) -> str:
         if self.plain:
             return f"np.zeros({shape})"
@@ -295,11 +301,15 @@ class _NumpyWriter:
         names = [self.names[t] for t in step.inputs[: len(plan.dense)]]
         names += [f"{names[t.source]}.transpose({_tuple(t.axes)})" for t in plan.twins]
         coeffs = plan.dense + tuple(t.coefficient for t in plan.twins)
+        if plan.constant:  # the number leads: 1 - t
+            names, coeffs = [_number(abs(plan.constant)), *names], (1.0 if plan.constant > 0 else -1.0, *coeffs)
         if not names and len(plan.placed) == 1:
             self.contraction(node, plan.placed[0].contraction, plan.placed[0].coefficient)
             return
         if not names:
             name = self.assign(node, self.zeros(node.shape))
+        elif len(names) == 1 and plan.constant:
+            name = self.assign(node, self.full(node.shape, names[0] if coeffs[0] > 0 else f"-{names[0]}"))
         elif len(names) == 1 and coeffs[0] == 1:
             name = self.assign(node, f"{names[0]}.copy()")  # a fresh array to add into
         else:
