@@ -246,14 +246,6 @@ def _det_vjp(with_det: bool):
     return vjp
 
 
-def _logsumexp_vjp(node, adj, lead):
-    x = node.args[0]
-    every, t = tuple(("x", p) for p in range(x.ndim)), tuple(("t", p) for p in range(len(lead)))
-    kept = tuple(lab for p, lab in enumerate(every) if p not in node.param)
-    sizes = dict(zip(every + t, x.shape + tuple(lead), strict=True))
-    return (contract([adj, softmax_of(node)], [t + kept, every], t + every, sizes),)
-
-
 def _weighted_vjp(weights):
     """df/dx = adj broadcast over the reduced axes, times the weights (ties' shares, cofactors)."""
     def vjp(node, adj, lead):
@@ -266,8 +258,10 @@ def _weighted_vjp(weights):
     return vjp
 
 
+
+
 HAND = {"inv": _inv_vjp, "det": _det_vjp(True), "logdet": _det_vjp(False), "logabsdet": _det_vjp(False),
-        "detsign": lambda node, adj, lead: (None,), "logsumexp": _logsumexp_vjp,
+        "detsign": lambda node, adj, lead: (None,), "logsumexp": _weighted_vjp(softmax_of),
         "max": _weighted_vjp(extrema.tie_weights), "min": _weighted_vjp(extrema.tie_weights),
         "prod": _weighted_vjp(extrema.cofactors)}
 
