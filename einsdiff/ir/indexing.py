@@ -42,7 +42,7 @@ def select(x: Expr, key) -> Expr:
 
     >>> import einsdiff as ed
     >>> print(ed.var("x", (3,))[1:])
-    f[i] = C0[i,j] x[j]; C0: constant (2, 3)
+    f[i] = take[1:](x)[i]
     """
     items = key if isinstance(key, tuple) else (key,)
     where = _spelled(x, items)
@@ -228,7 +228,7 @@ def concatenate(parts, axis=0, fn: str = "np.concatenate") -> Expr:
     >>> import einsdiff as ed
     >>> x, y = ed.var("x", (2,)), ed.var("y", (3,))
     >>> print(concatenate([x, y]))
-    f[i] = C0[i,j] x[j] + C1[i,k] y[k]; C0: constant (5, 2), C1: constant (5, 3)
+    f[i] = put[:2 of 5](x)[i] + put[2: of 5](y)[i]
     """
     exprs = joined_parts(parts, fn)
     if axis is None:
