@@ -39,11 +39,14 @@ Positions = range | tuple[int, ...]
 
 
 def positions(chosen: Sequence[int]) -> Positions:
-    """``chosen`` (non-negative ints) in normal form: a range when they step evenly, else a tuple.
+    """``chosen`` (non-negative ints) in normal form, one per sequence: a range when they step
+    evenly, else a tuple.
 
     >>> positions([4, 2, 0]), positions([0, 2, 2])
     (range(4, -2, -2), (0, 2, 2))
     """
+    if isinstance(chosen, range) and len(chosen) >= 2:
+        return range(chosen[0], chosen[0] + chosen.step * len(chosen), chosen.step)
     chosen = tuple(int(c) for c in chosen)
     if len(chosen) < 2:
         return range(chosen[0], chosen[0] + 1) if chosen else range(0)
@@ -58,8 +61,8 @@ def _unique(at: Positions) -> bool:
 
 
 def take(x: Expr, axis: int, at: Positions) -> Expr:
-    """x's entries at positions ``at`` (normal form, see :func:`positions`) along ``axis``."""
-    n = x.shape[axis]
+    """x's entries at positions ``at`` along ``axis``."""
+    at, n = positions(at), x.shape[axis]
     shape = x.shape[:axis] + (len(at),) + x.shape[axis + 1:]
     if at == range(n):
         return x
@@ -77,6 +80,7 @@ def take(x: Expr, axis: int, at: Positions) -> Expr:
 
 def put(y: Expr, axis: int, n: int, at: Positions) -> Expr:
     """Zeros of ``n`` entries along ``axis`` with y's entries added at positions ``at``."""
+    at = positions(at)
     shape = y.shape[:axis] + (n,) + y.shape[axis + 1:]
     if at == range(n):
         return y
@@ -130,27 +134,34 @@ def _put(y, axis, n, at):
 """
 
 
-# Other backends, through what every array namespace has: slicing with a positive step, take,
-# concatenation. put gathers from y with a zero slice appended; repeated positions add by a 0/1 matrix.
+# Other backends, through what every array namespace indexes with: a slice with a positive step, a
+# list of ints along one axis. put gathers from y with a zero slice appended, once per layer of
+# distinct positions (a position listed twice is in two layers, whose values add).
 def _take_array(xp, node, a):
     axis, at = node.param
-    if isinstance(at, range) and at.step > 0:
-        return a[0][_index(axis, at)]
-    return xp.take(a[0], xp.asarray(list(at)), axis=axis)
+    picked = _index(axis, at) if isinstance(at, range) and at.step > 0 else (slice(None),) * axis + (list(at),)
+    return a[0][picked]
 
 
 def _put_array(xp, node, a):
     (y,), (axis, n, at) = a, node.param
-    if not _unique(at):
-        onto = np.zeros((len(at), n))
-        onto[np.arange(len(at)), list(at)] = 1.0
-        moved = xp.tensordot(y, xp.asarray(onto, dtype=y.dtype), axes=([axis], [0]))
-        return xp.moveaxis(moved, -1, axis)
-    blank = xp.zeros(y.shape[:axis] + (1,) + y.shape[axis + 1:], dtype=y.dtype)
-    source = [len(at)] * n
+    layers: list[list[tuple[int, int]]] = []
+    seen: dict[int, int] = {}
     for k, p in enumerate(at):
-        source[p] = k
-    return xp.take(xp.concat([y, blank], axis=axis), xp.asarray(source), axis=axis)
+        seen[p] = seen.get(p, -1) + 1
+        if seen[p] == len(layers):
+            layers.append([])
+        layers[seen[p]].append((k, p))
+    blank = xp.zeros(tuple(y.shape[:axis]) + (1,) + tuple(y.shape[axis + 1:]), dtype=y.dtype)
+    out = xp.zeros(node.shape, dtype=y.dtype) if not layers else None
+    for layer in layers:
+        source = [len(layer)] * n
+        for j, (_, p) in enumerate(layer):
+            source[p] = j
+        part = y if len(layer) == len(at) else y[(slice(None),) * axis + ([k for k, _ in layer],)]
+        placed = xp.concatenate([part, blank], axis=axis)[(slice(None),) * axis + (source,)]
+        out = placed if out is None else out + placed
+    return out
 
 
 def _take_jvp(node, tangents, extra):
