@@ -61,16 +61,15 @@ def select(x: Expr, key) -> Expr:
     in_place = not grouped or grouped == list(range(grouped[0], grouped[0] + len(grouped)))
     # One take per selected axis (an int keeps its axis, of size 1, a mask's axes are first merged
     # into one), then one contraction that drops the ints' axes, adds None's and moves an array's.
-    picked, p, output, sizes, moved = x, 0, [], {}, None
+    picked, p, a, output, sizes, moved = x, 0, 0, [], {}, None  # p: the axis of x a pick reads, a: of picked
     for q in picks:
         if q.kind == "new":
             output.append(("new", q.position))
             sizes[("new", q.position)] = 1
             continue
-        a = sum(1 for label in sizes if label[0] == "axis")  # the axis of ``picked`` this pick reads
         n = x.shape[p]
         if q.kind == "slice":
-            picked = gather.take(picked, a, gather.positions(range(*q.value.indices(n))))
+            picked = gather.take(picked, a, range(*q.value.indices(n)))
         elif q.kind == "int":
             i = _in_range(q.value, p, n, x, where)
             picked = gather.take(picked, a, range(i, i + 1))
@@ -81,11 +80,12 @@ def select(x: Expr, key) -> Expr:
                 covered = x.shape[p:p + len(chosen)]
                 picked = reshape(picked, picked.shape[:a] + (int(np.prod(covered)),) + picked.shape[a + len(chosen):])
                 chosen = (np.ravel_multi_index(chosen, covered),)
-            picked = gather.take(picked, a, gather.positions(chosen[0]))
+            picked = gather.take(picked, a, chosen[0])
         p += 1 if q.kind in ("slice", "int", "array") else q.value.ndim
         sizes[("axis", a)] = picked.shape[a]
         if q.kind != "int":
             output.append(("axis", a))
+        a += 1
     if advanced and not in_place:
         output.remove(moved)
         output.insert(0, moved)
@@ -282,7 +282,7 @@ def _join(exprs: list[Expr], p: int, places: list, total: int) -> Expr:
             e = contract([e], [labels], labels[:p] + ("new",) + labels[p:], dict(zip(labels, e.shape, strict=True)) | {"new": 1})
             place = [place]
         if len(place):  # an empty part adds nothing
-            terms.append(gather.put(e, p, total, gather.positions(place)))
+            terms.append(gather.put(e, p, total, place))
     if fixed is not None:
         terms.append(Const(fixed))
     return add(terms, [1.0] * len(terms), shape)
