@@ -210,7 +210,7 @@ def _positions_text(at: Positions, n: int) -> str:
 
 
 def _notation(fn: str, rule_text: str, rule_latex: str) -> Notation:
-    return Notation(fn, text=f"{fn}[{{p}}]({{0}})", latex=rf"\operatorname{{{{{fn}}}}}_{{{{{{p}}}}}}\left({{0}}\right)",
+    return Notation(fn, text=f"{fn}[{{p}}]({{0}})", latex=rf"\operatorname{{{{{fn}}}}}_{{{{\text{{{{{{p}}}}}}}}}}\left({{0}}\right)",
                     mathml=(f"<msub><mi>{fn}</mi><mtext>{{p}}</mtext></msub><mo>&#x2061;</mo>"
                             "<mrow><mo>(</mo>{0}<mo>)</mo></mrow>"),
                     indexed=True, rule=f"{fn} rule", rule_text=rule_text, rule_latex=rule_latex, param=key_text)
