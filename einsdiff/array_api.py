@@ -35,6 +35,7 @@ from .ir import build
 from .ir import numpy_functions as nf
 from .ir.expr import Const, Expr, as_expr, zero
 from .ir import functions as fns
+from .ir.functions import gather
 from .ir.functions.base import axes_of
 from .ir.numpy_ufuncs import _SCIPY, UFUNCS
 from .ir.ops import apply
@@ -366,9 +367,14 @@ def _integers(value, fn: str, what: str) -> np.ndarray:
 
 
 def _along(x: Expr, axis: int, matrix: np.ndarray) -> Expr:
-    """``matrix`` applied to ``x``'s axis ``axis`` (a constant 0/1 matrix picks, repeats, reorders)."""
+    """``matrix`` applied to ``x``'s axis ``axis`` (cumulative sums: a constant triangle of ones)."""
     moved = nf.tensordot_of(Const(matrix), x, ((1,), (axis,)))
     return nf.moveaxis_of(moved, 0, axis)
+
+
+def _picked(x: Expr, axis: int, chosen: np.ndarray) -> Expr:
+    """``x``'s entries at positions ``chosen`` along ``axis`` (picked, repeated, reordered): a take."""
+    return gather.take(x, axis, gather.positions(chosen))
 
 
 def reshape(x, /, shape, *, copy=None) -> Expr:
@@ -419,7 +425,7 @@ def flip(x, /, *, axis=None) -> Expr:
     """The entries along ``axis`` (all axes by default) in reverse order."""
     x = _expr(x, "flip")
     for p in _each_axis("flip", x, axis):
-        x = _along(x, p, np.eye(x.shape[p])[::-1])
+        x = _picked(x, p, np.arange(x.shape[p])[::-1])
     return x
 
 
@@ -434,7 +440,7 @@ def roll(x, /, shift, *, axis=None) -> Expr:
     if len(shifts) != len(axes):
         raise ShapeError(f"xp.roll: {len(shifts)} shifts for {len(axes)} axes")
     for p, s in zip(axes, shifts, strict=True):
-        x = _along(x, p, np.roll(np.eye(x.shape[p]), int(s), axis=0))
+        x = _picked(x, p, np.roll(np.arange(x.shape[p]), int(s)))
     return x
 
 
@@ -444,7 +450,7 @@ def repeat(x, repeats, /, *, axis=None) -> Expr:
     if axis is None:
         x, axis = nf.ravel_of(x), 0
     (p,) = _each_axis("repeat", x, axis)
-    return _along(x, p, np.repeat(np.eye(x.shape[p]), _integers(repeats, "repeat", "repeats"), axis=0))
+    return _picked(x, p, np.repeat(np.arange(x.shape[p]), _integers(repeats, "repeat", "repeats")))
 
 
 def tile(x, repetitions, /) -> Expr:
@@ -456,7 +462,7 @@ def tile(x, repetitions, /) -> Expr:
     reps = (1,) * (x.ndim - len(reps)) + reps
     for p, r in enumerate(reps):
         if r != 1:
-            x = _along(x, p, np.tile(np.eye(x.shape[p]), (r, 1)))
+            x = _picked(x, p, np.tile(np.arange(x.shape[p]), r))
     return x
 
 
@@ -464,7 +470,7 @@ def unstack(x, /, *, axis=0) -> tuple[Expr, ...]:
     """The slices of ``x`` along ``axis``, that axis removed."""
     x = _expr(x, "unstack")
     (p,) = _each_axis("unstack", x, axis)
-    return tuple(nf.tensordot_of(Const(unit), x, ((0,), (p,))) for unit in np.eye(x.shape[p]))
+    return tuple(x[(slice(None),) * p + (k,)] for k in range(x.shape[p]))
 
 
 def take(x, indices, /, *, axis=None) -> Expr:
@@ -478,7 +484,7 @@ def take(x, indices, /, *, axis=None) -> Expr:
     if picks.ndim != 1:
         raise ShapeError(f"xp.take: indices must be 1-D, got shape {picks.shape}")
     (p,) = _each_axis("take", x, axis)
-    return _along(x, p, np.eye(x.shape[p])[picks])
+    return _picked(x, p, np.arange(x.shape[p])[picks])
 
 
 # -- linear algebra ---------------------------------------------------------------------------

@@ -66,6 +66,8 @@ CASES = {
     "maximum": ed.maximum(A @ x, 0.5 * (A @ x)),
     "jacobian_matrix F order": ed.jacobian_matrix(ed.tanh(A @ W), W, order="F"),
     "constants": ed.hessian(ed.tanh(A @ x + np.arange(4.0)).sum(), x),
+    "slices and their adjoints": ed.grad(np.sum((x[1:] - x[:-1]) ** 2), x),
+    "repeated picks and their adjoints": ed.grad(np.sum(ed.tanh(A[::-1, [0, 2, 2]])), A),
 }
 
 

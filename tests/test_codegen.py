@@ -122,6 +122,8 @@ def _matrix_functions():
         "logsumexp": ed.logsumexp(z, 1), "H_logsumexp": ed.hessian(ed.logsumexp(z), z),
         "softmax": ed.softmax(z), "J_softmax": ed.jacobian(ed.softmax(z, 0), z),
         "max": ed.max(z, 1), "J_min": ed.jacobian(ed.min(z, 0), z), "H_prod": ed.hessian(ed.prod(z), z),
+        "take": z[:, ::-2] * z[:, [0, 2, 2]][:, 1:], "J_take": ed.jacobian(ed.tanh(z[1, [2, 0, 0]]), z),
+        "put": np.concatenate([z, z[:, :1] ** 2], axis=1), "g_put": ed.grad(ed.sum(ed.sin(np.stack([v, v[::-1]]))), v),
     }
 
 

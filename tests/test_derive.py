@@ -51,6 +51,7 @@ CALLS = {
     "call: where": ed.where(z > 0, z * z, 3 * z),
     "call: max": ed.max(ed.einsum("i,j->ij", z, 4 * x * x), 1), "call: min": ed.min(X @ X, 1),
     "call: prod": ed.prod(X * z, 1),
+    "call: take": (X @ X)[::-1, [1, 1, 0]] * x[1:, None], "call: put": np.stack([x[[0, 2, 2]] * x, z @ X @ X[:, [0, 1, 1]]]),
 }
 CASES = {**NODES, **MAPS, **CALLS}
 

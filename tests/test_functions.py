@@ -17,7 +17,7 @@ import einsdiff as ed
 from einsdiff.calculus.derive import transposed_vjp
 from einsdiff.ir import matrix
 from einsdiff.ir.expr import Call, Var
-from einsdiff.ir.functions import CALLS, FUNCTIONS, Function, Notation, Syntax, extrema, inv_node, softmax_of
+from einsdiff.ir.functions import CALLS, FUNCTIONS, Function, Notation, Syntax, extrema, gather, inv_node, softmax_of
 from einsdiff.ir.functions.base import contract, matrix_labels, neg
 from einsdiff.ir.ops import OPS, apply
 from einsdiff.ir.simplify import add
@@ -30,7 +30,7 @@ from einsdiff.notation import parse
 def test_every_node_function_and_every_builder_has_one_entry():
     assert set(OPS) == {n for n, f in FUNCTIONS.items() if f.kind == "elementwise"}
     assert set(CALLS) == {"inv", "det", "logdet", "logabsdet", "detsign", "solve", "logsumexp", "max", "min", "prod",
-                          "where"}
+                          "where", "take", "put"}
     builders = {f.builder for f in FUNCTIONS.values()}
     for name in matrix.__all__:
         if name != "flatten":  # a helper of reshape and outer, not a function of formulas or of ed
@@ -206,6 +206,21 @@ def test_piecewise_and_logsumexp_notation_is_what_the_printers_print():
         "X_{jk}", r="j,k", p="(9,)") + "\\right]_{i}"
 
 
+def test_take_and_put_notation_is_what_the_printers_print():
+    x = ed.var("x", (4,))
+    for fn, e, key in (("take", x[1:], "1:"), ("put", np.concatenate([x, [1.0]]), ":4 of 5")):
+        note = FUNCTIONS[fn].notation
+        assert note.indexed and note.param(e.terms[0] if fn == "put" else e) == key
+        if fn == "put":
+            e = e.terms[0]
+        assert ed.to_index_notation(e) == "f[i] = " + note.text.format("x", p=key) + "[i]"
+        assert ed.to_latex(e) == "f_{i} = \\left(" + note.latex.format("x", p=key) + "\\right)_{i}"
+        assert ed.to_mathml(e) == _MATH.format(_mi("f", "i") + "<mo>=</mo>" + _tokens(
+            f"<msub><mrow>({note.mathml.format('<mrow><mi>x</mi></mrow>', p=key)})</mrow><mrow><mi>i</mi></mrow></msub>"))
+        with pytest.raises(ed.OptionError, match=fn):
+            ed.to_matrix_notation(e)
+
+
 def test_composite_matrix_notation_is_what_the_matrix_form_prints():
     assert ed.to_matrix_notation(ed.trace(A @ X)) == "f = " + FUNCTIONS["trace"].notation.matrix.format("X A")
     transpose = FUNCTIONS["transpose"].notation.matrix
@@ -220,8 +235,9 @@ def test_explain_writes_each_call_rule_from_its_entry(fn):
     note = FUNCTIONS[fn].notation
     x, M = ed.var("x", (3,)), ed.var("M", (3, 3))
     f = {"solve": lambda: ed.sum(ed.solve(M, x)), "logsumexp": lambda: ed.logsumexp(x),
-         "where": lambda: ed.sum(ed.where(x > 0, x, 2 * x))}.get(fn, lambda: ed.sum(FUNCTIONS[fn].builder(M)))()
-    wrt = x if fn in ("logsumexp", "where") else M
+         "where": lambda: ed.sum(ed.where(x > 0, x, 2 * x)), "take": lambda: ed.sum(x[1:] ** 2),
+         "put": lambda: ed.sum(np.concatenate([x, x]) ** 2)}.get(fn, lambda: ed.sum(FUNCTIONS[fn].builder(M)))()
+    wrt = x if fn in ("logsumexp", "where", "take", "put") else M
     assert f"{note.rule}: " in ed.explain(f, wrt) and f"({note.rule_text})" in ed.explain(f, wrt)
     assert note.rule_latex in ed.explain(f, wrt, latex=True)
 
@@ -272,12 +288,13 @@ def _nodes(batch: tuple[int, ...]):
         "inv": ed.inv(Y), "det": ed.det(Y), "logdet": ed.logdet(Y), "logabsdet": ed.logdet(Y, absolute=True),
         "detsign": ed.slogdet(Y)[0], "solve": ed.solve(Y, b), "where": ed.where(z > 0, z, ed.exp(z)),
         "logsumexp": ed.logsumexp(z, -1), "max": ed.max(z, -1), "min": ed.min(z, -1), "prod": ed.prod(z, -1),
+        "take": gather.take(z, z.ndim - 1, (3, 0, 0)), "put": gather.put(z, z.ndim - 1, 6, (0, 2, 2, 5)),
     }
 
 
 def test_entries_without_a_reverse_rule_are_those_derived():
     assert {n for n, f in CALLS.items() if f.vjp is None} == set(HAND)
-    assert {n for n, f in CALLS.items() if f.vjp is not None} == {"solve", "where"}
+    assert {n for n, f in CALLS.items() if f.vjp is not None} == {"solve", "where", "take", "put"}
 
 
 @pytest.mark.parametrize("batch", [(), (2,)])

@@ -184,7 +184,7 @@ class Expr:
     def swapaxes(self, axis1, axis2) -> Expr:
         return _numpy("swapaxes", self, axis1, axis2)
 
-    # -- indexing: constant 0/1 selections, built by ir.indexing ---------------------------------
+    # -- indexing: takes along the selected axes, built by ir.indexing ----------------------------
     def __getitem__(self, key) -> Expr:
         """As numpy's basic indexing, plus one integer array or boolean mask: ``x[0]``,
         ``x[:, 1:3]``, ``x[::-1, None]``, ``x[..., [0, 2]]``.

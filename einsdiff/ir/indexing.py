@@ -1,10 +1,10 @@
-"""NumPy's indexing and joining on expressions, as constant 0/1 selection tensors.
+"""NumPy's indexing and joining on expressions, as take and put nodes (:mod:`.functions.gather`).
 
-``x[key]`` is one contraction of ``x`` with a constant per selected axis: an int picks with a
-one-hot vector (the axis goes), a slice or an integer array with S[out, in] = 1 where output
-entry ``out`` reads input entry ``in``, a boolean mask over k axes with S[out, in_1, ..., in_k];
-``None`` adds an axis of size 1 and ``:`` leaves an axis alone. Joining is a sum of parts, each
-placed by such a tensor: ``concatenate(parts)`` is Σ_k S_k x_k.
+``x[key]`` is one take per selected axis: a slice or an integer array takes those positions, an
+int takes one (its axis then goes, as np.squeeze drops it), a boolean mask over k axes takes the
+true positions of those axes merged into one (row-major); ``None`` adds an axis of size 1 and
+``:`` leaves an axis alone. Joining is a sum of parts, each put in place: ``concatenate(parts)``
+is Σ_k put(x_k). Nothing costs more than the entries it moves: no 0/1 selection tensor is formed.
 
 >>> import einsdiff as ed
 >>> x = ed.var("x", (3, 4))
@@ -23,7 +23,8 @@ import numpy as np
 
 from ..errors import OperandError, ShapeError
 from .expr import Const, Expr, Var, as_expr
-from .functions.shapes import flatten
+from .functions import gather
+from .functions.shapes import flatten, reshape
 from .simplify import add, contract
 
 
@@ -41,7 +42,7 @@ def select(x: Expr, key) -> Expr:
 
     >>> import einsdiff as ed
     >>> print(ed.var("x", (3,))[1:])
-    f[i] = C0[i,j] x[j]; C0: constant (2, 3)
+    f[i] = take[1:](x)[i]
     """
     items = key if isinstance(key, tuple) else (key,)
     where = _spelled(x, items)
@@ -58,10 +59,9 @@ def select(x: Expr, key) -> Expr:
     # when all of them stand together in the key, and goes first otherwise.
     grouped = [q.position for q in picks if q.kind in ("array", "mask") or (advanced and q.kind == "int")]
     in_place = not grouped or grouped == list(range(grouped[0], grouped[0] + len(grouped)))
-    labels = tuple(("in", p) for p in range(x.ndim))
-    sizes: dict = dict(zip(labels, x.shape, strict=True))
-    operands, inputs, output = [x], [labels], []
-    p = 0  # the axis of x the next pick reads
+    # One take per selected axis (an int keeps its axis, of size 1, a mask's axes are first merged
+    # into one), then one contraction that drops the ints' axes, adds None's and moves an array's.
+    picked, p, a, output, sizes, moved = x, 0, 0, [], {}, None  # p: the axis of x a pick reads, a: of picked
     for q in picks:
         if q.kind == "new":
             output.append(("new", q.position))
@@ -69,34 +69,30 @@ def select(x: Expr, key) -> Expr:
             continue
         n = x.shape[p]
         if q.kind == "slice":
-            chosen = range(*q.value.indices(n))
-            if chosen == range(n):
-                output.append(("in", p))
-            else:
-                operands.append(Const(_selection(np.array(chosen, dtype=np.intp), (n,))))
-                inputs.append((("out", p), ("in", p)))
-                output.append(("out", p))
-                sizes[("out", p)] = len(chosen)
-            p += 1
+            picked = gather.take(picked, a, range(*q.value.indices(n)))
         elif q.kind == "int":
             i = _in_range(q.value, p, n, x, where)
-            operands.append(Const(_one_hot(i, n)))
-            inputs.append((("in", p),))
-            p += 1
+            picked = gather.take(picked, a, range(i, i + 1))
         else:
-            axes = 1 if q.kind == "array" else q.value.ndim
+            moved = ("axis", a)
             chosen = _chosen(q, x, p, where)
-            operands.append(Const(_selection(chosen, x.shape[p:p + axes])))
-            inputs.append((("adv",), *labels[p:p + axes]))
-            sizes[("adv",)] = len(chosen[0])
-            if in_place:
-                output.append(("adv",))
-            p += axes
+            if len(chosen) > 1:  # a mask over several axes: those axes as one, row-major
+                covered = x.shape[p:p + len(chosen)]
+                picked = reshape(picked, picked.shape[:a] + (int(np.prod(covered)),) + picked.shape[a + len(chosen):])
+                chosen = (np.ravel_multi_index(chosen, covered),)
+            picked = gather.take(picked, a, chosen[0])
+        p += 1 if q.kind in ("slice", "int", "array") else q.value.ndim
+        sizes[("axis", a)] = picked.shape[a]
+        if q.kind != "int":
+            output.append(("axis", a))
+        a += 1
     if advanced and not in_place:
-        output.insert(0, ("adv",))
+        output.remove(moved)
+        output.insert(0, moved)
     if isinstance(x, Const):  # a constant's entries are known: no selection to keep
         return Const(x.value[key])
-    return contract(operands, inputs, tuple(output), sizes)
+    axes = tuple(("axis", a) for a in range(picked.ndim))
+    return picked if tuple(output) == axes else contract([picked], [axes], tuple(output), sizes)
 
 
 def _read(item, position: int, where: str) -> _Pick:
@@ -193,21 +189,6 @@ def _chosen(q: _Pick, x: Expr, p: int, where: str) -> tuple[np.ndarray, ...]:
     return (q.value % n if n else q.value,)
 
 
-def _selection(chosen, shape: tuple[int, ...]) -> np.ndarray:
-    """S[out, in...] = 1 where output entry ``out`` reads the input entry ``chosen[.][out]``."""
-    chosen = chosen if isinstance(chosen, tuple) else (chosen,)
-    m = len(chosen[0])
-    s = np.zeros((m, *shape))
-    s[(np.arange(m), *chosen)] = 1.0
-    return s
-
-
-def _one_hot(i: int, n: int) -> np.ndarray:
-    e = np.zeros(n)
-    e[i] = 1.0
-    return e
-
-
 def _in_range(i: int, p: int, n: int, x: Expr, where: str) -> int:
     if not -n <= i < n:
         raise ShapeError(
@@ -247,7 +228,7 @@ def concatenate(parts, axis=0, fn: str = "np.concatenate") -> Expr:
     >>> import einsdiff as ed
     >>> x, y = ed.var("x", (2,)), ed.var("y", (3,))
     >>> print(concatenate([x, y]))
-    f[i] = C0[i,j] x[j] + C1[i,k] y[k]; C0: constant (5, 2), C1: constant (5, 3)
+    f[i] = put[:2 of 5](x)[i] + put[2: of 5](y)[i]
     """
     exprs = joined_parts(parts, fn)
     if axis is None:
@@ -284,7 +265,7 @@ def stack(parts, axis=0, fn: str = "np.stack") -> Expr:
 
 
 def _join(exprs: list[Expr], p: int, places: list, total: int) -> Expr:
-    """Σ_k S_k x_k along axis ``p`` of ``total`` entries: part k's entries along p land at
+    """Σ_k put(x_k) along axis ``p`` of ``total`` entries: part k's entries along p land at
     ``places[k]`` (an array), or the whole part at index ``places[k]`` (an int) of a new axis p.
     The constant parts are placed in one constant."""
     new = isinstance(places[0], int)
@@ -295,17 +276,13 @@ def _join(exprs: list[Expr], p: int, places: list, total: int) -> Expr:
         if isinstance(e, Const):
             fixed = np.zeros(shape, np.result_type(e.value, np.float64)) if fixed is None else fixed
             fixed[(slice(None),) * p + (place,)] = e.value
-        elif not new and len(place) == total:
-            terms.append(e)
-        elif new or len(place):
-            kept = tuple(q for q in range(e.ndim) if new or q != p)
-            labels = tuple(("part",) if q == p and not new else q for q in range(e.ndim))
-            if new:  # e_k[out]: a one-hot vector
-                placing, at = Const(_one_hot(place, total)), (("out",),)
-            else:  # P[out, j] = 1 where entry j lands
-                placing, at = Const(_selection(place, (total,)).T), (("out",), ("part",))
-            sizes = dict(zip(labels, e.shape, strict=True)) | {("out",): total}
-            terms.append(contract([e, placing], [labels, at], kept[:p] + (("out",),) + kept[p:], sizes))
+            continue
+        if new:  # the part as a slice of one entry along the new axis
+            labels = tuple(range(e.ndim))
+            e = contract([e], [labels], labels[:p] + ("new",) + labels[p:], dict(zip(labels, e.shape, strict=True)) | {"new": 1})
+            place = [place]
+        if len(place):  # an empty part adds nothing
+            terms.append(gather.put(e, p, total, place))
     if fixed is not None:
         terms.append(Const(fixed))
     return add(terms, [1.0] * len(terms), shape)

@@ -543,7 +543,7 @@ def multi_dot_of(arrays, *, out=None) -> Expr:
     return functools.reduce(dot, arrays)
 
 
-# -- joining: sums of parts placed by constant selection tensors (einsdiff.ir.indexing) ------------
+# -- joining: sums of parts, each put in place (einsdiff.ir.indexing) -------------------------------
 @implements(np.concatenate, *_where_present("concat"), refuse=("out", "dtype", "casting"))
 def concatenate_of(arrays, /, axis=0, out=None, *, dtype=None, casting="same_kind") -> Expr:
     """np.concatenate: the parts (expressions, arrays) joined along ``axis``; None joins them flattened."""

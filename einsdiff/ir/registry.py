@@ -49,6 +49,8 @@ class Notation:
     - ``indexed``: the result is written indexed like a tensor (``inv(X)[i,j]``, ``det(X)``
       with no indices) rather than by the printer's elementwise rule (``tanh(x[i])``): the
       printer brackets the template and puts the indices after it (below, in LaTeX and MathML).
+    - ``param``: for a function whose parameter a bracket shows (take's key, ``take[1:](x)``),
+      the parameter of its Call node as text; printers put it where ``{p}`` stands.
     - ``rule``, ``rule_text``, ``rule_latex``: explain's step through the function: its name
       and its rule in text and LaTeX (an elementwise function's rule is the generic chain rule).
     """
@@ -66,6 +68,7 @@ class Notation:
     rule: str = ""
     rule_text: str = ""
     rule_latex: str = ""
+    param: Callable | None = None
 
     def __post_init__(self):
         if {self.matrix_binds, self.matrix_scalar_binds} - {"atom", "product"}:

@@ -59,8 +59,8 @@ def _number(c: float) -> str:
 
 
 def _tuple(values) -> str:
-    """A tuple of ints as Python source: ``(1,)``, ``(0, 2)``."""
-    return repr(tuple(int(v) for v in values))
+    """A parameter as Python source: ``(1,)``, ``(0, 2)``, ``(0, range(1, 4))`` (take's)."""
+    return repr(tuple(v if isinstance(v, range | tuple) else int(v) for v in values))
 
 
 def _letter(k: int) -> str:

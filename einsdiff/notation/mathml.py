@@ -106,7 +106,7 @@ class MathML(Text):
         if node.binders is not None:
             args = [f"<msub><mrow><mo>[</mo>{a}<mo>]</mo></mrow>{_indices(group)}</msub>"
                     for a, group in zip(args, node.binders, strict=True)]
-        body = self.template(node.fn).format(*(f"<mrow>{a}</mrow>" for a in args))
+        body = self.template(node.fn).format(*(f"<mrow>{a}</mrow>" for a in args), p=html.escape(node.key))
         return _sub(_bracketed(body), node.indices)
 
     def _partial(self, node: t.Partial) -> str:

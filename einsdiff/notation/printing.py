@@ -211,7 +211,8 @@ class Text:
     def _call(self, node: t.Call) -> str:
         """``inv(X)[i,j]``, ``inv[k,l](A[k,m] B[m,l])[i,j]``: as ``ed.parse`` reads every function of whole tensors."""
         name = FUNCTIONS[node.fn].notation.name
-        head = name if node.binders is None else f"{name}[{'; '.join(','.join(g) for g in node.binders)}]"
+        groups = [','.join(g) for g in node.binders or ()] + ([node.key] if node.key else [])
+        head = f"{name}[{'; '.join(groups)}]" if groups else name
         return _bracket(f"{head}({', '.join(self.render(a) for a in node.args)})", node.indices)
 
     def _along(self, node: t.Along) -> str:
@@ -319,7 +320,7 @@ class Latex(Text):
         args = [self.render(a) for a in node.args]
         if node.binders is not None:
             args = [_subscript(rf"\left[{a}\right]", group) for a, group in zip(args, node.binders, strict=True)]
-        return self.template(node.fn).format(*args)
+        return self.template(node.fn).format(*args, p=node.key)
 
     def _call(self, node: t.Call) -> str:
         """``\\left(X^{-1}\\right)_{ij}``; a bound argument is ``\\left[A_{km} B_{ml}\\right]_{kl}``."""

@@ -120,6 +120,7 @@ class Call(Node):
     binders: tuple[tuple[str, ...], ...] | None
     indices: tuple[str, ...]
     bare: bool = False  # a whole formula's right side: LaTeX writes \det X, not \left(\det X\right)
+    key: str = ""  # the parameter a bracket shows (take's ``1:3``), from the entry's Notation.param
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,11 +333,13 @@ class Builder:
         if syntax is not None and syntax.along is not None:
             return self._along(node, names)
         self._written(names)
+        shown = FUNCTIONS[node.fn].notation.param
+        key = shown(node) if shown else ""
         if all(_whole(arg, self.named) for arg in node.args):
-            return Call(node.fn, tuple(self.show(arg, ()) for arg in node.args), None, names)
+            return Call(node.fn, tuple(self.show(arg, ()) for arg in node.args), None, names, key=key)
         binders = tuple(tuple(self.names.fresh(n) for n in arg.shape) for arg in node.args)
         args = tuple(self.bound(arg, group) for arg, group in zip(node.args, binders, strict=True))
-        return Call(node.fn, args, binders, names)
+        return Call(node.fn, args, binders, names, key=key)
 
     def _along(self, node: CallExpr, names) -> Node:
         """logsumexp[j](x[i,j]): the axes ``param`` names, named as a sum names them, the others free."""
@@ -597,7 +600,7 @@ def normal(node: Node) -> Node:
     if isinstance(node, Sigma):
         return Sigma(node.indices, normal(node.body))
     if isinstance(node, Call):
-        return Call(node.fn, tuple(map(normal, node.args)), node.binders, node.indices)
+        return Call(node.fn, tuple(map(normal, node.args)), node.binders, node.indices, key=node.key)
     if isinstance(node, Along):
         return Along(node.fn, node.indices, normal(node.body))
     if isinstance(node, Piecewise):

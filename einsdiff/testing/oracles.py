@@ -252,6 +252,18 @@ def _loop_call(node: Call, args):
         for p in np.ndindex(*node.shape):
             out[p] = a[1][p] if a[0][p].v != 0 else a[2][p]
         return _split(out, node.shape)
+    if node.fn in ("take", "put"):  # by definition: out[.., i, ..] reads x[.., P[i], ..]; put adds y back there
+        axis, at = node.param[0], node.param[-1]
+        if node.fn == "take":
+            for p in np.ndindex(*node.shape):
+                out[p] = a[0][p[:axis] + (at[p[axis]],) + p[axis + 1:]]
+            return _split(out, node.shape)
+        for p in np.ndindex(*node.shape):
+            out[p] = _Dual(0.0)
+        for p in np.ndindex(*node.args[0].shape):
+            q = p[:axis] + (at[p[axis]],) + p[axis + 1:]
+            out[q] = out[q] + a[0][p]
+        return _split(out, node.shape)
     if node.fn in ("logsumexp", "max", "min", "prod"):
         axes = tuple(ax % a[0].ndim for ax in node.param)
         kept = [ax for ax in range(a[0].ndim) if ax not in axes]

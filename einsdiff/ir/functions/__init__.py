@@ -3,12 +3,12 @@
 :data:`FUNCTIONS` maps each name to its :class:`Function`: the elementwise functions (a
 :class:`~einsdiff.ir.expr.Map` node; their entries live in :mod:`einsdiff.ir.ops`), the
 functions of whole tensors with a :class:`~einsdiff.ir.expr.Call` node of their own (inv,
-det, logdet, logabsdet, detsign, solve, logsumexp, max, min, prod, where) and the composite ones
+det, logdet, logabsdet, detsign, solve, logsumexp, max, min, prod, where, take, put) and the composite ones
 built from other nodes (trace, diag, softmax, norms, maximum, dot, reshape, ...). An entry holds the
 value (numpy, other backends, generated code), the forward rule (the reverse rule is derived
 from it by transposition unless one is written for speed), the notation every printer reads
 and the syntax formulas call it by. A new function is one entry in the module of its family
-(linalg, reductions, extrema, piecewise, shapes) plus its tests.
+(linalg, reductions, extrema, piecewise, shapes, gather) plus its tests.
 
 >>> FUNCTIONS["inv"].notation.latex.format("X")
 'X^{-1}'
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ..ops import OPS
 from ..registry import Function, Notation, Syntax
-from . import extrema, linalg, piecewise, reductions, shapes
+from . import extrema, gather, linalg, piecewise, reductions, shapes
 from .extrema import amax, amin, prod
 from .linalg import det, diag, diagonal, inv, inv_node, logdet, slogdet, solve, solve_indexed, solve_node, trace
 from .piecewise import maximum, minimum, where, where_node
@@ -31,7 +31,7 @@ from .shapes import dot, flatten, outer, reshape
 def _table() -> dict[str, Function]:
     table: dict[str, Function] = {}
     for entry in (*OPS.values(), *linalg.ENTRIES, *reductions.ENTRIES, *extrema.ENTRIES, *piecewise.ENTRIES,
-                  *shapes.ENTRIES):
+                  *shapes.ENTRIES, *gather.ENTRIES):
         if entry.name in table:
             raise ValueError(f"two registry entries are named {entry.name!r}")
         table[entry.name] = entry
