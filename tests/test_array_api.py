@@ -87,7 +87,7 @@ CASES = [
     ("tensordot", lambda ns, a, b: ns.tensordot(a, b, axes=([0], [1])), [(3, 2), (2, 3)], "any"),
     ("vecdot", lambda ns, a, b: ns.vecdot(a, b), [(2, 3), (3,)], "any"),
     ("matrix_transpose", lambda ns, a: ns.matrix_transpose(a), [(2, 2, 3)], "any"),
-    ("mT", lambda ns, a: a.mT, [(2, 2, 3)], "any"),
+    ("mT", lambda ns, a: a.mT if isinstance(a, ed.Expr) else np.swapaxes(a, -1, -2), [(2, 2, 3)], "any"),  # numpy 1.x has no .mT
     ("linalg.inv", lambda ns, a: ns.linalg.inv(a), [(3, 3)], "square"),
     ("linalg.det", lambda ns, a: ns.linalg.det(a), [(2, 3, 3)], "square"),
     ("linalg.slogdet", lambda ns, a: ns.linalg.slogdet(a).logabsdet, [(3, 3)], "square"),
@@ -313,6 +313,14 @@ def _run_with_scipy(code: str, array_api: bool) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+def _scipy_version() -> tuple[int, ...]:
+    try:
+        import scipy
+    except ImportError:
+        return (0,)
+    return tuple(int(part) for part in scipy.__version__.split(".")[:2])
+
+
 def _succeeds(done: subprocess.CompletedProcess) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
 
@@ -369,6 +377,7 @@ class TestThroughNumpyReductions:
         X, _, Y, rng = _classification(3)
         _agrees(shifted, [ed.var("W", (3, 4))], [rng.normal(size=(3, 4))], X, Y)
 
+    @pytest.mark.skipif(_scipy_version() < (1, 15), reason="scipy.special.softmax follows the array API from scipy 1.15")
     def test_scipy_softmax_under_scipy_array_api(self):
         _succeeds(_run_with_scipy("""
             e = sp.softmax(x, axis=-1)

@@ -165,7 +165,7 @@ X = ed.var("X", (2, 3))
 
 @pytest.mark.parametrize("call, name, arg", [
     (lambda: np.max(X, out=np.zeros(2)), "np.max", "out"),
-    (lambda: np.amax(X, initial=0.0), "np.amax", "initial"),
+    (lambda: np.amax(X, initial=0.0), "np.a?max", "initial"),  # numpy 1.x's amax is its max
     (lambda: np.min(X, where=np.ones((2, 3), bool), initial=1.0), "np.min", "initial"),
     (lambda: X.min(where=np.ones((2, 3), bool)), "np.min", "where"),
     (lambda: np.prod(X, initial=2.0), "np.prod", "initial"),

@@ -76,21 +76,20 @@ def test_indexing_gives_numpys_value_shape_and_jacobian(shape, key):
 
 @st.composite
 def shapes_and_keys(draw):
-    """A shape and an index for it: ints, slices (any bounds and steps), None, at most one ...
-    and at most one integer array, in any order."""
+    """A shape and an index for it: ints, slices (any bounds and steps), None, at most one
+    integer array, in any order, and perhaps a closing ...."""
     shape = tuple(draw(st.lists(st.integers(0, 4), max_size=3)))
-    items, axis, ellipsis, array = [], 0, False, False
+    items, axis, array = [], 0, False
     for _ in range(draw(st.integers(0, len(shape) + 2))):
-        kinds = ["new"] + (["ellipsis"] if not ellipsis else []) + (["slice"] if axis < len(shape) else []) + (
+        kinds = ["new", "ellipsis"] + (["slice"] if axis < len(shape) else []) + (
             ["int"] if axis < len(shape) and shape[axis] else []) + (["array"] if axis < len(shape) and not array else [])
         kind = draw(st.sampled_from(kinds))
         if kind == "new":
             items.append(None)
             continue
-        if kind == "ellipsis":
-            ellipsis = True
-            items.append(Ellipsis)  # it stands for the axes the other items leave
-            continue
+        if kind == "ellipsis":  # the last item drawn: after it, items would count axes from the end
+            items.append(Ellipsis)  # it stands for the axes the other items leave (the table has ... between)
+            break
         n = shape[axis]
         bound = st.one_of(st.none(), st.integers(-n - 2, n + 2))
         if kind == "slice":

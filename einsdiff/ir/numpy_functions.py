@@ -56,8 +56,9 @@ def implements(*funcs: Callable, refuse: tuple[str, ...] = ()):
 
 
 def numpy_name(func) -> str:
-    """``np.linalg.solve``, as a user writes it."""
+    """``np.linalg.solve``, as a user writes it (``np.max``, though numpy 1.x names it amax)."""
     name = getattr(func, "__name__", repr(func))
+    name = next((short for short in ("max", "min") if name == "a" + short and getattr(np, short) is func), name)
     for prefix, module in (("np", np), ("np.linalg", np.linalg), ("np.fft", np.fft)):
         if getattr(module, name, None) is func:
             return f"{prefix}.{name}"
