@@ -72,3 +72,97 @@ def test_bad_input(make, error, words):
         make()
     for word in words:
         assert word in str(info.value)
+
+
+@pytest.fixture
+def runs(monkeypatch):
+    """How many compiled programs ran (each run is one evaluation)."""
+    from einsdiff.engine.compiled import Compiled
+
+    count = [0]
+    call = Compiled.__call__
+
+    def counted(self, *args, **kwargs):
+        count[0] += 1
+        return call(self, *args, **kwargs)
+
+    monkeypatch.setattr(Compiled, "__call__", counted)
+    return count
+
+
+LOGISTIC_X, LOGISTIC_Y = rng.normal(size=(30, 4)), np.sign(rng.normal(size=30))
+w = ed.var("w", (4,))
+Xl, yl = ed.var("X", (30, 4)), ed.var("y", (30,))
+LOGISTIC = ed.log(1 + ed.exp(-yl * (Xl @ w))).sum() + 0.1 * (w * w).sum()
+
+
+def logistic_closed_forms(z):
+    """Value, gradient and Hessian of LOGISTIC by hand."""
+    m = LOGISTIC_Y * (LOGISTIC_X @ z)
+    s = 1 / (1 + np.exp(m))  # σ(-m)
+    value = np.log1p(np.exp(-m)).sum() + 0.1 * z @ z
+    gradient = -LOGISTIC_X.T @ (LOGISTIC_Y * s) + 0.2 * z
+    hess = (LOGISTIC_X * (s * (1 - s))[:, None]).T @ LOGISTIC_X + 0.2 * np.eye(4)
+    return value, gradient, hess
+
+
+@pytest.mark.parametrize("order", [("fun", "jac", "hess"), ("hess", "jac", "fun"), ("jac", "hessp", "fun", "hessp")])
+def test_calls_at_one_point_share_one_evaluation_after_the_first_hessian(runs, order):
+    obj = ed.scipy_objective(LOGISTIC, w, X=LOGISTIC_X, y=LOGISTIC_Y)
+    first, second = rng.normal(size=4), rng.normal(size=4)
+    obj.hess(first)  # from now on the objective knows the solver wants Hessians
+    runs[0] = 0
+    for name in order:
+        if name == "hessp":
+            obj.hessp(second, np.ones(4))
+        else:
+            getattr(obj, name)(second)
+    assert runs[0] == 1
+
+
+def test_fun_and_jac_alone_never_compute_a_hessian(runs):
+    obj = ed.scipy_objective(LOGISTIC, w, X=LOGISTIC_X, y=LOGISTIC_Y)
+    z = rng.normal(size=4)
+    obj.fun(z), obj.jac(z), obj.fun(z)
+    assert runs[0] == 1 and obj._with_hess is None
+
+
+def test_cached_results_equal_the_closed_forms_at_every_point():
+    obj = ed.scipy_objective(LOGISTIC, w, X=LOGISTIC_X, y=LOGISTIC_Y)
+    for k in range(4):
+        z, p = rng.normal(size=4), rng.normal(size=4)
+        value, gradient, hess = logistic_closed_forms(z)
+        calls = [lambda: obj.fun(z), lambda: obj.jac(z), lambda: obj.hess(z), lambda: obj.hessp(z, p)]
+        for call in calls[k:] + calls[:k]:  # every order, each point fresh
+            call()
+        assert obj.fun(z) == pytest.approx(value, rel=1e-13)
+        np.testing.assert_allclose(obj.jac(z), gradient, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(obj.hess(z), hess, rtol=1e-12)
+        np.testing.assert_allclose(obj.hessp(z, p), hess @ p, rtol=1e-12, atol=1e-14)
+
+
+def test_a_point_changed_in_place_is_evaluated_again():
+    obj = ed.scipy_objective(LOGISTIC, w, X=LOGISTIC_X, y=LOGISTIC_Y)
+    z = rng.normal(size=4)
+    obj.fun(z), obj.hess(z)
+    z[1] += 0.5  # scipy reuses its arrays
+    value, gradient, hess = logistic_closed_forms(z)
+    assert obj.fun(z) == pytest.approx(value, rel=1e-13)
+    np.testing.assert_allclose(obj.jac(z), gradient, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(obj.hess(z), hess, rtol=1e-12)
+    obj.jac(z)[:] = 0.0  # nor may the caller's writes reach the cache
+    np.testing.assert_allclose(obj.jac(z), gradient, rtol=1e-12, atol=1e-14)
+
+
+def test_minimize_logistic_matches_hand_written_derivatives():
+    from scipy.optimize import minimize
+
+    def by_hand(k):
+        return lambda z, *p: logistic_closed_forms(z)[k] if not p else logistic_closed_forms(z)[2] @ p[0]
+
+    for method, second in (("Newton-CG", "hessp"), ("trust-exact", "hess")):
+        obj = ed.scipy_objective(LOGISTIC, w, X=LOGISTIC_X, y=LOGISTIC_Y)
+        mine = minimize(obj.fun, np.zeros(4), jac=obj.jac, method=method, **{second: getattr(obj, second)})
+        want = minimize(by_hand(0), np.zeros(4), jac=by_hand(1), method=method, **{second: by_hand(2)})
+        assert mine.nit == want.nit
+        np.testing.assert_allclose(mine.x, want.x, rtol=1e-8, atol=1e-10)

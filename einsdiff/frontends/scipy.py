@@ -1,13 +1,16 @@
 """scipy.optimize on a flat vector: ``fun``, ``jac``, ``hess`` and ``hessp`` from one expression.
 
 scipy works on a 1-D ``x``; einsdiff's variable has a shape. These objects reshape at the
-boundary (row-major), compile each derivative once, and evaluate value and gradient
-together (scipy asks for both at the same point; the second call is served from the first).
+boundary (row-major), compile each derivative once, and evaluate what scipy asks for at
+one point together (value, gradient and Hessian: later calls at that point are served from the first).
 scipy itself is needed only by the caller: nothing here imports it, except the sparse
 formats, which build ``scipy.sparse`` matrices.
 """
 
 from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -43,9 +46,34 @@ class _Flat:
         return {**self.constants, self.x.name: z.reshape(self.x.shape)}
 
 
+@dataclass(slots=True)
+class _Point:
+    """What was computed at one ``x`` (a copy): value and gradient always, the Hessian once asked."""
+
+    x: np.ndarray
+    value: float
+    gradient: np.ndarray
+    hessian: object = None  # a dense (n, n) array, or a scipy.sparse matrix (hess_format="sparse")
+    hessian_used: bool = False
+
+
+# A product by the compiled hvp costs a call (tens of µs of Python) besides its flops; by
+# a Hessian matrix kept at x, a matvec. Newton-CG asks for several products at each x, so
+# the matrix pays when computing it costs no more than about this many products.
+_PRODUCTS_PER_POINT = 10
+_FLOPS_PER_CALL = 100_000
+
+
 class Objective(_Flat):
     """A scalar loss for ``scipy.optimize.minimize(obj.fun, x0, jac=obj.jac, hess=obj.hess)``
-    (or ``hessp=obj.hessp`` for Newton-CG / trust-krylov without the Hessian matrix)."""
+    (or ``hessp=obj.hessp`` for Newton-CG / trust-krylov without the Hessian matrix).
+
+    Calls at one point share one evaluation: the last ``x`` (a copy, so scipy may reuse its
+    array) is kept with its value, gradient and, once a Hessian was asked for, its Hessian
+    (computed with the other two in one program, and from then on with each new point's
+    value, unless a point's Hessian went unused). One objective serves one solve at a
+    time; a lock keeps concurrent calls correct, not fast.
+    """
 
     def __init__(self, loss: Expr, x: Var, constants: dict, hess_format: str = "dense"):
         super().__init__(loss, x, constants)
@@ -54,37 +82,81 @@ class Objective(_Flat):
         if hess_format not in ("dense", "sparse"):
             raise OptionError(f"hess_format must be 'dense' or 'sparse', got {hess_format!r}")
         self.hess_format = hess_format
-        self._value_and_grad = compile_outputs([loss, grad(loss, x)])
+        gradient = grad(loss, x)
+        self._value_and_grad = compile_outputs([loss, gradient])
+        self._hessian = _as_matrix(hessian(loss, x), x.size, x.size)
+        self._outputs = (loss, gradient)
+        self._with_hess = None  # compiled on first use, as are the two below: a dense Hessian can be large
         self._direction = Var("_einsdiff_direction", x.shape)
-        self._hessp = compile_outputs([hvp(loss, x, self._direction)])
-        self._hessian = hessian(loss, x)
-        self._hess = None  # compiled on first use: a dense Hessian can be large
-        self._last: tuple[bytes, float, np.ndarray] | None = None
+        self._hessp = None
+        self._hessp_by_matrix: bool | None = None
+        self._last: _Point | None = None
+        self._predict_hessian = False  # the last point's Hessian was used: compute the next one's eagerly
+        self._lock = threading.Lock()
 
-    def _both(self, z):
-        key = np.asarray(z, dtype=float).tobytes()
-        if self._last is None or self._last[0] != key:
-            value, gradient = self._value_and_grad(self._bind(z))
-            self._last = (key, float(value), gradient.ravel())
-        return self._last
+    def _at(self, z, hessian: bool) -> _Point:
+        """The cached point if ``z`` is it, else a fresh evaluation; with its Hessian if asked."""
+        z = np.asarray(z, dtype=float)
+        last = self._last
+        if last is None or last.x.shape != z.shape or not np.array_equal(last.x, z):
+            if last is not None and last.hessian is not None and not last.hessian_used:
+                self._predict_hessian = False
+            last = self._last = self._evaluate(z, hessian or self._predict_hessian)
+        if hessian and last.hessian is None:
+            if self.hess_format == "dense":
+                last = self._last = self._evaluate(last.x, True)
+            else:
+                last.hessian = evaluate(self._hessian, self._bind(last.x), format="sparse").tocsr()
+        if hessian:
+            last.hessian_used = self._predict_hessian = True
+        return last
+
+    def _evaluate(self, z: np.ndarray, hessian: bool) -> _Point:
+        """One program run at ``z``: value and gradient, and the dense Hessian if asked."""
+        if hessian and self.hess_format == "dense":
+            value, gradient, matrix = self._full()(self._bind(z))
+            return _Point(z.copy(), float(value), gradient.ravel(), matrix)
+        value, gradient = self._value_and_grad(self._bind(z))
+        return _Point(z.copy(), float(value), gradient.ravel())
+
+    def _full(self):
+        """Value, gradient and dense Hessian as one program (shared intermediates)."""
+        if self._with_hess is None:
+            self._with_hess = compile_outputs([*self._outputs, self._hessian])
+        return self._with_hess
 
     def fun(self, z) -> float:
-        return self._both(z)[1]
+        with self._lock:
+            return self._at(z, False).value
 
     def jac(self, z) -> np.ndarray:
-        return self._both(z)[2].copy()
-
-    def hessp(self, z, p) -> np.ndarray:
-        bindings = self._bind(z) | {self._direction.name: np.asarray(p, dtype=float).reshape(self.x.shape)}
-        return self._hessp(bindings)[0].ravel()
+        with self._lock:
+            return self._at(z, False).gradient.copy()
 
     def hess(self, z):
-        n = self.x.size
-        if self.hess_format == "sparse":
-            return evaluate(_as_matrix(self._hessian, n, n), self._bind(z), format="sparse").tocsr()
-        if self._hess is None:
-            self._hess = compile_outputs([self._hessian])
-        return self._hess(self._bind(z))[0].reshape(n, n)
+        with self._lock:
+            return self._at(z, True).hessian.copy()
+
+    def hessp(self, z, p) -> np.ndarray:
+        p = np.asarray(p, dtype=float)
+        with self._lock:
+            if self._by_matrix():
+                return self._at(z, True).hessian @ p.ravel()
+            if self._hessp is None:
+                self._hessp = compile_outputs([hvp(self.f, self.x, self._direction)])
+        bindings = self._bind(z) | {self._direction.name: p.reshape(self.x.shape)}
+        return self._hessp(bindings)[0].ravel()
+
+    def _by_matrix(self) -> bool:
+        """Whether products come from the dense Hessian at x (see ``_PRODUCTS_PER_POINT``)."""
+        if self._hessp_by_matrix is None:
+            if self.hess_format == "sparse":
+                self._hessp_by_matrix = False
+            else:
+                self._hessp = compile_outputs([hvp(self.f, self.x, self._direction)])
+                per_product = self._hessp.plan.total_flops + _FLOPS_PER_CALL
+                self._hessp_by_matrix = self._full().plan.total_flops <= _PRODUCTS_PER_POINT * per_product
+        return self._hessp_by_matrix
 
 
 class Residuals(_Flat):
