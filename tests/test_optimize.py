@@ -166,3 +166,14 @@ def test_minimize_logistic_matches_hand_written_derivatives():
         want = minimize(by_hand(0), np.zeros(4), jac=by_hand(1), method=method, **{second: by_hand(2)})
         assert mine.nit == want.nit
         np.testing.assert_allclose(mine.x, want.x, rtol=1e-8, atol=1e-10)
+
+
+def test_wide_x_takes_products_from_the_compiled_hvp(runs):
+    M = rng.normal(size=(50, 300)) / 10
+    u = ed.var("u", (300,))
+    obj = ed.scipy_objective(ed.tanh(ed.var("M", (50, 300)) @ u).sum(), u, M=M)
+    z, p = rng.normal(size=300), rng.normal(size=300)
+    t = np.tanh(M @ z)
+    want = M.T @ (-2 * t * (1 - t * t) * (M @ p))
+    np.testing.assert_allclose(obj.hessp(z, p), want, rtol=1e-10, atol=1e-14)
+    assert not obj._hessp_by_matrix and runs[0] == 1  # no Hessian matrix was computed

@@ -57,11 +57,13 @@ class _Point:
     hessian_used: bool = False
 
 
-# A product by the compiled hvp costs a call (tens of µs of Python) besides its flops; by
-# a Hessian matrix kept at x, a matvec. Newton-CG asks for several products at each x, so
-# the matrix pays when computing it costs no more than about this many products.
+# A product by the compiled hvp costs a call (tens of µs of Python) and about twice the
+# flops of value and gradient (forward over reverse); by a Hessian matrix kept at x, a
+# matvec. Newton-CG asks for several products at each x, so the matrix pays when computing
+# it costs no more than about _PRODUCTS_PER_POINT products.
 _PRODUCTS_PER_POINT = 10
 _FLOPS_PER_CALL = 100_000
+_HVP_PER_GRADIENT = 2
 
 
 class Objective(_Flat):
@@ -142,7 +144,7 @@ class Objective(_Flat):
         with self._lock:
             if self._by_matrix():
                 return self._at(z, True).hessian @ p.ravel()
-            if self._hessp is None:
+            if self._hessp is None:  # compiled only when used
                 self._hessp = compile_outputs([hvp(self.f, self.x, self._direction)])
         bindings = self._bind(z) | {self._direction.name: p.reshape(self.x.shape)}
         return self._hessp(bindings)[0].ravel()
@@ -150,12 +152,9 @@ class Objective(_Flat):
     def _by_matrix(self) -> bool:
         """Whether products come from the dense Hessian at x (see ``_PRODUCTS_PER_POINT``)."""
         if self._hessp_by_matrix is None:
-            if self.hess_format == "sparse":
-                self._hessp_by_matrix = False
-            else:
-                self._hessp = compile_outputs([hvp(self.f, self.x, self._direction)])
-                per_product = self._hessp.plan.total_flops + _FLOPS_PER_CALL
-                self._hessp_by_matrix = self._full().plan.total_flops <= _PRODUCTS_PER_POINT * per_product
+            per_product = _HVP_PER_GRADIENT * self._value_and_grad.plan.total_flops + _FLOPS_PER_CALL
+            self._hessp_by_matrix = (self.hess_format == "dense"
+                                     and self._full().plan.total_flops <= _PRODUCTS_PER_POINT * per_product)
         return self._hessp_by_matrix
 
 
