@@ -22,8 +22,10 @@ the rest of einsdiff's calls (binding the inputs, checks, the cache), and scipy 
 
 import os
 
-os.environ.setdefault("OMP_NUM_THREADS", "2")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
+# One thread everywhere: the problems are small, and a 2-thread BLAS here may wait a time slice per call.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 import json  # noqa: E402
 import sys  # noqa: E402
