@@ -177,3 +177,16 @@ def test_wide_x_takes_products_from_the_compiled_hvp(runs):
     want = M.T @ (-2 * t * (1 - t * t) * (M @ p))
     np.testing.assert_allclose(obj.hessp(z, p), want, rtol=1e-10, atol=1e-14)
     assert not obj._hessp_by_matrix and runs[0] == 1  # no Hessian matrix was computed
+
+
+def test_the_hessian_of_a_quadratic_is_computed_once(runs):
+    obj = ed.scipy_objective(LOSS, x, A=A_val, b=b_val)
+    obj.hess(np.zeros(3))
+    runs[0] = 0
+    for _ in range(3):
+        z, p = rng.normal(size=3), rng.normal(size=3)
+        r = A_val @ z - b_val
+        assert obj.fun(z) == pytest.approx(r @ r, rel=1e-13)
+        np.testing.assert_allclose(obj.hess(z), 2 * A_val.T @ A_val, rtol=1e-12)
+        np.testing.assert_allclose(obj.hessp(z, p), 2 * A_val.T @ A_val @ p, rtol=1e-12)
+    assert runs[0] == 3 and obj._with_hess is None  # value and gradient only, once a point

@@ -73,7 +73,8 @@ class Objective(_Flat):
     Calls at one point share one evaluation: the last ``x`` (a copy, so scipy may reuse its
     array) is kept with its value, gradient and, once a Hessian was asked for, its Hessian
     (computed with the other two in one program, and from then on with each new point's
-    value, unless a point's Hessian went unused). One objective serves one solve at a
+    value, unless a point's Hessian went unused; the Hessian of a quadratic is computed
+    once). One objective serves one solve at a
     time; a lock keeps concurrent calls correct, not fast.
     """
 
@@ -88,6 +89,8 @@ class Objective(_Flat):
         self._value_and_grad = compile_outputs([loss, gradient])
         self._hessian = _as_matrix(hessian(loss, x), x.size, x.size)
         self._outputs = (loss, gradient)
+        self._constant = x not in variables(self._hessian)  # a quadratic loss: one Hessian for every x
+        self._fixed = None
         self._with_hess = None  # compiled on first use, as are the two below: a dense Hessian can be large
         self._direction = Var("_einsdiff_direction", x.shape)
         self._hessp = None
@@ -105,7 +108,9 @@ class Objective(_Flat):
                 self._predict_hessian = False
             last = self._last = self._evaluate(z, hessian or self._predict_hessian)
         if hessian and last.hessian is None:
-            if self.hess_format == "dense":
+            if self._constant:
+                last.hessian = self._constant_hessian()
+            elif self.hess_format == "dense":
                 last = self._last = self._evaluate(last.x, True)
             else:
                 last.hessian = evaluate(self._hessian, self._bind(last.x), format="sparse").tocsr()
@@ -114,12 +119,19 @@ class Objective(_Flat):
         return last
 
     def _evaluate(self, z: np.ndarray, hessian: bool) -> _Point:
-        """One program run at ``z``: value and gradient, and the dense Hessian if asked."""
-        if hessian and self.hess_format == "dense":
+        """One program run at ``z``: value and gradient, and the dense Hessian if asked (and it varies)."""
+        if hessian and self.hess_format == "dense" and not self._constant:
             value, gradient, matrix = self._full()(self._bind(z))
             return _Point(z.copy(), float(value), gradient.ravel(), matrix)
         value, gradient = self._value_and_grad(self._bind(z))
         return _Point(z.copy(), float(value), gradient.ravel())
+
+    def _constant_hessian(self):
+        """The Hessian of a loss at most quadratic in x, computed at the first request."""
+        if self._fixed is None:
+            fixed = evaluate(self._hessian, self.constants, format=self.hess_format)
+            self._fixed = fixed if self.hess_format == "dense" else fixed.tocsr()
+        return self._fixed
 
     def _full(self):
         """Value, gradient and dense Hessian as one program (shared intermediates)."""
@@ -153,8 +165,8 @@ class Objective(_Flat):
         """Whether products come from the dense Hessian at x (see ``_PRODUCTS_PER_POINT``)."""
         if self._hessp_by_matrix is None:
             per_product = _HVP_PER_GRADIENT * self._value_and_grad.plan.total_flops + _FLOPS_PER_CALL
-            self._hessp_by_matrix = (self.hess_format == "dense"
-                                     and self._full().plan.total_flops <= _PRODUCTS_PER_POINT * per_product)
+            self._hessp_by_matrix = self.hess_format == "dense" and (
+                self._constant or self._full().plan.total_flops <= _PRODUCTS_PER_POINT * per_product)
         return self._hessp_by_matrix
 
 
