@@ -36,7 +36,7 @@ from common import in_child  # noqa: E402
 
 LAM = 1.0
 REPEATS = 30
-RUNS = 3
+RUNS = 5
 CASES = ("logistic", "lstsq")
 METHODS = {"Newton-CG": "hessp", "trust-exact": "hess"}
 
