@@ -157,13 +157,12 @@ def test_a_point_changed_in_place_is_evaluated_again():
 def test_minimize_logistic_matches_hand_written_derivatives():
     from scipy.optimize import minimize
 
-    def by_hand(k):
-        return lambda z, *p: logistic_closed_forms(z)[k] if not p else logistic_closed_forms(z)[2] @ p[0]
-
+    hand = dict(fun=lambda z: logistic_closed_forms(z)[0], jac=lambda z: logistic_closed_forms(z)[1],
+                hess=lambda z: logistic_closed_forms(z)[2], hessp=lambda z, p: logistic_closed_forms(z)[2] @ p)
     for method, second in (("Newton-CG", "hessp"), ("trust-exact", "hess")):
         obj = ed.scipy_objective(LOGISTIC, w, X=LOGISTIC_X, y=LOGISTIC_Y)
         mine = minimize(obj.fun, np.zeros(4), jac=obj.jac, method=method, **{second: getattr(obj, second)})
-        want = minimize(by_hand(0), np.zeros(4), jac=by_hand(1), method=method, **{second: by_hand(2)})
+        want = minimize(hand["fun"], np.zeros(4), jac=hand["jac"], method=method, **{second: hand[second]})
         assert mine.nit == want.nit
         np.testing.assert_allclose(mine.x, want.x, rtol=1e-8, atol=1e-10)
 
