@@ -148,9 +148,22 @@ def _kind(v: Var) -> str:
 
 
 def _forward(f: Expr, x: Var) -> Expr | None:
+    """One bottom-up sweep from x to f. Along a scalar x (a jvp, an hvp), a tangent that flows
+    into several consumers is materialized once instead of spliced into each consumer's
+    network: spliced, a deep chain's tangents grow by a factor per layer, and the sweep with
+    them (quadratic in depth, to build and to plan)."""
+    order = topological([f])
     memo: dict[Expr, Expr | None] = {}
-    for node in topological([f]):  # children first, so the rules only look up
-        memo[node] = FORWARD_RULES[type(node)](node, x, memo.__getitem__)
+    uses: dict[Expr, int] = {}
+    for node in order:
+        for c in set(children(node)):
+            uses[c] = uses.get(c, 0) + 1
+    scalar = math.prod(x.shape) == 1
+    for node in order:  # children first, so the rules only look up
+        tangent = FORWARD_RULES[type(node)](node, x, memo.__getitem__)
+        if scalar and uses.get(node, 0) > 1 and isinstance(tangent, Contract) and len(tangent.operands) > 1:
+            tangent = Materialize(tangent)
+        memo[node] = tangent
     return memo[f]
 
 
@@ -220,6 +233,11 @@ REVERSE_RULES: dict[type, Callable] = {
 }
 
 
+# An adjoint network with more operands is materialized even where it flows on into one
+# consumer: a deep chain's adjoint would otherwise be rebuilt, one operand longer, at every layer.
+_LONGEST_ADJOINT = 8
+
+
 def _reverse(f: Expr, xs: tuple[Var, ...], seed: Expr | None = None, lead: tuple[int, ...] | None = None) -> dict[Var, Expr]:
     """One top-down sweep from f to every variable in ``xs``, starting from ``seed`` (df/df = δ
     by default; any adjoint with the axes ``lead`` in front of f's).
@@ -256,7 +274,8 @@ def _reverse(f: Expr, xs: tuple[Var, ...], seed: Expr | None = None, lead: tuple
         fan_out = sum(1 for c in children(node) if c in depends)
         # a product's number (2 Σ...) stays outside, where it joins the consumers' numbers
         c, inner = (adj.coeffs[0], adj.terms[0]) if isinstance(adj, Add) and len(adj.terms) == 1 else (1.0, adj)
-        if scalar and fan_out > 1 and isinstance(inner, Contract) and len(inner.operands) > 1:
+        if scalar and isinstance(inner, Contract) and (fan_out > 1 and len(inner.operands) > 1
+                                                       or len(inner.operands) > _LONGEST_ADJOINT):
             adj = add([Materialize(inner)], [c], inner.shape)
         REVERSE_RULES[type(node)](node, adj, lead, push)
     return found

@@ -158,14 +158,20 @@ def _merge_powers(ops: list[Expr], ins: list[tuple], out: list) -> tuple[list, l
     powers = [power_of(op) for op in ops]
     for k, ((base, _), idx) in enumerate(zip(powers, ins, strict=True)):
         groups.setdefault((base, idx), []).append(k)
+    if len(groups) == len(ops):  # no two factors share a base: nothing to merge
+        return None
     new_ops: list[Expr] = []
     new_ins: list[tuple] = []
     changed = False
+
+    def alone(members: list[int]) -> set:
+        """The output indices only these factors carry."""
+        return set(out) - {i for k, other in enumerate(ins) if k not in members for i in other}
+
     for (base, idx), members in groups.items():
         total = sum(powers[k][1] for k in members)
         plain = all(powers[k][0] is ops[k] for k in members)  # u u stays as written, not square(u)
-        alone = set(out) - {i for k, other in enumerate(ins) if k not in members for i in other}
-        if plain or (len(members) == 1 and total != 1.0) or (total == 0.0 and alone & set(idx)):
+        if plain or (len(members) == 1 and total != 1.0) or (total == 0.0 and alone(members) & set(idx)):
             new_ops.extend(ops[k] for k in members)
             new_ins.extend(idx for _ in members)
             continue
@@ -310,11 +316,22 @@ def _zero_constant(t: Expr) -> bool:
     return isinstance(t, Const) and not t.value.any()
 
 
-def _vector_splits(t: Contract) -> list[tuple[Expr, int, list[Expr]]]:
-    """For each index j that vectors multiply: (key, j, those vectors), where key is t with
-    them replaced by one placeholder vector on j."""
+def _vector_sketches(t: Contract) -> dict[int, tuple]:
+    """For each index j that vectors multiply, what a term must share with t to merge on j:
+    the other factors (a fingerprint of their multiset) and the sizes."""
+    # A sum of hashes is a multiset's fingerprint, so each index costs only its own vectors.
+    total, on = sum(map(hash, t.operands)), {}
+    for op, idx in zip(t.operands, t.inputs, strict=True):
+        if len(idx) == 1:
+            on[idx[0]] = on.get(idx[0], 0) + hash(op)
+    return {j: ((total - on[j]) % 2**64, t.sizes[j], t.shape) for j in sorted(on)}
+
+
+def _vector_splits(t: Contract, wanted: set[int]) -> list[tuple[Expr, int, list[Expr]]]:
+    """For each index j of ``wanted`` that vectors multiply: (key, j, those vectors), where key
+    is t with them replaced by one placeholder vector on j."""
     splits = []
-    for j in sorted({idx[0] for idx in t.inputs if len(idx) == 1}):
+    for j in sorted({idx[0] for idx in t.inputs if len(idx) == 1} & wanted):
         vec = [k for k, idx in enumerate(t.inputs) if idx == (j,)]
         # Vectors alone on j: merged they are one sum over j (Σ a + Σ b = Σ (a + b)) when j is
         # summed; on a free j they are the term itself, with nothing to share.
@@ -336,10 +353,20 @@ def _merge_vector_factors(terms: list[tuple[Expr, float]]) -> list[tuple[Expr, f
     """sum_t c_t P[.., j] V_t[j] = P[.., j] (sum_t c_t V_t[j]): terms that differ only in the
     vectors on one index j share the rest of their network, evaluated once (a Hessian-vector
     product's terms s and s² of a logistic's second derivative)."""
+    # A cheap signature first (the other factors and the index's size): the network with a
+    # placeholder is built only where another term could share it, not for every index of
+    # every term (a deep chain's forward terms carry many vector indices).
+    sketches: dict[tuple, set[int]] = {}
+    for k, (t, _) in enumerate(terms):
+        if isinstance(t, Contract):
+            for sketch in _vector_sketches(t).values():
+                sketches.setdefault(sketch, set()).add(k)
+    shared = {sketch for sketch, ks in sketches.items() if len(ks) > 1}
     groups: dict[Expr, list[tuple[int, int, list[Expr]]]] = {}
     for k, (t, _) in enumerate(terms):
         if isinstance(t, Contract):
-            for key, j, vectors in _vector_splits(t):
+            wanted = {j for j, sketch in _vector_sketches(t).items() if sketch in shared}
+            for key, j, vectors in _vector_splits(t, wanted):
                 groups.setdefault(key, []).append((k, j, vectors))
     used: set[int] = set()
     merged: list[tuple[Expr, float]] = []
