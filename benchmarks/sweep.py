@@ -8,10 +8,12 @@ Task T7 (benchmarks/tasks.py): ‖tanh(tanh(X W1) W2) W3 − Y‖² / N, batch 1
 - tuple: ``ed.compile(list(ed.grad(L, (W1, W2, W3))))``;
 - numpy: T7's hand-written backprop.
 
-Each (form, run) is its own process, run three times; times are the fastest of the three
-medians of steady-state calls; every result is checked against the hand-written backprop.
+Each form runs in its own process, four times (this machine's BLAS calls at times wait
+a time slice when another process holds the second core); times are the fastest of the
+four medians of steady-state calls; every result is checked against the hand-written
+backprop. ``--side-by-side`` runs all forms in one process, calls alternating.
 
-    PYTHONPATH=. benchmarks/.venv/bin/python benchmarks/sweep.py
+    PYTHONPATH=. benchmarks/.venv/bin/python benchmarks/sweep.py [--side-by-side]
 """
 
 import os
@@ -21,6 +23,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
 
 import json  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 from common import in_child, timed  # noqa: E402
@@ -60,7 +63,7 @@ def child(form):
 def main():
     r = {}
     for form in FORMS:
-        runs = [x for x in (in_child(__file__, form) for _ in range(3)) if x]
+        runs = [x for x in (in_child(__file__, form) for _ in range(4)) if x]
         r[form] = min(runs, key=lambda x: x["steady"]) if runs else None
     base = r["numpy"]["steady"]
     print("| form | planned GFLOP | ms | / hand-written backprop | max rel err |")
@@ -74,8 +77,27 @@ def main():
         print(f"| {form} | {gflop} | {1e3 * x['steady']:.1f} | {x['steady'] / base:.2f} | {x['err']:.1e} |")
 
 
+def side_by_side(rounds=40):
+    d = T7.inputs(np.random.default_rng(0))
+    calls = {form: build(form, d)[1] for form in FORMS}
+    times = {form: [] for form in FORMS}
+    for form in FORMS:
+        calls[form]()
+    for _ in range(rounds):
+        for form in FORMS:
+            t0 = time.perf_counter()
+            calls[form]()
+            times[form].append(time.perf_counter() - t0)
+    base = float(np.median(times["numpy"]))
+    for form in FORMS:
+        ms = float(np.median(times[form]))
+        print(f"{form}: {1e3 * ms:.1f} ms, {ms / base:.3f} x hand-written backprop")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) > 1:
+    if sys.argv[1:] == ["--side-by-side"]:
+        side_by_side()
+    elif len(sys.argv) > 1:
         child(sys.argv[1])
     else:
         main()

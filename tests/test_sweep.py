@@ -65,6 +65,7 @@ def test_separate_gradients_plan_the_tuple_forms_flops_and_agree(case):
     L, ws, b, want = CASES[case]()
     separate, joint = [ed.grad(L, w) for w in ws], list(ed.grad(L, ws))
     assert _flops(separate) == _flops(joint)
+    assert ed.compile(separate).program.outputs == ed.compile(joint).program.outputs
     for got, expected in zip(ed.compile(separate)(b), want, strict=True):
         _close(got, expected)
 
