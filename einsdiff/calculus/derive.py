@@ -430,8 +430,9 @@ def shared_sweeps(outputs: tuple[Expr, ...]) -> tuple[Expr, ...]:
     >>> separate == ed.grad(L, (W1, W2))
     True
     """
+    nodes = topological(outputs)
     with _ORIGINS_LOCK:
-        found = {n: _ORIGINS[n] for n in topological(outputs) if n in _ORIGINS}
+        found = {n: _ORIGINS[n] for n in nodes if n in _ORIGINS}
     variables_of: dict[Expr, dict[Var, None]] = {}  # f -> its variables, in order (a set that keeps it)
     for origin in found.values():
         variables_of.setdefault(origin.f, {})[origin.x] = None
