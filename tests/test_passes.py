@@ -23,7 +23,7 @@ def _calls(f) -> list[str]:
 
 
 def test_every_pass_is_on_by_default_and_named_once():
-    assert ALL == ("reuse_inverses", "distribute_sums", "gram", "twins")
+    assert ALL == ("one_sweep", "reuse_inverses", "distribute_sums", "gram", "twins")
     assert len({p.name for p in PASSES}) == len(PASSES)
     assert ed.compile(ed.var("x", (2,))).program.passes == ALL
 

@@ -20,7 +20,9 @@ import functools
 import itertools
 import math
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..errors import NotScalarError, OperandError, OptionError, VariableConflictError, WrtError
 from ..ir.expr import Add, Call, Const, Contract, Expr, Map, Materialize, Reshape, Var, zero
@@ -398,7 +400,72 @@ def _jacobians(f: Expr, wrt: tuple, mode: str, names: tuple[str, ...]) -> tuple[
     for x in xs:
         result = swept.get(x) if x in reverse else _forward(f, x)
         results.append(zero(f.shape + x.shape) if result is None else _symmetrized(result, x))
+        if x in reverse and result is not None:
+            remember(results[-1], Origin(f, x, tuple(swept)))
     return tuple(results)
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a derivative came from: the reverse sweep of ``f`` down to ``x`` (one sweep down to
+    all of ``swept``), then ``finish`` applied to that Jacobian (None: the Jacobian itself; hvp's
+    is a jvp of the gradient)."""
+
+    f: Expr
+    x: Var
+    swept: tuple[Var, ...]
+    finish: Callable[[Expr], Expr] | None = None
+
+
+# The origins of the latest derivatives, so that ed.compile can give derivatives of one function,
+# taken separately, the one sweep a tuple of variables gets (shared_sweeps). Bounded, as it holds
+# the functions (and their constants): a derivative whose origin was forgotten compiles as written.
+# A lock, as threads may derive concurrently.
+_ORIGINS: OrderedDict[Expr, Origin] = OrderedDict()
+_ORIGINS_KEPT = 64
+_ORIGINS_LOCK = threading.Lock()
+
+
+def remember(result: Expr, origin: Origin) -> None:
+    """Record that ``result`` is the derivative ``origin`` describes (the latest record wins)."""
+    with _ORIGINS_LOCK:
+        _ORIGINS[result] = origin
+        _ORIGINS.move_to_end(result)
+        while len(_ORIGINS) > _ORIGINS_KEPT:
+            _ORIGINS.popitem(last=False)
+
+
+def shared_sweeps(outputs: tuple[Expr, ...]) -> tuple[Expr, ...]:
+    """``outputs`` with the derivatives of one function, taken separately (``grad(L, W1)``,
+    ``grad(L, W2)``, hvps), re-derived from one reverse sweep down to all their variables:
+    each is then what the tuple form ``grad(L, (W1, W2))`` gives, so the adjoints that sweep
+    materializes are computed once for all of them. Single derivatives and what they print
+    stay as derived; only their compiled program changes.
+
+    >>> import einsdiff as ed
+    >>> x, W1, W2 = ed.var("x", (3,)), ed.var("W1", (3, 3)), ed.var("W2", (3, 3))
+    >>> L = ed.sum(ed.tanh(W2 @ ed.tanh(W1 @ x)))
+    >>> separate = shared_sweeps((ed.grad(L, W1), ed.grad(L, W2)))
+    >>> separate == ed.grad(L, (W1, W2))
+    True
+    """
+    nodes = topological(outputs)
+    with _ORIGINS_LOCK:
+        found = {n: _ORIGINS[n] for n in nodes if n in _ORIGINS}
+    variables_of: dict[Expr, dict[Var, None]] = {}  # f -> its variables, in order (a set that keeps it)
+    for origin in found.values():
+        variables_of.setdefault(origin.f, {})[origin.x] = None
+    # Only a sweep from one entry materializes adjoints; from more, each variable's sweep is the
+    # joint one already. Nor is a sweep repeated that gave every derivative of f already.
+    joint = {f: _reverse(f, tuple(xs)) for f, xs in variables_of.items()
+             if f.size == 1 and any(set(o.swept) != set(xs) for o in found.values() if o.f == f)}
+    mapping: dict[Expr, Expr] = {}
+    for node, origin in found.items():
+        if origin.f not in joint:
+            continue
+        jac = _symmetrized(joint[origin.f][origin.x], origin.x)
+        mapping[node] = jac if origin.finish is None else origin.finish(jac)
+    return tuple(_bind(o, mapping) for o in outputs) if mapping else outputs
 
 
 def _symmetrized(jac: Expr, x: Var) -> Expr:

@@ -11,7 +11,7 @@ it, so an elementwise Jacobian's diagonal is the elementwise derivative, not an 
 from __future__ import annotations
 
 from ..ir.build import as_expr
-from .derive import _check_f, _check_wrt, _symmetrized, grad, jacobian
+from .derive import Origin, _check_f, _check_wrt, _symmetrized, grad, jacobian, remember
 from ..errors import NotScalarError, ShapeError
 from ..ir.expr import Add, Call, Contract, Expr, Materialize, Var, bare, is_zero, zero
 from ..ir.functions import where_node
@@ -50,9 +50,12 @@ def vjp(f: Expr, x: Var, u) -> Expr:
 
 def hvp(f: Expr, x: Var, v) -> Expr:
     """H v for a scalar ``f``: forward mode over the gradient, shape ``x.shape``; H = Hᵀ, so
-    this is also vᵀ H."""
+    this is also vᵀ H. Compiled with other derivatives of ``f``, it is the jvp of their
+    shared reverse sweep's gradient (:func:`einsdiff.calculus.derive.shared_sweeps`)."""
     _check_scalar(f, "hvp")
-    return jvp(grad(f, x, mode="reverse"), x, v)
+    result = jvp(grad(f, x, mode="reverse"), x, v)
+    remember(result, Origin(f, x, (x,), lambda g: jvp(g, x, v)))
+    return result
 
 
 def jacobian_diagonal(f: Expr, x: Var) -> Expr:

@@ -5,7 +5,7 @@ order of :data:`PASSES`, before planning), or lets the planner choose a cheaper 
 for a step. Every pass is on by default; ``passes=()`` compiles the expressions as written.
 
 >>> [p.name for p in PASSES]
-['reuse_inverses', 'distribute_sums', 'gram', 'twins']
+['one_sweep', 'reuse_inverses', 'distribute_sums', 'gram', 'twins']
 
 Factoring a common operand out of a sum is not a pass: the constructor of sums does it
 (:func:`einsdiff.ir.simplify.add`), so derivatives print factored too.
@@ -17,6 +17,7 @@ import collections
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
+from ..calculus.derive import shared_sweeps
 from ..errors import OptionError
 from ..ir.expr import Add, Call, Contract, Expr, bare
 from ..ir.simplify import distribute
@@ -39,6 +40,12 @@ def _rewrite(outputs: Outputs, rewrite: Callable[[Expr], Expr | None]) -> Output
         replacement = rewrite(node_)
         done[node] = node_ if replacement is None else replacement
     return tuple(done[o] for o in outputs)
+
+
+def one_sweep(outputs: Outputs, passes: tuple[str, ...] = ()) -> Outputs:
+    """Derivatives of one function taken separately (``grad(L, W1)``, ``grad(L, W2)``, hvps)
+    share one reverse sweep and the adjoints it materializes, as ``grad(L, (W1, W2))``'s do."""
+    return shared_sweeps(outputs)
 
 
 def reuse_inverses(outputs: Outputs, passes: tuple[str, ...] = ()) -> Outputs:
@@ -98,6 +105,7 @@ class Pass:
 
 
 PASSES: tuple[Pass, ...] = (
+    Pass("one_sweep", one_sweep, "derivatives of one function taken separately from one reverse sweep"),
     Pass("reuse_inverses", reuse_inverses, "solve(A, B) as inv(A) B where inv(A) is computed anyway"),
     Pass("distribute_sums", distribute_sums, "a product with a sum as one product per term, where cheaper"),
     Pass("gram", None, "a mirror-symmetric network as Yᵀ Y, one triangle through syrk (numpy)"),
