@@ -28,6 +28,7 @@ from ..ir.ops import OPS
 from ..ir.variables import gather_bindings, variables
 from .backends import Backend, get_backend, placement
 from .contraction import Contraction
+from .lowering import lower, source_names
 from .program import Plan, Step, WeightedSum, compile_program
 
 Runner = Callable[[list, dict, np.dtype], object]
@@ -184,6 +185,12 @@ class Compiled:
         # The step creating the largest dense array a call creates (its elements: plan.peak_elements).
         self._largest_step = max(range(len(self.steps)), key=lambda k: (self.steps[k].dense_elements, k), default=0)
         self._tracings: dict[np.dtype, object] = {}  # backends that trace: one function per dtype
+        self._constants = [n.value for n in self.nodes if isinstance(n, Const)]
+        # On numpy a call runs the program lowered to straight-line source, compiled here once.
+        self._lowered = None
+        if backend == "numpy":
+            names = source_names([v.name for v in self.variables])
+            self._lowered = lower(self.program, names=names).function([names[v.name] for v in self.variables])
         self.plan: Plan = self.program.plan
 
     def __call__(self, bindings: Mapping | None = None, /, **keywords) -> list[np.ndarray]:
@@ -225,10 +232,13 @@ class Compiled:
             raise self._too_large(self._largest_step, elements * dtype.itemsize, dtype)
         if backend.traced and times is None:
             return list(self._traced(dtype)(env))
-        results = self._run(env, dtype, times)
+        if self._lowered is not None and times is None:
+            results = self._lowered(dtype, *env.values())
+        else:
+            results = self._run(env, dtype, times)
         if backend.name != "numpy":
             return results
-        inputs = list(env.values()) + [n.value for n in self.nodes if isinstance(n, Const)]
+        inputs = list(env.values()) + self._constants
         return [_own(r, inputs) for r in results]
 
     def _run(self, env: dict, dtype: np.dtype, times: list[list[float]] | None = None) -> list:
