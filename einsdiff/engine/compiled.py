@@ -119,6 +119,10 @@ def _as_input(backend: Backend, name: str, value, shape: tuple[int, ...], symmet
     return backend.astype(value, np.dtype(np.float64)) if dtype.kind in "biu" else value
 
 
+def _unbound(v: Var) -> BindingError:
+    return BindingError(f"variable {v.name!r} (shape {v.shape}) has no value; pass {v.name}=<array of shape {v.shape}>")
+
+
 def _check_symmetric(name: str, value: np.ndarray) -> None:
     """A symmetric variable's value must equal its transpose (over its last two axes) up to
     rounding: simplification reads S[j,i] for S[i,j], which is only right if they agree."""
@@ -190,12 +194,43 @@ class Compiled:
         self._lowered = None
         if backend == "numpy":
             names = source_names([v.name for v in self.variables])
-            self._lowered = lower(self.program, names=names).function([names[v.name] for v in self.variables])
+            lowered = lower(self.program, names=names)
+            self._lowered = lowered.function([names[v.name] for v in self.variables])
+            # Only these outputs can share memory with an input or a constant, or be read-only.
+            self._maybe_shared = [k for k, view in enumerate(lowered.views) if view]
+        self._signature = [(v, not v.symmetric) for v in self.variables]  # a symmetric one is checked
+        self._dtypes: dict[tuple, np.dtype] = {}  # the dtype a call computes in, by the inputs' dtypes
         self.plan: Plan = self.program.plan
 
     def __call__(self, bindings: Mapping | None = None, /, **keywords) -> list[np.ndarray]:
         """The outputs' values, the variables bound by a mapping and/or keywords by name."""
-        return self._execute(gather_bindings("the compiled function", bindings, keywords, (), self.variables), None)
+        if bindings is None:  # keywords only: nothing to merge
+            bindings = keywords
+        elif keywords or type(bindings) is not dict:
+            bindings = gather_bindings("the compiled function", bindings, keywords, (), self.variables)
+        if self._lowered is None or not self.variables:
+            return self._execute(bindings, None)
+        args = []
+        for v, plain in self._signature:
+            value = bindings.get(v.name, bindings)  # the mapping itself: no value
+            if type(value) is np.ndarray and value.shape == v.shape and value.dtype.kind == "f" and plain:
+                args.append(value)  # the common case, checked in a few attribute reads
+            elif value is bindings:
+                raise _unbound(v)
+            else:
+                args.append(_as_input(self.backend, v.name, value, v.shape, v.symmetric))
+        key = tuple([a.dtype for a in args])
+        dtype = self._dtypes.get(key)
+        if dtype is None:
+            dtype = self._dtypes[key] = np.result_type(*key, *self._const_dtypes)
+        if self.plan.peak_elements * dtype.itemsize > config.max_dense_bytes:
+            raise self._too_large(self._largest_step, self.plan.peak_elements * dtype.itemsize, dtype)
+        results = list(self._lowered(dtype, *args))
+        if self._maybe_shared:
+            inputs = args + self._constants
+            for k in self._maybe_shared:
+                results[k] = _own(results[k], inputs)
+        return results
 
     def profile(self, bindings: Mapping | None = None, /, *, repeat: int = 10, **keywords) -> str:
         """Median milliseconds per step over ``repeat`` calls, one line per step, slowest marked."""
@@ -219,9 +254,7 @@ class Compiled:
         backend, env = self.backend, {}
         for v in self.variables:
             if v.name not in bindings:
-                raise BindingError(
-                    f"variable {v.name!r} (shape {v.shape}) has no value; pass {v.name}=<array of shape {v.shape}>"
-                )
+                raise _unbound(v)
             env[v.name] = _as_input(backend, v.name, bindings[v.name], v.shape, v.symmetric)
         dtypes = [backend.dtype(a) for a in env.values()] + self._const_dtypes
         if not env:  # e.g. an identity Jacobian: follow the precision of what was passed

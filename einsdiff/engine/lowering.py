@@ -142,6 +142,7 @@ class _NumpyWriter:
         node = step.node
         if isinstance(node, Var):
             self.names[node] = self.variables.get(node.name, node.name)
+            self.shared_views.add(self.names[node])  # the caller's array
         elif isinstance(node, Const):
             self.names[node] = self.fresh("C" if self.plain else "_C", numbered=True)
             self.constant_values[self.names[node]] = node.value
@@ -154,11 +155,13 @@ class _NumpyWriter:
                 self.helpers[op.helper] = None
             param = "" if node.param is None else _number(node.param)
             self.assign(node, op.source.format(x=self.names[node.arg], p=param))
+            self.shared_if_any(node, [node.arg])
         elif isinstance(node, Call):
             fn = FUNCTIONS[node.fn]
             if fn.helper:
                 self.helpers[fn.helper] = None
             self.assign(node, fn.source.format(*(self.names[a] for a in node.args), p=_tuple(node.param)))
+            self.shared_if_any(node, node.args)  # a selection may be a view
         elif isinstance(node, Reshape):
             self.assign(node, f"np.reshape({self.names[node.arg]}, {node.shape})")
             if self.names[node.arg] in self.shared_views:
@@ -169,6 +172,11 @@ class _NumpyWriter:
             self.sum(step)
         else:
             raise TypeError(f"cannot write a {type(node).__name__} as NumPy code")
+
+    def shared_if_any(self, node: Expr, args) -> None:
+        """``node``'s value may share memory with its arguments' where theirs may with an input."""
+        if any(self.names[a] in self.shared_views for a in args):
+            self.shared_views.add(self.names[node])
 
     def full(self, shape, value: str) -> str:
         if self.plain:
