@@ -1,12 +1,14 @@
 """Running expressions: ``compile`` once, call many times.
 
 ``compile`` builds the program once (:mod:`einsdiff.engine.program`: the passes, then a
-planned step per node); a call runs its steps. Each :class:`~einsdiff.ir.expr.Contract`
-is one ``opt_einsum`` contraction over its operands onto the output indices they carry,
-placed by its :class:`~einsdiff.ir.layout.Layout`: broadcast over absent indices and
-written onto the diagonal of a zeroed array for repeated ones, so a Kronecker delta never
-becomes a dense identity operand. Other array libraries run the same program through
-:mod:`einsdiff.engine.backends`.
+planned step per node). On numpy it lowers the program to straight-line source
+(:mod:`einsdiff.engine.lowering`) and compiles that once, so a call checks its inputs and
+runs it. Each :class:`~einsdiff.ir.expr.Contract` is contracted in its planned order onto
+the output indices its operands carry, placed by its :class:`~einsdiff.ir.layout.Layout`:
+broadcast over absent indices and written onto the diagonal of a zeroed array for
+repeated ones, so a Kronecker delta never becomes a dense identity operand. ``profile``
+times the same steps one at a time (each through ``opt_einsum``), and other array
+libraries run them through :mod:`einsdiff.engine.backends`.
 
 Before a call allocates anything, the largest dense array it will create (a node's
 result, or an intermediate opt_einsum reported when planning) is compared with

@@ -16,7 +16,7 @@ or written onto a diagonal view of a zeroed array, as the step interpreter does.
 >>> A, x = ed.var("A", (5, 3)), ed.var("x", (3,))
 >>> print(lower(compile_program([A.T @ (A @ x)])).body)
 t0 = A @ x
-t1 = t0 @ A
+t1 = A.T @ t0
 """
 
 from __future__ import annotations
@@ -97,11 +97,11 @@ def _linear_combination(names: list[str], coeffs: tuple[float, ...]) -> str:
 
 
 
-def _helper_name(source: str) -> str:
+def helper_name(source: str) -> str:
     return re.match(r"def (\w+)\(", source).group(1)
 
 
-class _NumpyWriter:
+class NumpyWriter:
     """The body of a generated function, one line per node, and the module-level
     definitions (constants, helper functions) that the body uses."""
 
@@ -121,7 +121,7 @@ class _NumpyWriter:
     @property
     def constants(self) -> list[str]:
         """The constants' definitions as source (exact literals)."""
-        return [f"{name} = {_array_literal(value)}" for name, value in self.constant_values.items()]
+        return [f"{name} = {array_literal(value)}" for name, value in self.constant_values.items()]
 
     def fresh(self, stem: str, numbered: bool = False) -> str:
         """``stem`` (or ``stem0, stem1, ...``), skipping names already taken."""
@@ -308,7 +308,11 @@ class _NumpyWriter:
     def einsum(self, operands: list[tuple[str, tuple[int, ...]]], output: tuple[int, ...]) -> str:
         """One np.einsum over ``operands`` (numpy's C loop: no path, nothing parsed in Python)."""
         letter = {i: _letter(k) for k, i in enumerate(dict.fromkeys(i for _, idx in operands for i in idx))}
-        equation = ",".join("".join(letter[i] for i in idx) for _, idx in operands) + "->" + "".join(letter[i] for i in output)
+
+        def word(indices) -> str:
+            return "".join(letter[i] for i in indices)
+
+        equation = ",".join(word(idx) for _, idx in operands) + "->" + word(output)
         return self.line(_np_einsum(equation, [name for name, _ in operands]))
 
     def pair(self, a: tuple[str, tuple[int, ...]], b: tuple[str, tuple[int, ...]], keep: set[int],
@@ -330,11 +334,12 @@ class _NumpyWriter:
         rows, cols = tuple(i for i in xi if i not in yi), tuple(i for i in yi if i not in xi)
         if not batch and not rows and cols:  # a vector times a matrix: A @ x reads better than x @ A.T
             (x, xi), (y, yi), rows, cols = (y, yi), (x, xi), cols, rows
-        left = _matrix(x, xi, batch, rows, summed, sizes, vector=not batch and not rows)
-        right = _matrix(y, yi, batch, summed, cols, sizes, vector=not batch and not cols)
-        product = f"{left} @ {right}"
-        natural = tuple(sizes[i] for i in batch) + (() if not batch and not rows else (math.prod(sizes[i] for i in rows),)) \
-            + (() if not batch and not cols else (math.prod(sizes[i] for i in cols),))
+        row_vector, column_vector = not batch and not rows, not batch and not cols
+        product = (f"{_matrix(x, xi, batch, rows, summed, sizes, row_vector)} @ "
+                   f"{_matrix(y, yi, batch, summed, cols, sizes, column_vector)}")
+        natural = tuple(sizes[i] for i in batch)  # the shape @ gives
+        natural += () if row_vector else (math.prod(sizes[i] for i in rows),)
+        natural += () if column_vector else (math.prod(sizes[i] for i in cols),)
         order = batch + rows + cols
         shape = tuple(sizes[i] for i in order)
         return self.line(product if natural == shape else f"({product}).reshape({shape})"), order
@@ -380,8 +385,6 @@ class _NumpyWriter:
         return name
 
 
-
-
 # Σ_s sign(w[s]) y[s,I] y[s,J] as the compiled function computes it (einsdiff.engine.symmetry).
 _GRAM_HELPER = '''\
 def _gram(y, weights=None):
@@ -400,10 +403,10 @@ def _gram(y, weights=None):
 '''
 
 
-def _reserved() -> set[str]:
+def reserved_names() -> set[str]:
     """Names generated code uses for itself: numpy and the helper functions."""
-    return {"np", _helper_name(_GRAM_HELPER)} | {
-        _helper_name(entry.helper) for entry in (*OPS.values(), *FUNCTIONS.values()) if entry.helper
+    return {"np", helper_name(_GRAM_HELPER)} | {
+        helper_name(entry.helper) for entry in (*OPS.values(), *FUNCTIONS.values()) if entry.helper
     }
 
 
@@ -421,7 +424,7 @@ def _np_einsum(equation: str, args: list[str], path=None) -> str:
 _PORTABLE_DTYPES = ("float16", "float32", "float64", "complex64", "complex128")  # exact through Python numbers
 
 
-def _array_literal(value: np.ndarray) -> str:
+def array_literal(value: np.ndarray) -> str:
     """Source that rebuilds ``value`` exactly: nested lists of exact numbers and the dtype."""
 
     def element(x) -> str:
@@ -516,7 +519,7 @@ def source_names(names: Sequence[str]) -> dict[str, str]:
     >>> source_names(["x", "np", "W'"])
     {'x': 'x', 'np': 'v0', "W'": 'v1'}
     """
-    reserved, given, k = _reserved(), {}, 0
+    reserved, given, k = reserved_names(), {}, 0
     for name in names:
         if name.isidentifier() and not keyword.iskeyword(name) and name not in reserved:
             given[name] = name
@@ -534,7 +537,7 @@ def lower(program: Program, taken: frozenset[str] = frozenset(), names: Mapping[
     where it is not its own, ``taken`` names the body must leave alone."""
     names = dict(names or {})
     given = {names.get(v.name, v.name) for v in variables_of(*program.outputs)}
-    writer = _NumpyWriter(set(taken) | given | _reserved(), variables=names)
+    writer = NumpyWriter(set(taken) | given | reserved_names(), variables=names)
     for step in program.steps:
         writer.write(step)
     results = tuple(writer.names[e] for e in program.outputs)

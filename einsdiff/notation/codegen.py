@@ -1,13 +1,14 @@
 """Code out of expressions: the einsum calls that evaluate them, and standalone NumPy functions.
 
 Both walk the expression DAG in dependency order and give each node one line, so a
-shared subexpression is computed once. ``to_numpy_code`` prints the program that
-``ed.compile`` runs (:mod:`einsdiff.engine.program`): one ``np.einsum`` per contraction
-over the output indices that some operand carries (the core), in the order compile chose
-(or compile's Gram form); the core is then placed as the contraction's
-:class:`~einsdiff.ir.layout.Layout` says: broadcast over the other output indices, and
-written onto a diagonal view of a zeroed array where an output index repeats, so a
-Kronecker delta never becomes a dense identity operand.
+shared subexpression is computed once. ``to_einsum`` writes one ``np.einsum`` per
+contraction, for reading. ``to_numpy_code`` prints the source ``ed.compile`` runs, the
+program lowered by :mod:`einsdiff.engine.lowering` (a line per pairwise step of the order
+compile chose, as ``@``, broadcast products and sums, or compile's Gram form), with a
+header and an input check around it. Either way a contraction's core is placed as its
+:class:`~einsdiff.ir.layout.Layout` says: broadcast over the output indices no operand
+carries, and written onto a diagonal view of a zeroed array where an output index
+repeats, so a Kronecker delta never becomes a dense identity operand.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import keyword
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..engine.lowering import _array_literal, _helper_name, _NumpyWriter, _reserved, lower
+from ..engine.lowering import NumpyWriter, array_literal, helper_name, lower, reserved_names
 from ..engine.program import compile_program, plan_step
 from ..errors import OperandError
 from ..ir.expr import Expr, Materialize
@@ -69,9 +70,9 @@ def to_einsum(expr: Expr, name: str = "f") -> str:
     _check_expr(expr, "to_einsum's argument")
     _check_name(name, "the result's name")
     names = {v.name for v in variables(expr)}
-    if name in names or name in _reserved() | {_helper_name(_INPUT_HELPER)}:
+    if name in names or name in reserved_names() | {helper_name(_INPUT_HELPER)}:
         raise OperandError(f"the result's name {name!r} would hide a name the lines use; pick another")
-    writer = _NumpyWriter(names | {name} | _reserved() | {_helper_name(_INPUT_HELPER)}, plain=True)
+    writer = NumpyWriter(names | {name} | reserved_names() | {helper_name(_INPUT_HELPER)}, plain=True)
     for node in topological([expr]):
         writer.write(plan_step(node))
     sections = ["import numpy as np", *writer.constants, *writer.helpers, *writer.lines, f"{name} = {writer.names[expr]}"]
@@ -139,11 +140,11 @@ def to_numpy_code(exprs, name: str = "f", *, passes=None) -> str:
     ``exprs`` is an expression (the function returns one array), a sequence of them (a
     tuple) or a dict of them (a dict with the same keys). The function takes the
     variables as arguments, sorted by name, checks their shapes, and computes each
-    shared subexpression once. It is the program ``ed.compile(exprs, passes=passes)`` runs
-    (:mod:`einsdiff.engine.program`), step for step: every ``np.einsum`` carries the
-    contraction order compile chose (``optimize=['einsum_path', ...]``), so numpy searches
-    for none at run time, and a symmetric network runs in its Gram form (``_gram``: one
-    triangle through syrk) where compile's does.
+    shared subexpression once. Its body is the source ``ed.compile(exprs, passes=passes)``
+    runs (:mod:`einsdiff.engine.lowering`), line for line: each contraction in the order
+    compile chose, a pairwise step per line as a direct call (``A @ x``, a broadcast
+    product, ``.sum(axis=...)``), so numpy neither searches nor parses at run time, and a
+    symmetric network in its Gram form (``_gram``: one triangle through syrk) where compile's is.
 
     >>> import einsdiff as ed, numpy as np
     >>> x = ed.var("x", (3,))
@@ -157,7 +158,7 @@ def to_numpy_code(exprs, name: str = "f", *, passes=None) -> str:
     _check_name(name, "the function name")
     outputs = _outputs(exprs, name)
     inputs = sorted(variables(*outputs.exprs), key=lambda v: v.name)
-    reserved = _reserved() | {_helper_name(_INPUT_HELPER)}
+    reserved = reserved_names() | {helper_name(_INPUT_HELPER)}
     if name in reserved:
         raise OperandError(f"the function name {name!r} would hide a name the generated code uses; pick another")
     for v in inputs:
@@ -193,7 +194,7 @@ def to_numpy_code(exprs, name: str = "f", *, passes=None) -> str:
     ]
     sections = ["\n".join(header) + "\n\nimport numpy as np"]
     if lowered.constants:
-        sections.append("\n".join(f"{c} = {_array_literal(value)}" for c, value in lowered.constants.items()))
+        sections.append("\n".join(f"{c} = {array_literal(value)}" for c, value in lowered.constants.items()))
     if inputs:
         sections.append(_INPUT_HELPER)
     sections += list(lowered.helpers)
