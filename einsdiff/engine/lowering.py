@@ -280,7 +280,7 @@ class NumpyWriter:
                 del operands[k]
             keep = set(output).union(*(idx for _, idx in operands))
             if len(taken) == 2 and not any(_repeats(idx) for _, idx in taken):
-                result = self.pair(*taken, keep, sizes)
+                result = self.pair(*taken, keep, sizes, output)
             elif len(taken) == 1 and not _repeats(taken[0][1]):
                 order = tuple(i for i in taken[0][1] if i in keep)
                 result = (self.single(*taken[0], order), order)
@@ -316,9 +316,10 @@ class NumpyWriter:
         return self.line(_np_einsum(equation, [name for name, _ in operands]))
 
     def pair(self, a: tuple[str, tuple[int, ...]], b: tuple[str, tuple[int, ...]], keep: set[int],
-             sizes: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
-        """Σ a b over the indices both carry that ``keep`` lacks: ``@`` when there are some,
-        else a broadcast product; an index only one of them carries, and ``keep`` lacks, summed first."""
+             sizes: tuple[int, ...], output: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
+        """Σ a b over the indices both carry that ``keep`` lacks: ``@`` when there are some
+        (the operand carrying ``output``'s earlier indices on the left), else a broadcast
+        product; an index only one of them carries, and ``keep`` lacks, summed first."""
         (x, xi), (y, yi) = a, b
         alone = [p for p, i in enumerate(xi) if i not in yi and i not in keep]
         if alone:
@@ -332,7 +333,13 @@ class NumpyWriter:
             return self.line(f"{_expanded(x, xi, order)} * {_expanded(y, yi, order)}"), order
         batch = tuple(i for i in xi if i in yi and i in keep)
         rows, cols = tuple(i for i in xi if i not in yi), tuple(i for i in yi if i not in xi)
-        if not batch and not rows and cols:  # a vector times a matrix: A @ x reads better than x @ A.T
+        first = {i: p for p, i in reversed(list(enumerate(output)))}
+
+        def place(indices) -> int:
+            return min((first.get(i, len(output)) for i in indices), default=len(output))
+
+        # A @ x, not x @ A.T; A @ W, not (W.T @ A.T).T
+        if (not batch and not rows and cols) or (rows and cols and place(cols) < place(rows)):
             (x, xi), (y, yi), rows, cols = (y, yi), (x, xi), cols, rows
         row_vector, column_vector = not batch and not rows, not batch and not cols
         product = (f"{_matrix(x, xi, batch, rows, summed, sizes, row_vector)} @ "
