@@ -196,7 +196,7 @@ class Compiled:
         self._lowered = None
         if backend == "numpy":
             names = source_names([v.name for v in self.variables])
-            lowered = lower(self.program, names=names)
+            lowered = lower(self.program, names=names, checked=True)
             self._lowered = lowered.function([names[v.name] for v in self.variables])
             # Only these outputs can share memory with an input or a constant, or be read-only.
             self._maybe_shared = [k for k, view in enumerate(lowered.views) if view]

@@ -21,6 +21,7 @@ t1 = A.T @ t0
 
 from __future__ import annotations
 
+import functools
 import keyword
 import math
 import re
@@ -105,9 +106,12 @@ class NumpyWriter:
     """The body of a generated function, one line per node, and the module-level
     definitions (constants, helper functions) that the body uses."""
 
-    def __init__(self, taken: set[str], plain: bool = False, variables: dict[str, str] | None = None):
+    def __init__(self, taken: set[str], plain: bool = False, variables: dict[str, str] | None = None,
+                 checked: bool = False):
         self.taken = taken  # names the body must not assign or shadow
         self.plain = plain  # for reading: float64 arrays, one np.einsum per contraction
+        self.checked = checked  # functions of whole tensors through their checked numpy values
+        self.bound: dict[str, Callable] = {}  # what checked calls call
         self.variables = variables or {}  # a variable's name in the source, where it is not its own
         self.next_number: dict[str, int] = {}
         self.lines: list[str] = []
@@ -160,7 +164,13 @@ class NumpyWriter:
             fn = FUNCTIONS[node.fn]
             if fn.helper:
                 self.helpers[fn.helper] = None
-            self.assign(node, fn.source.format(*(self.names[a] for a in node.args), p=_tuple(node.param)))
+            args = [self.names[a] for a in node.args]
+            if self.checked:  # a singular matrix raises an EvaluationError naming it
+                call = self.fresh("_call", numbered=True)
+                self.bound[call] = functools.partial(_checked, fn.numpy, node)
+                self.assign(node, f"{call}({', '.join(args)})")
+            else:
+                self.assign(node, fn.source.format(*args, p=_tuple(node.param)))
             self.shared_if_any(node, node.args)  # a selection may be a view
         elif isinstance(node, Reshape):
             self.assign(node, f"np.reshape({self.names[node.arg]}, {node.shape})")
@@ -449,6 +459,10 @@ def array_literal(value: np.ndarray) -> str:
 
 
 
+def _checked(numpy: Callable, node: Call, *args):
+    return numpy(node, list(args))
+
+
 def _scaled(text: str, factor: float) -> str:
     return text if factor == 1 else f"{_number(factor)} * {text}"
 
@@ -500,6 +514,7 @@ class Lowered:
     views: tuple[bool, ...]  # per output: whether it may be a read-only view or a numpy scalar
     constants: Mapping[str, np.ndarray]
     helpers: tuple[str, ...]  # source of helper functions the body calls
+    bound: Mapping[str, Callable]  # the checked functions of whole tensors (``checked=True``)
     dtype: str  # the name of the dtype argument
     uses_dtype: bool
 
@@ -509,7 +524,7 @@ class Lowered:
 
     def function(self, arguments: Sequence[str]) -> Callable:
         """The body compiled once, as ``f(dtype, *arguments) -> tuple of results``."""
-        namespace = {"np": np, **self.constants}
+        namespace = {"np": np, **self.constants, **self.bound}
         for helper in self.helpers:
             exec(compile(helper, "<einsdiff helper>", "exec"), namespace)  # noqa: S102 - our own source
         results = "".join(f"{r}, " for r in self.results)
@@ -539,17 +554,20 @@ def source_names(names: Sequence[str]) -> dict[str, str]:
     return {name: given[name] for name in names}
 
 
-def lower(program: Program, taken: frozenset[str] = frozenset(), names: Mapping[str, str] | None = None) -> Lowered:
+def lower(program: Program, taken: frozenset[str] = frozenset(), names: Mapping[str, str] | None = None, *,
+          checked: bool = False) -> Lowered:
     """``program`` as straight-line source; ``names`` gives a variable's name in the source
-    where it is not its own, ``taken`` names the body must leave alone."""
+    where it is not its own, ``taken`` names the body must leave alone; ``checked`` calls
+    the functions of whole tensors through their checked values (an
+    :class:`~einsdiff.EvaluationError` for a singular matrix) instead of printing their source."""
     names = dict(names or {})
     given = {names.get(v.name, v.name) for v in variables_of(*program.outputs)}
-    writer = NumpyWriter(set(taken) | given | reserved_names(), variables=names)
+    writer = NumpyWriter(set(taken) | given | reserved_names(), variables=names, checked=checked)
     for step in program.steps:
         writer.write(step)
     results = tuple(writer.names[e] for e in program.outputs)
     return Lowered(
         tuple(writer.lines), results,
         tuple(r in writer.shared_views or e.ndim == 0 for r, e in zip(results, program.outputs, strict=True)),
-        dict(writer.constant_values), tuple(writer.helpers), writer.dtype, writer.uses_dtype,
+        dict(writer.constant_values), tuple(writer.helpers), dict(writer.bound), writer.dtype, writer.uses_dtype,
     )
