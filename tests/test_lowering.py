@@ -130,3 +130,15 @@ def test_variables_with_names_python_cannot_use():
     (got,) = ed.compile(x * y)({"lambda": np.array([1.0, 2.0]), "np": np.array([3.0, 4.0])})
     assert got.tolist() == [3.0, 8.0]
     assert source_names(["lambda", "v0", "np"]) == {"lambda": "v1", "v0": "v0", "np": "v2"}
+
+
+def test_a_large_program_drops_each_intermediate_after_its_last_use():
+    x = ed.var("x", (300,))
+    W = [ed.var(f"W{k}", (300, 300)) for k in range(3)]
+    h = x
+    for w in W:
+        h = ed.sin(w @ h)
+    lines = lower(compile_program([ed.jacobian(h, x)])).lines
+    assert any(line.startswith("del ") for line in lines)
+    small = lower(compile_program([ed.grad(ed.sum(ed.square(W[0][:5, :3] @ x[:3])), x)])).lines
+    assert not any(line.startswith("del ") for line in small)

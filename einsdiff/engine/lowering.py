@@ -21,6 +21,7 @@ t1 = A.T @ t0
 
 from __future__ import annotations
 
+import ast
 import functools
 import keyword
 import math
@@ -112,6 +113,7 @@ class NumpyWriter:
         self.plain = plain  # for reading: float64 arrays, one np.einsum per contraction
         self.checked = checked  # functions of whole tensors through their checked numpy values
         self.bound: dict[str, Callable] = {}  # what checked calls call
+        self.temporaries: list[str] = []  # the intermediates' names, in order
         self.variables = variables or {}  # a variable's name in the source, where it is not its own
         self.next_number: dict[str, int] = {}
         self.lines: list[str] = []
@@ -134,6 +136,8 @@ class NumpyWriter:
             k += 1
         self.next_number[stem] = k + 1
         self.taken.add(name)
+        if stem == "t":
+            self.temporaries.append(name)
         return name
 
     def assign(self, node: Expr, text: str) -> str:
@@ -459,6 +463,32 @@ def array_literal(value: np.ndarray) -> str:
 
 
 
+# Below this many elements in the largest array a call creates, holding every intermediate
+# to the end costs little memory, and the code reads better without ``del`` lines.
+_RELEASE_FROM = 2**15
+
+
+def _released(lines: tuple[str, ...], temporaries: list[str]) -> tuple[str, ...]:
+    """``lines`` with each intermediate deleted after the last line that reads it, so a call
+    holds no more arrays at once than the step interpreter does."""
+    last: dict[str, int] = {}
+    wanted = set(temporaries)
+    for k, line in enumerate(lines):
+        for node in ast.walk(ast.parse(line)):
+            if isinstance(node, ast.Name) and node.id in wanted:
+                last[node.id] = k
+    dead: dict[int, list[str]] = {}
+    for name in temporaries:
+        if name in last:
+            dead.setdefault(last[name], []).append(name)
+    out: list[str] = []
+    for k, line in enumerate(lines):
+        out.append(line)
+        if k in dead and k + 1 < len(lines):
+            out.append(f"del {', '.join(dead[k])}")
+    return tuple(out)
+
+
 def _checked(numpy: Callable, node: Call, *args):
     return numpy(node, list(args))
 
@@ -566,8 +596,11 @@ def lower(program: Program, taken: frozenset[str] = frozenset(), names: Mapping[
     for step in program.steps:
         writer.write(step)
     results = tuple(writer.names[e] for e in program.outputs)
+    lines = tuple(writer.lines)
+    if program.plan.peak_elements >= _RELEASE_FROM:
+        lines = _released(lines, [t for t in writer.temporaries if t not in results])
     return Lowered(
-        tuple(writer.lines), results,
+        lines, results,
         tuple(r in writer.shared_views or e.ndim == 0 for r, e in zip(results, program.outputs, strict=True)),
         dict(writer.constant_values), tuple(writer.helpers), dict(writer.bound), writer.dtype, writer.uses_dtype,
     )
