@@ -200,7 +200,9 @@ class Compiled:
             self._lowered = lowered.function([names[v.name] for v in self.variables])
             # Only these outputs can share memory with an input or a constant, or be read-only.
             self._maybe_shared = [k for k, view in enumerate(lowered.views) if view]
-        self._signature = [(v, not v.symmetric) for v in self.variables]  # a symmetric one is checked
+        # name, shape, whether a float array passes as it is (a symmetric one is checked), the variable
+        self._signature = [(v.name, v.shape, not v.symmetric, v) for v in self.variables]
+        self._peak_elements = self.program.plan.peak_elements
         self._dtypes: dict[tuple, np.dtype] = {}  # the dtype a call computes in, by the inputs' dtypes
         self.plan: Plan = self.program.plan
 
@@ -210,28 +212,27 @@ class Compiled:
             bindings = keywords
         elif keywords or type(bindings) is not dict:
             bindings = gather_bindings("the compiled function", bindings, keywords, (), self.variables)
-        if self._lowered is None or not self.variables:
+        run = self._lowered
+        if run is None or not self._signature:
             return self._execute(bindings, None)
         args = []
-        for v, plain in self._signature:
-            value = bindings.get(v.name, bindings)  # the mapping itself: no value
-            if type(value) is np.ndarray and value.shape == v.shape and value.dtype.kind == "f" and plain:
+        for name, shape, plain, v in self._signature:
+            value = bindings.get(name, bindings)  # the mapping itself: no value
+            if plain and type(value) is np.ndarray and value.shape == shape and value.dtype.kind == "f":
                 args.append(value)  # the common case, checked in a few attribute reads
             elif value is bindings:
                 raise _unbound(v)
             else:
-                args.append(_as_input(self.backend, v.name, value, v.shape, v.symmetric))
+                args.append(_as_input(self.backend, name, value, shape, v.symmetric))
         key = tuple([a.dtype for a in args])
         dtype = self._dtypes.get(key)
         if dtype is None:
             dtype = self._dtypes[key] = np.result_type(*key, *self._const_dtypes)
-        if self.plan.peak_elements * dtype.itemsize > config.max_dense_bytes:
-            raise self._too_large(self._largest_step, self.plan.peak_elements * dtype.itemsize, dtype)
-        results = list(self._lowered(dtype, *args))
-        if self._maybe_shared:
-            inputs = args + self._constants
-            for k in self._maybe_shared:
-                results[k] = _own(results[k], inputs)
+        if self._peak_elements * dtype.itemsize > config.max_dense_bytes:
+            raise self._too_large(self._largest_step, self._peak_elements * dtype.itemsize, dtype)
+        results = run(dtype, *args)
+        for k in self._maybe_shared:
+            results[k] = _own(results[k], args + self._constants)
         return results
 
     def profile(self, bindings: Mapping | None = None, /, *, repeat: int = 10, **keywords) -> str:
@@ -268,7 +269,7 @@ class Compiled:
         if backend.traced and times is None:
             return list(self._traced(dtype)(env))
         if self._lowered is not None and times is None:
-            results = self._lowered(dtype, *env.values())
+            results = self._lowered(dtype, *env.values())  # a list
         else:
             results = self._run(env, dtype, times)
         if backend.name != "numpy":

@@ -553,13 +553,12 @@ class Lowered:
         return "\n".join(self.lines)
 
     def function(self, arguments: Sequence[str]) -> Callable:
-        """The body compiled once, as ``f(dtype, *arguments) -> tuple of results``."""
+        """The body compiled once, as ``f(dtype, *arguments) -> list of results``."""
         namespace = {"np": np, **self.constants, **self.bound}
         for helper in self.helpers:
             exec(compile(helper, "<einsdiff helper>", "exec"), namespace)  # noqa: S102 - our own source
-        results = "".join(f"{r}, " for r in self.results)
         source = (f"def lowered({', '.join([self.dtype, *arguments])}):\n"
-                  + "".join(f"    {line}\n" for line in self.lines) + f"    return ({results})\n")
+                  + "".join(f"    {line}\n" for line in self.lines) + f"    return [{', '.join(self.results)}]\n")
         exec(compile(source, "<einsdiff lowered program>", "exec"), namespace)  # noqa: S102 - our own source
         return namespace["lowered"]
 
