@@ -32,9 +32,15 @@ def assert_same(got, want, what=""):
     np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * scale, err_msg=what)
 
 
+def lowered(f, bindings: dict) -> list:
+    """A compiled function's call from the second on: the lowered program."""
+    f(bindings)
+    return f(bindings)
+
+
 def check(exprs: list, bindings: dict):
     f = ed.compile(exprs)
-    for got, want, e in zip(f(bindings), interpreted(f, bindings), exprs, strict=True):
+    for got, want, e in zip(lowered(f, bindings), interpreted(f, bindings), exprs, strict=True):
         assert_same(got, want, str(e))
 
 
@@ -54,7 +60,7 @@ def test_functions_of_whole_tensors_match_the_interpreter(expr, seed):
 @given(expressions_with_reference(max_depth=4), seeds)
 def test_random_expressions_match_numpy(ref, seed):
     bindings = bindings_for(ref.variables, seed)
-    (got,) = ed.compile(ref.expr)(bindings)
+    (got,) = lowered(ed.compile(ref.expr), bindings)
     want = ref.numpy(bindings)
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * (1 + np.abs(want).max(initial=0)))
 
@@ -63,7 +69,7 @@ def test_random_expressions_match_numpy(ref, seed):
 def test_random_einsums_match_numpy_einsum(case, seed):
     note(case.subscripts)
     bindings = bindings_for(case.variables(), seed)
-    (got,) = ed.compile(case.expr())(bindings)
+    (got,) = lowered(ed.compile(case.expr()), bindings)
     want = np.einsum(case.subscripts, *(bindings[v.name] for v in case.operands))
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * (1 + np.abs(want).max(initial=0)))
 
@@ -107,6 +113,14 @@ def test_table_matches_the_interpreter(case):
     check(exprs, {v.name: VALUES[v.name] for v in variables(*exprs)})
 
 
+def test_calls_from_the_second_on_run_the_lowered_program():
+    x = ed.var("x", (3,))
+    f = ed.compile(x @ x)
+    f(x=np.ones(3))
+    assert f._lowered is None  # one call (ed.evaluate's) does not pay for lowering
+    assert f(x=np.ones(3))[0] == 3.0 and f._lowered is not None
+
+
 def test_the_gram_form_is_kept():
     (h,) = CASES["gram"]
     assert "_gram(" in lower(compile_program([h])).body
@@ -121,13 +135,13 @@ def test_a_small_gradient_is_plain_matrix_products():
 def test_results_never_share_memory_with_inputs():
     X, x = ed.var("X", (2, 3)), ed.var("x", (3,))
     a, b = np.arange(6.0).reshape(2, 3), np.ones(3)
-    for out in ed.compile([X, X.T, ed.einsum("ij->ji", X), x * 1])(X=a, x=b):
+    for out in lowered(ed.compile([X, X.T, ed.einsum("ij->ji", X), x * 1]), {"X": a, "x": b}):
         assert out.flags.writeable and not np.shares_memory(out, a) and not np.shares_memory(out, b)
 
 
 def test_variables_with_names_python_cannot_use():
     x, y = ed.var("lambda", (2,)), ed.var("np", (2,))
-    (got,) = ed.compile(x * y)({"lambda": np.array([1.0, 2.0]), "np": np.array([3.0, 4.0])})
+    (got,) = lowered(ed.compile(x * y), {"lambda": np.array([1.0, 2.0]), "np": np.array([3.0, 4.0])})
     assert got.tolist() == [3.0, 8.0]
     assert source_names(["lambda", "v0", "np"]) == {"lambda": "v1", "v0": "v0", "np": "v2"}
 
@@ -142,3 +156,12 @@ def test_a_large_program_drops_each_intermediate_after_its_last_use():
     assert any(line.startswith("del ") for line in lines)
     small = lower(compile_program([ed.grad(ed.sum(ed.square(W[0][:5, :3] @ x[:3])), x)])).lines
     assert not any(line.startswith("del ") for line in small)
+
+
+def test_a_singular_matrix_is_an_evaluation_error_in_the_lowered_program():
+    X = ed.var("X", (3, 3))
+    f = ed.compile(ed.inv(X))
+    f(X=np.eye(3))
+    f(X=np.eye(3))
+    with pytest.raises(ed.EvaluationError, match="singular"):
+        f(X=np.ones((3, 3)))

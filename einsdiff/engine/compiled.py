@@ -1,9 +1,10 @@
 """Running expressions: ``compile`` once, call many times.
 
 ``compile`` builds the program once (:mod:`einsdiff.engine.program`: the passes, then a
-planned step per node). On numpy it lowers the program to straight-line source
-(:mod:`einsdiff.engine.lowering`) and compiles that once, so a call checks its inputs and
-runs it. Each :class:`~einsdiff.ir.expr.Contract` is contracted in its planned order onto
+planned step per node). On numpy the second call lowers the program to straight-line
+source (:mod:`einsdiff.engine.lowering`) and compiles it, and every call from then on
+checks its inputs and runs it (the first runs the steps one by one: a function called
+once, as by ``ed.evaluate``, does not pay for compiling source). Each :class:`~einsdiff.ir.expr.Contract` is contracted in its planned order onto
 the output indices its operands carry, placed by its :class:`~einsdiff.ir.layout.Layout`:
 broadcast over absent indices and written onto the diagonal of a zeroed array for
 repeated ones, so a Kronecker delta never becomes a dense identity operand. ``profile``
@@ -192,14 +193,11 @@ class Compiled:
         self._largest_step = max(range(len(self.steps)), key=lambda k: (self.steps[k].dense_elements, k), default=0)
         self._tracings: dict[np.dtype, object] = {}  # backends that trace: one function per dtype
         self._constants = [n.value for n in self.nodes if isinstance(n, Const)]
-        # On numpy a call runs the program lowered to straight-line source, compiled here once.
+        # On numpy, calls from the second on run the program lowered to straight-line source,
+        # compiled once then: a function called once (ed.evaluate) does not pay for it.
         self._lowered = None
-        if backend == "numpy":
-            names = source_names([v.name for v in self.variables])
-            lowered = lower(self.program, names=names, checked=True)
-            self._lowered = lowered.function([names[v.name] for v in self.variables])
-            # Only these outputs can share memory with an input or a constant, or be read-only.
-            self._maybe_shared = [k for k, view in enumerate(lowered.views) if view]
+        self._maybe_shared: list[int] = []  # outputs that may share memory with an input or constant
+        self._called = False  # the first call is interpreted
         # name, shape, whether a float array passes as it is (a symmetric one is checked), the variable
         self._signature = [(v.name, v.shape, not v.symmetric, v) for v in self.variables]
         self._peak_elements = self.program.plan.peak_elements
@@ -213,8 +211,11 @@ class Compiled:
         elif keywords or type(bindings) is not dict:
             bindings = gather_bindings("the compiled function", bindings, keywords, (), self.variables)
         run = self._lowered
-        if run is None or not self._signature:
-            return self._execute(bindings, None)
+        if run is None:
+            if not self._called or not self._signature or self.backend.name != "numpy":
+                self._called = True
+                return self._execute(bindings, None)
+            run = self._lower()
         args = []
         for name, shape, plain, v in self._signature:
             value = bindings.get(name, bindings)  # the mapping itself: no value
@@ -234,6 +235,14 @@ class Compiled:
         for k in self._maybe_shared:
             results[k] = _own(results[k], args + self._constants)
         return results
+
+    def _lower(self) -> Callable:
+        """The program as straight-line source, compiled (:mod:`einsdiff.engine.lowering`)."""
+        names = source_names([v.name for v in self.variables])
+        lowered = lower(self.program, names=names, checked=True)
+        self._maybe_shared = [k for k, view in enumerate(lowered.views) if view]
+        self._lowered = lowered.function([names[v.name] for v in self.variables])
+        return self._lowered
 
     def profile(self, bindings: Mapping | None = None, /, *, repeat: int = 10, **keywords) -> str:
         """Median milliseconds per step over ``repeat`` calls, one line per step, slowest marked."""
