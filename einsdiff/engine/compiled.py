@@ -1,12 +1,15 @@
 """Running expressions: ``compile`` once, call many times.
 
 ``compile`` builds the program once (:mod:`einsdiff.engine.program`: the passes, then a
-planned step per node); a call runs its steps. Each :class:`~einsdiff.ir.expr.Contract`
-is one ``opt_einsum`` contraction over its operands onto the output indices they carry,
-placed by its :class:`~einsdiff.ir.layout.Layout`: broadcast over absent indices and
-written onto the diagonal of a zeroed array for repeated ones, so a Kronecker delta never
-becomes a dense identity operand. Other array libraries run the same program through
-:mod:`einsdiff.engine.backends`.
+planned step per node). On numpy the second call lowers the program to straight-line
+source (:mod:`einsdiff.engine.lowering`) and compiles it, and every call from then on
+checks its inputs and runs it (the first runs the steps one by one: a function called
+once, as by ``ed.evaluate``, does not pay for compiling source). Each :class:`~einsdiff.ir.expr.Contract` is contracted in its planned order onto
+the output indices its operands carry, placed by its :class:`~einsdiff.ir.layout.Layout`:
+broadcast over absent indices and written onto the diagonal of a zeroed array for
+repeated ones, so a Kronecker delta never becomes a dense identity operand. ``profile``
+times the same steps one at a time (each through ``opt_einsum``), and other array
+libraries run them through :mod:`einsdiff.engine.backends`.
 
 Before a call allocates anything, the largest dense array it will create (a node's
 result, or an intermediate opt_einsum reported when planning) is compared with
@@ -28,6 +31,7 @@ from ..ir.ops import OPS
 from ..ir.variables import gather_bindings, variables
 from .backends import Backend, get_backend, placement
 from .contraction import Contraction
+from .lowering import lower, source_names
 from .program import Plan, Step, WeightedSum, compile_program
 
 Runner = Callable[[list, dict, np.dtype], object]
@@ -118,6 +122,10 @@ def _as_input(backend: Backend, name: str, value, shape: tuple[int, ...], symmet
     return backend.astype(value, np.dtype(np.float64)) if dtype.kind in "biu" else value
 
 
+def _unbound(v: Var) -> BindingError:
+    return BindingError(f"variable {v.name!r} (shape {v.shape}) has no value; pass {v.name}=<array of shape {v.shape}>")
+
+
 def _check_symmetric(name: str, value: np.ndarray) -> None:
     """A symmetric variable's value must equal its transpose (over its last two axes) up to
     rounding: simplification reads S[j,i] for S[i,j], which is only right if they agree."""
@@ -184,11 +192,57 @@ class Compiled:
         # The step creating the largest dense array a call creates (its elements: plan.peak_elements).
         self._largest_step = max(range(len(self.steps)), key=lambda k: (self.steps[k].dense_elements, k), default=0)
         self._tracings: dict[np.dtype, object] = {}  # backends that trace: one function per dtype
+        self._constants = [n.value for n in self.nodes if isinstance(n, Const)]
+        # On numpy, calls from the second on run the program lowered to straight-line source,
+        # compiled once then: a function called once (ed.evaluate) does not pay for it.
+        self._lowered = None
+        self._maybe_shared: list[int] = []  # outputs that may share memory with an input or constant
+        self._called = False  # the first call is interpreted
+        # name, shape, whether a float array passes as it is (a symmetric one is checked), the variable
+        self._signature = [(v.name, v.shape, not v.symmetric, v) for v in self.variables]
+        self._peak_elements = self.program.plan.peak_elements
+        self._dtypes: dict[tuple, np.dtype] = {}  # the dtype a call computes in, by the inputs' dtypes
         self.plan: Plan = self.program.plan
 
     def __call__(self, bindings: Mapping | None = None, /, **keywords) -> list[np.ndarray]:
         """The outputs' values, the variables bound by a mapping and/or keywords by name."""
-        return self._execute(gather_bindings("the compiled function", bindings, keywords, (), self.variables), None)
+        if bindings is None:  # keywords only: nothing to merge
+            bindings = keywords
+        elif keywords or type(bindings) is not dict:
+            bindings = gather_bindings("the compiled function", bindings, keywords, (), self.variables)
+        run = self._lowered
+        if run is None:
+            if not self._called or not self._signature or self.backend.name != "numpy":
+                self._called = True
+                return self._execute(bindings, None)
+            run = self._lower()
+        args = []
+        for name, shape, plain, v in self._signature:
+            value = bindings.get(name, bindings)  # the mapping itself: no value
+            if plain and type(value) is np.ndarray and value.shape == shape and value.dtype.kind == "f":
+                args.append(value)  # the common case, checked in a few attribute reads
+            elif value is bindings:
+                raise _unbound(v)
+            else:
+                args.append(_as_input(self.backend, name, value, shape, v.symmetric))
+        key = tuple([a.dtype for a in args])
+        dtype = self._dtypes.get(key)
+        if dtype is None:
+            dtype = self._dtypes[key] = np.result_type(*key, *self._const_dtypes)
+        if self._peak_elements * dtype.itemsize > config.max_dense_bytes:
+            raise self._too_large(self._largest_step, self._peak_elements * dtype.itemsize, dtype)
+        results = run(dtype, *args)
+        for k in self._maybe_shared:
+            results[k] = _own(results[k], args + self._constants)
+        return results
+
+    def _lower(self) -> Callable:
+        """The program as straight-line source, compiled (:mod:`einsdiff.engine.lowering`)."""
+        names = source_names([v.name for v in self.variables])
+        lowered = lower(self.program, names=names, checked=True)
+        self._maybe_shared = [k for k, view in enumerate(lowered.views) if view]
+        self._lowered = lowered.function([names[v.name] for v in self.variables])
+        return self._lowered
 
     def profile(self, bindings: Mapping | None = None, /, *, repeat: int = 10, **keywords) -> str:
         """Median milliseconds per step over ``repeat`` calls, one line per step, slowest marked."""
@@ -212,9 +266,7 @@ class Compiled:
         backend, env = self.backend, {}
         for v in self.variables:
             if v.name not in bindings:
-                raise BindingError(
-                    f"variable {v.name!r} (shape {v.shape}) has no value; pass {v.name}=<array of shape {v.shape}>"
-                )
+                raise _unbound(v)
             env[v.name] = _as_input(backend, v.name, bindings[v.name], v.shape, v.symmetric)
         dtypes = [backend.dtype(a) for a in env.values()] + self._const_dtypes
         if not env:  # e.g. an identity Jacobian: follow the precision of what was passed
@@ -225,10 +277,13 @@ class Compiled:
             raise self._too_large(self._largest_step, elements * dtype.itemsize, dtype)
         if backend.traced and times is None:
             return list(self._traced(dtype)(env))
-        results = self._run(env, dtype, times)
+        if self._lowered is not None and times is None:
+            results = self._lowered(dtype, *env.values())  # a list
+        else:
+            results = self._run(env, dtype, times)
         if backend.name != "numpy":
             return results
-        inputs = list(env.values()) + [n.value for n in self.nodes if isinstance(n, Const)]
+        inputs = list(env.values()) + self._constants
         return [_own(r, inputs) for r in results]
 
     def _run(self, env: dict, dtype: np.dtype, times: list[list[float]] | None = None) -> list:
