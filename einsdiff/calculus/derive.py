@@ -456,9 +456,12 @@ def shared_sweeps(outputs: tuple[Expr, ...]) -> tuple[Expr, ...]:
     for origin in found.values():
         variables_of.setdefault(origin.f, {})[origin.x] = None
     # Only a sweep from one entry materializes adjoints; from more, each variable's sweep is the
-    # joint one already. Nor is a sweep repeated that gave every derivative of f already.
+    # joint one already. Nor is a sweep repeated when one sweep gave every derivative of f found.
+    sweeps: dict[Expr, set[tuple[Var, ...]]] = {}
+    for origin in found.values():
+        sweeps.setdefault(origin.f, set()).add(origin.swept)
     joint = {f: _reverse(f, tuple(xs)) for f, xs in variables_of.items()
-             if f.size == 1 and any(set(o.swept) != set(xs) for o in found.values() if o.f == f)}
+             if f.size == 1 and not (len(sweeps[f]) == 1 and set(xs) <= set(next(iter(sweeps[f]))))}
     mapping: dict[Expr, Expr] = {}
     for node, origin in found.items():
         if origin.f not in joint:
