@@ -344,6 +344,9 @@ class NumpyWriter:
         summed = tuple(i for i in xi if i in yi and i not in keep)
         if not summed:  # a Hadamard or outer product: x's axes, then y's others
             order = xi + tuple(i for i in yi if i not in xi)
+            if not set(xi) & set(yi):  # an outer product is written in the output's order: no strided copy later
+                rank = {i: p for p, i in enumerate(output)}
+                order = tuple(sorted(order, key=lambda i: (rank.get(i, len(output)), order.index(i))))
             return self.line(f"{_expanded(x, xi, order)} * {_expanded(y, yi, order)}"), order
         batch = tuple(i for i in xi if i in yi and i in keep)
         rows, cols = tuple(i for i in xi if i not in yi), tuple(i for i in yi if i not in xi)
