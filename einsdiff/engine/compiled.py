@@ -234,6 +234,8 @@ class Compiled:
         results = run(dtype, *args)
         for k in self._maybe_shared:
             results[k] = _own(results[k], args + self._constants)
+        for k in self._scalars:
+            results[k] = _in_dtype(results[k], dtype)
         return results
 
     def _lower(self) -> Callable:
@@ -241,6 +243,7 @@ class Compiled:
         names = source_names([v.name for v in self.variables])
         lowered = lower(self.program, names=names, checked=True)
         self._maybe_shared = [k for k, view in enumerate(lowered.views) if view]
+        self._scalars = [k for k, out in enumerate(self.program.outputs) if out.ndim == 0]
         self._lowered = lowered.function([names[v.name] for v in self.variables])
         return self._lowered
 
@@ -284,7 +287,7 @@ class Compiled:
         if backend.name != "numpy":
             return results
         inputs = list(env.values()) + self._constants
-        return [_own(r, inputs) for r in results]
+        return [_in_dtype(_own(r, inputs), dtype) for r in results]
 
     def _run(self, env: dict, dtype: np.dtype, times: list[list[float]] | None = None) -> list:
         """Every step in order, each intermediate dropped after its last reader."""
@@ -344,6 +347,12 @@ def _human(nbytes: float) -> str:
         nbytes /= 1000
         if nbytes < 1000 or unit == "PB":
             return f"{nbytes:.1f} {unit}"
+
+
+def _in_dtype(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A 0-d result in the dtype the call computes in: numpy 1.x computes 2 * (0-d float32),
+    0-d float32 + 1.0 and the like in float64, by value."""
+    return array.astype(dtype) if array.ndim == 0 and array.dtype != dtype else array
 
 
 def _own(array: np.ndarray, inputs: list[np.ndarray]) -> np.ndarray:

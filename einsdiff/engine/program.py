@@ -82,7 +82,8 @@ def _combine(arrays: list[np.ndarray], coeffs: tuple[float, ...], shape, dtype, 
     if constant:
         if len(arrays) == 1 and abs(coeffs[0]) == 1:  # 1 - t, t + 1: one pass
             a = arrays[0]
-            return np.asarray(np.subtract(constant, a) if coeffs[0] == -1 else np.add(a, constant))
+            target = np.result_type(a.dtype, *([dtype] if dtype is not None else []))  # dtypes: no value-based casting
+            return np.asarray(np.subtract(constant, a, dtype=target) if coeffs[0] == -1 else np.add(a, constant, dtype=target))
         out = _combine(arrays, coeffs, shape, dtype)
         out += constant
         return out
