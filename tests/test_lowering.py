@@ -41,6 +41,7 @@ def check(exprs: list, bindings: dict):
         assert_same(got, want, str(e))
 
 
+@settings(max_examples=150)  # of 500 in CI's profile: the suite's time budget
 @given(expressions(max_depth=4), seeds)
 def test_random_expressions_and_their_jacobians_match_the_interpreter(expr, seed):
     vs = variables(expr)
@@ -54,6 +55,7 @@ def test_functions_of_whole_tensors_match_the_interpreter(expr, seed):
     check([expr, *(ed.jacobian(expr, v) for v in vs)], bindings_for(vs, seed))
 
 
+@settings(max_examples=150)  # of 500 in CI's profile: the suite's time budget
 @given(expressions_with_reference(max_depth=4), seeds)
 def test_random_expressions_match_numpy(ref, seed):
     bindings = bindings_for(ref.variables, seed)
@@ -62,6 +64,7 @@ def test_random_expressions_match_numpy(ref, seed):
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * (1 + np.abs(want).max(initial=0)))
 
 
+@settings(max_examples=150)  # of 500 in CI's profile: the suite's time budget
 @given(einsum_cases(max_operands=4), seeds)
 def test_random_einsums_match_numpy_einsum(case, seed):
     note(case.subscripts)
@@ -73,6 +76,7 @@ def test_random_einsums_match_numpy_einsum(case, seed):
 
 @pytest.mark.skipif(np.lib.NumpyVersion(np.__version__) < "2.0.0",
                     reason="numpy 1.x casts 0-d and constant float32 results by value (to float64) in places")
+@settings(max_examples=150)  # of 500 in CI's profile: the suite's time budget
 @given(expressions(max_depth=3), seeds)
 def test_float32_inputs_stay_float32(expr, seed):
     vs = variables(expr)
