@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -85,3 +86,23 @@ def linalg(node, compute: Callable[[], np.ndarray]) -> np.ndarray:
 def no_jvp(node, tangents, extra):
     """A piecewise constant function: its derivative is zero."""
     return None
+
+
+_FACTORIZATIONS = threading.local()  # .last: {key: (a copy of the argument, its factorization)}
+
+
+def shared_factorization(key: str, x: np.ndarray, compute: Callable[[], object]):
+    """``compute()``, the factorization of ``x``, shared by the Call nodes that read one
+    factorization (eigh's values and vectors, the SVD's three factors): within a call of a
+    compiled function they receive the same argument, so the last factorization per thread
+    and ``key`` is reused when the argument's content is the same (compared, not trusted by
+    identity: a caller may change an array in place between calls)."""
+    last = getattr(_FACTORIZATIONS, "last", None)
+    if last is None:
+        last = _FACTORIZATIONS.last = {}
+    hit = last.get(key)
+    if hit is not None and hit[0].shape == x.shape and hit[0].dtype == x.dtype and np.array_equal(hit[0], x):
+        return hit[1]
+    out = compute()
+    last[key] = (np.array(x, copy=True), out)
+    return out
