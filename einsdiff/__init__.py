@@ -64,6 +64,7 @@ from .ir.matrix import (
     trace,
     where,
 )
+from .ir.matrix import expm, logm, matrix_power, sqrtm
 from .ir.matrix import amax as max  # noqa: A004 - mirrors numpy.max
 from .ir.matrix import amin as min  # noqa: A004 - mirrors numpy.min
 from .ir.expr import Expr, Var
@@ -202,6 +203,7 @@ __all__ = [
     "simplify",
     "sin",
     "slogdet",
+    "expm", "logm", "matrix_power", "sqrtm",
     "softmax",
     "softplus",
     "solve",

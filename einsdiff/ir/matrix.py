@@ -33,8 +33,10 @@ from .functions import (
     trace,
     where,
 )
+from .functions import expm, logm, matrix_power, sqrtm
 
 __all__ = [
     "amax", "amin", "det", "diag", "diagonal", "dot", "flatten", "inv", "log_softmax", "logdet", "logsumexp", "maximum",
     "minimum", "norm", "outer", "prod", "reshape", "slogdet", "softmax", "solve", "trace", "where",
+    "expm", "logm", "matrix_power", "sqrtm",
 ]

@@ -20,18 +20,19 @@ from __future__ import annotations
 
 from ..ops import OPS
 from ..registry import Function, Notation, Syntax
-from . import extrema, gather, linalg, piecewise, reductions, shapes
+from . import extrema, gather, linalg, piecewise, reductions, shapes, spectral
 from .extrema import amax, amin, prod
 from .linalg import det, diag, diagonal, inv, inv_node, logdet, slogdet, solve, solve_indexed, solve_node, trace
 from .piecewise import maximum, minimum, where, where_node
 from .reductions import log_softmax, logsumexp, norm, softmax, softmax_of
 from .shapes import dot, flatten, outer, reshape
+from .spectral import expm, logm, matrix_power, sqrtm
 
 
 def _table() -> dict[str, Function]:
     table: dict[str, Function] = {}
     for entry in (*OPS.values(), *linalg.ENTRIES, *reductions.ENTRIES, *extrema.ENTRIES, *piecewise.ENTRIES,
-                  *shapes.ENTRIES, *gather.ENTRIES):
+                  *shapes.ENTRIES, *gather.ENTRIES, *spectral.ENTRIES):
         if entry.name in table:
             raise ValueError(f"two registry entries are named {entry.name!r}")
         table[entry.name] = entry
@@ -47,4 +48,5 @@ __all__ = [
     "flatten", "inv", "inv_node", "log_softmax", "logdet", "logsumexp", "maximum", "minimum", "norm", "outer", "prod",
     "reshape", "slogdet", "softmax", "softmax_of", "solve", "solve_indexed", "solve_node", "trace", "where",
     "where_node",
+    "expm", "logm", "matrix_power", "sqrtm",
 ]
