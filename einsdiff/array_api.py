@@ -530,17 +530,7 @@ def _matrix_norm(x, /, *, keepdims=False, ord="fro") -> Expr:  # noqa: A002 - th
 
 def _matrix_power(x, n, /) -> Expr:
     """x @ x @ ... (n times); x⁻¹ multiplied for negative n; the identity for n = 0."""
-    x = _expr(x, "linalg.matrix_power")
-    if x.ndim < 2 or x.shape[-1] != x.shape[-2] or not isinstance(n, int | np.integer):
-        raise ShapeError(f"xp.linalg.matrix_power: needs square matrices and an integer n, got shape {x.shape} "
-                         f"and n={n!r}")
-    if n == 0:
-        return build.broadcast_to(build.identity(x.shape[-1]), x.shape)
-    base = fns.inv(x) if n < 0 else x
-    result = base
-    for _ in range(builtins.abs(int(n)) - 1):
-        result = build.matmul(result, base)
-    return result
+    return fns.matrix_power(_expr(x, "linalg.matrix_power"), n)
 
 
 def _cross(x1, x2, /, *, axis=-1) -> Expr:

@@ -28,6 +28,7 @@ from . import build
 from .expr import Const, Expr
 from .functions import amax, amin, det, diag, dot, inv, norm, outer, prod, reshape, slogdet, solve, where
 from .functions.shapes import flatten
+from .functions.spectral import matrix_power
 from .indexing import concatenate, joined_parts, stack
 from .simplify import contract
 from .subscripts import einsum
@@ -427,6 +428,11 @@ def solve_of(a, b) -> Expr:
 @implements(np.linalg.slogdet)
 def slogdet_of(a) -> SlogdetResult:
     return SlogdetResult(*slogdet(a))
+
+
+@implements(np.linalg.matrix_power)
+def matrix_power_of(a, n) -> Expr:
+    return matrix_power(a, n)
 
 
 @implements(np.linalg.norm)

@@ -19,6 +19,7 @@ over the orders σ, is Dᵏexp(A)[E1, ..., Ek] (Najfeld and Havel; Higham's bloc
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 
@@ -118,13 +119,8 @@ def _divided_differences(f: str, w: np.ndarray, k: int) -> np.ndarray:
 
 
 # -- Fréchet derivatives of every order ---------------------------------------------------------------
-_FUNCTIONS = {"expm": "exp", "sqrtm": "sqrt", "logm": "log"}
 _DERIVATIVES = {"expm": "dexpm", "sqrtm": "dsqrtm", "logm": "dlogm"}
 _OF = {d: f for f, d in _DERIVATIVES.items()}
-
-
-def _sym(a: np.ndarray) -> np.ndarray:
-    return 0.5 * (a + np.swapaxes(a, -1, -2))
 
 
 def _eigh(node, name: str, s: np.ndarray, positive: bool):
@@ -184,59 +180,80 @@ def _block_directional(xp, a, es: list) -> object:
     return xp.moveaxis(xp.moveaxis(total, -2, 1), -1, 2)  # (B, n, n, P₁, ..., P_k)
 
 
-def _counts(node: Call) -> tuple[int, ...]:
-    a = node.args[0]
-    return tuple(e.ndim - a.ndim for e in node.args[1:])
+_FUNCTION_OF = {"expm": "exp", "sqrtm": "sqrt", "logm": "log", "dexpm": "exp", "dsqrtm": "sqrt", "dlogm": "log"}
 
 
-def _flat(node: Call, args):
-    """A as (B, n, n) and each direction as (B, n, n, Pₘ), from the node's arguments."""
-    a = args[0]
-    n = a.shape[-1]
-    nb = math.prod(a.shape[:-2])
-    return np.reshape(a, (nb, n, n)), [np.reshape(e, (nb, n, n, -1)) for e in args[1:]]
+def spectral_numpy(name, *arrays, eigh=None):
+    """The value of ``name`` (expm, sqrtm, logm, or a Fréchet derivative dexpm, dsqrtm, dlogm
+    in the directions ``arrays[1:]``, each A's shape plus its own trailing axes) at A =
+    ``arrays[0]``, batched; sqrtm, logm read symmetric parts. ``eigh`` factorizes a stack of
+    symmetric matrices (numpy's by default, which must find them positive definite).
+
+    >>> spectral_numpy("sqrtm", np.diag([4.0, 9.0]))
+    array([[2., 0.],
+           [0., 3.]])
+    >>> spectral_numpy("dexpm", np.zeros((2, 2)), np.eye(2))  # D exp(0)[I] = I
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    a = np.asarray(arrays[0], dtype=float)
+    n, nb, f = a.shape[-1], math.prod(a.shape[:-2]), _FUNCTION_OF[name]
+    trailing = tuple(q for e in arrays[1:] for q in np.shape(e)[a.ndim:])
+    flat = np.reshape(a, (nb, n, n))
+    es = [np.reshape(np.asarray(e, dtype=float), (nb, n, n, -1)) for e in arrays[1:]]
+    with np.errstate(all="ignore"):
+        if f == "exp" and not (es and np.array_equal(flat, np.swapaxes(flat, -1, -2))):
+            out = _block_directional(np, flat, es) if es else expm_array(np, flat)
+        else:
+            if f != "exp":  # the symmetric parts
+                flat = 0.5 * (flat + np.swapaxes(flat, 1, 2))
+                es = [0.5 * (e + np.swapaxes(e, 1, 2)) for e in es]
+            w, u = np.linalg.eigh(flat) if eigh is None else eigh(flat)
+            if f != "exp" and np.any(w <= 0):
+                raise ValueError(f"{name}: the matrix must be symmetric positive definite; it has the eigenvalue "
+                                 f"{np.min(w):.6g}")
+            if es:
+                out = _eig_directional(f, w, u, es)
+            else:
+                out = np.einsum("bik,bk,bjk->bij", u, np.sqrt(w) if f == "sqrt" else np.log(w), u)
+    return np.reshape(out, a.shape + trailing)
 
 
-def _directional_numpy(node: Call, args) -> np.ndarray:
-    name = _OF[node.fn]
-    f = _FUNCTIONS[name]
-    a, es = _flat(node, args)
-    if name == "expm" and not np.array_equal(a, np.swapaxes(a, -1, -2)):
-        out = _block_directional(np, a, es)
-    else:
-        if name != "expm":
-            a, es = _sym(a), [_sym(np.moveaxis(e, -1, 0)).transpose(1, 2, 3, 0) for e in es]
-        w, u = _eigh(node, name, a, positive=name != "expm")
-        with np.errstate(all="ignore"):
-            out = _eig_directional(f, w, u, es)
-    return np.reshape(out, node.shape)
+def _spectral_entry_numpy(node: Call, args) -> np.ndarray:
+    """The checked value: a matrix that is not positive definite is an EvaluationError naming the variable."""
+    name = _OF.get(node.fn, node.fn)
+    return spectral_numpy(node.fn, *args, eigh=lambda s: _eigh(node, name, s, positive=name != "expm"))
+
+
+def _first_divided_differences(xp, name: str, w):
+    """f[wᵢ, wⱼ] for sqrt and log in closed forms free of cancellation: 1/(√wᵢ + √wⱼ) and
+    log1p(d/wᵢ)/d with d = wⱼ - wᵢ (1/wᵢ where d = 0)."""
+    wi, wj = w[:, :, None], w[:, None, :]
+    if name == "sqrtm":
+        return 1.0 / (xp.sqrt(wi) + xp.sqrt(wj))
+    d = wj - wi
+    same = d == 0
+    return xp.where(same, 1.0 / wi, xp.log1p(d / wi) / xp.where(same, 1.0, d))
 
 
 def _directional_array(xp, node: Call, args):
-    """Other backends: the block method for expm, and for sqrtm, logm the Daleckii–Krein sum at
-    the eigendecomposition (first order; higher orders on numpy)."""
+    """Other backends: the block method for expm, and for sqrtm, logm the first-order
+    Daleckii–Krein sum (higher orders of these two evaluate on numpy)."""
     name = _OF[node.fn]
     a = args[0]
-    n, batch = a.shape[-1], tuple(a.shape[:-2])
-    nb = math.prod(batch)
+    n, nb = a.shape[-1], math.prod(tuple(a.shape[:-2]))
     es = [xp.reshape(e, (nb, n, n, -1)) for e in args[1:]]
     a = xp.reshape(a, (nb, n, n))
     if name == "expm":
         return xp.reshape(_block_directional(xp, a, es), tuple(node.shape))
     if len(es) != 1:
-        raise EvaluationError(f"{node.fn}: derivatives of order {len(es)} of {name} evaluate on the numpy backend only")
-    s = 0.5 * (a + xp.moveaxis(a, -1, -2))
+        raise EvaluationError(f"{node.fn}: derivatives of order {len(es)} of {name} evaluate on the numpy backend only; "
+                              f"use backend='numpy'")
     e = 0.5 * (es[0] + xp.moveaxis(es[0], 1, 2))
-    w, u = xp.linalg.eigh(s)
-    f = {"sqrtm": xp.sqrt, "logm": xp.log}[name]
-    fw, diff = f(w), w[:, :, None] - w[:, None, :]
-    same = xp.abs(diff) <= 1e-8 * xp.max(xp.abs(w), axis=-1)[:, None, None]
-    slope = (fw[:, :, None] - fw[:, None, :]) / xp.where(same, 1.0, diff)
-    mean = 0.5 * (w[:, :, None] + w[:, None, :])
-    tangent = 0.5 / xp.sqrt(mean) if name == "sqrtm" else 1.0 / mean
-    big = xp.where(same, tangent, slope)
+    w, u = xp.linalg.eigh(0.5 * (a + xp.moveaxis(a, -1, -2)))
     rotated = xp.einsum("bki,bklp,blj->bijp", u, e, u)
-    return xp.reshape(xp.einsum("bik,bklp,bjl->bijp", u, big[..., None] * rotated, u), tuple(node.shape))
+    inner = _first_divided_differences(xp, name, w)[..., None] * rotated
+    return xp.reshape(xp.einsum("bik,bklp,bjl->bijp", u, inner, u), tuple(node.shape))
 
 
 def directional(name: str, a: Expr, directions) -> Expr:
@@ -255,6 +272,12 @@ def directional(name: str, a: Expr, directions) -> Expr:
             raise ValueError(f"{_DERIVATIVES[name]}: direction {k} has shape {e.shape}, which must begin with {a.shape}")
     shape = a.shape + tuple(q for e in directions for q in e.shape[a.ndim:])
     return Call(_DERIVATIVES[name], (a, *directions), (), shape)
+
+
+def _counts(node: Call) -> tuple[int, ...]:
+    """How many trailing axes each direction carries."""
+    a = node.args[0]
+    return tuple(e.ndim - a.ndim for e in node.args[1:])
 
 
 def _matrix_transposed(e: Expr, nb: int) -> Expr:
@@ -385,17 +408,6 @@ def matrix_power(x, k) -> Expr:
     return result
 
 
-def _function_numpy(node: Call, args) -> np.ndarray:
-    name, a = node.fn, args[0]
-    if name == "expm":
-        with np.errstate(all="ignore"):
-            return expm_array(np, a)
-    s = _sym(a)
-    w, u = _eigh(node, name, s, positive=True)
-    f = np.sqrt(w) if name == "sqrtm" else np.log(w)
-    return np.einsum("...ik,...k,...jk->...ij", u, f, u)
-
-
 def _function_array(xp, node: Call, args):
     a = args[0]
     if node.fn == "expm":
@@ -412,28 +424,17 @@ def _function_jvp(node: Call, tangents, extra):
 
 
 # -- the entries --------------------------------------------------------------------------------------
-def evaluate_numpy(name: str, *arrays) -> np.ndarray:
-    """The checked numpy value of the entry ``name`` at ``arrays``: what generated code calls.
-
-    >>> evaluate_numpy("sqrtm", np.diag([4.0, 9.0]))
-    array([[2., 0.],
-           [0., 3.]])
-    """
-    from ..expr import Var
-    args = tuple(Var(f"a{k}", np.shape(x)) for k, x in enumerate(arrays))
-    if name in _OF:
-        node = directional(_OF[name], args[0], args[1:])
-    else:
-        node = Call(name, args, (), args[0].shape)
-    return _ENTRY_NUMPY[name](node, tuple(np.asarray(x, dtype=float) for x in arrays))
+def _helper_source() -> str:
+    """Generated code's copy of :func:`spectral_numpy` and what it calls (numpy alone)."""
+    parts = [inspect.getsource(spectral_numpy), "import itertools\nimport math\n",
+             f"_THETA13 = {_THETA13!r}\n_PADE13 = {_PADE13!r}\n_TERMS = {_TERMS!r}\n"
+             f"_FUNCTION_OF = {_FUNCTION_OF!r}\n"]
+    parts += [inspect.getsource(fn) for fn in (expm_array, _taylor_coefficients, divided_difference,
+                                               _divided_differences, _eig_directional, _block_directional)]
+    return "\n\n".join(parts)
 
 
-_HELPER = """\
-def _spectral(name, *arrays):
-    # expm, sqrtm, logm and their Fréchet derivatives, as einsdiff evaluates them
-    from einsdiff.ir.functions.spectral import evaluate_numpy
-    return evaluate_numpy(name, *arrays)
-"""
+_HELPER = _helper_source()
 
 
 class _Directions(str):
@@ -448,15 +449,15 @@ class _Directions(str):
         return head.format(args[0]) + joiner.join(args[1:]) + tail
 
 
-def _entry(name: str, latex: str, mathml: str, rule_text: str, rule_latex: str, builder) -> Function:
+def _entry(name: str, latex: str, mathml: str, builder, rule_text: str, rule_latex: str) -> Function:
     return Function(
         name, "call",
         Notation(name, text=f"{name}({{0}})", latex=f"{latex}\\left({{0}}\\right)",
                  mathml=f"<mi>{mathml}</mi><mo>&#x2061;</mo><mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>",
                  matrix=f"{name}({{0}})", indexed=True, rule=f"{name} rule", rule_text=rule_text, rule_latex=rule_latex),
         Syntax((name,), "whole", 1, builder, indexed=True, example=f"{name}(A)[i,j]"),
-        builder=builder, numpy=_function_numpy, array=_function_array, jvp=_function_jvp,
-        source=f"_spectral({name!r}, {{0}})", helper=_HELPER,
+        builder=builder, numpy=_spectral_entry_numpy, array=_function_array, jvp=_function_jvp,
+        source=f"spectral_numpy({name!r}, {{0}})", helper=_HELPER,
     )
 
 
@@ -473,8 +474,8 @@ def _derivative_entry(name: str, latex: str, mathml: str) -> Function:
                  rule_latex=f"D{latex}(A)[E]"),
         builder=lambda a, *directions: directional(name, build.as_expr(a, f"{d}'s argument"),
                                                   [build.as_expr(e, f"{d}'s direction") for e in directions]),
-        numpy=_directional_numpy, array=_directional_array, jvp=_directional_jvp, vjp=_directional_vjp,
-        source=_Directions(f"_spectral({d!r}, {{0}}, |, |)"), helper=_HELPER,
+        numpy=_spectral_entry_numpy, array=_directional_array, jvp=_directional_jvp, vjp=_directional_vjp,
+        source=_Directions(f"spectral_numpy({d!r}, {{0}}, |, |)"), helper=_HELPER,
     )
 
 
@@ -490,4 +491,3 @@ ENTRIES = (
     _derivative_entry("logm", r"\log", "log"),
     Function("matrix_power", "composite", Notation("matrix_power"), builder=matrix_power),
 )
-_ENTRY_NUMPY = {entry.name: entry.numpy for entry in ENTRIES if entry.kind == "call"}
