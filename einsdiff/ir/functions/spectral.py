@@ -125,13 +125,19 @@ _OF = {d: f for f, d in _DERIVATIVES.items()}
 
 def _eigh(node, name: str, s: np.ndarray, positive: bool):
     """The eigendecomposition of the symmetric ``s`` (batch flattened), checked positive definite."""
-    w, u = shared_factorization("spectral.eigh", s, lambda: np.linalg.eigh(s))
+    try:
+        w, u = shared_factorization("spectral.eigh", s, lambda: np.linalg.eigh(s))
+    except np.linalg.LinAlgError as err:  # not finite
+        raise EvaluationError(f"{name}: the eigendecomposition of {describe(node.args[0])} failed ({err}); "
+                              f"give it finite values") from err
     if positive and np.any(w <= 0):
         at = np.unravel_index(np.argmin(w), w.shape)
+        x = node.args[0]
+        where = f" (matrix {tuple(map(int, np.unravel_index(at[0], x.shape[:-2])))} of the batch)" if x.ndim > 2 else ""
         raise EvaluationError(
-            f"{name}: {describe(node.args[0])} must be symmetric positive definite (its symmetric part is read), "
-            f"but it has the eigenvalue {w[at]:.6g} <= 0 (matrix {at[0]} of the batch, eigenvalue {at[1]}); "
-            f"make it positive definite, e.g. add a multiple of the identity"
+            f"{name}: {describe(x)} must be symmetric positive definite (its symmetric part is read), "
+            f"but it has the eigenvalue {w[at]:.6g} <= 0{where}; make it positive definite, e.g. add a "
+            f"multiple of the identity"
         )
     return w, u
 
