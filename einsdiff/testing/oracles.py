@@ -273,6 +273,8 @@ def _loop_call(node: Call, args):
                 where[ax] = k
             out[p] = _REDUCED[node.fn](list(a[0][tuple(where)].ravel()))
         return _split(out, node.shape)
+    if node.fn in _SPECTRAL:
+        return _split(_spectral_loop(node, a), node.shape)
     batch = node.args[0].shape[:-2]
     for b in np.ndindex(*batch):
         m = a[0][b].tolist()
@@ -299,6 +301,91 @@ def _loop_call(node: Call, args):
         else:
             raise TypeError(f"the brute-force oracle has no rule for the function {node.fn!r}")
     return _split(out, node.shape)
+
+
+# expm, sqrtm, logm from their definitions on lists of duals: a power series, Denman–Beavers'
+# iteration, and square roots then the series 2 artanh(Z), Z = (S - I)(S + I)⁻¹.
+def _real(x) -> float:
+    while isinstance(x, _Dual):
+        x = x.v
+    return float(x)
+
+
+def _mat(p, q) -> list:
+    n = len(p)
+    return [[sum((p[i][k] * q[k][j] for k in range(n)), _Dual(0.0)) for j in range(n)] for i in range(n)]
+
+
+def _lin(c, p, d, q) -> list:
+    return [[c * x + d * y for x, y in zip(pr, qr, strict=True)] for pr, qr in zip(p, q, strict=True)]
+
+
+def _eye(n) -> list:
+    return [[_Dual(1.0 if i == j else 0.0) for j in range(n)] for i in range(n)]
+
+
+def _expm_series(m) -> list:
+    n = len(m)
+    squarings = max(0, math.ceil(math.log2(max(sum(abs(_real(x)) for x in row) for row in m) / 0.25 + 1e-300)))
+    x = [[e * 0.5**squarings for e in row] for row in m]
+    total, term = _eye(n), _eye(n)
+    for k in range(1, 30):
+        term = [[e * (1.0 / k) for e in row] for row in _mat(term, x)]
+        total = _lin(1.0, total, 1.0, term)
+    for _ in range(squarings):
+        total = _mat(total, total)
+    return total
+
+
+def _sqrtm_iteration(m) -> list:
+    y, z = m, _eye(len(m))
+    for _ in range(40):
+        y, z = _lin(0.5, y, 0.5, _inverse(z)), _lin(0.5, z, 0.5, _inverse(y))
+    return y
+
+
+def _logm_series(m) -> list:
+    for _ in range(3):
+        m = _sqrtm_iteration(m)
+    n = len(m)
+    z = _mat(_lin(1.0, m, -1.0, _eye(n)), _inverse(_lin(1.0, m, 1.0, _eye(n))))
+    z2, power, total = _mat(z, z), z, z
+    for k in range(3, 80, 2):
+        power = _mat(power, z2)
+        total = _lin(1.0, total, 1.0 / k, power)
+    return [[e * 16.0 for e in row] for row in total]  # 2 artanh, times 2³ for the square roots
+
+
+_SPECTRAL = {"expm": _expm_series, "sqrtm": _sqrtm_iteration, "logm": _logm_series,
+             "dexpm": _expm_series, "dsqrtm": _sqrtm_iteration, "dlogm": _logm_series}
+
+
+def _lift(d, depth: int):
+    for _ in range(depth):
+        d = _Dual(d, 0.0)
+    return d
+
+
+def _spectral_loop(node: Call, a) -> np.ndarray:
+    """f(A), or Dᵏf(A)[E₁, ..., E_k] as the coefficient of ε₁⋯ε_k in f(A + Σ εₘ Eₘ) (nested duals,
+    one level per direction, the oracle's own tangent innermost); sqrtm, logm of symmetric parts."""
+    (x, *es), fn = a, node.fn
+    n, batch, out = x.shape[-1], x.shape[:-2], np.empty(node.shape, dtype=object)
+    trailing = [e.shape[x.ndim:] for e in es]
+    for b in np.ndindex(*batch):
+        for qs in itertools.product(*(list(np.ndindex(*t)) for t in trailing)):
+            mats = [x[b]] + [e[b + (slice(None), slice(None)) + q] for e, q in zip(es, qs, strict=True)]
+            if fn not in ("expm", "dexpm"):
+                mats = [(m + m.T) * 0.5 for m in mats]
+            m = mats[0].tolist()
+            for level, e in enumerate(mats[1:]):
+                m = [[_Dual(m[i][j], _lift(e[i, j], level)) for j in range(n)] for i in range(n)]
+            r = _SPECTRAL[fn](m)
+            for _ in es:
+                r = [[e.t if isinstance(e, _Dual) else 0.0 for e in row] for row in r]
+            for i, j in itertools.product(range(n), range(n)):
+                out[b + (i, j) + sum(qs, ())] = _dual(r[i][j])
+    return out
 
 
 def _loop_contract(node: Contract, args):
