@@ -124,6 +124,9 @@ def _matrix_functions():
         "max": ed.max(z, 1), "J_min": ed.jacobian(ed.min(z, 0), z), "H_prod": ed.hessian(ed.prod(z), z),
         "take": z[:, ::-2] * z[:, [0, 2, 2]][:, 1:], "J_take": ed.jacobian(ed.tanh(z[1, [2, 0, 0]]), z),
         "put": np.concatenate([z, z[:, :1] ** 2], axis=1), "g_put": ed.grad(ed.sum(ed.sin(np.stack([v, v[::-1]]))), v),
+        "expm_batched": ed.expm(S), "H_expm": ed.hessian(ed.sum(ed.expm(M) * P), M),
+        "sqrtm": ed.sqrtm(P), "J_sqrtm": ed.jacobian(ed.sqrtm(Q), S), "logm_batched": ed.logm(Q),
+        "H_logm": ed.hessian(ed.trace(ed.logm(P)), M),
     }
 
 

@@ -438,7 +438,37 @@ HESSIANS = [
     ),
 ]
 
-TABLE = DETERMINANTS + INVERSES + TRACES + FORMS + NORMS + SOFTMAX + BATCHED + HESSIANS
+def _expm_by_eig(m: np.ndarray) -> np.ndarray:
+    w, v = np.linalg.eig(m)
+    return ((v * np.exp(w)[..., None, :]) @ np.linalg.inv(v)).real
+
+
+def _spd_function(f, m: np.ndarray) -> np.ndarray:
+    w, u = np.linalg.eigh(m)
+    return (u * f(w)[..., None, :]) @ np.swapaxes(u, -1, -2)
+
+
+# Functions of matrices (section 10.2): d tr F(X)/dX = f(X)^T, f the derivative of the scalar function.
+MATRIX_FUNCTIONS = [
+    Identity("d tr(e^X)/dX = (e^X)^T", lambda: ed.trace(ed.expm(X)), X, lambda: _expm_by_eig(X0).T),
+    Identity("d tr(e^X e^-X)/dX = 0, as e^X e^-X = I", lambda: ed.trace(ed.expm(X) @ ed.expm(-X)), X,
+             lambda: np.zeros((n, n))),
+    Identity("d tr(X^4)/dX = 4 (X^3)^T", lambda: ed.trace(ed.matrix_power(X, 4)), X, lambda: 4 * _power(X0, 3).T),
+    Identity("d tr(X^-2)/dX = -2 (X^-3)^T", lambda: ed.trace(ed.matrix_power(X, -2)), X,
+             lambda: -2 * _power(X0, -3).T),
+    Identity("d tr(ln W)/dW = W^-1", lambda: ed.trace(ed.logm(W)), W, lambda: np.linalg.inv(W0)),
+    Identity("d tr(W^1/2)/dW = W^-1/2 / 2", lambda: ed.trace(ed.sqrtm(W)), W,
+             lambda: 0.5 * _spd_function(lambda w: w**-0.5, W0)),
+    Identity("d tr(e^W)/dW = e^W", lambda: ed.trace(ed.expm(W)), W, lambda: _spd_function(np.exp, W0)),
+    Identity("batched: d sum_b tr(e^S_b)/dS = (e^S)^T", lambda: ed.trace(ed.expm(S)).sum(), S,
+             lambda: _expm_by_eig(S0).transpose(0, 2, 1), batched=True),
+    # logm reads the symmetric part of W, so its Hessian is that of ln det((W + W^T)/2): symmetrized.
+    Identity("d² tr(ln W)/dW_ij dW_kl = -(W^-1_ik W^-1_lj + W^-1_il W^-1_kj)/2", lambda: ed.trace(ed.logm(W)), W,
+             lambda: -0.5 * (np.einsum("ik,lj->ijkl", np.linalg.inv(W0), np.linalg.inv(W0))
+                             + np.einsum("il,kj->ijkl", np.linalg.inv(W0), np.linalg.inv(W0))), order=2),
+]
+
+TABLE = DETERMINANTS + INVERSES + TRACES + FORMS + NORMS + SOFTMAX + BATCHED + HESSIANS + MATRIX_FUNCTIONS
 
 
 def _derivative(row: Identity, mode: str) -> ed.Expr:

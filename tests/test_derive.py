@@ -11,6 +11,7 @@ import einsdiff as ed
 from einsdiff.ir import expr as nodes
 from einsdiff.ir.expr import Map, Materialize
 from einsdiff.ir.functions import FUNCTIONS
+from einsdiff.ir.functions.spectral import directional
 from einsdiff.ir.ops import OPS
 from einsdiff.ir.simplify import substitute
 from einsdiff.ir.variables import topological, variables
@@ -52,6 +53,9 @@ CALLS = {
     "call: max": ed.max(ed.einsum("i,j->ij", z, 4 * x * x), 1), "call: min": ed.min(X @ X, 1),
     "call: prod": ed.prod(X * z, 1),
     "call: take": (X @ X)[::-1, [1, 1, 0]] * x[1:, None], "call: put": np.stack([x[[0, 2, 2]] * x, z @ X @ X[:, [0, 1, 1]]]),
+    "call: expm": ed.expm(0.5 * X), "call: sqrtm": ed.sqrtm(X) * z, "call: logm": ed.logm(X @ X.T),
+    "call: dexpm": directional("expm", X, [X @ X]), "call: dsqrtm": directional("sqrtm", X, [ed.einsum("ij,k->ijk", X, z)]),
+    "call: dlogm": directional("logm", X, [X, X.T]),
 }
 CASES = {**NODES, **MAPS, **CALLS}
 

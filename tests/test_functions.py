@@ -19,6 +19,7 @@ from einsdiff.ir import matrix
 from einsdiff.ir.expr import Call, Var
 from einsdiff.ir.functions import CALLS, FUNCTIONS, Function, Notation, Syntax, extrema, gather, inv_node, softmax_of
 from einsdiff.ir.functions.base import contract, matrix_labels, neg
+from einsdiff.ir.functions.spectral import directional
 from einsdiff.ir.ops import OPS, apply
 from einsdiff.ir.simplify import add
 from einsdiff.ir.variables import variables
@@ -30,7 +31,7 @@ from einsdiff.notation import parse
 def test_every_node_function_and_every_builder_has_one_entry():
     assert set(OPS) == {n for n, f in FUNCTIONS.items() if f.kind == "elementwise"}
     assert set(CALLS) == {"inv", "det", "logdet", "logabsdet", "detsign", "solve", "logsumexp", "max", "min", "prod",
-                          "where", "take", "put"}
+                          "where", "take", "put", "expm", "sqrtm", "logm", "dexpm", "dsqrtm", "dlogm"}
     builders = {f.builder for f in FUNCTIONS.values()}
     for name in matrix.__all__:
         if name != "flatten":  # a helper of reshape and outer, not a function of formulas or of ed
@@ -152,6 +153,9 @@ CALL_CASES = {  # the node, its arguments' names, the indices of its result
     "inv": (ed.inv(X), "X", "ij"), "det": (ed.det(X), "X", ""), "logdet": (ed.logdet(X), "X", ""),
     "logabsdet": (ed.logdet(X, absolute=True), "X", ""), "detsign": (ed.slogdet(X)[0], "X", ""),
     "solve": (ed.solve(A, B), "AB", "ij"),
+    "expm": (ed.expm(X), "X", "ij"), "sqrtm": (ed.sqrtm(X), "X", "ij"), "logm": (ed.logm(X), "X", "ij"),
+    "dexpm": (directional("expm", X, [A]), "XA", "ij"), "dsqrtm": (directional("sqrtm", X, [A, A]), "XAA", "ij"),
+    "dlogm": (directional("logm", X, [A]), "XA", "ij"),
 }
 
 
@@ -236,7 +240,9 @@ def test_explain_writes_each_call_rule_from_its_entry(fn):
     x, M = ed.var("x", (3,)), ed.var("M", (3, 3))
     f = {"solve": lambda: ed.sum(ed.solve(M, x)), "logsumexp": lambda: ed.logsumexp(x),
          "where": lambda: ed.sum(ed.where(x > 0, x, 2 * x)), "take": lambda: ed.sum(x[1:] ** 2),
-         "put": lambda: ed.sum(np.concatenate([x, x]) ** 2)}.get(fn, lambda: ed.sum(FUNCTIONS[fn].builder(M)))()
+         "put": lambda: ed.sum(np.concatenate([x, x]) ** 2),
+         **{d: (lambda d=d: ed.sum(FUNCTIONS[d].builder(M, M))) for d in ("dexpm", "dsqrtm", "dlogm")},
+         }.get(fn, lambda: ed.sum(FUNCTIONS[fn].builder(M)))()
     wrt = x if fn in ("logsumexp", "where", "take", "put") else M
     assert f"{note.rule}: " in ed.explain(f, wrt) and f"({note.rule_text})" in ed.explain(f, wrt)
     assert note.rule_latex in ed.explain(f, wrt, latex=True)
@@ -276,10 +282,20 @@ def _weighted_vjp(weights):
 
 
 
+def _spectral_vjp(node, adj, lead):
+    """df/dA = Df(Aᵀ)[G] (sqrtm, logm: Df(A)[G], which reads symmetric parts), G's lead axes behind A's."""
+    a = node.args[0]
+    b, _, t, sizes = matrix_labels(a, (), lead)
+    g = contract([adj], [t + b + ("i", "j")], b + ("i", "j") + t, sizes)
+    if node.fn == "expm":
+        a = contract([a], [b + ("i", "j")], b + ("j", "i"), sizes)
+    return (contract([directional(node.fn, a, [g])], [b + ("k", "l") + t], t + b + ("k", "l"), sizes),)
+
+
 HAND = {"inv": _inv_vjp, "det": _det_vjp(True), "logdet": _det_vjp(False), "logabsdet": _det_vjp(False),
         "detsign": lambda node, adj, lead: (None,), "logsumexp": _weighted_vjp(softmax_of),
         "max": _weighted_vjp(extrema.tie_weights), "min": _weighted_vjp(extrema.tie_weights),
-        "prod": _weighted_vjp(extrema.cofactors)}
+        "prod": _weighted_vjp(extrema.cofactors), "expm": _spectral_vjp, "sqrtm": _spectral_vjp, "logm": _spectral_vjp}
 
 
 def _nodes(batch: tuple[int, ...]):
@@ -289,12 +305,15 @@ def _nodes(batch: tuple[int, ...]):
         "detsign": ed.slogdet(Y)[0], "solve": ed.solve(Y, b), "where": ed.where(z > 0, z, ed.exp(z)),
         "logsumexp": ed.logsumexp(z, -1), "max": ed.max(z, -1), "min": ed.min(z, -1), "prod": ed.prod(z, -1),
         "take": gather.take(z, z.ndim - 1, (3, 0, 0)), "put": gather.put(z, z.ndim - 1, 6, (0, 2, 2, 5)),
+        "expm": ed.expm(Y), "sqrtm": ed.sqrtm(Y), "logm": ed.logm(Y), "dexpm": directional("expm", Y, [Y @ Y]),
+        "dsqrtm": directional("sqrtm", Y, [ed.einsum("...ij,...k->...ijk", Y, z)]), "dlogm": directional("logm", Y, [Y, Y]),
     }
 
 
 def test_entries_without_a_reverse_rule_are_those_derived():
     assert {n for n, f in CALLS.items() if f.vjp is None} == set(HAND)
-    assert {n for n, f in CALLS.items() if f.vjp is not None} == {"solve", "where", "take", "put"}
+    assert {n for n, f in CALLS.items() if f.vjp is not None} == {"solve", "where", "take", "put", "dexpm", "dsqrtm",
+                                                                  "dlogm"}
 
 
 @pytest.mark.parametrize("batch", [(), (2,)])

@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from .. import build
-from ...errors import EvaluationError, OptionError
+from ...errors import EvaluationError, OperandError, OptionError, ShapeError
 from ..expr import Call, Expr
 from ..registry import Function, Notation, Syntax
 from ..simplify import add
@@ -272,10 +272,12 @@ def directional(name: str, a: Expr, directions) -> Expr:
     >>> print(directional("expm", A, [E]))
     f[i,j] = dexpm(A, E)[i,j]
     """
-    directions = tuple(directions)
+    directions, d = tuple(directions), _DERIVATIVES[name]
+    if not directions:
+        raise OperandError(f"{d}: give at least one direction E (the derivative of order 0 is ed.{name})")
     for k, e in enumerate(directions):
         if e.shape[: a.ndim] != a.shape:
-            raise ValueError(f"{_DERIVATIVES[name]}: direction {k} has shape {e.shape}, which must begin with {a.shape}")
+            raise ShapeError(f"{d}: direction {k} has shape {e.shape}; it must begin with the matrix's shape {a.shape}")
     shape = a.shape + tuple(q for e in directions for q in e.shape[a.ndim:])
     return Call(_DERIVATIVES[name], (a, *directions), (), shape)
 
