@@ -302,6 +302,21 @@ def test_the_first_derivative_reads_as_a_frechet_derivative():
                                                                 * ed.var("W", (3, 3))), ed.var("S", (3, 3), symmetric=True)))
 
 
+def test_first_derivatives_read_back():
+    X, W = ed.var("X", (3, 3)), ed.var("W", (3, 3))
+    for fn in (ed.expm, ed.sqrtm, ed.logm):
+        g = ed.grad(ed.sum(fn(X) * W), X)
+        assert ed.parse(ed.to_index_notation(g).split(" = ", 1)[1], X=X, W=W) == g
+
+
+def test_a_direction_must_carry_the_matrix_axes():
+    A = ed.var("A", (3, 3))
+    with pytest.raises(ed.ShapeError, match=r"dexpm: direction 0 has shape \(3, 2\); it must begin with"):
+        directional("expm", A, [ed.var("E", (3, 2))])
+    with pytest.raises(ed.OperandError, match="dlogm: give at least one direction"):
+        directional("logm", A, [])
+
+
 def test_generated_code_runs_with_numpy_alone():
     X, S = ed.var("X", (3, 3)), ed.var("S", (3, 3), symmetric=True)
     f = ed.sum(ed.expm(X) * W) + ed.trace(ed.logm(S)) + ed.sum(ed.sqrtm(S) * W)

@@ -54,7 +54,11 @@ def expm_array(xp, a):
     u = xp.matmul(x, xp.matmul(x6, b[13] * x6 + b[11] * x4 + b[9] * x2) + b[7] * x6 + b[5] * x4 + b[3] * x2 + b[1] * eye)
     v = xp.matmul(x6, b[12] * x6 + b[10] * x4 + b[8] * x2) + b[6] * x6 + b[4] * x4 + b[2] * x2 + b[0] * eye
     r = xp.linalg.solve(v - u, v + u)
-    for step in range(int(xp.max(s)) if math.prod(tuple(s.shape)) else 0):
+    try:
+        steps = int(xp.max(xp.reshape(s, (-1,)), axis=0)) if math.prod(tuple(s.shape)) else 0
+    except TypeError:  # traced (jax.jit), so not known yet: a bound, each matrix squared its own s times
+        steps = 64
+    for step in range(steps):
         r = xp.where((s > step)[..., None, None], xp.matmul(r, r), r)
     return r
 
@@ -222,7 +226,8 @@ def spectral_numpy(name, *arrays, eigh=None):
                 out = _eig_directional(f, w, u, es)
             else:
                 out = np.einsum("bik,bk,bjk->bij", u, np.sqrt(w) if f == "sqrt" else np.log(w), u)
-    return np.reshape(out, a.shape + trailing)
+    dtype = np.result_type(*arrays, np.float32)  # computed in float64, returned in the arguments' precision
+    return np.reshape(out, a.shape + trailing).astype(dtype, copy=False)
 
 
 def _spectral_entry_numpy(node: Call, args) -> np.ndarray:
@@ -460,8 +465,7 @@ class _Directions(str):
 def _entry(name: str, latex: str, mathml: str, builder, rule_text: str, rule_latex: str) -> Function:
     return Function(
         name, "call",
-        Notation(name, text=f"{name}({{0}})", latex=f"{latex}\\left({{0}}\\right)",
-                 mathml=f"<mi>{mathml}</mi><mo>&#x2061;</mo><mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>",
+        Notation(name, text=f"{name}({{0}})", latex=latex, mathml=mathml,
                  matrix=f"{name}({{0}})", indexed=True, rule=f"{name} rule", rule_text=rule_text, rule_latex=rule_latex),
         Syntax((name,), "whole", 1, builder, indexed=True, example=f"{name}(A)[i,j]"),
         builder=builder, numpy=_spectral_entry_numpy, array=_function_array, jvp=_function_jvp,
@@ -470,32 +474,40 @@ def _entry(name: str, latex: str, mathml: str, builder, rule_text: str, rule_lat
 
 
 def _derivative_entry(name: str, latex: str, mathml: str) -> Function:
-    d = _DERIVATIVES[name]
+    """Dᵏf(A)[E₁, ..., E_k]: LaTeX D f(A)[E₁, ..., E_k]; formulas read the first derivative, ``dexpm(A, E)[i,j]``."""
+    d, braced = _DERIVATIVES[name], latex.replace("{", "{{").replace("}", "}}")
+
+    def builder(a, *directions):
+        return directional(name, build.as_expr(a, f"{d}'s argument"),
+                           [build.as_expr(e, f"{d}'s direction") for e in directions])
+
     return Function(
         d, "call",
         Notation(d, text=_Directions(f"{d}({{0}}, |, |)"),
-                 latex=_Directions(f"D{latex}\\left({{0}}\\right)\\left[|, |\\right]"),
-                 mathml=_Directions(f"<mi>D</mi><mi>{mathml}</mi><mo>&#x2061;</mo><mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>"
+                 latex=_Directions(f"D{braced}\\left({{0}}\\right)\\left[|, |\\right]"),
+                 mathml=_Directions(f"<mi>D</mi>{mathml}<mo>&#x2061;</mo><mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>"
                                     "<mrow><mo>[</mo>|<mo>,</mo>|<mo>]</mo></mrow>"),
                  indexed=True, rule=f"Fréchet derivative of {name}",
                  rule_text=f"D{name}(A)[E] is linear in E; its derivative in A is the next order",
                  rule_latex=f"D{latex}(A)[E]"),
-        builder=lambda a, *directions: directional(name, build.as_expr(a, f"{d}'s argument"),
-                                                  [build.as_expr(e, f"{d}'s direction") for e in directions]),
+        Syntax((d,), "whole", 2, builder, indexed=True, example=f"{d}(A, E)[i,j]", operands="a matrix A and a direction E"),
+        builder=builder,
         numpy=_spectral_entry_numpy, array=_directional_array, jvp=_directional_jvp, vjp=_directional_vjp,
         source=_Directions(f"spectral_numpy({d!r}, {{0}}, |, |)"), helper=_HELPER,
     )
 
 
+_APPLIED = "<mo>&#x2061;</mo><mrow><mo>(</mo>{0}<mo>)</mo></mrow>"
+
 ENTRIES = (
-    _entry("expm", r"\exp", "exp", expm, "d exp(A) = ∫₀¹ exp(sA) dA exp((1-s)A) ds",
+    _entry("expm", r"\exp\left({0}\right)", "<mi>exp</mi>" + _APPLIED, expm, "d exp(A) = ∫₀¹ exp(sA) dA exp((1-s)A) ds",
            r"d\exp(A) = \int_0^1 e^{sA}\, dA\, e^{(1-s)A}\, ds"),
-    _entry("sqrtm", r"\sqrt", "sqrtm", sqrtm, "d√S = U (F ⊙ Uᵀ dS U) Uᵀ, F[i,j] = √·[λᵢ, λⱼ]",
+    _entry("sqrtm", r"\sqrt{{{0}}}", "<msqrt>{0}</msqrt>", sqrtm, "d√S = U (F ⊙ Uᵀ dS U) Uᵀ, F[i,j] = √·[λᵢ, λⱼ]",
            r"d\sqrt{S} = U (F \odot U^T dS\, U) U^T"),
-    _entry("logm", r"\log", "log", logm, "d log S = U (F ⊙ Uᵀ dS U) Uᵀ, F[i,j] = log[λᵢ, λⱼ]",
+    _entry("logm", r"\log\left({0}\right)", "<mi>log</mi>" + _APPLIED, logm, "d log S = U (F ⊙ Uᵀ dS U) Uᵀ, F[i,j] = log[λᵢ, λⱼ]",
            r"d\log S = U (F \odot U^T dS\, U) U^T"),
-    _derivative_entry("expm", r"\exp", "exp"),
-    _derivative_entry("sqrtm", r"\sqrt", "sqrtm"),
-    _derivative_entry("logm", r"\log", "log"),
+    _derivative_entry("expm", r"\exp", "<mi>exp</mi>"),
+    _derivative_entry("sqrtm", r"\sqrt{\cdot}", "<msqrt><mo>·</mo></msqrt>"),
+    _derivative_entry("logm", r"\log", "<mi>log</mi>"),
     Function("matrix_power", "composite", Notation("matrix_power"), builder=matrix_power),
 )
