@@ -490,7 +490,7 @@ def _derivative_entry(name: str, latex: str, mathml: str) -> Function:
                  indexed=True, rule=f"Fréchet derivative of {name}",
                  rule_text=f"D{name}(A)[E] is linear in E; its derivative in A is the next order",
                  rule_latex=f"D{latex}(A)[E]"),
-        Syntax((d,), "whole", 2, builder, indexed=True, example=f"{d}(A, E)[i,j]", operands="a matrix A and a direction E"),
+        Syntax((d,), "whole", 2, builder, indexed=True, example=f"{d}(A, B)[i,j]", operands="a matrix and a direction"),
         builder=builder,
         numpy=_spectral_entry_numpy, array=_directional_array, jvp=_directional_jvp, vjp=_directional_vjp,
         source=_Directions(f"spectral_numpy({d!r}, {{0}}, |, |)"), helper=_HELPER,
