@@ -54,7 +54,8 @@ CALLS = {
     "call: prod": ed.prod(X * z, 1),
     "call: take": (X @ X)[::-1, [1, 1, 0]] * x[1:, None], "call: put": np.stack([x[[0, 2, 2]] * x, z @ X @ X[:, [0, 1, 1]]]),
     "call: expm": ed.expm(0.5 * X), "call: sqrtm": ed.sqrtm(X) * z, "call: logm": ed.logm(X @ X.T),
-    "call: dexpm": directional("expm", X, [X @ X]), "call: dsqrtm": directional("sqrtm", X, [ed.einsum("ij,k->ijk", X, z)]),
+    "call: dexpm": directional("expm", X, [X @ X]),
+    "call: dsqrtm": directional("sqrtm", X, [ed.einsum("ij,k->ijk", X, z)]),
     "call: dlogm": directional("logm", X, [X, X.T]),
 }
 CASES = {**NODES, **MAPS, **CALLS}

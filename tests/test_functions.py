@@ -306,7 +306,8 @@ def _nodes(batch: tuple[int, ...]):
         "logsumexp": ed.logsumexp(z, -1), "max": ed.max(z, -1), "min": ed.min(z, -1), "prod": ed.prod(z, -1),
         "take": gather.take(z, z.ndim - 1, (3, 0, 0)), "put": gather.put(z, z.ndim - 1, 6, (0, 2, 2, 5)),
         "expm": ed.expm(Y), "sqrtm": ed.sqrtm(Y), "logm": ed.logm(Y), "dexpm": directional("expm", Y, [Y @ Y]),
-        "dsqrtm": directional("sqrtm", Y, [ed.einsum("...ij,...k->...ijk", Y, z)]), "dlogm": directional("logm", Y, [Y, Y]),
+        "dsqrtm": directional("sqrtm", Y, [ed.einsum("...ij,...k->...ijk", Y, z)]),
+        "dlogm": directional("logm", Y, [Y, Y]),
     }
 
 

@@ -51,7 +51,8 @@ def expm_array(xp, a):
     x2 = xp.matmul(x, x)
     x4 = xp.matmul(x2, x2)
     x6 = xp.matmul(x4, x2)
-    u = xp.matmul(x, xp.matmul(x6, b[13] * x6 + b[11] * x4 + b[9] * x2) + b[7] * x6 + b[5] * x4 + b[3] * x2 + b[1] * eye)
+    odd = xp.matmul(x6, b[13] * x6 + b[11] * x4 + b[9] * x2) + b[7] * x6 + b[5] * x4 + b[3] * x2 + b[1] * eye
+    u = xp.matmul(x, odd)
     v = xp.matmul(x6, b[12] * x6 + b[10] * x4 + b[8] * x2) + b[6] * x6 + b[4] * x4 + b[2] * x2 + b[0] * eye
     r = xp.linalg.solve(v - u, v + u)
     try:
@@ -147,10 +148,11 @@ def _eigh(node, name: str, s: np.ndarray, positive: bool):
 
 
 def _eig_directional(f: str, w: np.ndarray, u: np.ndarray, es: list[np.ndarray]) -> np.ndarray:
-    """Dᵏf(U diag(w) Uᵀ)[E₁, ..., E_k] by Daleckii–Krein; Eₘ of shape (B, n, n, Pₘ); result (B, n, n, P₁, ..., P_k)."""
+    """Dᵏf(U diag(w) Uᵀ)[E₁, ..., E_k] by Daleckii–Krein; Eₘ of shape (B, n, n, Pₘ), the result
+    (B, n, n, P₁, ..., P_k)."""
     k = len(es)
     big = _divided_differences(f, w, k)
-    rotated = [np.einsum("bki,bklp,blj->bijp", u, e, u) for e in es]
+    rotated = [np.einsum("bki,bklp,blj->bijp", u, e, u, optimize=True) for e in es]
     i, p = [1 + m for m in range(k + 1)], [k + 2 + m for m in range(k)]
     total = 0.0
     for order in itertools.permutations(range(k)):
@@ -179,8 +181,8 @@ def _block_directional(xp, a, es: list) -> object:
                 elif c == r + 1:
                     m = order[r]
                     moved = xp.moveaxis(es[m], -1, 1)  # (B, Pₘ, n, n)
-                    block = xp.broadcast_to(
-                        xp.reshape(moved, (nb,) + tuple(q if j == m else 1 for j, q in enumerate(ps)) + (n, n)), shape + (n, n))
+                    spread = (nb,) + tuple(q if j == m else 1 for j, q in enumerate(ps)) + (n, n)
+                    block = xp.broadcast_to(xp.reshape(moved, spread), shape + (n, n))
                 else:
                     block = xp.zeros(shape + (n, n), dtype=a.dtype)
                 row.append(block)
@@ -258,13 +260,13 @@ def _directional_array(xp, node: Call, args):
     if name == "expm":
         return xp.reshape(_block_directional(xp, a, es), tuple(node.shape))
     if len(es) != 1:
-        raise EvaluationError(f"{node.fn}: derivatives of order {len(es)} of {name} evaluate on the numpy backend only; "
-                              f"use backend='numpy'")
+        raise EvaluationError(f"{node.fn}: derivatives of order {len(es)} of {name} evaluate on the numpy backend "
+                              f"only; use backend='numpy'")
     e = 0.5 * (es[0] + xp.moveaxis(es[0], 1, 2))
     w, u = xp.linalg.eigh(0.5 * (a + xp.moveaxis(a, -1, -2)))
-    rotated = xp.einsum("bki,bklp,blj->bijp", u, e, u)
+    rotated = xp.einsum("bklp,blj->bkjp", xp.einsum("bki,bklp->bilp", u, e), u)  # pairwise: n³, not n⁴
     inner = _first_divided_differences(xp, name, w)[..., None] * rotated
-    return xp.reshape(xp.einsum("bik,bklp,bjl->bijp", u, inner, u), tuple(node.shape))
+    return xp.reshape(xp.einsum("bklp,bjl->bkjp", xp.einsum("bik,bklp->bilp", u, inner), u), tuple(node.shape))
 
 
 def directional(name: str, a: Expr, directions) -> Expr:
@@ -330,8 +332,8 @@ def _directional_jvp(node: Call, tangents, extra):
 
 
 def _directional_vjp(node: Call, adj: Expr, lead):
-    """⟨G, Dᵏf(A)[…, Eₘ, …]⟩ = ⟨Dᵏf(Aᵀ)[E₁ᵀ, …, G, …, E_kᵀ], Eₘ⟩ and, in A, the node of the next
-    order with G as its last direction (sqrtm, logm: self-adjoint, as they read symmetric parts).
+    """⟨G, Dᵏf(A)[…, Eₘ, …]⟩ = ⟨Dᵏf(Aᵀ)[E₁ᵀ, …, G, …, E_kᵀ], Eₘ⟩ and, in A, the node of the
+    next order with G as its last direction (sqrtm, logm: self-adjoint, as they read symmetric parts).
     G carries ``lead`` and every direction's own axes; those of the other directions are summed
     against them (a diagonal in the network)."""
     name, (a, *es) = _OF[node.fn], node.args
@@ -466,7 +468,8 @@ def _entry(name: str, latex: str, mathml: str, builder, rule_text: str, rule_lat
     return Function(
         name, "call",
         Notation(name, text=f"{name}({{0}})", latex=latex, mathml=mathml,
-                 matrix=f"{name}({{0}})", indexed=True, rule=f"{name} rule", rule_text=rule_text, rule_latex=rule_latex),
+                 matrix=f"{name}({{0}})", indexed=True, rule=f"{name} rule", rule_text=rule_text,
+                 rule_latex=rule_latex),
         Syntax((name,), "whole", 1, builder, indexed=True, example=f"{name}(A)[i,j]"),
         builder=builder, numpy=_spectral_entry_numpy, array=_function_array, jvp=_function_jvp,
         source=f"spectral_numpy({name!r}, {{0}})", helper=_HELPER,
@@ -474,7 +477,8 @@ def _entry(name: str, latex: str, mathml: str, builder, rule_text: str, rule_lat
 
 
 def _derivative_entry(name: str, latex: str, mathml: str) -> Function:
-    """Dᵏf(A)[E₁, ..., E_k]: LaTeX D f(A)[E₁, ..., E_k]; formulas read the first derivative, ``dexpm(A, E)[i,j]``."""
+    """Dᵏf(A)[E₁, ..., E_k], in LaTeX D f(A)[E₁, ..., E_k]; formulas read the first derivative
+    (``dexpm(A, E)[i,j]``)."""
     d, braced = _DERIVATIVES[name], latex.replace("{", "{{").replace("}", "}}")
 
     def builder(a, *directions):
@@ -500,11 +504,14 @@ def _derivative_entry(name: str, latex: str, mathml: str) -> Function:
 _APPLIED = "<mo>&#x2061;</mo><mrow><mo>(</mo>{0}<mo>)</mo></mrow>"
 
 ENTRIES = (
-    _entry("expm", r"\exp\left({0}\right)", "<mi>exp</mi>" + _APPLIED, expm, "d exp(A) = ∫₀¹ exp(sA) dA exp((1-s)A) ds",
+    _entry("expm", r"\exp\left({0}\right)", "<mi>exp</mi>" + _APPLIED, expm,
+           "d exp(A) = ∫₀¹ exp(sA) dA exp((1-s)A) ds",
            r"d\exp(A) = \int_0^1 e^{sA}\, dA\, e^{(1-s)A}\, ds"),
-    _entry("sqrtm", r"\sqrt{{{0}}}", "<msqrt>{0}</msqrt>", sqrtm, "d√S = U (F ⊙ Uᵀ dS U) Uᵀ, F[i,j] = √·[λᵢ, λⱼ]",
+    _entry("sqrtm", r"\sqrt{{{0}}}", "<msqrt>{0}</msqrt>", sqrtm,
+           "d√S = U (F ⊙ Uᵀ dS U) Uᵀ, F[i,j] = √·[λᵢ, λⱼ]",
            r"d\sqrt{S} = U (F \odot U^T dS\, U) U^T"),
-    _entry("logm", r"\log\left({0}\right)", "<mi>log</mi>" + _APPLIED, logm, "d log S = U (F ⊙ Uᵀ dS U) Uᵀ, F[i,j] = log[λᵢ, λⱼ]",
+    _entry("logm", r"\log\left({0}\right)", "<mi>log</mi>" + _APPLIED, logm,
+           "d log S = U (F ⊙ Uᵀ dS U) Uᵀ, F[i,j] = log[λᵢ, λⱼ]",
            r"d\log S = U (F \odot U^T dS\, U) U^T"),
     _derivative_entry("expm", r"\exp", "<mi>exp</mi>"),
     _derivative_entry("sqrtm", r"\sqrt{\cdot}", "<msqrt><mo>·</mo></msqrt>"),
