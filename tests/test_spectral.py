@@ -250,6 +250,20 @@ def test_frechet_nodes_are_symmetric_in_their_directions_and_carry_trailing_axes
     assert ed.to_index_notation(directional("expm", A, [E, E])) == "f[i,j] = dexpm(A, E, E)[i,j]"
 
 
+@settings(max_examples=20, deadline=None)
+@given(seed=SEEDS, scale=st.sampled_from([1e-3, 0.5, 3.0, 20.0]))
+def test_the_differentiated_pade_approximant_is_the_block_method_and_scipys(seed, scale):
+    from einsdiff.ir.functions.spectral import _block_directional, expm_frechet_array
+    rng = np.random.default_rng(seed)
+    a, e = rng.standard_normal((2, 4, 4)) * scale / 2, rng.standard_normal((2, 4, 4, 3))
+    block = _block_directional(np, a, [e])
+    got = expm_frechet_array(np, a, e)
+    np.testing.assert_allclose(got, block, rtol=1e-10, atol=1e-12 * np.abs(block).max())
+    scipy_linalg = pytest.importorskip("scipy.linalg")
+    want = scipy_linalg.expm_frechet(a[0], e[0, ..., 1], compute_expm=False)
+    np.testing.assert_allclose(got[0, ..., 1], want, rtol=1e-10, atol=1e-12 * np.abs(want).max())
+
+
 def test_block_and_eigen_paths_of_dexpm_agree_at_a_symmetric_matrix():
     rng = np.random.default_rng(2)
     s = _spd(rng, [0.5, 0.5, 1.5])
