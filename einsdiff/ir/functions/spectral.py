@@ -121,13 +121,27 @@ def _taylor_coefficients(f: str, c: np.ndarray, m_max: int) -> list[np.ndarray]:
     return out
 
 
+def _first(xp, f: str, a, b):
+    """f[a, b] in closed forms free of cancellation: 1/(√a + √b), log1p(d/a)/d and
+    eᵃ expm1(d)/d with d = b - a (f'(a) where d = 0)."""
+    d = b - a
+    same = d == 0
+    safe = xp.where(same, 1.0, d)
+    if f == "sqrt":
+        return 1.0 / (xp.sqrt(a) + xp.sqrt(b))
+    if f == "log":
+        return xp.where(same, 1.0 / a, xp.log1p(d / a) / safe)
+    return xp.where(d > 1.0, (xp.exp(b) - xp.exp(a)) / safe, xp.exp(a) * xp.where(same, 1.0, xp.expm1(d) / safe))
+
+
 def divided_difference(f: str, points: np.ndarray) -> np.ndarray:
     """f[x₀, ..., x_k] of f ∈ {"exp", "sqrt", "log"} over the last axis of ``points``.
 
-    Where the points' spread about their mean c is small (at most c/4 for sqrt and log, whose
-    singularity is 0; at most 1 for exp), the Taylor series about c: Σⱼ f⁽ᵏ⁺ʲ⁾(c)/(k+j)! hⱼ(x - c),
-    hⱼ the complete homogeneous symmetric polynomials; elsewhere the recursion over the sorted
-    points, dividing by the extreme pair's difference, which is then not small.
+    Two points: closed forms. More: where the points' spread about their mean c is small (at
+    most c/4 for sqrt and log, whose singularity is 0; at most 1 for exp), the Taylor series
+    about c, Σⱼ f⁽ᵏ⁺ʲ⁾(c)/(k+j)! hⱼ(x - c), hⱼ the complete homogeneous symmetric polynomials;
+    elsewhere the recursion over the sorted points, dividing by the extreme pair's difference,
+    which is then not small.
 
     >>> float(divided_difference("exp", np.array([2.0, 2.0])))  # f'(2)
     7.38905609893065
@@ -139,20 +153,22 @@ def divided_difference(f: str, points: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):
         if k == 0:
             return {"exp": np.exp, "sqrt": np.sqrt, "log": np.log}[f](x[..., 0])
+        if k == 1:
+            return _first(np, f, x[..., 0], x[..., 1])
         c = np.mean(x, axis=-1)
-        y = x - c[..., None]
-        spread = np.maximum(y[..., -1], -y[..., 0])
+        spread = np.maximum(x[..., -1] - c, c - x[..., 0])
         near = spread <= 1.0 if f == "exp" else (c > 0) & (spread <= 0.25 * c)
-        coeffs = _taylor_coefficients(f, np.where(near, c, 1.0), k + _TERMS)
-        h = [np.ones_like(c)] + [np.zeros_like(c) for _ in range(_TERMS)]
+        out = np.empty(c.shape)
+        y, c_near = x[near] - c[near][:, None], c[near]
+        coeffs = _taylor_coefficients(f, c_near, k + _TERMS)
+        h = [np.ones_like(c_near)] + [np.zeros_like(c_near) for _ in range(_TERMS)]
         for v in range(k + 1):
             for j in range(1, _TERMS + 1):
-                h[j] = h[j] + y[..., v] * h[j - 1]
-        taylor = sum(coeffs[k + j] * h[j] for j in range(_TERMS + 1))
-        if np.all(near):
-            return taylor
-        recursive = (divided_difference(f, x[..., 1:]) - divided_difference(f, x[..., :-1])) / (x[..., -1] - x[..., 0])
-        return np.where(near, taylor, recursive)
+                h[j] = h[j] + y[:, v] * h[j - 1]
+        out[near] = sum(coeffs[k + j] * h[j] for j in range(_TERMS + 1))
+        far = x[~near]
+        out[~near] = (divided_difference(f, far[:, 1:]) - divided_difference(f, far[:, :-1])) / (far[:, -1] - far[:, 0])
+        return out
 
 
 def _divided_differences(f: str, w: np.ndarray, k: int) -> np.ndarray:
@@ -281,17 +297,6 @@ def _spectral_entry_numpy(node: Call, args) -> np.ndarray:
     return spectral_numpy(node.fn, *args, eigh=lambda s: _eigh(node, name, s, positive=name != "expm"))
 
 
-def _first_divided_differences(xp, name: str, w):
-    """f[wᵢ, wⱼ] for sqrt and log in closed forms free of cancellation: 1/(√wᵢ + √wⱼ) and
-    log1p(d/wᵢ)/d with d = wⱼ - wᵢ (1/wᵢ where d = 0)."""
-    wi, wj = w[:, :, None], w[:, None, :]
-    if name == "sqrtm":
-        return 1.0 / (xp.sqrt(wi) + xp.sqrt(wj))
-    d = wj - wi
-    same = d == 0
-    return xp.where(same, 1.0 / wi, xp.log1p(d / wi) / xp.where(same, 1.0, d))
-
-
 def _directional_array(xp, node: Call, args):
     """Other backends: the block method for expm, and for sqrtm, logm the first-order
     Daleckii–Krein sum (higher orders of these two evaluate on numpy)."""
@@ -309,7 +314,7 @@ def _directional_array(xp, node: Call, args):
     e = 0.5 * (es[0] + xp.moveaxis(es[0], 1, 2))
     w, u = xp.linalg.eigh(0.5 * (a + xp.moveaxis(a, -1, -2)))
     rotated = xp.einsum("bklp,blj->bkjp", xp.einsum("bki,bklp->bilp", u, e), u)  # pairwise: n³, not n⁴
-    inner = _first_divided_differences(xp, name, w)[..., None] * rotated
+    inner = _first(xp, _FUNCTION_OF[name], w[:, :, None], w[:, None, :])[..., None] * rotated
     return xp.reshape(xp.einsum("bklp,bjl->bkjp", xp.einsum("bik,bklp->bilp", u, inner), u), tuple(node.shape))
 
 
@@ -489,7 +494,7 @@ def _helper_source() -> str:
              f"_THETA13 = {_THETA13!r}\n_PADE13 = {_PADE13!r}\n_TERMS = {_TERMS!r}\n"
              f"_FUNCTION_OF = {_FUNCTION_OF!r}\n"]
     parts += [inspect.getsource(fn) for fn in (_squarings, expm_array, expm_frechet_array, _taylor_coefficients, divided_difference,
-                                               _divided_differences, _eig_directional, _block_directional)]
+                                               _first, _divided_differences, _eig_directional, _block_directional)]
     return "\n\n".join(parts)
 
 
