@@ -217,6 +217,31 @@ def test_batched_derivatives_match_finite_differences():
     check_jacobian(ed.logm(S), S, {"S": s})
 
 
+@settings(max_examples=6, deadline=None)
+@given(seed=SEEDS, shape=st.sampled_from([(1, 1), (2, 1, 1), (2, 2), (3, 2, 2)]))
+def test_derivatives_for_every_size_and_batch(seed, shape):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(shape) * 0.5
+    s = a @ np.swapaxes(a, -1, -2) + np.eye(shape[-1])
+    A, weights = ed.var("A", shape), rng.standard_normal(shape)
+    for fn, at in ((ed.expm, a), (ed.sqrtm, s), (ed.logm, s)):
+        check_jacobian(ed.sum(fn(A) * weights), A, {"A": at}, order=2)
+
+
+@pytest.mark.parametrize("name", ["expm", "sqrtm", "logm"])
+def test_frechet_nodes_with_trailing_axes_differentiate_in_both_modes(name):
+    """Their own rules: the next order in A, the same node in a direction, the written reverse rule."""
+    rng = np.random.default_rng(12)
+    A, z = ed.var("A", (2, 2)), ed.var("z", (3,))
+    a = _spd(rng, [1.0, 1.5]) + (0.3 * np.array([[0.0, 1.0], [-1.0, 0.0]]) if name == "expm" else 0.0)
+    f = directional(name, A, [ed.einsum("ij,k->ijk", A, z), A @ A])
+    values = {"A": a, "z": rng.standard_normal(3)}
+    check_jacobian(f, (A, z), values)
+    # Twice in reverse, the directions' own axes meet the adjoint's as an outer product then a
+    # diagonal (the node has no summed axes of its own): correct but slow, so forward here.
+    check_jacobian(f, (A, z), values, order=2, modes=("forward",))
+
+
 def test_identities_of_derivatives():
     rng = np.random.default_rng(7)
     s = _spd(rng, [0.8, 0.8, 2.5])
