@@ -1,0 +1,410 @@
+"""The singular value decomposition and what is built on it: ``svd`` (thin: A = U diag(s) Vᵀ),
+``svdvals``, ``pinv`` and the spectral and nuclear norms. Matrices are the last two axes (m × n,
+k = min(m, n)); leading axes are a batch.
+
+Each factor is a Call node of its own ("svdvals", "svd_u", "svd_vh"); numpy evaluates one
+factorization for all three (:func:`~einsdiff.ir.functions.base.shared_factorization`). Sign
+convention: each column of U is scaled so that its entry of largest magnitude is positive, and
+the matching row of Vᵀ flips with it; so the factors are the same on every backend and
+continuous in A while the singular values stay apart.
+
+The rules, with dP = Uᵀ dA V and F[i,j] = 1/(s_j² - s_i²) off the diagonal (0 on it):
+ds = diag(dP); dU = U (F ∘ (dP S + S dPᵀ)) + (I - U Uᵀ) dA V S⁻¹;
+dV = V (F ∘ (S dP + dPᵀ S)) + (I - V Vᵀ) dAᵀ U S⁻¹. F and S⁻¹ are nodes of their own ("svdgap",
+"svdinv") that raise :class:`~einsdiff.EvaluationError` where two singular values are nearly
+equal, or one is nearly 0 (relative to the largest, at sqrt of the dtype's eps), instead of
+returning inf; ds uses only U and V, so a symmetric function of the singular values (the
+nuclear norm) has a first derivative where they repeat.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import build
+from ...errors import BackendError, EvaluationError, ShapeError
+from ..expr import Call, Expr, Var
+from ..registry import Function, Notation, Syntax
+from ..simplify import add
+from .base import contract, labels, name_of, neg, shared_factorization, sizes_of
+
+_APPLY = "<mo>&#x2061;</mo>"  # MathML's function application
+
+
+def _matrix(fn: str, x) -> Expr:
+    x = build.as_expr(x, f"{fn}'s argument")
+    if x.ndim < 2:
+        raise ShapeError(
+            f"{fn}: {name_of(x)} has shape {x.shape}; it must be a matrix (or a stack of them: shape (..., m, n))"
+        )
+    return x
+
+
+def _k(a: Expr) -> int:
+    return min(a.shape[-2:])
+
+
+def svdvals_node(a: Expr) -> Call:
+    return Call("svdvals", (a,), (), a.shape[:-2] + (_k(a),))
+
+
+def svd_u_node(a: Expr) -> Call:
+    return Call("svd_u", (a,), (), a.shape[:-1] + (_k(a),))
+
+
+def svd_vh_node(a: Expr) -> Call:
+    return Call("svd_vh", (a,), (), a.shape[:-2] + (_k(a), a.shape[-1]))
+
+
+def _gap(a: Expr) -> Call:
+    return Call("svdgap", (a,), (), a.shape[:-2] + (_k(a), _k(a)))
+
+
+def _inverse_values(a: Expr) -> Call:
+    return Call("svdinv", (a,), (), a.shape[:-2] + (_k(a),))
+
+
+def svdvals(a) -> Expr:
+    """The singular values of A (..., m, n), descending, shape (..., min(m, n));
+    d s_i = U[:,i]ᵀ dA V[:,i].
+
+    >>> import einsdiff as ed, numpy as np
+    >>> A = ed.var("A", (3, 2))
+    >>> ed.evaluate(ed.svdvals(A), A=np.array([[3.0, 0], [0, -2], [0, 0]]))
+    array([3., 2.])
+    """
+    return svdvals_node(_matrix("svdvals", a))
+
+
+def svd(a) -> tuple[Expr, Expr, Expr]:
+    """The thin SVD (U, s, Vᵀ) of A (..., m, n), as numpy.linalg.svd(A, full_matrices=False):
+    U (..., m, k), s (..., k) descending, Vᵀ (..., k, n), k = min(m, n). Each column of U has its
+    largest-magnitude entry positive (Vᵀ's row flips with it). The derivatives of U and Vᵀ raise
+    :class:`~einsdiff.EvaluationError` where two singular values are nearly equal (or, for a
+    non-square A, one is nearly 0).
+
+    >>> import einsdiff as ed, numpy as np
+    >>> A = ed.var("A", (2, 2))
+    >>> U, s, Vh = ed.svd(A)
+    >>> ed.evaluate(U, A=np.array([[0.0, -2], [1, 0]]))
+    array([[-0.,  1.],
+           [ 1.,  0.]])
+    """
+    a = _matrix("svd", a)
+    return svd_u_node(a), svdvals_node(a), svd_vh_node(a)
+
+
+def pinv(a) -> Expr:
+    """The Moore-Penrose pseudo-inverse A⁺ (..., n, m), numpy.linalg.pinv with its default cutoff
+    (singular values below 1e-15 times the largest count as 0). Its derivative holds where the
+    rank is constant: dA⁺ = -A⁺ dA A⁺ + A⁺ A⁺ᵀ dAᵀ (I - A A⁺) + (I - A⁺ A) dAᵀ A⁺ᵀ A⁺.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> A = ed.var("A", (2, 1))
+    >>> ed.evaluate(ed.pinv(A), A=np.array([[3.0], [4.0]]))
+    array([[0.12, 0.16]])
+    """
+    a = _matrix("pinv", a)
+    return Call("pinv", (a,), (), a.shape[:-2] + (a.shape[-1], a.shape[-2]))
+
+
+def spectral_norm(a) -> Expr:
+    """The largest singular value of the last two axes."""
+    return svdvals(a)[..., 0]
+
+
+def nuclear_norm(a) -> Expr:
+    """The sum of the singular values of the last two axes."""
+    return build.reduce_sum(svdvals(a), -1)
+
+
+# -- values -----------------------------------------------------------------------------------------
+def _signed(xp, u, s, vh):
+    """Each column of U scaled so that its largest-magnitude entry is positive, Vᵀ's row with it
+    (an exact tie of opposite signs counts as positive), in ``xp``'s functions only."""
+    big = xp.abs(u) == xp.max(xp.abs(u), axis=-2, keepdims=True)
+    pick = xp.sum(xp.where(big, u, 0.0 * u), axis=-2, keepdims=True)  # (..., 1, k)
+    sign = xp.where(pick < 0, -1.0 + 0.0 * pick, 1.0 + 0.0 * pick)
+    return u * sign, s, vh * xp.reshape(sign, tuple(sign.shape[:-2]) + (sign.shape[-1], 1))
+
+
+def _factors(node, x: np.ndarray):
+    def compute():
+        try:
+            with np.errstate(all="ignore"):
+                u, s, vh = np.linalg.svd(x, full_matrices=False)
+        except np.linalg.LinAlgError as err:
+            raise EvaluationError(
+                f"{node.fn}: the SVD of {_describe(node.args[0])} (shape {node.args[0].shape}) did not converge at "
+                f"the given values ({err}); check them for inf or nan"
+            ) from err
+        return _signed(np, u, s, vh)
+
+    return shared_factorization("svd", x, compute)
+
+
+def _describe(a: Expr) -> str:
+    return f"variable {a.name!r}" if isinstance(a, Var) else "its argument"
+
+
+def _tolerance(s: np.ndarray) -> np.ndarray:
+    """sqrt(eps) times the largest singular value of each matrix (a tiny floor for zero)."""
+    eps = np.finfo(s.dtype if np.issubdtype(s.dtype, np.floating) else np.float64).eps
+    return np.maximum(np.sqrt(eps) * s[..., :1], np.finfo(np.float64).tiny)
+
+
+def _where(s: np.ndarray, at: tuple) -> str:
+    return f" (matrix {tuple(int(p) for p in at)} of the batch)" if s.ndim > 1 else ""
+
+
+def _svdgap_numpy(node, a):
+    _, s, _ = _factors(node, a[0])
+    diff = s[..., None, :] ** 2 - s[..., :, None] ** 2
+    close = np.abs(s[..., None, :] - s[..., :, None]) <= _tolerance(s)[..., None]
+    close &= ~np.eye(s.shape[-1], dtype=bool)
+    if np.any(close):
+        *at, i, j = np.argwhere(close)[0]
+        x = node.args[0]
+        raise EvaluationError(
+            f"svd: the singular vectors of {_describe(x)} (shape {x.shape}) have no derivative at the given values: "
+            f"singular values {i} and {j} are nearly equal{_where(s, at)} (s[{i}] = {s[tuple(at) + (i,)]!r}, "
+            f"s[{j}] = {s[tuple(at) + (j,)]!r}); differentiate a symmetric function of the singular values "
+            f"(ed.svdvals(A).sum(), ed.norm(A, 'nuc')) or ed.pinv instead, or perturb the matrix"
+        )
+    with np.errstate(divide="ignore"):
+        return np.where(np.eye(s.shape[-1], dtype=bool), 0.0, 1.0 / np.where(diff == 0, 1.0, diff)).astype(s.dtype)
+
+
+def _svdinv_numpy(node, a):
+    _, s, _ = _factors(node, a[0])
+    small = s <= _tolerance(s)
+    if np.any(small):
+        *at, i = np.argwhere(small)[0]
+        x = node.args[0]
+        raise EvaluationError(
+            f"svd: the singular vectors of {_describe(x)} (shape {x.shape}, not square) have no derivative at the "
+            f"given values: singular value {i} is nearly 0{_where(s, at)} (s[{i}] = {s[tuple(at) + (i,)]!r}); "
+            f"differentiate where the matrix has full rank, e.g. add a small multiple of a full-rank matrix"
+        )
+    return 1.0 / s
+
+
+def _svd_array(xp, a):
+    svd_of = getattr(xp.linalg, "svd", None)
+    if svd_of is None:
+        raise BackendError("this backend's linalg has no svd; evaluate the SVD on the numpy backend")
+    u, s, vh = svd_of(a, full_matrices=False)
+    return _signed(xp, u, s, vh)
+
+
+def _svdgap_array(xp, node, a):
+    _, s, _ = _svd_array(xp, a[0])
+    diff = s[..., None, :] ** 2 - s[..., :, None] ** 2  # exactly 0 on the diagonal
+    return xp.where(diff == 0, 0.0 * diff, 1.0 / xp.where(diff == 0, 1.0 + 0.0 * diff, diff))
+
+
+_SVD_SOURCE = """\
+def _svd(a):
+    # The thin SVD; each column of U with its largest-magnitude entry positive, Vᵀ's row with it.
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    big = np.abs(u) == np.max(np.abs(u), axis=-2, keepdims=True)
+    sign = np.where(np.sum(np.where(big, u, 0.0), axis=-2, keepdims=True) < 0, -1.0, 1.0)
+    return u * sign, s, vh * np.swapaxes(sign, -1, -2)
+
+
+def _svdgap(a):
+    # 1/(s_j² - s_i²) off the diagonal, 0 on it.
+    s = _svd(a)[1]
+    tol = np.sqrt(np.finfo(s.dtype).eps) * s[..., :1, None]
+    off = ~np.eye(s.shape[-1], dtype=bool)
+    if np.any((np.abs(s[..., None, :] - s[..., :, None]) <= tol) & off):
+        raise ValueError("svd: two singular values are nearly equal; the singular vectors have no derivative")
+    diff = s[..., None, :] ** 2 - s[..., :, None] ** 2
+    return np.where(off, 1.0 / np.where(off, diff, 1.0), 0.0)
+
+
+def _svdinv(a):
+    s = _svd(a)[1]
+    if np.any(s <= np.sqrt(np.finfo(s.dtype).eps) * s[..., :1]):
+        raise ValueError("svd: a singular value is nearly 0; the singular vectors have no derivative")
+    return 1.0 / s
+"""
+
+
+# -- rules ------------------------------------------------------------------------------------------
+# Labels: batch ("b", p); the m rows "ma", "mb", "mc"; the n columns "na", "nb", "nc"; the k
+# singular values "i", "j", "l"; the variable's axes ("d", p).
+def _labels(a: Expr, extra):
+    nb = a.ndim - 2
+    m, n = a.shape[-2:]
+    batch, d = labels("b", nb), labels("d", len(extra))
+    sizes = sizes_of(batch, a.shape[:nb]) | sizes_of(d, tuple(extra))
+    sizes |= {"ma": m, "mb": m, "mc": m, "na": n, "nb": n, "nc": n, "i": _k(a), "j": _k(a), "l": _k(a)}
+    return batch, d, sizes
+
+
+def _svdvals_jvp(node, tangents, extra):
+    """ds_i = U[a,i] dA[a,b] V[b,i]."""
+    (da,) = tangents
+    a = node.args[0]
+    B, d, sizes = _labels(a, extra)
+    return contract([svd_u_node(a), da, svd_vh_node(a)], [B + ("ma", "i"), B + ("ma", "na") + d, B + ("i", "na")],
+                    B + ("i",) + d, sizes)
+
+
+def _svd_u_jvp(node, tangents, extra):
+    """dU = U (F ∘ (dP S + S dPᵀ)) + (I - U Uᵀ) dA V S⁻¹, dP = Uᵀ dA V."""
+    (da,) = tangents
+    a = node.args[0]
+    B, d, sizes = _labels(a, extra)
+    u, s, vh, f = svd_u_node(a), svdvals_node(a), svd_vh_node(a), _gap(a)
+    out = B + ("ma", "i") + d
+    dA = B + ("mb", "na") + d
+    terms = [
+        contract([u, f, u, da, vh, s], [B + ("ma", "j"), B + ("j", "i"), B + ("mb", "j"), dA, B + ("i", "na"), B + ("i",)],
+                 out, sizes),
+        contract([u, f, s, u, da, vh], [B + ("ma", "j"), B + ("j", "i"), B + ("j",), B + ("mb", "i"), dA, B + ("j", "na")],
+                 out, sizes),
+    ]
+    if a.shape[-2] > a.shape[-1]:  # U's columns do not span the rows' space
+        r = _inverse_values(a)
+        terms.append(contract([da, vh, r], [B + ("ma", "na") + d, B + ("i", "na"), B + ("i",)], out, sizes))
+        terms.append(neg(contract([u, u, da, vh, r], [B + ("ma", "l"), B + ("mb", "l"), dA, B + ("i", "na"), B + ("i",)],
+                                  out, sizes)))
+    return add(terms, [1.0] * len(terms), node.shape + tuple(extra))
+
+
+def _svd_vh_jvp(node, tangents, extra):
+    """dV = V (F ∘ (S dP + dPᵀ S)) + (I - V Vᵀ) dAᵀ U S⁻¹, and dVᵀ its transpose."""
+    (da,) = tangents
+    a = node.args[0]
+    B, d, sizes = _labels(a, extra)
+    u, s, vh, f = svd_u_node(a), svdvals_node(a), svd_vh_node(a), _gap(a)
+    out = B + ("i", "na") + d
+    dA = B + ("ma", "nb") + d
+    terms = [
+        contract([vh, f, s, u, da, vh], [B + ("j", "na"), B + ("j", "i"), B + ("j",), B + ("ma", "j"), dA, B + ("i", "nb")],
+                 out, sizes),
+        contract([vh, f, s, u, da, vh], [B + ("j", "na"), B + ("j", "i"), B + ("i",), B + ("ma", "i"), dA, B + ("j", "nb")],
+                 out, sizes),
+    ]
+    if a.shape[-1] > a.shape[-2]:  # Vᵀ's rows do not span the columns' space
+        r = _inverse_values(a)
+        terms.append(contract([da, u, r], [B + ("ma", "na") + d, B + ("ma", "i"), B + ("i",)], out, sizes))
+        terms.append(neg(contract([vh, vh, da, u, r], [B + ("l", "na"), B + ("l", "nb"), dA, B + ("ma", "i"), B + ("i",)],
+                                  out, sizes)))
+    return add(terms, [1.0] * len(terms), node.shape + tuple(extra))
+
+
+def _svdgap_jvp(node, tangents, extra):
+    """F[i,j] = 1/(s_j² - s_i²): dF[i,j] = 2 F[i,j]² (s_i ds_i - s_j ds_j)."""
+    (da,) = tangents
+    a = node.args[0]
+    B, d, sizes = _labels(a, extra)
+    s, ds = svdvals_node(a), _svdvals_jvp(svdvals_node(a), (da,), extra)
+    out = B + ("i", "j") + d
+    fij = B + ("i", "j")
+    return add([contract([node, node, s, ds], [fij, fij, B + (end,), B + (end,) + d], out, sizes) for end in ("i", "j")],
+               [2.0, -2.0], node.shape + tuple(extra))
+
+
+def _svdinv_jvp(node, tangents, extra):
+    """d(1/s_i) = -ds_i / s_i²."""
+    (da,) = tangents
+    a = node.args[0]
+    B, d, sizes = _labels(a, extra)
+    ds = _svdvals_jvp(svdvals_node(a), (da,), extra)
+    return neg(contract([node, node, ds], [B + ("i",), B + ("i",), B + ("i",) + d], B + ("i",) + d, sizes))
+
+
+def _pinv_jvp(node, tangents, extra):
+    """dA⁺ = -A⁺ dA A⁺ + A⁺ A⁺ᵀ dAᵀ (I - A A⁺) + (I - A⁺ A) dAᵀ A⁺ᵀ A⁺ (A's rank constant)."""
+    (da,) = tangents
+    a, y = node.args[0], node
+    B, d, sizes = _labels(a, extra)
+    out = B + ("na", "ma") + d
+
+    def y_(n, m):
+        return B + (n, m)
+
+    def a_(m, n):
+        return B + (m, n)
+
+    def da_(m, n):
+        return B + (m, n) + d
+
+    terms = [
+        contract([y, da, y], [y_("na", "mb"), da_("mb", "nb"), y_("nb", "ma")], out, sizes),
+        contract([y, y, da], [y_("na", "mb"), y_("nb", "mb"), da_("ma", "nb")], out, sizes),
+        contract([y, y, da, a, y], [y_("na", "mb"), y_("nb", "mb"), da_("mc", "nb"), a_("mc", "nc"), y_("nc", "ma")],
+                 out, sizes),
+        contract([da, y, y], [da_("mb", "na"), y_("nb", "mb"), y_("nb", "ma")], out, sizes),
+        contract([y, a, da, y, y], [y_("na", "mc"), a_("mc", "nb"), da_("mb", "nb"), y_("nc", "mb"), y_("nc", "ma")],
+                 out, sizes),
+    ]
+    return add(terms, [-1.0, 1.0, -1.0, 1.0, -1.0], node.shape + tuple(extra))
+
+
+def _pinv_array(xp, node, a):
+    pinv_of = getattr(xp.linalg, "pinv", None)
+    if pinv_of is None:
+        raise BackendError("this backend's linalg has no pinv; evaluate ed.pinv on the numpy backend")
+    return pinv_of(a[0])
+
+
+def _pinv_numpy(node, a):
+    try:
+        with np.errstate(all="ignore"):
+            return np.linalg.pinv(a[0])
+    except np.linalg.LinAlgError as err:
+        x = node.args[0]
+        raise EvaluationError(
+            f"pinv: the SVD of {_describe(x)} (shape {x.shape}) did not converge at the given values ({err}); "
+            f"check them for inf or nan"
+        ) from err
+
+
+# -- the entries ------------------------------------------------------------------------------------
+def _factor(name: str, builder, example: str, matrix: str, latex: str, rule_text: str, **fields) -> Function:
+    return Function(
+        name, "call",
+        Notation(name, text=f"{name}({{0}})", latex=latex, mathml=f"<mi>{name}</mi>{_APPLY}<mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>",
+                 matrix=matrix, indexed=True, rule="singular value decomposition rule", rule_text=rule_text),
+        Syntax((name,), "whole", 1, builder, indexed=True, example=example),
+        builder=builder, **fields,
+    )
+
+
+_RULE_U = "dU = U (F ∘ (Uᵀ dA V S + S Vᵀ dAᵀ U)) + (I - U Uᵀ) dA V S⁻¹, F[i,j] = 1/(s_j² - s_i²)"
+_RULE_V = "dV = V (F ∘ (S Uᵀ dA V + Vᵀ dAᵀ U S)) + (I - V Vᵀ) dAᵀ U S⁻¹, F[i,j] = 1/(s_j² - s_i²)"
+
+ENTRIES = (
+    _factor("svdvals", svdvals, "svdvals(A)[k]", "svdvals({0})", r"\sigma\left({0}\right)",
+            "d s_i = U[:,i]ᵀ dA V[:,i]",
+            numpy=lambda node, a: _factors(node, a[0])[1], array=lambda xp, node, a: _svd_array(xp, a[0])[1],
+            jvp=_svdvals_jvp, source="_svd({0})[1]", helper=_SVD_SOURCE, node=svdvals_node),
+    _factor("svd_u", lambda a: svd(a)[0], "svd_u(A)[i,k]", "svd_u({0})", r"U\left({0}\right)", _RULE_U,
+            numpy=lambda node, a: _factors(node, a[0])[0], array=lambda xp, node, a: _svd_array(xp, a[0])[0],
+            jvp=_svd_u_jvp, source="_svd({0})[0]", helper=_SVD_SOURCE, node=svd_u_node),
+    _factor("svd_vh", lambda a: svd(a)[2], "svd_vh(A)[k,j]", "svd_vh({0})", r"V^{{\top}}\left({0}\right)", _RULE_V,
+            numpy=lambda node, a: _factors(node, a[0])[2], array=lambda xp, node, a: _svd_array(xp, a[0])[2],
+            jvp=_svd_vh_jvp, source="_svd({0})[2]", helper=_SVD_SOURCE, node=svd_vh_node),
+    _factor("svdgap", lambda a: _gap(_matrix("svdgap", a)), "svdgap(A)[i,j]", "svdgap({0})",
+            r"F\left({0}\right)", "F[i,j] = 1/(s_j² - s_i²): dF[i,j] = 2 F[i,j]² (s_i ds_i - s_j ds_j)",
+            numpy=_svdgap_numpy, array=_svdgap_array, jvp=_svdgap_jvp, source="_svdgap({0})", helper=_SVD_SOURCE),
+    _factor("svdinv", lambda a: _inverse_values(_matrix("svdinv", a)), "svdinv(A)[k]", "svdinv({0})",
+            r"\sigma^{{-1}}\left({0}\right)", "d(1/s_i) = -ds_i / s_i²",
+            numpy=_svdinv_numpy, array=lambda xp, node, a: 1.0 / _svd_array(xp, a[0])[1], jvp=_svdinv_jvp,
+            source="_svdinv({0})", helper=_SVD_SOURCE),
+    Function(
+        "pinv", "call",
+        Notation("pinv", text="pinv({0})", latex="{0}^{{+}}", mathml="<msup>{0}<mo>+</mo></msup>", matrix="pinv({0})",
+                 indexed=True, rule="pseudo-inverse rule",
+                 rule_text="dA⁺ = -A⁺ dA A⁺ + A⁺ A⁺ᵀ dAᵀ (I - A A⁺) + (I - A⁺ A) dAᵀ A⁺ᵀ A⁺",
+                 rule_latex=(r"dA^{+} = -A^{+} dA\, A^{+} + A^{+} A^{+\top} dA^{\top} (I - A A^{+})"
+                             r" + (I - A^{+} A)\, dA^{\top} A^{+\top} A^{+}")),
+        Syntax(("pinv",), "whole", 1, pinv, indexed=True, example="pinv(A)[i,j] or pinv[k,l](A[k,m] B[m,l])[i,j]"),
+        builder=pinv, numpy=_pinv_numpy, array=_pinv_array, jvp=_pinv_jvp, source="np.linalg.pinv({0})",
+    ),
+    Function("svd", "composite", Notation("svd"), builder=svd),
+)
