@@ -365,11 +365,13 @@ def _pinv_numpy(node, a):
 
 
 # -- the entries ------------------------------------------------------------------------------------
-def _factor(name: str, builder, example: str, matrix: str, latex: str, rule_text: str, **fields) -> Function:
+def _factor(name: str, builder, example: str, matrix: str, latex: str, rule_text: str, rule_latex: str,
+            **fields) -> Function:
     return Function(
         name, "call",
         Notation(name, text=f"{name}({{0}})", latex=latex, mathml=f"<mi>{name}</mi>{_APPLY}<mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>",
-                 matrix=matrix, indexed=True, rule="singular value decomposition rule", rule_text=rule_text),
+                 matrix=matrix, indexed=True, rule="singular value decomposition rule", rule_text=rule_text,
+                 rule_latex=rule_latex),
         Syntax((name,), "whole", 1, builder, indexed=True, example=example),
         builder=builder, **fields,
     )
@@ -377,23 +379,26 @@ def _factor(name: str, builder, example: str, matrix: str, latex: str, rule_text
 
 _RULE_U = "dU = U (F ∘ (Uᵀ dA V S + S Vᵀ dAᵀ U)) + (I - U Uᵀ) dA V S⁻¹, F[i,j] = 1/(s_j² - s_i²)"
 _RULE_V = "dV = V (F ∘ (S Uᵀ dA V + Vᵀ dAᵀ U S)) + (I - V Vᵀ) dAᵀ U S⁻¹, F[i,j] = 1/(s_j² - s_i²)"
+_LATEX_U = r"dU = U \left(F \circ (U^{\top} dA\, V S + S V^{\top} dA^{\top} U)\right) + (I - U U^{\top})\, dA\, V S^{-1}"
+_LATEX_V = r"dV = V \left(F \circ (S U^{\top} dA\, V + V^{\top} dA^{\top} U S)\right) + (I - V V^{\top})\, dA^{\top} U S^{-1}"
 
 ENTRIES = (
     _factor("svdvals", svdvals, "svdvals(A)[k]", "svdvals({0})", r"\sigma\left({0}\right)",
-            "d s_i = U[:,i]ᵀ dA V[:,i]",
+            "d s_i = U[:,i]ᵀ dA V[:,i]", r"d\sigma_i = u_i^{\top} dA\, v_i",
             numpy=lambda node, a: _factors(node, a[0])[1], array=lambda xp, node, a: _svd_array(xp, a[0])[1],
             jvp=_svdvals_jvp, source="_svd({0})[1]", helper=_SVD_SOURCE, node=svdvals_node),
-    _factor("svd_u", lambda a: svd(a)[0], "svd_u(A)[i,k]", "svd_u({0})", r"U\left({0}\right)", _RULE_U,
+    _factor("svd_u", lambda a: svd(a)[0], "svd_u(A)[i,k]", "svd_u({0})", r"U\left({0}\right)", _RULE_U, _LATEX_U,
             numpy=lambda node, a: _factors(node, a[0])[0], array=lambda xp, node, a: _svd_array(xp, a[0])[0],
             jvp=_svd_u_jvp, source="_svd({0})[0]", helper=_SVD_SOURCE, node=svd_u_node),
-    _factor("svd_vh", lambda a: svd(a)[2], "svd_vh(A)[k,j]", "svd_vh({0})", r"V^{{\top}}\left({0}\right)", _RULE_V,
+    _factor("svd_vh", lambda a: svd(a)[2], "svd_vh(A)[k,j]", "svd_vh({0})", r"V^{{\top}}\left({0}\right)", _RULE_V, _LATEX_V,
             numpy=lambda node, a: _factors(node, a[0])[2], array=lambda xp, node, a: _svd_array(xp, a[0])[2],
             jvp=_svd_vh_jvp, source="_svd({0})[2]", helper=_SVD_SOURCE, node=svd_vh_node),
     _factor("svdgap", lambda a: _gap(_matrix("svdgap", a)), "svdgap(A)[i,j]", "svdgap({0})",
             r"F\left({0}\right)", "F[i,j] = 1/(s_j² - s_i²): dF[i,j] = 2 F[i,j]² (s_i ds_i - s_j ds_j)",
+            r"dF_{ij} = 2 F_{ij}^2 (\sigma_i\, d\sigma_i - \sigma_j\, d\sigma_j)",
             numpy=_svdgap_numpy, array=_svdgap_array, jvp=_svdgap_jvp, source="_svdgap({0})", helper=_SVD_SOURCE),
     _factor("svdinv", lambda a: _inverse_values(_matrix("svdinv", a)), "svdinv(A)[k]", "svdinv({0})",
-            r"\sigma^{{-1}}\left({0}\right)", "d(1/s_i) = -ds_i / s_i²",
+            r"\sigma^{{-1}}\left({0}\right)", "d(1/s_i) = -ds_i / s_i²", r"d\sigma_i^{-1} = -d\sigma_i / \sigma_i^2",
             numpy=_svdinv_numpy, array=lambda xp, node, a: 1.0 / _svd_array(xp, a[0])[1], jvp=_svdinv_jvp,
             source="_svdinv({0})", helper=_SVD_SOURCE),
     Function(
