@@ -154,8 +154,6 @@ def norm(x, ord=None, axis=None) -> Expr:  # noqa: A002 - mirrors numpy.linalg.n
         if axis is None:
             axis = (-2, -1)
         p, q = axes_of(x, axis, "norm")
-        if p == q:
-            raise ShapeError(f"norm: ord={ord!r} takes two different axes, got axis={axis!r}")
         rest = tuple(r for r in range(x.ndim) if r not in (p, q))
         matrices = build.transpose(x, rest + (p, q)) if (p, q) != (x.ndim - 2, x.ndim - 1) else x
         return singular.spectral_norm(matrices) if ord == 2 else singular.nuclear_norm(matrices)

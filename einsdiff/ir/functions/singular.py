@@ -27,6 +27,7 @@ from ..expr import Call, Expr, Var
 from ..registry import Function, Notation, Syntax
 from ..simplify import add
 from .base import contract, labels, name_of, neg, shared_factorization, sizes_of
+from .extrema import amax
 
 _APPLY = "<mo>&#x2061;</mo>"  # MathML's function application
 
@@ -109,8 +110,8 @@ def pinv(a) -> Expr:
 
 
 def spectral_norm(a) -> Expr:
-    """The largest singular value of the last two axes."""
-    return svdvals(a)[..., 0]
+    """The largest singular value of the last two axes, written max(svdvals(A)) (it reads so)."""
+    return amax(svdvals(a), -1)
 
 
 def nuclear_norm(a) -> Expr:
