@@ -87,9 +87,11 @@ def svd(a) -> tuple[Expr, Expr, Expr]:
     >>> import einsdiff as ed, numpy as np
     >>> A = ed.var("A", (2, 2))
     >>> U, s, Vh = ed.svd(A)
-    >>> ed.evaluate(U, A=np.array([[0.0, -2], [1, 0]]))
-    array([[-0.,  1.],
-           [ 1.,  0.]])
+    >>> a = np.array([[0.0, -2], [-1, 0]])
+    >>> ed.evaluate(s, A=a), ed.evaluate(U, A=a) + 0.0, ed.evaluate(Vh, A=a) + 0.0
+    (array([2., 1.]), array([[1., 0.],
+           [0., 1.]]), array([[ 0., -1.],
+           [-1.,  0.]]))
     """
     a = _matrix("svd", a)
     return svd_u_node(a), svdvals_node(a), svd_vh_node(a)
