@@ -535,7 +535,7 @@ def vector_norm_of(x, *, axis=None, keepdims=False, ord=2) -> Expr:  # noqa: A00
     if not (_is_default(ord, 2) or _is_default(ord, 1)):
         raise OptionError(f"np.linalg.vector_norm: einsdiff does not take ord={ord!r}; it takes ord=2 or 1")
     axes = _axes(x, axis, "np.linalg.vector_norm")
-    result = norm(x, ord, axes)
+    result = norm(x, 1 if _is_default(ord, 1) else None, axes)  # ord=2 over two axes would be the spectral norm
     return _keep(x, result, axes) if keepdims else result
 
 
