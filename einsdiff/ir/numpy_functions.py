@@ -26,7 +26,9 @@ import numpy as np
 from ..errors import OperandError, OptionError, ShapeError, SubscriptError
 from . import build
 from .expr import Const, Expr
-from .functions import amax, amin, det, diag, dot, inv, norm, outer, pinv, prod, reshape, slogdet, solve, svd, svdvals, where
+from .functions import (
+    amax, amin, det, diag, dot, inv, norm, outer, pinv, prod, reshape, slogdet, solve, svd, svdvals, where,
+)
 from .functions.shapes import flatten
 from .indexing import concatenate, joined_parts, stack
 from .simplify import contract

@@ -23,10 +23,10 @@ import numpy as np
 
 from .. import build
 from ...errors import BackendError, EvaluationError, ShapeError
-from ..expr import Call, Expr, Var
+from ..expr import Call, Expr
 from ..registry import Function, Notation, Syntax
 from ..simplify import add
-from .base import contract, labels, name_of, neg, shared_factorization, sizes_of
+from .base import contract, describe, labels, name_of, neg, shared_factorization, sizes_of
 from .extrema import amax
 
 _APPLY = "<mo>&#x2061;</mo>"  # MathML's function application
@@ -138,16 +138,12 @@ def _factors(node, x: np.ndarray):
                 u, s, vh = np.linalg.svd(x, full_matrices=False)
         except np.linalg.LinAlgError as err:
             raise EvaluationError(
-                f"{node.fn}: the SVD of {_describe(node.args[0])} (shape {node.args[0].shape}) did not converge at "
+                f"{node.fn}: the SVD of {describe(node.args[0])} (shape {node.args[0].shape}) did not converge at "
                 f"the given values ({err}); check them for inf or nan"
             ) from err
         return _signed(np, u, s, vh)
 
     return shared_factorization("svd", x, compute)
-
-
-def _describe(a: Expr) -> str:
-    return f"variable {a.name!r}" if isinstance(a, Var) else "its argument"
 
 
 def _tolerance(s: np.ndarray) -> np.ndarray:
@@ -169,7 +165,7 @@ def _svdgap_numpy(node, a):
         *at, i, j = np.argwhere(close)[0]
         x = node.args[0]
         raise EvaluationError(
-            f"svd: the singular vectors of {_describe(x)} (shape {x.shape}) have no derivative at the given values: "
+            f"svd: the singular vectors of {describe(x)} (shape {x.shape}) have no derivative at the given values: "
             f"singular values {i} and {j} are nearly equal{_where(s, at)} (s[{i}] = {s[tuple(at) + (i,)]!r}, "
             f"s[{j}] = {s[tuple(at) + (j,)]!r}); differentiate a symmetric function of the singular values "
             f"(ed.svdvals(A).sum(), ed.norm(A, 'nuc')) or ed.pinv instead, or perturb the matrix"
@@ -185,7 +181,7 @@ def _svdinv_numpy(node, a):
         *at, i = np.argwhere(small)[0]
         x = node.args[0]
         raise EvaluationError(
-            f"svd: the singular vectors of {_describe(x)} (shape {x.shape}, not square) have no derivative at the "
+            f"svd: the singular vectors of {describe(x)} (shape {x.shape}, not square) have no derivative at the "
             f"given values: singular value {i} is nearly 0{_where(s, at)} (s[{i}] = {s[tuple(at) + (i,)]!r}); "
             f"differentiate where the matrix has full rank, e.g. add a small multiple of a full-rank matrix"
         )
@@ -235,45 +231,49 @@ def _svdinv(a):
 
 
 # -- rules ------------------------------------------------------------------------------------------
-# Labels: batch ("b", p); the m rows "ma", "mb", "mc"; the n columns "na", "nb", "nc"; the k
-# singular values "i", "j", "l"; the variable's axes ("d", p).
-def _labels(a: Expr, extra):
-    nb = a.ndim - 2
-    m, n = a.shape[-2:]
-    batch, d = labels("b", nb), labels("d", len(extra))
-    sizes = sizes_of(batch, a.shape[:nb]) | sizes_of(d, tuple(extra))
-    sizes |= {"ma": m, "mb": m, "mc": m, "na": n, "nb": n, "nc": n, "i": _k(a), "j": _k(a), "l": _k(a)}
-    return batch, d, sizes
+class _Labels:
+    """A rule's labels: each axis written by name in one string, "ma mb mc" for the m rows, "na nb nc"
+    for the n columns, "i j l" for the k singular values, "d" for the variable's axes; the batch
+    axes lead every operand."""
+
+    def __init__(self, a: Expr, extra):
+        m, n = a.shape[-2:]
+        self.batch, self.d = labels("b", a.ndim - 2), labels("d", len(extra))
+        self.sizes = sizes_of(self.batch, a.shape[:-2]) | sizes_of(self.d, tuple(extra))
+        self.sizes |= {"ma": m, "mb": m, "mc": m, "na": n, "nb": n, "nc": n, "i": _k(a), "j": _k(a), "l": _k(a)}
+
+    def of(self, spec: str) -> tuple:
+        out = self.batch
+        for name in spec.split():
+            out += self.d if name == "d" else (name,)
+        return out
+
+    def net(self, out: str, *factors) -> Expr:
+        """The contraction of (operand, labels) pairs onto ``out``."""
+        return contract([f for f, _ in factors], [self.of(spec) for _, spec in factors], self.of(out), self.sizes)
 
 
 def _svdvals_jvp(node, tangents, extra):
     """ds_i = U[a,i] dA[a,b] V[b,i]."""
     (da,) = tangents
     a = node.args[0]
-    B, d, sizes = _labels(a, extra)
-    return contract([svd_u_node(a), da, svd_vh_node(a)], [B + ("ma", "i"), B + ("ma", "na") + d, B + ("i", "na")],
-                    B + ("i",) + d, sizes)
+    return _Labels(a, extra).net("i d", (svd_u_node(a), "ma i"), (da, "ma na d"), (svd_vh_node(a), "i na"))
 
 
 def _svd_u_jvp(node, tangents, extra):
     """dU = U (F ∘ (dP S + S dPᵀ)) + (I - U Uᵀ) dA V S⁻¹, dP = Uᵀ dA V."""
     (da,) = tangents
     a = node.args[0]
-    B, d, sizes = _labels(a, extra)
+    ix = _Labels(a, extra)
     u, s, vh, f = svd_u_node(a), svdvals_node(a), svd_vh_node(a), _gap(a)
-    out = B + ("ma", "i") + d
-    dA = B + ("mb", "na") + d
     terms = [
-        contract([u, f, u, da, vh, s], [B + ("ma", "j"), B + ("j", "i"), B + ("mb", "j"), dA, B + ("i", "na"), B + ("i",)],
-                 out, sizes),
-        contract([u, f, s, u, da, vh], [B + ("ma", "j"), B + ("j", "i"), B + ("j",), B + ("mb", "i"), dA, B + ("j", "na")],
-                 out, sizes),
+        ix.net("ma i d", (u, "ma j"), (f, "j i"), (u, "mb j"), (da, "mb na d"), (vh, "i na"), (s, "i")),
+        ix.net("ma i d", (u, "ma j"), (f, "j i"), (s, "j"), (u, "mb i"), (da, "mb na d"), (vh, "j na")),
     ]
-    if a.shape[-2] > a.shape[-1]:  # U's columns do not span the rows' space
+    if a.shape[-2] > a.shape[-1]:  # U's columns do not span the space of A's columns
         r = _inverse_values(a)
-        terms.append(contract([da, vh, r], [B + ("ma", "na") + d, B + ("i", "na"), B + ("i",)], out, sizes))
-        terms.append(neg(contract([u, u, da, vh, r], [B + ("ma", "l"), B + ("mb", "l"), dA, B + ("i", "na"), B + ("i",)],
-                                  out, sizes)))
+        terms.append(ix.net("ma i d", (da, "ma na d"), (vh, "i na"), (r, "i")))
+        terms.append(neg(ix.net("ma i d", (u, "ma l"), (u, "mb l"), (da, "mb na d"), (vh, "i na"), (r, "i"))))
     return add(terms, [1.0] * len(terms), node.shape + tuple(extra))
 
 
@@ -281,21 +281,16 @@ def _svd_vh_jvp(node, tangents, extra):
     """dV = V (F ∘ (S dP + dPᵀ S)) + (I - V Vᵀ) dAᵀ U S⁻¹, and dVᵀ its transpose."""
     (da,) = tangents
     a = node.args[0]
-    B, d, sizes = _labels(a, extra)
+    ix = _Labels(a, extra)
     u, s, vh, f = svd_u_node(a), svdvals_node(a), svd_vh_node(a), _gap(a)
-    out = B + ("i", "na") + d
-    dA = B + ("ma", "nb") + d
     terms = [
-        contract([vh, f, s, u, da, vh], [B + ("j", "na"), B + ("j", "i"), B + ("j",), B + ("ma", "j"), dA, B + ("i", "nb")],
-                 out, sizes),
-        contract([vh, f, s, u, da, vh], [B + ("j", "na"), B + ("j", "i"), B + ("i",), B + ("ma", "i"), dA, B + ("j", "nb")],
-                 out, sizes),
+        ix.net("i na d", (vh, "j na"), (f, "j i"), (s, "j"), (u, "ma j"), (da, "ma nb d"), (vh, "i nb")),
+        ix.net("i na d", (vh, "j na"), (f, "j i"), (s, "i"), (u, "ma i"), (da, "ma nb d"), (vh, "j nb")),
     ]
-    if a.shape[-1] > a.shape[-2]:  # Vᵀ's rows do not span the columns' space
+    if a.shape[-1] > a.shape[-2]:  # Vᵀ's rows do not span the space of A's rows
         r = _inverse_values(a)
-        terms.append(contract([da, u, r], [B + ("ma", "na") + d, B + ("ma", "i"), B + ("i",)], out, sizes))
-        terms.append(neg(contract([vh, vh, da, u, r], [B + ("l", "na"), B + ("l", "nb"), dA, B + ("ma", "i"), B + ("i",)],
-                                  out, sizes)))
+        terms.append(ix.net("i na d", (da, "ma na d"), (u, "ma i"), (r, "i")))
+        terms.append(neg(ix.net("i na d", (vh, "l na"), (vh, "l nb"), (da, "ma nb d"), (u, "ma i"), (r, "i"))))
     return add(terms, [1.0] * len(terms), node.shape + tuple(extra))
 
 
@@ -303,47 +298,31 @@ def _svdgap_jvp(node, tangents, extra):
     """F[i,j] = 1/(s_j² - s_i²): dF[i,j] = 2 F[i,j]² (s_i ds_i - s_j ds_j)."""
     (da,) = tangents
     a = node.args[0]
-    B, d, sizes = _labels(a, extra)
+    ix = _Labels(a, extra)
     s, ds = svdvals_node(a), _svdvals_jvp(svdvals_node(a), (da,), extra)
-    out = B + ("i", "j") + d
-    fij = B + ("i", "j")
-    return add([contract([node, node, s, ds], [fij, fij, B + (end,), B + (end,) + d], out, sizes) for end in ("i", "j")],
-               [2.0, -2.0], node.shape + tuple(extra))
+    terms = [ix.net("i j d", (node, "i j"), (node, "i j"), (s, end), (ds, f"{end} d")) for end in ("i", "j")]
+    return add(terms, [2.0, -2.0], node.shape + tuple(extra))
 
 
 def _svdinv_jvp(node, tangents, extra):
     """d(1/s_i) = -ds_i / s_i²."""
     (da,) = tangents
     a = node.args[0]
-    B, d, sizes = _labels(a, extra)
     ds = _svdvals_jvp(svdvals_node(a), (da,), extra)
-    return neg(contract([node, node, ds], [B + ("i",), B + ("i",), B + ("i",) + d], B + ("i",) + d, sizes))
+    return neg(_Labels(a, extra).net("i d", (node, "i"), (node, "i"), (ds, "i d")))
 
 
 def _pinv_jvp(node, tangents, extra):
     """dA⁺ = -A⁺ dA A⁺ + A⁺ A⁺ᵀ dAᵀ (I - A A⁺) + (I - A⁺ A) dAᵀ A⁺ᵀ A⁺ (A's rank constant)."""
     (da,) = tangents
     a, y = node.args[0], node
-    B, d, sizes = _labels(a, extra)
-    out = B + ("na", "ma") + d
-
-    def y_(n, m):
-        return B + (n, m)
-
-    def a_(m, n):
-        return B + (m, n)
-
-    def da_(m, n):
-        return B + (m, n) + d
-
+    ix = _Labels(a, extra)
     terms = [
-        contract([y, da, y], [y_("na", "mb"), da_("mb", "nb"), y_("nb", "ma")], out, sizes),
-        contract([y, y, da], [y_("na", "mb"), y_("nb", "mb"), da_("ma", "nb")], out, sizes),
-        contract([y, y, da, a, y], [y_("na", "mb"), y_("nb", "mb"), da_("mc", "nb"), a_("mc", "nc"), y_("nc", "ma")],
-                 out, sizes),
-        contract([da, y, y], [da_("mb", "na"), y_("nb", "mb"), y_("nb", "ma")], out, sizes),
-        contract([y, a, da, y, y], [y_("na", "mc"), a_("mc", "nb"), da_("mb", "nb"), y_("nc", "mb"), y_("nc", "ma")],
-                 out, sizes),
+        ix.net("na ma d", (y, "na mb"), (da, "mb nb d"), (y, "nb ma")),
+        ix.net("na ma d", (y, "na mb"), (y, "nb mb"), (da, "ma nb d")),
+        ix.net("na ma d", (y, "na mb"), (y, "nb mb"), (da, "mc nb d"), (a, "mc nc"), (y, "nc ma")),
+        ix.net("na ma d", (da, "mb na d"), (y, "nb mb"), (y, "nb ma")),
+        ix.net("na ma d", (y, "na mc"), (a, "mc nb"), (da, "mb nb d"), (y, "nc mb"), (y, "nc ma")),
     ]
     return add(terms, [-1.0, 1.0, -1.0, 1.0, -1.0], node.shape + tuple(extra))
 
@@ -362,7 +341,7 @@ def _pinv_numpy(node, a):
     except np.linalg.LinAlgError as err:
         x = node.args[0]
         raise EvaluationError(
-            f"pinv: the SVD of {_describe(x)} (shape {x.shape}) did not converge at the given values ({err}); "
+            f"pinv: the SVD of {describe(x)} (shape {x.shape}) did not converge at the given values ({err}); "
             f"check them for inf or nan"
         ) from err
 
@@ -372,9 +351,9 @@ def _factor(name: str, builder, example: str, matrix: str, latex: str, rule_text
             **fields) -> Function:
     return Function(
         name, "call",
-        Notation(name, text=f"{name}({{0}})", latex=latex, mathml=f"<mi>{name}</mi>{_APPLY}<mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>",
-                 matrix=matrix, indexed=True, rule="singular value decomposition rule", rule_text=rule_text,
-                 rule_latex=rule_latex),
+        Notation(name, text=f"{name}({{0}})", latex=latex,
+                 mathml=f"<mi>{name}</mi>{_APPLY}<mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>", matrix=matrix, indexed=True,
+                 rule="singular value decomposition rule", rule_text=rule_text, rule_latex=rule_latex),
         Syntax((name,), "whole", 1, builder, indexed=True, example=example),
         builder=builder, **fields,
     )
@@ -382,8 +361,10 @@ def _factor(name: str, builder, example: str, matrix: str, latex: str, rule_text
 
 _RULE_U = "dU = U (F ∘ (Uᵀ dA V S + S Vᵀ dAᵀ U)) + (I - U Uᵀ) dA V S⁻¹, F[i,j] = 1/(s_j² - s_i²)"
 _RULE_V = "dV = V (F ∘ (S Uᵀ dA V + Vᵀ dAᵀ U S)) + (I - V Vᵀ) dAᵀ U S⁻¹, F[i,j] = 1/(s_j² - s_i²)"
-_LATEX_U = r"dU = U \left(F \circ (U^{\top} dA\, V S + S V^{\top} dA^{\top} U)\right) + (I - U U^{\top})\, dA\, V S^{-1}"
-_LATEX_V = r"dV = V \left(F \circ (S U^{\top} dA\, V + V^{\top} dA^{\top} U S)\right) + (I - V V^{\top})\, dA^{\top} U S^{-1}"
+_LATEX_U = (r"dU = U \left(F \circ (U^{\top} dA\, V S + S V^{\top} dA^{\top} U)\right)"
+            r" + (I - U U^{\top})\, dA\, V S^{-1}")
+_LATEX_V = (r"dV = V \left(F \circ (S U^{\top} dA\, V + V^{\top} dA^{\top} U S)\right)"
+            r" + (I - V V^{\top})\, dA^{\top} U S^{-1}")
 
 ENTRIES = (
     _factor("svdvals", svdvals, "svdvals(A)[k]", "svdvals({0})", r"\sigma\left({0}\right)",
@@ -393,7 +374,8 @@ ENTRIES = (
     _factor("svd_u", lambda a: svd(a)[0], "svd_u(A)[i,k]", "svd_u({0})", r"U\left({0}\right)", _RULE_U, _LATEX_U,
             numpy=lambda node, a: _factors(node, a[0])[0], array=lambda xp, node, a: _svd_array(xp, a[0])[0],
             jvp=_svd_u_jvp, source="_svd({0})[0]", helper=_SVD_SOURCE, node=svd_u_node),
-    _factor("svd_vh", lambda a: svd(a)[2], "svd_vh(A)[k,j]", "svd_vh({0})", r"V^{{\top}}\left({0}\right)", _RULE_V, _LATEX_V,
+    _factor("svd_vh", lambda a: svd(a)[2], "svd_vh(A)[k,j]", "svd_vh({0})", r"V^{{\top}}\left({0}\right)", _RULE_V,
+            _LATEX_V,
             numpy=lambda node, a: _factors(node, a[0])[2], array=lambda xp, node, a: _svd_array(xp, a[0])[2],
             jvp=_svd_vh_jvp, source="_svd({0})[2]", helper=_SVD_SOURCE, node=svd_vh_node),
     _factor("svdgap", lambda a: _gap(_matrix("svdgap", a)), "svdgap(A)[i,j]", "svdgap({0})",
