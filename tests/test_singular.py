@@ -265,3 +265,29 @@ def test_every_rule_node_is_in_the_registry_with_printing():
     A = ed.var("A", (3, 2))
     g = ed.hessian(ed.sum(ed.svd(A)[0] ** 2 * np.arange(6.0).reshape(3, 2)), A)
     assert {n.fn for n in topological([g]) if hasattr(n, "fn")} >= {"svdgap", "svdinv"}
+
+
+def test_the_array_path_under_numpys_names_is_the_numpy_path():
+    """Other backends run each entry's ``array`` (unchecked): under numpy's names it gives numpy's values."""
+    A = ed.var("A", (2, 4, 3))
+    a0 = matrices(A.shape, separated(3, 0.5, 0.5), seed=10)
+    U, s, Vh = ed.svd(A)
+    nodes = [U, s, Vh, ed.pinv(A), FUNCTIONS["svdgap"].builder(A), FUNCTIONS["svdinv"].builder(A)]
+    for node in nodes:
+        got = FUNCTIONS[node.fn].array(np, node, [a0])
+        np.testing.assert_allclose(got, ed.evaluate(node, A=a0), atol=1e-12, err_msg=node.fn)
+
+
+def test_compiled_value_and_gradient_share_one_factorization(monkeypatch):
+    A = ed.var("A", (3, 4))
+    a0 = matrices(A.shape, separated(3, 0.4, 0.6), seed=12)
+    f = ed.norm(A, "nuc") + ed.norm(A, 2)
+    run = ed.compile([f, ed.grad(f, A)])
+    run(A=a0 + 1.0)
+    calls, svd = [], np.linalg.svd
+    monkeypatch.setattr(np.linalg, "svd", lambda *args, **kwargs: calls.append(1) or svd(*args, **kwargs))
+    value, gradient = run(A=a0)
+    assert len(calls) == 1  # svdvals, svd_u and svd_vh read one factorization
+    u, s, vh = np.linalg.svd(a0, full_matrices=False)
+    np.testing.assert_allclose(value, s.sum() + s[0])
+    np.testing.assert_allclose(gradient, u @ vh + np.outer(u[:, 0], vh[0]), atol=1e-12)
