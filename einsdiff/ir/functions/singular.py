@@ -166,12 +166,11 @@ def _svdgap_numpy(node, a):
         x = node.args[0]
         raise EvaluationError(
             f"svd: the singular vectors of {describe(x)} (shape {x.shape}) have no derivative at the given values: "
-            f"singular values {i} and {j} are nearly equal{_where(s, at)} (s[{i}] = {s[tuple(at) + (i,)]!r}, "
-            f"s[{j}] = {s[tuple(at) + (j,)]!r}); differentiate a symmetric function of the singular values "
+            f"singular values {i} and {j} are nearly equal{_where(s, at)} (s[{i}] = {float(s[(*at, i)])!r}, "
+            f"s[{j}] = {float(s[(*at, j)])!r}); differentiate a symmetric function of the singular values "
             f"(ed.svdvals(A).sum(), ed.norm(A, 'nuc')) or ed.pinv instead, or perturb the matrix"
         )
-    with np.errstate(divide="ignore"):
-        return np.where(np.eye(s.shape[-1], dtype=bool), 0.0, 1.0 / np.where(diff == 0, 1.0, diff)).astype(s.dtype)
+    return np.where(np.eye(s.shape[-1], dtype=bool), 0.0, 1.0 / np.where(diff == 0, 1.0, diff)).astype(s.dtype)
 
 
 def _svdinv_numpy(node, a):
@@ -182,7 +181,7 @@ def _svdinv_numpy(node, a):
         x = node.args[0]
         raise EvaluationError(
             f"svd: the singular vectors of {describe(x)} (shape {x.shape}, not square) have no derivative at the "
-            f"given values: singular value {i} is nearly 0{_where(s, at)} (s[{i}] = {s[tuple(at) + (i,)]!r}); "
+            f"given values: singular value {i} is nearly 0{_where(s, at)} (s[{i}] = {float(s[(*at, i)])!r}); "
             f"differentiate where the matrix has full rank, e.g. add a small multiple of a full-rank matrix"
         )
     return 1.0 / s
