@@ -124,6 +124,9 @@ def _matrix_functions():
         "max": ed.max(z, 1), "J_min": ed.jacobian(ed.min(z, 0), z), "H_prod": ed.hessian(ed.prod(z), z),
         "take": z[:, ::-2] * z[:, [0, 2, 2]][:, 1:], "J_take": ed.jacobian(ed.tanh(z[1, [2, 0, 0]]), z),
         "put": np.concatenate([z, z[:, :1] ** 2], axis=1), "g_put": ed.grad(ed.sum(ed.sin(np.stack([v, v[::-1]]))), v),
+        "svd": ed.svd(R)[0] * ed.svdvals(R), "J_svd_vh": ed.jacobian(ed.svd(R.T)[2], R),
+        "H_svd_u": ed.hessian(ed.sum(ed.svd(R)[0] ** 3), R), "H_nuc": ed.hessian(ed.norm(S, "nuc").sum(), S),
+        "pinv": ed.pinv(R), "J_pinv": ed.jacobian(ed.pinv(R), R),
     }
 
 

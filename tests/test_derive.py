@@ -52,6 +52,10 @@ CALLS = {
     "call: max": ed.max(ed.einsum("i,j->ij", z, 4 * x * x), 1), "call: min": ed.min(X @ X, 1),
     "call: prod": ed.prod(X * z, 1),
     "call: take": (X @ X)[::-1, [1, 1, 0]] * x[1:, None], "call: put": np.stack([x[[0, 2, 2]] * x, z @ X @ X[:, [0, 1, 1]]]),
+    "call: svdvals": ed.svdvals(X) ** 3, "call: svd_u": ed.svd(X[[0, 1, 1]] * x[:, None])[0],
+    "call: svd_vh": ed.svd(X.T @ ed.diag(z) + X)[2] * ed.svd(x[None, :2] * X)[2],
+    "call: pinv": ed.pinv(X[[0, 1, 1]] * x[:, None]) + ed.pinv(X[:, [0, 1, 1]] * x).T,
+    "call: svdgap": FUNCTIONS["svdgap"].builder(X) + FUNCTIONS["svdinv"].builder(X[:, [0, 1, 1]] * x),
 }
 CASES = {**NODES, **MAPS, **CALLS}
 

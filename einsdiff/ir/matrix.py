@@ -25,16 +25,20 @@ from .functions import (
     minimum,
     norm,
     outer,
+    pinv,
     prod,
     reshape,
     slogdet,
     softmax,
     solve,
+    svd,
+    svdvals,
     trace,
     where,
 )
 
 __all__ = [
     "amax", "amin", "det", "diag", "diagonal", "dot", "flatten", "inv", "log_softmax", "logdet", "logsumexp", "maximum",
-    "minimum", "norm", "outer", "prod", "reshape", "slogdet", "softmax", "solve", "trace", "where",
+    "minimum", "norm", "outer", "pinv", "prod", "reshape", "slogdet", "softmax", "solve", "svd", "svdvals", "trace",
+    "where",
 ]
