@@ -31,7 +31,8 @@ from einsdiff.notation import parse
 def test_every_node_function_and_every_builder_has_one_entry():
     assert set(OPS) == {n for n, f in FUNCTIONS.items() if f.kind == "elementwise"}
     assert set(CALLS) == {"inv", "det", "logdet", "logabsdet", "detsign", "solve", "logsumexp", "max", "min", "prod",
-                          "where", "take", "put", "expm", "sqrtm", "logm", "dexpm", "dsqrtm", "dlogm"}
+                          "where", "take", "put", "svdvals", "svd_u", "svd_vh", "svdgap", "svdinv", "pinv",
+                          "expm", "sqrtm", "logm", "dexpm", "dsqrtm", "dlogm"}
     builders = {f.builder for f in FUNCTIONS.values()}
     for name in matrix.__all__:
         if name != "flatten":  # a helper of reshape and outer, not a function of formulas or of ed
@@ -83,9 +84,9 @@ def test_formulas_call_every_function_with_syntax():
             continue
         for name in f.syntax.names:
             args = ", ".join(["X"] * f.syntax.arity)
-            formula = f"{name}({args})" + ("[i,j]" if f.syntax.indexed else "")
-            got = ed.parse(formula, X=(2, 2))
             want = f.syntax.builder(*[X] * f.syntax.arity)
+            formula = f"{name}({args})" + (f"[{','.join('ij'[:want.ndim])}]" if f.syntax.indexed else "")
+            got = ed.parse(formula, X=(2, 2))
             np.testing.assert_allclose(ed.evaluate(got, values), ed.evaluate(want, values), err_msg=formula)
 
 
@@ -153,6 +154,9 @@ CALL_CASES = {  # the node, its arguments' names, the indices of its result
     "inv": (ed.inv(X), "X", "ij"), "det": (ed.det(X), "X", ""), "logdet": (ed.logdet(X), "X", ""),
     "logabsdet": (ed.logdet(X, absolute=True), "X", ""), "detsign": (ed.slogdet(X)[0], "X", ""),
     "solve": (ed.solve(A, B), "AB", "ij"),
+    "svdvals": (ed.svdvals(X), "X", "i"), "svd_u": (ed.svd(X)[0], "X", "ij"), "svd_vh": (ed.svd(X)[2], "X", "ij"),
+    "svdgap": (FUNCTIONS["svdgap"].builder(X), "X", "ij"), "svdinv": (FUNCTIONS["svdinv"].builder(X), "X", "i"),
+    "pinv": (ed.pinv(X), "X", "ij"),
     "expm": (ed.expm(X), "X", "ij"), "sqrtm": (ed.sqrtm(X), "X", "ij"), "logm": (ed.logm(X), "X", "ij"),
     "dexpm": (directional("expm", X, [A]), "XA", "ij"), "dsqrtm": (directional("sqrtm", X, [A, A]), "XAA", "ij"),
     "dlogm": (directional("logm", X, [A]), "XA", "ij"),
@@ -305,14 +309,18 @@ def _nodes(batch: tuple[int, ...]):
         "detsign": ed.slogdet(Y)[0], "solve": ed.solve(Y, b), "where": ed.where(z > 0, z, ed.exp(z)),
         "logsumexp": ed.logsumexp(z, -1), "max": ed.max(z, -1), "min": ed.min(z, -1), "prod": ed.prod(z, -1),
         "take": gather.take(z, z.ndim - 1, (3, 0, 0)), "put": gather.put(z, z.ndim - 1, 6, (0, 2, 2, 5)),
+        **{fn: FUNCTIONS[fn].builder(b) for fn in DERIVED_ONLY},
         "expm": ed.expm(Y), "sqrtm": ed.sqrtm(Y), "logm": ed.logm(Y), "dexpm": directional("expm", Y, [Y @ Y]),
         "dsqrtm": directional("sqrtm", Y, [ed.einsum("...ij,...k->...ijk", Y, z)]),
         "dlogm": directional("logm", Y, [Y, Y]),
     }
 
 
+DERIVED_ONLY = ("svdvals", "svd_u", "svd_vh", "svdgap", "svdinv", "pinv")  # no hand-written reference rule
+
+
 def test_entries_without_a_reverse_rule_are_those_derived():
-    assert {n for n, f in CALLS.items() if f.vjp is None} == set(HAND)
+    assert {n for n, f in CALLS.items() if f.vjp is None} == set(HAND) | set(DERIVED_ONLY)
     assert {n for n, f in CALLS.items() if f.vjp is not None} == {"solve", "where", "take", "put", "dexpm", "dsqrtm",
                                                                   "dlogm"}
 

@@ -25,11 +25,14 @@ from .functions import (
     minimum,
     norm,
     outer,
+    pinv,
     prod,
     reshape,
     slogdet,
     softmax,
     solve,
+    svd,
+    svdvals,
     trace,
     where,
 )
@@ -37,6 +40,7 @@ from .functions import expm, logm, matrix_power, sqrtm
 
 __all__ = [
     "amax", "amin", "det", "diag", "diagonal", "dot", "flatten", "inv", "log_softmax", "logdet", "logsumexp", "maximum",
-    "minimum", "norm", "outer", "prod", "reshape", "slogdet", "softmax", "solve", "trace", "where",
+    "minimum", "norm", "outer", "pinv", "prod", "reshape", "slogdet", "softmax", "solve", "svd", "svdvals", "trace",
+    "where",
     "expm", "logm", "matrix_power", "sqrtm",
 ]
