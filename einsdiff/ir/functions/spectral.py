@@ -12,9 +12,14 @@ gradient of expm is one node application, and Hessians take the node of the next
 Values: Dᵏf at a symmetric A = U diag(λ) Uᵀ is Daleckii–Krein's
 U (Σ_σ Σ_l f[λᵢ, λ_l1, ..., λⱼ] Ẽσ1[i,l1] ... Ẽσk[l_{k-1},j]) Uᵀ with Ẽ = Uᵀ E U and f[...]
 the divided differences, computed so that they stay accurate at repeated and nearly repeated
-eigenvalues (:func:`divided_difference`). For expm at a non-symmetric A, the top-right block of
-expm of the block-bidiagonal matrix with A on the diagonal and Eσ1, ..., Eσk above it, summed
-over the orders σ, is Dᵏexp(A)[E1, ..., Ek] (Najfeld and Havel; Higham's block method).
+eigenvalues (:func:`divided_difference`). For expm at a non-symmetric A, the first derivative
+differentiates the Padé approximant with its scaling and squaring (Al-Mohy and Higham), and the
+k-th is the top-right block of expm of the block-bidiagonal matrix with A on the diagonal and
+Eσ1, ..., Eσk above it, summed over the orders σ.
+
+A node has no summed axes of its own, so a reverse sweep through one whose directions carry
+axes (a forward-mode Jacobian, differentiated again in reverse) forms the outer product of the
+adjoint's axes with theirs and then takes its diagonal: correct, at the cost of that product.
 """
 
 from __future__ import annotations
