@@ -12,10 +12,13 @@ from __future__ import annotations
 from .functions import (
     amax,
     amin,
+    cholesky,
     det,
     diag,
     diagonal,
     dot,
+    eigh,
+    eigvalsh,
     flatten,
     inv,
     log_softmax,
@@ -35,6 +38,7 @@ from .functions import (
 )
 
 __all__ = [
-    "amax", "amin", "det", "diag", "diagonal", "dot", "flatten", "inv", "log_softmax", "logdet", "logsumexp", "maximum",
+    "amax", "amin", "cholesky", "det", "diag", "diagonal", "dot", "eigh", "eigvalsh", "flatten", "inv", "log_softmax",
+    "logdet", "logsumexp", "maximum",
     "minimum", "norm", "outer", "prod", "reshape", "slogdet", "softmax", "solve", "trace", "where",
 ]
