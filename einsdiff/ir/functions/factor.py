@@ -6,7 +6,7 @@ sym(dA). Matrices are the last two axes; leading axes are a batch. The rules are
 of the factors with a mask, as the textbook writes them:
 
 - cholesky, L with sym(S) = L Lᵀ: dL = L Φ(L⁻¹ sym(dS) L⁻ᵀ), Φ keeping the lower triangle and
-  halving the diagonal (a constant mask multiplied entrywise);
+  halving the diagonal (the node tril_half);
 - eigvalsh, the eigenvalues λ ascending: dλ[k] = U[p,k] dA[p,q] U[q,k];
 - eigvecs, U (column k the eigenvector of λ[k]): dU = U (F ⊙ Uᵀ sym(dA) U), with the divided
   differences F[i,j] = 1/(λ[j] - λ[i]) off the diagonal, 0 on it (the node eiggap).
@@ -34,7 +34,7 @@ import numpy as np
 
 from .. import build
 from ...errors import EvaluationError, ShapeError
-from ..expr import Call, Const, Expr, Materialize
+from ..expr import Call, Expr
 from ..registry import Function, Notation, Syntax
 from ..simplify import add
 from .base import contract, describe, matrix_labels, shared_factorization, square_matrix
@@ -86,37 +86,53 @@ def _cholesky_numpy(node, a):
         ) from err
 
 
-def _lower_half(n: int) -> Const:
-    """Φ as a mask: ones below the diagonal, ½ on it, zeros above."""
-    return Const(np.tril(np.ones((n, n))) - 0.5 * np.eye(n))
+def tril_half(x) -> Expr:
+    """Φ(X): the lower triangle of X (the last two axes) with its diagonal halved, so that
+    Φ(X) + Φ(X)ᵀ = X for a symmetric X. The mask of the Cholesky rule; linear, Φ(dX) its derivative.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> ed.evaluate(tril_half(ed.var("X", (2, 2))), X=np.array([[2.0, 3.0], [4.0, 6.0]]))
+    array([[1., 0.],
+           [4., 3.]])
+    """
+    x = square_matrix("tril_half", x)
+    return Call("tril_half", (x,), (), x.shape)
+
+
+def _tril_half_jvp(node, tangents, extra):
+    """dΦ(X) = Φ(dX), the derivative axes moved in front of the matrix axes and back."""
+    (dx,) = tangents
+    b, d, _, sizes = matrix_labels(node.args[0], extra)
+    front = contract([dx], [b + ("i", "j") + d], b + d + ("i", "j"), sizes)
+    return contract([tril_half(front)], [b + d + ("i", "j")], b + ("i", "j") + d, sizes)
+
+
+def _tril_half_vjp(node, adj, lead):
+    """Φ is a mask, its own transpose: X̄ = Φ(adj) (the adjoint's matrix axes are its last two)."""
+    return (tril_half(adj),)
 
 
 def _cholesky_jvp(node, tangents, extra):
-    """dL[i,j] = L[i,k] Φ[k,j] L⁻¹[k,p] sym(dS)[p,q] L⁻¹[j,q]."""
+    """dL[i,j] = L[i,k] Φ(L⁻¹ sym(dS) L⁻ᵀ)[k,j]."""
     (ds,) = tangents
     b, d, _, sizes = matrix_labels(node.args[0], extra)
     sizes = _with_pq(sizes)
     linv = inv_node(node)
-    return contract(
-        [node, _lower_half(sizes["i"]), linv, _sym(ds, b, d, sizes), linv],
-        [b + ("i", "k"), ("k", "j"), b + ("k", "p"), b + ("p", "q") + d, b + ("j", "q")],
-        b + ("i", "j") + d, sizes,
-    )
+    inner = contract([linv, _sym(ds, b, d, sizes), linv], [b + ("k", "p"), b + ("p", "q") + d, b + ("j", "q")],
+                     b + d + ("k", "j"), sizes)
+    return contract([node, tril_half(inner)], [b + ("i", "k"), b + d + ("k", "j")], b + ("i", "j") + d, sizes)
 
 
 def _cholesky_vjp(node, adj, lead):
-    """S̄ = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹): one product with L, a mask, and L⁻¹ on both sides, formed
-    once and symmetrized (the transposed forward rule would form it twice)."""
+    """S̄ = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹) = ½ L⁻ᵀ (Φ + Φᵀ) L⁻¹: one product with L, the mask, and one
+    with L⁻¹ on each side (the transposed forward rule would form the last two twice)."""
     b, _, t, sizes = matrix_labels(node.args[0], (), lead)
     sizes = _with_pq(sizes)
     linv = inv_node(node)
-    half = Materialize(contract(
-        [linv, _lower_half(sizes["i"]), node, adj, linv],
-        [b + ("k", "p"), ("k", "j"), b + ("i", "k"), t + b + ("i", "j"), b + ("j", "q")],
-        t + b + ("p", "q"), sizes,
-    ))
-    flipped = contract([half], [t + b + ("p", "q")], t + b + ("q", "p"), sizes)
-    return (add([half, flipped], [0.5, 0.5], half.shape),)
+    phi = tril_half(contract([node, adj], [b + ("i", "k"), t + b + ("i", "j")], t + b + ("k", "j"), sizes))
+    both = add([phi, contract([phi], [t + b + ("k", "j")], t + b + ("j", "k"), sizes)], [1.0, 1.0], phi.shape)
+    share = contract([linv, both, linv], [b + ("k", "p"), t + b + ("k", "j"), b + ("j", "q")], t + b + ("p", "q"), sizes)
+    return (add([share], [0.5], share.shape),)
 
 
 _CHOLESKY_SOURCE = """\
@@ -306,6 +322,17 @@ ENTRIES = (
         builder=cholesky, numpy=_cholesky_numpy,
         array=lambda xp, node, a: xp.linalg.cholesky((a[0] + xp.swapaxes(a[0], -1, -2)) / 2), jvp=_cholesky_jvp,
         vjp=_cholesky_vjp, source="_cholesky({0})", helper=_CHOLESKY_SOURCE,
+    ),
+    Function(
+        "tril_half", "call",
+        Notation("tril_half", text="tril_half({0})", latex=r"\Phi\left({0}\right)",
+                 mathml=f"<mi>Φ</mi>{_APPLY}<mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>", matrix="Φ({0})", indexed=True,
+                 rule="lower-triangle mask", rule_text="Φ(X) = the lower triangle of X, its diagonal halved: dΦ(X) = Φ(dX)",
+                 rule_latex=r"d\Phi(X) = \Phi(dX)"),
+        _whole(("tril_half",), tril_half, "tril_half(X)[i,j] or tril_half[k,l](A[k,m] B[m,l])[i,j]"),
+        builder=tril_half, numpy=lambda node, a: 0.5 * (np.tril(a[0]) + np.tril(a[0], -1)),
+        array=lambda xp, node, a: 0.5 * (xp.tril(a[0]) + xp.tril(a[0], -1)), jvp=_tril_half_jvp, vjp=_tril_half_vjp,
+        source="0.5 * (np.tril({0}) + np.tril({0}, -1))",
     ),
     Function(
         "eigvalsh", "call",

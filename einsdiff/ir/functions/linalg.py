@@ -16,7 +16,8 @@ from ..registry import Function, Notation, Syntax
 from ..simplify import add
 from ..simplify import contract as _contract
 from ..subscripts import einsum
-from .base import contract, describe, labels, linalg, matrix_labels, name_of, neg, no_jvp, sizes_of, square_matrix
+from .base import (contract, describe, labels, linalg, lower_inverse, matrix_labels, name_of, neg, no_jvp, sizes_of,
+                   square_matrix)
 
 
 # -- inverse -----------------------------------------------------------------------------------
@@ -39,7 +40,8 @@ def inv(x) -> Expr:
 
 
 def _inv_numpy(node, a):
-    out = linalg(node, lambda: np.linalg.inv(a[0]))
+    triangular = isinstance(node.args[0], Call) and node.args[0].fn == "cholesky"
+    out = linalg(node, lambda: (lower_inverse if triangular else np.linalg.inv)(a[0]))
     if not np.all(np.isfinite(out)) and np.all(np.isfinite(a[0])):
         raise EvaluationError(
             f"inv: {describe(node.args[0])} (a matrix of shape {node.args[0].shape}) is numerically "
