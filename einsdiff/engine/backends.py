@@ -240,6 +240,14 @@ class _DaskLinalg:
         logabs = whole.map_blocks(lambda m: np.linalg.slogdet(m)[1], drop_axis=drop, dtype=a.dtype)
         return sign, logabs
 
+    def cholesky(self, a):
+        return self._whole(a).map_blocks(np.linalg.cholesky, dtype=a.dtype)
+
+    def eigh(self, a):
+        whole = self._whole(a)
+        values = whole.map_blocks(lambda m: np.linalg.eigh(m)[0], drop_axis=a.ndim - 1, dtype=a.dtype)
+        return values, whole.map_blocks(lambda m: np.linalg.eigh(m)[1], dtype=a.dtype)
+
     def solve(self, a, b):
         """A⁻¹ B for A: batch + (n, n), B: batch + (n, k); blocks of B's columns stay apart."""
         batch = "".join(opt_einsum.get_symbol(k) for k in range(a.ndim - 2))
