@@ -266,8 +266,8 @@ def _eiggap_numpy(node, a):
         whose = describe(arg.args[0]) if isinstance(arg, Call) and arg.fn == "eigvalsh" else "its argument"
         where = f" (batch entry {tuple(batch)})" if batch else ""
         raise EvaluationError(
-            f"eigvecs: eigenvalues {i} and {j} of {whose}{where} are nearly equal ({w[at[:-1]]!r} and "
-            f"{w[tuple(batch) + (j,)]!r}, within sqrt(eps) of the largest): its eigenvectors are not "
+            f"eigvecs: eigenvalues {i} and {j} of {whose}{where} are nearly equal ({float(w[at[:-1]])!r} and "
+            f"{float(w[tuple(batch) + (j,)])!r}, within sqrt(eps) of the largest): its eigenvectors are not "
             f"determined there and have no derivative; differentiate a symmetric function of the eigenvalues "
             f"(ed.sum(ed.eigvalsh(A)), ed.trace, ed.logdet) or a spectral function (ed.expm, ed.sqrtm, ed.logm) "
             f"instead, or perturb the matrix so that its eigenvalues separate"
