@@ -30,7 +30,7 @@ from einsdiff.notation import parse
 def test_every_node_function_and_every_builder_has_one_entry():
     assert set(OPS) == {n for n, f in FUNCTIONS.items() if f.kind == "elementwise"}
     assert set(CALLS) == {"inv", "det", "logdet", "logabsdet", "detsign", "solve", "logsumexp", "max", "min", "prod",
-                          "where", "take", "put"}
+                          "where", "take", "put", "cholesky", "tril_half", "eigvalsh", "eigvecs", "eiggap"}
     builders = {f.builder for f in FUNCTIONS.values()}
     for name in matrix.__all__:
         if name != "flatten":  # a helper of reshape and outer, not a function of formulas or of ed
@@ -82,9 +82,9 @@ def test_formulas_call_every_function_with_syntax():
             continue
         for name in f.syntax.names:
             args = ", ".join(["X"] * f.syntax.arity)
-            formula = f"{name}({args})" + ("[i,j]" if f.syntax.indexed else "")
-            got = ed.parse(formula, X=(2, 2))
             want = f.syntax.builder(*[X] * f.syntax.arity)
+            formula = f"{name}({args})" + (f"[{','.join('ijk'[:want.ndim])}]" if f.syntax.indexed else "")
+            got = ed.parse(formula, X=(2, 2))
             np.testing.assert_allclose(ed.evaluate(got, values), ed.evaluate(want, values), err_msg=formula)
 
 
@@ -152,6 +152,9 @@ CALL_CASES = {  # the node, its arguments' names, the indices of its result
     "inv": (ed.inv(X), "X", "ij"), "det": (ed.det(X), "X", ""), "logdet": (ed.logdet(X), "X", ""),
     "logabsdet": (ed.logdet(X, absolute=True), "X", ""), "detsign": (ed.slogdet(X)[0], "X", ""),
     "solve": (ed.solve(A, B), "AB", "ij"),
+    "cholesky": (ed.cholesky(X), "X", "ij"), "tril_half": (FUNCTIONS["tril_half"].builder(X), "X", "ij"),
+    "eigvalsh": (ed.eigvalsh(X), "X", "i"), "eigvecs": (ed.eigh(X)[1], "X", "ij"),
+    "eiggap": (FUNCTIONS["eiggap"].builder(ed.var("w", (3,))), "w", "ij"),
 }
 
 
@@ -289,12 +292,15 @@ def _nodes(batch: tuple[int, ...]):
         "detsign": ed.slogdet(Y)[0], "solve": ed.solve(Y, b), "where": ed.where(z > 0, z, ed.exp(z)),
         "logsumexp": ed.logsumexp(z, -1), "max": ed.max(z, -1), "min": ed.min(z, -1), "prod": ed.prod(z, -1),
         "take": gather.take(z, z.ndim - 1, (3, 0, 0)), "put": gather.put(z, z.ndim - 1, 6, (0, 2, 2, 5)),
+        "cholesky": ed.cholesky(Y), "tril_half": FUNCTIONS["tril_half"].builder(Y), "eigvalsh": ed.eigvalsh(Y),
+        "eigvecs": ed.eigh(Y)[1], "eiggap": FUNCTIONS["eiggap"].builder(z),
     }
 
 
 def test_entries_without_a_reverse_rule_are_those_derived():
-    assert {n for n, f in CALLS.items() if f.vjp is None} == set(HAND)
-    assert {n for n, f in CALLS.items() if f.vjp is not None} == {"solve", "where", "take", "put"}
+    assert {n for n, f in CALLS.items() if f.vjp is None} == set(HAND) | {"eigvalsh", "eigvecs", "eiggap"}
+    assert {n for n, f in CALLS.items() if f.vjp is not None} == {"solve", "where", "take", "put", "cholesky",
+                                                                  "tril_half"}
 
 
 @pytest.mark.parametrize("batch", [(), (2,)])
