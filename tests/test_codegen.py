@@ -124,6 +124,9 @@ def _matrix_functions():
         "max": ed.max(z, 1), "J_min": ed.jacobian(ed.min(z, 0), z), "H_prod": ed.hessian(ed.prod(z), z),
         "take": z[:, ::-2] * z[:, [0, 2, 2]][:, 1:], "J_take": ed.jacobian(ed.tanh(z[1, [2, 0, 0]]), z),
         "put": np.concatenate([z, z[:, :1] ** 2], axis=1), "g_put": ed.grad(ed.sum(ed.sin(np.stack([v, v[::-1]]))), v),
+        "cholesky_batched": ed.cholesky(Q), "J_cholesky": ed.jacobian(ed.cholesky(P), M),
+        "H_cholesky": ed.hessian(ed.sum(ed.cholesky(P) ** 2), M), "eigh": ed.eigh(P)[1] * ed.eigvalsh(P),
+        "J_eigvecs_batched": ed.jacobian(ed.eigh(Q)[1], S), "H_eigvalsh": ed.hessian(ed.sum(ed.eigvalsh(P) ** 3), M),
     }
 
 

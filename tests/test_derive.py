@@ -52,6 +52,9 @@ CALLS = {
     "call: max": ed.max(ed.einsum("i,j->ij", z, 4 * x * x), 1), "call: min": ed.min(X @ X, 1),
     "call: prod": ed.prod(X * z, 1),
     "call: take": (X @ X)[::-1, [1, 1, 0]] * x[1:, None], "call: put": np.stack([x[[0, 2, 2]] * x, z @ X @ X[:, [0, 1, 1]]]),
+    "call: cholesky": ed.cholesky(X @ X.T + ed.diag(z * z)), "call: tril_half": FUNCTIONS["tril_half"].builder(X @ X),
+    "call: eigvalsh and eigvecs": ed.eigh(X + X.T)[1] * ed.eigvalsh(X @ ed.diag(z)),
+    "call: eiggap": FUNCTIONS["eiggap"].builder(z * x[1:]),
 }
 CASES = {**NODES, **MAPS, **CALLS}
 
