@@ -133,6 +133,18 @@ def test_the_gaussian_process_likelihood_gradient_is_the_closed_form():
         np.testing.assert_allclose(got, 0.5 * (np.linalg.inv(k) - np.outer(a, a)), rtol=1e-9, atol=1e-11)
     value, gradient = ed.compile([nll, ed.grad(nll, K)])(K=k, y=y)
     np.testing.assert_allclose(gradient, 0.5 * (np.linalg.inv(k) - np.outer(a, a)), rtol=1e-9, atol=1e-11)
+    # one inverse of L, read by the forward solve and by both solves of the reverse sweep (with L and Lᵀ)
+    source = ed.to_numpy_code(ed.grad(nll, K))
+    assert source.count("np.linalg.inv(") == 1 and "_solve(" not in source
+
+
+def test_the_inverse_of_a_cholesky_factor_is_taken_by_halves():
+    rng = np.random.default_rng(6)
+    S = ed.var("S", (2, 150, 150))
+    s = _spd(rng, (2, 150, 150))
+    got = ed.evaluate(ed.inv(ed.cholesky(S)), S=s)
+    np.testing.assert_allclose(got, np.linalg.inv(np.linalg.cholesky(s)), rtol=1e-9, atol=1e-11)
+    assert np.all(np.triu(got, 1) == 0)
 
 
 def test_the_reverse_rule_of_cholesky_is_murrays_and_agrees_with_the_forward_one():

@@ -198,7 +198,7 @@ def _sign_fixed(w, u, xp=np):
     """Each column of ``u`` scaled so that its entry of largest magnitude is positive."""
     big = xp.abs(u) == xp.max(xp.abs(u), axis=-2, keepdims=True)
     sign = xp.sum(u * big, axis=-2, keepdims=True)
-    return w, u * xp.where(sign < 0, -1.0, 1.0)
+    return w, xp.where(sign < 0, -u, u)
 
 
 def _eigh(node, a: np.ndarray):
@@ -294,7 +294,7 @@ def _eigh(x):
     # Of the symmetric part; each eigenvector's entry of largest magnitude made positive.
     w, u = np.linalg.eigh((x + np.swapaxes(x, -1, -2)) / 2)
     big = np.abs(u) == np.max(np.abs(u), axis=-2, keepdims=True)
-    return w, u * np.where(np.sum(u * big, axis=-2, keepdims=True) < 0, -1.0, 1.0)
+    return w, np.where(np.sum(u * big, axis=-2, keepdims=True) < 0, -u, u)
 """
 
 _EIGGAP_SOURCE = """\
@@ -318,7 +318,7 @@ ENTRIES = (
                  mathml=f"<mi>chol</mi>{_APPLY}<mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>", matrix="chol({0})",
                  indexed=True, rule="Cholesky rule", rule_text="L = chol(S), so dL = L Φ(L⁻¹ dS L⁻ᵀ)",
                  rule_latex=r"L = \operatorname{chol}(S),\ dL = L\, \Phi(L^{-1} dS\, L^{-\top})"),
-        _whole(("chol", "cholesky"), cholesky, "chol(X)[i,j] or cholesky[k,l](A[k,m] A[l,m])[i,j]"),
+        _whole(("cholesky", "chol"), cholesky, "chol(X)[i,j] or cholesky[k,l](A[k,m] A[l,m])[i,j]"),
         builder=cholesky, numpy=_cholesky_numpy,
         array=lambda xp, node, a: xp.linalg.cholesky((a[0] + xp.swapaxes(a[0], -1, -2)) / 2), jvp=_cholesky_jvp,
         vjp=_cholesky_vjp, source="_cholesky({0})", helper=_CHOLESKY_SOURCE,
