@@ -3,12 +3,13 @@
 :data:`FUNCTIONS` maps each name to its :class:`Function`: the elementwise functions (a
 :class:`~einsdiff.ir.expr.Map` node; their entries live in :mod:`einsdiff.ir.ops`), the
 functions of whole tensors with a :class:`~einsdiff.ir.expr.Call` node of their own (inv,
-det, logdet, logabsdet, detsign, solve, logsumexp, max, min, prod, where, take, put) and the composite ones
+det, logdet, logabsdet, detsign, solve, logsumexp, max, min, prod, where, take, put, cholesky, eigvalsh,
+eigvecs, ...) and the composite ones
 built from other nodes (trace, diag, softmax, norms, maximum, dot, reshape, ...). An entry holds the
 value (numpy, other backends, generated code), the forward rule (the reverse rule is derived
 from it by transposition unless one is written for speed), the notation every printer reads
 and the syntax formulas call it by. A new function is one entry in the module of its family
-(linalg, reductions, extrema, piecewise, shapes, gather) plus its tests.
+(linalg, factor, reductions, extrema, piecewise, shapes, gather) plus its tests.
 
 >>> FUNCTIONS["inv"].notation.latex.format("X")
 'X^{-1}'
