@@ -11,8 +11,8 @@ of the factors with a mask, as the textbook writes them:
 - eigvecs, U (column k the eigenvector of λ[k]): dU = U (F ⊙ Uᵀ sym(dA) U), with the divided
   differences F[i,j] = 1/(λ[j] - λ[i]) off the diagonal, 0 on it (the node eiggap).
 
-Eigenvector signs: each column of U is scaled so that its entry of largest magnitude is
-positive, on every backend (deterministic, and continuous along small steps). Eigenvectors are
+Eigenvector signs: each column of U is scaled so that its entry of largest magnitude (the
+first, of equal ones) is positive, on every backend (deterministic, and continuous along small steps). Eigenvectors are
 undetermined where eigenvalues coincide: evaluating eiggap (any derivative of U) raises
 :class:`~einsdiff.EvaluationError` when two eigenvalues are nearly equal, |λᵢ - λⱼ| <=
 sqrt(eps) · max |λ|. Symmetric functions of the eigenvalues (their sum, Σ g(λ)) never need it:
@@ -172,14 +172,14 @@ def eigvecs(x) -> Expr:
 
 def eigh(x) -> EighResult:
     """(eigenvalues ascending, eigenvectors as columns) of sym(A) = (A + Aᵀ)/2, as numpy.linalg.eigh;
-    each eigenvector's entry of largest magnitude is positive. Derivatives of the eigenvectors
+    each eigenvector's entry of largest magnitude (the first, of equal ones) is positive. Derivatives of the eigenvectors
     raise :class:`~einsdiff.EvaluationError` where two eigenvalues nearly coincide.
 
     >>> import einsdiff as ed, numpy as np
     >>> w, U = ed.eigh(ed.var("A", (2, 2)))
     >>> ed.evaluate(U, A=np.array([[2.0, 1.0], [1.0, 2.0]])).round(4)
-    array([[-0.7071,  0.7071],
-           [ 0.7071,  0.7071]])
+    array([[ 0.7071,  0.7071],
+           [-0.7071,  0.7071]])
     """
     x = square_matrix("eigh", x)
     return EighResult(eigvalsh(x), eigvecs(x))
@@ -195,9 +195,9 @@ def eiggap(w) -> Expr:
 
 
 def _sign_fixed(w, u, xp=np):
-    """Each column of ``u`` scaled so that its entry of largest magnitude is positive."""
-    big = xp.abs(u) == xp.max(xp.abs(u), axis=-2, keepdims=True)
-    sign = xp.sum(u * big, axis=-2, keepdims=True)
+    """Each column of ``u`` scaled so that its entry of largest magnitude (the first of equal ones) is positive."""
+    first = xp.arange(u.shape[-1])[:, None] == xp.argmax(xp.abs(u), axis=-2)[..., None, :]
+    sign = xp.sum(xp.where(first, u, 0.0), axis=-2, keepdims=True)
     return w, xp.where(sign < 0, -u, u)
 
 
@@ -293,8 +293,8 @@ _EIGH_SOURCE = """\
 def _eigh(x):
     # Of the symmetric part; each eigenvector's entry of largest magnitude made positive.
     w, u = np.linalg.eigh((x + np.swapaxes(x, -1, -2)) / 2)
-    big = np.abs(u) == np.max(np.abs(u), axis=-2, keepdims=True)
-    return w, np.where(np.sum(u * big, axis=-2, keepdims=True) < 0, -u, u)
+    first = np.arange(u.shape[-1])[:, None] == np.argmax(np.abs(u), axis=-2)[..., None, :]
+    return w, np.where(np.sum(np.where(first, u, 0.0), axis=-2, keepdims=True) < 0, -u, u)
 """
 
 _EIGGAP_SOURCE = """\
