@@ -307,3 +307,17 @@ def test_generated_code_runs_and_agrees_with_evaluate():
         exec(ed.to_numpy_code(e, name="g"), namespace)  # noqa: S102 - the generated module
         args = {v.name: values[v.name] for v in variables(e)}
         np.testing.assert_allclose(namespace["g"](**args), ed.evaluate(e, values), rtol=1e-10, atol=1e-12)
+
+
+def test_numpy_calls_on_expressions_build_the_factorizations():
+    S = ed.var("S", (3, 3))
+    s = _spd(np.random.default_rng(8), (3, 3))
+    assert np.linalg.cholesky(S) == ed.cholesky(S)
+    result = np.linalg.eigh(S)
+    assert (result.eigenvalues, result.eigenvectors) == tuple(ed.eigh(S))
+    assert np.linalg.eigvalsh(S, UPLO="U") == ed.eigvalsh(S)
+    with pytest.raises(ed.OptionError, match=r"^np\.linalg\.eigh: UPLO must be 'L' or 'U', got 'X'"):
+        np.linalg.eigh(S, UPLO="X")
+    if np.lib.NumpyVersion(np.__version__) >= "2.0.0":  # numpy 1.x has no upper=
+        upper = np.linalg.cholesky(S, upper=True)
+        np.testing.assert_allclose(ed.evaluate(upper, S=s), np.linalg.cholesky(s, upper=True), rtol=1e-12)
