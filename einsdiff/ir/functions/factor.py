@@ -244,6 +244,18 @@ def _eigvecs_jvp(node, tangents, extra):
     )
 
 
+def _eigvecs_vjp(node, adj, lead):
+    """Ā = sym(U (F ⊙ Uᵀ Ū) Uᵀ) = ½ U (G + Gᵀ) Uᵀ with G = F ⊙ Uᵀ Ū: three products (the
+    transposed forward rule would form both halves of the symmetric part apart)."""
+    b, _, t, sizes = matrix_labels(node.args[0], (), lead)
+    sizes = _with_pq(sizes)
+    f = eiggap(eigvalsh(node.args[0]))
+    g = contract([node, adj, f], [b + ("i", "k"), t + b + ("i", "j"), b + ("k", "j")], t + b + ("k", "j"), sizes)
+    both = add([g, contract([g], [t + b + ("k", "j")], t + b + ("j", "k"), sizes)], [1.0, 1.0], g.shape)
+    share = contract([node, both, node], [b + ("p", "k"), t + b + ("k", "j"), b + ("q", "j")], t + b + ("p", "q"), sizes)
+    return (add([share], [0.5], share.shape),)
+
+
 def _nearly_equal(w: np.ndarray) -> np.ndarray:
     """|w[i] - w[j]| <= sqrt(eps) · max |w| (with a tiny floor), as a boolean batch + (n, n)."""
     eps = np.finfo(w.dtype if np.issubdtype(w.dtype, np.floating) else np.float64).eps
@@ -355,7 +367,7 @@ ENTRIES = (
                  rule_latex=r"dU = U (F \odot U^\top dA\, U),\ F_{ij} = \frac{1}{\lambda_j - \lambda_i}"),
         _whole(("eigvecs",), eigvecs, "eigvecs(A)[i,k]"),
         builder=eigvecs, numpy=lambda node, a: _eigh(node, a[0])[1],
-        array=lambda xp, node, a: _eigh_array(xp, a[0])[1], jvp=_eigvecs_jvp, source="_eigh({0})[1]",
+        array=lambda xp, node, a: _eigh_array(xp, a[0])[1], jvp=_eigvecs_jvp, vjp=_eigvecs_vjp, source="_eigh({0})[1]",
         helper=_EIGH_SOURCE,
     ),
     Function(
