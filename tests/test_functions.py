@@ -174,9 +174,10 @@ def test_call_notation_is_what_the_printers_print(fn):
     assert ed.to_mathml(e) == _MATH.format(lhs + "<mo>=</mo>" + _tokens(rhs))
     if note.matrix:
         assert ed.to_matrix_notation(e) == "f = " + note.matrix.format(*map(_Arg, args))
-        composite = FUNCTIONS[fn].builder(*([A @ X] if len(args) == 1 else [A @ X, B + B]))
+        product, text = (A @ ed.var("X", (3,)), "A X") if e.args[0].ndim == 1 else (A @ X, "A X")  # eiggap's: a vector
+        composite = FUNCTIONS[fn].builder(*([product] if len(args) == 1 else [product, B + B]))
         assert ed.to_matrix_notation(composite) == "f = " + note.matrix.format(
-            _Arg("A X", "product"), _Arg("2 B", "product"))
+            _Arg(text, "product"), _Arg("2 B", "product"))
     else:
         with pytest.raises(ed.OptionError, match=f"{fn}"):
             ed.to_matrix_notation(e)

@@ -373,7 +373,8 @@ ENTRIES = (
     Function(
         "eiggap", "call",
         Notation("eiggap", text="eiggap({0})", latex=r"\operatorname{{eiggap}}\left({0}\right)",
-                 mathml=f"<mi>eiggap</mi>{_APPLY}<mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>", indexed=True,
+                 mathml=f"<mi>eiggap</mi>{_APPLY}<mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>", matrix="eiggap({0})",
+                 indexed=True,
                  rule="divided differences", rule_text="F[i,j] = 1/(λⱼ - λᵢ), so dF[i,j] = -F[i,j]² (dλⱼ - dλᵢ)",
                  rule_latex=r"F_{ij} = \frac{1}{\lambda_j - \lambda_i},\ dF_{ij} = -F_{ij}^2 (d\lambda_j - d\lambda_i)"),
         Syntax(("eiggap",), "whole", 1, eiggap, indexed=True, example="eiggap(b)[i,j]"),
