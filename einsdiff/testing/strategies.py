@@ -231,10 +231,11 @@ def _logdet(draw, a: Reference, more: Callable[[], Reference]) -> Reference:
 
 
 def _cholesky(draw, a: Reference, more: Callable[[], Reference]) -> Reference:
-    """chol(X): both of _square_matrix's forms have a positive definite symmetric part."""
+    """chol(X) + 1/4: both of _square_matrix's forms have a positive definite symmetric part; the
+    shift keeps the zeros above the diagonal off the kinks of what may follow (a norm, abs)."""
     x = _square_matrix(draw, a)
-    return Reference(matrix.cholesky(x.expr),
-                     lambda b: np.linalg.cholesky((x.numpy(b) + np.swapaxes(x.numpy(b), -1, -2)) / 2))
+    return Reference(matrix.cholesky(x.expr) + 0.25,
+                     lambda b: np.linalg.cholesky((x.numpy(b) + np.swapaxes(x.numpy(b), -1, -2)) / 2) + 0.25)
 
 
 def _solve(draw, a: Reference, more: Callable[[], Reference]) -> Reference:
