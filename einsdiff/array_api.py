@@ -596,12 +596,29 @@ def _solve_of(x1, x2, /) -> Expr:
     return fns.solve(_expr(x1, "linalg.solve", "x1"), _expr(x2, "linalg.solve", "x2"))
 
 
+def _svd_of(x, /, *, full_matrices=True) -> nf.SVDResult:
+    """The thin SVD: the standard's default (full_matrices=True) is refused, as in np.linalg.svd."""
+    return nf.svd_of(_expr(x, "linalg.svd"), full_matrices=full_matrices)
+
+
+def _svdvals_of(x, /) -> Expr:
+    return fns.svdvals(_expr(x, "linalg.svdvals"))
+
+
+def _pinv_of(x, /, *, rtol=None) -> Expr:
+    """numpy's pseudo-inverse, at numpy's cutoff (1e-15 times the largest singular value)."""
+    if rtol is not None:
+        raise OptionError(f"xp.linalg.pinv: einsdiff does not take rtol={rtol!r}; leave rtol at None (numpy's cutoff)")
+    return fns.pinv(_expr(x, "linalg.pinv"))
+
+
 linalg = types.ModuleType(f"{__name__}.linalg", "The standard's linalg extension, on expressions.")
 linalg.__dict__.update({
     "cholesky": _cholesky_of, "cross": _cross, "det": _det_of, "diagonal": _diagonal, "eigh": _eigh_of,
     "eigvalsh": _eigvalsh_of, "inv": _inv_of, "matmul": matmul,
     "matrix_norm": _matrix_norm, "matrix_power": _matrix_power, "matrix_transpose": matrix_transpose,
-    "outer": _outer_of, "slogdet": _slogdet_result, "solve": _solve_of, "tensordot": tensordot, "trace": _trace,
+    "outer": _outer_of, "pinv": _pinv_of, "slogdet": _slogdet_result, "solve": _solve_of, "svd": _svd_of,
+    "svdvals": _svdvals_of, "tensordot": tensordot, "trace": _trace,
     "vecdot": vecdot, "vector_norm": _vector_norm,
 })
 
@@ -698,8 +715,7 @@ REFUSED: dict[str, str] = {
     "atanh": _formula("(log1p(x) - log1p(-x)) / 2"), "atan2": _formula("an atan of x1 / x2 for x2 > 0"),
     "copysign": _formula("abs(x1) * sign(x2)"),
     "from_dlpack": "an expression is a formula, not a buffer; pass the array to xp.asarray",
-    "linalg.qr": _DECOMPOSITION, "linalg.svd": _DECOMPOSITION, "linalg.svdvals": _DECOMPOSITION,
-    "linalg.pinv": _DECOMPOSITION, "linalg.matrix_rank": "a rank is an integer: " + _BITS,
+    "linalg.qr": _DECOMPOSITION, "linalg.matrix_rank": "a rank is an integer: " + _BITS,
 }
 """The standard's functions einsdiff does not build, each with the reason its error gives."""
 

@@ -291,6 +291,34 @@ NORMS = [
     Identity("d ||x||_1/dx = sign(x)", lambda: ed.norm(x, 1), x, lambda: np.sign(x0)),
 ]
 
+def _top_singular_pair(m: np.ndarray) -> np.ndarray:
+    """u₁ v₁ᵀ, the gradient of the largest singular value (the same for either sign of the pair)."""
+    u, _, vh = np.linalg.svd(m)
+    return np.einsum("...i,...j->...ij", u[..., :, 0], vh[..., 0, :])
+
+
+def _thin_uv(m: np.ndarray) -> np.ndarray:
+    u, _, vh = np.linalg.svd(m, full_matrices=False)
+    return u @ vh
+
+
+_R_PINV = np.linalg.pinv(R0)
+
+SINGULAR = [
+    Identity("d ||X||_2/dX = u_1 v_1^T", lambda: ed.norm(X, 2), X, lambda: _top_singular_pair(X0)),
+    Identity("d ||R||_*/dR = U V^T", lambda: ed.norm(R, "nuc"), R, lambda: _thin_uv(R0)),
+    Identity("d sigma_k(X)/dX = u_k v_k^T", lambda: ed.svdvals(X)[1], X,
+             lambda: np.outer(np.linalg.svd(X0)[0][:, 1], np.linalg.svd(X0)[2][1])),
+    Identity(
+        "d tr(R^+ K)/dR = -(R^+ K R^+)^T + (I - R R^+) K R^+ R^+T",
+        lambda: ed.trace(ed.pinv(R) @ K),
+        R,
+        lambda: -(_R_PINV @ K0 @ _R_PINV).T + (np.eye(4) - R0 @ _R_PINV) @ K0 @ _R_PINV @ _R_PINV.T,
+    ),
+    Identity("d sum_b ||S_b||_2/dS = u_1 v_1^T per matrix", lambda: ed.norm(S, 2).sum(), S,
+             lambda: _top_singular_pair(S0), batched=True),
+]
+
 SOFTMAX = [
     Identity("d logsumexp(z)/dz = softmax(z)", lambda: ed.logsumexp(z), z, lambda: _softmax(z0)),
     Identity("d softmax(z)/dz = diag(p) - p p^T", lambda: ed.softmax(z), z, lambda: _softmax_jacobian(_softmax(z0))),
@@ -519,8 +547,8 @@ SPECTRAL_HESSIANS = [
     ),
 ]
 
-TABLE = (DETERMINANTS + INVERSES + TRACES + FORMS + NORMS + SOFTMAX + BATCHED + EIGENVALUES_AND_CHOLESKY + HESSIANS
-         + SPECTRAL_HESSIANS)
+TABLE = (DETERMINANTS + INVERSES + TRACES + FORMS + NORMS + SINGULAR + SOFTMAX + BATCHED + EIGENVALUES_AND_CHOLESKY
+         + HESSIANS + SPECTRAL_HESSIANS)
 
 
 def _derivative(row: Identity, mode: str) -> ed.Expr:

@@ -30,7 +30,8 @@ from einsdiff.notation import parse
 def test_every_node_function_and_every_builder_has_one_entry():
     assert set(OPS) == {n for n, f in FUNCTIONS.items() if f.kind == "elementwise"}
     assert set(CALLS) == {"inv", "det", "logdet", "logabsdet", "detsign", "solve", "logsumexp", "max", "min", "prod",
-                          "where", "take", "put", "cholesky", "tril_half", "eigvalsh", "eigvecs", "eiggap"}
+                          "where", "take", "put", "svdvals", "svd_u", "svd_vh", "svdgap", "svdinv", "pinv",
+                          "cholesky", "tril_half", "eigvalsh", "eigvecs", "eiggap"}
     builders = {f.builder for f in FUNCTIONS.values()}
     for name in matrix.__all__:
         if name != "flatten":  # a helper of reshape and outer, not a function of formulas or of ed
@@ -152,6 +153,9 @@ CALL_CASES = {  # the node, its arguments' names, the indices of its result
     "inv": (ed.inv(X), "X", "ij"), "det": (ed.det(X), "X", ""), "logdet": (ed.logdet(X), "X", ""),
     "logabsdet": (ed.logdet(X, absolute=True), "X", ""), "detsign": (ed.slogdet(X)[0], "X", ""),
     "solve": (ed.solve(A, B), "AB", "ij"),
+    "svdvals": (ed.svdvals(X), "X", "i"), "svd_u": (ed.svd(X)[0], "X", "ij"), "svd_vh": (ed.svd(X)[2], "X", "ij"),
+    "svdgap": (FUNCTIONS["svdgap"].builder(X), "X", "ij"), "svdinv": (FUNCTIONS["svdinv"].builder(X), "X", "i"),
+    "pinv": (ed.pinv(X), "X", "ij"),
     "cholesky": (ed.cholesky(X), "X", "ij"), "tril_half": (FUNCTIONS["tril_half"].builder(X), "X", "ij"),
     "eigvalsh": (ed.eigvalsh(X), "X", "i"), "eigvecs": (ed.eigh(X)[1], "X", "ij"),
     "eiggap": (FUNCTIONS["eiggap"].builder(ed.var("w", (3,))), "w", "ij"),
@@ -293,13 +297,17 @@ def _nodes(batch: tuple[int, ...]):
         "detsign": ed.slogdet(Y)[0], "solve": ed.solve(Y, b), "where": ed.where(z > 0, z, ed.exp(z)),
         "logsumexp": ed.logsumexp(z, -1), "max": ed.max(z, -1), "min": ed.min(z, -1), "prod": ed.prod(z, -1),
         "take": gather.take(z, z.ndim - 1, (3, 0, 0)), "put": gather.put(z, z.ndim - 1, 6, (0, 2, 2, 5)),
+        **{fn: FUNCTIONS[fn].builder(b) for fn in DERIVED_ONLY},
         "cholesky": ed.cholesky(Y), "tril_half": FUNCTIONS["tril_half"].builder(Y), "eigvalsh": ed.eigvalsh(Y),
         "eigvecs": ed.eigh(Y)[1], "eiggap": FUNCTIONS["eiggap"].builder(z),
     }
 
 
+DERIVED_ONLY = ("svdvals", "svd_u", "svd_vh", "svdgap", "svdinv", "pinv")  # no hand-written reference rule
+
+
 def test_entries_without_a_reverse_rule_are_those_derived():
-    assert {n for n, f in CALLS.items() if f.vjp is None} == set(HAND) | {"eigvalsh", "eiggap"}
+    assert {n for n, f in CALLS.items() if f.vjp is None} == set(HAND) | set(DERIVED_ONLY) | {"eigvalsh", "eiggap"}
     assert {n for n, f in CALLS.items() if f.vjp is not None} == {"solve", "where", "take", "put", "cholesky",
                                                                   "tril_half", "eigvecs"}
 

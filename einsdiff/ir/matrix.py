@@ -28,17 +28,20 @@ from .functions import (
     minimum,
     norm,
     outer,
+    pinv,
     prod,
     reshape,
     slogdet,
     softmax,
     solve,
+    svd,
+    svdvals,
     trace,
     where,
 )
 
 __all__ = [
     "amax", "amin", "cholesky", "det", "diag", "diagonal", "dot", "eigh", "eigvalsh", "flatten", "inv", "log_softmax",
-    "logdet", "logsumexp", "maximum",
-    "minimum", "norm", "outer", "prod", "reshape", "slogdet", "softmax", "solve", "trace", "where",
+    "logdet", "logsumexp", "maximum", "minimum", "norm", "outer", "pinv", "prod", "reshape", "slogdet", "softmax",
+    "solve", "svd", "svdvals", "trace", "where",
 ]

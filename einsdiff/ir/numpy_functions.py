@@ -26,7 +26,9 @@ import numpy as np
 from ..errors import OperandError, OptionError, ShapeError, SubscriptError
 from . import build
 from .expr import Const, Expr
-from .functions import amax, amin, det, diag, dot, inv, norm, outer, prod, reshape, slogdet, solve, where
+from .functions import (
+    amax, amin, det, diag, dot, inv, norm, outer, pinv, prod, reshape, slogdet, solve, svd, svdvals, where,
+)
 from .functions.factor import EighResult, cholesky, eigh, eigvalsh
 from .functions.shapes import flatten
 from .indexing import concatenate, joined_parts, stack
@@ -455,20 +457,48 @@ def eigvalsh_of(a, UPLO="L") -> Expr:  # noqa: N803 - numpy's name
     return eigvalsh(a)
 
 
+class SVDResult(NamedTuple):
+    """What np.linalg.svd gives: unpack it, or read ``.U``, ``.S`` and ``.Vh``."""
+
+    U: Expr
+    S: Expr
+    Vh: Expr
+
+
+@implements(np.linalg.svd, refuse=("hermitian",))
+def svd_of(a, full_matrices=True, compute_uv=True, hermitian=False) -> SVDResult | Expr:
+    """The thin SVD (``full_matrices=False``), or the singular values (``compute_uv=False``)."""
+    if not compute_uv:
+        return svdvals(a)
+    if full_matrices:
+        raise OptionError(
+            "np.linalg.svd: einsdiff does not take full_matrices=True (the default); pass full_matrices=False "
+            "for the thin SVD: the extra columns of a full U or V are not unique, so they have no derivative"
+        )
+    return SVDResult(*svd(a))
+
+
+@implements(np.linalg.pinv, refuse=("rcond", "hermitian", "rtol"))
+def pinv_of(a, rcond=None, hermitian=False, *, rtol=None) -> Expr:
+    """numpy's pseudo-inverse at its default cutoff."""
+    return pinv(a)
+
+
 @implements(np.linalg.norm)
 def norm_of(x, ord=None, axis=None, keepdims=False) -> Expr:  # noqa: A002 - numpy's name
-    """np.linalg.norm: the vector 2-norm (or 1-norm) and the Frobenius norm of a matrix."""
+    """np.linalg.norm: the vector 2-norm (or 1-norm) and the Frobenius, spectral and nuclear norms of a matrix."""
     x = build.as_expr(x, "np.linalg.norm's x")
     over = tuple(range(x.ndim)) if axis is None else axis if isinstance(axis, tuple | list) else (axis,)
     if axis is None and ord is not None and x.ndim > 2:
         raise ShapeError(f"np.linalg.norm: ord={ord!r} with axis=None needs a vector or a matrix, got shape {x.shape}")
-    allowed = (None, "fro") if len(over) == 2 else (None, 1, 2)
+    allowed = (None, "fro", 2, "nuc") if len(over) == 2 else (None, 1, 2)
     if not any(_is_default(ord, a) for a in allowed):
         kind = "matrix" if len(over) == 2 else "vector"
         raise OptionError(
             f"np.linalg.norm: einsdiff does not take ord={ord!r} for a {kind}; it takes ord="
             + (" or ".join(repr(a) for a in allowed)) + " (the "
-            + ("Frobenius norm)" if kind == "matrix" else "Euclidean norm, or the sum of absolute values)")
+            + ("Frobenius, spectral or nuclear norm)" if kind == "matrix"
+               else "Euclidean norm, or the sum of absolute values)")
         )
     result = norm(x, ord, axis)
     if not keepdims:
@@ -533,16 +563,21 @@ def vector_norm_of(x, *, axis=None, keepdims=False, ord=2) -> Expr:  # noqa: A00
     if not (_is_default(ord, 2) or _is_default(ord, 1)):
         raise OptionError(f"np.linalg.vector_norm: einsdiff does not take ord={ord!r}; it takes ord=2 or 1")
     axes = _axes(x, axis, "np.linalg.vector_norm")
-    result = norm(x, ord, axes)
+    result = norm(x, 1 if _is_default(ord, 1) else None, axes)  # ord=2 over two axes would be the spectral norm
     return _keep(x, result, axes) if keepdims else result
 
 
 @implements(*_where_present("linalg.matrix_norm"))
 def matrix_norm_of(x, *, keepdims=False, ord="fro") -> Expr:  # noqa: A002 - numpy's name
-    """The Frobenius norm of the last two axes."""
-    if not _is_default(ord, "fro"):
-        raise OptionError(f"np.linalg.matrix_norm: einsdiff does not take ord={ord!r}; it takes ord='fro'")
-    return norm_of(x, "fro", (-2, -1), keepdims)
+    """The Frobenius, spectral (``ord=2``) or nuclear norm of the last two axes."""
+    if not any(_is_default(ord, a) for a in ("fro", 2, "nuc")):
+        raise OptionError(f"np.linalg.matrix_norm: einsdiff does not take ord={ord!r}; it takes ord='fro', 2 or 'nuc'")
+    return norm_of(x, ord, (-2, -1), keepdims)
+
+
+@implements(*_where_present("linalg.svdvals"))
+def svdvals_of(x) -> Expr:
+    return svdvals(x)
 
 
 @implements(*_where_present("linalg.outer"))

@@ -202,8 +202,8 @@ def _inverse(m) -> list:
 
 
 def _d_sqrt(x: _Dual) -> _Dual:
-    r = math.sqrt(x.v)
-    return _Dual(r, x.t / (2 * r))
+    root = math.sqrt(x.v)
+    return _Dual(root, x.t / (2 * root) if x.t else 0.0)
 
 
 def _symmetric_part(m) -> list:
@@ -260,6 +260,78 @@ def _jacobi(m) -> tuple[list, list]:
             for i in range(n):
                 vectors[i][k] = vectors[i][k] * -1.0
     return values, vectors
+
+
+def _jacobi_svd(m) -> tuple[list, list, list]:
+    """The thin SVD (U columns, s, V columns) by one-sided Jacobi rotations on the columns of
+    M (of Mᵀ when M is wide), the rotation angle from the values and tangents alike, sorted
+    descending, each U column's largest-magnitude entry positive."""
+    if len(m) < len(m[0]):
+        v, s, u = _jacobi_svd([list(col) for col in zip(*m, strict=True)])
+        return _signs(u, s, v)
+    rows, n = len(m), len(m[0])
+    w = [[m[i][j] for i in range(rows)] for j in range(n)]  # columns
+    v = [[_Dual(1.0 if i == j else 0.0) for i in range(n)] for j in range(n)]
+
+    def dot(a, b):
+        total = _Dual(0.0)
+        for x, y in zip(a, b, strict=True):
+            total = total + x * y
+        return total
+
+    for _ in range(60):
+        largest = 0.0
+        for p, q in itertools.combinations(range(n), 2):
+            alpha, beta, gamma = dot(w[p], w[p]), dot(w[q], w[q]), dot(w[p], w[q])
+            scale = math.sqrt(alpha.v * beta.v) or 1.0
+            largest = max(largest, abs(gamma.v) / scale, abs(gamma.t) / scale)
+            if gamma.v == 0 and gamma.t == 0:
+                continue
+            d = beta - alpha  # tan θ = 2γ / (d + sign(d) √(d² + 4γ²)), smooth in γ where d ≠ 0
+            t = gamma * 2.0 / (d + _d_sqrt(d * d + gamma * gamma * 4.0) * (1.0 if d.v >= 0 else -1.0))
+            c = _Dual(1.0) / _d_sqrt(t * t + 1.0)
+            sn = c * t
+            for cols in (w, v):
+                cols[p], cols[q] = ([c * x - sn * y for x, y in zip(cols[p], cols[q], strict=True)],
+                                    [sn * x + c * y for x, y in zip(cols[p], cols[q], strict=True)])
+        if largest < 1e-15:
+            break
+    s = [_d_sqrt(dot(col, col)) for col in w]
+    order = sorted(range(n), key=lambda j: -s[j].v)
+    u = [[x / s[j] for x in w[j]] for j in order]
+    return _signs(u, [s[j] for j in order], [v[j] for j in order])
+
+
+def _signs(u, s, v):
+    """Each U column flipped so that its largest-magnitude entry is positive, V's with it."""
+    flip = [-1.0 if max(col, key=lambda x: abs(x.v)).v < 0 else 1.0 for col in u]
+    return ([[x * f for x in col] for col, f in zip(u, flip, strict=True)], s,
+            [[x * f for x in col] for col, f in zip(v, flip, strict=True)])
+
+
+def _singular(fn: str, m) -> np.ndarray:
+    """A function of the SVD of one matrix, from :func:`_jacobi_svd`."""
+    u, s, v = _jacobi_svd(m)
+    k = len(s)
+    if fn == "svdvals":
+        return np.array(s, dtype=object)
+    if fn == "svdinv":
+        return np.array([_Dual(1.0) / x for x in s], dtype=object)
+    if fn == "svdgap":
+        return np.array([[_Dual(0.0) if i == j else _Dual(1.0) / (s[j] * s[j] - s[i] * s[i]) for j in range(k)]
+                         for i in range(k)], dtype=object)
+    if fn == "svd_u":
+        return np.array(u, dtype=object).T
+    if fn == "svd_vh":
+        return np.array(v, dtype=object)
+    # pinv: V S⁻¹ Uᵀ
+    out = np.empty((len(v[0]), len(u[0])), dtype=object)
+    for r, c in np.ndindex(*out.shape):
+        out[r, c] = sum((v[j][r] * u[j][c] / s[j] for j in range(k)), _Dual(0.0))
+    return out
+
+
+_SINGULAR = ("svdvals", "svd_u", "svd_vh", "svdgap", "svdinv", "pinv")
 
 
 def _duals(value: np.ndarray, tangent: np.ndarray) -> np.ndarray:
@@ -365,6 +437,8 @@ def _loop_call(node: Call, args):
                 out[b] = _d_log(det) if det.v > 0 else _d_log(_Dual(0.0) - det)
         elif node.fn == "inv":
             out[b] = np.array(_inverse(m), dtype=object)
+        elif node.fn in _SINGULAR:
+            out[b] = _singular(node.fn, m)
         elif node.fn == "solve":
             inv, rhs, n = _inverse(m), a[1][b], len(m)
             for q in np.ndindex(*rhs.shape[1:]):

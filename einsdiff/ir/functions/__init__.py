@@ -21,19 +21,20 @@ from __future__ import annotations
 
 from ..ops import OPS
 from ..registry import Function, Notation, Syntax
-from . import extrema, factor, gather, linalg, piecewise, reductions, shapes
+from . import extrema, factor, gather, linalg, piecewise, reductions, shapes, singular
 from .extrema import amax, amin, prod
 from .factor import cholesky, eigh, eigvalsh
 from .linalg import det, diag, diagonal, inv, inv_node, logdet, slogdet, solve, solve_indexed, solve_node, trace
 from .piecewise import maximum, minimum, where, where_node
 from .reductions import log_softmax, logsumexp, norm, softmax, softmax_of
 from .shapes import dot, flatten, outer, reshape
+from .singular import pinv, svd, svdvals
 
 
 def _table() -> dict[str, Function]:
     table: dict[str, Function] = {}
     for entry in (*OPS.values(), *linalg.ENTRIES, *reductions.ENTRIES, *extrema.ENTRIES, *piecewise.ENTRIES,
-                  *shapes.ENTRIES, *gather.ENTRIES, *factor.ENTRIES):
+                  *shapes.ENTRIES, *gather.ENTRIES, *singular.ENTRIES, *factor.ENTRIES):
         if entry.name in table:
             raise ValueError(f"two registry entries are named {entry.name!r}")
         table[entry.name] = entry
@@ -47,7 +48,6 @@ CALLS: dict[str, Function] = {name: f for name, f in FUNCTIONS.items() if f.kind
 __all__ = [
     "CALLS", "FUNCTIONS", "Function", "Notation", "Syntax", "amax", "amin", "cholesky", "det", "diag", "diagonal",
     "dot", "eigh", "eigvalsh", "flatten", "inv", "inv_node", "log_softmax", "logdet", "logsumexp", "maximum",
-    "minimum", "norm", "outer", "prod",
-    "reshape", "slogdet", "softmax", "softmax_of", "solve", "solve_indexed", "solve_node", "trace", "where",
-    "where_node",
+    "minimum", "norm", "outer", "pinv", "prod", "reshape", "slogdet", "softmax", "softmax_of", "solve",
+    "solve_indexed", "solve_node", "svd", "svdvals", "trace", "where", "where_node",
 ]

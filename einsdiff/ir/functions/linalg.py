@@ -7,6 +7,8 @@ which solves with Aᵀ rather than forming an inverse.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import build
@@ -39,9 +41,48 @@ def inv(x) -> Expr:
     return inv_node(square_matrix("inv", x))
 
 
+# -- triangular factors: LAPACK's triangular routines through scipy when it is installed ---------
+def triangle(x: Expr) -> str | None:
+    """"lower" or "upper" when ``x`` is triangular by construction (a Cholesky factor or its
+    transpose), else None: its inverse and solves then cost a triangular pass, not an LU."""
+    if isinstance(x, Call) and x.fn == "cholesky":
+        return "lower"
+    if isinstance(x, Contract) and len(x.operands) == 1 and x.ndim == 2 and x.inputs[0] == x.output[::-1] \
+            and x.output[0] != x.output[1] and triangle(x.operands[0]) == "lower":
+        return "upper"
+    return None
+
+
+@functools.cache
+def _scipy_linalg():
+    """scipy.linalg, or None: scipy is an optional extra, imported on the first triangular solve."""
+    try:
+        import scipy.linalg
+    except ImportError:
+        return None
+    return scipy.linalg
+
+
+def _triangular_inv(node, m):
+    sp = _scipy_linalg()
+    if sp is None or m.ndim != 2 or m.dtype not in (np.float32, np.float64):
+        return None
+    trtri = sp.lapack.get_lapack_funcs("trtri", (m,))
+    out, info = trtri(m, lower=int(triangle(node.args[0]) == "lower"))
+    return out if info == 0 else None  # a zero on the diagonal: the general path raises the error
+
+
+# Without scipy (or for a batch) a triangular factor is inverted by halves, by matrix products.
+_INVERSE_OF = {None: np.linalg.inv, "lower": lower_inverse,
+               "upper": lambda m: np.swapaxes(lower_inverse(np.swapaxes(m, -1, -2)), -1, -2)}
+
+
 def _inv_numpy(node, a):
-    triangular = isinstance(node.args[0], Call) and node.args[0].fn == "cholesky"
-    out = linalg(node, lambda: (lower_inverse if triangular else np.linalg.inv)(a[0]))
+    side = triangle(node.args[0])
+    quick = _triangular_inv(node, a[0]) if side else None
+    if quick is not None:
+        return quick
+    out = linalg(node, lambda: _INVERSE_OF[side](a[0]))
     if not np.all(np.isfinite(out)) and np.all(np.isfinite(a[0])):
         raise EvaluationError(
             f"inv: {describe(node.args[0])} (a matrix of shape {node.args[0].shape}) is numerically "
@@ -169,6 +210,11 @@ def _solve_numpy(node, a):
     mat, rhs = a
     nb = mat.ndim - 2
     flat = rhs.reshape(rhs.shape[: nb + 1] + (-1,))
+    side = triangle(node.args[0]) if nb == 0 else None
+    sp = _scipy_linalg() if side else None
+    if sp is not None:
+        out = linalg(node, lambda: sp.solve_triangular(mat, flat, lower=side == "lower", check_finite=False))
+        return out.reshape(rhs.shape)
     out = linalg(node, lambda: np.linalg.solve(mat, flat))
     return out.reshape(rhs.shape)
 

@@ -11,6 +11,7 @@ from ..expr import Add, Call, Contract, Expr, Map
 from ..ops import apply
 from ..registry import Function, Notation, Syntax
 from ..simplify import add
+from . import singular
 from .base import axes_of, contract, labels, name_of, sizes_of
 
 
@@ -138,9 +139,24 @@ def softmax(x, axis=-1) -> Expr:
 
 def norm(x, ord=None, axis=None) -> Expr:  # noqa: A002 - mirrors numpy.linalg.norm
     """numpy.linalg.norm for what is differentiable away from zero: vector norms ``ord`` 2
-    (default) or 1 along ``axis`` (all axes flattened when None), and the Frobenius norm
-    ``"fro"`` of a matrix (the last two axes, or ``axis=(p, q)``)."""
+    (default) or 1 along ``axis`` (all axes flattened when None), and the matrix norms of the
+    last two axes (or ``axis=(p, q)``): ``"fro"`` (Frobenius), ``2`` (spectral, the largest
+    singular value) and ``"nuc"`` (nuclear, their sum). ``ord=2`` of an array of two or more
+    axes with ``axis=None`` is the spectral norm of each matrix, batched.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> X = ed.var("X", (2, 2))
+    >>> float(ed.evaluate(ed.norm(X, "nuc"), X=np.array([[3.0, 0], [0, -4]])))
+    7.0
+    """
     x = build.as_expr(x, "norm's argument")
+    if ord in ("nuc", 2) and (len(axis) == 2 if isinstance(axis, tuple | list) else axis is None and x.ndim >= 2):
+        if axis is None:
+            axis = (-2, -1)
+        p, q = axes_of(x, axis, "norm")
+        rest = tuple(r for r in range(x.ndim) if r not in (p, q))
+        matrices = build.transpose(x, rest + (p, q)) if (p, q) != (x.ndim - 2, x.ndim - 1) else x
+        return singular.spectral_norm(matrices) if ord == 2 else singular.nuclear_norm(matrices)
     if ord == "fro":
         if axis is None:
             if x.ndim < 2:
@@ -150,15 +166,17 @@ def norm(x, ord=None, axis=None) -> Expr:  # noqa: A002 - mirrors numpy.linalg.n
         if len(axes) != 2:
             raise ShapeError(f"norm: 'fro' takes two axes, got axis={axis!r}")
         return apply("sqrt", build.reduce_sum(apply("square", x), axes))
+    if ord == "nuc":
+        raise ShapeError(f"norm: 'nuc' needs a matrix, {name_of(x)} has shape {x.shape}; use ord=1 or 2")
     if ord not in (None, 1, 2):
         raise OptionError(
-            f"norm: ord={ord!r} is not supported; use 2 (Euclidean), 1 (sum of absolute values) or 'fro'"
-            + ("; the spectral and nuclear norms of matrices are not differentiable here" if ord in (-2, "nuc") else "")
+            f"norm: ord={ord!r} is not supported; use 2 (Euclidean or spectral), 1 (sum of absolute values), "
+            f"'fro' or 'nuc'"
         )
     if axis is None and x.ndim == 2 and ord is not None:
         raise OptionError(
-            f"norm: for a matrix numpy's ord={ord} is the {'max column sum' if ord == 1 else 'spectral'} norm, "
-            f"which is not supported; pass ord='fro', or axis=(0, 1) for the norm of all entries"
+            f"norm: for a matrix numpy's ord={ord} is the max column sum norm, which is not supported; "
+            f"pass ord='fro', 2 or 'nuc', or axis=(0, 1) with ord=None for the norm of all entries"
         )
     axes = axes_of(x, axis, "norm")
     if ord == 1:
