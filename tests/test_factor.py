@@ -138,13 +138,21 @@ def test_the_gaussian_process_likelihood_gradient_is_the_closed_form():
     assert source.count("np.linalg.inv(") == 1 and "_solve(" not in source
 
 
-def test_the_inverse_of_a_cholesky_factor_is_taken_by_halves():
+@pytest.mark.parametrize("scipy", [True, False])
+def test_the_inverse_of_a_cholesky_factor_is_triangular_by_lapack_or_by_halves(scipy, monkeypatch):
+    from einsdiff.ir.functions import linalg
+
+    if not scipy:  # a batch is inverted by halves anyway; a single matrix too without scipy
+        monkeypatch.setattr(linalg, "_scipy_linalg", lambda: None)
     rng = np.random.default_rng(6)
-    S = ed.var("S", (2, 150, 150))
-    s = _spd(rng, (2, 150, 150))
+    S, T = ed.var("S", (2, 150, 150)), ed.var("T", (100, 100))
+    s, t = _spd(rng, (2, 150, 150)), _spd(rng, (100, 100))
     got = ed.evaluate(ed.inv(ed.cholesky(S)), S=s)
     np.testing.assert_allclose(got, np.linalg.inv(np.linalg.cholesky(s)), rtol=1e-9, atol=1e-11)
     assert np.all(np.triu(got, 1) == 0)
+    for factor in (ed.cholesky(T), ed.cholesky(T).T):
+        want = np.linalg.inv(ed.evaluate(factor, T=t))
+        np.testing.assert_allclose(ed.evaluate(ed.inv(factor), T=t), want, rtol=1e-9, atol=1e-11)
 
 
 def test_the_reverse_rule_of_cholesky_is_murrays_and_agrees_with_the_forward_one():

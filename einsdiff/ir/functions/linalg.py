@@ -73,8 +73,8 @@ def _triangular_inv(node, m):
 
 
 # Without scipy (or for a batch) a triangular factor is inverted by halves, by matrix products.
-_INVERSE_OF = {None: np.linalg.inv, "lower": lower_inverse,
-               "upper": lambda m: np.swapaxes(lower_inverse(np.swapaxes(m, -1, -2)), -1, -2)}
+_TRIANGULAR_INVERSE = {"lower": lower_inverse,
+                       "upper": lambda m: np.swapaxes(lower_inverse(np.swapaxes(m, -1, -2)), -1, -2)}
 
 
 def _inv_numpy(node, a):
@@ -82,7 +82,7 @@ def _inv_numpy(node, a):
     quick = _triangular_inv(node, a[0]) if side else None
     if quick is not None:
         return quick
-    out = linalg(node, lambda: _INVERSE_OF[side](a[0]))
+    out = linalg(node, lambda: (_TRIANGULAR_INVERSE[side] if side else np.linalg.inv)(a[0]))
     if not np.all(np.isfinite(out)) and np.all(np.isfinite(a[0])):
         raise EvaluationError(
             f"inv: {describe(node.args[0])} (a matrix of shape {node.args[0].shape}) is numerically "
