@@ -38,7 +38,7 @@ from ..expr import Call, Expr
 from ..registry import Function, Notation, Syntax
 from ..simplify import add
 from .base import contract, describe, matrix_labels, shared_factorization, square_matrix
-from .linalg import inv_node
+from .linalg import inv_node, solve_node
 
 _APPLY = "<mo>&#x2061;</mo>"  # MathML's function application
 
@@ -126,15 +126,18 @@ def _cholesky_jvp(node, tangents, extra):
 
 
 def _cholesky_vjp(node, adj, lead):
-    """S̄ = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹) = ½ L⁻ᵀ (Φ + Φᵀ) L⁻¹: one product with L, the mask, and one
-    with L⁻¹ on each side (the transposed forward rule would form the last two twice)."""
+    """S̄ = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹) = ½ L⁻ᵀ C L⁻¹ with C = Φ + Φᵀ (symmetric), by two solves with
+    Lᵀ, L⁻ᵀ (L⁻ᵀ C)ᵀ: triangular solves where LAPACK's are at hand (Murray's form; the transposed
+    forward rule would form L⁻¹ and both halves of the symmetric part apart)."""
     b, _, t, sizes = matrix_labels(node.args[0], (), lead)
     sizes = _with_pq(sizes)
-    linv = inv_node(node)
     phi = tril_half(contract([node, adj], [b + ("i", "k"), t + b + ("i", "j")], t + b + ("k", "j"), sizes))
-    both = add([phi, contract([phi], [t + b + ("k", "j")], t + b + ("j", "k"), sizes)], [1.0, 1.0], phi.shape)
-    share = contract([linv, both, linv], [b + ("k", "p"), t + b + ("k", "j"), b + ("j", "q")], t + b + ("p", "q"), sizes)
-    return (add([share], [0.5], share.shape),)
+    c = add([contract([phi], [t + b + ("k", "j")], b + ("k", "j") + t, sizes),
+             contract([phi], [t + b + ("j", "k")], b + ("k", "j") + t, sizes)], [1.0, 1.0], node.shape + tuple(lead))
+    upper = contract([node], [b + ("i", "k")], b + ("k", "i"), sizes)  # Lᵀ
+    half = solve_node(upper, c)  # L⁻ᵀ C, [p, j, t]
+    whole = solve_node(upper, contract([half], [b + ("p", "j") + t], b + ("j", "p") + t, sizes))  # [q, p, t]
+    return (contract([whole], [b + ("q", "p") + t], t + b + ("p", "q"), sizes) * 0.5,)
 
 
 _CHOLESKY_SOURCE = """\

@@ -206,6 +206,19 @@ def solve_indexed(a: Expr, b: Expr) -> Expr:
     return solve_node(a, b)
 
 
+def _triangular_solve(sp, mat: np.ndarray, flat: np.ndarray, lower: bool) -> np.ndarray:
+    """A⁻¹ B for a triangular A by BLAS's trsm, laid out so that nothing is copied: B in C order
+    is Bᵀ in Fortran's, solved from the right (solve_triangular copies both to Fortran order and
+    goes through LAPACK's trtrs, twice as slow for a matrix B); a vector B by solve_triangular."""
+    if flat.shape[-1] > 1:
+        a_f, trans, low = (mat.T, 0, not lower) if mat.T.flags.f_contiguous else (np.asfortranarray(mat), 1, lower)
+        b_f = np.ascontiguousarray(flat).T
+        out = sp.get_blas_funcs("trsm", (a_f, b_f))(1.0, a_f, b_f, side=1, lower=int(low), trans_a=trans).T
+        if np.all(np.isfinite(out)):
+            return out
+    return sp.solve_triangular(mat, flat, lower=lower, check_finite=False)  # raises for a zero on the diagonal
+
+
 def _solve_numpy(node, a):
     mat, rhs = a
     nb = mat.ndim - 2
@@ -213,7 +226,10 @@ def _solve_numpy(node, a):
     side = triangle(node.args[0]) if nb == 0 else None
     sp = _scipy_linalg() if side else None
     if sp is not None:
-        out = linalg(node, lambda: sp.solve_triangular(mat, flat, lower=side == "lower", check_finite=False))
+        out = linalg(node, lambda: _triangular_solve(sp, mat, flat, side == "lower"))
+        return out.reshape(rhs.shape)
+    if side:  # without scipy: the inverse by halves, then a product (an LU would ignore the zeros)
+        out = linalg(node, lambda: _TRIANGULAR_INVERSE[side](mat) @ flat)
         return out.reshape(rhs.shape)
     out = linalg(node, lambda: np.linalg.solve(mat, flat))
     return out.reshape(rhs.shape)
