@@ -328,3 +328,16 @@ def test_numpy_calls_on_expressions_build_the_factorizations():
     if np.lib.NumpyVersion(np.__version__) >= "2.0.0":  # numpy 1.x has no upper=
         upper = np.linalg.cholesky(S, upper=True)
         np.testing.assert_allclose(ed.evaluate(upper, S=s), np.linalg.cholesky(s, upper=True), rtol=1e-12)
+
+
+def test_solves_with_a_cholesky_factor_or_its_transpose_reuse_its_inverse_when_it_is_formed():
+    rng = np.random.default_rng(9)
+    S, W = ed.var("S", (4, 4)), ed.var("W", (4, 4))
+    values = {"S": _spd(rng, (4, 4)), "W": rng.standard_normal((4, 4))}
+    L = ed.cholesky(S)
+    g = ed.grad(ed.sum(ed.inv(L) * W) + ed.sum(L * W), S)  # inv(L), and Murray's solves with Lᵀ
+    assert ed.to_numpy_code(g, passes=()).count("_solve(") == 3
+    source = ed.to_numpy_code(g)
+    assert "_solve(" not in source and source.count("np.linalg.inv(") == 1
+    np.testing.assert_allclose(ed.compile(g)(**values), ed.compile(g, passes=())(**values), rtol=1e-10, atol=1e-12)
+    check_jacobian(ed.sum(ed.inv(L) * W) + ed.sum(L * W), S, values)
