@@ -249,6 +249,10 @@ def test_cholesky_of_a_matrix_that_is_not_positive_definite_is_an_evaluation_err
         ed.compile(ed.grad(ed.sum(ed.cholesky(S)), S))(S=bad)
     with pytest.raises(ed.EvaluationError, match="its argument"):
         ed.evaluate(ed.cholesky(S - 3 * np.eye(3)), S=np.eye(3))
+    B = ed.var("B", (3, 3, 3))
+    with pytest.raises(ed.EvaluationError, match=r"^cholesky: variable 'B' \(a matrix of shape \(3, 3, 3\), batch entry "
+                                                 r"\(1,\)\) is not symmetric positive definite"):
+        ed.evaluate(ed.cholesky(B), B=np.stack([np.eye(3), bad, bad]))
 
 
 # -- formulas, printers, generated code --------------------------------------------------------------

@@ -75,15 +75,26 @@ def cholesky(x) -> Expr:
     return Call("cholesky", (x,), (), x.shape)
 
 
+def _factors(m: np.ndarray) -> bool:
+    try:
+        np.linalg.cholesky(m)
+    except np.linalg.LinAlgError:
+        return False
+    return True
+
+
 def _cholesky_numpy(node, a):
+    s = _symmetric(a[0])
     try:
         with np.errstate(all="ignore"):
-            return np.linalg.cholesky(_symmetric(a[0]))
+            return np.linalg.cholesky(s)
     except np.linalg.LinAlgError as err:
         x = node.args[0]
+        at = next((b for b in np.ndindex(*s.shape[:-2]) if not _factors(s[b])), ()) if s.ndim > 2 else ()
+        where = f", batch entry {at}" if at else ""  # the first matrix of the batch that fails
         raise EvaluationError(
-            f"cholesky: {describe(x)} (a matrix of shape {x.shape}) is not symmetric positive definite at the "
-            f"given values (its symmetric part (S + Sᵀ)/2 is factored); make it positive definite, e.g. add a "
+            f"cholesky: {describe(x)} (a matrix of shape {x.shape}{where}) is not symmetric positive definite at "
+            f"the given values (its symmetric part (S + Sᵀ)/2 is factored); make it positive definite, e.g. add a "
             f"multiple of the identity (S + 1e-6 I)"
         ) from err
 
