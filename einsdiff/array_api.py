@@ -565,6 +565,19 @@ def _inv_of(x, /) -> Expr:
     return fns.inv(_expr(x, "linalg.inv"))
 
 
+def _cholesky_of(x, /, *, upper=False) -> Expr:
+    factor = fns.cholesky(_expr(x, "linalg.cholesky"))
+    return matrix_transpose(factor) if upper else factor
+
+
+def _eigh_of(x, /) -> fns.factor.EighResult:
+    return fns.eigh(_expr(x, "linalg.eigh"))
+
+
+def _eigvalsh_of(x, /) -> Expr:
+    return fns.eigvalsh(_expr(x, "linalg.eigvalsh"))
+
+
 def _outer_of(x1, x2, /) -> Expr:
     return fns.outer(_expr(x1, "linalg.outer", "x1"), _expr(x2, "linalg.outer", "x2"))
 
@@ -591,7 +604,8 @@ def _pinv_of(x, /, *, rtol=None) -> Expr:
 
 linalg = types.ModuleType(f"{__name__}.linalg", "The standard's linalg extension, on expressions.")
 linalg.__dict__.update({
-    "cross": _cross, "det": _det_of, "diagonal": _diagonal, "inv": _inv_of, "matmul": matmul,
+    "cholesky": _cholesky_of, "cross": _cross, "det": _det_of, "diagonal": _diagonal, "eigh": _eigh_of,
+    "eigvalsh": _eigvalsh_of, "inv": _inv_of, "matmul": matmul,
     "matrix_norm": _matrix_norm, "matrix_power": _matrix_power, "matrix_transpose": matrix_transpose,
     "outer": _outer_of, "pinv": _pinv_of, "slogdet": _slogdet_result, "solve": _solve_of, "svd": _svd_of,
     "svdvals": _svdvals_of, "tensordot": tensordot, "trace": _trace,
@@ -668,8 +682,8 @@ _FINITE = ("whether a value is finite is known only after evaluation, and has no
            "logsumexp and log_softmax test their max shift with it: use ed.logsumexp and ed.log_softmax, which "
            "are stable and differentiable)")
 _BITS = "integers and bits have no derivative"
-_DECOMPOSITION = ("einsdiff differentiates no matrix decomposition yet; write the model with xp.linalg.inv, "
-                  "solve, det or slogdet")
+_DECOMPOSITION = ("einsdiff has no rule for this decomposition yet; write the model with xp.linalg.cholesky, "
+                  "eigh, inv, solve, det or slogdet")
 
 
 def _formula(text: str) -> str:
@@ -691,7 +705,6 @@ REFUSED: dict[str, str] = {
     "atanh": _formula("(log1p(x) - log1p(-x)) / 2"), "atan2": _formula("an atan of x1 / x2 for x2 > 0"),
     "copysign": _formula("abs(x1) * sign(x2)"),
     "from_dlpack": "an expression is a formula, not a buffer; pass the array to xp.asarray",
-    "linalg.cholesky": _DECOMPOSITION, "linalg.eigh": _DECOMPOSITION, "linalg.eigvalsh": _DECOMPOSITION,
     "linalg.qr": _DECOMPOSITION, "linalg.matrix_rank": "a rank is an integer: " + _BITS,
 }
 """The standard's functions einsdiff does not build, each with the reason its error gives."""

@@ -60,6 +60,9 @@ CASES = {
     "solve a vector": ed.solve(S, x),
     "solve a matrix": ed.solve(S, W),
     "batched solve": ed.solve(M, V),
+    "cholesky and its gradient": ed.cholesky(S) + ed.grad(ed.sum(ed.cholesky(S) * S), S),
+    "batched eigh and a hessian": ed.einsum("bij,bj->bij", ed.eigh(M)[1], ed.eigvalsh(M))
+    + ed.hessian(ed.sum(ed.eigvalsh(M)[:, 1:] ** 3), M)[:, :, :, 0, 0, 1],
     "logsumexp over an axis": ed.logsumexp(A, axis=0),
     "softmax": ed.softmax(A @ x),
     "where": ed.where(x > 0, x, 2 * x),

@@ -56,6 +56,7 @@ VALUES = {
     "Z": rng.normal(size=(2, 5)),
 }
 VALUES["N"] = VALUES["X"][[1, 0, 2]]  # det N < 0
+VALUES["P"] = np.stack([_spd(n), _spd(n)])  # a batch of symmetric positive definite matrices
 assert np.linalg.det(VALUES["X"]) > 0 > np.linalg.det(VALUES["N"])
 
 V = {name: ed.var(name, value.shape) for name, value in VALUES.items()}
@@ -388,6 +389,69 @@ BATCHED = [
 ]
 
 
+# Eigenvalues and Cholesky (sections 2.8.1 and 5.2): the functions read the symmetric part, so for a
+# symmetric A their derivative with respect to A_ij is that of a step along the symmetric part of E_ij.
+P = V["P"]
+W_EIG, W_VEC = np.linalg.eigh(W0)
+W_VEC = W_VEC * np.sign(W_VEC[np.argmax(np.abs(W_VEC), axis=0), range(n)])  # each largest entry positive
+assert np.min(np.diff(W_EIG)) > 0.1  # separated: the eigenvectors are differentiable
+W_INV, W_L = np.linalg.inv(W0), np.linalg.cholesky(W0)
+
+
+def _eigenvector_jacobian() -> np.ndarray:
+    """dv_k = (λ_k I - A)⁺ dA v_k, with dA = (E_ij + E_ji)/2: J[a, k, i, j]."""
+    out = np.zeros((n, n, n, n))
+    for k in range(n):
+        pk, vk = np.linalg.pinv(W_EIG[k] * I - W0), W_VEC[:, k]
+        out[:, k] = 0.5 * (np.einsum("ai,j->aij", pk, vk) + np.einsum("aj,i->aij", pk, vk))
+    return out
+
+
+def _cholesky_jacobian() -> np.ndarray:
+    """dL = L Φ(L⁻¹ dS L⁻ᵀ), Φ the lower triangle with its diagonal halved, dS = (E_ij + E_ji)/2."""
+    out, li = np.zeros((n, n, n, n)), np.linalg.inv(W_L)
+    for i in range(n):
+        for j in range(n):
+            ds = np.zeros((n, n))
+            ds[i, j] += 0.5
+            ds[j, i] += 0.5
+            inner = li @ ds @ li.T
+            out[:, :, i, j] = W_L @ (np.tril(inner) - 0.5 * np.diag(np.diag(inner)))
+    return out
+
+
+EIGENVALUES_AND_CHOLESKY = [
+    Identity("eigenvalues: d tr(A)/dA = d sum_i lambda_i/dA = I, A symmetric", lambda: ed.sum(ed.eigvalsh(W)), W,
+             lambda: I),
+    Identity("eigenvalues: d lambda_i/dA = v_i v_i^T, A symmetric", lambda: ed.eigvalsh(W), W,
+             lambda: np.einsum("ik,jk->kij", W_VEC, W_VEC)),
+    Identity("eigenvalues: d det(A)/dA = d prod_i lambda_i/dA = det(A) A^-1, A symmetric",
+             lambda: ed.prod(ed.eigvalsh(W)), W, lambda: det(W0) * W_INV),
+    Identity("eigenvalues: d sum_i lambda_i^2/dA = d tr(A^2)/dA = 2 A, A symmetric",
+             lambda: ed.sum(ed.eigvalsh(W) ** 2), W, lambda: 2 * W0),
+    Identity("eigenvectors: dv_k = (lambda_k I - A)^+ dA v_k, A symmetric", lambda: ed.eigh(W)[1], W,
+             _eigenvector_jacobian),
+    Identity("Cholesky: d 2 sum_i ln L_ii/dS = d ln det S/dS = S^-1, S = L L^T",
+             lambda: 2 * ed.sum(ed.log(ed.diagonal(ed.cholesky(W)))), W, lambda: W_INV),
+    Identity("Cholesky: dL = L Phi(L^-1 dS L^-T)", lambda: ed.cholesky(W), W, _cholesky_jacobian),
+    Identity("Cholesky: d sum_ij L_ij^2/dS = d tr(S)/dS = I", lambda: ed.sum(ed.cholesky(W) ** 2), W, lambda: I),
+    Identity(
+        "batched eigenvalues: d lambda(P_b)_k/d(P_c)_ij = delta_bc (v_k)_i (v_k)_j",
+        lambda: ed.eigvalsh(P),
+        P,
+        lambda: _block_diagonal(np.einsum("bik,bjk->bkij", *[np.linalg.eigh(VALUES["P"])[1]] * 2), 1),
+        batched=True,
+    ),
+    Identity(
+        "batched Cholesky: d sum_b 2 sum_i ln L_b,ii/dP = P^-1",
+        lambda: 2 * ed.sum(ed.log(ed.diagonal(ed.cholesky(P)))),
+        P,
+        lambda: np.linalg.inv(VALUES["P"]),
+        batched=True,
+    ),
+]
+
+
 # -- second order -------------------------------------------------------------------------------
 def _hessian_inverse_form(m: np.ndarray, v: np.ndarray) -> np.ndarray:
     """d²(vᵀ M⁻¹ v)/dM_ij dM_kl = u_k Y_li w_j + u_i Y_jk w_l with Y = M⁻¹, u = Yᵀv, w = Y v."""
@@ -496,7 +560,25 @@ MATRIX_FUNCTIONS = [
                              + np.einsum("il,kj->ijkl", np.linalg.inv(W0), np.linalg.inv(W0))), order=2),
 ]
 
-TABLE = DETERMINANTS + INVERSES + TRACES + FORMS + NORMS + SINGULAR + SOFTMAX + BATCHED + HESSIANS + MATRIX_FUNCTIONS
+SPECTRAL_HESSIANS = [
+    Identity(
+        "Hessian of sum_i lambda_i^2 = tr(A^2): delta_ik delta_jl + delta_il delta_jk, through the eigenvectors",
+        lambda: ed.sum(ed.eigvalsh(W) ** 2),
+        W,
+        lambda: np.einsum("ik,jl->ijkl", I, I) + np.einsum("il,jk->ijkl", I, I),
+        order=2,
+    ),
+    Identity(
+        "Hessian of ln det S by Cholesky: -((S^-1)_ik (S^-1)_lj + (S^-1)_il (S^-1)_kj)/2",
+        lambda: 2 * ed.sum(ed.log(ed.diagonal(ed.cholesky(W)))),
+        W,
+        lambda: -0.5 * (np.einsum("ik,lj->ijkl", W_INV, W_INV) + np.einsum("il,kj->ijkl", W_INV, W_INV)),
+        order=2,
+    ),
+]
+
+TABLE = (DETERMINANTS + INVERSES + TRACES + FORMS + NORMS + SINGULAR + SOFTMAX + BATCHED + EIGENVALUES_AND_CHOLESKY
+         + HESSIANS + SPECTRAL_HESSIANS + MATRIX_FUNCTIONS)
 
 
 def _derivative(row: Identity, mode: str) -> ed.Expr:

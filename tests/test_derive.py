@@ -61,6 +61,9 @@ CALLS = {
     "call: dexpm": directional("expm", X, [X @ X]),
     "call: dsqrtm": directional("sqrtm", X, [ed.einsum("ij,k->ijk", X, z)]),
     "call: dlogm": directional("logm", X, [X, X.T]),
+    "call: cholesky": ed.cholesky(X @ X.T + ed.diag(z * z)), "call: tril_half": FUNCTIONS["tril_half"].builder(X @ X),
+    "call: eigvalsh and eigvecs": ed.eigh(X + X.T)[1] * ed.eigvalsh(X @ ed.diag(z)),
+    "call: eiggap": FUNCTIONS["eiggap"].builder(z * x[1:]),
 }
 CASES = {**NODES, **MAPS, **CALLS}
 

@@ -32,7 +32,8 @@ def test_every_node_function_and_every_builder_has_one_entry():
     assert set(OPS) == {n for n, f in FUNCTIONS.items() if f.kind == "elementwise"}
     assert set(CALLS) == {"inv", "det", "logdet", "logabsdet", "detsign", "solve", "logsumexp", "max", "min", "prod",
                           "where", "take", "put", "svdvals", "svd_u", "svd_vh", "svdgap", "svdinv", "pinv",
-                          "expm", "sqrtm", "logm", "dexpm", "dsqrtm", "dlogm"}
+                          "expm", "sqrtm", "logm", "dexpm", "dsqrtm", "dlogm",
+                          "cholesky", "tril_half", "eigvalsh", "eigvecs", "eiggap"}
     builders = {f.builder for f in FUNCTIONS.values()}
     for name in matrix.__all__:
         if name != "flatten":  # a helper of reshape and outer, not a function of formulas or of ed
@@ -85,7 +86,7 @@ def test_formulas_call_every_function_with_syntax():
         for name in f.syntax.names:
             args = ", ".join(["X"] * f.syntax.arity)
             want = f.syntax.builder(*[X] * f.syntax.arity)
-            formula = f"{name}({args})" + (f"[{','.join('ij'[:want.ndim])}]" if f.syntax.indexed else "")
+            formula = f"{name}({args})" + (f"[{','.join('ijk'[:want.ndim])}]" if f.syntax.indexed else "")
             got = ed.parse(formula, X=(2, 2))
             np.testing.assert_allclose(ed.evaluate(got, values), ed.evaluate(want, values), err_msg=formula)
 
@@ -160,6 +161,9 @@ CALL_CASES = {  # the node, its arguments' names, the indices of its result
     "expm": (ed.expm(X), "X", "ij"), "sqrtm": (ed.sqrtm(X), "X", "ij"), "logm": (ed.logm(X), "X", "ij"),
     "dexpm": (directional("expm", X, [A]), "XA", "ij"), "dsqrtm": (directional("sqrtm", X, [A, A]), "XAA", "ij"),
     "dlogm": (directional("logm", X, [A]), "XA", "ij"),
+    "cholesky": (ed.cholesky(X), "X", "ij"), "tril_half": (FUNCTIONS["tril_half"].builder(X), "X", "ij"),
+    "eigvalsh": (ed.eigvalsh(X), "X", "i"), "eigvecs": (ed.eigh(X)[1], "X", "ij"),
+    "eiggap": (FUNCTIONS["eiggap"].builder(ed.var("w", (3,))), "w", "ij"),
 }
 
 
@@ -179,9 +183,10 @@ def test_call_notation_is_what_the_printers_print(fn):
     assert ed.to_mathml(e) == _MATH.format(lhs + "<mo>=</mo>" + _tokens(rhs))
     if note.matrix:
         assert ed.to_matrix_notation(e) == "f = " + note.matrix.format(*map(_Arg, args))
-        composite = FUNCTIONS[fn].builder(*([A @ X] if len(args) == 1 else [A @ X, B + B]))
+        product, text = (A @ ed.var("X", (3,)), "A X") if e.args[0].ndim == 1 else (A @ X, "A X")  # eiggap's: a vector
+        composite = FUNCTIONS[fn].builder(*([product] if len(args) == 1 else [product, B + B]))
         assert ed.to_matrix_notation(composite) == "f = " + note.matrix.format(
-            _Arg("A X", "product"), _Arg("2 B", "product"))
+            _Arg(text, "product"), _Arg("2 B", "product"))
     else:
         with pytest.raises(ed.OptionError, match=f"{fn}"):
             ed.to_matrix_notation(e)
@@ -313,6 +318,8 @@ def _nodes(batch: tuple[int, ...]):
         "expm": ed.expm(Y), "sqrtm": ed.sqrtm(Y), "logm": ed.logm(Y), "dexpm": directional("expm", Y, [Y @ Y]),
         "dsqrtm": directional("sqrtm", Y, [ed.einsum("...ij,...k->...ijk", Y, z)]),
         "dlogm": directional("logm", Y, [Y, Y]),
+        "cholesky": ed.cholesky(Y), "tril_half": FUNCTIONS["tril_half"].builder(Y), "eigvalsh": ed.eigvalsh(Y),
+        "eigvecs": ed.eigh(Y)[1], "eiggap": FUNCTIONS["eiggap"].builder(z),
     }
 
 
@@ -320,9 +327,9 @@ DERIVED_ONLY = ("svdvals", "svd_u", "svd_vh", "svdgap", "svdinv", "pinv")  # no 
 
 
 def test_entries_without_a_reverse_rule_are_those_derived():
-    assert {n for n, f in CALLS.items() if f.vjp is None} == set(HAND) | set(DERIVED_ONLY)
+    assert {n for n, f in CALLS.items() if f.vjp is None} == set(HAND) | set(DERIVED_ONLY) | {"eigvalsh", "eiggap"}
     assert {n for n, f in CALLS.items() if f.vjp is not None} == {"solve", "where", "take", "put", "dexpm", "dsqrtm",
-                                                                  "dlogm"}
+                                                                  "dlogm", "cholesky", "tril_half", "eigvecs"}
 
 
 @pytest.mark.parametrize("batch", [(), (2,)])

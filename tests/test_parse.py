@@ -284,12 +284,12 @@ def test_a_variable_a_space_and_a_bracket_is_a_product_as_printed():
 @pytest.mark.parametrize(
     "formula, message",
     [
-        ("tahn(x[i])", "unknown function 'tahn'; did you mean tanh? The functions are abs, arccos, arcsin, arctan, cos,"),
+        ("tahn(x[i])", "unknown function 'tahn'; did you mean tanh? The functions are abs, arccos, arcsin, arctan, chol, cholesky, cos,"),
         ("tna(x[i])", "unknown function 'tna'; did you mean tan?"),
         ("asin(x[i])", "unknown function 'asin'; did you mean arcsin?"),
         ("tahn (x[i])", "unknown function 'tahn'; did you mean tanh? For a product, give tahn's shape."),
         ("ln(x[i])", "unknown function 'ln'; did you mean log?"),
-        ("foo(x[i])", "unknown function 'foo'. The functions are abs, arccos, arcsin, arctan, cos, det, detsign, dexpm,"),
+        ("foo(x[i])", "unknown function 'foo'. The functions are abs, arccos, arcsin, arctan, chol, cholesky, cos, det, detsign,"),
         ("B(i,j) x[j]", "unknown function 'B'; to index a tensor, write B[i,j]."),
         ("A(i,j) x[j]", "'A' is a variable, not a function: index it with brackets, A[i,j]"),
         ("2 * tanh x[i]", "tanh is a function: call it with parentheses, as in tanh(...)"),

@@ -240,6 +240,9 @@ class _DaskLinalg:
         logabs = whole.map_blocks(lambda m: np.linalg.slogdet(m)[1], drop_axis=drop, dtype=a.dtype)
         return sign, logabs
 
+    def cholesky(self, a):
+        return self._whole(a).map_blocks(np.linalg.cholesky, dtype=a.dtype)
+
     def eigh(self, a):
         whole = self._whole(a)
         values = whole.map_blocks(lambda m: np.linalg.eigh(m)[0], drop_axis=a.ndim - 1, dtype=a.dtype)

@@ -50,19 +50,32 @@ def one_sweep(outputs: Outputs, passes: tuple[str, ...] = ()) -> Outputs:
 
 def reuse_inverses(outputs: Outputs, passes: tuple[str, ...] = ()) -> Outputs:
     """solve(A, B) where inv(A) is computed anyway is inv(A) B: one matrix product instead of
-    a second LU factorization of A (the gradient of log det S + tr(S⁻¹ C) needs both)."""
+    a second LU factorization of A (the gradient of log det S + tr(S⁻¹ C) needs both); and
+solve(Mᵀ, B) is M⁻ᵀ B (the reverse rule of a solve with a Cholesky factor)."""
     nodes = topological(outputs)
     inverted = {n.args[0] for n in nodes if isinstance(n, Call) and n.fn == "inv" and n.ndim == 2}
-    if not any(isinstance(n, Call) and n.fn == "solve" and n.args[0] in inverted for n in nodes):
+
+    def inverse_of(a: Expr) -> tuple[Expr, tuple[int, int]] | None:
+        """inv(A) and its indices in A⁻¹ b, also for A = Mᵀ with M inverted (A⁻¹ = M⁻ᵀ: a Cholesky factor's)."""
+        if a in inverted:
+            return Call("inv", (a,), (), a.shape), (0, 1)
+        if (isinstance(a, Contract) and len(a.operands) == 1 and len(set(a.output)) == 2
+                and a.inputs[0] == a.output[::-1] and a.operands[0] in inverted):
+            m = a.operands[0]
+            return Call("inv", (m,), (), m.shape), (1, 0)
+        return None
+
+    if not any(isinstance(n, Call) and n.fn == "solve" and inverse_of(n.args[0]) for n in nodes):
         return outputs
 
     def rewrite(node: Expr) -> Expr | None:
-        if not (isinstance(node, Call) and node.fn == "solve" and node.args[0] in inverted):
+        found = inverse_of(node.args[0]) if isinstance(node, Call) and node.fn == "solve" else None
+        if found is None:
             return None
-        a, b = node.args
+        (inverse, at), (a, b) = found, node.args
         rest = tuple(range(2, b.ndim + 1))
         sizes = (a.shape[0], a.shape[1]) + b.shape[1:]
-        return Contract((Call("inv", (a,), (), a.shape), b), ((0, 1), (1,) + rest), (0,) + rest, sizes)
+        return Contract((inverse, b), (at, (1,) + rest), (0,) + rest, sizes)
 
     return _rewrite(outputs, rewrite)
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 from .functions import (
     amax,
     amin,
+    cholesky,
     det,
     diag,
     diagonal,
     dot,
+    eigh,
+    eigvalsh,
     flatten,
     inv,
     log_softmax,
@@ -39,8 +42,7 @@ from .functions import (
 from .functions import expm, logm, matrix_power, sqrtm
 
 __all__ = [
-    "amax", "amin", "det", "diag", "diagonal", "dot", "flatten", "inv", "log_softmax", "logdet", "logsumexp", "maximum",
-    "minimum", "norm", "outer", "pinv", "prod", "reshape", "slogdet", "softmax", "solve", "svd", "svdvals", "trace",
-    "where",
-    "expm", "logm", "matrix_power", "sqrtm",
+    "amax", "amin", "cholesky", "det", "diag", "diagonal", "dot", "eigh", "eigvalsh", "expm", "flatten", "inv",
+    "log_softmax", "logdet", "logm", "logsumexp", "matrix_power", "maximum", "minimum", "norm", "outer", "pinv", "prod",
+    "reshape", "slogdet", "softmax", "solve", "sqrtm", "svd", "svdvals", "trace", "where",
 ]

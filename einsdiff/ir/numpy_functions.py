@@ -29,6 +29,7 @@ from .expr import Const, Expr
 from .functions import (
     amax, amin, det, diag, dot, inv, norm, outer, pinv, prod, reshape, slogdet, solve, svd, svdvals, where,
 )
+from .functions.factor import EighResult, cholesky, eigh, eigvalsh
 from .functions.shapes import flatten
 from .functions.spectral import matrix_power
 from .indexing import concatenate, joined_parts, stack
@@ -430,6 +431,31 @@ def solve_of(a, b) -> Expr:
 @implements(np.linalg.slogdet)
 def slogdet_of(a) -> SlogdetResult:
     return SlogdetResult(*slogdet(a))
+
+
+@implements(np.linalg.cholesky)
+def cholesky_of(a, *, upper=False) -> Expr:
+    """The Cholesky factor of sym(a) = (a + aᵀ)/2 (numpy reads a's lower triangle: the same for a symmetric a)."""
+    factor = cholesky(a)
+    return einsum("...ij->...ji", factor) if upper else factor
+
+
+def _uplo(name: str, value) -> None:
+    if value not in ("L", "U"):
+        raise OptionError(f"{name}: UPLO must be 'L' or 'U', got {value!r}")
+
+
+@implements(np.linalg.eigh)
+def eigh_of(a, UPLO="L") -> EighResult:  # noqa: N803 - numpy's name
+    """(eigenvalues, eigenvectors) of sym(a); either UPLO reads a symmetric a the same."""
+    _uplo("np.linalg.eigh", UPLO)
+    return eigh(a)
+
+
+@implements(np.linalg.eigvalsh)
+def eigvalsh_of(a, UPLO="L") -> Expr:  # noqa: N803 - numpy's name
+    _uplo("np.linalg.eigvalsh", UPLO)
+    return eigvalsh(a)
 
 
 class SVDResult(NamedTuple):

@@ -206,6 +206,62 @@ def _d_sqrt(x: _Dual) -> _Dual:
     return _Dual(root, x.t / (2 * root) if x.t else 0.0)
 
 
+def _symmetric_part(m) -> list:
+    n = len(m)
+    return [[(m[i][j] + m[j][i]) * 0.5 for j in range(n)] for i in range(n)]
+
+
+def _cholesky(m) -> list:
+    """L with sym(M) = L Lᵀ, row by row (Cholesky–Banachiewicz)."""
+    s, n = _symmetric_part(m), len(m)
+    low = [[_Dual(0.0)] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1):
+            total = s[i][j]
+            for k in range(j):
+                total = total - low[i][k] * low[j][k]
+            if i == j and total.v <= 0:
+                raise EvaluationError("cholesky: the brute-force oracle met a matrix that is not positive definite")
+            low[i][j] = _d_sqrt(total) if i == j else total / low[j][j]
+    return low
+
+
+def _jacobi(m) -> tuple[list, list]:
+    """Eigenvalues ascending and eigenvectors (columns, largest entry positive) of sym(M) by cyclic
+    Jacobi rotations, each chosen to zero one off-diagonal entry, tangent included, until all are ~0."""
+    a, n = _symmetric_part(m), len(m)
+    vec = [[_Dual(1.0 if i == j else 0.0) for j in range(n)] for i in range(n)]
+    scale = 1.0 + max(abs(a[i][i].v) for i in range(n))
+    for _ in range(60):
+        if all(abs(a[i][j].v) + abs(a[i][j].t) <= 1e-15 * scale for i in range(n) for j in range(n) if i != j):
+            break
+        for p, q in itertools.combinations(range(n), 2):
+            y, x = a[p][q] * 2.0, a[q][q] - a[p][p]
+            if y.v == 0 and y.t == 0:
+                continue
+            if x.v == 0 and y.v == 0:
+                raise EvaluationError("eigh: the brute-force oracle met repeated eigenvalues")
+            theta = _Dual(0.5 * math.atan2(y.v, x.v), 0.5 * (x.v * y.t - y.v * x.t) / (x.v * x.v + y.v * y.v))
+            c = _Dual(math.cos(theta.v), -math.sin(theta.v) * theta.t)
+            s = _Dual(math.sin(theta.v), math.cos(theta.v) * theta.t)
+            for rows in (a, vec):  # columns p, q of A J and V J
+                for k in range(n):
+                    kp, kq = rows[k][p], rows[k][q]
+                    rows[k][p], rows[k][q] = c * kp - s * kq, s * kp + c * kq
+            for k in range(n):  # rows p, q of Jᵀ (A J)
+                pk, qk = a[p][k], a[q][k]
+                a[p][k], a[q][k] = c * pk - s * qk, s * pk + c * qk
+    order = sorted(range(n), key=lambda k: a[k][k].v)
+    values = [a[k][k] for k in order]
+    vectors = [[vec[i][k] for k in order] for i in range(n)]
+    for k in range(n):
+        biggest = max(range(n), key=lambda i: abs(vectors[i][k].v))
+        if vectors[biggest][k].v < 0:
+            for i in range(n):
+                vectors[i][k] = vectors[i][k] * -1.0
+    return values, vectors
+
+
 def _jacobi_svd(m) -> tuple[list, list, list]:
     """The thin SVD (U columns, s, V columns) by one-sided Jacobi rotations on the columns of
     M (of Mᵀ when M is wide), the rotation angle from the values and tangents alike, sorted
@@ -352,9 +408,25 @@ def _loop_call(node: Call, args):
         return _split(out, node.shape)
     if node.fn in _SPECTRAL:
         return _split(_spectral_loop(node, a), node.shape)
+    if node.fn == "eiggap":  # 1/(w[j] - w[i]) off the diagonal
+        for p in np.ndindex(*node.shape):
+            *b, i, j = p
+            out[p] = _Dual(0.0) if i == j else _Dual(1.0) / (a[0][(*b, j)] - a[0][(*b, i)])
+        return _split(out, node.shape)
     batch = node.args[0].shape[:-2]
     for b in np.ndindex(*batch):
         m = a[0][b].tolist()
+        if node.fn in ("cholesky", "tril_half", "eigvalsh", "eigvecs"):
+            n = len(m)
+            if node.fn == "cholesky":
+                out[b] = np.array(_cholesky(m), dtype=object)
+            elif node.fn == "tril_half":
+                out[b] = np.array([[m[i][j] * (0.5 if i == j else 1.0 if i > j else 0.0) for j in range(n)]
+                                   for i in range(n)], dtype=object)
+            else:
+                values, vectors = _jacobi(m)
+                out[b] = np.array(values if node.fn == "eigvalsh" else vectors, dtype=object)
+            continue
         if node.fn in ("det", "logdet", "logabsdet", "detsign"):
             det = _leibniz(m)
             if node.fn == "det":

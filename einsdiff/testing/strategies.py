@@ -230,6 +230,14 @@ def _logdet(draw, a: Reference, more: Callable[[], Reference]) -> Reference:
     return Reference(sign * logabs, lambda b: np.prod(np.linalg.slogdet(-x.numpy(b)), axis=0))
 
 
+def _cholesky(draw, a: Reference, more: Callable[[], Reference]) -> Reference:
+    """chol(X) + 1/4: both of _square_matrix's forms have a positive definite symmetric part; the
+    shift keeps the zeros above the diagonal off the kinks of what may follow (a norm, abs)."""
+    x = _square_matrix(draw, a)
+    return Reference(matrix.cholesky(x.expr) + 0.25,
+                     lambda b: np.linalg.cholesky((x.numpy(b) + np.swapaxes(x.numpy(b), -1, -2)) / 2) + 0.25)
+
+
 def _solve(draw, a: Reference, more: Callable[[], Reference]) -> Reference:
     """X⁻¹ B for B a vector, a matrix, or a batch of matrices made from a second operand."""
     st = _st()
@@ -341,6 +349,7 @@ FUNCTION_KINDS: dict[str, Callable] = {
     "det": _det,
     "logdet": _logdet,
     "solve": _solve,
+    "cholesky": _cholesky,
     "logsumexp": _logsumexp,
     "softmax": _softmax,
     "piecewise": _piecewise,

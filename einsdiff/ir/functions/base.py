@@ -83,6 +83,20 @@ def linalg(node, compute: Callable[[], np.ndarray]) -> np.ndarray:
     return out
 
 
+def lower_inverse(m: np.ndarray) -> np.ndarray:
+    """The inverse of lower triangular matrices (a Cholesky factor), by halves:
+    [[A, 0], [C, D]]⁻¹ = [[A⁻¹, 0], [-D⁻¹ C A⁻¹, D⁻¹]], a third of the work of a general inverse."""
+    n = m.shape[-1]
+    if n <= 64:
+        return np.linalg.inv(m)
+    h = n // 2
+    a, d = lower_inverse(m[..., :h, :h]), lower_inverse(m[..., h:, h:])
+    out = np.zeros_like(a, shape=m.shape)
+    out[..., :h, :h], out[..., h:, h:] = a, d
+    out[..., h:, :h] = -(d @ (m[..., h:, :h] @ a))
+    return out
+
+
 def no_jvp(node, tangents, extra):
     """A piecewise constant function: its derivative is zero."""
     return None

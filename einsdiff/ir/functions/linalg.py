@@ -18,7 +18,8 @@ from ..registry import Function, Notation, Syntax
 from ..simplify import add
 from ..simplify import contract as _contract
 from ..subscripts import einsum
-from .base import contract, describe, labels, linalg, matrix_labels, name_of, neg, no_jvp, sizes_of, square_matrix
+from .base import (contract, describe, labels, linalg, lower_inverse, matrix_labels, name_of, neg, no_jvp, sizes_of,
+                   square_matrix)
 
 
 # -- inverse -----------------------------------------------------------------------------------
@@ -71,11 +72,17 @@ def _triangular_inv(node, m):
     return out if info == 0 else None  # a zero on the diagonal: the general path raises the error
 
 
+# Without scipy (or for a batch) a triangular factor is inverted by halves, by matrix products.
+_TRIANGULAR_INVERSE = {"lower": lower_inverse,
+                       "upper": lambda m: np.swapaxes(lower_inverse(np.swapaxes(m, -1, -2)), -1, -2)}
+
+
 def _inv_numpy(node, a):
-    quick = _triangular_inv(node, a[0]) if triangle(node.args[0]) else None
+    side = triangle(node.args[0])
+    quick = _triangular_inv(node, a[0]) if side else None
     if quick is not None:
         return quick
-    out = linalg(node, lambda: np.linalg.inv(a[0]))
+    out = linalg(node, lambda: (_TRIANGULAR_INVERSE[side] if side else np.linalg.inv)(a[0]))
     if not np.all(np.isfinite(out)) and np.all(np.isfinite(a[0])):
         raise EvaluationError(
             f"inv: {describe(node.args[0])} (a matrix of shape {node.args[0].shape}) is numerically "
@@ -199,6 +206,19 @@ def solve_indexed(a: Expr, b: Expr) -> Expr:
     return solve_node(a, b)
 
 
+def _triangular_solve(sp, mat: np.ndarray, flat: np.ndarray, lower: bool) -> np.ndarray:
+    """A⁻¹ B for a triangular A by BLAS's trsm, laid out so that nothing is copied: B in C order
+    is Bᵀ in Fortran's, solved from the right (solve_triangular copies both to Fortran order and
+    goes through LAPACK's trtrs, twice as slow for a matrix B); a vector B by solve_triangular."""
+    if flat.shape[-1] > 1:
+        a_f, trans, low = (mat.T, 0, not lower) if mat.T.flags.f_contiguous else (np.asfortranarray(mat), 1, lower)
+        b_f = np.ascontiguousarray(flat).T
+        out = sp.get_blas_funcs("trsm", (a_f, b_f))(1.0, a_f, b_f, side=1, lower=int(low), trans_a=trans).T
+        if np.all(np.isfinite(out)):
+            return out
+    return sp.solve_triangular(mat, flat, lower=lower, check_finite=False)  # raises for a zero on the diagonal
+
+
 def _solve_numpy(node, a):
     mat, rhs = a
     nb = mat.ndim - 2
@@ -206,7 +226,10 @@ def _solve_numpy(node, a):
     side = triangle(node.args[0]) if nb == 0 else None
     sp = _scipy_linalg() if side else None
     if sp is not None:
-        out = linalg(node, lambda: sp.solve_triangular(mat, flat, lower=side == "lower", check_finite=False))
+        out = linalg(node, lambda: _triangular_solve(sp, mat, flat, side == "lower"))
+        return out.reshape(rhs.shape)
+    if side:  # without scipy: the inverse by halves, then a product (an LU would ignore the zeros)
+        out = linalg(node, lambda: _TRIANGULAR_INVERSE[side](mat) @ flat)
         return out.reshape(rhs.shape)
     out = linalg(node, lambda: np.linalg.solve(mat, flat))
     return out.reshape(rhs.shape)
