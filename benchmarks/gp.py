@@ -15,7 +15,7 @@ the three hyperparameters (log ℓ, log s, log σ). Each system writes it as its
   K's n² entries per hyperparameter.
 - "numpy": the same closed form with numpy alone (K⁻¹ from ``np.linalg.inv`` of the factor).
 
-Each (system) runs in its own process, three rounds; a time is the best of the rounds'
+Each system runs in its own process, five rounds; a time is the best of the rounds'
 medians, in ms per gradient. Every result is checked against the closed form.
 
     cd benchmarks && PYTHONPATH=.. .venv/bin/python gp.py
@@ -29,7 +29,7 @@ import numpy as np
 from common import in_child
 
 N, DIM = 500, 3
-REPEATS, RUNS = 15, 3
+REPEATS, RUNS = 25, 5
 THETA = np.array([np.log(0.7), np.log(1.3), np.log(0.4)])  # log ℓ, log s, log σ
 
 

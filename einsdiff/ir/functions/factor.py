@@ -137,18 +137,16 @@ def _cholesky_jvp(node, tangents, extra):
 
 
 def _cholesky_vjp(node, adj, lead):
-    """S̄ = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹) = ½ L⁻ᵀ C L⁻¹ with C = Φ + Φᵀ (symmetric), by two solves with
-    Lᵀ, L⁻ᵀ (L⁻ᵀ C)ᵀ: triangular solves where LAPACK's are at hand (Murray's form; the transposed
-    forward rule would form L⁻¹ and both halves of the symmetric part apart)."""
+    """S̄ = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹) = ½ L⁻ᵀ C L⁻¹ with C = Φ + Φᵀ (symmetric): Murray's form (the
+    transposed forward rule would form both halves of the symmetric part apart). L⁻¹ is formed
+    once, by halves in matrix products (a third of a general inverse's work), and shared: the
+    solves with L and Lᵀ elsewhere in the program become products with it (reuse_inverses)."""
     b, _, t, sizes = matrix_labels(node.args[0], (), lead)
     sizes = _with_pq(sizes)
     phi = tril_half(contract([node, adj], [b + ("i", "k"), t + b + ("i", "j")], t + b + ("k", "j"), sizes))
-    c = add([contract([phi], [t + b + ("k", "j")], b + ("k", "j") + t, sizes),
-             contract([phi], [t + b + ("j", "k")], b + ("k", "j") + t, sizes)], [1.0, 1.0], node.shape + tuple(lead))
-    upper = contract([node], [b + ("i", "k")], b + ("k", "i"), sizes)  # Lᵀ
-    half = solve_node(upper, c)  # L⁻ᵀ C, [p, j, t]
-    whole = solve_node(upper, contract([half], [b + ("p", "j") + t], b + ("j", "p") + t, sizes))  # [q, p, t]
-    return (contract([whole], [b + ("q", "p") + t], t + b + ("p", "q"), sizes) * 0.5,)
+    c = add([phi, contract([phi], [t + b + ("k", "j")], t + b + ("j", "k"), sizes)], [0.5, 0.5], phi.shape)
+    linv = inv_node(node)
+    return (contract([linv, c, linv], [b + ("k", "p"), t + b + ("k", "j"), b + ("j", "q")], t + b + ("p", "q"), sizes),)
 
 
 _CHOLESKY_SOURCE = """\

@@ -54,7 +54,7 @@ def triangle(x: Expr) -> str | None:
 
 
 @functools.cache
-def _scipy_linalg():
+def scipy_linalg():
     """scipy.linalg, or None: scipy is an optional extra, imported on the first triangular solve."""
     try:
         import scipy.linalg
@@ -63,25 +63,15 @@ def _scipy_linalg():
     return scipy.linalg
 
 
-def _triangular_inv(node, m):
-    sp = _scipy_linalg()
-    if sp is None or m.ndim != 2 or m.dtype not in (np.float32, np.float64):
-        return None
-    trtri = sp.lapack.get_lapack_funcs("trtri", (m,))
-    out, info = trtri(m, lower=int(triangle(node.args[0]) == "lower"))
-    return out if info == 0 else None  # a zero on the diagonal: the general path raises the error
-
-
-# Without scipy (or for a batch) a triangular factor is inverted by halves, by matrix products.
+# A triangular factor is inverted by halves, in matrix products: a third of a general inverse's
+# work, and numpy's BLAS alone (LAPACK's trtri through scipy would wake a second BLAS's threads,
+# which then contend with numpy's for the cores).
 _TRIANGULAR_INVERSE = {"lower": lower_inverse,
                        "upper": lambda m: np.swapaxes(lower_inverse(np.swapaxes(m, -1, -2)), -1, -2)}
 
 
 def _inv_numpy(node, a):
     side = triangle(node.args[0])
-    quick = _triangular_inv(node, a[0]) if side else None
-    if quick is not None:
-        return quick
     out = linalg(node, lambda: (_TRIANGULAR_INVERSE[side] if side else np.linalg.inv)(a[0]))
     if not np.all(np.isfinite(out)) and np.all(np.isfinite(a[0])):
         raise EvaluationError(
@@ -224,7 +214,7 @@ def _solve_numpy(node, a):
     nb = mat.ndim - 2
     flat = rhs.reshape(rhs.shape[: nb + 1] + (-1,))
     side = triangle(node.args[0]) if nb == 0 else None
-    sp = _scipy_linalg() if side else None
+    sp = scipy_linalg() if side else None
     if sp is not None:
         out = linalg(node, lambda: _triangular_solve(sp, mat, flat, side == "lower"))
         return out.reshape(rhs.shape)
