@@ -88,29 +88,25 @@ def main():
         print(f"| {name} | {rel(value, jv):.1e} | {rel(g, jg):.1e} | {rel(H, jH):.1e} |")
 
     print()
-    print("At a repeated eigenvalue (2, 2, 5, 7): gradient and Hessian of Σ W ⊙ f(S), einsdiff vs central "
-          "finite differences, and whether JAX's are finite")
-    print("| function | einsdiff gradient vs FD | einsdiff Hessian vs FD of its gradient | einsdiff finite "
-          "| JAX gradient finite | JAX Hessian finite |")
-    print("|---|---|---|---|---|---|")
+    print("At a repeated eigenvalue (2, 2, 5, 7): the gradient and Hessian of the same scalars, each system against "
+          "central finite differences (of the value; of einsdiff's gradient for the Hessian)")
+    print("| function | einsdiff gradient | einsdiff Hessian | JAX gradient | JAX Hessian |")
+    print("|---|---|---|---|---|")
     for name in ("eigvalsh", "expm", "sqrtm", "logm"):
         mine, theirs, _ = cases(jnp, jax)[name]
         X = ed.var("X", (N, N))
         f = mine(X)
-        value_of = ed.compile(f)
-        grad_of = ed.compile(ed.grad(f, X))
-        g = grad_of(X=REPEATED)
-        fd_g = fd_gradient(lambda x: float(value_of(X=x)), REPEATED)
+        value_of, grad_of = ed.compile(f), ed.compile(ed.grad(f, X))
+        g = grad_of(X=REPEATED)[0]
+        fd_g = fd_gradient(lambda x: float(value_of(X=x)[0]), REPEATED)
+        fd_H = np.stack([fd_gradient(lambda x, k=k: float(np.asarray(grad_of(X=x)[0])[k]), REPEATED)
+                         for k in np.ndindex(N, N)]).reshape(N, N, N, N)
         try:
-            H = ed.compile(ed.hessian(f, X))(X=REPEATED)
-            fd_H = np.stack([fd_gradient(lambda x, k=k: float(np.asarray(grad_of(X=x))[k]), REPEATED)
-                             for k in np.ndindex(N, N)]).reshape(N, N, N, N)
-            hessian, finite = f"{rel(H, fd_H):.1e}", bool(np.all(np.isfinite(H)) and np.all(np.isfinite(g)))
+            hessian = f"{rel(ed.compile(ed.hessian(f, X))(X=REPEATED)[0], fd_H):.1e}"
         except ed.EvaluationError as err:  # an eigenvalue's own Hessian needs its eigenvector's derivative
-            hessian, finite = f"EvaluationError: {str(err)[:60]}…", bool(np.all(np.isfinite(g)))
+            hessian = f"EvaluationError ({str(err).split(';')[0]})"
         jg, jH = np.asarray(jax.grad(theirs)(REPEATED)), np.asarray(jax.hessian(theirs)(REPEATED))
-        print(f"| {name} | {rel(g, fd_g):.1e} | {hessian} | {finite} "
-              f"| {bool(np.all(np.isfinite(jg)))} | {bool(np.all(np.isfinite(jH)))} |")
+        print(f"| {name} | {rel(g, fd_g):.1e} | {hessian} | {rel(jg, fd_g):.1e} | {rel(jH, fd_H):.1e} |")
 
 
 if __name__ == "__main__":
