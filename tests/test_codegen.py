@@ -129,7 +129,7 @@ def _matrix_functions():
         "pinv": ed.pinv(R), "J_pinv": ed.jacobian(ed.pinv(R), R),
         "expm_batched": ed.expm(S), "H_expm": ed.hessian(ed.sum(ed.expm(M) * P), M),
         "sqrtm": ed.sqrtm(P), "J_sqrtm": ed.jacobian(ed.sqrtm(Q), S), "logm_batched": ed.logm(Q),
-        "H_logm": ed.hessian(ed.trace(ed.logm(P)), M),
+        "H_logm": ed.hessian(ed.sum(ed.logm(P) * M), M),
         "cholesky_batched": ed.cholesky(Q), "J_cholesky": ed.jacobian(ed.cholesky(P), M),
         "H_cholesky": ed.hessian(ed.sum(ed.cholesky(P) ** 2), M), "eigh": ed.eigh(P)[1] * ed.eigvalsh(P),
         "J_eigvecs_batched": ed.jacobian(ed.eigh(Q)[1], S), "H_eigvalsh": ed.hessian(ed.sum(ed.eigvalsh(P) ** 3), M),

@@ -412,3 +412,18 @@ def test_a_matrix_that_is_not_positive_definite_is_an_evaluation_error(fn):
         ed.evaluate(ed.grad(ed.sum(getattr(ed, fn)(S) * W), S), S=bad)
     with pytest.raises(ed.EvaluationError, match=rf"{fn}: variable 'T' .* \(matrix \(1,\) of the batch\)"):
         ed.evaluate(getattr(ed, fn)(ed.var("T", (2, 3, 3))), T=np.stack([np.eye(3), bad]))
+
+
+def test_the_gradient_of_a_trace_of_a_matrix_function_is_the_textbook_one():
+    """Df(A)[I] = f′(A): tr e^X, tr ln S and tr √S have the Matrix Cookbook's gradients, written so."""
+    X, S = ed.var("X", (3, 3)), ed.var("S", (3, 3), symmetric=True)
+    assert ed.to_index_notation(ed.grad(ed.trace(ed.expm(X)), X)) == "f[i,j] = expm(X)[j,i]"
+    assert ed.to_matrix_notation(ed.grad(ed.trace(ed.expm(X)), X)) == "f = (expm(X))ᵀ"
+    assert ed.to_matrix_notation(ed.grad(ed.trace(ed.logm(S)), S)) == "f = S⁻¹"
+    assert ed.expm(X.T) is not None and ed.to_index_notation(ed.expm(X.T)) == "f[i,j] = expm(X)[j,i]"
+    rng = np.random.default_rng(3)
+    m = rng.standard_normal((3, 3))
+    s = m @ m.T + 3 * np.eye(3)
+    for f, wrt, value in ((ed.trace(ed.expm(X)), X, 0.5 * m), (ed.trace(ed.logm(X)), X, s + 0.1 * m),
+                          (ed.trace(ed.sqrtm(X)), X, s), (2.0 * ed.trace(ed.expm(X.T)).sum(), X, m)):
+        check_jacobian(f, wrt, {"X": value}, order=2)

@@ -32,7 +32,7 @@ import numpy as np
 
 from .. import build
 from ...errors import EvaluationError, OperandError, OptionError, ShapeError
-from ..expr import Call, Expr
+from ..expr import Add, Call, Contract, Expr
 from ..registry import Function, Notation, Syntax
 from ..simplify import add
 from .base import contract, describe, labels, shared_factorization, sizes_of, square_matrix
@@ -339,8 +339,34 @@ def directional(name: str, a: Expr, directions) -> Expr:
     for k, e in enumerate(directions):
         if e.shape[: a.ndim] != a.shape:
             raise ShapeError(f"{d}: direction {k} has shape {e.shape}; it must begin with the matrix's shape {a.shape}")
+    scale = _identity_scale(directions[0], a) if len(directions) == 1 else None
+    if scale is not None:  # Df(A)[c I] = c f′(A): I commutes with A (the gradient of tr f(A) is f′(A)ᵀ)
+        slope = {"expm": lambda: function_node("expm", a), "sqrtm": lambda: inv(function_node("sqrtm", a)),
+                 "logm": lambda: inv(0.5 * (a + build.transpose(a)))}[name]()  # f′ of sym(A)
+        return add([slope], [scale * (0.5 if name == "sqrtm" else 1.0)], a.shape)
     shape = a.shape + tuple(q for e in directions for q in e.shape[a.ndim:])
     return Call(_DERIVATIVES[name], (a, *directions), (), shape)
+
+
+def _identity_scale(e: Expr, a: Expr) -> float | None:
+    """c when ``e`` is c times the identity over A's matrix axes (a delta, broadcast over A's batch)."""
+    c, core = (e.coeffs[0], e.terms[0]) if isinstance(e, Add) and len(e.terms) == 1 else (1.0, e)
+    if isinstance(core, Contract) and not core.operands and core.shape == a.shape:
+        out = core.output
+        if out[-1] == out[-2] and len(set(out)) == len(out) - 1:
+            return c
+    return None
+
+
+def function_node(name: str, x: Expr) -> Expr:
+    """f(X) for f in expm, sqrtm, logm, with f(Bᵀ) written f(B)ᵀ (expm), or f(B) (sqrtm and logm,
+    which read the symmetric part): a transposed argument shares the node of the untransposed one."""
+    if isinstance(x, Contract) and len(x.operands) == 1 and len(set(x.output)) == x.ndim \
+            and x.inputs[0] == x.output[:-2] + (x.output[-1], x.output[-2]):
+        inner = x.operands[0]
+        node = Call(name, (inner,), (), inner.shape)
+        return _matrix_transposed(node, x.ndim - 2) if name == "expm" else node
+    return Call(name, (x,), (), x.shape)
 
 
 def _counts(node: Call) -> tuple[int, ...]:
@@ -418,8 +444,7 @@ def expm(x) -> Expr:
     array([[1., 0.],
            [0., 1.]])
     """
-    x = square_matrix("expm", x)
-    return Call("expm", (x,), (), x.shape)
+    return function_node("expm", square_matrix("expm", x))
 
 
 def sqrtm(x) -> Expr:
@@ -434,8 +459,7 @@ def sqrtm(x) -> Expr:
     array([[2., 0.],
            [0., 3.]])
     """
-    x = square_matrix("sqrtm", x)
-    return Call("sqrtm", (x,), (), x.shape)
+    return function_node("sqrtm", square_matrix("sqrtm", x))
 
 
 def logm(x) -> Expr:
@@ -448,8 +472,7 @@ def logm(x) -> Expr:
     array([[0., 0.],
            [0., 1.]])
     """
-    x = square_matrix("logm", x)
-    return Call("logm", (x,), (), x.shape)
+    return function_node("logm", square_matrix("logm", x))
 
 
 def matrix_power(x, k) -> Expr:
@@ -526,7 +549,7 @@ def _entry(name: str, latex: str, mathml: str, builder, rule_text: str, rule_lat
                  rule_latex=rule_latex),
         Syntax((name,), "whole", 1, builder, indexed=True, example=f"{name}(A)[i,j]"),
         builder=builder, numpy=_spectral_entry_numpy, array=_function_array, jvp=_function_jvp,
-        source=f"spectral_numpy({name!r}, {{0}})", helper=_HELPER,
+        source=f"spectral_numpy({name!r}, {{0}})", helper=_HELPER, node=lambda x: function_node(name, x),
     )
 
 
@@ -552,6 +575,7 @@ def _derivative_entry(name: str, latex: str, mathml: str) -> Function:
         builder=builder,
         numpy=_spectral_entry_numpy, array=_directional_array, jvp=_directional_jvp, vjp=_directional_vjp,
         source=_Directions(f"spectral_numpy({d!r}, {{0}}, |, |)"), helper=_HELPER,
+        node=lambda a, *directions: directional(name, a, directions),
     )
 
 
