@@ -97,6 +97,20 @@ def lower_inverse(m: np.ndarray) -> np.ndarray:
     return out
 
 
+def converged(node, what: str, compute: Callable[[], object]):
+    """``compute()``, an iterative factorization (``what``: "the SVD", "the eigendecomposition"),
+    with numpy's failure to converge turned into an einsdiff error naming the argument."""
+    try:
+        with np.errstate(all="ignore"):
+            return compute()
+    except np.linalg.LinAlgError as err:
+        x = node.args[0]
+        raise EvaluationError(
+            f"{node.fn}: {what} of {describe(x)} (shape {x.shape}) did not converge at the given values ({err}); "
+            f"check them for inf or nan"
+        ) from err
+
+
 def no_jvp(node, tangents, extra):
     """A piecewise constant function: its derivative is zero."""
     return None

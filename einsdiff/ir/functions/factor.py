@@ -37,7 +37,7 @@ from ...errors import EvaluationError, ShapeError
 from ..expr import Call, Expr
 from ..registry import Function, Notation, Syntax
 from ..simplify import add
-from .base import contract, describe, matrix_labels, shared_factorization, square_matrix
+from .base import contract, converged, describe, matrix_labels, shared_factorization, square_matrix
 from .linalg import inv_node, solve_node
 
 _APPLY = "<mo>&#x2061;</mo>"  # MathML's function application
@@ -217,15 +217,7 @@ def _sign_fixed(w, u, xp=np):
 
 def _eigh(node, a: np.ndarray):
     def compute():
-        try:
-            with np.errstate(all="ignore"):
-                return _sign_fixed(*np.linalg.eigh(_symmetric(a)))
-        except np.linalg.LinAlgError as err:
-            x = node.args[0]
-            raise EvaluationError(
-                f"{node.fn}: the eigendecomposition of {describe(x)} (shape {x.shape}) did not converge at the "
-                f"given values ({err}); check them for inf or nan"
-            ) from err
+        return _sign_fixed(*converged(node, "the eigendecomposition", lambda: np.linalg.eigh(_symmetric(a))))
 
     return shared_factorization("eigh", a, compute)
 

@@ -26,7 +26,7 @@ from ...errors import BackendError, EvaluationError, ShapeError
 from ..expr import Call, Expr
 from ..registry import Function, Notation, Syntax
 from ..simplify import add
-from .base import contract, describe, labels, name_of, neg, shared_factorization, sizes_of
+from .base import contract, converged, describe, labels, name_of, neg, shared_factorization, sizes_of
 from .extrema import amax
 
 _APPLY = "<mo>&#x2061;</mo>"  # MathML's function application
@@ -133,15 +133,7 @@ def _signed(xp, u, s, vh):
 
 def _factors(node, x: np.ndarray):
     def compute():
-        try:
-            with np.errstate(all="ignore"):
-                u, s, vh = np.linalg.svd(x, full_matrices=False)
-        except np.linalg.LinAlgError as err:
-            raise EvaluationError(
-                f"{node.fn}: the SVD of {describe(node.args[0])} (shape {node.args[0].shape}) did not converge at "
-                f"the given values ({err}); check them for inf or nan"
-            ) from err
-        return _signed(np, u, s, vh)
+        return _signed(np, *converged(node, "the SVD", lambda: np.linalg.svd(x, full_matrices=False)))
 
     return shared_factorization("svd", x, compute)
 
@@ -334,15 +326,7 @@ def _pinv_array(xp, node, a):
 
 
 def _pinv_numpy(node, a):
-    try:
-        with np.errstate(all="ignore"):
-            return np.linalg.pinv(a[0])
-    except np.linalg.LinAlgError as err:
-        x = node.args[0]
-        raise EvaluationError(
-            f"pinv: the SVD of {describe(x)} (shape {x.shape}) did not converge at the given values ({err}); "
-            f"check them for inf or nan"
-        ) from err
+    return converged(node, "the SVD", lambda: np.linalg.pinv(a[0]))
 
 
 # -- the entries ------------------------------------------------------------------------------------
