@@ -63,6 +63,11 @@ CASES = {
     "cholesky and its gradient": ed.cholesky(S) + ed.grad(ed.sum(ed.cholesky(S) * S), S),
     "batched eigh and a hessian": ed.einsum("bij,bj->bij", ed.eigh(M)[1], ed.eigvalsh(M))
     + ed.hessian(ed.sum(ed.eigvalsh(M)[:, 1:] ** 3), M)[:, :, :, 0, 0, 1],
+    "batched svd, pinv and a hessian": ed.einsum("bij,bj->bij", ed.svd(V)[0], ed.svdvals(V)) + ed.pinv(V)[:, 0, 0, None, None]
+    + ed.hessian(ed.sum(ed.norm(V, "nuc")), V)[:, :, :, 1, 0, 1],
+    "expm, sqrtm, logm and gradients": ed.expm(0.3 * S) + ed.sqrtm(S @ S.T) + ed.logm(S @ S.T)
+    + ed.grad(ed.sum(ed.sqrtm(S @ S.T) ** 3 + ed.expm(0.3 * S) ** 2), S),
+    "a hessian through expm": ed.hessian(ed.sum(ed.expm(0.3 * S) ** 3), S)[:, :, 0, 1],
     "logsumexp over an axis": ed.logsumexp(A, axis=0),
     "softmax": ed.softmax(A @ x),
     "where": ed.where(x > 0, x, 2 * x),
@@ -93,6 +98,18 @@ def test_agrees_with_numpy(backend, name):
     got = f(**b)[0]
     assert f.backend.is_native(got)
     np.testing.assert_allclose(to_numpy(got, backend), ed.evaluate(expr, **b), rtol=1e-10, atol=1e-12)
+
+
+def test_higher_derivatives_of_sqrtm_run_on_the_host_or_say_why_not(backend):
+    """Their divided differences of order k are numpy code: an eager backend's arrays go to the host
+    and back; a traced one (jax.jit) has no values there, and the error says what to do."""
+    expr, b = ed.hessian(ed.sum(ed.sqrtm(S @ S.T) ** 3), S), _bindings()
+    f = ed.compile(expr, backend=backend)
+    if backend == "jax":
+        with pytest.raises(ed.EvaluationError, match="traced .* use backend='numpy' or 'torch'"):
+            f(**b)
+        return
+    np.testing.assert_allclose(to_numpy(f(**b)[0], backend), ed.evaluate(expr, **b), rtol=1e-10, atol=1e-12)
 
 
 def test_evaluate_takes_a_backend(backend):

@@ -248,6 +248,26 @@ class _DaskLinalg:
         values = whole.map_blocks(lambda m: np.linalg.eigh(m)[0], drop_axis=a.ndim - 1, dtype=a.dtype)
         return values, whole.map_blocks(lambda m: np.linalg.eigh(m)[1], dtype=a.dtype)
 
+    def svd(self, a, full_matrices=False):
+        """The thin SVD, matrix by matrix (full_matrices is False: the only form einsdiff asks for)."""
+        whole, (m, n) = self._whole(a), a.shape[-2:]
+        k, last = min(m, n), a.ndim - 1
+
+        def part(index, shape):
+            return whole.map_blocks(lambda x: np.linalg.svd(x, full_matrices=False)[index], chunks=shape,
+                                    dtype=a.dtype)
+
+        batch = whole.chunks[:-2]
+        u = part(0, batch + ((m,), (k,)))
+        s = whole.map_blocks(lambda x: np.linalg.svd(x, compute_uv=False), drop_axis=last,
+                             chunks=batch + ((k,),), dtype=a.dtype)
+        return u, s, part(2, batch + ((k,), (n,)))
+
+    def pinv(self, a):
+        whole = self._whole(a)
+        return whole.map_blocks(np.linalg.pinv, chunks=whole.chunks[:-2] + ((a.shape[-1],), (a.shape[-2],)),
+                                dtype=a.dtype)
+
     def solve(self, a, b):
         """A⁻¹ B for A: batch + (n, n), B: batch + (n, k); blocks of B's columns stay apart."""
         batch = "".join(opt_einsum.get_symbol(k) for k in range(a.ndim - 2))

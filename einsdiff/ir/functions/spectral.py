@@ -304,7 +304,8 @@ def _spectral_entry_numpy(node: Call, args) -> np.ndarray:
 
 def _directional_array(xp, node: Call, args):
     """Other backends: the block method for expm, and for sqrtm, logm the first-order
-    Daleckii–Krein sum (higher orders of these two evaluate on numpy)."""
+    Daleckii–Krein sum; their higher orders run on the host through numpy (the divided
+    differences of order k are numpy code), and come back as the backend's arrays."""
     name = _OF[node.fn]
     a = args[0]
     n, nb = a.shape[-1], math.prod(tuple(a.shape[:-2]))
@@ -314,8 +315,14 @@ def _directional_array(xp, node: Call, args):
         out = expm_frechet_array(xp, a, es[0]) if len(es) == 1 else _block_directional(xp, a, es)
         return xp.reshape(out, tuple(node.shape))
     if len(es) != 1:
-        raise EvaluationError(f"{node.fn}: derivatives of order {len(es)} of {name} evaluate on the numpy backend "
-                              f"only; use backend='numpy'")
+        try:
+            host = [np.asarray(x) for x in args]
+        except TypeError as err:  # a traced array (jax.jit) has no values to bring to the host
+            raise EvaluationError(
+                f"{node.fn}: derivatives of order {len(es)} of {name} compute their divided differences with numpy, "
+                f"on the host, which a traced (jit-compiled) backend cannot do; use backend='numpy' or 'torch'"
+            ) from err
+        return xp.asarray(spectral_numpy(node.fn, *host))
     e = 0.5 * (es[0] + xp.moveaxis(es[0], 1, 2))
     w, u = xp.linalg.eigh(0.5 * (a + xp.moveaxis(a, -1, -2)))
     rotated = xp.einsum("bklp,blj->bkjp", xp.einsum("bki,bklp->bilp", u, e), u)  # pairwise: n³, not n⁴
