@@ -346,3 +346,18 @@ def test_solves_with_a_cholesky_factor_or_its_transpose_reuse_its_inverse_when_i
     assert "_solve(" not in source and source.count("np.linalg.inv(") == 1
     np.testing.assert_allclose(ed.compile(g)(**values), ed.compile(g, passes=())(**values), rtol=1e-10, atol=1e-12)
     check_jacobian(g, S, values)
+
+
+def test_the_mask_of_an_upper_triangular_product_is_its_diagonal():
+    """Φ(Lᵀ L̄) for the adjoint of a function of diag(L) keeps only the diagonal: the gradient of
+    log det S = 2 Σ log Lᵢᵢ carries no mask and is S⁻¹."""
+    S = ed.var("S", (4, 4), symmetric=True)
+    g = ed.grad(2 * ed.sum(ed.log(ed.diagonal(ed.cholesky(S)))), S)
+    assert "tril_half" not in ed.to_index_notation(g)
+    s = _spd(np.random.default_rng(11), (4, 4))
+    np.testing.assert_allclose(ed.evaluate(g, S=s), np.linalg.inv(s), rtol=1e-10, atol=1e-12)
+    L, W = ed.cholesky(S), ed.var("W", (4, 4))
+    upper = ed.einsum("ba,bc,ca->ab", L, W, L)  # L[b,a] ⋯: zero below the diagonal
+    values = {"S": s, "W": np.random.default_rng(12).standard_normal((4, 4))}
+    np.testing.assert_allclose(ed.evaluate(tril_half(upper), values),
+                               0.5 * np.diag(np.diag(ed.evaluate(upper, values))), atol=1e-12)

@@ -34,10 +34,10 @@ import numpy as np
 
 from .. import build
 from ...errors import EvaluationError, ShapeError
-from ..expr import Call, Expr
+from ..expr import Add, Call, Contract, Expr
 from ..registry import Function, Notation, Syntax
 from ..simplify import add
-from .base import contract, converged, describe, matrix_labels, shared_factorization, square_matrix
+from .base import contract, converged, describe, matrix_labels, shared_factorization, sizes_of, square_matrix
 from .linalg import inv_node, solve_node
 
 _APPLY = "<mo>&#x2061;</mo>"  # MathML's function application
@@ -109,7 +109,24 @@ def tril_half(x) -> Expr:
            [4., 3.]])
     """
     x = square_matrix("tril_half", x)
+    if _upper_triangular(x):  # its lower triangle is its diagonal: Φ(X) = ½ diag(X)
+        every = tuple(range(x.ndim))
+        diagonal = every[:-1] + (every[-2],)
+        return add([contract([x], [diagonal], diagonal, sizes_of(every, x.shape))], [0.5], x.shape)
     return Call("tril_half", (x,), (), x.shape)
+
+
+def _upper_triangular(x: Expr) -> bool:
+    """X is upper triangular by construction: a product with a factor Lᵀ, L a Cholesky factor
+    (X[a,b] = L[b,a] ⋯, zero where a > b), as in Lᵀ L̄ for the adjoint L̄ of a function of diag(L)."""
+    if isinstance(x, Add) and len(x.terms) == 1:  # c X
+        x = x.terms[0]
+    if not isinstance(x, Contract):
+        return False
+    a, b = x.output[-2], x.output[-1]
+    return a != b and x.output.count(a) == x.output.count(b) == 1 and any(
+        isinstance(op, Call) and op.fn == "cholesky" and ins[-2:] == (b, a) and ins.count(a) == ins.count(b) == 1
+        for op, ins in zip(x.operands, x.inputs, strict=True))
 
 
 def _tril_half_jvp(node, tangents, extra):
