@@ -278,10 +278,11 @@ def test_the_sigmoid_helper_is_the_evaluated_sigmoid():
 
 
 def test_networks_with_more_indices_than_numpy_has_letters():
-    A = ed.var("A", (2, 2))
-    n = 60  # A[i0,i1] A[i1,i2] ... A[i59,i60]: 61 indices, np.einsum takes 52
-    chain = Contract((A,) * n, tuple((k, k + 1) for k in range(n)), (0, n), (2,) * (n + 1))
-    check_against_evaluate({"chain": chain, "J": ed.jacobian(chain, A)}, {"A": np.eye(2) + 0.01 * np.ones((2, 2))})
+    A, B = ed.var("A", (2, 2)), ed.var("B", (2, 2))
+    n = 53  # A[i0,i1] ... B[i26,i27] ... A[i52,i53]: 54 indices, np.einsum takes 52
+    chain = Contract((A,) * 26 + (B,) + (A,) * 26, tuple((k, k + 1) for k in range(n)), (0, n), (2,) * (n + 1))
+    near_identity = np.eye(2) + 0.01 * np.ones((2, 2))
+    check_against_evaluate({"chain": chain, "J": ed.jacobian(chain, B)}, {"A": near_identity, "B": near_identity.T})
 
 
 def test_names_that_would_clash_are_avoided_or_refused():
