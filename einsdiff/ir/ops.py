@@ -139,7 +139,11 @@ def elementwise(name: str, array, derivative, latex_name: str, source: str, help
         return apply(name, as_expr(x))
 
     public.__name__ = public.__qualname__ = name
-    public.__doc__ = f"Elementwise {name}; its derivative rides on the argument's indices."
+    public.__doc__ = (
+        f"Elementwise {name}; its derivative rides on the argument's indices.\n\n"
+        f">>> import einsdiff as ed\n>>> x = ed.var(\"x\", (3,))\n>>> print(ed.{name}(x))\nf[i] = {name}(x[i])\n"
+        f">>> ed.jacobian(ed.{name}(x), x).shape  # a diagonal: f′(x[i]) δ[i,j]\n(3, 3)\n"
+    )
     return Function(
         name, "elementwise", Notation(name, latex_name=latex_name, **templates),
         Syntax((name,), "elementwise", builder=lambda u: apply(name, u), spellings=spellings) if syntax else None,
