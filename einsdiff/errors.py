@@ -6,27 +6,71 @@ in user code keeps working.
 
 
 class EinsdiffError(Exception):
-    """Base class of every error einsdiff raises on bad input."""
+    """Base class of every error einsdiff raises on bad input.
+
+    >>> import einsdiff as ed
+    >>> try:
+    ...     ed.einsum("ij,jk->ik", ed.var("A", (2, 3)), ed.var("B", (2, 3)))
+    ... except ed.EinsdiffError as err:
+    ...     print(type(err).__name__)
+    ShapeError
+    """
 
 
 class SubscriptError(EinsdiffError, ValueError):
-    """An einsum subscript string is malformed or does not fit its operands."""
+    """An einsum subscript string is malformed or does not fit its operands.
+
+    >>> import einsdiff as ed
+    >>> ed.einsum("ij,j->k", ed.var("A", (2, 3)), ed.var("x", (3,)))
+    Traceback (most recent call last):
+    ...
+    einsdiff.errors.SubscriptError: output index 'k' in 'ij,j->k' appears in no input
+    """
 
 
 class ShapeError(EinsdiffError, ValueError):
-    """Sizes disagree: an index with two sizes, or operands that do not broadcast."""
+    """Sizes disagree: an index with two sizes, or operands that do not broadcast.
+
+    >>> import einsdiff as ed
+    >>> ed.einsum("ij,jk->ik", ed.var("A", (2, 3)), ed.var("B", (2, 3)))
+    Traceback (most recent call last):
+    ...
+    einsdiff.errors.ShapeError: index 'j' has size 3 in operand 0 but size 2 in operand 1; make the sizes agree (or 1 to broadcast)
+    """
 
 
 class WrtError(EinsdiffError, TypeError):
-    """``wrt`` is not a variable (or a tuple of variables) of the expression."""
+    """``wrt`` is not a variable (or a tuple of variables) of the expression.
+
+    >>> import einsdiff as ed
+    >>> ed.grad(ed.sum(ed.var("x", (3,))), "x")
+    Traceback (most recent call last):
+    ...
+    einsdiff.errors.WrtError: wrt must be a variable made by ed.var (or a tuple of them), got str
+    """
 
 
 class NotScalarError(EinsdiffError, ValueError):
-    """``grad`` was asked of an expression that is not a scalar."""
+    """``grad`` was asked of an expression that is not a scalar.
+
+    >>> import einsdiff as ed
+    >>> x = ed.var("x", (3,))
+    >>> ed.grad(x, x)
+    Traceback (most recent call last):
+    ...
+    einsdiff.errors.NotScalarError: grad needs a scalar expression, got shape (3,); use ed.jacobian, or reduce it first (e.g. .sum())
+    """
 
 
 class BindingError(EinsdiffError, ValueError):
-    """A variable is missing from the bindings, or bound to an array of the wrong shape."""
+    """A variable is missing from the bindings, or bound to an array of the wrong shape.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> ed.evaluate(2 * ed.var("x", (3,)), x=np.ones(4))
+    Traceback (most recent call last):
+    ...
+    einsdiff.errors.BindingError: variable 'x' expects shape (3,) but was given an array of shape (4,)
+    """
 
 
 class VariableConflictError(EinsdiffError, ValueError):
@@ -34,7 +78,14 @@ class VariableConflictError(EinsdiffError, ValueError):
 
 
 class OperandError(EinsdiffError, TypeError):
-    """Something that is neither an expression nor an array-like was given as an operand."""
+    """Something that is neither an expression nor an array-like was given as an operand.
+
+    >>> import einsdiff as ed
+    >>> ed.einsum("i->i", "text")
+    Traceback (most recent call last):
+    ...
+    einsdiff.errors.OperandError: operand 0 is a str with dtype <U4; give an einsdiff expression or a real numeric array
+    """
 
 
 class NoMethodError(OperandError, AttributeError):
@@ -42,7 +93,15 @@ class NoMethodError(OperandError, AttributeError):
 
 
 class OptionError(EinsdiffError, ValueError):
-    """An option was given a value it does not take (e.g. ``order`` other than "C" or "F")."""
+    """An option was given a value it does not take (e.g. ``order`` other than "C" or "F").
+
+    >>> import einsdiff as ed
+    >>> x = ed.var("x", (3,))
+    >>> ed.jacobian_matrix(x, x, order="K")
+    Traceback (most recent call last):
+    ...
+    einsdiff.errors.OptionError: order must be 'C' (row-major) or 'F' (column-major), got 'K'
+    """
 
 
 class ParseError(EinsdiffError, ValueError):
