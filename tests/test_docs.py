@@ -44,10 +44,10 @@ WITHOUT_EXAMPLE = {
     "BackendError", "EvaluationError", "FormulaShapeError", "MemoryLimitError",
     "NoMethodError", "ParseError", "UnknownVariableError",
     "Var", "VariableConflictError", "as_expr", "compile", "config", "det",
-    "diag", "diagonal", "divide", "dot", "evaluate", "grad", "hessian_diagonal", "hvp", "jacobian_diagonal", "jvp",
-    "vjp", "greater", "greater_equal", "hessian", "inv", "less", "less_equal", "log_softmax", "logdet", "logsumexp",
+    "divide", "dot", "evaluate", "grad", "hessian_diagonal", "hvp", "jacobian_diagonal", "jvp",
+    "vjp", "greater", "greater_equal", "hessian", "less", "less_equal", "log_softmax", "logsumexp",
     "matmul", "maximum", "minimum", "outer", "pow", "power", "reshape", "scipy_residuals", "simplify", "slogdet",
-    "softmax", "solve", "sum", "trace", "transpose", "where",
+    "softmax", "sum", "transpose", "where",
 }
 
 

@@ -37,7 +37,13 @@ def inv_node(x: Expr) -> Expr:
 
 
 def inv(x) -> Expr:
-    """The matrix inverse X⁻¹ (batched over leading axes); d(X⁻¹)[i,j]/dX[k,l] = -X⁻¹[i,k] X⁻¹[l,j]."""
+    """The matrix inverse X⁻¹ (batched over leading axes); d(X⁻¹)[i,j]/dX[k,l] = -X⁻¹[i,k] X⁻¹[l,j].
+
+    >>> import einsdiff as ed
+    >>> X = ed.var("X", (3, 3))
+    >>> print(ed.jacobian(ed.inv(X), X))
+    f[i,j,k,l] = -inv(X)[i,k] inv(X)[l,j]
+    """
     return inv_node(square_matrix("inv", x))
 
 
@@ -90,14 +96,28 @@ def _inv_jvp(node, tangents, extra):
 
 # -- determinants: d det X = det X (X⁻¹)[l,k] dX[k,l];  d log|det X| = (X⁻¹)[l,k] dX[k,l] -------------
 def det(x) -> Expr:
-    """det X (batched); d det X/dX[k,l] = det X · X⁻¹[l,k]."""
+    """det X (batched); d det X/dX[k,l] = det X · X⁻¹[l,k].
+
+    >>> import einsdiff as ed, numpy as np
+    >>> X = ed.var("X", (3, 3))
+    >>> print(ed.grad(ed.det(X), X))
+    f[i,j] = inv(X)[j,i] det(X)
+    >>> round(float(ed.evaluate(ed.det(X), X=2 * np.eye(3))), 12)
+    8.0
+    """
     x = square_matrix("det", x)
     return Call("det", (x,), (), x.shape[:-2])
 
 
 def logdet(x, absolute: bool = False) -> Expr:
     """log det X; d/dX[k,l] = X⁻¹[l,k]. Evaluating it where det X <= 0 raises
-    :class:`~einsdiff.EvaluationError`, unless ``absolute=True`` (then it is log|det X|)."""
+    :class:`~einsdiff.EvaluationError`, unless ``absolute=True`` (then it is log|det X|).
+
+    >>> import einsdiff as ed
+    >>> X = ed.var("X", (3, 3))
+    >>> print(ed.grad(ed.logdet(X), X))
+    f[i,j] = inv(X)[j,i]
+    """
     x = square_matrix("logdet", x)
     if not isinstance(absolute, bool):
         raise OptionError(f"logdet: absolute must be True or False, got {absolute!r}")
@@ -105,7 +125,13 @@ def logdet(x, absolute: bool = False) -> Expr:
 
 
 def slogdet(x) -> tuple[Expr, Expr]:
-    """(sign, log|det X|) as numpy.linalg.slogdet; the sign has derivative zero."""
+    """(sign, log|det X|) as numpy.linalg.slogdet; the sign has derivative zero.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> sign, logabs = ed.slogdet(ed.var("X", (3, 3)))
+    >>> float(ed.evaluate(sign, X=-np.eye(3))), float(ed.evaluate(logabs, X=-np.eye(3)))
+    (-1.0, 0.0)
+    """
     x = square_matrix("slogdet", x)
     return Call("detsign", (x,), (), x.shape[:-2]), Call("logabsdet", (x,), (), x.shape[:-2])
 
@@ -163,7 +189,13 @@ def solve_node(a: Expr, b: Expr) -> Expr:
 def solve(a, b) -> Expr:
     """X with A X = B (numpy.linalg.solve: ``b`` a vector (n,) or matrices (..., n, k), a
     matrix (n, k) serving every matrix of a batch as numpy 2 reads it, on every numpy);
-    evaluated by a linear solve, never by forming A⁻¹, and so are its derivatives."""
+    evaluated by a linear solve, never by forming A⁻¹, and so are its derivatives.
+
+    >>> import einsdiff as ed
+    >>> A, b = ed.var("A", (3, 3)), ed.var("b", (3,))
+    >>> print(ed.jacobian(ed.solve(A, b), b))
+    f[i,j] = inv(A)[i,j]
+    """
     a = square_matrix("solve", a, "the matrix a")
     b = build.as_expr(b, "solve's right-hand side b")
     n = a.shape[-1]
@@ -280,17 +312,33 @@ def _solve(a, b):
 
 # -- built from contractions -------------------------------------------------------------------
 def trace(x) -> Expr:
-    """tr X, the sum of the diagonal of the last two axes (einsum ``...ii->...``)."""
+    """tr X, the sum of the diagonal of the last two axes (einsum ``...ii->...``).
+
+    >>> import einsdiff as ed
+    >>> X = ed.var("X", (3, 3))
+    >>> print(ed.grad(ed.trace(X @ X), X))
+    f[i,j] = 2 X[j,i]
+    """
     return einsum("...ii->...", square_matrix("trace", x))
 
 
 def diagonal(x) -> Expr:
-    """The diagonal of the last two axes (einsum ``...ii->...i``)."""
+    """The diagonal of the last two axes (einsum ``...ii->...i``).
+
+    >>> import einsdiff as ed
+    >>> print(ed.diagonal(ed.var("X", (3, 3))))
+    f[i] = X[i,i]
+    """
     return einsum("...ii->...i", square_matrix("diagonal", x))
 
 
 def diag(x) -> Expr:
-    """A vector to the diagonal matrix (a Kronecker delta, never a dense eye); a matrix to its diagonal."""
+    """A vector to the diagonal matrix (a Kronecker delta, never a dense eye); a matrix to its diagonal.
+
+    >>> import einsdiff as ed
+    >>> print(ed.diag(ed.var("b", (3,))))
+    f[i,j] = δ[i,j] b[i]; j:3
+    """
     x = build.as_expr(x, "diag's argument")
     if x.ndim == 1:
         return _contract([x], [("i",)], ("i", "i"), {"i": x.shape[0]})
