@@ -507,7 +507,13 @@ def jacobian(f: Expr, wrt, mode: str = "auto"):
 
 
 def grad(f: Expr, wrt, mode: str = "auto"):
-    """The gradient of a scalar ``f``: shape ``wrt.shape`` (a tuple for a tuple of variables)."""
+    """The gradient of a scalar ``f``: shape ``wrt.shape`` (a tuple for a tuple of variables).
+
+    >>> import einsdiff as ed
+    >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
+    >>> print(ed.grad(ed.sum((A @ x) ** 2), x))
+    f[i] = 2 A[k,i] x[j] A[k,j]
+    """
     if _check_f(f).shape != ():
         raise NotScalarError(
             f"grad needs a scalar expression, got shape {f.shape}; use ed.jacobian, "
@@ -520,6 +526,11 @@ def hessian(f: Expr, wrt, mode: str = "auto"):
     """The Jacobian of the Jacobian: shape ``f.shape + wrt.shape + wrt.shape``.
 
     For a tuple of variables, a tuple of tuples of blocks ``H[i][j] = d/dw_j (d f / d w_i)``.
+
+    >>> import einsdiff as ed
+    >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
+    >>> print(ed.hessian(ed.sum((A @ x) ** 2), x))
+    f[i,j] = 2 A[k,i] A[k,j]
     """
     _check_all(f, wrt)
     if isinstance(wrt, tuple | list):

@@ -29,7 +29,13 @@ def _direction(x: Var, v, what: str) -> Expr:
 
 def jvp(f: Expr, x: Var, v) -> Expr:
     """J v: the derivative of ``f`` at ``x`` in the direction ``v`` (an array, a constant or
-    another variable of x's shape), shape ``f.shape``; costs about one evaluation of f."""
+    another variable of x's shape), shape ``f.shape``; costs about one evaluation of f.
+
+    >>> import einsdiff as ed
+    >>> A, x, v = ed.var("A", (2, 3)), ed.var("x", (3,)), ed.var("v", (3,))
+    >>> print(ed.jvp(A @ x, x, v))
+    f[i] = A[i,j] v[j]
+    """
     f = _check_f(f)
     x = _check_wrt(f, x, "x")
     v = _direction(x, v, "the direction v")
@@ -38,7 +44,13 @@ def jvp(f: Expr, x: Var, v) -> Expr:
 
 
 def vjp(f: Expr, x: Var, u) -> Expr:
-    """uᵀ J: the cotangent ``u`` (shape ``f.shape``) pulled back to ``x``, shape ``x.shape``."""
+    """uᵀ J: the cotangent ``u`` (shape ``f.shape``) pulled back to ``x``, shape ``x.shape``.
+
+    >>> import einsdiff as ed
+    >>> A, x, v = ed.var("A", (2, 3)), ed.var("x", (3,)), ed.var("v", (3,))
+    >>> print(ed.vjp(A @ x, x, ed.var("u", (2,))))
+    f[i] = A[j,i] u[j]
+    """
     f = _check_f(f)
     x = _check_wrt(f, x, "x")
     u = as_expr(u, "the cotangent u")
@@ -51,7 +63,13 @@ def vjp(f: Expr, x: Var, u) -> Expr:
 def hvp(f: Expr, x: Var, v) -> Expr:
     """H v for a scalar ``f``: forward mode over the gradient, shape ``x.shape``; H = Hᵀ, so
     this is also vᵀ H. Compiled with other derivatives of ``f``, it is the jvp of their
-    shared reverse sweep's gradient (:func:`einsdiff.calculus.derive.shared_sweeps`)."""
+    shared reverse sweep's gradient (:func:`einsdiff.calculus.derive.shared_sweeps`).
+
+    >>> import einsdiff as ed
+    >>> A, x, v = ed.var("A", (2, 3)), ed.var("x", (3,)), ed.var("v", (3,))
+    >>> print(ed.hvp(ed.sum((A @ x) ** 2), x, v))
+    f[i] = 2 A[k,i] v[j] A[k,j]
+    """
     _check_scalar(f, "hvp")
     result = jvp(grad(f, x, mode="reverse"), x, v)
     remember(result, Origin(f, x, (x,), lambda g: jvp(g, x, v)))
@@ -59,7 +77,13 @@ def hvp(f: Expr, x: Var, v) -> Expr:
 
 
 def jacobian_diagonal(f: Expr, x: Var) -> Expr:
-    """J[i, i] for ``f`` of the shape of ``x`` (e.g. an elementwise function), shape ``x.shape``."""
+    """J[i, i] for ``f`` of the shape of ``x`` (e.g. an elementwise function), shape ``x.shape``.
+
+    >>> import einsdiff as ed
+    >>> x = ed.var("x", (3,))
+    >>> print(ed.jacobian_diagonal(ed.tanh(x), x))
+    f[i] = 1 - square(tanh(x[i]))
+    """
     f = _check_f(f)
     x = _check_wrt(f, x, "x")
     if f.shape != x.shape:
@@ -71,7 +95,13 @@ def jacobian_diagonal(f: Expr, x: Var) -> Expr:
 
 
 def hessian_diagonal(f: Expr, x: Var) -> Expr:
-    """H[i, i] = ∂²f/∂x_i² for a scalar ``f``, shape ``x.shape``."""
+    """H[i, i] = ∂²f/∂x_i² for a scalar ``f``, shape ``x.shape``.
+
+    >>> import einsdiff as ed
+    >>> A, x, v = ed.var("A", (2, 3)), ed.var("x", (3,)), ed.var("v", (3,))
+    >>> print(ed.hessian_diagonal(ed.sum((A @ x) ** 2), x))
+    f[i] = 2 A[j,i] A[j,i]
+    """
     _check_scalar(f, "hessian_diagonal")
     return _diagonal(jacobian(grad(f, x, mode="reverse"), x, mode="forward"), x.ndim)
 

@@ -384,7 +384,15 @@ def compile_outputs(outputs: Sequence[Expr], backend: str = "numpy", chunks=None
     """Plan ``outputs`` once; the result is called with the variables by name and returns a list
     of ``backend``'s arrays (see :class:`Compiled`). ``passes`` names the compile-time passes
     to run (default: all; ``passes=()`` computes the expressions as written; see
-    :mod:`einsdiff.engine.passes`)."""
+    :mod:`einsdiff.engine.passes`).
+
+    >>> import einsdiff as ed, numpy as np
+    >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
+    >>> f = ed.sum(ed.tanh(A @ x))
+    >>> value, gradient = ed.compile([f, ed.grad(f, x)])(A=np.ones((2, 3)), x=np.zeros(3))
+    >>> float(value), gradient
+    (0.0, array([2., 2., 2.]))
+    """
     if isinstance(outputs, Expr):
         outputs = [outputs]
     return Compiled(outputs, backend, chunks, passes=passes)

@@ -21,6 +21,11 @@ def evaluate(expr: Expr, bindings: Mapping | None = None, /, *, format: str = "d
     stored entries follow the expression's delta pattern, never allocating the dense tensor
     (:mod:`einsdiff.engine.sparse`; needs ``pip install "einsdiff[sparse]"``). ``backend`` picks the
     array library of a dense result (see :class:`Compiled`).
+
+    >>> import einsdiff as ed, numpy as np
+    >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
+    >>> ed.evaluate(A @ x, A=np.ones((2, 3)), x=np.arange(3.0))
+    array([3., 3.])
     """
     if not isinstance(expr, Expr):
         raise OperandError(
