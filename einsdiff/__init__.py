@@ -125,7 +125,13 @@ abs = OPS["abs"].builder  # noqa: A001 - mirrors numpy.abs
 
 
 def pow(x, c) -> Expr:  # noqa: A001 - mirrors numpy.power
-    """``x ** c``: a constant exponent is one elementwise power; an expression exponent is exp(c log x)."""
+    """``x ** c``: a constant exponent is one elementwise power; an expression exponent is exp(c log x).
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.pow(x, 3))
+    f[i] = (x[i])^3
+    """
     return power(x, c)
 
 __all__ = [

@@ -112,6 +112,13 @@ def multiply(a, b) -> Expr:
 
 
 def divide(a, b) -> Expr:
+    """a / b with numpy's broadcasting; a number divides as a product with its reciprocal.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.divide(x, y))
+    f[i] = x[i] reciprocal(y[i])
+    """
     if _is_scalar(b):
         with np.errstate(divide="ignore"):  # x / 0 is inf (or nan), as in numpy
             return multiply(a, float(np.divide(1.0, float(b))))
@@ -124,7 +131,13 @@ def divide(a, b) -> Expr:
 
 def power(a, b) -> Expr:
     """``a ** b``: a constant exponent (a number, or a constant array of one value) is a
-    ``power`` map; an expression exponent is ``exp(b log a)``, so a constant base must be positive."""
+    ``power`` map; an expression exponent is ``exp(b log a)``, so a constant base must be positive.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.power(x, 2))
+    f[i] = square(x[i])
+    """
     if _is_scalar(b):
         return apply("power", as_expr(a), float(b))
     if not isinstance(b, Expr) or isinstance(b, Const):
@@ -147,25 +160,57 @@ def power(a, b) -> Expr:
 
 
 def greater(a, b) -> Expr:
-    """1 where a > b, else 0 (a mask with derivative zero): step(a - b), as heaviside(0) = 0."""
+    """1 where a > b, else 0 (a mask with derivative zero): step(a - b), as heaviside(0) = 0.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.greater(x, y))
+    f[i] = step(x[i] - y[i])
+    """
     return apply("step", subtract(a, b))
 
 
 def less(a, b) -> Expr:
+    """1 where a < b, else 0 (a mask with derivative zero): step(b - a).
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.less(x, 0))
+    f[i] = step(-x[i])
+    """
     return greater(b, a)
 
 
 def greater_equal(a, b) -> Expr:
-    """1 where a >= b: the complement of a < b."""
+    """1 where a >= b: the complement of a < b.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.greater_equal(x, y))
+    f[i] = 1 - step(y[i] - x[i])
+    """
     return subtract(1.0, less(a, b))
 
 
 def less_equal(a, b) -> Expr:
+    """1 where a <= b: the complement of a > b.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.less_equal(x, y))
+    f[i] = 1 - step(x[i] - y[i])
+    """
     return greater_equal(b, a)
 
 
 def matmul(a, b) -> Expr:
-    """numpy's ``@``: vectors, matrices and stacks of matrices, as one einsum."""
+    """numpy's ``@``: vectors, matrices and stacks of matrices, as one einsum.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.matmul(A, x))
+    f[i] = A[i,j] x[j]
+    """
     a, b = as_expr(a), as_expr(b)
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul needs operands with at least one axis, got shapes {a.shape} and {b.shape}")
@@ -191,7 +236,13 @@ def axes_of(x: Expr, axis) -> tuple[int, ...]:
 
 
 def reduce_sum(x, axis=None) -> Expr:
-    """Sum over ``axis`` (an int, a tuple of ints, or None for all)."""
+    """Sum over ``axis`` (an int, a tuple of ints, or None for all).
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.sum(A, axis=1))
+    f[i] = Σ[j](A[i,j])
+    """
     x = as_expr(x)
     drop = axes_of(x, axis)
     labels = tuple(range(x.ndim))
@@ -201,7 +252,13 @@ def reduce_sum(x, axis=None) -> Expr:
 
 
 def transpose(x, axes=None) -> Expr:
-    """Permute axes (reverse them when ``axes`` is None)."""
+    """Permute axes (reverse them when ``axes`` is None).
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.transpose(A))
+    f[i,j] = A[j,i]
+    """
     x = as_expr(x)
     if axes is not None and not isinstance(axes, tuple | list):
         raise ShapeError(f"transpose axes must be a tuple of ints, one per axis of {x.shape}, got {axes!r}")

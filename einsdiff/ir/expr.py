@@ -361,6 +361,11 @@ class Var(Expr):
 
     A ``symmetric`` variable is a stack of symmetric matrices (its last two axes): S[..., i, j]
     = S[..., j, i]. It is another variable than a plain one of the same name and shape.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> isinstance(x, ed.Var), x.name, x.shape
+    (True, 'x', (3,))
     """
 
     name: str
@@ -587,7 +592,13 @@ def is_ones(e: Expr) -> bool:
 
 
 def as_expr(value, what: str = "operand") -> Expr:
-    """``value`` as an expression: expressions pass through, array-likes become constants."""
+    """``value`` as an expression: expressions pass through, array-likes become constants.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.as_expr(np.ones(3)) + x)
+    f[i] = C0[i] + x[i]; C0: constant (3,)
+    """
     if isinstance(value, Expr):
         return value
     try:

@@ -509,5 +509,10 @@ def simplify(expr: Expr) -> Expr:
     """``expr`` rebuilt through the smart constructors (flattened, merged, factored).
 
     Expressions made by einsdiff are already simplified, so this is the identity on them.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.simplify(x + x - x))
+    f[i] = x[i]
     """
     return substitute(expr, {})

@@ -19,7 +19,13 @@ def where_node(mask: Expr, a: Expr, b: Expr) -> Expr:
 def where(condition, a, b) -> Expr:
     """``a`` where ``condition`` is nonzero (true), else ``b``, broadcast like numpy. The
     derivative is taken branch by branch, so a branch that is inf or nan where it is not
-    chosen (log x for x <= 0) leaves the derivative exactly 0 there, in both modes."""
+    chosen (log x for x <= 0) leaves the derivative exactly 0 there, in both modes.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.where(x > 0, x, 0.1 * x))
+    f[i] = where(step(x[i]), x[i], 0.1 x[i])
+    """
     cond = build.as_expr(condition, "where's condition")
     a, b = build.as_expr(a, "where's a"), build.as_expr(b, "where's b")
     shape = build.broadcast_shape(cond.shape, a.shape, b.shape)
@@ -28,12 +34,24 @@ def where(condition, a, b) -> Expr:
 
 def maximum(a, b) -> Expr:
     """Elementwise max; at a tie the value is shared and the derivative follows ``b``
-    (so maximum(x, 0) has relu's derivative 0 at 0)."""
+    (so maximum(x, 0) has relu's derivative 0 at 0).
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.grad(ed.maximum(x, 0).sum(), x))
+    f[i] = where(step(x[i]), 1, 0)
+    """
     return where(build.greater(a, b), a, b)
 
 
 def minimum(a, b) -> Expr:
-    """Elementwise min; at a tie the derivative follows ``b``."""
+    """Elementwise min; at a tie the derivative follows ``b``.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.minimum(x, y))
+    f[i] = minimum(x[i], y[i])
+    """
     return where(build.less(a, b), a, b)
 
 

@@ -16,7 +16,13 @@ from .base import axes_of, contract, labels, name_of, sizes_of
 
 
 def logsumexp(x, axis=None) -> Expr:
-    """log Σ exp(x) over ``axis`` (all axes by default), shifted by the max so it never overflows."""
+    """log Σ exp(x) over ``axis`` (all axes by default), shifted by the max so it never overflows.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.grad(ed.logsumexp(x), x))
+    f[i] = exp(x[i] - logsumexp(x))
+    """
     x = build.as_expr(x, "logsumexp's argument")
     axes = axes_of(x, axis, "logsumexp")
     if not axes:
@@ -126,14 +132,26 @@ def _back(x: Expr, reduced: Expr, axes: tuple[int, ...]) -> Expr:
 
 
 def log_softmax(x, axis=-1) -> Expr:
-    """x - logsumexp(x) along ``axis``: never overflows, never takes log of 0 by underflow."""
+    """x - logsumexp(x) along ``axis``: never overflows, never takes log of 0 by underflow.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.log_softmax(x))
+    f[i] = x[i] - logsumexp(x)
+    """
     x = build.as_expr(x, "log_softmax's argument")
     axes = axes_of(x, axis, "log_softmax")
     return build.subtract(x, _back(x, logsumexp(x, axes), axes))
 
 
 def softmax(x, axis=-1) -> Expr:
-    """exp(x - logsumexp(x)) along ``axis``: stable for any magnitude of x."""
+    """exp(x - logsumexp(x)) along ``axis``: stable for any magnitude of x.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.softmax(x))
+    f[i] = exp(x[i] - logsumexp(x))
+    """
     return apply("exp", log_softmax(x, axis))
 
 

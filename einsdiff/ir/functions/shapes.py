@@ -16,7 +16,13 @@ from .base import name_of
 
 
 def dot(a, b) -> Expr:
-    """numpy.dot: a sum over the last axis of ``a`` and the second-to-last of ``b`` (the last, for a vector)."""
+    """numpy.dot: a sum over the last axis of ``a`` and the second-to-last of ``b`` (the last, for a vector).
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.dot(A, x))
+    f[i] = A[i,j] x[j]
+    """
     a, b = build.as_expr(a, "dot's a"), build.as_expr(b, "dot's b")
     if a.ndim == 0 or b.ndim == 0:
         return build.multiply(a, b)
@@ -31,7 +37,13 @@ def dot(a, b) -> Expr:
 
 
 def outer(a, b) -> Expr:
-    """numpy.outer: the inputs flattened, then out[i,j] = a[i] b[j]."""
+    """numpy.outer: the inputs flattened, then out[i,j] = a[i] b[j].
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.outer(x, y))
+    f[i,j] = x[i] y[j]
+    """
     a, b = (flatten(build.as_expr(v, f"outer's {w}")) for v, w in ((a, "a"), (b, "b")))
     return einsum("i,j->ij", a, b)
 
@@ -42,7 +54,13 @@ def flatten(x: Expr) -> Expr:
 
 def reshape(x, shape) -> Expr:
     """Row-major reshape (as numpy, one axis may be -1); each element keeps its value, so
-    index meaning follows numpy's C order."""
+    index meaning follows numpy's C order.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> x, y, A = ed.var("x", (3,)), ed.var("y", (3,)), ed.var("A", (2, 3))
+    >>> print(ed.reshape(A, (6,)))
+    f[i] = reshape[j,k -> (6,)](A[j,k])[i]
+    """
     x = build.as_expr(x, "reshape's argument")
     dims = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
     if not all(isinstance(n, numbers.Integral) for n in dims) or sum(n == -1 for n in dims) > 1 or any(n < -1 for n in dims):
