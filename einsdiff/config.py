@@ -41,7 +41,12 @@ def available_memory() -> int:
 class Config:
     """``max_dense_bytes``: the largest dense array (a result or an intermediate) a call may
     create, checked before the call allocates anything; default a quarter of the memory
-    available when einsdiff is imported. ``math.inf`` turns the check off."""
+    available when einsdiff is imported. ``math.inf`` turns the check off.
+
+    >>> import einsdiff as ed
+    >>> ed.config.max_dense_bytes > 0
+    True
+    """
 
     __slots__ = ("_max_dense_bytes",)
 

@@ -74,7 +74,15 @@ class BindingError(EinsdiffError, ValueError):
 
 
 class VariableConflictError(EinsdiffError, ValueError):
-    """Two variables share a name but not a shape."""
+    """Two variables share a name but not a shape.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> twice = ed.var("x", (3,)).sum() + ed.var("x", (4,)).sum()
+    >>> ed.evaluate(twice, x=np.ones(3))
+    Traceback (most recent call last):
+    ...
+    einsdiff.errors.VariableConflictError: two variables are named 'x', with shapes (3,) and (4,); give them different names or one shape
+    """
 
 
 class OperandError(EinsdiffError, TypeError):
@@ -89,7 +97,12 @@ class OperandError(EinsdiffError, TypeError):
 
 
 class NoMethodError(OperandError, AttributeError):
-    """An expression lacks an ndarray method (``x.cumsum``): an AttributeError, so ``hasattr`` says False."""
+    """An expression lacks an ndarray method (``x.cumsum``): an AttributeError, so ``hasattr`` says False.
+
+    >>> import einsdiff as ed
+    >>> hasattr(ed.var("x", (3,)), "cumsum")
+    False
+    """
 
 
 class OptionError(EinsdiffError, ValueError):
@@ -105,7 +118,16 @@ class OptionError(EinsdiffError, ValueError):
 
 
 class ParseError(EinsdiffError, ValueError):
-    """A formula in index notation cannot be read; the message marks the column."""
+    """A formula in index notation cannot be read; the message marks the column.
+
+    >>> import einsdiff as ed
+    >>> ed.parse("f[i] = x[i] +", x=(3,))
+    Traceback (most recent call last):
+    ...
+    einsdiff.errors.ParseError: expected a number, a variable, a function or '(', found the end of the formula (column 14)
+      f[i] = x[i] +
+                   ^
+    """
 
     def __init__(self, message: str, formula: str = "", position: int = 0):
         self.formula, self.position = formula, position
@@ -115,13 +137,31 @@ class ParseError(EinsdiffError, ValueError):
 
 class FormulaShapeError(ShapeError, ParseError):
     """Sizes disagree in a formula (``A*x: A is 4×3 but x has 4 entries``): a ShapeError
-    that marks the column, as a ParseError does."""
+    that marks the column, as a ParseError does.
+
+    >>> import einsdiff as ed
+    >>> ed.parse("A*x", A=(4, 3), x=(4,))
+    Traceback (most recent call last):
+    ...
+    einsdiff.errors.FormulaShapeError: A*x: A is 4×3 but x has 4 entries (column 2)
+      A*x
+       ^
+    """
 
 
 class UnknownVariableError(ParseError):
     """A formula names a variable whose shape was not given; ``name`` is that variable,
     ``ndim`` the number of indices the formula gives it and ``example`` a shape of that many
-    axes to suggest (front ends phrase the fix their way: ``x=(3, 4)``, ``--shape x=3x4``)."""
+    axes to suggest (front ends phrase the fix their way: ``x=(3, 4)``, ``--shape x=3x4``).
+
+    >>> import einsdiff as ed
+    >>> ed.parse("f[i] = y[i]", x=(3,))
+    Traceback (most recent call last):
+    ...
+    einsdiff.errors.UnknownVariableError: unknown variable 'y'; pass its shape, e.g. y=(3,) (column 8)
+      f[i] = y[i]
+             ^
+    """
 
     def __init__(self, name: str, ndim: int, formula: str = "", position: int = 0):
         self.name, self.ndim, self.example = name, ndim, example_shape(ndim)
@@ -135,13 +175,41 @@ def example_shape(ndim: int) -> tuple[int, ...]:
 
 class EvaluationError(EinsdiffError, ArithmeticError):
     """A function is undefined at the values given: a singular matrix to ``inv``, a
-    non-positive determinant to ``logdet``."""
+    non-positive determinant to ``logdet``.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> ed.evaluate(ed.inv(ed.var("S", (2, 2))), S=np.zeros((2, 2)))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    einsdiff.errors.EvaluationError: inv: variable 'S' (a matrix of shape (2, 2)) is singular at the given values ...; make it invertible, e.g. add a multiple of the identity
+    """
 
 
 class MemoryLimitError(EinsdiffError, MemoryError):
     """A dense result or intermediate would exceed ``ed.config.max_dense_bytes``; raised
-    before anything is allocated."""
+    before anything is allocated.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> a, b = ed.var("a", (100,)), ed.var("b", (100,))
+    >>> before, ed.config.max_dense_bytes = ed.config.max_dense_bytes, 1000
+    >>> try:
+    ...     ed.evaluate(ed.outer(a, b), a=np.ones(100), b=np.ones(100))
+    ... except ed.MemoryLimitError as err:
+    ...     print(str(err)[:64])
+    evaluating this needs a dense array for the result of shape (100
+    >>> ed.config.max_dense_bytes = before
+    """
 
 
 class BackendError(EinsdiffError, ImportError):
-    """The array library a backend needs is not installed."""
+    """The array library a backend needs is not installed.
+
+    >>> import einsdiff as ed
+    >>> try:
+    ...     ed.compile(ed.var("x", (3,)), backend="cupy")
+    ... except ed.BackendError as err:  # where cupy is not installed
+    ...     print("cupy" in str(err))
+    ... else:
+    ...     print(True)
+    True
+    """

@@ -221,7 +221,18 @@ def scipy_objective(loss: Expr, x: Var, constants=None, /, *, hess_format: str =
 
 def scipy_residuals(residuals: Expr, x: Var, constants=None, /, *, jac_format: str = "dense", **keywords) -> Residuals:
     """``fun`` (the flattened residuals), ``jac`` and ``jac_sparsity`` for
-    ``scipy.optimize.least_squares``; ``jac_format="sparse"`` gives scipy.sparse Jacobians."""
+    ``scipy.optimize.least_squares``; ``jac_format="sparse"`` gives scipy.sparse Jacobians.
+
+    >>> import einsdiff as ed, numpy as np
+    >>> from scipy.optimize import least_squares
+    >>> x = ed.var("x", (2,))
+    >>> r = ed.einsum("ij,j->i", np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), x) - np.array([1.0, 2.0, 3.0])
+    >>> res = ed.scipy_residuals(r, x)
+    >>> res.jac(np.zeros(2)).tolist()
+    [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
+    >>> (np.round(least_squares(res.fun, np.zeros(2), jac=res.jac).x, 6) + 0.0).tolist()
+    [0.0, 0.5]
+    """
     constants = gather_bindings("scipy_residuals", constants, keywords, ("jac_format",), _variables_of(residuals))
     return Residuals(residuals, x, constants, jac_format)
 
