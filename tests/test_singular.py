@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import einsdiff as ed
 from einsdiff.ir.functions import FUNCTIONS
-from einsdiff.ir.variables import topological, variables
+from einsdiff.ir.variables import topological
 from einsdiff.testing import check_jacobian
 
 SHAPES = [(3, 2), (2, 3), (3, 3), (2, 3, 2), (2, 2, 3)]

@@ -38,7 +38,7 @@ from ..expr import Add, Call, Contract, Expr
 from ..registry import Function, Notation, Syntax
 from ..simplify import add
 from .base import contract, converged, describe, matrix_labels, shared_factorization, sizes_of, square_matrix
-from .linalg import inv_node, solve_node
+from .linalg import inv_node
 
 _APPLY = "<mo>&#x2061;</mo>"  # MathML's function application
 
