@@ -1,5 +1,6 @@
-"""The documentation site's sources: the API reference lists every public name, and every
-Python block of its pages runs as written (the site itself is built by .ci/run, warnings as errors)."""
+"""The documentation site's sources: the API reference lists every public name with an example
+that runs, and every code block of every page runs as written (tests/doc_blocks.py says how each
+kind runs; the site itself is built by .ci/run, warnings as errors)."""
 
 import doctest
 import pathlib
@@ -7,11 +8,15 @@ import re
 import sys
 
 import pytest
-from test_readme import claims
+from doc_blocks import KINDS, claims, fenced_blocks, run_console, run_python
 
 import einsdiff as ed
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
+PAGES = sorted(p for p in DOCS.rglob("*.md") if "_build" not in p.parts)
+BLOCKS = [(page.relative_to(DOCS).as_posix(), line, kind, source)
+          for page in PAGES for line, kind, source in fenced_blocks(page)]
+RUN = [b for b in BLOCKS if b[2] in ("python", "console")]
 
 
 def test_the_reference_lists_every_public_name_once():
@@ -21,21 +26,22 @@ def test_the_reference_lists_every_public_name_once():
     assert len(listed) == len(set(listed))
 
 
-def _blocks() -> list[tuple[str, str]]:
-    found = []
-    for page in sorted(DOCS.glob("*.md")):
-        for match in re.finditer(r"^```python\n(.*?)^```", page.read_text(encoding="utf-8"), flags=re.S | re.M):
-            found.append((page.name, match.group(1)))
-    return found
+def test_every_block_is_of_a_kind_that_runs_or_is_shown():
+    """A ```py or unlabelled block would silently not run: every fence names its kind."""
+    odd = [(page, line, kind) for page, line, kind, _ in BLOCKS if kind not in KINDS and not kind.startswith("{")]
+    assert not odd, f"label these blocks python, console, bash or text: {odd}"
 
 
-@pytest.mark.parametrize(("page", "source"), _blocks(), ids=[f"{p} block {k}" for k, (p, _) in enumerate(_blocks())])
-def test_every_python_block_of_the_pages_runs(page, source, tmp_path, monkeypatch):
+def test_the_pages_show_running_code_with_its_results():
+    python = [source for _, _, kind, source in BLOCKS if kind == "python"]
+    assert len(python) >= 30 and len([c for s in python for c in claims(s)]) >= 30
+    assert len([b for b in BLOCKS if b[2] == "console"]) >= 3
+
+
+@pytest.mark.parametrize(("page", "line", "kind", "source"), RUN, ids=[f"{p}:{n}" for p, n, _, _ in RUN])
+def test_every_block_of_the_pages_runs(page, line, kind, source, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    namespace = {"__name__": f"docs_{page}"}
-    exec(compile(source, f"docs/{page}", "exec"), namespace)
-    for code, claim in claims(source):
-        assert str(eval(code, namespace)) == claim, f"docs/{page}: {code} gives something else than {claim}"
+    (run_python if kind == "python" else run_console)(source, f"docs/{page}:{line}")
 
 
 def _public():

@@ -1,6 +1,6 @@
 """The package's floors: each layer imports only from the layers below it.
 
-docs/architecture.md describes the layers. The one exception is the sugar on
+docs/design.md describes the layers. The one exception is the sugar on
 :class:`~einsdiff.ir.expr.Expr` (``a + b``, ``str(e)``, ``e.evaluate(...)``), which reaches up lazily,
 inside a method, as numpy's array methods reach into numpy's higher modules.
 """
@@ -89,7 +89,7 @@ def test_no_upward_import(path):
         if any(_within(source, s) and _within(target, t) for s, t in SUGAR):
             assert not at_top, f"{where} at module level; the Expr sugar may import it only inside a method"
             continue
-        assert _layer(target) <= _layer(source), f"{where}, a higher layer (see docs/architecture.md)"
+        assert _layer(target) <= _layer(source), f"{where}, a higher layer (see docs/design.md)"
         assert not any(_within(source, s) and _within(target, t) for s, t in FORBIDDEN), where
 
 
