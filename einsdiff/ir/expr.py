@@ -228,7 +228,7 @@ class Expr:
         if not name.startswith("_") and hasattr(np.ndarray, name):
             raise NoMethodError(f"x.{name}: einsdiff expressions do not have ndarray's {name!r} yet; evaluate "
                                f"first (ed.evaluate) for its value, or write it with the functions einsdiff "
-                               f"builds (README: NumPy code on expressions)")
+                               f"builds (the guide docs/guides/numpy.md lists them)")
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __array__(self, dtype=None, copy=None):

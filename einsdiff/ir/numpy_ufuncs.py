@@ -172,8 +172,8 @@ def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict) -> Expr:
         return _reduce(_REDUCTIONS[ufunc], x, axis, keepdims) if method == "reduce" else _add_accumulate(x, axis)
     _check_keywords(name, kwargs)
     if builder is None:
-        reason = _REASONS.get(ufunc.__name__, "write it with the functions einsdiff has (see the README's "
-                                              "\"NumPy code on expressions\"), or evaluate that part first")
+        reason = _REASONS.get(ufunc.__name__, "write it with the functions einsdiff has (the guide "
+                                              "docs/guides/numpy.md lists them), or evaluate that part first")
         raise OperandError(f"{name} has no derivative einsdiff knows; {reason}")
     operands = [_operand(name, k, v) for k, v in enumerate(inputs)]
     if method == "__call__":
