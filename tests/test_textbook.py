@@ -1,7 +1,7 @@
 """The textbook table (examples/textbook_table.py): each row, typed in matrix notation, is
 differentiated by einsdiff and checked against the textbook's closed form in NumPy; what
-einsdiff prints must not be much longer than what the textbook prints; and the README's
-table is the generator's output."""
+einsdiff prints must not be much longer than what the textbook prints; and the table of the
+matrix-notation guide (docs/guides/matrix-notation.md) is the generator's output."""
 
 import importlib.util
 import pathlib
@@ -136,15 +136,16 @@ def test_markdown_has_a_line_per_row():
     assert "| `tr(A*X*B)` | X (gradient) | `Aᵀ Bᵀ` | `Aᵀ Bᵀ` |" in text
 
 
-def test_the_readme_table_is_the_generators():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert readme.count(table.START) == 1 and readme.count(table.END) == 1
-    shown = readme.split(table.START + "\n", 1)[1].split(table.END, 1)[0]
-    assert shown == table.markdown(), "run: python examples/textbook_table.py --write README.md"
+def test_the_matrix_notation_guides_table_is_the_generators():
+    page = (ROOT / "docs" / "guides" / "matrix-notation.md").read_text(encoding="utf-8")
+    assert table.PAGE == ROOT / "docs" / "guides" / "matrix-notation.md"
+    assert page.count(table.START) == 1 and page.count(table.END) == 1
+    shown = page.split(table.START + "\n", 1)[1].split(table.END, 1)[0]
+    assert shown == table.markdown(), "run: python examples/textbook_table.py --write docs/guides/matrix-notation.md"
 
 
 def test_write_replaces_only_the_table(tmp_path):
-    path = tmp_path / "README.md"
+    path = tmp_path / "page.md"
     path.write_text(f"before\n{table.START}\nold table\n{table.END}\nafter\n", encoding="utf-8")
     table.write(path)
     assert path.read_text(encoding="utf-8") == f"before\n{table.START}\n{table.markdown()}{table.END}\nafter\n"
