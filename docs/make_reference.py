@@ -2,12 +2,14 @@
 
     python docs/make_reference.py
 
-tests/test_docs.py checks that the page lists exactly ``ed.__all__``; rerun this after adding a name.
+tests/test_docs.py checks that the page lists exactly ``ed.__all__`` and ``einsdiff.testing.__all__``;
+rerun this after adding a name.
 """
 
 import pathlib
 
 import einsdiff as ed
+import einsdiff.testing
 
 GROUPS = (
     ("Expressions and variables", lambda n, o: n in ("Expr", "Var", "var", "as_expr", "symbolic", "einsum", "parse")),
@@ -39,6 +41,14 @@ def main() -> None:
             o = getattr(ed, n)
             kind = "autoclass" if isinstance(o, type) else "autofunction" if callable(o) else "autodata"
             lines += [f".. {kind}:: einsdiff.{n}", ""]
+    lines += ["Testing helpers: ``einsdiff.testing``", "-" * 37, "",
+              ".. automodule:: einsdiff.testing", ""]
+    for n in einsdiff.testing.__all__:
+        o = getattr(einsdiff.testing, n)
+        if callable(o):
+            lines += [f".. {'autoclass' if isinstance(o, type) else 'autofunction'}:: einsdiff.testing.{n}", ""]
+        else:  # a table: its doc comment is read where it is defined
+            lines += [f".. autodata:: einsdiff.testing.strategies.{n}", "   :no-value:", ""]
     pathlib.Path(__file__).with_name("reference.rst").write_text("\n".join(lines), encoding="utf-8")
 
 

@@ -11,6 +11,7 @@ import pytest
 from doc_blocks import KINDS, claims, fenced_blocks, run_console, run_python
 
 import einsdiff as ed
+import einsdiff.testing
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 PAGES = sorted(p for p in DOCS.rglob("*.md") if "_build" not in p.parts)
@@ -24,6 +25,15 @@ def test_the_reference_lists_every_public_name_once():
                         flags=re.M)
     assert sorted(listed) == sorted(n for n in ed.__all__ if n != "__version__")
     assert len(listed) == len(set(listed))
+
+
+def test_the_reference_lists_the_testing_helpers():
+    listed = re.findall(r"^\.\. auto(?:class|function|data):: einsdiff\.testing\.(?:strategies\.)?(\w+)$",
+                        (DOCS / "reference.rst").read_text(), flags=re.M)
+    assert sorted(listed) == sorted(einsdiff.testing.__all__)
+    # their examples run as the package's doctests (pytest --doctest-modules)
+    missing = [n for n in listed if callable(o := getattr(einsdiff.testing, n)) and ">>>" not in (o.__doc__ or "")]
+    assert not missing, f"give these an example in their docstring: {missing}"
 
 
 def test_every_block_is_of_a_kind_that_runs_or_is_shown():

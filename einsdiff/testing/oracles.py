@@ -30,7 +30,15 @@ def finite_difference_jacobian(expr: Expr, wrt: Var, bindings: Mapping, eps: flo
 
     A symmetric ``wrt`` moves along the symmetric direction E_ab + E_ba, which stays a valid
     value; the difference is ⟨G, E_ab + E_ba⟩ = 2 G_ab off the diagonal (G symmetric), so it is
-    halved there: the derivative within the symmetric matrices, as ed.jacobian gives it."""
+    halved there: the derivative within the symmetric matrices, as ed.jacobian gives it.
+
+    >>> import numpy as np, einsdiff as ed
+    >>> x = ed.var("x", (3,))
+    >>> finite_difference_jacobian(x * x, x, {"x": np.array([1.0, 2.0, 3.0])}).round(6)
+    array([[2., 0., 0.],
+           [0., 4., 0.],
+           [0., 0., 6.]])
+    """
     base = {k: np.asarray(v, dtype=np.float64) for k, v in bindings.items()}
     x0 = base[wrt.name]
     out = np.zeros(expr.shape + wrt.shape)
@@ -82,7 +90,15 @@ def _scalar(fn: str, param):
 def brute_force_jacobian(expr: Expr, wrt: Var, bindings: Mapping) -> np.ndarray:
     """Exact Jacobian by explicit loops over every index assignment (forward mode, one
     element of ``wrt`` at a time). For tiny shapes only: it never calls numpy.einsum
-    or einsdiff's derivative rules."""
+    or einsdiff's derivative rules.
+
+    >>> import numpy as np, einsdiff as ed
+    >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
+    >>> values = {"A": np.arange(6.0).reshape(2, 3) / 6, "x": np.array([0.5, -1.0, 2.0])}
+    >>> exact = ed.evaluate(ed.jacobian(ed.tanh(A @ x), x), values)
+    >>> np.allclose(brute_force_jacobian(ed.tanh(A @ x), x, values), exact)
+    True
+    """
     out = np.zeros(expr.shape + wrt.shape)
     for e in np.ndindex(*wrt.shape):
         seed = np.zeros(wrt.shape)
@@ -93,7 +109,13 @@ def brute_force_jacobian(expr: Expr, wrt: Var, bindings: Mapping) -> np.ndarray:
 
 
 def brute_force_value(expr: Expr, bindings: Mapping) -> np.ndarray:
-    """The value of ``expr`` by explicit loops (tiny shapes only)."""
+    """The value of ``expr`` by explicit loops (tiny shapes only).
+
+    >>> import numpy as np, einsdiff as ed
+    >>> A, x = ed.var("A", (2, 3)), ed.var("x", (3,))
+    >>> brute_force_value(A @ x, {"A": np.ones((2, 3)), "x": np.arange(3.0)})
+    array([3., 3.])
+    """
     probe = Var("__no_variable__", ())
     return _dual_evaluate(expr, probe, np.zeros(()), bindings)[0]
 
@@ -562,9 +584,15 @@ def _loop_contract(node: Contract, args):
 
 
 def kink_distance(expr: Expr, bindings: Mapping) -> float:
-    """The smallest |u| over the arguments u of relu, abs, step and sign in ``expr``, and half
+    """The smallest ``|u|`` over the arguments u of relu, abs, step and sign in ``expr``, and half
     the gap between the two largest (smallest) entries a max (min) reduces: finite differences
-    are only trustworthy away from those kinks."""
+    are only trustworthy away from those kinks.
+
+    >>> import numpy as np, einsdiff as ed
+    >>> x = ed.var("x", (3,))
+    >>> float(kink_distance(ed.relu(x), {"x": np.array([0.5, -0.2, 1.0])}))
+    0.2
+    """
     smallest = math.inf
     for node in topological([expr]):
         if isinstance(node, Map) and node.fn in ("relu", "abs", "step", "sign"):
@@ -584,7 +612,13 @@ def finite_difference_margin(expr: Expr, bindings: Mapping) -> float:
     down: :func:`kink_distance`, or the distance to a pole or the edge of a domain if that
     is smaller (log, sqrt and fractional powers at 0, where a norm's derivative blows up
     too; reciprocal and negative powers at 0; log1p at -1). Negative where ``expr`` is
-    undefined."""
+    undefined.
+
+    >>> import numpy as np, einsdiff as ed
+    >>> x = ed.var("x", (3,))
+    >>> float(finite_difference_margin(ed.log(x), {"x": np.array([0.5, 0.2, 1.0])}))  # log's pole at 0
+    0.2
+    """
     smallest = kink_distance(expr, bindings)
     for node in topological([expr]):
         if not isinstance(node, Map) or node.fn not in _EDGES:

@@ -20,7 +20,13 @@ from ..ir.variables import variables
 
 @dataclass(frozen=True)
 class EinsumCase:
-    """A random einsum: subscripts, and one variable per operand (shared ones repeat)."""
+    """A random einsum: subscripts, and one variable per operand (shared ones repeat).
+
+    >>> import einsdiff as ed
+    >>> case = EinsumCase("ij,j->i", (ed.var("A", (2, 3)), ed.var("x", (3,))))
+    >>> ed.einsum(case.subscripts, *case.operands).shape
+    (2,)
+    """
 
     subscripts: str
     operands: tuple[Var, ...]
@@ -41,7 +47,19 @@ def _st():
 def einsum_cases(max_operands: int = 3, max_size: int = 3, ellipsis: bool = True):
     """Valid numpy einsums: repeated indices, ellipsis with broadcasting, size-1
     broadcasting, implicit and explicit mode, scalars, and one variable shared by
-    several operands."""
+    several operands.
+
+    >>> import numpy as np, einsdiff as ed
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=5, derandomize=True, database=None)
+    ... @given(einsum_cases())
+    ... def test_value_is_numpys(case):
+    ...     values = bindings_for(tuple(dict.fromkeys(case.operands)), seed=0)
+    ...     arrays = [values[v.name] for v in case.operands]
+    ...     got = ed.evaluate(ed.einsum(case.subscripts, *case.operands), values)
+    ...     assert np.allclose(got, np.einsum(case.subscripts, *arrays))
+    >>> test_value_is_numpys()
+    """
     st = _st()
 
     @st.composite
@@ -94,7 +112,13 @@ def einsum_cases(max_operands: int = 3, max_size: int = 3, ellipsis: bool = True
 
 def bindings_for(vars_: tuple[Var, ...], seed: int, low: float = -1.0, high: float = 1.0) -> dict:
     """Random float64 arrays for ``vars_`` from a seeded generator (reproducible); a symmetric
-    variable's is symmetrized."""
+    variable's is symmetrized.
+
+    >>> import einsdiff as ed
+    >>> b = bindings_for((ed.var("x", (3,)), ed.var("S", (2, 2), symmetric=True)), seed=0)
+    >>> b["x"].shape, bool((b["S"] == b["S"].T).all())
+    ((3,), True)
+    """
     rng = np.random.default_rng(seed)
     values = {v.name: rng.uniform(low, high, v.shape) for v in vars_}
     for v in vars_:
@@ -129,7 +153,15 @@ _UNARY = {
 @dataclass(frozen=True)
 class Reference:
     """A drawn expression and a numpy function of the bindings that computes the same
-    value without einsdiff (from the same random construction)."""
+    value without einsdiff (from the same random construction).
+
+    >>> import numpy as np, einsdiff as ed
+    >>> x = ed.var("x", (3,))
+    >>> ref = Reference(ed.tanh(x), lambda b: np.tanh(b["x"]), (x,))
+    >>> b = bindings_for(ref.variables, seed=0)
+    >>> np.allclose(ed.evaluate(ref.expr, b), ref.numpy(b))
+    True
+    """
 
     expr: Expr
     numpy: Callable[[Mapping], np.ndarray]
@@ -344,6 +376,8 @@ def _softplus(draw, a: Reference, more: Callable[[], Reference]) -> Reference:
     return Reference(build.elementwise("softplus", a.expr), lambda b: np.logaddexp(0.0, a.numpy(b)))
 
 
+#: The functions of whole tensors ``expressions(functions=True)`` draws, by kind: each drawer takes
+#: (draw, a reference, a way to draw more) and returns a :class:`Reference`.
 FUNCTION_KINDS: dict[str, Callable] = {
     "inv": _inv,
     "det": _det,
@@ -368,7 +402,17 @@ def expressions_with_reference(
     functions: bool = False,
 ):
     """Like :func:`expressions`, but draws a :class:`Reference`: the expression together
-    with a numpy function that computes it independently."""
+    with a numpy function that computes it independently.
+
+    >>> import numpy as np, einsdiff as ed
+    >>> from hypothesis import given, settings, strategies as st
+    >>> @settings(max_examples=5, derandomize=True, database=None)
+    ... @given(expressions_with_reference(max_depth=2), st.integers(0, 2**32 - 1))
+    ... def test_value(ref, seed):
+    ...     b = bindings_for(ref.variables, seed)
+    ...     assert np.allclose(ed.evaluate(ref.expr, b), ref.numpy(b))
+    >>> test_value()
+    """
     st = _st()
     unary = sorted(fn for fn in _UNARY if not (smooth and fn in ("relu", "abs")))
     kinds = ["einsum1", "einsum2", "unary", "sum", "add", "mul", "scale"]
@@ -434,7 +478,19 @@ def expressions(
     logsumexp, softmax, where, maximum, minimum, norm, softplus); guard finite differences
     with :func:`finite_difference_margin`. Draws an expression of at least one variable
     (one that simplifies to a constant, such as logsumexp(log_softmax(x)) = 0, is drawn
-    again); its variables are ``variables(expr)``."""
+    again); its variables are ``variables(expr)``.
+
+    >>> import einsdiff as ed
+    >>> from hypothesis import given, settings, strategies as st
+    >>> from einsdiff.ir.variables import variables
+    >>> from einsdiff.testing import check_jacobian
+    >>> @settings(max_examples=5, derandomize=True, database=None)
+    ... @given(expressions(max_depth=2, smooth=True), st.integers(0, 2**32 - 1))
+    ... def test_derivatives(expr, seed):
+    ...     vs = variables(expr)
+    ...     check_jacobian(expr, vs, bindings_for(vs, seed))
+    >>> test_derivatives()
+    """
     drawn = expressions_with_reference(max_depth, max_size, n_vars, over, smooth, functions)
     return drawn.map(lambda r: r.expr).filter(lambda e: len(variables(e)) > 0)
 
