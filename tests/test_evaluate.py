@@ -103,6 +103,7 @@ def test_plan_and_profile_describe_every_contraction():
     assert all("->" in line and "largest intermediate" in line for line in plan[:-1])
     profile = fn.profile(repeat=2, A=np.ones((30, 20)), x=np.ones(20)).splitlines()
     assert len(profile) == len(fn.steps) + 1 and profile[-1].endswith("total")
+    assert sum(line.endswith("<- slowest") for line in profile) == 1
 
 
 def test_a_solve_reuses_the_inverse_computed_anyway():

@@ -254,15 +254,16 @@ class Compiled:
         for _ in range(repeat):
             self._execute(bindings, times)
         medians = [float(np.median(t)) * 1e3 for t in times]
+        slowest = int(np.argmax(medians)) if medians else -1
         lines = []
-        for step, ms in zip(self.steps, medians, strict=True):
+        for k, (step, ms) in enumerate(zip(self.steps, medians, strict=True)):
             node = step.node
             what = type(node).__name__ + (f" {node.fn}" if isinstance(node, Map) else "")
             if isinstance(step.plan, Contraction):
                 what += f" {step.plan.equation}"
             elif isinstance(step.plan, WeightedSum):
                 what += f" of {len(node.terms)}"
-            lines.append(f"{ms:9.3f} ms  {what:<40} {node.shape}")
+            lines.append(f"{ms:9.3f} ms  {what:<40} {node.shape}" + ("  <- slowest" if k == slowest else ""))
         return "\n".join(lines + [f"{sum(medians):9.3f} ms  total"])
 
     def _execute(self, bindings: dict, times: list[list[float]] | None) -> list:
