@@ -398,3 +398,15 @@ def test_an_elementwise_reciprocal_is_a_power_and_reads_back():
     for e in (ed.reciprocal(v + w), ed.reciprocal(v) * w):
         back = ed.parse(ed.to_matrix_notation(e).split(" = ", 1)[1], notation="matrix", v=v, w=w)
         np.testing.assert_allclose(ed.evaluate(back, **values), ed.evaluate(e, **values))
+
+
+@pytest.mark.parametrize("n", [50, 100])
+def test_an_index_on_many_vectors_and_two_matrices_is_split_whatever_the_order(n):
+    """Xᵀ diag(...) ... diag(...) X for any number of samples: each vector on the shared index
+    becomes a diagonal in the chain between the two matrices (the operand order varies with n)."""
+    X, y, w = ed.var("X", (n, 4)), ed.var("y", (n,)), ed.var("w", (4,))
+    H = ed.hessian(ed.sum(ed.softplus(-y * (X @ w))), w)
+    form = matrix_form(H)
+    assert form.text.startswith("Xᵀ diag(") and form.text.endswith(") X") and form.text.count("diag(") == 4
+    values = bindings_for((X, y, w), 3)
+    np.testing.assert_allclose(form.evaluate(values), ed.evaluate(H, values), rtol=1e-12)

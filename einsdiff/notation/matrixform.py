@@ -1239,7 +1239,10 @@ class _Converter:
         for i in sorted({i for _, idx in slots for i in idx} | set(out)):
             while count(i) > 2:
                 vector = next((k for k, (_, idx) in enumerate(slots) if idx == [i]), None)
-                other = next((k for k, (_, idx) in enumerate(slots) if i in idx and k != vector), None)
+                # the vector's partner: a matrix where there is one, so the vectors stay vectors
+                # (each is needed to split i once more) and become diagonals in a chain
+                partners = [k for k, (_, idx) in enumerate(slots) if i in idx and k != vector]
+                other = min(partners, key=lambda k: len(slots[k][1]) != 2, default=None)
                 if vector is None or other is None:
                     raise _Unsupported(f"an index shared by {count(i)} factors, none of them a vector")
                 j = max(size) + 1
