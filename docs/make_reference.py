@@ -28,6 +28,10 @@ GROUPS = (
 )
 
 
+def _directive(o) -> str:
+    return "autoclass" if isinstance(o, type) else "autofunction" if callable(o) else "autodata"
+
+
 def main() -> None:
     names = [n for n in ed.__all__ if n != "__version__"]
     lines = ["API reference", "=============", "",
@@ -38,15 +42,13 @@ def main() -> None:
         left = [n for n in left if n not in chosen]
         lines += [title, "-" * len(title), ""]
         for n in chosen:
-            o = getattr(ed, n)
-            kind = "autoclass" if isinstance(o, type) else "autofunction" if callable(o) else "autodata"
-            lines += [f".. {kind}:: einsdiff.{n}", ""]
+            lines += [f".. {_directive(getattr(ed, n))}:: einsdiff.{n}", ""]
     lines += ["Testing helpers: ``einsdiff.testing``", "-" * 37, "",
               ".. automodule:: einsdiff.testing", ""]
     for n in einsdiff.testing.__all__:
-        o = getattr(einsdiff.testing, n)
-        if callable(o):
-            lines += [f".. {'autoclass' if isinstance(o, type) else 'autofunction'}:: einsdiff.testing.{n}", ""]
+        kind = _directive(getattr(einsdiff.testing, n))
+        if kind != "autodata":
+            lines += [f".. {kind}:: einsdiff.testing.{n}", ""]
         else:  # a table: its doc comment is read where it is defined
             lines += [f".. autodata:: einsdiff.testing.strategies.{n}", "   :no-value:", ""]
     pathlib.Path(__file__).with_name("reference.rst").write_text("\n".join(lines), encoding="utf-8")
