@@ -523,3 +523,15 @@ def test_reading_a_deeply_nested_formula_is_linear_in_its_depth(monkeypatch):
         ed.parse(nested(depth), A=(3, 3), x=(3,))
         work[depth] = len(calls)
     assert work[30] < 4 * work[10], work  # it doubled with each level before: 2^30 calls at depth 30
+
+
+def test_the_list_of_functions_offers_no_node_only_derivatives_make():
+    """Φ and the divided-difference matrices print in derivatives and read back, but a learner
+    who mistypes a name is not offered them."""
+    with pytest.raises(ed.ParseError) as info:
+        ed.parse("foo(x[i])", x=(3,))
+    listed = str(info.value).split("The functions are ")[1].split(" (column")[0].split(", ")
+    assert "tanh" in listed and "eigvecs" in listed and "dexpm" in listed
+    assert not {"tril_half", "eiggap", "svdgap", "svdinv"} & set(listed)
+    assert str(ed.parse("tril_half(X)[i,j] + eiggap(w)[i,j]", X=(3, 3), w=(3,))) == \
+        "f[i,j] = tril_half(X)[i,j] + eiggap(w)[i,j]"

@@ -96,6 +96,8 @@ class Syntax:
     - ``example``: a call that reads, for hints; ``{name}`` is the name the formula used.
     - ``spellings``: (what a learner may write, the name to suggest) pairs for "did you mean"
       (not accepted: ``ln`` for log, ``max`` for maximum, ``Tr`` for tr).
+    - ``offered``: False for a node only derivatives make (Φ, divided-difference matrices): a
+      formula reads it back, but an error listing the functions does not offer it to a learner.
     """
 
     names: tuple[str, ...]
@@ -109,6 +111,7 @@ class Syntax:
     example: str = ""
     operands: str = ""
     spellings: tuple[tuple[str, str], ...] = ()
+    offered: bool = True
 
     def __post_init__(self):
         if not self.names or self.form not in FORMS:

@@ -64,6 +64,8 @@ _HINTS = {
 # What a formula may call, by every name it may call it by: each function's syntax, from its registry entry.
 SYNTAX: dict[str, Syntax] = {name: f.syntax for f in _ENTRIES.values() if f.syntax for name in f.syntax.names}
 FUNCTIONS = tuple(sorted(SYNTAX))
+# What an error offers a learner: not the nodes only derivatives make (they read back all the same).
+OFFERED = tuple(name for name in FUNCTIONS if SYNTAX[name].offered)
 # Names a learner may reach for, and the function they mean (for "did you mean").
 _SPELLINGS = {wrong: right for syntax in SYNTAX.values() for wrong, right in syntax.spellings}
 
@@ -214,10 +216,10 @@ def _closest_function(name: str) -> str | None:
     if name in _SPELLINGS:
         return _SPELLINGS[name]
     # Swapped letters first: tahn is tanh, though difflib finds tan a little closer.
-    swapped = [f for f in sorted(FUNCTIONS) if sorted(f) == sorted(name.lower())]
+    swapped = [f for f in OFFERED if sorted(f) == sorted(name.lower())]
     if swapped:
         return swapped[0]
-    close = difflib.get_close_matches(name.lower(), FUNCTIONS, n=1, cutoff=0.7)
+    close = difflib.get_close_matches(name.lower(), OFFERED, n=1, cutoff=0.7)
     return close[0] if close else None
 
 
@@ -536,7 +538,7 @@ class _Parser:
             message += "."
         if spaced:
             message += f" For a product, give {name}'s shape."
-        return self.error(f"{message} The functions are {', '.join(FUNCTIONS)}", tok)
+        return self.error(f"{message} The functions are {', '.join(OFFERED)}", tok)
 
     def sum_without_indices(self, tok: Token) -> ParseError:
         """``sum(x[i])``: a sum names the indices it sums."""

@@ -342,8 +342,8 @@ def _eiggap(w):
 
 
 # -- the entries ----------------------------------------------------------------------------------
-def _whole(names: tuple[str, ...], builder, example: str) -> Syntax:
-    return Syntax(names, "whole", 1, builder, indexed=True, example=example)
+def _whole(names: tuple[str, ...], builder, example: str, offered: bool = True) -> Syntax:
+    return Syntax(names, "whole", 1, builder, indexed=True, example=example, offered=offered)
 
 
 ENTRIES = (
@@ -364,7 +364,7 @@ ENTRIES = (
                  mathml=f"<mi>Φ</mi>{_APPLY}<mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>", matrix="Φ({0})", indexed=True,
                  rule="lower-triangle mask", rule_text="Φ(X) = the lower triangle of X, its diagonal halved: dΦ(X) = Φ(dX)",
                  rule_latex=r"d\Phi(X) = \Phi(dX)"),
-        _whole(("tril_half",), tril_half, "tril_half(X)[i,j] or tril_half[k,l](A[k,m] B[m,l])[i,j]"),
+        _whole(("tril_half",), tril_half, "tril_half(X)[i,j] or tril_half[k,l](A[k,m] B[m,l])[i,j]", offered=False),
         builder=tril_half, numpy=lambda node, a: 0.5 * (np.tril(a[0]) + np.tril(a[0], -1)),
         array=lambda xp, node, a: 0.5 * (xp.tril(a[0]) + xp.tril(a[0], -1)), jvp=_tril_half_jvp, vjp=_tril_half_vjp,
         source="0.5 * (np.tril({0}) + np.tril({0}, -1))",
@@ -398,7 +398,7 @@ ENTRIES = (
                  indexed=True,
                  rule="divided differences", rule_text="F[i,j] = 1/(λⱼ - λᵢ), so dF[i,j] = -F[i,j]² (dλⱼ - dλᵢ)",
                  rule_latex=r"F_{ij} = \frac{1}{\lambda_j - \lambda_i},\ dF_{ij} = -F_{ij}^2 (d\lambda_j - d\lambda_i)"),
-        Syntax(("eiggap",), "whole", 1, eiggap, indexed=True, example="eiggap(b)[i,j]"),
+        Syntax(("eiggap",), "whole", 1, eiggap, indexed=True, example="eiggap(b)[i,j]", offered=False),
         builder=eiggap, numpy=_eiggap_numpy, array=lambda xp, node, a: _gaps(xp, a[0]), jvp=_eiggap_jvp,
         source="_eiggap({0})", helper=_EIGGAP_SOURCE,
     ),

@@ -331,13 +331,13 @@ def _pinv_numpy(node, a):
 
 # -- the entries ------------------------------------------------------------------------------------
 def _factor(name: str, builder, example: str, matrix: str, latex: str, rule_text: str, rule_latex: str,
-            **fields) -> Function:
+            offered: bool = True, **fields) -> Function:
     return Function(
         name, "call",
         Notation(name, text=f"{name}({{0}})", latex=latex,
                  mathml=f"<mi>{name}</mi>{_APPLY}<mrow><mo>(</mo>{{0}}<mo>)</mo></mrow>", matrix=matrix, indexed=True,
                  rule="singular value decomposition rule", rule_text=rule_text, rule_latex=rule_latex),
-        Syntax((name,), "whole", 1, builder, indexed=True, example=example),
+        Syntax((name,), "whole", 1, builder, indexed=True, example=example, offered=offered),
         builder=builder, **fields,
     )
 
@@ -364,11 +364,12 @@ ENTRIES = (
     _factor("svdgap", lambda a: _gap(_matrix("svdgap", a)), "svdgap(A)[i,j]", "svdgap({0})",
             r"F\left({0}\right)", "F[i,j] = 1/(s_j² - s_i²): dF[i,j] = 2 F[i,j]² (s_i ds_i - s_j ds_j)",
             r"dF_{ij} = 2 F_{ij}^2 (\sigma_i\, d\sigma_i - \sigma_j\, d\sigma_j)",
-            numpy=_svdgap_numpy, array=_svdgap_array, jvp=_svdgap_jvp, source="_svdgap({0})", helper=_SVD_SOURCE),
+            offered=False, numpy=_svdgap_numpy, array=_svdgap_array, jvp=_svdgap_jvp, source="_svdgap({0})",
+            helper=_SVD_SOURCE),
     _factor("svdinv", lambda a: _inverse_values(_matrix("svdinv", a)), "svdinv(A)[k]", "svdinv({0})",
             r"\sigma^{{-1}}\left({0}\right)", "d(1/s_i) = -ds_i / s_i²", r"d\sigma_i^{-1} = -d\sigma_i / \sigma_i^2",
             numpy=_svdinv_numpy, array=lambda xp, node, a: 1.0 / _svd_array(xp, a[0])[1], jvp=_svdinv_jvp,
-            source="_svdinv({0})", helper=_SVD_SOURCE),
+            source="_svdinv({0})", helper=_SVD_SOURCE, offered=False),
     Function(
         "pinv", "call",
         Notation("pinv", text="pinv({0})", latex="{0}^{{+}}", mathml="<msup>{0}<mo>+</mo></msup>", matrix="pinv({0})",
